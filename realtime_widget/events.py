@@ -1,0 +1,233 @@
+"""`RealtimeEventHandler`: named events with ``*`` wildcards, persistent and one-shot handlers.
+
+Rules:
+
+- ``on(name, cb)`` adds a persistent handler, ``on_next(name, cb)`` a one-shot handler.
+  ``name`` may hold ``*`` wildcards, each matching any run of characters (dots included):
+  ``server.*``, ``conversation.item.*``, ``*``.
+- ``dispatch(name, event)`` calls every matching ``on`` handler in the order they were
+  added, then every matching ``on_next`` handler in the order they were added; the one-shot
+  handlers are removed before they run, so a handler may re-arm itself.
+- A handler that raises does not stop the others: the exception is logged and reported
+  through :meth:`RealtimeEventHandler.report_handler_error`.
+- A handler may be a coroutine function. Its coroutine is scheduled as a task on the running
+  event loop (a reference is kept until it ends) and its exception is reported the same way.
+- ``await wait_for_next(name, timeout)`` resolves with the next matching event, or ``None``
+  when ``timeout`` seconds pass first. It waits on a future: no polling.
+
+The handler table is plain data; matching wildcard patterns against a name is cached per
+name, so dispatching costs a dictionary look-up plus the handlers themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from .errors import UsageError
+
+__all__ = ["EventCallback", "RealtimeEventHandler"]
+
+logger = logging.getLogger("realtime_widget.events")
+
+EventCallback = Callable[[Any], Awaitable[Any] | Any]
+C = TypeVar("C", bound=EventCallback)
+
+
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    """A regex for a wildcard pattern, or ``None`` when the pattern is a plain name."""
+    if "*" not in pattern:
+        return None
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
+
+
+class _Entry:
+    __slots__ = ("callback", "once", "pattern", "regex")
+
+    def __init__(self, pattern: str, callback: EventCallback, once: bool) -> None:
+        self.pattern = pattern
+        self.regex = _compile(pattern)
+        self.callback = callback
+        self.once = once
+
+    def matches(self, name: str) -> bool:
+        return self.pattern == name if self.regex is None else bool(self.regex.match(name))
+
+
+class RealtimeEventHandler:
+    """Dispatches named events to handlers registered with ``on`` and ``on_next``."""
+
+    def __init__(self) -> None:
+        self._entries: list[_Entry] = []
+        # name -> the matching entries, persistent first then one-shot, each in order added.
+        self._cache: dict[str, tuple[_Entry, ...]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- registration -------------------------------------------------------------------
+
+    def on(self, event_name: str, callback: C) -> C:
+        """Call ``callback(event)`` on every event matching ``event_name``. Returns ``callback``."""
+        self._add(event_name, callback, once=False)
+        return callback
+
+    def on_next(self, event_name: str, callback: C) -> C:
+        """Call ``callback(event)`` on the next event matching ``event_name`` only."""
+        self._add(event_name, callback, once=True)
+        return callback
+
+    def off(self, event_name: str, callback: EventCallback | None = None) -> bool:
+        """Remove persistent handlers of ``event_name`` (all of them when ``callback`` is None).
+
+        Raises :class:`UsageError` when ``callback`` was never added for ``event_name``.
+        Returns ``True``.
+        """
+        self._remove(event_name, callback, once=False)
+        return True
+
+    def off_next(self, event_name: str, callback: EventCallback | None = None) -> bool:
+        """Remove one-shot handlers of ``event_name``, like :meth:`off`. Returns ``True``."""
+        self._remove(event_name, callback, once=True)
+        return True
+
+    def clear_event_handlers(self) -> bool:
+        """Remove every handler. Returns ``True``."""
+        self._entries.clear()
+        self._cache.clear()
+        return True
+
+    def _add(self, event_name: str, callback: EventCallback, *, once: bool) -> None:
+        if not isinstance(event_name, str) or not event_name:
+            raise UsageError(f"event name must be a non-empty string, got {event_name!r}")
+        if not callable(callback):
+            raise UsageError(f"callback for {event_name!r} is not callable: {callback!r}")
+        self._entries.append(_Entry(event_name, callback, once))
+        self._cache.clear()
+
+    def _remove(self, event_name: str, callback: EventCallback | None, *, once: bool) -> None:
+        kind = "on_next" if once else "on"
+        if callback is None:
+            keep = [e for e in self._entries if not (e.once == once and e.pattern == event_name)]
+        else:
+            keep = list(self._entries)
+            for index, entry in enumerate(keep):
+                same = entry.pattern == event_name and entry.callback == callback
+                if entry.once == once and same:
+                    del keep[index]
+                    break
+            else:
+                raise UsageError(
+                    f"callback {getattr(callback, '__name__', callback)!r} was never added "
+                    f"with {kind}({event_name!r})"
+                )
+        self._entries = keep
+        self._cache.clear()
+
+    # -- dispatch -----------------------------------------------------------------------
+
+    def _matching(self, name: str) -> tuple[_Entry, ...]:
+        found = self._cache.get(name)
+        if found is None:
+            matching = [e for e in self._entries if e.matches(name)]
+            found = tuple(e for e in matching if not e.once) + tuple(e for e in matching if e.once)
+            self._cache[name] = found
+        return found
+
+    def dispatch(self, event_name: str, event: Any) -> bool:
+        """Call every handler matching ``event_name`` with ``event``. Returns ``True``."""
+        entries = self._matching(event_name)
+        if not entries:
+            return True
+        if any(e.once for e in entries):
+            done = {id(e) for e in entries if e.once}
+            self._entries = [e for e in self._entries if id(e) not in done]
+            self._cache.clear()
+        for entry in entries:
+            try:
+                result = entry.callback(event)
+            except Exception as exc:
+                self.report_handler_error(event_name, entry.callback, exc)
+                continue
+            if inspect.isawaitable(result):
+                self._schedule(event_name, entry.callback, result)
+        return True
+
+    def _schedule(self, event_name: str, callback: EventCallback, awaitable: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            self.report_handler_error(
+                event_name,
+                callback,
+                UsageError(f"async handler for {event_name!r} needs a running event loop"),
+            )
+            return
+
+        async def run() -> None:
+            try:
+                await awaitable
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.report_handler_error(event_name, callback, exc)
+
+        task = loop.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def report_handler_error(
+        self, event_name: str, callback: EventCallback, exc: BaseException
+    ) -> None:
+        """Called when a handler raised. Logs it; subclasses may also surface it as an event."""
+        logger.error(
+            "handler %s for %r raised %s: %s",
+            getattr(callback, "__qualname__", repr(callback)),
+            event_name,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+
+    async def wait_for_next(self, event_name: str, timeout: float | None = None) -> Any:
+        """Wait for the next event matching ``event_name``.
+
+        Returns the event, or ``None`` when ``timeout`` seconds pass first (``None`` waits
+        for ever). Must be awaited on the loop that dispatches the events.
+        """
+        if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
+            raise UsageError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def resolve(event: Any) -> None:
+            if not future.done():
+                future.set_result(event)
+
+        self.on_next(event_name, resolve)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._discard(event_name, resolve)
+
+    def _discard(self, event_name: str, callback: EventCallback) -> None:
+        """Remove a one-shot handler if it is still registered (no error when it is not)."""
+        for entry in self._entries:
+            if entry.once and entry.pattern == event_name and entry.callback is callback:
+                self._remove(event_name, callback, once=True)
+                return
+
+    async def drain_handler_tasks(self) -> None:
+        """Wait until every scheduled async handler has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def cancel_handler_tasks(self) -> None:
+        """Cancel every scheduled async handler that is still running."""
+        for task in list(self._tasks):
+            task.cancel()
