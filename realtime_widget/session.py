@@ -1,0 +1,395 @@
+"""Session configuration: the grouped config, flat updates, and the wire payloads.
+
+Rules:
+
+- The source of truth is :class:`SessionConfig`, the grouped configuration of the seed
+  (``model``, ``speech``, ``hearing``, ``vision``, ``knowledge``). ``update_config(updates)``
+  deep-merges groups into it; ``update_session(**fields)`` takes the reference client's flat
+  names (``instructions``, ``voice``, ``turn_detection``, ``tools``, ...) and puts each into
+  its group. Unknown groups, keys and fields raise :class:`UsageError` naming them, and a
+  rejected update changes nothing.
+- ``speech`` holds what the model says (``voice``, ``output_audio_format``, ``speed``) and
+  ``hearing`` what it hears (``input_audio_format``, ``input_audio_transcription``,
+  ``turn_detection``, ``input_audio_noise_reduction``). Both groups accept every audio key,
+  as the seed allows; ``hearing`` wins where both set one.
+- :func:`session_payload` renders the config for a dialect: ``"ga"`` (the current API:
+  ``type: "realtime"``, ``output_modalities``, ``audio.input`` / ``audio.output``),
+  ``"beta"`` (the flat shape) or ``"nested"`` (the grouped config as it is, for servers that
+  speak the seed library's own shape). Knowledge scripts travel inside the instructions for
+  ``"ga"`` and ``"beta"`` (see :mod:`realtime_widget.knowledge`), since the real service
+  accepts no other place for them.
+- Only fields that are set are sent, so the server keeps its defaults for the rest;
+  ``turn_detection=None`` is sent as ``null`` (manual turns).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from .errors import UsageError
+from .knowledge import render_knowledge_instructions, validate_knowledge
+from .protocol import DEFAULT_MODEL, SAMPLE_RATE
+
+__all__ = [
+    "FLAT_FIELDS",
+    "SessionConfig",
+    "SessionShape",
+    "audio_format_to_ga",
+    "session_payload",
+]
+
+SessionShape = Literal["ga", "beta", "nested"]
+
+_UNSET: Any = object()
+
+_GROUP_KEYS: dict[str, frozenset[str]] = {
+    "model": frozenset(
+        {
+            "provider",
+            "name",
+            "modalities",
+            "instructions",
+            "tools",
+            "tool_choice",
+            "temperature",
+            "max_response_output_tokens",
+        }
+    ),
+    "speech": frozenset(),  # filled below: the audio keys
+    "hearing": frozenset(),
+    "vision": frozenset(
+        {
+            "enable_face_detection",
+            "enable_object_detection",
+            "enable_face_identification",
+            "object_detection_target_classes",
+        }
+    ),
+    "knowledge": frozenset({"scripts"}),
+}
+_AUDIO_KEYS = frozenset(
+    {
+        "voice",
+        "speed",
+        "input_audio_format",
+        "output_audio_format",
+        "input_audio_transcription",
+        "input_audio_noise_reduction",
+        "turn_detection",
+    }
+)
+_GROUP_KEYS["speech"] = _AUDIO_KEYS
+_GROUP_KEYS["hearing"] = _AUDIO_KEYS
+
+# flat field of update_session -> (group, key)
+FLAT_FIELDS: dict[str, tuple[str, str]] = {
+    "model": ("model", "name"),
+    "modalities": ("model", "modalities"),
+    "output_modalities": ("model", "modalities"),
+    "instructions": ("model", "instructions"),
+    "tools": ("model", "tools"),
+    "tool_choice": ("model", "tool_choice"),
+    "temperature": ("model", "temperature"),
+    "max_response_output_tokens": ("model", "max_response_output_tokens"),
+    "max_output_tokens": ("model", "max_response_output_tokens"),
+    "voice": ("speech", "voice"),
+    "speed": ("speech", "speed"),
+    "output_audio_format": ("speech", "output_audio_format"),
+    "input_audio_format": ("hearing", "input_audio_format"),
+    "input_audio_transcription": ("hearing", "input_audio_transcription"),
+    "transcription": ("hearing", "input_audio_transcription"),
+    "input_audio_noise_reduction": ("hearing", "input_audio_noise_reduction"),
+    "noise_reduction": ("hearing", "input_audio_noise_reduction"),
+    "turn_detection": ("hearing", "turn_detection"),
+}
+
+_VOICE_DEFAULT = "marin"
+_TURN_TYPES = frozenset({"server_vad", "semantic_vad"})
+_FORMATS_BETA = {"pcm16", "g711_ulaw", "g711_alaw"}
+_GA_FORMAT_TYPES = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
+_TOOL_CHOICES = frozenset({"auto", "none", "required"})
+
+
+def _default_config() -> dict[str, dict[str, Any]]:
+    return {
+        "model": {
+            "provider": "openai",
+            "name": DEFAULT_MODEL,
+            "modalities": ["audio"],
+            "instructions": "",
+            "tools": [],
+            "tool_choice": "auto",
+        },
+        "speech": {"voice": _VOICE_DEFAULT, "output_audio_format": "pcm16"},
+        "hearing": {
+            "input_audio_format": "pcm16",
+            "turn_detection": {"type": "server_vad"},
+        },
+        "vision": {},
+        "knowledge": {"scripts": []},
+    }
+
+
+def audio_format_to_ga(value: Any) -> dict[str, Any]:
+    """The GA ``format`` object for a beta format name or a GA format object."""
+    if isinstance(value, Mapping):
+        kind = value.get("type")
+        if kind not in _GA_FORMAT_TYPES:
+            raise UsageError(f"unknown audio format type {kind!r}")
+        result = dict(value)
+        if kind == "audio/pcm":
+            rate = result.setdefault("rate", SAMPLE_RATE)
+            if rate != SAMPLE_RATE:
+                raise UsageError(f"pcm audio must be {SAMPLE_RATE} Hz, got rate {rate!r}")
+        return result
+    if value == "pcm16":
+        return {"type": "audio/pcm", "rate": SAMPLE_RATE}
+    if value == "g711_ulaw":
+        return {"type": "audio/pcmu"}
+    if value == "g711_alaw":
+        return {"type": "audio/pcma"}
+    raise UsageError(f"unknown audio format {value!r}: use pcm16, g711_ulaw or g711_alaw")
+
+
+def _format_to_beta(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return _GA_FORMAT_TYPES[str(audio_format_to_ga(value)["type"])]
+    audio_format_to_ga(value)  # validates
+    return str(value)
+
+
+def _check_value(group: str, key: str, value: Any) -> None:
+    """Raise UsageError when ``value`` cannot be right for ``group.key``."""
+    where = f"{group}.{key}"
+    if value is None:
+        if key in {"voice", "name", "modalities", "tools"}:
+            raise UsageError(f"{where} cannot be None")
+        return
+    if key in {"voice", "instructions", "name", "provider"} and not isinstance(value, str):
+        raise UsageError(f"{where} must be a string, got {value!r}")
+    if key == "modalities":
+        if not isinstance(value, list | tuple) or not value:
+            raise UsageError(f"{where} must be a non-empty list, got {value!r}")
+        if any(m not in {"text", "audio"} for m in value):
+            raise UsageError(f"{where} may hold only 'text' and 'audio', got {value!r}")
+    elif key in {"input_audio_format", "output_audio_format"}:
+        audio_format_to_ga(value)
+    elif key == "turn_detection":
+        if not isinstance(value, Mapping) or value.get("type") not in _TURN_TYPES:
+            raise UsageError(
+                f"{where} must be None or a dict with type 'server_vad' or 'semantic_vad', "
+                f"got {value!r}"
+            )
+    elif key == "tools":
+        if not isinstance(value, list | tuple) or not all(isinstance(t, Mapping) for t in value):
+            raise UsageError(f"{where} must be a list of tool definitions, got {value!r}")
+    elif key == "tool_choice":
+        valid = value in _TOOL_CHOICES or (
+            isinstance(value, Mapping) and value.get("type") == "function" and "name" in value
+        )
+        if not valid:
+            raise UsageError(
+                f"{where} must be 'auto', 'none', 'required' or "
+                f"{{'type': 'function', 'name': ...}}, got {value!r}"
+            )
+    elif key == "temperature":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UsageError(f"{where} must be a number, got {value!r}")
+    elif key == "max_response_output_tokens":
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if not (value == "inf" or (is_int and value > 0)):
+            raise UsageError(f"{where} must be a positive integer or 'inf', got {value!r}")
+    elif key == "speed":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise UsageError(f"{where} must be a positive number, got {value!r}")
+    elif key == "scripts":
+        validate_knowledge({"scripts": value})
+    elif key in {"input_audio_transcription", "input_audio_noise_reduction"} and not isinstance(
+        value, Mapping
+    ):
+        raise UsageError(f"{where} must be a dict or None, got {value!r}")
+
+
+class SessionConfig:
+    """The grouped session configuration of a client (see the module docstring)."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self._config = _default_config()
+        if config:
+            self.update_config(config)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """A deep copy of the grouped configuration."""
+        return copy.deepcopy(self._config)
+
+    def get(self, group: str, key: str, default: Any = None) -> Any:
+        """The value of ``group.key`` (``hearing`` before ``speech`` for audio keys)."""
+        if group in {"speech", "hearing"}:
+            for name in ("hearing", "speech") if group == "hearing" else ("speech", "hearing"):
+                if key in self._config[name]:
+                    return self._config[name][key]
+            return default
+        return self._config[group].get(key, default)
+
+    def audio(self, key: str, default: Any = None) -> Any:
+        """An audio key, looked up in ``hearing`` first, then ``speech``."""
+        return self.get("hearing", key, self.get("speech", key, default))
+
+    def update_config(self, updates: Mapping[str, Any]) -> None:
+        """Deep-merge grouped ``updates`` (``{"model": {...}, "hearing": {...}}``).
+
+        Raises UsageError for an unknown group, key or invalid value; nothing changes then.
+        """
+        if not isinstance(updates, Mapping):
+            raise UsageError(f"config updates must be a dict of groups, got {updates!r}")
+        staged = copy.deepcopy(self._config)
+        for group, values in updates.items():
+            if group not in _GROUP_KEYS:
+                known = ", ".join(sorted(_GROUP_KEYS))
+                raise UsageError(f"unknown config group {group!r}: expected one of {known}")
+            if not isinstance(values, Mapping):
+                raise UsageError(f"config group {group!r} must be a dict, got {values!r}")
+            for key, value in values.items():
+                if key not in _GROUP_KEYS[group]:
+                    raise UsageError(f"unknown key {key!r} in config group {group!r}")
+                _check_value(group, key, value)
+                staged[group][key] = copy.deepcopy(_as_plain(value))
+        self._config = staged
+
+    def update_session(self, **fields: Any) -> None:
+        """Set flat session fields (the reference client's names, and GA aliases).
+
+        Raises UsageError for an unknown field or invalid value; nothing changes then.
+        """
+        grouped: dict[str, dict[str, Any]] = {}
+        for name, value in fields.items():
+            if name not in FLAT_FIELDS:
+                known = ", ".join(sorted(FLAT_FIELDS))
+                raise UsageError(f"unknown session field {name!r}: expected one of {known}")
+            group, key = FLAT_FIELDS[name]
+            grouped.setdefault(group, {})[key] = value
+        # an audio key set flat replaces it in both groups, so hearing cannot shadow it
+        for group in ("speech", "hearing"):
+            other = "hearing" if group == "speech" else "speech"
+            for key in grouped.get(group, {}):
+                if key in self._config[other]:
+                    grouped.setdefault(other, {})[key] = grouped[group][key]
+        self.update_config(grouped)
+
+    def turn_detection(self) -> dict[str, Any] | None:
+        """The turn detection config, or ``None`` for manual turns."""
+        value = self.audio("turn_detection")
+        return dict(value) if isinstance(value, Mapping) else None
+
+    def turn_detection_type(self) -> str | None:
+        """``"server_vad"``, ``"semantic_vad"`` or ``None`` (manual turns)."""
+        detection = self.turn_detection()
+        return str(detection["type"]) if detection else None
+
+
+def _as_plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_as_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _as_plain(v) for k, v in value.items()}
+    return value
+
+
+def _instructions(config: SessionConfig) -> str:
+    text = str(config.get("model", "instructions") or "")
+    scripts = config.get("knowledge", "scripts") or []
+    if scripts:
+        block = render_knowledge_instructions({"scripts": scripts})
+        text = f"{text}\n\n{block}" if text else block
+    return text
+
+
+def _merge_tools(config: SessionConfig, tools: list[dict[str, Any]] | None) -> list[Any]:
+    merged: dict[str, Any] = {}
+    for tool in config.get("model", "tools") or []:
+        merged[tool.get("name")] = {k: v for k, v in tool.items() if k in _WIRE_TOOL_KEYS}
+    for tool in tools or []:
+        merged[tool.get("name")] = {k: v for k, v in tool.items() if k in _WIRE_TOOL_KEYS}
+    return list(merged.values())
+
+
+_WIRE_TOOL_KEYS = ("type", "name", "description", "parameters")
+
+
+def session_payload(
+    config: SessionConfig, shape: SessionShape = "ga", *, tools: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The ``session`` object of a ``session.update`` in ``shape``.
+
+    ``tools`` are definitions of registered tools, merged with the config's own tools (a
+    registered tool wins over a config tool of the same name).
+    """
+    all_tools = _merge_tools(config, tools)
+    if shape == "nested":
+        nested = config.as_dict()
+        nested["model"]["tools"] = all_tools
+        return nested
+    modalities = list(config.get("model", "modalities") or ["audio"])
+    tool_choice = config.get("model", "tool_choice")
+    max_tokens = config.get("model", "max_response_output_tokens")
+    temperature = config.get("model", "temperature")
+    voice = config.audio("voice")
+    transcription = config.audio("input_audio_transcription", _UNSET)
+    noise = config.audio("input_audio_noise_reduction", _UNSET)
+    speed = config.audio("speed")
+    in_format = config.audio("input_audio_format", "pcm16")
+    out_format = config.audio("output_audio_format", "pcm16")
+    turn = config.audio("turn_detection", _UNSET)
+
+    if shape == "beta":
+        beta: dict[str, Any] = {
+            "modalities": ["text", "audio"] if "audio" in modalities else ["text"],
+            "instructions": _instructions(config),
+            "voice": voice,
+            "input_audio_format": _format_to_beta(in_format),
+            "output_audio_format": _format_to_beta(out_format),
+            "tools": all_tools,
+            "tool_choice": tool_choice,
+        }
+        if transcription is not _UNSET:
+            beta["input_audio_transcription"] = transcription
+        if noise is not _UNSET:
+            beta["input_audio_noise_reduction"] = noise
+        if turn is not _UNSET:
+            beta["turn_detection"] = turn
+        if temperature is not None:
+            beta["temperature"] = temperature
+        if max_tokens is not None:
+            beta["max_response_output_tokens"] = max_tokens
+        if speed is not None:
+            beta["speed"] = speed
+        return {k: v for k, v in beta.items() if v is not None or k == "turn_detection"}
+
+    audio_in: dict[str, Any] = {"format": audio_format_to_ga(in_format)}
+    if transcription is not _UNSET:
+        audio_in["transcription"] = transcription
+    if noise is not _UNSET:
+        audio_in["noise_reduction"] = noise
+    if turn is not _UNSET:
+        audio_in["turn_detection"] = turn
+    audio_out: dict[str, Any] = {"format": audio_format_to_ga(out_format)}
+    if voice is not None:
+        audio_out["voice"] = voice
+    if speed is not None:
+        audio_out["speed"] = speed
+    ga: dict[str, Any] = {
+        "type": "realtime",
+        "model": config.get("model", "name") or DEFAULT_MODEL,
+        "instructions": _instructions(config),
+        # GA takes one output modality: "audio" streams audio with its transcript
+        "output_modalities": ["audio"] if "audio" in modalities else ["text"],
+        "audio": {"input": audio_in, "output": audio_out},
+        "tools": all_tools,
+    }
+    if tool_choice is not None:
+        ga["tool_choice"] = tool_choice
+    if max_tokens is not None:
+        ga["max_output_tokens"] = max_tokens
+    return ga

@@ -1,0 +1,233 @@
+"""SessionConfig and the session payloads in the GA, beta and nested shapes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from realtime_widget.errors import UsageError
+from realtime_widget.knowledge import (
+    extract_knowledge_instructions,
+    render_knowledge_instructions,
+    validate_knowledge,
+)
+from realtime_widget.session import SessionConfig, audio_format_to_ga, session_payload
+
+TOOL = {
+    "type": "function",
+    "name": "add",
+    "description": "Add two numbers.",
+    "parameters": {"type": "object", "properties": {"a": {"type": "number"}}},
+}
+
+KNOWLEDGE = {
+    "scripts": [
+        {
+            "id": "hours",
+            "name": "Opening hours",
+            "priority": 2,
+            "dialogues": [
+                {
+                    "id": "d1",
+                    "prompts": ["when are you open"],
+                    "responses": [{"id": "r1", "type": "message", "message": "From 9 to 5."}],
+                },
+                {
+                    "id": "d2",
+                    "prompts": ["what time is it"],
+                    "responses": [
+                        {
+                            "id": "r2",
+                            "type": "function",
+                            "function": {"name": "clock", "arguments": {"tz": "UTC"}},
+                        }
+                    ],
+                },
+            ],
+        }
+    ]
+}
+
+
+def test_default_ga_payload_is_valid_ga_shape() -> None:
+    payload = session_payload(SessionConfig())
+    assert payload == {
+        "type": "realtime",
+        "model": "gpt-realtime",
+        "instructions": "",
+        "output_modalities": ["audio"],
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "turn_detection": {"type": "server_vad"},
+            },
+            "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
+        },
+        "tools": [],
+        "tool_choice": "auto",
+    }
+    json.dumps(payload)
+
+
+def test_flat_update_session_lands_in_groups_and_ga_payload() -> None:
+    config = SessionConfig()
+    config.update_session(
+        instructions="Be brief.",
+        voice="cedar",
+        turn_detection={"type": "semantic_vad", "eagerness": "high"},
+        input_audio_transcription={"model": "gpt-4o-mini-transcribe"},
+        noise_reduction={"type": "near_field"},
+        temperature=0.7,
+        max_response_output_tokens=500,
+        tools=[TOOL],
+        modalities=["text", "audio"],
+        speed=1.2,
+    )
+    ga = session_payload(config, "ga")
+    assert ga["instructions"] == "Be brief."
+    assert ga["output_modalities"] == ["audio"]
+    assert ga["audio"]["input"]["turn_detection"] == {"type": "semantic_vad", "eagerness": "high"}
+    assert ga["audio"]["input"]["transcription"] == {"model": "gpt-4o-mini-transcribe"}
+    assert ga["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
+    assert ga["audio"]["output"] == {
+        "format": {"type": "audio/pcm", "rate": 24000},
+        "voice": "cedar",
+        "speed": 1.2,
+    }
+    assert ga["max_output_tokens"] == 500
+    assert ga["tools"] == [TOOL]
+    assert "temperature" not in ga  # GA sessions take no temperature
+
+
+def test_beta_payload_is_flat() -> None:
+    config = SessionConfig()
+    config.update_session(
+        voice="alloy",
+        turn_detection=None,
+        temperature=0.8,
+        input_audio_format="g711_ulaw",
+        output_audio_format={"type": "audio/pcma"},
+    )
+    beta = session_payload(config, "beta", tools=[TOOL])
+    assert beta == {
+        "modalities": ["text", "audio"],
+        "instructions": "",
+        "voice": "alloy",
+        "input_audio_format": "g711_ulaw",
+        "output_audio_format": "g711_alaw",
+        "tools": [TOOL],
+        "tool_choice": "auto",
+        "turn_detection": None,
+        "temperature": 0.8,
+    }
+
+
+def test_manual_turns_send_null_turn_detection_in_ga() -> None:
+    config = SessionConfig()
+    config.update_session(turn_detection=None)
+    assert session_payload(config)["audio"]["input"]["turn_detection"] is None
+    assert config.turn_detection_type() is None
+
+
+def test_text_only_modality() -> None:
+    config = SessionConfig({"model": {"modalities": ["text"]}})
+    assert session_payload(config)["output_modalities"] == ["text"]
+    assert session_payload(config, "beta")["modalities"] == ["text"]
+
+
+def test_nested_shape_is_the_grouped_config_with_tools() -> None:
+    config = SessionConfig({"knowledge": KNOWLEDGE, "vision": {"enable_face_detection": True}})
+    nested = session_payload(config, "nested", tools=[TOOL])
+    assert nested["model"]["tools"] == [TOOL]
+    assert nested["knowledge"] == KNOWLEDGE
+    assert nested["vision"] == {"enable_face_detection": True}
+    assert nested["hearing"]["turn_detection"] == {"type": "server_vad"}
+
+
+def test_update_config_deep_merges_groups() -> None:
+    config = SessionConfig()
+    config.update_config({"model": {"instructions": "Hi"}})
+    config.update_config({"model": {"temperature": 0.6}, "speech": {"voice": "verse"}})
+    data = config.as_dict()
+    assert data["model"]["instructions"] == "Hi"
+    assert data["model"]["temperature"] == 0.6
+    assert data["model"]["name"] == "gpt-realtime"
+    assert data["speech"]["voice"] == "verse"
+
+
+def test_registered_tools_win_over_config_tools_of_same_name() -> None:
+    config = SessionConfig({"model": {"tools": [TOOL, {**TOOL, "name": "other"}]}})
+    newer = {**TOOL, "description": "Newer.", "handler": "not sent"}
+    tools = session_payload(config, tools=[newer])["tools"]
+    assert [t["name"] for t in tools] == ["add", "other"]
+    assert tools[0]["description"] == "Newer."
+    assert "handler" not in tools[0]
+
+
+@pytest.mark.parametrize(
+    ("updates", "message"),
+    [
+        ({"modle": {}}, "unknown config group 'modle'"),
+        ({"model": {"voice": "x"}}, "unknown key 'voice' in config group 'model'"),
+        ({"model": "x"}, "config group 'model' must be a dict"),
+        ({"speech": {"voice": 3}}, "speech.voice must be a string, got 3"),
+        ({"model": {"modalities": ["video"]}}, "may hold only 'text' and 'audio'"),
+        ({"hearing": {"turn_detection": {"type": "push"}}}, "'server_vad' or 'semantic_vad'"),
+        ({"hearing": {"input_audio_format": "mp3"}}, "unknown audio format 'mp3'"),
+        ({"model": {"tool_choice": "sometimes"}}, "tool_choice must be"),
+        ({"model": {"temperature": "hot"}}, "temperature must be a number"),
+        ({"model": {"max_response_output_tokens": 0}}, "positive integer or 'inf'"),
+        ({"knowledge": {"scripts": [{"dialogues": []}]}}, "dialogues must be a non-empty list"),
+    ],
+)
+def test_invalid_updates_are_rejected_and_change_nothing(updates: dict, message: str) -> None:
+    config = SessionConfig()
+    before = config.as_dict()
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        config.update_config(updates)
+    assert config.as_dict() == before
+
+
+def test_unknown_flat_field_is_rejected() -> None:
+    config = SessionConfig()
+    with pytest.raises(UsageError, match="unknown session field 'vioce'"):
+        config.update_session(vioce="x")
+
+
+def test_flat_audio_key_overrides_both_groups() -> None:
+    config = SessionConfig({"speech": {"turn_detection": None}})
+    config.update_session(turn_detection={"type": "server_vad", "threshold": 0.3})
+    assert config.turn_detection() == {"type": "server_vad", "threshold": 0.3}
+
+
+def test_audio_formats() -> None:
+    assert audio_format_to_ga("pcm16") == {"type": "audio/pcm", "rate": 24000}
+    assert audio_format_to_ga({"type": "audio/pcmu"}) == {"type": "audio/pcmu"}
+    with pytest.raises(UsageError, match="rate 16000"):
+        audio_format_to_ga({"type": "audio/pcm", "rate": 16000})
+
+
+def test_knowledge_travels_in_instructions_and_round_trips() -> None:
+    config = SessionConfig({"model": {"instructions": "Be kind."}, "knowledge": KNOWLEDGE})
+    instructions = session_payload(config)["instructions"]
+    assert instructions.startswith("Be kind.\n\nKnowledge scripts:")
+    assert extract_knowledge_instructions(instructions) == validate_knowledge(KNOWLEDGE)
+    assert session_payload(config, "beta")["instructions"] == instructions
+
+
+def test_knowledge_rendering_and_errors() -> None:
+    text = render_knowledge_instructions(KNOWLEDGE)
+    assert "when are you open" in text
+    assert extract_knowledge_instructions("plain instructions") is None
+    broken = "Knowledge scripts:\n```json\n{not json\n```"
+    with pytest.raises(UsageError, match="not valid json"):
+        extract_knowledge_instructions(broken)
+    with pytest.raises(UsageError, match=r"responses\[0\].type must be"):
+        validate_knowledge(
+            {"scripts": [{"dialogues": [{"prompts": ["x"], "responses": [{"type": "sing"}]}]}]}
+        )
+    bad_call = {"type": "function", "function": {"name": "f", "arguments": "{"}}
+    with pytest.raises(UsageError, match=r"function\.arguments is not valid json"):
+        dialogue = {"prompts": ["x"], "responses": [bad_call]}
+        validate_knowledge({"scripts": [{"dialogues": [dialogue]}]})
