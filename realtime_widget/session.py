@@ -306,16 +306,14 @@ def _instructions(config: SessionConfig) -> str:
     return text
 
 
-def _merge_tools(config: SessionConfig, tools: list[dict[str, Any]] | None) -> list[Any]:
-    merged: dict[str, Any] = {}
-    for tool in config.get("model", "tools") or []:
-        merged[tool.get("name")] = {k: v for k, v in tool.items() if k in _WIRE_TOOL_KEYS}
-    for tool in tools or []:
-        merged[tool.get("name")] = {k: v for k, v in tool.items() if k in _WIRE_TOOL_KEYS}
-    return list(merged.values())
-
-
 _WIRE_TOOL_KEYS = ("type", "name", "description", "parameters")
+
+
+def _merge_tools(config: SessionConfig, tools: list[dict[str, Any]] | None) -> list[Any]:
+    merged: dict[str, dict[str, Any]] = {}
+    for tool in [*(config.get("model", "tools") or []), *(tools or [])]:
+        merged[str(tool.get("name"))] = {k: v for k, v in tool.items() if k in _WIRE_TOOL_KEYS}
+    return list(merged.values())
 
 
 def session_payload(
