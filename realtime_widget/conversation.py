@@ -1,0 +1,913 @@
+"""`RealtimeConversation`: a pure state machine from server events to conversation items.
+
+Rules:
+
+- ``process_event(event[, input_audio_buffer])`` applies one server event (a plain dict,
+  GA or beta names) and returns ``(item, delta)``: the item it touched (the stored dict, not a
+  copy) and what was appended to it (``{"audio": int16 array}``, ``{"text": s}``,
+  ``{"transcript": s}`` or ``{"arguments": s}``). Events that set or replace a value (the
+  ``.done`` events, transcription ``.completed``, truncation) return no delta: read the item.
+  Events that touch no item (and unknown event types) return ``(None, None)``.
+- Beta event names are mapped to GA names, and content part types to GA types (``text`` ->
+  ``output_text``, ``audio`` -> ``output_audio``) in the stored items, so the same stream in
+  either dialect gives identical items.
+- An item is the server's item dict (copied) plus ``formatted``: ``audio`` (an
+  :class:`AudioBuffer`), ``text``, ``transcript``, ``tool`` (function calls:
+  ``{type, name, call_id, arguments}``), ``output`` (function call outputs) and, after a
+  failed input transcription, ``transcription_error`` (the server's ``error`` dict).
+- ``conversation.item.added`` / ``.created`` / ``.retrieved`` and
+  ``response.output_item.added`` create the item when it is new. When it is already held they
+  merge into it: the creation events only fill in what is missing and advance the status;
+  ``.retrieved``, like ``conversation.item.done`` and ``response.output_item.done``, carries
+  the final state, which wins (except that a ``null`` never erases a value). Streamed values
+  are never reset by a late duplicate.
+- Every other event naming an item the conversation does not hold raises
+  :class:`UnknownItemError`, except input transcriptions (``.delta``, ``.completed``,
+  ``.failed``) that may arrive before their item: those are kept and applied when it appears.
+  The user's speech audio (from ``speech_started`` / ``speech_stopped``) and the audio given
+  to :meth:`queue_input_audio` wait for their item the same way. At most 256 such pending
+  records are kept; the oldest go first.
+- A malformed event raises :class:`InvalidEventError` naming the field. Every event is checked
+  before anything changes, so after any error the conversation is exactly as before. No other
+  exception escapes, except :class:`UsageError` when ``input_audio_buffer`` is not an
+  :class:`InputAudioBuffer`.
+- ``speech_stopped`` slices the utterance out of ``input_audio_buffer`` by session-absolute
+  milliseconds, then lets the buffer drop audio older than ``keep_input_ms`` before the end
+  of the utterance, unless a speech still open needs it (``keep_input_ms=None`` never drops).
+- Costs are constant per event however long the session: audio is appended in chunks, and
+  streamed strings grow in place (see :func:`_append_str`).
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Final, TypedDict, TypeVar
+
+import numpy as np
+
+from .buffers import AudioBuffer, InputAudioBuffer, Int16Array
+from .errors import InvalidEventError, UnknownItemError, UsageError
+from .protocol import canonical_event_type, canonical_part_type
+
+__all__ = ["ConversationItem", "Delta", "Formatted", "RealtimeConversation"]
+
+ConversationItem = dict[str, Any]
+"""A conversation item: the server's fields plus ``formatted`` (see :class:`Formatted`)."""
+
+
+class Formatted(TypedDict, total=False):
+    """The ``formatted`` value of an item: its content, decoded and joined."""
+
+    audio: AudioBuffer
+    text: str
+    transcript: str
+    tool: dict[str, str]
+    output: str
+    transcription_error: dict[str, Any]
+
+
+class Delta(TypedDict, total=False):
+    """What an event appended to an item."""
+
+    audio: Int16Array
+    text: str
+    transcript: str
+    arguments: str
+
+
+Result = tuple[ConversationItem | None, Delta | None]
+
+_MISSING: Final[Any] = object()
+_MAX_PENDING: Final = 256
+_MAX_MS: Final = 1e12  # about 30 years: far beyond any session, small enough to stay exact
+_PCM16: Final = np.dtype("<i2")
+_NATIVE_PCM16: Final = np.dtype(np.int16) == _PCM16  # little-endian machines: no conversion
+_TEXT_PARTS: Final = frozenset({"input_text", "output_text"})
+_AUDIO_PARTS: Final = frozenset({"input_audio", "output_audio"})
+_FINAL_STATUSES: Final = frozenset({"completed", "incomplete", "cancelled", "failed"})
+_ITEM_STRINGS: Final = ("type", "role", "status", "name", "call_id", "arguments", "output")
+_PART_STRINGS: Final = ("text", "transcript", "audio")
+
+T = TypeVar("T")
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+
+def _short(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a huge int or a broken __repr__ must not hide the real error
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _bad(etype: str | None, field: str, value: object, expected: str) -> InvalidEventError:
+    problem = "is missing" if value is _MISSING else f"must be {expected}, got {_short(value)}"
+    return InvalidEventError(etype, field, problem)
+
+
+def _need_str(etype: str, event: dict[str, Any], key: str) -> str:
+    value = event.get(key, _MISSING)
+    if isinstance(value, str):
+        return value
+    raise _bad(etype, key, value, "a string")
+
+
+def _need_ms(etype: str, event: dict[str, Any], key: str) -> float:
+    value = event.get(key, _MISSING)
+    # The comparisons also refuse NaN and infinities, and ints too large for a float.
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= _MAX_MS:
+        return value
+    raise _bad(etype, key, value, f"a number of milliseconds in [0, {_MAX_MS:.0e}]")
+
+
+def _need_dict(etype: str | None, value: object, field: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    raise _bad(etype, field, value, "an object")
+
+
+def _index(etype: str, event: dict[str, Any], key: str = "content_index") -> int:
+    value = event.get(key, _MISSING)
+    if type(value) is int and value >= 0:
+        return value
+    raise _bad(etype, key, value, "a non-negative int")
+
+
+def _decode_pcm16(etype: str, field: str, data: str) -> Int16Array:
+    """Base64 PCM16 little-endian to int16; raises :class:`InvalidEventError` when it is not."""
+    try:
+        # Strict decoding of bytes is faster than of str, and rejects what lenient mode skips.
+        raw = binascii.a2b_base64(data.encode("ascii"), strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise InvalidEventError(etype, field, "is not valid base64") from None
+    if len(raw) % 2:
+        raise InvalidEventError(etype, field, f"holds an odd number of bytes ({len(raw)})")
+    if _NATIVE_PCM16:
+        return np.frombuffer(raw, dtype=np.int16)
+    return np.frombuffer(raw, dtype=_PCM16).astype(np.int16)
+
+
+def _copy_part(etype: str, value: object, field: str) -> dict[str, Any]:
+    """A checked copy of a content part, its type in GA terms."""
+    part = dict(_need_dict(etype, value, field))
+    kind = part.get("type")
+    if kind is not None:
+        if not isinstance(kind, str):
+            raise _bad(etype, f"{field}.type", kind, "a string")
+        part["type"] = canonical_part_type(kind)
+    for key in _PART_STRINGS:
+        text = part.get(key)
+        if text is not None and not isinstance(text, str):
+            raise _bad(etype, f"{field}.{key}", text, "a string")
+    return part
+
+
+def _copy_item(etype: str, value: object, field: str = "item") -> ConversationItem:
+    """A checked copy of an item (its content parts copied too), without ``formatted``."""
+    item = dict(_need_dict(etype, value, field))
+    item_id = item.get("id", _MISSING)
+    if not isinstance(item_id, str) or not item_id:
+        raise _bad(etype, f"{field}.id", item_id, "a non-empty string")
+    for key in _ITEM_STRINGS:
+        text = item.get(key)
+        if text is not None and not isinstance(text, str):
+            raise _bad(etype, f"{field}.{key}", text, "a string")
+    content = item.get("content")
+    if content is not None:
+        if not isinstance(content, list):
+            raise _bad(etype, f"{field}.content", content, "a list")
+        item["content"] = [
+            _copy_part(etype, part, f"{field}.content[{i}]") for i, part in enumerate(content)
+        ]
+    item.pop("formatted", None)
+    return item
+
+
+def _item_audio(etype: str, item: ConversationItem, field: str = "item") -> Int16Array | None:
+    """The audio carried by the item's ``input_audio`` parts (client-created items)."""
+    chunks = [
+        _decode_pcm16(etype, f"{field}.content[{i}].audio", part["audio"])
+        for i, part in enumerate(item.get("content") or ())
+        if part.get("type") == "input_audio" and part.get("audio")
+    ]
+    if not chunks:
+        return None
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+
+def _joined(content: list[dict[str, Any]], kinds: frozenset[str], key: str) -> str | None:
+    """The ``key`` strings of the parts of ``kinds`` joined, or ``None`` when there are none."""
+    values = [p[key] for p in content if p.get("type") in kinds and isinstance(p.get(key), str)]
+    return "".join(values) if values else None
+
+
+def _append_str(container: dict[str, Any], key: str, piece: str) -> None:
+    """Append ``piece`` to the string ``container[key]`` (``None`` or absent counts as empty).
+
+    ``container[key] += piece`` would copy the whole string on every delta. With the dict's
+    reference dropped first, the local is the only one left and CPython grows the string in
+    place, so a long transcript costs amortised O(len(piece)) per delta.
+    """
+    value = container.get(key)
+    if not isinstance(value, str):
+        container[key] = piece
+        return
+    container[key] = ""
+    value += piece
+    container[key] = value
+
+
+def _empty(value: object) -> bool:
+    """Whether a stored value counts as not set yet (missing, ``None`` or ``""``)."""
+    return value is None or (isinstance(value, str) and not value)
+
+
+def _put_bounded(mapping: dict[str, T], key: str, value: T) -> None:
+    if key not in mapping and len(mapping) >= _MAX_PENDING:
+        del mapping[next(iter(mapping))]
+    mapping[key] = value
+
+
+def _sync_formatted(item: ConversationItem, *, final: bool) -> None:
+    """Derive ``formatted`` text, transcript, tool and output from the item's fields.
+
+    With ``final`` the item's values win; otherwise they only fill empty formatted values, so
+    what deltas accumulated is kept.
+    """
+    formatted = item["formatted"]
+    content = item.get("content") or []
+    for key, kinds in (("text", _TEXT_PARTS), ("transcript", _AUDIO_PARTS)):
+        value = _joined(content, kinds, key)
+        if value is not None and (final or not formatted[key]):
+            formatted[key] = value
+    kind = item.get("type")
+    if kind == "function_call":
+        tool = formatted.get("tool")
+        if tool is None:
+            tool = formatted["tool"] = {
+                "type": "function",
+                "name": "",
+                "call_id": "",
+                "arguments": "",
+            }
+        for key in ("name", "call_id", "arguments"):
+            value = item.get(key)
+            if isinstance(value, str) and (final or not tool[key]):
+                tool[key] = value
+    elif kind == "function_call_output":
+        output = item.get("output")
+        if isinstance(output, str) and (final or not formatted.get("output")):
+            formatted["output"] = output
+
+
+def _merge_part(stored: dict[str, Any], part: dict[str, Any], final: bool) -> dict[str, Any]:
+    """``stored`` merged with ``part`` (a new dict).
+
+    Final values overwrite, others only fill missing or empty values; ``None`` never erases.
+    """
+    merged = dict(stored)
+    for key, value in part.items():
+        if value is None:
+            merged.setdefault(key, None)
+        elif final or _empty(merged.get(key)):
+            merged[key] = value
+    return merged
+
+
+def _merge_parts(stored: list[dict[str, Any]], incoming: list[dict[str, Any]], final: bool) -> None:
+    """Merge ``incoming`` parts into ``stored`` index by index, in place."""
+    for index, part in enumerate(incoming):
+        if index < len(stored):
+            stored[index] = _merge_part(stored[index], part, final)
+        else:
+            stored.append(part)
+
+
+# -- pending records ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Speech:
+    """A user utterance seen by voice activity detection, waiting for its item."""
+
+    start_ms: float | None = None
+    end_ms: float | None = None
+    audio: Int16Array | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Transcript:
+    """An input transcription that arrived before its item."""
+
+    text: str | None = None
+    content_index: int | None = None
+    error: dict[str, Any] | None = None
+
+
+# -- the conversation --------------------------------------------------------------------------
+
+
+class RealtimeConversation:
+    """The items of one realtime conversation, built from server events.
+
+    ``sample_rate`` is the rate of the PCM16 audio (24 kHz for the Realtime API).
+    ``keep_input_ms`` is how much input audio before the end of an utterance is kept in the
+    input buffer after ``speech_stopped`` (``None`` keeps everything).
+    """
+
+    def __init__(self, sample_rate: int = 24_000, *, keep_input_ms: int | None = 1_000) -> None:
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+            raise UsageError(f"sample_rate must be a positive int, got {sample_rate!r}")
+        if keep_input_ms is not None and (
+            isinstance(keep_input_ms, bool)
+            or not isinstance(keep_input_ms, int)
+            or keep_input_ms < 0
+        ):
+            raise UsageError(f"keep_input_ms must be a non-negative int, got {keep_input_ms!r}")
+        self.sample_rate = sample_rate
+        self.keep_input_ms = keep_input_ms
+        self._items: dict[str, ConversationItem] = {}
+        self._responses: dict[str, dict[str, Any]] = {}
+        self._speech: dict[str, _Speech] = {}
+        self._transcripts: dict[str, _Transcript] = {}
+        self._queued_audio: Int16Array | None = None
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def get_item(self, item_id: str) -> ConversationItem | None:
+        """The item with ``item_id`` (the stored dict), or ``None``."""
+        return self._items.get(item_id)
+
+    def get_items(self) -> list[ConversationItem]:
+        """Every item, in conversation order (the stored dicts; treat them as read-only)."""
+        return list(self._items.values())
+
+    def get_response(self, response_id: str) -> dict[str, Any] | None:
+        """The response with ``response_id``: the server's dict, ``output`` as item ids."""
+        return self._responses.get(response_id)
+
+    def __contains__(self, item_id: object) -> bool:
+        return isinstance(item_id, str) and item_id in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"RealtimeConversation({len(self._items)} items, {len(self._responses)} responses)"
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Forget every item, response, pending transcript and pending audio."""
+        self._items.clear()
+        self._responses.clear()
+        self._speech.clear()
+        self._transcripts.clear()
+        self._queued_audio = None
+
+    def queue_input_audio(self, samples: Any) -> None:
+        """Keep int16 ``samples`` (copied) for the next user audio message item.
+
+        In manual turns the client commits the input buffer itself: the audio goes to the item
+        of the next ``input_audio_buffer.committed``, or else to the next user message item
+        created with an ``input_audio`` part. Raises :class:`UsageError` unless ``samples`` is
+        a 1-D int16 array (or an :class:`AudioBuffer`).
+        """
+        try:
+            array = np.asarray(samples)
+        except (TypeError, ValueError):  # ragged sequences and the like
+            raise UsageError(
+                f"input audio must be a 1-D int16 array, got {_short(samples)}"
+            ) from None
+        if array.dtype != np.int16 or array.ndim != 1:
+            raise UsageError(
+                f"input audio must be a 1-D int16 array, got {array.dtype} {array.shape}"
+            )
+        self._queued_audio = array.copy()
+
+    def process_event(self, event: dict[str, Any], *args: Any) -> Result:
+        """Apply one server event; returns ``(item, delta)`` (see the module rules).
+
+        ``args[0]``, when given and not ``None``, is the session's :class:`InputAudioBuffer`:
+        ``input_audio_buffer.speech_stopped`` slices the utterance out of it and drops audio no
+        longer needed. Raises :class:`InvalidEventError` for a malformed event,
+        :class:`UnknownItemError` for an event naming an item not held, and
+        :class:`UsageError` for an ``args[0]`` that is not an input buffer; the conversation
+        is unchanged after any of them.
+        """
+        event = _need_dict(None, event, "event")
+        etype = event.get("type", _MISSING)
+        if not isinstance(etype, str):
+            raise _bad(None, "type", etype, "a string")
+        buffer = args[0] if args else None
+        if buffer is not None and not isinstance(buffer, InputAudioBuffer):
+            raise UsageError(
+                f"input audio buffer must be an InputAudioBuffer, got {_short(buffer)}"
+            )
+        processor = _PROCESSORS.get(canonical_event_type(etype))
+        if processor is None:
+            return None, None
+        return processor(self, etype, event, buffer)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _known(self, etype: str, event: dict[str, Any]) -> ConversationItem:
+        item_id = _need_str(etype, event, "item_id")
+        item = self._items.get(item_id)
+        if item is None:
+            raise UnknownItemError(etype, item_id)
+        return item
+
+    def _part(self, etype: str, event: dict[str, Any], item: ConversationItem) -> dict[str, Any]:
+        index = _index(etype, event)
+        content = item.get("content") or ()
+        if index >= len(content):
+            raise InvalidEventError(
+                etype, "content_index", f"is out of range: {index} (item has {len(content)} parts)"
+            )
+        part: dict[str, Any] = content[index]
+        return part
+
+    def _samples(self, ms: float) -> int:
+        return int(ms * self.sample_rate // 1000)
+
+    def _create(self, item: ConversationItem, previous_id: object) -> None:
+        """Store a checked new item (``formatted`` set) after ``previous_id`` or at the end."""
+        item_id: str = item["id"]
+        formatted = item["formatted"]
+        kind, role = item.get("type"), item.get("role")
+        if item.get("status") is None:
+            if kind == "message":
+                item["status"] = "in_progress" if role == "assistant" else "completed"
+            elif kind == "function_call":
+                item["status"] = "in_progress"
+            elif kind == "function_call_output":
+                item["status"] = "completed"
+        speech = self._speech.get(item_id)
+        if speech is not None and (speech.audio is not None or speech.end_ms is not None):
+            del self._speech[item_id]
+            if speech.audio is not None and not len(formatted["audio"]):
+                formatted["audio"].append(speech.audio)
+        elif speech is None and (
+            self._queued_audio is not None
+            and kind == "message"
+            and role == "user"
+            and not len(formatted["audio"])
+            and any(p.get("type") == "input_audio" for p in item.get("content") or ())
+        ):
+            formatted["audio"].append(self._queued_audio)
+            self._queued_audio = None
+        pending = self._transcripts.pop(item_id, None)
+        if pending is not None:
+            self._apply_transcript(item, pending)
+        if (
+            isinstance(previous_id, str)
+            and previous_id in self._items
+            and previous_id != next(reversed(self._items))
+        ):
+            # Rare (an item inserted mid-conversation): rebuild the ordered dict once.
+            rebuilt: dict[str, ConversationItem] = {}
+            for key, value in self._items.items():
+                rebuilt[key] = value
+                if key == previous_id:
+                    rebuilt[item_id] = item
+            self._items = rebuilt
+        else:
+            self._items[item_id] = item
+
+    def _apply_transcript(self, item: ConversationItem, pending: _Transcript) -> None:
+        formatted = item["formatted"]
+        if pending.text is not None:
+            formatted["transcript"] = pending.text
+            content = item.get("content") or ()
+            if pending.content_index is not None and pending.content_index < len(content):
+                content[pending.content_index]["transcript"] = pending.text
+        if pending.error is not None:
+            formatted["transcription_error"] = pending.error
+
+    def _new_item(self, etype: str, value: object, field: str = "item") -> ConversationItem:
+        """A checked copy of ``value`` with a fresh ``formatted``; raises before any change."""
+        item = _copy_item(etype, value, field)
+        audio = _item_audio(etype, item, field)
+        formatted: Formatted = {
+            "audio": AudioBuffer(audio),
+            "text": "",
+            "transcript": "",
+        }
+        item["formatted"] = formatted
+        _sync_formatted(item, final=False)
+        return item
+
+    def _upsert(
+        self, etype: str, value: object, *, final: bool, previous_id: object = None
+    ) -> ConversationItem:
+        """Create the item ``value`` or merge it into the stored one; returns the stored item."""
+        incoming = self._new_item(etype, value)
+        stored = self._items.get(incoming["id"])
+        if stored is None:
+            self._create(incoming, previous_id)
+            return incoming
+        self._merge(stored, incoming, final=final)
+        return stored
+
+    @staticmethod
+    def _merge(stored: ConversationItem, incoming: ConversationItem, *, final: bool) -> None:
+        """Merge a checked ``incoming`` copy into ``stored`` (cannot fail)."""
+        for key, value in incoming.items():
+            if key in ("formatted", "content") or value is None:
+                continue
+            current = stored.get(key)
+            if key == "status":
+                if final or not (current in _FINAL_STATUSES and value == "in_progress"):
+                    stored[key] = value
+            elif final or _empty(current):
+                stored[key] = value
+        parts = incoming.get("content")
+        if parts is not None:
+            content = stored.get("content")
+            if content is None:
+                stored["content"] = parts
+            else:
+                _merge_parts(content, parts, final)
+        formatted = stored["formatted"]
+        audio = incoming["formatted"]["audio"]
+        if len(audio) and not len(formatted["audio"]):
+            formatted["audio"] = audio
+        _sync_formatted(stored, final=final)
+
+    # -- items ------------------------------------------------------------------------------
+
+    def _on_item_created(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        value = event.get("item", _MISSING)
+        return self._upsert(
+            etype, value, final=False, previous_id=event.get("previous_item_id")
+        ), None
+
+    def _on_item_retrieved(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        return self._upsert(etype, event.get("item", _MISSING), final=True), None
+
+    def _on_item_done(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        incoming = self._new_item(etype, event.get("item", _MISSING))
+        stored = self._items.get(incoming["id"])
+        if stored is None:
+            raise UnknownItemError(etype, incoming["id"])
+        self._merge(stored, incoming, final=True)
+        return stored, None
+
+    def _on_item_truncated(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item = self._known(etype, event)
+        part = self._part(etype, event, item)
+        end_ms = _need_ms(etype, event, "audio_end_ms")
+        formatted = item["formatted"]
+        formatted["audio"].truncate(self._samples(end_ms))
+        # The server drops the transcript of a truncated audio part.
+        formatted["transcript"] = ""
+        if part.get("type") in _AUDIO_PARTS or "transcript" in part:
+            part["transcript"] = ""
+        return item, None
+
+    def _on_item_deleted(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item = self._known(etype, event)
+        item_id: str = item["id"]
+        del self._items[item_id]
+        self._speech.pop(item_id, None)
+        self._transcripts.pop(item_id, None)
+        return item, None
+
+    # -- input transcription ----------------------------------------------------------------
+
+    def _transcript_target(
+        self, etype: str, event: dict[str, Any]
+    ) -> tuple[str, ConversationItem | None, dict[str, Any] | None, int | None]:
+        """``(item_id, item or None, part or None, content_index or None)``, all checked."""
+        item_id = _need_str(etype, event, "item_id")
+        index = _index(etype, event) if event.get("content_index") is not None else None
+        item = self._items.get(item_id)
+        part = self._part(etype, event, item) if item is not None and index is not None else None
+        return item_id, item, part, index
+
+    def _on_transcription_delta(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        delta = _need_str(etype, event, "delta")
+        item_id, item, part, index = self._transcript_target(etype, event)
+        if item is None:
+            pending = self._transcripts.get(item_id) or _Transcript()
+            text = (pending.text or "") + delta
+            _put_bounded(
+                self._transcripts, item_id, replace(pending, text=text, content_index=index)
+            )
+            return None, None
+        _append_str(item["formatted"], "transcript", delta)
+        if part is not None:
+            _append_str(part, "transcript", delta)
+        return item, {"transcript": delta}
+
+    def _on_transcription_completed(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        transcript = _need_str(etype, event, "transcript")
+        item_id, item, part, index = self._transcript_target(etype, event)
+        if item is None:
+            pending = self._transcripts.get(item_id) or _Transcript()
+            _put_bounded(
+                self._transcripts, item_id, replace(pending, text=transcript, content_index=index)
+            )
+            return None, None
+        item["formatted"]["transcript"] = transcript
+        if part is not None:
+            part["transcript"] = transcript
+        return item, None
+
+    def _on_transcription_failed(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        error = dict(_need_dict(etype, event.get("error", _MISSING), "error"))
+        item_id, item, _, _ = self._transcript_target(etype, event)
+        if item is None:
+            pending = self._transcripts.get(item_id) or _Transcript()
+            _put_bounded(self._transcripts, item_id, replace(pending, error=error))
+            return None, None
+        item["formatted"]["transcription_error"] = error
+        return item, None
+
+    # -- input audio ------------------------------------------------------------------------
+
+    def _on_speech_started(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item_id = _need_str(etype, event, "item_id")
+        start_ms = _need_ms(etype, event, "audio_start_ms")
+        _put_bounded(self._speech, item_id, _Speech(start_ms=start_ms))
+        return None, None
+
+    def _on_speech_stopped(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item_id = _need_str(etype, event, "item_id")
+        end_ms = _need_ms(etype, event, "audio_end_ms")
+        speech = self._speech.get(item_id) or _Speech()
+        start_ms = speech.start_ms
+        if start_ms is not None and end_ms < start_ms:
+            raise InvalidEventError(
+                etype, "audio_end_ms", f"is before audio_start_ms ({end_ms} < {start_ms})"
+            )
+        audio = None
+        end = self._samples(end_ms)
+        if buffer is not None and start_ms is not None:
+            audio = buffer.slice(self._samples(start_ms), end)
+        item = self._items.get(item_id)
+        if item is not None:
+            self._speech.pop(item_id, None)
+            if audio is not None and not len(item["formatted"]["audio"]):
+                item["formatted"]["audio"].append(audio)
+        else:
+            _put_bounded(self._speech, item_id, replace(speech, end_ms=end_ms, audio=audio))
+        if buffer is not None and self.keep_input_ms is not None:
+            horizon = end - self._samples(self.keep_input_ms)
+            for other in self._speech.values():
+                if other.end_ms is None and other.start_ms is not None:
+                    horizon = min(horizon, self._samples(other.start_ms))
+            buffer.discard_before(horizon)
+        return item, None
+
+    def _on_committed(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item_id = _need_str(etype, event, "item_id")
+        if self._queued_audio is not None and item_id not in self._items:
+            speech = self._speech.get(item_id) or _Speech()
+            if speech.audio is None:
+                _put_bounded(self._speech, item_id, replace(speech, audio=self._queued_audio))
+                self._queued_audio = None
+        return None, None
+
+    # -- responses --------------------------------------------------------------------------
+
+    def _copy_response(
+        self, etype: str, event: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[ConversationItem]]:
+        """A checked copy of ``event["response"]`` (``output`` as ids) and its output items."""
+        response = dict(_need_dict(etype, event.get("response", _MISSING), "response"))
+        response_id = response.get("id", _MISSING)
+        if not isinstance(response_id, str) or not response_id:
+            raise _bad(etype, "response.id", response_id, "a non-empty string")
+        output = response.get("output")
+        items: list[ConversationItem] = []
+        if output is not None:
+            if not isinstance(output, list):
+                raise _bad(etype, "response.output", output, "a list")
+            ids = []
+            for i, entry in enumerate(output):
+                if isinstance(entry, str):
+                    ids.append(entry)
+                    continue
+                item = self._new_item(etype, entry, f"response.output[{i}]")
+                items.append(item)
+                ids.append(item["id"])
+            response["output"] = ids
+        return response, items
+
+    def _on_response_created(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        response, _ = self._copy_response(etype, event)
+        stored = self._responses.get(response["id"])
+        if stored is None:
+            response.setdefault("output", [])
+            self._responses[response["id"]] = response
+            return None, None
+        output = stored.get("output") or []
+        for key, value in response.items():
+            if key != "output" and value is not None:
+                stored[key] = value
+        stored["output"] = output + [i for i in response.get("output") or () if i not in output]
+        return None, None
+
+    def _on_response_done(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        response, items = self._copy_response(etype, event)
+        stored = self._responses.setdefault(response["id"], {"output": []})
+        for key, value in response.items():
+            if value is not None or key not in stored:
+                stored[key] = value
+        # The final output items carry the final status of items cut short by a cancel.
+        for item in items:
+            known = self._items.get(item["id"])
+            if known is not None:
+                self._merge(known, item, final=True)
+        return None, None
+
+    def _on_output_item_added(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        response_id = event.get("response_id")
+        if response_id is not None and not isinstance(response_id, str):
+            raise _bad(etype, "response_id", response_id, "a string")
+        item = self._upsert(etype, event.get("item", _MISSING), final=False)
+        response = self._responses.get(response_id) if response_id is not None else None
+        if response is not None:
+            output = response.setdefault("output", [])
+            if item["id"] not in output:
+                output.append(item["id"])
+        return item, None
+
+    def _on_content_part(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item = self._known(etype, event)
+        index = _index(etype, event)
+        part = _copy_part(etype, event.get("part", _MISSING), "part")
+        content = item.get("content")
+        size = len(content) if content is not None else 0
+        if index > size:
+            raise InvalidEventError(
+                etype, "content_index", f"is out of range: {index} (item has {size} parts)"
+            )
+        final = etype.endswith(".done")
+        if content is None:
+            item["content"] = [part]
+        elif index == size:
+            content.append(part)
+        else:
+            content[index] = _merge_part(content[index], part, final)
+        _sync_formatted(item, final=final)
+        return item, None
+
+    # -- streamed output --------------------------------------------------------------------
+
+    def _on_text_delta(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item = self._known(etype, event)
+        part = self._part(etype, event, item)
+        delta = _need_str(etype, event, "delta")
+        _append_str(part, "text", delta)
+        _append_str(item["formatted"], "text", delta)
+        return item, {"text": delta}
+
+    def _on_transcript_delta(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item = self._known(etype, event)
+        part = self._part(etype, event, item)
+        delta = _need_str(etype, event, "delta")
+        _append_str(part, "transcript", delta)
+        _append_str(item["formatted"], "transcript", delta)
+        return item, {"transcript": delta}
+
+    def _on_audio_delta(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item = self._known(etype, event)
+        self._part(etype, event, item)
+        chunk = _decode_pcm16(etype, "delta", _need_str(etype, event, "delta"))
+        item["formatted"]["audio"].append(chunk)
+        return item, {"audio": chunk}
+
+    def _on_arguments_delta(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item = self._known(etype, event)
+        delta = _need_str(etype, event, "delta")
+        tool = self._tool(etype, item)
+        _append_str(item, "arguments", delta)
+        _append_str(tool, "arguments", delta)
+        return item, {"arguments": delta}
+
+    def _tool(self, etype: str, item: ConversationItem) -> dict[str, str]:
+        tool: dict[str, str] | None = item["formatted"].get("tool")
+        if tool is None:
+            raise InvalidEventError(
+                etype, "item_id", f"names a {item.get('type')!r} item, not a function call"
+            )
+        return tool
+
+    def _on_text_done(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        return self._set_part(etype, event, "text", _TEXT_PARTS)
+
+    def _on_transcript_done(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        return self._set_part(etype, event, "transcript", _AUDIO_PARTS)
+
+    def _set_part(
+        self, etype: str, event: dict[str, Any], key: str, kinds: frozenset[str]
+    ) -> Result:
+        item = self._known(etype, event)
+        part = self._part(etype, event, item)
+        value = _need_str(etype, event, key)
+        part[key] = value
+        item["formatted"][key] = _joined(item["content"], kinds, key) or value
+        return item, None
+
+    def _on_audio_done(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item = self._known(etype, event)
+        self._part(etype, event, item)
+        return item, None
+
+    def _on_arguments_done(
+        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
+    ) -> Result:
+        item = self._known(etype, event)
+        arguments = _need_str(etype, event, "arguments")
+        tool = self._tool(etype, item)
+        item["arguments"] = arguments
+        tool["arguments"] = arguments
+        return item, None
+
+
+_Processor = Callable[[RealtimeConversation, str, dict[str, Any], InputAudioBuffer | None], Result]
+_PROCESSORS: dict[str, _Processor] = {
+    "conversation.item.added": RealtimeConversation._on_item_created,
+    "conversation.item.created": RealtimeConversation._on_item_created,
+    "conversation.item.retrieved": RealtimeConversation._on_item_retrieved,
+    "conversation.item.done": RealtimeConversation._on_item_done,
+    "conversation.item.truncated": RealtimeConversation._on_item_truncated,
+    "conversation.item.deleted": RealtimeConversation._on_item_deleted,
+    "conversation.item.input_audio_transcription.delta": (
+        RealtimeConversation._on_transcription_delta
+    ),
+    "conversation.item.input_audio_transcription.completed": (
+        RealtimeConversation._on_transcription_completed
+    ),
+    "conversation.item.input_audio_transcription.failed": (
+        RealtimeConversation._on_transcription_failed
+    ),
+    "input_audio_buffer.speech_started": RealtimeConversation._on_speech_started,
+    "input_audio_buffer.speech_stopped": RealtimeConversation._on_speech_stopped,
+    "input_audio_buffer.committed": RealtimeConversation._on_committed,
+    "response.created": RealtimeConversation._on_response_created,
+    "response.done": RealtimeConversation._on_response_done,
+    "response.output_item.added": RealtimeConversation._on_output_item_added,
+    "response.output_item.done": RealtimeConversation._on_item_done,
+    "response.content_part.added": RealtimeConversation._on_content_part,
+    "response.content_part.done": RealtimeConversation._on_content_part,
+    "response.output_text.delta": RealtimeConversation._on_text_delta,
+    "response.output_text.done": RealtimeConversation._on_text_done,
+    "response.output_audio.delta": RealtimeConversation._on_audio_delta,
+    "response.output_audio.done": RealtimeConversation._on_audio_done,
+    "response.output_audio_transcript.delta": RealtimeConversation._on_transcript_delta,
+    "response.output_audio_transcript.done": RealtimeConversation._on_transcript_done,
+    "response.function_call_arguments.delta": RealtimeConversation._on_arguments_delta,
+    "response.function_call_arguments.done": RealtimeConversation._on_arguments_done,
+}
