@@ -25,11 +25,11 @@ Rules:
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from .errors import UsageError
-from .knowledge import render_knowledge_instructions, validate_knowledge
+from .knowledge import merge_knowledge_instructions, validate_knowledge
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE
 
 __all__ = [
@@ -300,16 +300,13 @@ def _as_plain(value: Any) -> Any:
 def _instructions(config: SessionConfig) -> str:
     text = str(config.get("model", "instructions") or "")
     scripts = config.get("knowledge", "scripts") or []
-    if scripts:
-        block = render_knowledge_instructions({"scripts": scripts})
-        text = f"{text}\n\n{block}" if text else block
-    return text
+    return merge_knowledge_instructions(text, {"scripts": scripts} if scripts else None)
 
 
 _WIRE_TOOL_KEYS = ("type", "name", "description", "parameters")
 
 
-def _merge_tools(config: SessionConfig, tools: list[dict[str, Any]] | None) -> list[Any]:
+def _merge_tools(config: SessionConfig, tools: Sequence[Mapping[str, Any]] | None) -> list[Any]:
     merged: dict[str, dict[str, Any]] = {}
     for tool in [*(config.get("model", "tools") or []), *(tools or [])]:
         merged[str(tool.get("name"))] = {k: v for k, v in tool.items() if k in _WIRE_TOOL_KEYS}
@@ -317,7 +314,10 @@ def _merge_tools(config: SessionConfig, tools: list[dict[str, Any]] | None) -> l
 
 
 def session_payload(
-    config: SessionConfig, shape: SessionShape = "ga", *, tools: list[dict[str, Any]] | None = None
+    config: SessionConfig,
+    shape: SessionShape = "ga",
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``session`` object of a ``session.update`` in ``shape``.
 

@@ -178,7 +178,7 @@ def test_registered_tools_win_over_config_tools_of_same_name() -> None:
         ({"model": {"tool_choice": "sometimes"}}, "tool_choice must be"),
         ({"model": {"temperature": "hot"}}, "temperature must be a number"),
         ({"model": {"max_response_output_tokens": 0}}, "positive integer or 'inf'"),
-        ({"knowledge": {"scripts": [{"dialogues": []}]}}, "dialogues must be a non-empty list"),
+        ({"knowledge": {"scripts": [{"dialogues": "x"}]}}, "dialogues must be a list"),
     ],
 )
 def test_invalid_updates_are_rejected_and_change_nothing(updates: dict, message: str) -> None:
@@ -220,14 +220,14 @@ def test_knowledge_rendering_and_errors() -> None:
     text = render_knowledge_instructions(KNOWLEDGE)
     assert "when are you open" in text
     assert extract_knowledge_instructions("plain instructions") is None
+    # a block that does not parse is ignored, not applied halfway
     broken = "Knowledge scripts:\n```json\n{not json\n```"
-    with pytest.raises(UsageError, match="not valid json"):
-        extract_knowledge_instructions(broken)
+    assert extract_knowledge_instructions(broken) is None
     with pytest.raises(UsageError, match=r"responses\[0\].type must be"):
         validate_knowledge(
             {"scripts": [{"dialogues": [{"prompts": ["x"], "responses": [{"type": "sing"}]}]}]}
         )
     bad_call = {"type": "function", "function": {"name": "f", "arguments": "{"}}
-    with pytest.raises(UsageError, match=r"function\.arguments is not valid json"):
+    with pytest.raises(UsageError, match=r"function\.arguments"):
         dialogue = {"prompts": ["x"], "responses": [bad_call]}
         validate_knowledge({"scripts": [{"dialogues": [dialogue]}]})

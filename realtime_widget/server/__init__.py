@@ -1,0 +1,43 @@
+"""A local realtime server: the Realtime API protocol with a deterministic model.
+
+Demos, tests and benchmarks run against it with no key and no network::
+
+    from realtime_widget.server import serve_in_thread
+
+    server = serve_in_thread()          # its own loop, in a daemon thread
+    print(server.url)                   # ws://127.0.0.1:PORT/v1/realtime
+    ...
+    server.stop_thread()
+
+or, on the caller's loop, ``async with LocalRealtimeServer(pace="fast") as server: ...``.
+From a shell: ``python -m realtime_widget.server --port 8765`` (or ``realtime-widget-server``).
+
+What the model answers is documented in :mod:`realtime_widget.server.model`; the knowledge
+scripts format and the instructions block in :mod:`realtime_widget.server.knowledge`.
+"""
+
+from __future__ import annotations
+
+from .app import LocalRealtimeServer, Pace, serve_in_thread
+from .connection import Connection
+from .knowledge import (
+    extract_knowledge_instructions,
+    merge_knowledge_instructions,
+    render_knowledge_instructions,
+    validate_knowledge,
+)
+from .synth import Speech, decode, synthesize
+
+__all__ = [
+    "Connection",
+    "LocalRealtimeServer",
+    "Pace",
+    "Speech",
+    "decode",
+    "extract_knowledge_instructions",
+    "merge_knowledge_instructions",
+    "render_knowledge_instructions",
+    "serve_in_thread",
+    "synthesize",
+    "validate_knowledge",
+]

@@ -1,0 +1,348 @@
+"""`LocalRealtimeServer`: the embedded realtime server, on a loop of its own or the caller's.
+
+Rules:
+
+- It listens on ``host``:``port`` (127.0.0.1 and a free port by default) and accepts the
+  WebSocket paths ``/v1/realtime`` (``?model=`` names the session's model) and
+  ``/openai/realtime`` (Azure-like: ``?deployment=`` is required and names the model);
+  anything else is answered 404 at the handshake.
+- Credentials: on loopback none are needed unless ``token`` or ``api_key`` is given. Bound
+  to any other address, a token is required: a random one is generated when none is given
+  (see :attr:`LocalRealtimeServer.token`). A request shows a credential as
+  ``Authorization: Bearer X``, ``api-key: X``, ``?token=X`` or the browser subprotocol
+  ``openai-insecure-api-key.X``; when credentials are required and none matches, the
+  handshake is answered 401.
+- Dialect: beta when the request carries ``OpenAI-Beta: realtime=v1`` (or the subprotocol
+  ``openai-beta.realtime-v1``), else GA.
+- ``pace``: ``"realtime"`` sends audio as it would play, ``"fast"`` as fast as possible, a
+  number is a speed factor (2.0 = twice real time).
+- :meth:`LocalRealtimeServer.start_in_thread` runs the server on its own event loop in a
+  daemon thread, so it keeps serving while the caller's loop (a notebook kernel's) is busy;
+  :meth:`LocalRealtimeServer.stop_thread` stops it from any thread.
+- Testing aids: :attr:`connections`, :meth:`send_raw`, :meth:`close_connections`,
+  :meth:`wait_for_connection` and each connection's ``received`` log. They act on the
+  server's own loop; from another thread use :meth:`call_in_thread`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hmac
+import ipaddress
+import secrets
+import threading
+from collections.abc import Awaitable, Sequence
+from http import HTTPStatus
+from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from ..protocol import DEFAULT_MODEL, Dialect
+from .connection import Connection, ConnectionOptions
+from .knowledge import validate_knowledge
+
+__all__ = ["LocalRealtimeServer", "Pace", "serve_in_thread"]
+
+Pace = Literal["realtime", "fast"] | float
+T = TypeVar("T")
+
+_PATHS = ("/v1/realtime", "/openai/realtime")
+_KEY_PROTOCOL = "openai-insecure-api-key."
+_BETA_PROTOCOL = "openai-beta.realtime-v1"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _pace_factor(pace: Pace) -> float | None:
+    if pace == "fast":
+        return None
+    if pace == "realtime":
+        return 1.0
+    if isinstance(pace, bool) or not isinstance(pace, int | float) or pace <= 0:
+        raise ValueError(f"pace must be 'realtime', 'fast' or a positive number, got {pace!r}")
+    return float(pace)
+
+
+def _offered_protocols(headers: Headers) -> list[str]:
+    return [
+        value.strip()
+        for header in headers.get_all("Sec-WebSocket-Protocol")
+        for value in header.split(",")
+        if value.strip()
+    ]
+
+
+def _presented_credentials(request: Request, query: dict[str, list[str]]) -> list[str]:
+    found: list[str] = []
+    authorization = request.headers.get("Authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        found.append(authorization[7:].strip())
+    found.extend(request.headers.get_all("api-key"))
+    found.extend(query.get("token", []))
+    found.extend(
+        p[len(_KEY_PROTOCOL) :]
+        for p in _offered_protocols(request.headers)
+        if p.startswith(_KEY_PROTOCOL)
+    )
+    return found
+
+
+class LocalRealtimeServer:
+    """A realtime server speaking the Realtime API protocol with a deterministic model.
+
+    ``knowledge`` (seed-format scripts) is validated here (``ValueError`` when malformed).
+    ``max_session_seconds`` ends each session after that long (error ``session_expired``,
+    close code 1001). ``chunk_ms`` is the duration of each audio delta. ``record_limit`` caps
+    each connection's ``received`` log.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        pace: Pace = "realtime",
+        token: str | None = None,
+        api_key: str | None = None,
+        knowledge: Any = None,
+        max_frame_bytes: int = 16 * 1024 * 1024,
+        max_session_seconds: float | None = None,
+        chunk_ms: int = 100,
+        model: str = DEFAULT_MODEL,
+        record_limit: int = 10_000,
+    ) -> None:
+        self.host = "127.0.0.1" if host == "localhost" else host
+        self._requested_port = port
+        self.pace = _pace_factor(pace)
+        if token is None and not _is_loopback(self.host):
+            token = secrets.token_urlsafe(24)
+        self.token = token
+        self.api_key = api_key
+        self._knowledge = validate_knowledge(knowledge) if knowledge is not None else None
+        self.max_frame_bytes = max_frame_bytes
+        self.model = model
+        if chunk_ms <= 0:
+            raise ValueError(f"chunk_ms must be positive, got {chunk_ms!r}")
+        self._options = ConnectionOptions(
+            pace=self.pace,
+            chunk_ms=chunk_ms,
+            max_session_seconds=max_session_seconds,
+            record_limit=record_limit,
+            knowledge=lambda: self._knowledge,
+        )
+        self._server: Server | None = None
+        self._port: int | None = None
+        self.connections: list[Connection] = []
+        self._connection_waiters: list[asyncio.Future[Connection]] = []
+        self._thread: threading.Thread | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- addresses -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound port (valid once started)."""
+        if self._port is None:
+            raise RuntimeError("the server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``ws://host:port/v1/realtime`` (valid once started); the token is not included."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}/v1/realtime"
+
+    @property
+    def requires_credentials(self) -> bool:
+        return self.token is not None or self.api_key is not None
+
+    def set_knowledge(self, knowledge: Any) -> None:
+        """Replace the server's knowledge scripts (``None`` removes them); live sessions too."""
+        self._knowledge = validate_knowledge(knowledge) if knowledge is not None else None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> LocalRealtimeServer:
+        """Bind and start accepting connections. Returns ``self``."""
+        if self._server is not None:
+            raise RuntimeError("the server is already started")
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._requested_port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            compression=None,
+            max_size=self.max_frame_bytes,
+            ping_interval=None,
+            close_timeout=2,
+        )
+        self._port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def stop(self) -> None:
+        """Close every connection (code 1001) and stop listening."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        await server.wait_closed()
+
+    async def __aenter__(self) -> LocalRealtimeServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- thread mode -----------------------------------------------------------------
+
+    def start_in_thread(self, timeout: float = 10.0) -> LocalRealtimeServer:
+        """Run the server on a new event loop in a daemon thread; returns once it listens."""
+        if self._thread is not None:
+            raise RuntimeError("the server already runs in a thread")
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._thread_loop = loop
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:
+                ready.set_exception(exc)
+                loop.close()
+                return
+            ready.set_result(None)
+            try:
+                loop.run_forever()
+            finally:
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name="realtime-widget-server", daemon=True)
+        self._thread.start()
+        try:
+            ready.result(timeout)
+        except BaseException:
+            self._thread = None
+            raise
+        return self
+
+    def call_in_thread(self, awaitable: Awaitable[T], timeout: float | None = 10.0) -> T:
+        """Run ``awaitable`` on the server's thread loop and return its result (any thread)."""
+        loop = self._thread_loop
+        if loop is None or self._thread is None:
+            raise RuntimeError("the server does not run in a thread")
+
+        async def wrapper() -> T:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), loop).result(timeout)
+
+    def stop_thread(self, timeout: float = 10.0) -> None:
+        """Stop a server started with :meth:`start_in_thread` (safe from any thread, idempotent)."""
+        thread, loop = self._thread, self._thread_loop
+        if thread is None or loop is None:
+            return
+        if loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        self._thread = None
+        self._thread_loop = None
+
+    # -- handshake -----------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        parts = urlsplit(request.path)
+        path = parts.path.rstrip("/")
+        if path not in _PATHS:
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        query = parse_qs(parts.query)
+        if path == "/openai/realtime" and not query.get("deployment"):
+            return connection.respond(HTTPStatus.BAD_REQUEST, "missing deployment\n")
+        if self.requires_credentials:
+            accepted = [c for c in (self.token, self.api_key) if c is not None]
+            presented = _presented_credentials(request, query)
+            if not any(
+                hmac.compare_digest(p.encode(), a.encode()) for p in presented for a in accepted
+            ):
+                return connection.respond(
+                    HTTPStatus.UNAUTHORIZED, "invalid or missing credentials\n"
+                )
+        return None
+
+    @staticmethod
+    def _select_subprotocol(
+        connection: ServerConnection, subprotocols: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        return Subprotocol("realtime") if "realtime" in subprotocols else None
+
+    @staticmethod
+    def _dialect(request: Request) -> Dialect:
+        beta = any("realtime=v1" in v for v in request.headers.get_all("OpenAI-Beta"))
+        if beta or _BETA_PROTOCOL in _offered_protocols(request.headers):
+            return "beta"
+        return "ga"
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        request = websocket.request
+        assert request is not None
+        query = parse_qs(urlsplit(request.path).query)
+        model = (query.get("deployment") or query.get("model") or [self.model])[0]
+        connection = Connection(
+            websocket, dialect=self._dialect(request), model=model, options=self._options
+        )
+        self.connections.append(connection)
+        for waiter in self._connection_waiters:
+            if not waiter.done():
+                waiter.set_result(connection)
+        self._connection_waiters.clear()
+        try:
+            await connection.run()
+        finally:
+            self.connections.remove(connection)
+
+    # -- testing aids -----------------------------------------------------------------
+
+    async def send_raw(self, data: str | bytes, connection: Connection | None = None) -> None:
+        """Send ``data`` as one frame to ``connection`` (default: every open connection)."""
+        targets = [connection] if connection is not None else list(self.connections)
+        await asyncio.gather(*(c.send_raw(data) for c in targets))
+
+    async def close_connections(self, code: int = 1011, reason: str = "") -> None:
+        """Close every open connection with ``code`` and ``reason``."""
+        await asyncio.gather(*(c.websocket.close(code, reason) for c in list(self.connections)))
+
+    async def wait_for_connection(self, timeout: float = 5.0) -> Connection:
+        """The newest open connection, waiting up to ``timeout`` seconds for one."""
+        if self.connections:
+            return self.connections[-1]
+        future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+        self._connection_waiters.append(future)
+        return await asyncio.wait_for(future, timeout)
+
+
+def serve_in_thread(host: str = "127.0.0.1", port: int = 0, **options: Any) -> LocalRealtimeServer:
+    """A :class:`LocalRealtimeServer` started on its own loop in a daemon thread.
+
+    Keyword options are the constructor's. Stop it with ``server.stop_thread()``.
+    """
+    return LocalRealtimeServer(host, port, **options).start_in_thread()

@@ -1,0 +1,591 @@
+"""One client connection of the local server: the protocol's event loop.
+
+Rules:
+
+- On open the server sends ``session.created`` (beta also ``conversation.created``), then
+  handles client frames one at a time, in order. A response streams in its own task, so
+  ``response.cancel`` and audio appends are handled while it runs.
+- Any client frame the server cannot apply becomes an ``error`` event echoing the client's
+  ``event_id``: a binary frame (``invalid_frame``), text that is not JSON or not an object
+  (``invalid_json``), no ``type`` (``missing_required_parameter``), an unknown type or value
+  (``invalid_value``), an unknown field (``unknown_parameter``), a wrong type
+  (``invalid_type``). Nothing a client sends ends the connection or the server.
+- Input audio is counted in session-absolute samples (24 kHz; G.711 input is decoded and
+  resampled). The uncommitted buffer starts at the last commit. With server or semantic VAD
+  the detector (see :mod:`~realtime_widget.server.vad`) announces ``speech_started`` /
+  ``speech_stopped`` with session-absolute milliseconds and commits the utterance itself;
+  audio heard while idle is dropped beyond the prefix padding.
+- A commit creates a user item with one ``input_audio`` part, announced by
+  ``input_audio_buffer.committed`` then ``conversation.item.added`` (beta:
+  ``conversation.item.created``); with transcription configured, the transcription events
+  follow and ``conversation.item.done`` (GA) carries the transcript. GA connections do not
+  receive ``conversation.item.created``: ``added`` / ``done`` replace it.
+- One response at a time: ``response.create`` while one is active is refused with
+  ``conversation_already_has_active_response``. Speech starting during a response cancels it
+  when ``interrupt_response`` is on (reason ``turn_detected``); the utterance then gets its
+  own response once the cancelled one is done. With ``interrupt_response`` off, an utterance
+  ending while a response still runs gets no response of its own.
+- ``received`` records every client event that parsed as a JSON object (a testing aid); it
+  is capped at ``record_limit`` entries, the oldest half dropped when full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ..buffers import InputAudioBuffer, Int16Array
+from ..protocol import Dialect
+from .g711 import (
+    alaw_decode,
+    alaw_encode,
+    downsample_24k_to_8k,
+    ulaw_decode,
+    ulaw_encode,
+    upsample_8k_to_24k,
+)
+from .model import ModelContext, decide
+from .perceive import describe_audio
+from .response import ResponseParams, ResponseRun, parse_response_params
+from .session import SessionState
+from .store import Conversation, StoredItem, parse_client_item, render_item
+from .synth import SAMPLE_RATE, decode
+from .vad import EnergyVad, VadEvent
+from .wire import ClientEventError, error_event, new_id
+
+__all__ = ["Connection", "ConnectionOptions"]
+
+logger = logging.getLogger("realtime_widget.server")
+
+_MIN_COMMIT_SAMPLES = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
+_SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "high": 250, "auto": 500}
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """Server-wide settings every connection follows."""
+
+    pace: float | None = 1.0  # None: as fast as possible
+    chunk_ms: int = 100
+    max_session_seconds: float | None = None
+    record_limit: int = 10_000
+    knowledge: Callable[[], dict[str, Any] | None] = lambda: None
+
+
+class Connection:
+    """The protocol state of one client (see the module rules).
+
+    Attributes useful to tests: ``received`` (client events, oldest first), ``session``
+    (:class:`~realtime_widget.server.session.SessionState`), ``conversation``
+    (:class:`~realtime_widget.server.store.Conversation`), ``response`` (the latest
+    :class:`~realtime_widget.server.response.ResponseRun`, maybe finished), ``dialect`` and
+    ``websocket``.
+    """
+
+    def __init__(
+        self,
+        websocket: ServerConnection,
+        *,
+        dialect: Dialect,
+        model: str,
+        options: ConnectionOptions,
+    ) -> None:
+        self.websocket = websocket
+        self.dialect: Dialect = dialect
+        self.options = options
+        self.session = SessionState(dialect, model=model)
+        self.conversation = Conversation()
+        self.received: list[dict[str, Any]] = []
+        self.response: ResponseRun | None = None
+        self._input = InputAudioBuffer()
+        self._commit_offset = 0
+        self._vad = EnergyVad()
+        self._vad_item_id: str | None = None
+        self._configure_vad()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
+        self._handlers: dict[str, Handler] = {
+            "session.update": self._session_update,
+            "input_audio_buffer.append": self._append,
+            "input_audio_buffer.commit": self._commit_event,
+            "input_audio_buffer.clear": self._clear,
+            "conversation.item.create": self._item_create,
+            "conversation.item.retrieve": self._item_retrieve,
+            "conversation.item.delete": self._item_delete,
+            "conversation.item.truncate": self._item_truncate,
+            "response.create": self._response_create,
+            "response.cancel": self._response_cancel,
+            "output_audio_buffer.clear": self._output_audio_clear,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the client until the socket closes."""
+        await self.emit({"type": "session.created", "session": self.session.to_wire()})
+        if self.dialect == "beta":
+            await self.emit(
+                {
+                    "type": "conversation.created",
+                    "conversation": {"id": self.conversation.id, "object": "realtime.conversation"},
+                }
+            )
+        if self.options.max_session_seconds is not None:
+            self._spawn(self._expire(self.options.max_session_seconds))
+        try:
+            async for message in self.websocket:
+                await self.handle_message(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            for _, future in self._waiters:
+                if not future.done():
+                    future.cancel()
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _expire(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.emit(
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "session_expired",
+                    "message": f"your session hit the maximum duration of {seconds:g} seconds",
+                    "param": None,
+                    "event_id": None,
+                },
+            }
+        )
+        await self.websocket.close(1001, "session expired")
+
+    async def emit(self, event: dict[str, Any]) -> None:
+        """Send a server event, giving it a fresh ``event_id``; a closed socket is ignored."""
+        payload = {"event_id": new_id("event"), **event}
+        with contextlib.suppress(ConnectionClosed):
+            await self.websocket.send(json.dumps(payload, separators=(",", ":")))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Send ``data`` as one frame, untouched (testing aid for malformed traffic)."""
+        with contextlib.suppress(ConnectionClosed):
+            await self.websocket.send(data)
+
+    # -- the received log (testing aid) -----------------------------------------------
+
+    def _record(self, event: dict[str, Any]) -> None:
+        if len(self.received) >= self.options.record_limit:
+            del self.received[: max(1, len(self.received) // 2)]
+        self.received.append(event)
+        for entry in list(self._waiters):
+            predicate, future = entry
+            if not future.done() and predicate(event):
+                future.set_result(event)
+                self._waiters.remove(entry)
+
+    async def wait_for_received(self, event_type: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The first recorded client event of ``event_type``, waiting for one if needed.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds. Valid on the server's loop only.
+        """
+        for event in self.received:
+            if event.get("type") == event_type:
+                return event
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        entry = (lambda e: e.get("type") == event_type, future)
+        self._waiters.append(entry)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    async def handle_message(self, message: str | bytes) -> None:
+        """Apply one client frame; problems become ``error`` events."""
+        if isinstance(message, bytes):
+            await self._error(
+                ClientEventError("binary frames are not supported", code="invalid_frame"), None
+            )
+            return
+        try:
+            event = json.loads(message)
+        except json.JSONDecodeError as exc:
+            await self._error(
+                ClientEventError(f"invalid json: {exc.msg.lower()}", code="invalid_json"), None
+            )
+            return
+        except RecursionError:
+            await self._error(ClientEventError("json nested too deeply", code="invalid_json"), None)
+            return
+        if not isinstance(event, dict):
+            error = ClientEventError("an event must be a json object", code="invalid_json")
+            await self._error(error, None)
+            return
+        self._record(event)
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        try:
+            kind = event.get("type")
+            if kind is None:
+                raise ClientEventError.missing("type")
+            if not isinstance(kind, str):
+                raise ClientEventError.invalid_type("type", "a string", kind)
+            handler = self._handlers.get(kind)
+            if handler is None:
+                raise ClientEventError(
+                    f"unknown event type {kind!r}", code="invalid_value", param="type"
+                )
+            await handler(event)
+        except ClientEventError as error:
+            await self._error(error, event_id)
+        except Exception:
+            logger.exception("error handling %r", event.get("type"))
+            internal = ClientEventError(
+                "the server failed to handle the event",
+                code="internal_error",
+                error_type="server_error",
+            )
+            await self._error(internal, event_id)
+
+    async def _error(self, error: ClientEventError, event_id: str | None) -> None:
+        await self.emit(error_event(error, event_id))
+
+    @staticmethod
+    def _check_event(
+        event: dict[str, Any], allowed: set[str], required: tuple[str, ...] = ()
+    ) -> None:
+        for key in event:
+            if key not in allowed and key not in ("type", "event_id"):
+                raise ClientEventError.unknown_parameter(key)
+        for key in required:
+            if key not in event:
+                raise ClientEventError.missing(key)
+
+    # -- session ---------------------------------------------------------------------
+
+    def _configure_vad(self) -> None:
+        detection = self.session.turn_detection
+        if detection is None:
+            self._vad.reset()
+            self._vad_item_id = None
+            return
+        if detection["type"] == "semantic_vad":
+            silence = _SEMANTIC_SILENCE_MS[detection.get("eagerness", "auto")]
+            self._vad.configure(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=silence)
+        else:
+            self._vad.configure(
+                threshold=detection["threshold"],
+                prefix_padding_ms=detection["prefix_padding_ms"],
+                silence_duration_ms=detection["silence_duration_ms"],
+            )
+
+    async def _session_update(self, event: dict[str, Any]) -> None:
+        self._check_event(event, {"session"}, ("session",))
+        self.session.apply_update(event["session"])
+        self._configure_vad()
+        await self.emit({"type": "session.updated", "session": self.session.to_wire()})
+
+    # -- input audio -------------------------------------------------------------------
+
+    def decode_audio(self, value: Any, param: str) -> Int16Array:
+        """Client audio (base64 in the session's input format) as 24 kHz int16 samples."""
+        if not isinstance(value, str):
+            raise ClientEventError.invalid_type(param, "a base64 string", value)
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ClientEventError(
+                "invalid base64 audio", code="invalid_value", param=param
+            ) from None
+        kind = self.session.input_format
+        if kind == "audio/pcm":
+            if len(raw) % 2:
+                raise ClientEventError(
+                    f"pcm16 audio must have an even number of bytes, got {len(raw)}",
+                    code="invalid_value",
+                    param=param,
+                )
+            return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+        codes = np.frombuffer(raw, dtype=np.uint8)
+        linear = ulaw_decode(codes) if kind == "audio/pcmu" else alaw_decode(codes)
+        return upsample_8k_to_24k(linear)
+
+    def encode_input_audio(self, samples: Int16Array) -> str:
+        """24 kHz samples as base64 in the session's input format."""
+        kind = self.session.input_format
+        if kind == "audio/pcm":
+            data = samples.astype("<i2", copy=False).tobytes()
+        else:
+            low = downsample_24k_to_8k(samples)
+            data = (ulaw_encode(low) if kind == "audio/pcmu" else alaw_encode(low)).tobytes()
+        return base64.b64encode(data).decode("ascii")
+
+    async def _append(self, event: dict[str, Any]) -> None:
+        self._check_event(event, {"audio"}, ("audio",))
+        samples = self.decode_audio(event["audio"], "audio")
+        self._input.append(samples)
+        detection = self.session.turn_detection
+        if detection is None:
+            self._vad.skip(samples.size)
+            return
+        for vad_event in self._vad.feed(samples, floor=self._commit_offset):
+            await self._on_vad(vad_event, detection)
+        if not self._vad.speaking:
+            padding = detection.get("prefix_padding_ms", 300) * SAMPLE_RATE // 1000
+            self._input.discard_before(max(self._commit_offset, self._vad.position - padding))
+
+    async def _on_vad(self, vad_event: VadEvent, detection: dict[str, Any]) -> None:
+        if vad_event.kind == "started":
+            self._vad_item_id = new_id("item")
+            await self.emit(
+                {
+                    "type": "input_audio_buffer.speech_started",
+                    "audio_start_ms": vad_event.ms,
+                    "item_id": self._vad_item_id,
+                }
+            )
+            if detection.get("interrupt_response", True) and self.response is not None:
+                self.response.cancel("turn_detected")
+            return
+        item_id = self._vad_item_id or new_id("item")
+        self._vad_item_id = None
+        await self.emit(
+            {
+                "type": "input_audio_buffer.speech_stopped",
+                "audio_end_ms": vad_event.ms,
+                "item_id": item_id,
+            }
+        )
+        await self._commit(vad_event.utterance_start, vad_event.sample, item_id)
+        active = self._active_response()
+        if active is not None and active.cancel_reason is not None:
+            await active.finished.wait()  # a barged-in response is winding down
+        if detection.get("create_response", True) and self._active_response() is None:
+            await self._start_response(
+                parse_response_params(None, self.session, self.conversation, self.decode_audio)
+            )
+
+    async def _commit_event(self, event: dict[str, Any]) -> None:
+        self._check_event(event, set())
+        end = self._input.end
+        size = end - max(self._commit_offset, self._input.start)
+        if size < _MIN_COMMIT_SAMPLES:
+            raise ClientEventError(
+                "buffer too small: expected at least 100 ms of audio, "
+                f"got {size * 1000 / SAMPLE_RATE:.2f} ms",
+                code="input_audio_buffer_commit_empty",
+            )
+        self._vad.reset()
+        item_id = self._vad_item_id or new_id("item")
+        self._vad_item_id = None
+        await self._commit(self._commit_offset, end, item_id)
+
+    async def _commit(self, start: int, end: int, item_id: str) -> None:
+        samples = self._input.slice(start, end)
+        self._commit_offset = end
+        self._input.discard_before(end)
+        item: dict[str, Any] = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        stored = StoredItem(item, audio={0: samples})
+        previous = self.conversation.insert(stored)
+        await self.emit(
+            {
+                "type": "input_audio_buffer.committed",
+                "previous_item_id": previous,
+                "item_id": item_id,
+            }
+        )
+        added = "conversation.item.added" if self.dialect == "ga" else "conversation.item.created"
+        await self.emit(
+            {"type": added, "previous_item_id": previous, "item": render_item(item, self.dialect)}
+        )
+        if self.session.transcription is not None:
+            transcript = decode(samples) or describe_audio(samples.size)
+            item["content"][0]["transcript"] = transcript
+            words = transcript.split()
+            for index, word in enumerate(words):
+                await self.emit(
+                    {
+                        "type": "conversation.item.input_audio_transcription.delta",
+                        "item_id": item_id,
+                        "content_index": 0,
+                        "delta": word if index == 0 else " " + word,
+                    }
+                )
+            await self.emit(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "transcript": transcript,
+                    "usage": {"type": "duration", "seconds": round(samples.size / SAMPLE_RATE, 3)},
+                }
+            )
+        if self.dialect == "ga":
+            await self.emit(
+                {
+                    "type": "conversation.item.done",
+                    "previous_item_id": previous,
+                    "item": render_item(item, self.dialect),
+                }
+            )
+
+    async def _clear(self, event: dict[str, Any]) -> None:
+        self._check_event(event, set())
+        self._commit_offset = self._input.end
+        self._input.clear()
+        self._vad.reset()
+        self._vad_item_id = None
+        await self.emit({"type": "input_audio_buffer.cleared"})
+
+    async def _output_audio_clear(self, event: dict[str, Any]) -> None:
+        raise ClientEventError(
+            "output_audio_buffer.clear is only supported over webrtc and sip",
+            code="invalid_value",
+            param="type",
+        )
+
+    # -- items -------------------------------------------------------------------------
+
+    async def _item_create(self, event: dict[str, Any]) -> None:
+        self._check_event(event, {"item", "previous_item_id"}, ("item",))
+        stored = parse_client_item(event["item"], "item", self.dialect, self.decode_audio)
+        previous_id = event.get("previous_item_id")
+        if previous_id is not None and not isinstance(previous_id, str):
+            raise ClientEventError.invalid_type("previous_item_id", "a string", previous_id)
+        previous = self.conversation.insert(stored, previous_id)
+        rendered = render_item(stored.item, self.dialect)
+        if self.dialect == "ga":
+            for kind in ("conversation.item.added", "conversation.item.done"):
+                await self.emit({"type": kind, "previous_item_id": previous, "item": rendered})
+        else:
+            await self.emit(
+                {
+                    "type": "conversation.item.created",
+                    "previous_item_id": previous,
+                    "item": rendered,
+                }
+            )
+
+    async def _item_retrieve(self, event: dict[str, Any]) -> None:
+        self._check_event(event, {"item_id"}, ("item_id",))
+        stored = self.conversation.get(event["item_id"])
+        rendered = render_item(stored.item, self.dialect)
+        for index, samples in stored.audio.items():
+            rendered["content"][index]["audio"] = self.encode_input_audio(samples)
+        await self.emit({"type": "conversation.item.retrieved", "item": rendered})
+
+    async def _item_delete(self, event: dict[str, Any]) -> None:
+        self._check_event(event, {"item_id"}, ("item_id",))
+        stored = self.conversation.delete(event["item_id"])
+        await self.emit({"type": "conversation.item.deleted", "item_id": stored.id})
+
+    async def _item_truncate(self, event: dict[str, Any]) -> None:
+        allowed = {"item_id", "content_index", "audio_end_ms"}
+        self._check_event(event, allowed, ("item_id", "content_index", "audio_end_ms"))
+        stored = self.conversation.truncate(
+            event["item_id"], event["content_index"], event["audio_end_ms"]
+        )
+        await self.emit(
+            {
+                "type": "conversation.item.truncated",
+                "item_id": stored.id,
+                "content_index": event["content_index"],
+                "audio_end_ms": event["audio_end_ms"],
+            }
+        )
+
+    # -- responses -------------------------------------------------------------------
+
+    def _active_response(self) -> ResponseRun | None:
+        run = self.response
+        return run if run is not None and not run.done else None
+
+    async def _response_create(self, event: dict[str, Any]) -> None:
+        self._check_event(event, {"response"})
+        active = self._active_response()
+        if active is not None:
+            raise ClientEventError(
+                f"conversation already has an active response in progress: {active.id}",
+                code="conversation_already_has_active_response",
+            )
+        params = parse_response_params(
+            event.get("response"), self.session, self.conversation, self.decode_audio
+        )
+        await self._start_response(params)
+
+    async def _start_response(self, params: ResponseParams) -> None:
+        context = params.input if params.input is not None else self.conversation.items()
+        sources = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
+        outputs = decide(
+            ModelContext(
+                items=context,
+                instructions=params.instructions,
+                tools=params.tools,
+                tool_choice=params.tool_choice,
+                knowledge=sources,
+            )
+        )
+        run = ResponseRun(
+            response_id=new_id("resp"),
+            params=params,
+            context=context,
+            outputs=outputs,
+            conversation=self.conversation,
+            dialect=self.dialect,
+            emit=self.emit,
+            pace=self.options.pace,
+            chunk_ms=self.options.chunk_ms,
+        )
+        if params.output_modalities == ["audio"]:
+            self.session.voice_locked = True
+        self.response = run
+        await self.emit({"type": "response.created", "response": run.response_object()})
+        self._spawn(self._run_response(run))
+
+    async def _run_response(self, run: ResponseRun) -> None:
+        try:
+            await run.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("response %s failed", run.id)
+        finally:
+            run.done = True
+            run.finished.set()
+
+    async def _response_cancel(self, event: dict[str, Any]) -> None:
+        self._check_event(event, {"response_id"})
+        active = self._active_response()
+        wanted = event.get("response_id")
+        if active is None or (wanted is not None and wanted != active.id):
+            raise ClientEventError(
+                "cancellation failed: no active response found",
+                code="response_cancel_not_active",
+            )
+        active.cancel("client_cancelled")

@@ -1,0 +1,293 @@
+"""Validators for the fields of ``session.update`` and ``response.create``.
+
+Every validator takes the client's value and its dotted path (``session.audio.output.voice``)
+and returns the value in the server's internal GA shape, or raises
+:class:`~realtime_widget.server.wire.ClientEventError` naming the path. Beta spellings
+(``pcm16``, ``["text", "audio"]``) are converted here, so the rest of the server sees one
+shape. Nothing here holds state.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .wire import ClientEventError
+
+__all__ = [
+    "SEMANTIC_VAD_DEFAULTS",
+    "SERVER_VAD_DEFAULTS",
+    "VOICES",
+    "check_keys",
+    "require_object",
+    "validate_beta_format",
+    "validate_beta_modalities",
+    "validate_bool",
+    "validate_ga_format",
+    "validate_ga_modalities",
+    "validate_instructions",
+    "validate_max_tokens",
+    "validate_metadata",
+    "validate_noise_reduction",
+    "validate_number",
+    "validate_speed",
+    "validate_string",
+    "validate_tool_choice",
+    "validate_tools",
+    "validate_transcription",
+    "validate_turn_detection",
+    "validate_voice",
+]
+
+VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_BETA_FORMATS: dict[str, dict[str, Any]] = {
+    "pcm16": {"type": "audio/pcm", "rate": 24000},
+    "g711_ulaw": {"type": "audio/pcmu"},
+    "g711_alaw": {"type": "audio/pcma"},
+}
+_EAGERNESS = ("low", "medium", "high", "auto")
+
+SERVER_VAD_DEFAULTS: dict[str, Any] = {
+    "type": "server_vad",
+    "threshold": 0.5,
+    "prefix_padding_ms": 300,
+    "silence_duration_ms": 500,
+    "idle_timeout_ms": None,
+    "create_response": True,
+    "interrupt_response": True,
+}
+SEMANTIC_VAD_DEFAULTS: dict[str, Any] = {
+    "type": "semantic_vad",
+    "eagerness": "auto",
+    "create_response": True,
+    "interrupt_response": True,
+}
+
+
+def require_object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ClientEventError.invalid_type(path, "an object", value)
+    return value
+
+
+def check_keys(value: dict[str, Any], path: str, allowed: set[str] | frozenset[str]) -> None:
+    """Raise ``unknown_parameter`` for the first key of ``value`` not in ``allowed``."""
+    for key in value:
+        if key not in allowed:
+            raise ClientEventError.unknown_parameter(f"{path}.{key}")
+
+
+def validate_string(value: Any, path: str, *, allow_empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise ClientEventError.invalid_type(path, "a string", value)
+    if not allow_empty and not value:
+        raise ClientEventError.invalid_value(path, value, "a non-empty string")
+    return value
+
+
+def validate_bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ClientEventError.invalid_type(path, "a boolean", value)
+    return value
+
+
+def validate_number(
+    value: Any, path: str, *, low: float, high: float, integer: bool = False
+) -> float:
+    wanted = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ClientEventError.invalid_type(path, wanted, value)
+    if integer and isinstance(value, float) and not value.is_integer():
+        raise ClientEventError.invalid_type(path, wanted, value)
+    if not low <= value <= high:
+        raise ClientEventError.invalid_value(path, value, f"a value within {low:g} and {high:g}")
+    return value
+
+
+def validate_instructions(value: Any, path: str) -> str:
+    return validate_string(value, path)
+
+
+def validate_voice(value: Any, path: str) -> str:
+    voice = validate_string(value, path)
+    if voice not in VOICES:
+        raise ClientEventError.invalid_value(path, value, "one of " + ", ".join(VOICES))
+    return voice
+
+
+def validate_speed(value: Any, path: str) -> float:
+    return float(validate_number(value, path, low=0.25, high=1.5))
+
+
+def validate_ga_modalities(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list):
+        raise ClientEventError.invalid_type(path, "a list", value)
+    if value not in (["audio"], ["text"]):
+        raise ClientEventError.invalid_value(path, value, "['audio'] or ['text']")
+    return list(value)
+
+
+def validate_beta_modalities(value: Any, path: str) -> list[str]:
+    """Beta ``modalities`` as GA ``output_modalities``: any list holding audio means audio."""
+    if not isinstance(value, list):
+        raise ClientEventError.invalid_type(path, "a list", value)
+    if not value or any(m not in ("text", "audio") for m in value) or len(set(value)) != len(value):
+        raise ClientEventError.invalid_value(path, value, "['text'] or ['text', 'audio']")
+    return ["audio"] if "audio" in value else ["text"]
+
+
+def validate_ga_format(value: Any, path: str) -> dict[str, Any]:
+    spec = require_object(value, path)
+    check_keys(spec, path, {"type", "rate"})
+    kind = spec.get("type")
+    if kind == "audio/pcm":
+        rate = spec.get("rate", 24000)
+        if rate != 24000 or isinstance(rate, bool):
+            raise ClientEventError.invalid_value(f"{path}.rate", rate, "24000")
+        return {"type": "audio/pcm", "rate": 24000}
+    if kind in ("audio/pcmu", "audio/pcma"):
+        if "rate" in spec and spec["rate"] != 8000:
+            raise ClientEventError.invalid_value(f"{path}.rate", spec["rate"], "8000")
+        return {"type": kind}
+    if kind is None:
+        raise ClientEventError.missing(f"{path}.type")
+    raise ClientEventError.invalid_value(
+        f"{path}.type", kind, "'audio/pcm', 'audio/pcmu' or 'audio/pcma'"
+    )
+
+
+def validate_beta_format(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, str):
+        raise ClientEventError.invalid_type(path, "a string", value)
+    if value not in _BETA_FORMATS:
+        raise ClientEventError.invalid_value(path, value, "'pcm16', 'g711_ulaw' or 'g711_alaw'")
+    return dict(_BETA_FORMATS[value])
+
+
+def validate_transcription(value: Any, path: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    spec = require_object(value, path)
+    check_keys(spec, path, {"model", "language", "prompt"})
+    result: dict[str, Any] = {"model": "gpt-4o-mini-transcribe"}
+    for key in ("model", "language", "prompt"):
+        if key in spec and spec[key] is not None:
+            result[key] = validate_string(spec[key], f"{path}.{key}")
+    return result
+
+
+def validate_noise_reduction(value: Any, path: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    spec = require_object(value, path)
+    check_keys(spec, path, {"type"})
+    kind = spec.get("type")
+    if kind not in ("near_field", "far_field"):
+        raise ClientEventError.invalid_value(f"{path}.type", kind, "'near_field' or 'far_field'")
+    return {"type": kind}
+
+
+def validate_turn_detection(
+    value: Any, path: str, current: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The new turn detection; fields not given keep their current value when the type stays,
+    else take the type's defaults. A missing ``type`` keeps the current type (or server_vad)."""
+    if value is None:
+        return None
+    spec = require_object(value, path)
+    current_type = current["type"] if current else None
+    kind = spec.get("type", current_type or "server_vad")
+    if kind not in ("server_vad", "semantic_vad"):
+        raise ClientEventError.invalid_value(f"{path}.type", kind, "'server_vad' or 'semantic_vad'")
+    defaults = SERVER_VAD_DEFAULTS if kind == "server_vad" else SEMANTIC_VAD_DEFAULTS
+    check_keys(spec, path, set(defaults))
+    result = dict(current) if current and current_type == kind else dict(defaults)
+    for key, given in spec.items():
+        where = f"{path}.{key}"
+        if key == "type":
+            continue
+        if key in ("create_response", "interrupt_response"):
+            result[key] = validate_bool(given, where)
+        elif key == "threshold":
+            result[key] = float(validate_number(given, where, low=0.0, high=1.0))
+        elif key in ("prefix_padding_ms", "silence_duration_ms"):
+            result[key] = int(validate_number(given, where, low=0, high=60_000, integer=True))
+        elif key == "idle_timeout_ms":
+            result[key] = (
+                None
+                if given is None
+                else int(validate_number(given, where, low=0, high=3_600_000, integer=True))
+            )
+        elif key == "eagerness":
+            if given not in _EAGERNESS:
+                raise ClientEventError.invalid_value(where, given, "low, medium, high or auto")
+            result[key] = given
+    return result
+
+
+def _validate_tool(value: Any, path: str) -> dict[str, Any]:
+    tool = require_object(value, path)
+    check_keys(tool, path, {"type", "name", "description", "parameters"})
+    kind = tool.get("type", "function")
+    if kind != "function":
+        raise ClientEventError.invalid_value(f"{path}.type", kind, "'function'")
+    if "name" not in tool:
+        raise ClientEventError.missing(f"{path}.name")
+    name = validate_string(tool["name"], f"{path}.name")
+    if not _TOOL_NAME.match(name):
+        raise ClientEventError.invalid_value(f"{path}.name", name, "letters, digits, _ or -")
+    result: dict[str, Any] = {"type": "function", "name": name}
+    if tool.get("description") is not None:
+        result["description"] = validate_string(tool["description"], f"{path}.description")
+    parameters = tool.get("parameters")
+    if parameters is not None:
+        schema = require_object(parameters, f"{path}.parameters")
+        if schema.get("type", "object") != "object":
+            raise ClientEventError.invalid_value(
+                f"{path}.parameters.type", schema.get("type"), "'object'"
+            )
+        result["parameters"] = schema
+    return result
+
+
+def validate_tools(value: Any, path: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise ClientEventError.invalid_type(path, "a list", value)
+    tools = [_validate_tool(tool, f"{path}[{index}]") for index, tool in enumerate(value)]
+    names = [tool["name"] for tool in tools]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ClientEventError.invalid_value(f"{path}[{index}].name", name, "a unique name")
+    return tools
+
+
+def validate_tool_choice(value: Any, path: str) -> str | dict[str, Any]:
+    if isinstance(value, str):
+        if value not in ("auto", "none", "required"):
+            raise ClientEventError.invalid_value(path, value, "auto, none, required or a function")
+        return value
+    choice = require_object(value, path)
+    check_keys(choice, path, {"type", "name"})
+    if choice.get("type") != "function":
+        raise ClientEventError.invalid_value(f"{path}.type", choice.get("type"), "'function'")
+    if "name" not in choice:
+        raise ClientEventError.missing(f"{path}.name")
+    return {"type": "function", "name": validate_string(choice["name"], f"{path}.name")}
+
+
+def validate_max_tokens(value: Any, path: str) -> int | str:
+    if value == "inf":
+        return "inf"
+    return int(validate_number(value, path, low=1, high=4096, integer=True))
+
+
+def validate_metadata(value: Any, path: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    metadata = require_object(value, path)
+    if len(metadata) > 16:
+        raise ClientEventError.invalid_value(path, value, "at most 16 keys")
+    for key, entry in metadata.items():
+        validate_string(entry, f"{path}.{key}")
+    return dict(metadata)

@@ -1,0 +1,94 @@
+"""Wire helpers of the local server: ids, client-caused errors and ``error`` events.
+
+A handler that finds a client event it cannot apply raises :class:`ClientEventError`; the
+connection turns it into an ``error`` event (echoing the client's ``event_id``) and carries
+on. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+__all__ = [
+    "ClientEventError",
+    "error_event",
+    "new_id",
+]
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_id(prefix: str, length: int = 21) -> str:
+    """A random id such as ``item_Cq3x...``: ``prefix``, an underscore, ``length`` characters."""
+    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+class ClientEventError(Exception):
+    """A client event the server refuses; becomes an ``error`` event, never ends the session.
+
+    ``code`` is the machine-readable reason (``unknown_parameter``, ``invalid_value``, ...),
+    ``param`` the offending field as a dotted path, ``error_type`` the error family.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        param: str | None = None,
+        error_type: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.param = param
+        self.error_type = error_type
+
+    @classmethod
+    def unknown_parameter(cls, param: str) -> ClientEventError:
+        return cls(f"unknown parameter: {param!r}", code="unknown_parameter", param=param)
+
+    @classmethod
+    def invalid_type(cls, param: str, expected: str, value: Any) -> ClientEventError:
+        got = type(value).__name__ if value is not None else "null"
+        return cls(
+            f"invalid type for {param!r}: expected {expected}, got {got}",
+            code="invalid_type",
+            param=param,
+        )
+
+    @classmethod
+    def invalid_value(cls, param: str, value: Any, expected: str) -> ClientEventError:
+        return cls(
+            f"invalid value for {param!r}: {_short(value)}; expected {expected}",
+            code="invalid_value",
+            param=param,
+        )
+
+    @classmethod
+    def missing(cls, param: str) -> ClientEventError:
+        return cls(
+            f"missing required parameter: {param!r}",
+            code="missing_required_parameter",
+            param=param,
+        )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def error_event(error: ClientEventError, client_event_id: str | None) -> dict[str, Any]:
+    """The ``error`` server event for ``error`` (without its own ``event_id``)."""
+    return {
+        "type": "error",
+        "error": {
+            "type": error.error_type,
+            "code": error.code,
+            "message": error.message,
+            "param": error.param,
+            "event_id": client_event_id,
+        },
+    }
