@@ -1,0 +1,686 @@
+"""`RealtimeClient`: config, tools, audio, responses and waits over one realtime session.
+
+Rules:
+
+- The client owns a :class:`RealtimeAPI` (the socket), a :class:`RealtimeConversation` (the
+  items), a :class:`SessionConfig` and a :class:`ToolRegistry`. Every server event goes
+  through the conversation; the client only adds the decisions the reference client makes:
+  when to send the session, run tools, ask for responses, cancel and truncate.
+- Events it dispatches: ``realtime.event`` ``{time, source, event}`` for every event both
+  ways, ``conversation.updated`` ``{item, delta}``, ``conversation.item.appended``
+  ``{item}`` once per new item, ``conversation.item.completed`` ``{item}`` once per
+  finished item, ``conversation.interrupted`` when the user starts speaking, ``error`` (a
+  server ``error`` event as :class:`ServerError`, an event the conversation could not apply
+  as :class:`ProtocolError`, a tool failure as :class:`ToolError`) and ``close``.
+- One bad event never ends the session: it becomes an ``error`` event.
+- Tools: when a ``function_call`` item is done, its handler runs (sync handlers in a thread,
+  async ones as tasks, each with its timeout) and its output, or ``{"error": ...}``, is sent
+  as a ``function_call_output`` item. Once every call of a response is answered and that
+  response is done, exactly one ``response.create`` follows.
+- Input audio is kept in an :class:`InputAudioBuffer` addressed by session-absolute samples,
+  so voice activity events can slice the user's utterance out of it; old audio is dropped.
+- ``disconnect()`` keeps the conversation (``reset()`` clears it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar, overload
+
+from .api import RealtimeAPI
+from .audio import array_to_base64, to_int16
+from .buffers import InputAudioBuffer
+from .conversation import RealtimeConversation
+from .errors import (
+    ConnectTimeoutError,
+    ProtocolError,
+    ServerError,
+    ToolError,
+    UsageError,
+)
+from .events import EventCallback, RealtimeEventHandler
+from .images import image_to_data_url
+from .protocol import DEFAULT_MODEL, SAMPLE_RATE, canonical_event_type
+from .session import SessionConfig, SessionShape, session_payload
+from .tools import (
+    DEFAULT_TIMEOUT,
+    Tool,
+    ToolRegistry,
+    ToolResult,
+    as_tool,
+    run_tool,
+    validate_definition,
+)
+from .tools import tool as make_tool
+
+__all__ = ["RealtimeClient"]
+
+logger = logging.getLogger("realtime_widget.client")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ITEM_CREATED = frozenset(
+    {
+        "conversation.item.added",
+        "conversation.item.created",
+        "conversation.item.retrieved",
+        "response.output_item.added",
+    }
+)
+_ITEM_DONE = frozenset({"response.output_item.done", "conversation.item.done"})
+_SETTINGS_KEYS = frozenset(
+    {"url", "api_key", "apiKey", "dangerouslyAllowAPIKeyInBrowser", "debug", "model", "dialect"}
+)
+
+
+class _ResponseCalls:
+    """The tool calls of one response: which are still unanswered, and whether it is done."""
+
+    __slots__ = ("done", "pending", "total")
+
+    def __init__(self) -> None:
+        self.pending: set[str] = set()
+        self.total = 0
+        self.done = False
+
+
+class RealtimeClient(RealtimeEventHandler):
+    """A realtime session with config, tools, audio and conversation state.
+
+    ``settings`` is the seed's settings dict (``url``, ``apiKey`` / ``api_key``, ``debug``,
+    ``model``, ``dialect``); the same settings may be given as keyword arguments, which win.
+    ``config`` is the grouped session config (``model``, ``speech``, ``hearing``, ``vision``,
+    ``knowledge``). ``dialect`` is ``"ga"`` (default), ``"beta"``, or ``"nested"`` (GA
+    events with the grouped config sent as the session).
+    """
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        dialect: SessionShape | None = None,
+        debug: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+        azure: bool | None = None,
+        input_audio_retention_seconds: float = 300.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        super().__init__()
+        settings = dict(settings or {})
+        unknown = set(settings) - _SETTINGS_KEYS
+        if unknown:
+            raise UsageError(f"unknown settings {sorted(unknown)!r}")
+        url = url if url is not None else settings.get("url")
+        if api_key is None:
+            api_key = settings.get("api_key", settings.get("apiKey"))
+        model = model or settings.get("model")
+        shape: SessionShape = dialect or settings.get("dialect") or "ga"
+        if shape not in ("ga", "beta", "nested"):
+            raise UsageError(f"dialect must be 'ga', 'beta' or 'nested', got {shape!r}")
+        self.debug = bool(debug if debug is not None else settings.get("debug", False))
+        self.session_shape: SessionShape = shape
+        self.config = SessionConfig(config)
+        if model:
+            self.config.update_config({"model": {"name": model}})
+        self.connect_timeout = connect_timeout
+        self.input_audio_retention_seconds = input_audio_retention_seconds
+        self.realtime = RealtimeAPI(
+            url,
+            api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"),
+            model=str(self.config.get("model", "name") or DEFAULT_MODEL),
+            dialect="beta" if shape == "beta" else "ga",
+            azure=azure,
+            headers=headers,
+            debug=self.debug,
+        )
+        self.conversation = RealtimeConversation()
+        self.tools = ToolRegistry()
+        self.input_audio_buffer = self._new_input_buffer()
+        self.session_created = False
+        self.session: dict[str, Any] | None = None
+        self._session_waiter: asyncio.Future[dict[str, Any]] | None = None
+        self._commit_offset = 0
+        self._active_response: str | None = None
+        self._calls: dict[str, _ResponseCalls] = {}
+        self._call_response: dict[str, str] = {}
+        self._answered_calls: set[str] = set()
+        self._completed: set[str] = set()
+        self._tool_tasks: set[asyncio.Task[Any]] = set()
+        self._install_handlers()
+
+    def __repr__(self) -> str:
+        state = "connected" if self.is_connected() else "disconnected"
+        return (
+            f"RealtimeClient(url={self.realtime.url!r}, model={self.realtime.model!r}, "
+            f"dialect={self.session_shape!r}, {len(self.conversation.get_items())} items, "
+            f"{len(self.tools)} tools, {state})"
+        )
+
+    def _new_input_buffer(self) -> InputAudioBuffer:
+        limit = int(self.input_audio_retention_seconds * SAMPLE_RATE)
+        return InputAudioBuffer(max_samples=limit if limit > 0 else None)
+
+    def _install_handlers(self) -> None:
+        self.realtime.on("server.*", self._on_server_event)
+        self.realtime.on("client.*", self._on_client_event)
+        self.realtime.on("error", self._on_api_error)
+        self.realtime.on("close", self._on_close)
+
+    # -- connection -----------------------------------------------------------------------
+
+    def is_connected(self) -> bool:
+        """Whether the socket is open."""
+        return self.realtime.is_connected()
+
+    async def connect(self) -> None:
+        """Connect, wait for ``session.created``, then send the session.
+
+        Raises the :class:`ConnectError` family when the socket cannot open, and
+        :class:`ConnectTimeoutError` when no ``session.created`` arrives in time.
+        """
+        if self.is_connected():
+            raise UsageError("already connected: call disconnect() first")
+        self.session_created = False
+        self._session_waiter = asyncio.get_running_loop().create_future()
+        await self.realtime.connect()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._session_waiter), self.connect_timeout)
+        except TimeoutError:
+            await self.realtime.disconnect()
+            raise ConnectTimeoutError(
+                f"no session.created within {self.connect_timeout:g} s", url=self.realtime.url
+            ) from None
+        self.update_session()
+
+    def disconnect(self) -> asyncio.Future[None]:
+        """Close the connection; the conversation is kept. Returns an awaitable future."""
+        self.session_created = False
+        self._active_response = None
+        for task in list(self._tool_tasks):
+            task.cancel()
+        return self.realtime.disconnect()
+
+    def reset(self) -> bool:
+        """Disconnect, and clear the conversation, config, tools and event handlers."""
+        self.disconnect()
+        self.clear_event_handlers()
+        self.conversation.clear()
+        self.config = SessionConfig()
+        self.tools = ToolRegistry()
+        self.input_audio_buffer = self._new_input_buffer()
+        self._commit_offset = 0
+        self._calls.clear()
+        self._call_response.clear()
+        self._answered_calls.clear()
+        self._completed.clear()
+        return True
+
+    # -- configuration --------------------------------------------------------------------
+
+    def update_config(self, updates: Mapping[str, Any]) -> None:
+        """Deep-merge grouped config ``updates``, then send the session if connected."""
+        self.config.update_config(updates)
+        self._send_session_if_connected()
+
+    def update_session(self, **fields: Any) -> bool:
+        """Set flat session fields (``instructions``, ``voice``, ``turn_detection``, ...).
+
+        Sends the whole session when connected. Returns ``True``.
+        """
+        if fields:
+            self.config.update_session(**fields)
+        self._send_session_if_connected()
+        return True
+
+    def _send_session_if_connected(self) -> None:
+        if self.is_connected() and self.session_created:
+            self.realtime.send("session.update", self.get_session_payload())
+
+    def get_session_payload(self) -> dict[str, Any]:
+        """``{"session": ...}`` in the client's dialect shape, with every tool."""
+        return {
+            "session": session_payload(
+                self.config, self.session_shape, tools=self.tools.definitions()
+            )
+        }
+
+    def get_turn_detection_type(self) -> str | None:
+        """``"server_vad"``, ``"semantic_vad"`` or ``None`` (manual turns)."""
+        return self.config.turn_detection_type()
+
+    # -- tools ----------------------------------------------------------------------------
+
+    def add_tool(self, definition: Mapping[str, Any]) -> None:
+        """Add a tool definition without a handler (the caller answers its calls with
+        :meth:`send_function_call_output`)."""
+        checked = validate_definition(definition)
+        tools = [t for t in self.config.get("model", "tools") if t.get("name") != checked["name"]]
+        tools.append(dict(checked))
+        self.update_config({"model": {"tools": tools}})
+
+    def remove_tool(self, name: str) -> None:
+        """Remove a definition added with :meth:`add_tool`; UsageError when there is none."""
+        tools = self.config.get("model", "tools")
+        kept = [t for t in tools if t.get("name") != name]
+        if len(kept) == len(tools):
+            raise UsageError(f"no tool named {name!r} was added")
+        self.update_config({"model": {"tools": kept}})
+
+    def register_tool(self, definition: Any, handler: Callable[..., Any] | None = None) -> Tool:
+        """Register a tool with its handler; a name registered again is replaced.
+
+        ``definition`` is a tool definition dict (with ``handler``), a function (its schema
+        built from its signature and docstring) or a :class:`Tool`.
+        """
+        registered = self.tools.register(definition, handler)
+        self._send_session_if_connected()
+        return registered
+
+    def unregister_tool(self, name: str) -> None:
+        """Remove a registered tool; UsageError when there is none."""
+        self.tools.unregister(name)
+        self._send_session_if_connected()
+
+    def get_tools(self) -> list[dict[str, Any]]:
+        """Every tool definition: added ones, then registered ones."""
+        payload = session_payload(self.config, "ga", tools=self.tools.definitions())
+        return list(payload["tools"])
+
+    @overload
+    def tool(self, fn: F, /) -> F: ...
+
+    @overload
+    def tool(
+        self,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = ...,
+    ) -> Callable[[F], F]: ...
+
+    def tool(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+    ) -> Any:
+        """Register a function as a tool: ``@client.tool`` or ``@client.tool(name=...)``.
+
+        The function is returned unchanged. Registering a name again (re-running a notebook
+        cell) replaces the tool and updates the session.
+        """
+
+        def register(function: Callable[..., Any]) -> Callable[..., Any]:
+            decorated = make_tool(name=name, description=description, timeout=timeout)(function)
+            self.register_tool(as_tool(decorated))
+            return decorated
+
+        return register(fn) if fn is not None else register
+
+    async def execute_tool(self, name: str, args: Mapping[str, Any] | str) -> Any:
+        """Run a registered tool with ``args`` and return its value.
+
+        Raises :class:`ToolError` when the tool is unknown, the arguments are invalid, it
+        fails or times out.
+        """
+        registered = self.tools.get(name)
+        if registered is None:
+            raise ToolError(f"tool {name!r} is not registered", tool=name)
+        arguments = args if isinstance(args, str) else json.dumps(dict(args))
+        result = await run_tool(registered, name, arguments)
+        if not result.ok:
+            raise ToolError(result.error or f"tool {name!r} failed", tool=name)
+        return result.value
+
+    # -- sending content ------------------------------------------------------------------
+
+    def send_user_message_content(self, content: Sequence[Mapping[str, Any]] | str) -> bool:
+        """Send a user message, then ask for a response (as the reference client does).
+
+        ``content`` is a string or a list of parts: ``{"type": "input_text", "text": ...}``,
+        ``{"type": "input_audio", "audio": samples}`` (array, bytes or base64 string),
+        ``{"type": "input_image", "image": path | bytes | PIL image | figure | array}``
+        (or ``image_url``). Returns ``True``.
+        """
+        parts = [{"type": "input_text", "text": content}] if isinstance(content, str) else content
+        if not isinstance(parts, Sequence) or not parts:
+            raise UsageError(f"content must be a string or a non-empty list of parts: {content!r}")
+        wire = [self._content_part(part) for part in parts]
+        self._require_connected("send_user_message_content")
+        self.realtime.send(
+            "conversation.item.create",
+            {"item": {"type": "message", "role": "user", "content": wire}},
+        )
+        self.create_response()
+        return True
+
+    @staticmethod
+    def _content_part(part: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(part, Mapping):
+            raise UsageError(f"content part must be a dict, got {part!r}")
+        kind = part.get("type")
+        if kind in ("input_text", "text"):
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise UsageError(f"input_text part needs a string 'text', got {text!r}")
+            return {"type": "input_text", "text": text}
+        if kind in ("input_audio", "audio"):
+            audio = part.get("audio")
+            if isinstance(audio, str):
+                encoded = audio
+            elif audio is None:
+                raise UsageError("input_audio part needs 'audio'")
+            else:
+                encoded = array_to_base64(audio)
+            wire: dict[str, Any] = {"type": "input_audio", "audio": encoded}
+            if part.get("transcript"):
+                wire["transcript"] = part["transcript"]
+            return wire
+        if kind in ("input_image", "image"):
+            source = part.get("image", part.get("image_url"))
+            if source is None:
+                raise UsageError("input_image part needs 'image' or 'image_url'")
+            return {"type": "input_image", "image_url": image_to_data_url(source)}
+        raise UsageError(
+            f"unknown content part type {kind!r}: use input_text, input_audio or input_image"
+        )
+
+    def append_input_audio(self, data: Any) -> bool:
+        """Send user audio (int16/float arrays, bytes, memoryview, ...; 24 kHz mono PCM).
+
+        Keeps it in the input buffer for voice activity slicing. Returns ``True``.
+        """
+        samples = to_int16(data)
+        if samples.size == 0:
+            return True
+        self._require_connected("append_input_audio")
+        self.realtime.send("input_audio_buffer.append", {"audio": array_to_base64(samples)})
+        self.input_audio_buffer.append(samples)
+        return True
+
+    def create_response(self) -> bool:
+        """Ask for a response; in manual turns, commit pending user audio first."""
+        self._require_connected("create_response")
+        if self.get_turn_detection_type() is None:
+            end = self.input_audio_buffer.end
+            if end > self._commit_offset:
+                self.realtime.send("input_audio_buffer.commit")
+                audio = self.input_audio_buffer.slice(self._commit_offset, end)
+                self.conversation.queue_input_audio(audio)
+                self.input_audio_buffer.discard_before(end)
+                self._commit_offset = end
+        self.realtime.send("response.create")
+        return True
+
+    def cancel_response(self, id: str | None = None, sample_count: int = 0) -> dict[str, Any]:
+        """Cancel the response in progress and truncate item ``id`` where playback stopped.
+
+        ``sample_count`` is how many 24 kHz samples of the item were played. The truncate is
+        clamped to the audio received, skipped when nothing was played or when playback had
+        already finished. Returns ``{"item": item}`` (``None`` without ``id``).
+        """
+        self._require_connected("cancel_response")
+        if isinstance(sample_count, bool) or not isinstance(sample_count, int) or sample_count < 0:
+            raise UsageError(f"sample_count must be a non-negative int, got {sample_count!r}")
+        if self._active_response is not None:
+            self.realtime.send("response.cancel")
+        if id is None:
+            return {"item": None}
+        item = self.conversation.get_item(id)
+        if item is None:
+            raise UsageError(f"cannot cancel: no item {id!r} in the conversation")
+        if item.get("type") != "message" or item.get("role") != "assistant":
+            raise UsageError(f"can only truncate assistant messages, {id!r} is not one")
+        content = item.get("content") or []
+        index = next(
+            (i for i, part in enumerate(content) if part.get("type") in ("output_audio", "audio")),
+            None,
+        )
+        received = len(item["formatted"]["audio"])
+        played = min(sample_count, received)
+        finished = item.get("status") == "completed" and played >= received
+        if index is not None and played > 0 and not finished:
+            self.realtime.send(
+                "conversation.item.truncate",
+                {
+                    "item_id": id,
+                    "content_index": index,
+                    "audio_end_ms": played * 1000 // SAMPLE_RATE,
+                },
+            )
+        return {"item": item}
+
+    def send_function_call_output(self, call_id: str, output: Any) -> bool:
+        """Answer a function call yourself (for tools added without a handler).
+
+        ``output`` is sent as is when a string, else as JSON. Returns ``True``.
+        """
+        self._require_connected("send_function_call_output")
+        text = output if isinstance(output, str) else json.dumps(output, default=str)
+        self._answer_call(call_id, text)
+        return True
+
+    def _require_connected(self, what: str) -> None:
+        if not self.is_connected():
+            raise UsageError(f"cannot {what}: not connected (await client.connect() first)")
+
+    # -- waiting --------------------------------------------------------------------------
+
+    async def wait_for_next_item(self, timeout: float | None = None) -> dict[str, Any]:
+        """``{"item": item}`` for the next item appended (``None`` on timeout)."""
+        event = await self.wait_for_next("conversation.item.appended", timeout)
+        return {"item": event["item"] if event else None}
+
+    async def wait_for_next_completed_item(self, timeout: float | None = None) -> dict[str, Any]:
+        """``{"item": item}`` for the next item completed (``None`` on timeout)."""
+        event = await self.wait_for_next("conversation.item.completed", timeout)
+        return {"item": event["item"] if event else None}
+
+    def get_conversation_items(self) -> list[dict[str, Any]]:
+        """Every item of the conversation, in order."""
+        return self.conversation.get_items()
+
+    # -- events from the api --------------------------------------------------------------
+
+    def _log_event(self, source: str, event: dict[str, Any]) -> None:
+        if self._matching("realtime.event"):
+            self.dispatch(
+                "realtime.event",
+                {"time": datetime.now(UTC).isoformat(), "source": source, "event": event},
+            )
+
+    def _on_client_event(self, event: dict[str, Any]) -> None:
+        self._log_event("client", event)
+
+    def _on_api_error(self, event: dict[str, Any]) -> None:
+        self.dispatch("error", event)
+
+    def _on_close(self, event: dict[str, Any]) -> None:
+        self.session_created = False
+        self._active_response = None
+        if self._session_waiter is not None and not self._session_waiter.done():
+            self._session_waiter.set_exception(
+                event.get("exception") or ConnectTimeoutError("closed", url=self.realtime.url)
+            )
+        self.dispatch("close", event)
+
+    def _on_server_event(self, event: dict[str, Any]) -> None:
+        self._log_event("server", event)
+        kind = canonical_event_type(event["type"])
+        if kind == "error":
+            self.dispatch("error", {"type": "server_error", "error": ServerError(event)})
+            return
+        if kind in ("session.created", "session.updated"):
+            self._on_session(kind, event)
+            return
+        is_new = kind in _ITEM_CREATED and self._event_item_id(event) not in self.conversation
+        try:
+            item, delta = self.conversation.process_event(event, self.input_audio_buffer)
+        except ProtocolError as exc:
+            logger.warning("could not apply %s: %s", event.get("type"), exc)
+            self.dispatch("error", {"type": "protocol_error", "error": exc, "event": event})
+            return
+        if kind == "input_audio_buffer.speech_started":
+            self.dispatch("conversation.interrupted", {"event": event})
+        elif kind == "response.created":
+            self._active_response = _response_id(event)
+        elif kind == "response.done":
+            self._on_response_done(event)
+        if item is None:
+            return
+        if is_new:
+            self.dispatch("conversation.item.appended", {"item": item})
+        self.dispatch("conversation.updated", {"item": item, "delta": delta})
+        if kind in _ITEM_DONE:
+            self._on_item_done(item, event)
+        elif kind in _ITEM_CREATED and _is_finished_input(item):
+            self._complete(item)
+
+    @staticmethod
+    def _event_item_id(event: Mapping[str, Any]) -> Any:
+        item = event.get("item")
+        return item.get("id") if isinstance(item, Mapping) else event.get("item_id")
+
+    def _on_session(self, kind: str, event: dict[str, Any]) -> None:
+        session = event.get("session")
+        if isinstance(session, dict):
+            self.session = session
+        if kind == "session.created":
+            self.session_created = True
+            if self._session_waiter is not None and not self._session_waiter.done():
+                self._session_waiter.set_result(event)
+
+    def _complete(self, item: dict[str, Any]) -> None:
+        item_id = item.get("id")
+        if item_id in self._completed:
+            return
+        self._completed.add(str(item_id))
+        self.dispatch("conversation.item.completed", {"item": item})
+
+    def _on_item_done(self, item: dict[str, Any], event: Mapping[str, Any]) -> None:
+        if item.get("status") in ("completed", "incomplete") or item.get("type") != "message":
+            self._complete(item)
+        if item.get("type") != "function_call" or item.get("status") == "incomplete":
+            return
+        call_id = item.get("call_id")
+        if not isinstance(call_id, str) or call_id in self._call_response:
+            return
+        response_id = event.get("response_id") or self._active_response or "unknown"
+        calls = self._calls.setdefault(str(response_id), _ResponseCalls())
+        calls.pending.add(call_id)
+        calls.total += 1
+        self._call_response[call_id] = str(response_id)
+        name = str(item.get("name") or "")
+        registered = self.tools.get(name)
+        if registered is None and name in {
+            t.get("name") for t in self.config.get("model", "tools")
+        }:
+            return  # a definition-only tool: the caller answers with send_function_call_output
+        self._start_tool(registered, name, call_id, str(item.get("arguments") or ""))
+
+    def _start_tool(self, registered: Tool | None, name: str, call_id: str, arguments: str) -> None:
+        async def run() -> None:
+            result: ToolResult = await run_tool(registered, name, arguments)
+            if not result.ok:
+                self.dispatch(
+                    "error",
+                    {
+                        "type": "tool_error",
+                        "error": ToolError(result.error or "tool failed", tool=name),
+                        "call_id": call_id,
+                    },
+                )
+            if self.is_connected():
+                self._answer_call(call_id, result.output)
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"tool-{name}")
+        self._tool_tasks.add(task)
+        task.add_done_callback(self._tool_tasks.discard)
+
+    def _answer_call(self, call_id: str, output: str) -> None:
+        if call_id in self._answered_calls:
+            raise UsageError(f"function call {call_id!r} was already answered")
+        self._answered_calls.add(call_id)
+        self.realtime.send(
+            "conversation.item.create",
+            {"item": {"type": "function_call_output", "call_id": call_id, "output": output}},
+        )
+        response_id = self._call_response.get(call_id)
+        if response_id is None:
+            return
+        calls = self._calls[response_id]
+        calls.pending.discard(call_id)
+        self._maybe_continue(response_id)
+
+    def _on_response_done(self, event: Mapping[str, Any]) -> None:
+        response_id = _response_id(event)
+        if response_id == self._active_response:
+            self._active_response = None
+        if response_id is None:
+            return
+        calls = self._calls.get(response_id)
+        if calls is not None:
+            calls.done = True
+            self._maybe_continue(response_id)
+
+    def _maybe_continue(self, response_id: str) -> None:
+        """Send one response.create once every call of a finished response is answered."""
+        calls = self._calls.get(response_id)
+        if calls is None or calls.pending or not calls.done:
+            return
+        del self._calls[response_id]
+        if self.is_connected():
+            self.realtime.send("response.create")
+
+    # -- events to handlers ---------------------------------------------------------------
+
+    def report_handler_error(
+        self, event_name: str, callback: EventCallback, exc: BaseException
+    ) -> None:
+        super().report_handler_error(event_name, callback, exc)
+        if event_name != "error":
+            self.dispatch("error", {"type": "handler_error", "error": exc, "event": event_name})
+
+    async def aclose(self) -> None:
+        """Disconnect and wait until tool tasks and the socket are finished."""
+        await self.disconnect()
+        for task in list(self._tool_tasks):
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def __aenter__(self) -> RealtimeClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _is_finished_input(item: Mapping[str, Any]) -> bool:
+    """A user or system message that arrives complete (no ``.done`` follows in beta)."""
+    return (
+        item.get("type") == "message"
+        and item.get("role") in ("user", "system")
+        and item.get("status") == "completed"
+    )
+
+
+def _response_id(event: Mapping[str, Any]) -> str | None:
+    response = event.get("response")
+    if isinstance(response, Mapping) and isinstance(response.get("id"), str):
+        return str(response["id"])
+    return None
