@@ -47,14 +47,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ..buffers import InputAudioBuffer, Int16Array
 from ..protocol import Dialect
-from .g711 import (
-    alaw_decode,
-    alaw_encode,
-    downsample_24k_to_8k,
-    ulaw_decode,
-    ulaw_encode,
-    upsample_8k_to_24k,
-)
+from .g711 import decode_g711, encode_g711
 from .model import ModelContext, decide
 from .perceive import describe_audio
 from .response import ResponseParams, ResponseRun, parse_response_params
@@ -325,9 +318,7 @@ class Connection:
                     param=param,
                 )
             return np.frombuffer(raw, dtype="<i2").astype(np.int16)
-        codes = np.frombuffer(raw, dtype=np.uint8)
-        linear = ulaw_decode(codes) if kind == "audio/pcmu" else alaw_decode(codes)
-        return upsample_8k_to_24k(linear)
+        return decode_g711(raw, kind)
 
     def encode_input_audio(self, samples: Int16Array) -> str:
         """24 kHz samples as base64 in the session's input format."""
@@ -335,8 +326,7 @@ class Connection:
         if kind == "audio/pcm":
             data = samples.astype("<i2", copy=False).tobytes()
         else:
-            low = downsample_24k_to_8k(samples)
-            data = (ulaw_encode(low) if kind == "audio/pcmu" else alaw_encode(low)).tobytes()
+            data = encode_g711(samples, kind)
         return base64.b64encode(data).decode("ascii")
 
     async def _append(self, event: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..protocol import Dialect, dialect_event_type, dialect_part_type
 from . import fields as f
-from .g711 import alaw_encode, downsample_24k_to_8k, ulaw_encode
+from .g711 import encode_g711
 from .model import CallOutput, MessageOutput, Output
 from .perceive import perceive
 from .session import SessionState
@@ -196,10 +196,8 @@ def _tokens(text: str) -> int:
 
 
 def _encode_audio(samples: np.ndarray[Any, Any], output_format: str) -> bytes:
-    if output_format == "audio/pcmu":
-        return ulaw_encode(downsample_24k_to_8k(samples)).tobytes()
-    if output_format == "audio/pcma":
-        return alaw_encode(downsample_24k_to_8k(samples)).tobytes()
+    if output_format in ("audio/pcmu", "audio/pcma"):
+        return encode_g711(samples, output_format)
     return samples.astype("<i2", copy=False).tobytes()
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from server_peer import Peer, PeerFactory, structure
 
+from realtime_widget.audio import mulaw_encode
 from realtime_widget.server import LocalRealtimeServer, decode, synthesize
-from realtime_widget.server.g711 import ulaw_encode
 
 GA_AUDIO_ORDER = [
     "response.created",
@@ -262,7 +262,7 @@ async def test_vad_without_create_response_and_g711_input(
     audio = np.concatenate([silence(600), synthesize("phone call").samples, silence(900)])
     narrow = audio[::3]
     for start in range(0, narrow.size, 800):
-        data = ulaw_encode(narrow[start : start + 800]).tobytes()
+        data = mulaw_encode(narrow[start : start + 800])
         await peer.send(type="input_audio_buffer.append", audio=base64.b64encode(data).decode())
     events = await peer.until("conversation.item.done")
     started = events[0]
