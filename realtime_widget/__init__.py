@@ -1,0 +1,98 @@
+"""Talk to realtime speech models from Jupyter: a client, a widget and a local server.
+
+The public surface::
+
+    from realtime_widget import RealtimeClient, RealtimeWidget, LocalRealtimeServer, tool
+
+- :class:`RealtimeClient` — config, tools, audio, responses over one realtime session.
+- :class:`RealtimeWidget` — the notebook widget: microphone, playback, conversation view.
+- :class:`LocalRealtimeServer` / :func:`serve_in_thread` — a local server speaking the same
+  protocol with a deterministic model (no key, no network).
+- The sans-I/O core: :class:`RealtimeEventHandler`, :class:`RealtimeConversation`,
+  :class:`RealtimeUtils`, and the exception tree rooted at :class:`RealtimeError`.
+
+The I/O layers (client, server, widget) are imported on first use, so importing the pure
+core pulls in neither websockets nor the notebook stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .audio import RealtimeUtils
+from .buffers import AudioBuffer, InputAudioBuffer
+from .conversation import RealtimeConversation
+from .errors import (
+    AuthenticationError,
+    ConnectError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    DNSError,
+    InvalidEventError,
+    ProtocolError,
+    RealtimeError,
+    ServerError,
+    ServerUnreachableError,
+    ToolError,
+    UnknownItemError,
+    UsageError,
+)
+from .events import RealtimeEventHandler
+from .tools import Tool, ToolRegistry, ToolResult, tool
+
+if TYPE_CHECKING:
+    from .api import RealtimeAPI
+    from .client import RealtimeClient
+    from .server import LocalRealtimeServer, serve_in_thread
+    from .widget import RealtimeWidget
+
+_LAZY = {
+    "RealtimeAPI": ".api",
+    "RealtimeClient": ".client",
+    "LocalRealtimeServer": ".server",
+    "serve_in_thread": ".server",
+    "RealtimeWidget": ".widget",
+}
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AudioBuffer",
+    "AuthenticationError",
+    "ConnectError",
+    "ConnectTimeoutError",
+    "ConnectionClosedError",
+    "DNSError",
+    "InputAudioBuffer",
+    "InvalidEventError",
+    "LocalRealtimeServer",
+    "ProtocolError",
+    "RealtimeAPI",
+    "RealtimeClient",
+    "RealtimeConversation",
+    "RealtimeError",
+    "RealtimeEventHandler",
+    "RealtimeUtils",
+    "RealtimeWidget",
+    "ServerError",
+    "ServerUnreachableError",
+    "Tool",
+    "ToolError",
+    "ToolRegistry",
+    "ToolResult",
+    "UnknownItemError",
+    "UsageError",
+    "__version__",
+    "serve_in_thread",
+    "tool",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'realtime_widget' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,62 @@
+"""The layers: the pure core imports no I/O, and the public names resolve."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import realtime_widget
+
+CORE = [
+    "realtime_widget.events",
+    "realtime_widget.conversation",
+    "realtime_widget.buffers",
+    "realtime_widget.audio",
+    "realtime_widget.session",
+    "realtime_widget.knowledge",
+    "realtime_widget.tools",
+]
+IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
+
+
+def test_pure_core_imports_no_io_libraries() -> None:
+    code = (
+        "import sys\n"
+        + "".join(f"import {name}\n" for name in CORE)
+        + f"print(sorted(m for m in {IO!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _imports(module: str, seen: set[str]) -> set[str]:
+    """Every top-level module ``module`` imports, following the package's own modules."""
+    if module in seen:
+        return set()
+    seen.add(module)
+    path = Path(realtime_widget.__file__).parent / (module.split(".", 1)[1] + ".py")
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                target = "realtime_widget." + node.module if node.module else ""
+                if target:
+                    found |= _imports(target, seen)
+            elif node.module:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_conversation_imports_no_asyncio_or_io() -> None:
+    imported = _imports("realtime_widget.conversation", set())
+    assert "numpy" in imported  # the walk does see imports
+    assert not imported & {"asyncio", *IO}
+
+
+def test_every_public_name_resolves() -> None:
+    for name in realtime_widget.__all__:
+        assert getattr(realtime_widget, name) is not None, name
