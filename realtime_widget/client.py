@@ -490,6 +490,29 @@ class RealtimeClient(RealtimeEventHandler):
         event = await self.wait_for_next("conversation.item.completed", timeout)
         return {"item": event["item"] if event else None}
 
+    async def wait_for_answer(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next assistant message to complete, or ``None`` after ``timeout`` seconds.
+
+        Tool calls on the way are run as usual, so after ``send_user_message_content`` this
+        returns the answer that follows them. Call it right after sending: it sees every item
+        completed from the moment it is called, none missed.
+        """
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+        def on_completed(event: dict[str, Any]) -> None:
+            item = event["item"]
+            is_answer = item.get("type") == "message" and item.get("role") == "assistant"
+            if is_answer and not future.done():
+                future.set_result(item)
+
+        self.on("conversation.item.completed", on_completed)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self.off("conversation.item.completed", on_completed)
+
     def get_conversation_items(self) -> list[dict[str, Any]]:
         """Every item of the conversation, in order."""
         return self.conversation.get_items()

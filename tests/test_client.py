@@ -306,7 +306,8 @@ async def test_two_calls_in_one_response_get_one_response_create(
         return a * b
 
     client.send_user_message_content("use add and multiply with 2 and 3")
-    answer = await next_completed(client, "assistant", timeout=10)
+    answer = await client.wait_for_answer(10)
+    assert answer is not None
     assert "add returned 5" in answer["formatted"]["transcript"]
     assert "multiply returned 6" in answer["formatted"]["transcript"]
     types = [e["type"] for e in server.connections[-1].received]
@@ -522,6 +523,7 @@ async def test_waits_time_out_with_none(server: LocalRealtimeServer) -> None:
     client = await connected(server)
     assert await client.wait_for_next_item(0.05) == {"item": None}
     assert await client.wait_for_next_completed_item(0.05) == {"item": None}
+    assert await client.wait_for_answer(0.05) is None
     await client.disconnect()
 
 
