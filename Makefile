@@ -8,13 +8,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8888
 SERVER_PORT ?= 8765
 
-.PHONY: help venv lint typecheck pytest nodetest test bench soak demo server clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help venv browser-deps lint typecheck pytest nodetest test bench soak demo server clean
 
 help:
 	@echo "make test   - set up .venv and run ruff, mypy, pytest and node --test"
 	@echo "make demo   - set up .venv and open examples.ipynb in JupyterLab on the local server"
 	@echo "make bench  - run the benchmarks and print the table"
 	@echo "make soak   - run the long fuzzing and soak profiles"
+	@echo "make server - run the local realtime server alone (SERVER_PORT=$(SERVER_PORT))"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +27,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Chromium (for the real-browser tests) and espeak-ng (speech for its fake microphone),
+# from Debian's packages when missing.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1; then \
+		echo "installing chromium and espeak-ng from Debian's packages"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium espeak-ng >/dev/null; \
+	fi
+
 lint: venv
 	$(BIN)/ruff check realtime_widget tests benchmarks
 	$(BIN)/ruff format --check realtime_widget tests benchmarks
@@ -31,7 +43,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv
+pytest: venv browser-deps
 	$(BIN)/pytest -q
 
 nodetest:
@@ -41,6 +53,12 @@ test: lint typecheck pytest nodetest
 
 bench: venv
 	$(BIN)/python -m benchmarks
+
+demo: venv
+	$(BIN)/python -m realtime_widget.demo --host $(HOST) --port $(PORT) --server-port $(SERVER_PORT) --notebook examples.ipynb
+
+server: venv
+	$(BIN)/python -m realtime_widget.server --port $(SERVER_PORT)
 
 soak: venv
 	HYPOTHESIS_PROFILE=nightly $(BIN)/pytest -q -m soak -o addopts=""
