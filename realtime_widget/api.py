@@ -47,6 +47,7 @@ from .errors import (
     UsageError,
 )
 from .events import RealtimeEventHandler
+from .logs import RedactingLogger
 from .protocol import BETA_HEADER, DEFAULT_MODEL, Dialect
 
 __all__ = ["DEFAULT_URL", "RealtimeAPI"]
@@ -169,6 +170,7 @@ class RealtimeAPI(RealtimeEventHandler):
                 compression=None,
                 proxy=None if host in _LOOPBACK else True,
                 user_agent_header="realtime_widget",
+                logger=RedactingLogger("realtime_widget.websockets", [self._api_key]),
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -271,16 +273,17 @@ class RealtimeAPI(RealtimeEventHandler):
     # -- receiving ------------------------------------------------------------------------
 
     async def _read(self, ws: ClientConnection) -> None:
+        closed: ConnectionClosed | None = None
         try:
             async for frame in ws:
                 self._receive(frame)
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            closed = exc
         except Exception as exc:  # the transport broke in some other way
             logger.warning("realtime socket failed: %s", exc)
         finally:
             if not self._closing:
-                self._on_lost(ws)
+                self._on_lost(ws, closed)
 
     def _receive(self, frame: str | bytes) -> None:
         if isinstance(frame, bytes):
@@ -308,9 +311,11 @@ class RealtimeAPI(RealtimeEventHandler):
         logger.warning("ignored a server frame: %s", error)
         self.dispatch("error", {"type": "protocol_error", "error": error, "message": str(error)})
 
-    def _on_lost(self, ws: ClientConnection) -> None:
-        code = ws.close_code
-        reason = ws.close_reason or ""
+    def _on_lost(self, ws: ClientConnection, closed: ConnectionClosed | None) -> None:
+        # the peer's close frame when there was one, else ours (1009 for a frame too big)
+        frame = (closed.rcvd or closed.sent) if closed is not None else None
+        code = frame.code if frame is not None else (ws.close_code or 1006)
+        reason = frame.reason if frame is not None else (ws.close_reason or "")
         self._ws = None
         self._closing = True
         if self._writer is not None:
