@@ -78,6 +78,8 @@ class Delta(TypedDict, total=False):
 
 
 Result = tuple[ConversationItem | None, Delta | None]
+_Event = dict[str, Any]
+_Buffer = InputAudioBuffer | None
 
 _MISSING: Final[Any] = object()
 _MAX_PENDING: Final = 256
@@ -541,22 +543,16 @@ class RealtimeConversation:
 
     # -- items ------------------------------------------------------------------------------
 
-    def _on_item_created(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_item_created(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         value = event.get("item", _MISSING)
         return self._upsert(
             etype, value, final=False, previous_id=event.get("previous_item_id")
         ), None
 
-    def _on_item_retrieved(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_item_retrieved(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         return self._upsert(etype, event.get("item", _MISSING), final=True), None
 
-    def _on_item_done(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_item_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         incoming = self._new_item(etype, event.get("item", _MISSING))
         stored = self._items.get(incoming["id"])
         if stored is None:
@@ -564,9 +560,7 @@ class RealtimeConversation:
         self._merge(stored, incoming, final=True)
         return stored, None
 
-    def _on_item_truncated(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_item_truncated(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         part = self._part(etype, event, item)
         end_ms = _need_ms(etype, event, "audio_end_ms")
@@ -578,9 +572,7 @@ class RealtimeConversation:
             part["transcript"] = ""
         return item, None
 
-    def _on_item_deleted(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_item_deleted(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         item_id: str = item["id"]
         del self._items[item_id]
@@ -600,9 +592,7 @@ class RealtimeConversation:
         part = self._part(etype, event, item) if item is not None and index is not None else None
         return item_id, item, part, index
 
-    def _on_transcription_delta(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_transcription_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         delta = _need_str(etype, event, "delta")
         item_id, item, part, index = self._transcript_target(etype, event)
         if item is None:
@@ -617,9 +607,7 @@ class RealtimeConversation:
             _append_str(part, "transcript", delta)
         return item, {"transcript": delta}
 
-    def _on_transcription_completed(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_transcription_completed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         transcript = _need_str(etype, event, "transcript")
         item_id, item, part, index = self._transcript_target(etype, event)
         if item is None:
@@ -633,9 +621,7 @@ class RealtimeConversation:
             part["transcript"] = transcript
         return item, None
 
-    def _on_transcription_failed(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_transcription_failed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         error = dict(_need_dict(etype, event.get("error", _MISSING), "error"))
         item_id, item, _, _ = self._transcript_target(etype, event)
         if item is None:
@@ -647,17 +633,13 @@ class RealtimeConversation:
 
     # -- input audio ------------------------------------------------------------------------
 
-    def _on_speech_started(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_speech_started(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = _need_str(etype, event, "item_id")
         start_ms = _need_ms(etype, event, "audio_start_ms")
         _put_bounded(self._speech, item_id, _Speech(start_ms=start_ms))
         return None, None
 
-    def _on_speech_stopped(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_speech_stopped(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = _need_str(etype, event, "item_id")
         end_ms = _need_ms(etype, event, "audio_end_ms")
         speech = self._speech.get(item_id) or _Speech()
@@ -685,9 +667,7 @@ class RealtimeConversation:
             buffer.discard_before(horizon)
         return item, None
 
-    def _on_committed(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_committed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = _need_str(etype, event, "item_id")
         if self._queued_audio is not None and item_id not in self._items:
             speech = self._speech.get(item_id) or _Speech()
@@ -722,9 +702,7 @@ class RealtimeConversation:
             response["output"] = ids
         return response, items
 
-    def _on_response_created(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_response_created(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         response, _ = self._copy_response(etype, event)
         stored = self._responses.get(response["id"])
         if stored is None:
@@ -738,9 +716,7 @@ class RealtimeConversation:
         stored["output"] = output + [i for i in response.get("output") or () if i not in output]
         return None, None
 
-    def _on_response_done(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_response_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         response, items = self._copy_response(etype, event)
         stored = self._responses.setdefault(response["id"], {"output": []})
         for key, value in response.items():
@@ -753,9 +729,7 @@ class RealtimeConversation:
                 self._merge(known, item, final=True)
         return None, None
 
-    def _on_output_item_added(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_output_item_added(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         response_id = event.get("response_id")
         if response_id is not None and not isinstance(response_id, str):
             raise _bad(etype, "response_id", response_id, "a string")
@@ -767,9 +741,7 @@ class RealtimeConversation:
                 output.append(item["id"])
         return item, None
 
-    def _on_content_part(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_content_part(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         index = _index(etype, event)
         part = _copy_part(etype, event.get("part", _MISSING), "part")
@@ -791,9 +763,7 @@ class RealtimeConversation:
 
     # -- streamed output --------------------------------------------------------------------
 
-    def _on_text_delta(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_text_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         part = self._part(etype, event, item)
         delta = _need_str(etype, event, "delta")
@@ -801,9 +771,7 @@ class RealtimeConversation:
         _append_str(item["formatted"], "text", delta)
         return item, {"text": delta}
 
-    def _on_transcript_delta(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_transcript_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         part = self._part(etype, event, item)
         delta = _need_str(etype, event, "delta")
@@ -811,18 +779,14 @@ class RealtimeConversation:
         _append_str(item["formatted"], "transcript", delta)
         return item, {"transcript": delta}
 
-    def _on_audio_delta(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_audio_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         self._part(etype, event, item)
         chunk = _decode_pcm16(etype, "delta", _need_str(etype, event, "delta"))
         item["formatted"]["audio"].append(chunk)
         return item, {"audio": chunk}
 
-    def _on_arguments_delta(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_arguments_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         delta = _need_str(etype, event, "delta")
         tool = self._tool(etype, item)
@@ -838,14 +802,10 @@ class RealtimeConversation:
             )
         return tool
 
-    def _on_text_done(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_text_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         return self._set_part(etype, event, "text", _TEXT_PARTS)
 
-    def _on_transcript_done(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_transcript_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         return self._set_part(etype, event, "transcript", _AUDIO_PARTS)
 
     def _set_part(
@@ -858,16 +818,12 @@ class RealtimeConversation:
         item["formatted"][key] = _joined(item["content"], kinds, key) or value
         return item, None
 
-    def _on_audio_done(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_audio_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         self._part(etype, event, item)
         return item, None
 
-    def _on_arguments_done(
-        self, etype: str, event: dict[str, Any], buffer: InputAudioBuffer | None
-    ) -> Result:
+    def _on_arguments_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         arguments = _need_str(etype, event, "arguments")
         tool = self._tool(etype, item)

@@ -1,0 +1,118 @@
+"""Run every ``benchmarks/bench_*.py`` module, print one table, write the rows as JSON.
+
+Each module has ``run(quick: bool = False) -> list[dict]``, one row per figure:
+``{"group", "name", "value", "unit", "target", "ok"}`` (``target`` and ``ok`` are ``None``
+for figures without a target). Usage::
+
+    python -m benchmarks [--quick] [--output PATH] [NAME ...]
+
+``NAME`` keeps the modules whose name (without ``bench_``) contains it. The exit status is 1
+when a module fails or a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUTPUT = HERE / "results" / "latest.json"
+COLUMNS = ("group", "name", "value", "unit", "target", "ok")
+
+
+def discover(names: list[str]) -> list[str]:
+    """The ``bench_*`` module names of this package, sorted, filtered by ``names``."""
+    found = sorted(
+        info.name
+        for info in pkgutil.iter_modules([str(HERE)])
+        if info.name.startswith("bench_") and not info.ispkg
+    )
+    if names:
+        found = [m for m in found if any(n in m.removeprefix("bench_") for n in names)]
+    return found
+
+
+def _cell(row: dict[str, Any], column: str) -> str:
+    value = row.get(column)
+    if column == "ok":
+        return {True: "ok", False: "MISSED", None: ""}[value]
+    if column == "value" and isinstance(value, int | float):
+        size = abs(value)
+        return (
+            f"{value:,.0f}" if size >= 1_000 else f"{value:.1f}" if size >= 10 else f"{value:.3f}"
+        )
+    return "" if value is None else str(value)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The rows as an aligned text table (numbers right-aligned)."""
+    cells = [list(COLUMNS)] + [[_cell(row, c) for c in COLUMNS] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    lines = []
+    for line in cells:
+        parts = [
+            text.rjust(width) if COLUMNS[i] == "value" else text.ljust(width)
+            for i, (text, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        lines.append("  ".join(parts).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` atomically (a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
+    parser.add_argument("names", nargs="*", help="only the modules whose name contains these")
+    args = parser.parse_args(argv)
+
+    rows: list[dict[str, Any]] = []
+    failed: list[str] = []
+    started = time.perf_counter()
+    for name in discover(args.names):
+        try:
+            module = importlib.import_module(f"{__package__ or 'benchmarks'}.{name}")
+            rows.extend(module.run(quick=args.quick))
+        except Exception:
+            failed.append(name)
+            print(f"benchmark {name} failed:\n{traceback.format_exc()}", file=sys.stderr)
+    print(table(rows))
+    missed = [row["name"] for row in rows if row.get("ok") is False]
+    write_json(
+        args.output,
+        {
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "quick": args.quick,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "seconds": round(time.perf_counter() - started, 3),
+            "failed": failed,
+            "rows": rows,
+        },
+    )
+    if failed or missed:
+        print(f"failed: {failed}, targets missed: {missed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Benchmarks of the conversation state machine and the input audio path.
+
+(a) One assistant audio response of 60 s, 300 s and 1,200 s (24 kHz, 100 ms deltas with one
+    transcript delta each), fed as JSON text through the whole GA event sequence: events/s,
+    multiple of real time, and the per-event cost at 1,200 s over the cost at 60 s.
+(b) Sixty minutes of 100 ms input chunks appended to an :class:`InputAudioBuffer` in server
+    VAD mode, with a speech_started / speech_stopped pair and its user item every 10 s: the
+    per-append cost in the last minute over the first.
+
+The JSON text is generated before the clock starts; each figure is a median of repeats.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+from realtime_widget.buffers import InputAudioBuffer
+from realtime_widget.conversation import RealtimeConversation
+
+__all__ = ["run"]
+
+RATE = 24_000
+CHUNK = RATE // 10  # 100 ms
+GROUP = "conversation"
+_WORDS = ("hello ", "there, ", "this ", "is ", "a ", "fairly ", "long ", "answer. ")
+
+
+def _response_events(seconds: int) -> list[str]:
+    """The GA event sequence of one audio response lasting ``seconds``, as JSON text."""
+    rng = np.random.default_rng(seconds)
+    payloads = [
+        base64.b64encode(
+            rng.integers(-8000, 8000, CHUNK, dtype=np.int16).astype("<i2").tobytes()
+        ).decode("ascii")
+        for _ in range(16)
+    ]
+    counter = 0
+
+    def event(kind: str, **fields: Any) -> str:
+        nonlocal counter
+        counter += 1
+        return json.dumps({"type": kind, "event_id": f"event_{counter:08d}", **fields})
+
+    ids = {"response_id": "resp_1", "item_id": "item_1", "output_index": 0, "content_index": 0}
+    item = {
+        "id": "item_1",
+        "object": "realtime.item",
+        "type": "message",
+        "role": "assistant",
+        "status": "in_progress",
+        "content": [],
+    }
+    out = [
+        event("response.created", response={"id": "resp_1", "status": "in_progress", "output": []}),
+        event("response.output_item.added", response_id="resp_1", output_index=0, item=item),
+        event("conversation.item.added", previous_item_id=None, item=item),
+        event(
+            "response.content_part.added", **ids, part={"type": "output_audio", "transcript": ""}
+        ),
+    ]
+    transcript = []
+    for index in range(seconds * 10):
+        word = _WORDS[index % len(_WORDS)]
+        transcript.append(word)
+        out.append(event("response.output_audio.delta", **ids, delta=payloads[index % 16]))
+        out.append(event("response.output_audio_transcript.delta", **ids, delta=word))
+    text = "".join(transcript)
+    done_part = {"type": "output_audio", "transcript": text}
+    done_item = {**item, "status": "completed", "content": [done_part]}
+    out += [
+        event("response.output_audio.done", **ids),
+        event("response.output_audio_transcript.done", **ids, transcript=text),
+        event("response.content_part.done", **ids, part=done_part),
+        event("response.output_item.done", response_id="resp_1", output_index=0, item=done_item),
+        event("conversation.item.done", item=done_item),
+        event(
+            "response.done",
+            response={"id": "resp_1", "status": "completed", "output": [done_item], "usage": {}},
+        ),
+    ]
+    return out
+
+
+def _feed(texts: list[str]) -> float:
+    """Seconds to parse and apply ``texts`` to a fresh conversation."""
+    conversation = RealtimeConversation()
+    process, loads = conversation.process_event, json.loads
+    gc.collect()
+    start = time.perf_counter()
+    for text in texts:
+        process(loads(text))
+    elapsed = time.perf_counter() - start
+    item = conversation.get_item("item_1")
+    assert item is not None and len(item["formatted"]["audio"]) == (len(texts) - 10) // 2 * CHUNK
+    return elapsed
+
+
+def _response_rows(quick: bool) -> list[dict[str, Any]]:
+    lengths = (60, 1_200) if quick else (60, 300, 1_200)
+    repeats = 3 if quick else 5
+    texts = {seconds: _response_events(seconds) for seconds in lengths}
+    # Warm-up: the first feeds pay for caches, specialisation and growing the heap.
+    for _ in range(2):
+        _feed(texts[60])
+    # Sizes take turns, so a slow spell of the machine does not land on one size only.
+    times: dict[int, list[float]] = {seconds: [] for seconds in lengths}
+    for _ in range(repeats):
+        for seconds in lengths:
+            times[seconds].append(_feed(texts[seconds]))
+    rows: list[dict[str, Any]] = []
+    per_event: dict[int, float] = {}
+    for seconds in lengths:
+        elapsed = statistics.median(times[seconds])
+        per_event[seconds] = elapsed / len(texts[seconds])
+        realtime = seconds / elapsed
+        gated = seconds in (60, 1_200)
+        rows.append(
+            _row(f"audio response {seconds} s: events/s", len(texts[seconds]) / elapsed, "events/s")
+        )
+        rows.append(
+            _row(
+                f"audio response {seconds} s: real time",
+                realtime,
+                "x",
+                ">= 2000" if gated else None,
+                realtime >= 2_000 if gated else None,
+            )
+        )
+    ratio = per_event[1_200] / per_event[60]
+    rows.append(_row("per-event cost 1200 s / 60 s", ratio, "ratio", "<= 1.2", ratio <= 1.2))
+    return rows
+
+
+def _input_session(minutes: int) -> tuple[list[float], int, int]:
+    """Per-append seconds of each minute of a server-VAD session, the items created, and the
+    samples the input buffer still holds at the end.
+
+    Each 10 s window (100 appends and the events falling in it) is timed on its own and a
+    minute's figure is the median of its six windows: one window that a busy machine
+    stalls does not decide the minute.
+    """
+    conversation = RealtimeConversation()
+    buffer = InputAudioBuffer()
+    rng = np.random.default_rng(7)
+    chunks = [rng.integers(-8000, 8000, CHUNK, dtype=np.int16) for _ in range(16)]
+    # Each 10 s: speech from 2.0 s to 5.5 s, then commit and the user item.
+    schedule: dict[int, list[dict[str, Any]]] = {}
+    for turn in range(minutes * 6):
+        base_ms = turn * 10_000
+        item_id = f"item_{turn:05d}"
+        started = {
+            "type": "input_audio_buffer.speech_started",
+            "audio_start_ms": base_ms + 2_000,
+            "item_id": item_id,
+        }
+        stopped = {
+            "type": "input_audio_buffer.speech_stopped",
+            "audio_end_ms": base_ms + 5_500,
+            "item_id": item_id,
+        }
+        committed = {"type": "input_audio_buffer.committed", "item_id": item_id}
+        user_item = {
+            "id": item_id,
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        added = {"type": "conversation.item.added", "previous_item_id": None, "item": user_item}
+        schedule[(base_ms + 2_100) // 100] = [started]
+        schedule[(base_ms + 6_000) // 100] = [stopped, committed, added]
+    window = 100  # appends per 10 s
+    per_window: list[float] = []
+    process, append, clock = conversation.process_event, buffer.append, time.perf_counter
+    gc.collect()
+    for first in range(0, minutes * 600, window):
+        start = clock()
+        for tick in range(first, first + window):
+            append(chunks[tick % 16])
+            for event in schedule.get(tick, ()):
+                process(event, buffer)
+        per_window.append((clock() - start) / window)
+    per_minute = [statistics.median(per_window[i : i + 6]) for i in range(0, len(per_window), 6)]
+    item = conversation.get_item(f"item_{minutes * 6 - 1:05d}")
+    assert item is not None and len(item["formatted"]["audio"]) == 3_500 * RATE // 1000
+    return per_minute, len(conversation), len(buffer)
+
+
+def _input_rows(quick: bool) -> list[dict[str, Any]]:
+    repeats = 3 if quick else 5
+    minutes = 60
+    _input_session(2)  # warm-up: the first measured minute should not pay for it
+    firsts, lasts = [], []
+    kept = 0
+    for _ in range(repeats):
+        per_minute, items, kept = _input_session(minutes)
+        assert items == minutes * 6
+        firsts.append(per_minute[0])
+        lasts.append(per_minute[-1])
+    first, last = statistics.median(firsts), statistics.median(lasts)
+    ratio = last / first
+    return [
+        _row("input append, first minute", first * 1e6, "us/append"),
+        _row("input append, last minute", last * 1e6, "us/append"),
+        _row("input append cost min 60 / min 1", ratio, "ratio", "<= 1.2", ratio <= 1.2),
+        _row("input audio kept after 60 min", kept / RATE, "s"),
+    ]
+
+
+def _row(
+    name: str, value: float, unit: str, target: str | None = None, ok: bool | None = None
+) -> dict[str, Any]:
+    return {"group": GROUP, "name": name, "value": value, "unit": unit, "target": target, "ok": ok}
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Run every measurement; returns one row per figure (``ok`` says if a target holds)."""
+    return _response_rows(quick) + _input_rows(quick)
+
+
+if __name__ == "__main__":
+    for row in run(quick=True):
+        print(row)
