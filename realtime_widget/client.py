@@ -19,7 +19,14 @@ Rules:
   response is done, exactly one ``response.create`` follows.
 - Input audio is kept in an :class:`InputAudioBuffer` addressed by session-absolute samples,
   so voice activity events can slice the user's utterance out of it; old audio is dropped.
-- ``disconnect()`` keeps the conversation (``reset()`` clears it).
+- ``disconnect()`` keeps the conversation (``reset()`` clears it) and never reconnects.
+- With ``reconnect=True``, a connection lost abnormally (close codes 1001, 1006, 1011,
+  1012, 1013, a network failure, or the service's session-length limit) is reopened after
+  ``reconnect_delays``: the new session gets the same configuration and tools, and the
+  conversation so far is replayed into it (:mod:`realtime_widget.replay`), so the model keeps
+  its context while the items stay as they were. It dispatches ``reconnecting``
+  ``{attempt, delay, code}`` before each try, then ``reconnected`` ``{attempt, replayed}``,
+  or an ``error`` of type ``reconnect_failed`` once every try failed.
 """
 
 from __future__ import annotations
@@ -38,8 +45,10 @@ from .audio import array_to_base64, to_int16
 from .buffers import InputAudioBuffer
 from .conversation import RealtimeConversation
 from .errors import (
+    ConnectionClosedError,
     ConnectTimeoutError,
     ProtocolError,
+    RealtimeError,
     ServerError,
     ToolError,
     UsageError,
@@ -47,6 +56,7 @@ from .errors import (
 from .events import EventCallback, RealtimeEventHandler
 from .images import image_to_data_url
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, canonical_event_type
+from .replay import replay_items
 from .session import SessionConfig, SessionShape, session_payload
 from .tools import (
     DEFAULT_TIMEOUT,
@@ -74,6 +84,7 @@ _ITEM_CREATED = frozenset(
     }
 )
 _ITEM_DONE = frozenset({"response.output_item.done", "conversation.item.done"})
+_RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013})
 _SETTINGS_KEYS = frozenset(
     {"url", "api_key", "apiKey", "dangerouslyAllowAPIKeyInBrowser", "debug", "model", "dialect"}
 )
@@ -114,6 +125,8 @@ class RealtimeClient(RealtimeEventHandler):
         azure: bool | None = None,
         input_audio_retention_seconds: float = 300.0,
         connect_timeout: float = 10.0,
+        reconnect: bool = False,
+        reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
     ) -> None:
         super().__init__()
         settings = dict(settings or {})
@@ -133,6 +146,14 @@ class RealtimeClient(RealtimeEventHandler):
         if model:
             self.config.update_config({"model": {"name": model}})
         self.connect_timeout = connect_timeout
+        if any(not isinstance(d, int | float) or d < 0 for d in reconnect_delays):
+            raise UsageError(f"reconnect_delays must be non-negative seconds: {reconnect_delays!r}")
+        self.reconnect = reconnect
+        self.reconnect_delays = tuple(float(d) for d in reconnect_delays)
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._user_closed = False
+        self._replaying: set[str] = set()
+        self._unsent_outputs: list[tuple[str, str]] = []
         self.input_audio_retention_seconds = input_audio_retention_seconds
         self.realtime = RealtimeAPI(
             url,
@@ -190,8 +211,15 @@ class RealtimeClient(RealtimeEventHandler):
         """
         if self.is_connected():
             raise UsageError("already connected: call disconnect() first")
+        self._user_closed = False
+        await self._open_session()
+
+    async def _open_session(self) -> None:
         self.session_created = False
         self._session_waiter = asyncio.get_running_loop().create_future()
+        # a new session counts input audio from zero again
+        self.input_audio_buffer = self._new_input_buffer()
+        self._commit_offset = 0
         await self.realtime.connect()
         try:
             await asyncio.wait_for(asyncio.shield(self._session_waiter), self.connect_timeout)
@@ -203,7 +231,14 @@ class RealtimeClient(RealtimeEventHandler):
         self.update_session()
 
     def disconnect(self) -> asyncio.Future[None]:
-        """Close the connection; the conversation is kept. Returns an awaitable future."""
+        """Close the connection; the conversation is kept. Returns an awaitable future.
+
+        Never followed by a reconnect; a reconnect under way is stopped.
+        """
+        self._user_closed = True
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+            self._reconnect_task = None
         self.session_created = False
         self._active_response = None
         for task in list(self._tool_tasks):
@@ -537,9 +572,60 @@ class RealtimeClient(RealtimeEventHandler):
         self._active_response = None
         if self._session_waiter is not None and not self._session_waiter.done():
             self._session_waiter.set_exception(
-                event.get("exception") or ConnectTimeoutError("closed", url=self.realtime.url)
+                event.get("exception") or ConnectionClosedError(event.get("code"), "closed")
             )
         self.dispatch("close", event)
+        code = event.get("code")
+        if (
+            self.reconnect
+            and not self._user_closed
+            and self._reconnect_task is None
+            and (code is None or code in _RECONNECT_CODES)
+        ):
+            self._reconnect_task = asyncio.get_running_loop().create_task(
+                self._reconnect_loop(code), name="realtime-reconnect"
+            )
+
+    async def _reconnect_loop(self, code: int | None) -> None:
+        failure: BaseException | None = None
+        try:
+            for attempt, delay in enumerate(self.reconnect_delays, start=1):
+                self.dispatch("reconnecting", {"attempt": attempt, "delay": delay, "code": code})
+                await asyncio.sleep(delay)
+                try:
+                    await self._open_session()
+                except RealtimeError as exc:
+                    failure = exc
+                    logger.warning("reconnect attempt %d failed: %s", attempt, exc)
+                    continue
+                replayed = self._replay()
+                self.dispatch("reconnected", {"attempt": attempt, "replayed": replayed})
+                return
+            self.dispatch(
+                "error",
+                {
+                    "type": "reconnect_failed",
+                    "error": failure or ConnectionClosedError(code, "reconnect failed"),
+                },
+            )
+        finally:
+            self._reconnect_task = None
+
+    def _replay(self) -> int:
+        """Send the conversation so far into the new session; returns how many items."""
+        items = replay_items(self.conversation.get_items(), self.realtime.dialect)
+        for item in items:
+            self._replaying.add(item["id"])
+            self.realtime.send("conversation.item.create", {"item": item})
+        # the old session's responses are over: none will send response.done now
+        for calls in self._calls.values():
+            calls.done = True
+        unsent, self._unsent_outputs = self._unsent_outputs, []
+        for call_id, output in unsent:
+            self._send_output(call_id, output)
+        for response_id in list(self._calls):
+            self._maybe_continue(response_id)
+        return len(items)
 
     def _on_server_event(self, event: dict[str, Any]) -> None:
         self._log_event("server", event)
@@ -549,6 +635,8 @@ class RealtimeClient(RealtimeEventHandler):
             return
         if kind in ("session.created", "session.updated"):
             self._on_session(kind, event)
+            return
+        if self._replaying and self._is_replay_echo(kind, event):
             return
         is_new = kind in _ITEM_CREATED and self._event_item_id(event) not in self.conversation
         try:
@@ -572,6 +660,22 @@ class RealtimeClient(RealtimeEventHandler):
             self._on_item_done(item, event)
         elif kind in _ITEM_CREATED and _is_finished_input(item):
             self._complete(item)
+
+    def _is_replay_echo(self, kind: str, event: Mapping[str, Any]) -> bool:
+        """Whether ``event`` only echoes an item replayed after a reconnect (kept as it was)."""
+        if kind not in _ITEM_CREATED and kind != "conversation.item.done":
+            return False
+        item_id = self._event_item_id(event)
+        if item_id not in self._replaying:
+            return False
+        last = (
+            "conversation.item.created"
+            if self.session_shape == "beta"
+            else ("conversation.item.done")
+        )
+        if kind == last:
+            self._replaying.discard(item_id)
+        return True
 
     @staticmethod
     def _event_item_id(event: Mapping[str, Any]) -> Any:
@@ -627,8 +731,7 @@ class RealtimeClient(RealtimeEventHandler):
                         "call_id": call_id,
                     },
                 )
-            if self.is_connected():
-                self._answer_call(call_id, result.output)
+            self._answer_call(call_id, result.output)
 
         task = asyncio.get_running_loop().create_task(run(), name=f"tool-{name}")
         self._tool_tasks.add(task)
@@ -638,6 +741,13 @@ class RealtimeClient(RealtimeEventHandler):
         if call_id in self._answered_calls:
             raise UsageError(f"function call {call_id!r} was already answered")
         self._answered_calls.add(call_id)
+        if not self.is_connected():
+            # lost mid-call: sent after a reconnect, so the model is not left waiting
+            self._unsent_outputs.append((call_id, output))
+            return
+        self._send_output(call_id, output)
+
+    def _send_output(self, call_id: str, output: str) -> None:
         self.realtime.send(
             "conversation.item.create",
             {"item": {"type": "function_call_output", "call_id": call_id, "output": output}},
