@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["AudioBuffer", "InputAudioBuffer", "Int16Array"]
+__all__ = ["AudioBuffer", "AudioRetention", "InputAudioBuffer", "Int16Array"]
 
 Int16Array = npt.NDArray[np.int16]
 
@@ -221,3 +221,69 @@ class InputAudioBuffer:
 
     def __repr__(self) -> str:
         return f"InputAudioBuffer(start={self.start}, end={self._end})"
+
+
+class AudioRetention:
+    """Keeps a conversation's audio within ``max_samples``, dropping the oldest items' first.
+
+    ``observe(item)`` is called after every change to an item; it counts the item's audio
+    (constant time: the difference since the last call) and, while the total is over the
+    limit, empties the audio of the item whose audio started longest ago (never the item
+    being observed). A dropped item's ``formatted["audio"]`` becomes an empty
+    :class:`AudioBuffer` and ``formatted["audio_dropped"]`` is set to ``True``; text and
+    transcripts are untouched. Returns the ids of the items dropped by this call.
+    """
+
+    __slots__ = ("_counted", "_items", "_total", "max_samples")
+
+    def __init__(self, max_samples: int) -> None:
+        if max_samples < 0:
+            raise ValueError(f"max_samples must be non-negative, got {max_samples!r}")
+        self.max_samples = max_samples
+        self._counted: dict[str, int] = {}  # item id -> samples counted, oldest first
+        self._items: dict[str, dict[str, Any]] = {}
+        self._total = 0
+
+    @property
+    def total(self) -> int:
+        """Samples of audio currently kept across the observed items."""
+        return self._total
+
+    def observe(self, item: dict[str, Any]) -> list[str]:
+        formatted = item.get("formatted")
+        item_id = item.get("id")
+        if not isinstance(formatted, dict) or not isinstance(item_id, str):
+            return []
+        audio = formatted.get("audio")
+        size = len(audio) if audio is not None else 0
+        before = self._counted.get(item_id)
+        if before is None:
+            if size == 0:
+                return []
+            self._counted[item_id] = size
+            self._items[item_id] = item
+            self._total += size
+        else:
+            self._counted[item_id] = size
+            self._total += size - before
+        dropped: list[str] = []
+        while self._total > self.max_samples:
+            oldest = next(iter(self._counted))
+            if oldest == item_id:
+                break
+            self._drop(oldest)
+            dropped.append(oldest)
+        return dropped
+
+    def forget(self, item_id: str) -> None:
+        """Stop counting an item (it was deleted from the conversation)."""
+        size = self._counted.pop(item_id, None)
+        if size is not None:
+            self._total -= size
+            self._items.pop(item_id, None)
+
+    def _drop(self, item_id: str) -> None:
+        item = self._items.pop(item_id)
+        self._total -= self._counted.pop(item_id)
+        item["formatted"]["audio"] = AudioBuffer()
+        item["formatted"]["audio_dropped"] = True

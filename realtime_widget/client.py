@@ -27,6 +27,9 @@ Rules:
   its context while the items stay as they were. It dispatches ``reconnecting``
   ``{attempt, delay, code}`` before each try, then ``reconnected`` ``{attempt, replayed}``,
   or an ``error`` of type ``reconnect_failed`` once every try failed.
+- ``max_audio_seconds`` bounds the audio kept across the conversation's items: past it, the
+  audio of the oldest items is emptied (``formatted["audio_dropped"]`` set); text and
+  transcripts are always kept. ``None`` (the default) keeps all audio.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from typing import Any, TypeVar, overload
 
 from .api import RealtimeAPI
 from .audio import array_to_base64, to_int16
-from .buffers import InputAudioBuffer
+from .buffers import AudioRetention, InputAudioBuffer
 from .conversation import RealtimeConversation
 from .errors import (
     ConnectionClosedError,
@@ -127,6 +130,7 @@ class RealtimeClient(RealtimeEventHandler):
         connect_timeout: float = 10.0,
         reconnect: bool = False,
         reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
+        max_audio_seconds: float | None = None,
     ) -> None:
         super().__init__()
         settings = dict(settings or {})
@@ -154,6 +158,14 @@ class RealtimeClient(RealtimeEventHandler):
         self._user_closed = False
         self._replaying: set[str] = set()
         self._unsent_outputs: list[tuple[str, str]] = []
+        if max_audio_seconds is not None and max_audio_seconds < 0:
+            raise UsageError(f"max_audio_seconds must be non-negative, got {max_audio_seconds!r}")
+        self.max_audio_seconds = max_audio_seconds
+        self._retention = (
+            AudioRetention(int(max_audio_seconds * SAMPLE_RATE))
+            if max_audio_seconds is not None
+            else None
+        )
         self.input_audio_retention_seconds = input_audio_retention_seconds
         self.realtime = RealtimeAPI(
             url,
@@ -258,6 +270,8 @@ class RealtimeClient(RealtimeEventHandler):
         self._call_response.clear()
         self._answered_calls.clear()
         self._completed.clear()
+        if self._retention is not None:
+            self._retention = AudioRetention(self._retention.max_samples)
         return True
 
     # -- configuration --------------------------------------------------------------------
@@ -653,6 +667,11 @@ class RealtimeClient(RealtimeEventHandler):
             self._on_response_done(event)
         if item is None:
             return
+        if self._retention is not None:
+            if kind == "conversation.item.deleted":
+                self._retention.forget(str(item.get("id")))
+            else:
+                self._retention.observe(item)
         if is_new:
             self.dispatch("conversation.item.appended", {"item": item})
         self.dispatch("conversation.updated", {"item": item, "delta": delta})

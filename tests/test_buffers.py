@@ -255,3 +255,49 @@ def test_input_buffer_matches_a_plain_array(
         lo, hi = max(a, start), min(b, end)
         want = everything[lo:hi] if hi > lo else everything[:0]
         np.testing.assert_array_equal(buffer.slice(a, b), want)
+
+
+# -- AudioRetention ---------------------------------------------------------------------------
+
+
+def _audio_item(item_id: str, samples: int) -> dict:
+    return {
+        "id": item_id,
+        "formatted": {"audio": AudioBuffer(np.ones(samples, dtype=np.int16)), "transcript": "t"},
+    }
+
+
+def test_retention_drops_oldest_items_audio_but_keeps_transcripts() -> None:
+    from realtime_widget.buffers import AudioRetention
+
+    keep = AudioRetention(max_samples=100)
+    first, second, third = _audio_item("a", 60), _audio_item("b", 30), _audio_item("c", 30)
+    assert keep.observe(first) == []
+    assert keep.observe(second) == []
+    assert keep.total == 90
+    assert keep.observe(third) == ["a"]
+    assert keep.total == 60
+    assert len(first["formatted"]["audio"]) == 0 and first["formatted"]["audio_dropped"] is True
+    assert first["formatted"]["transcript"] == "t"
+    assert len(second["formatted"]["audio"]) == 30 and "audio_dropped" not in second["formatted"]
+
+
+def test_retention_counts_growth_and_never_drops_the_item_observed() -> None:
+    from realtime_widget.buffers import AudioRetention
+
+    keep = AudioRetention(max_samples=50)
+    old, streaming = _audio_item("old", 10), _audio_item("live", 0)
+    keep.observe(old)
+    assert keep.observe(streaming) == []  # no audio yet: not counted
+    for _ in range(8):
+        streaming["formatted"]["audio"].append(np.ones(10, dtype=np.int16))
+        keep.observe(streaming)
+    assert old["formatted"].get("audio_dropped") is True
+    assert keep.total == 80  # the live item alone may exceed the limit
+    streaming["formatted"]["audio"].truncate(20)
+    keep.observe(streaming)
+    assert keep.total == 20
+    keep.forget("live")
+    assert keep.total == 0
+    with pytest.raises(ValueError, match="-1"):
+        AudioRetention(-1)

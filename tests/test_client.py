@@ -544,3 +544,24 @@ async def test_reset_clears_everything(server: LocalRealtimeServer) -> None:
     assert client.get_conversation_items() == []
     assert client.get_tools() == []
     assert not client.is_connected()
+
+
+async def test_max_audio_seconds_bounds_audio_and_keeps_transcripts(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(server, max_audio_seconds=3.0)
+    for n in range(4):
+        client.send_user_message_content(f"this is sentence number {n} of a longer talk")
+        assert await client.wait_for_answer(10) is not None
+    items = client.get_conversation_items()
+    answers = [i for i in items if i.get("role") == "assistant"]
+    kept = sum(len(i["formatted"]["audio"]) for i in items)
+    assert len(answers) == 4
+    assert all(a["formatted"]["transcript"].startswith("You said:") for a in answers)
+    assert answers[0]["formatted"].get("audio_dropped") is True
+    assert len(answers[-1]["formatted"]["audio"]) > 0
+    longest = max(len(a["formatted"]["audio"]) for a in answers[1:])
+    assert kept <= 3 * 24_000 + longest
+    with pytest.raises(UsageError, match="max_audio_seconds"):
+        RealtimeClient(url=server.url, max_audio_seconds=-1)
+    await client.disconnect()
