@@ -35,21 +35,42 @@ Rules:
   milliseconds, then lets the buffer drop audio older than ``keep_input_ms`` before the end
   of the utterance, unless a speech still open needs it (``keep_input_ms=None`` never drops).
 - Costs are constant per event however long the session: audio is appended in chunks, and
-  streamed strings grow in place (see :func:`_append_str`).
+  streamed strings grow in place (see :func:`append_str`).
 """
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Final, TypedDict, TypeVar
+from typing import Any, Final, TypedDict
 
 import numpy as np
 
 from .buffers import AudioBuffer, InputAudioBuffer, Int16Array
 from .errors import InvalidEventError, UnknownItemError, UsageError
-from .protocol import canonical_event_type, canonical_part_type
+from .items import (
+    AUDIO_PARTS,
+    MISSING,
+    TEXT_PARTS,
+    append_str,
+    bad,
+    content_index,
+    copy_item,
+    copy_part,
+    decode_pcm16,
+    is_empty,
+    item_audio,
+    joined,
+    merge_part,
+    merge_parts,
+    need_dict,
+    need_ms,
+    need_str,
+    put_bounded,
+    short,
+    sync_formatted,
+)
+from .protocol import canonical_event_type
 
 __all__ = ["ConversationItem", "Delta", "Formatted", "RealtimeConversation"]
 
@@ -81,212 +102,7 @@ Result = tuple[ConversationItem | None, Delta | None]
 _Event = dict[str, Any]
 _Buffer = InputAudioBuffer | None
 
-_MISSING: Final[Any] = object()
-_MAX_PENDING: Final = 256
-_MAX_MS: Final = 1e12  # about 30 years: far beyond any session, small enough to stay exact
-_PCM16: Final = np.dtype("<i2")
-_NATIVE_PCM16: Final = np.dtype(np.int16) == _PCM16  # little-endian machines: no conversion
-_TEXT_PARTS: Final = frozenset({"input_text", "output_text"})
-_AUDIO_PARTS: Final = frozenset({"input_audio", "output_audio"})
 _FINAL_STATUSES: Final = frozenset({"completed", "incomplete", "cancelled", "failed"})
-_ITEM_STRINGS: Final = ("type", "role", "status", "name", "call_id", "arguments", "output")
-_PART_STRINGS: Final = ("text", "transcript", "audio")
-
-T = TypeVar("T")
-
-
-# -- checks -----------------------------------------------------------------------------------
-
-
-def _short(value: object) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # a huge int or a broken __repr__ must not hide the real error
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _bad(etype: str | None, field: str, value: object, expected: str) -> InvalidEventError:
-    problem = "is missing" if value is _MISSING else f"must be {expected}, got {_short(value)}"
-    return InvalidEventError(etype, field, problem)
-
-
-def _need_str(etype: str, event: dict[str, Any], key: str) -> str:
-    value = event.get(key, _MISSING)
-    if isinstance(value, str):
-        return value
-    raise _bad(etype, key, value, "a string")
-
-
-def _need_ms(etype: str, event: dict[str, Any], key: str) -> float:
-    value = event.get(key, _MISSING)
-    # The comparisons also refuse NaN and infinities, and ints too large for a float.
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= _MAX_MS:
-        return value
-    raise _bad(etype, key, value, f"a number of milliseconds in [0, {_MAX_MS:.0e}]")
-
-
-def _need_dict(etype: str | None, value: object, field: str) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    raise _bad(etype, field, value, "an object")
-
-
-def _index(etype: str, event: dict[str, Any], key: str = "content_index") -> int:
-    value = event.get(key, _MISSING)
-    if type(value) is int and value >= 0:
-        return value
-    raise _bad(etype, key, value, "a non-negative int")
-
-
-def _decode_pcm16(etype: str, field: str, data: str) -> Int16Array:
-    """Base64 PCM16 little-endian to int16; raises :class:`InvalidEventError` when it is not."""
-    try:
-        # Strict decoding of bytes is faster than of str, and rejects what lenient mode skips.
-        raw = binascii.a2b_base64(data.encode("ascii"), strict_mode=True)
-    except (binascii.Error, ValueError):
-        raise InvalidEventError(etype, field, "is not valid base64") from None
-    if len(raw) % 2:
-        raise InvalidEventError(etype, field, f"holds an odd number of bytes ({len(raw)})")
-    if _NATIVE_PCM16:
-        return np.frombuffer(raw, dtype=np.int16)
-    return np.frombuffer(raw, dtype=_PCM16).astype(np.int16)
-
-
-def _copy_part(etype: str, value: object, field: str) -> dict[str, Any]:
-    """A checked copy of a content part, its type in GA terms."""
-    part = dict(_need_dict(etype, value, field))
-    kind = part.get("type")
-    if kind is not None:
-        if not isinstance(kind, str):
-            raise _bad(etype, f"{field}.type", kind, "a string")
-        part["type"] = canonical_part_type(kind)
-    for key in _PART_STRINGS:
-        text = part.get(key)
-        if text is not None and not isinstance(text, str):
-            raise _bad(etype, f"{field}.{key}", text, "a string")
-    return part
-
-
-def _copy_item(etype: str, value: object, field: str = "item") -> ConversationItem:
-    """A checked copy of an item (its content parts copied too), without ``formatted``."""
-    item = dict(_need_dict(etype, value, field))
-    item_id = item.get("id", _MISSING)
-    if not isinstance(item_id, str) or not item_id:
-        raise _bad(etype, f"{field}.id", item_id, "a non-empty string")
-    for key in _ITEM_STRINGS:
-        text = item.get(key)
-        if text is not None and not isinstance(text, str):
-            raise _bad(etype, f"{field}.{key}", text, "a string")
-    content = item.get("content")
-    if content is not None:
-        if not isinstance(content, list):
-            raise _bad(etype, f"{field}.content", content, "a list")
-        item["content"] = [
-            _copy_part(etype, part, f"{field}.content[{i}]") for i, part in enumerate(content)
-        ]
-    item.pop("formatted", None)
-    return item
-
-
-def _item_audio(etype: str, item: ConversationItem, field: str = "item") -> Int16Array | None:
-    """The audio carried by the item's ``input_audio`` parts (client-created items)."""
-    chunks = [
-        _decode_pcm16(etype, f"{field}.content[{i}].audio", part["audio"])
-        for i, part in enumerate(item.get("content") or ())
-        if part.get("type") == "input_audio" and part.get("audio")
-    ]
-    if not chunks:
-        return None
-    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-
-
-def _joined(content: list[dict[str, Any]], kinds: frozenset[str], key: str) -> str | None:
-    """The ``key`` strings of the parts of ``kinds`` joined, or ``None`` when there are none."""
-    values = [p[key] for p in content if p.get("type") in kinds and isinstance(p.get(key), str)]
-    return "".join(values) if values else None
-
-
-def _append_str(container: dict[str, Any], key: str, piece: str) -> None:
-    """Append ``piece`` to the string ``container[key]`` (``None`` or absent counts as empty).
-
-    ``container[key] += piece`` would copy the whole string on every delta. With the dict's
-    reference dropped first, the local is the only one left and CPython grows the string in
-    place, so a long transcript costs amortised O(len(piece)) per delta.
-    """
-    value = container.get(key)
-    if not isinstance(value, str):
-        container[key] = piece
-        return
-    container[key] = ""
-    value += piece
-    container[key] = value
-
-
-def _empty(value: object) -> bool:
-    """Whether a stored value counts as not set yet (missing, ``None`` or ``""``)."""
-    return value is None or (isinstance(value, str) and not value)
-
-
-def _put_bounded(mapping: dict[str, T], key: str, value: T) -> None:
-    if key not in mapping and len(mapping) >= _MAX_PENDING:
-        del mapping[next(iter(mapping))]
-    mapping[key] = value
-
-
-def _sync_formatted(item: ConversationItem, *, final: bool) -> None:
-    """Derive ``formatted`` text, transcript, tool and output from the item's fields.
-
-    With ``final`` the item's values win; otherwise they only fill empty formatted values, so
-    what deltas accumulated is kept.
-    """
-    formatted = item["formatted"]
-    content = item.get("content") or []
-    for key, kinds in (("text", _TEXT_PARTS), ("transcript", _AUDIO_PARTS)):
-        value = _joined(content, kinds, key)
-        if value is not None and (final or not formatted[key]):
-            formatted[key] = value
-    kind = item.get("type")
-    if kind == "function_call":
-        tool = formatted.get("tool")
-        if tool is None:
-            tool = formatted["tool"] = {
-                "type": "function",
-                "name": "",
-                "call_id": "",
-                "arguments": "",
-            }
-        for key in ("name", "call_id", "arguments"):
-            value = item.get(key)
-            if isinstance(value, str) and (final or not tool[key]):
-                tool[key] = value
-    elif kind == "function_call_output":
-        output = item.get("output")
-        if isinstance(output, str) and (final or not formatted.get("output")):
-            formatted["output"] = output
-
-
-def _merge_part(stored: dict[str, Any], part: dict[str, Any], final: bool) -> dict[str, Any]:
-    """``stored`` merged with ``part`` (a new dict).
-
-    Final values overwrite, others only fill missing or empty values; ``None`` never erases.
-    """
-    merged = dict(stored)
-    for key, value in part.items():
-        if value is None:
-            merged.setdefault(key, None)
-        elif final or _empty(merged.get(key)):
-            merged[key] = value
-    return merged
-
-
-def _merge_parts(stored: list[dict[str, Any]], incoming: list[dict[str, Any]], final: bool) -> None:
-    """Merge ``incoming`` parts into ``stored`` index by index, in place."""
-    for index, part in enumerate(incoming):
-        if index < len(stored):
-            stored[index] = _merge_part(stored[index], part, final)
-        else:
-            stored.append(part)
 
 
 # -- pending records ---------------------------------------------------------------------------
@@ -383,7 +199,7 @@ class RealtimeConversation:
             array = np.asarray(samples)
         except (TypeError, ValueError):  # ragged sequences and the like
             raise UsageError(
-                f"input audio must be a 1-D int16 array, got {_short(samples)}"
+                f"input audio must be a 1-D int16 array, got {short(samples)}"
             ) from None
         if array.dtype != np.int16 or array.ndim != 1:
             raise UsageError(
@@ -401,15 +217,13 @@ class RealtimeConversation:
         :class:`UsageError` for an ``args[0]`` that is not an input buffer; the conversation
         is unchanged after any of them.
         """
-        event = _need_dict(None, event, "event")
-        etype = event.get("type", _MISSING)
+        event = need_dict(None, event, "event")
+        etype = event.get("type", MISSING)
         if not isinstance(etype, str):
-            raise _bad(None, "type", etype, "a string")
+            raise bad(None, "type", etype, "a string")
         buffer = args[0] if args else None
         if buffer is not None and not isinstance(buffer, InputAudioBuffer):
-            raise UsageError(
-                f"input audio buffer must be an InputAudioBuffer, got {_short(buffer)}"
-            )
+            raise UsageError(f"input audio buffer must be an InputAudioBuffer, got {short(buffer)}")
         processor = _PROCESSORS.get(canonical_event_type(etype))
         if processor is None:
             return None, None
@@ -418,14 +232,14 @@ class RealtimeConversation:
     # -- helpers ----------------------------------------------------------------------------
 
     def _known(self, etype: str, event: dict[str, Any]) -> ConversationItem:
-        item_id = _need_str(etype, event, "item_id")
+        item_id = need_str(etype, event, "item_id")
         item = self._items.get(item_id)
         if item is None:
             raise UnknownItemError(etype, item_id)
         return item
 
     def _part(self, etype: str, event: dict[str, Any], item: ConversationItem) -> dict[str, Any]:
-        index = _index(etype, event)
+        index = content_index(etype, event)
         content = item.get("content") or ()
         if index >= len(content):
             raise InvalidEventError(
@@ -493,15 +307,15 @@ class RealtimeConversation:
 
     def _new_item(self, etype: str, value: object, field: str = "item") -> ConversationItem:
         """A checked copy of ``value`` with a fresh ``formatted``; raises before any change."""
-        item = _copy_item(etype, value, field)
-        audio = _item_audio(etype, item, field)
+        item = copy_item(etype, value, field)
+        audio = item_audio(etype, item, field)
         formatted: Formatted = {
             "audio": AudioBuffer(audio),
             "text": "",
             "transcript": "",
         }
         item["formatted"] = formatted
-        _sync_formatted(item, final=False)
+        sync_formatted(item, final=False)
         return item
 
     def _upsert(
@@ -526,7 +340,7 @@ class RealtimeConversation:
             if key == "status":
                 if final or not (current in _FINAL_STATUSES and value == "in_progress"):
                     stored[key] = value
-            elif final or _empty(current):
+            elif final or is_empty(current):
                 stored[key] = value
         parts = incoming.get("content")
         if parts is not None:
@@ -534,26 +348,26 @@ class RealtimeConversation:
             if content is None:
                 stored["content"] = parts
             else:
-                _merge_parts(content, parts, final)
+                merge_parts(content, parts, final)
         formatted = stored["formatted"]
         audio = incoming["formatted"]["audio"]
         if len(audio) and not len(formatted["audio"]):
             formatted["audio"] = audio
-        _sync_formatted(stored, final=final)
+        sync_formatted(stored, final=final)
 
     # -- items ------------------------------------------------------------------------------
 
     def _on_item_created(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        value = event.get("item", _MISSING)
+        value = event.get("item", MISSING)
         return self._upsert(
             etype, value, final=False, previous_id=event.get("previous_item_id")
         ), None
 
     def _on_item_retrieved(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        return self._upsert(etype, event.get("item", _MISSING), final=True), None
+        return self._upsert(etype, event.get("item", MISSING), final=True), None
 
     def _on_item_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        incoming = self._new_item(etype, event.get("item", _MISSING))
+        incoming = self._new_item(etype, event.get("item", MISSING))
         stored = self._items.get(incoming["id"])
         if stored is None:
             raise UnknownItemError(etype, incoming["id"])
@@ -563,12 +377,12 @@ class RealtimeConversation:
     def _on_item_truncated(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         part = self._part(etype, event, item)
-        end_ms = _need_ms(etype, event, "audio_end_ms")
+        end_ms = need_ms(etype, event, "audio_end_ms")
         formatted = item["formatted"]
         formatted["audio"].truncate(self._samples(end_ms))
         # The server drops the transcript of a truncated audio part.
         formatted["transcript"] = ""
-        if part.get("type") in _AUDIO_PARTS or "transcript" in part:
+        if part.get("type") in AUDIO_PARTS or "transcript" in part:
             part["transcript"] = ""
         return item, None
 
@@ -586,33 +400,33 @@ class RealtimeConversation:
         self, etype: str, event: dict[str, Any]
     ) -> tuple[str, ConversationItem | None, dict[str, Any] | None, int | None]:
         """``(item_id, item or None, part or None, content_index or None)``, all checked."""
-        item_id = _need_str(etype, event, "item_id")
-        index = _index(etype, event) if event.get("content_index") is not None else None
+        item_id = need_str(etype, event, "item_id")
+        index = content_index(etype, event) if event.get("content_index") is not None else None
         item = self._items.get(item_id)
         part = self._part(etype, event, item) if item is not None and index is not None else None
         return item_id, item, part, index
 
     def _on_transcription_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        delta = _need_str(etype, event, "delta")
+        delta = need_str(etype, event, "delta")
         item_id, item, part, index = self._transcript_target(etype, event)
         if item is None:
             pending = self._transcripts.get(item_id) or _Transcript()
             text = (pending.text or "") + delta
-            _put_bounded(
+            put_bounded(
                 self._transcripts, item_id, replace(pending, text=text, content_index=index)
             )
             return None, None
-        _append_str(item["formatted"], "transcript", delta)
+        append_str(item["formatted"], "transcript", delta)
         if part is not None:
-            _append_str(part, "transcript", delta)
+            append_str(part, "transcript", delta)
         return item, {"transcript": delta}
 
     def _on_transcription_completed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        transcript = _need_str(etype, event, "transcript")
+        transcript = need_str(etype, event, "transcript")
         item_id, item, part, index = self._transcript_target(etype, event)
         if item is None:
             pending = self._transcripts.get(item_id) or _Transcript()
-            _put_bounded(
+            put_bounded(
                 self._transcripts, item_id, replace(pending, text=transcript, content_index=index)
             )
             return None, None
@@ -622,11 +436,11 @@ class RealtimeConversation:
         return item, None
 
     def _on_transcription_failed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        error = dict(_need_dict(etype, event.get("error", _MISSING), "error"))
+        error = dict(need_dict(etype, event.get("error", MISSING), "error"))
         item_id, item, _, _ = self._transcript_target(etype, event)
         if item is None:
             pending = self._transcripts.get(item_id) or _Transcript()
-            _put_bounded(self._transcripts, item_id, replace(pending, error=error))
+            put_bounded(self._transcripts, item_id, replace(pending, error=error))
             return None, None
         item["formatted"]["transcription_error"] = error
         return item, None
@@ -634,14 +448,14 @@ class RealtimeConversation:
     # -- input audio ------------------------------------------------------------------------
 
     def _on_speech_started(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item_id = _need_str(etype, event, "item_id")
-        start_ms = _need_ms(etype, event, "audio_start_ms")
-        _put_bounded(self._speech, item_id, _Speech(start_ms=start_ms))
+        item_id = need_str(etype, event, "item_id")
+        start_ms = need_ms(etype, event, "audio_start_ms")
+        put_bounded(self._speech, item_id, _Speech(start_ms=start_ms))
         return None, None
 
     def _on_speech_stopped(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item_id = _need_str(etype, event, "item_id")
-        end_ms = _need_ms(etype, event, "audio_end_ms")
+        item_id = need_str(etype, event, "item_id")
+        end_ms = need_ms(etype, event, "audio_end_ms")
         speech = self._speech.get(item_id) or _Speech()
         start_ms = speech.start_ms
         if start_ms is not None and end_ms < start_ms:
@@ -658,7 +472,7 @@ class RealtimeConversation:
             if audio is not None and not len(item["formatted"]["audio"]):
                 item["formatted"]["audio"].append(audio)
         else:
-            _put_bounded(self._speech, item_id, replace(speech, end_ms=end_ms, audio=audio))
+            put_bounded(self._speech, item_id, replace(speech, end_ms=end_ms, audio=audio))
         if buffer is not None and self.keep_input_ms is not None:
             horizon = end - self._samples(self.keep_input_ms)
             for other in self._speech.values():
@@ -668,11 +482,11 @@ class RealtimeConversation:
         return item, None
 
     def _on_committed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item_id = _need_str(etype, event, "item_id")
+        item_id = need_str(etype, event, "item_id")
         if self._queued_audio is not None and item_id not in self._items:
             speech = self._speech.get(item_id) or _Speech()
             if speech.audio is None:
-                _put_bounded(self._speech, item_id, replace(speech, audio=self._queued_audio))
+                put_bounded(self._speech, item_id, replace(speech, audio=self._queued_audio))
                 self._queued_audio = None
         return None, None
 
@@ -682,15 +496,15 @@ class RealtimeConversation:
         self, etype: str, event: dict[str, Any]
     ) -> tuple[dict[str, Any], list[ConversationItem]]:
         """A checked copy of ``event["response"]`` (``output`` as ids) and its output items."""
-        response = dict(_need_dict(etype, event.get("response", _MISSING), "response"))
-        response_id = response.get("id", _MISSING)
+        response = dict(need_dict(etype, event.get("response", MISSING), "response"))
+        response_id = response.get("id", MISSING)
         if not isinstance(response_id, str) or not response_id:
-            raise _bad(etype, "response.id", response_id, "a non-empty string")
+            raise bad(etype, "response.id", response_id, "a non-empty string")
         output = response.get("output")
         items: list[ConversationItem] = []
         if output is not None:
             if not isinstance(output, list):
-                raise _bad(etype, "response.output", output, "a list")
+                raise bad(etype, "response.output", output, "a list")
             ids = []
             for i, entry in enumerate(output):
                 if isinstance(entry, str):
@@ -732,8 +546,8 @@ class RealtimeConversation:
     def _on_output_item_added(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         response_id = event.get("response_id")
         if response_id is not None and not isinstance(response_id, str):
-            raise _bad(etype, "response_id", response_id, "a string")
-        item = self._upsert(etype, event.get("item", _MISSING), final=False)
+            raise bad(etype, "response_id", response_id, "a string")
+        item = self._upsert(etype, event.get("item", MISSING), final=False)
         response = self._responses.get(response_id) if response_id is not None else None
         if response is not None:
             output = response.setdefault("output", [])
@@ -743,8 +557,8 @@ class RealtimeConversation:
 
     def _on_content_part(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
-        index = _index(etype, event)
-        part = _copy_part(etype, event.get("part", _MISSING), "part")
+        index = content_index(etype, event)
+        part = copy_part(etype, event.get("part", MISSING), "part")
         content = item.get("content")
         size = len(content) if content is not None else 0
         if index > size:
@@ -757,8 +571,8 @@ class RealtimeConversation:
         elif index == size:
             content.append(part)
         else:
-            content[index] = _merge_part(content[index], part, final)
-        _sync_formatted(item, final=final)
+            content[index] = merge_part(content[index], part, final)
+        sync_formatted(item, final=final)
         return item, None
 
     # -- streamed output --------------------------------------------------------------------
@@ -766,32 +580,32 @@ class RealtimeConversation:
     def _on_text_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         part = self._part(etype, event, item)
-        delta = _need_str(etype, event, "delta")
-        _append_str(part, "text", delta)
-        _append_str(item["formatted"], "text", delta)
+        delta = need_str(etype, event, "delta")
+        append_str(part, "text", delta)
+        append_str(item["formatted"], "text", delta)
         return item, {"text": delta}
 
     def _on_transcript_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         part = self._part(etype, event, item)
-        delta = _need_str(etype, event, "delta")
-        _append_str(part, "transcript", delta)
-        _append_str(item["formatted"], "transcript", delta)
+        delta = need_str(etype, event, "delta")
+        append_str(part, "transcript", delta)
+        append_str(item["formatted"], "transcript", delta)
         return item, {"transcript": delta}
 
     def _on_audio_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         self._part(etype, event, item)
-        chunk = _decode_pcm16(etype, "delta", _need_str(etype, event, "delta"))
+        chunk = decode_pcm16(etype, "delta", need_str(etype, event, "delta"))
         item["formatted"]["audio"].append(chunk)
         return item, {"audio": chunk}
 
     def _on_arguments_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
-        delta = _need_str(etype, event, "delta")
+        delta = need_str(etype, event, "delta")
         tool = self._tool(etype, item)
-        _append_str(item, "arguments", delta)
-        _append_str(tool, "arguments", delta)
+        append_str(item, "arguments", delta)
+        append_str(tool, "arguments", delta)
         return item, {"arguments": delta}
 
     def _tool(self, etype: str, item: ConversationItem) -> dict[str, str]:
@@ -803,19 +617,19 @@ class RealtimeConversation:
         return tool
 
     def _on_text_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        return self._set_part(etype, event, "text", _TEXT_PARTS)
+        return self._set_part(etype, event, "text", TEXT_PARTS)
 
     def _on_transcript_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        return self._set_part(etype, event, "transcript", _AUDIO_PARTS)
+        return self._set_part(etype, event, "transcript", AUDIO_PARTS)
 
     def _set_part(
         self, etype: str, event: dict[str, Any], key: str, kinds: frozenset[str]
     ) -> Result:
         item = self._known(etype, event)
         part = self._part(etype, event, item)
-        value = _need_str(etype, event, key)
+        value = need_str(etype, event, key)
         part[key] = value
-        item["formatted"][key] = _joined(item["content"], kinds, key) or value
+        item["formatted"][key] = joined(item["content"], kinds, key) or value
         return item, None
 
     def _on_audio_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
@@ -825,7 +639,7 @@ class RealtimeConversation:
 
     def _on_arguments_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
-        arguments = _need_str(etype, event, "arguments")
+        arguments = need_str(etype, event, "arguments")
         tool = self._tool(etype, item)
         item["arguments"] = arguments
         tool["arguments"] = arguments

@@ -17,6 +17,8 @@ CORE = [
     "realtime_widget.session",
     "realtime_widget.knowledge",
     "realtime_widget.tools",
+    "realtime_widget.items",
+    "realtime_widget.replay",
 ]
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 
