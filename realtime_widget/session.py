@@ -33,6 +33,7 @@ from .knowledge import merge_knowledge_instructions, validate_knowledge
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE
 
 __all__ = [
+    "CONFIG_GROUP_KEYS",
     "FLAT_FIELDS",
     "SessionConfig",
     "SessionShape",
@@ -82,6 +83,8 @@ _AUDIO_KEYS = frozenset(
 )
 _GROUP_KEYS["speech"] = _AUDIO_KEYS
 _GROUP_KEYS["hearing"] = _AUDIO_KEYS
+CONFIG_GROUP_KEYS: Mapping[str, frozenset[str]] = _GROUP_KEYS
+"""The seed's config groups and the keys each accepts (shared with the local server)."""
 
 # flat field of update_session -> (group, key)
 FLAT_FIELDS: dict[str, tuple[str, str]] = {
@@ -351,19 +354,20 @@ def session_payload(
             "tools": all_tools,
             "tool_choice": tool_choice,
         }
-        if transcription is not _UNSET:
-            beta["input_audio_transcription"] = transcription
-        if noise is not _UNSET:
-            beta["input_audio_noise_reduction"] = noise
-        if turn is not _UNSET:
-            beta["turn_detection"] = turn
-        if temperature is not None:
-            beta["temperature"] = temperature
-        if max_tokens is not None:
-            beta["max_response_output_tokens"] = max_tokens
-        if speed is not None:
-            beta["speed"] = speed
-        return {k: v for k, v in beta.items() if v is not None or k == "turn_detection"}
+        # set to None these mean "off" and are sent as null; unset, they are left out
+        switches = {
+            "input_audio_transcription": transcription,
+            "input_audio_noise_reduction": noise,
+            "turn_detection": turn,
+        }
+        beta.update({k: v for k, v in switches.items() if v is not _UNSET})
+        numbers = {
+            "temperature": temperature,
+            "max_response_output_tokens": max_tokens,
+            "speed": speed,
+        }
+        beta.update({k: v for k, v in numbers.items() if v is not None})
+        return beta
 
     audio_in: dict[str, Any] = {"format": audio_format_to_ga(in_format)}
     if transcription is not _UNSET:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..protocol import DEFAULT_MODEL, Dialect
+from ..session import CONFIG_GROUP_KEYS
 from . import fields as f
 from .knowledge import validate_knowledge
 from .wire import ClientEventError, new_id
@@ -53,37 +54,9 @@ _GA_KEYS = frozenset(
     }
 )
 _NESTED_KEYS = frozenset({"type", "model", "speech", "hearing", "vision", "knowledge"})
-_NESTED_MODEL_KEYS = frozenset(
-    {
-        "provider",
-        "name",
-        "modalities",
-        "instructions",
-        "tools",
-        "tool_choice",
-        "temperature",
-        "max_response_output_tokens",
-    }
-)
-_AUDIO_GROUP_KEYS = frozenset(
-    {
-        "voice",
-        "speed",
-        "input_audio_format",
-        "output_audio_format",
-        "input_audio_transcription",
-        "input_audio_noise_reduction",
-        "turn_detection",
-    }
-)
-_VISION_KEYS = frozenset(
-    {
-        "enable_face_detection",
-        "enable_object_detection",
-        "enable_face_identification",
-        "object_detection_target_classes",
-    }
-)
+_NESTED_MODEL_KEYS = CONFIG_GROUP_KEYS["model"]
+_AUDIO_GROUP_KEYS = CONFIG_GROUP_KEYS["hearing"]
+_VISION_KEYS = CONFIG_GROUP_KEYS["vision"]
 
 Path = tuple[str, ...]
 _Change = tuple[Path, Any]
