@@ -660,7 +660,18 @@ class RealtimeClient(RealtimeEventHandler):
             self.dispatch("error", {"type": "protocol_error", "error": exc, "event": event})
             return
         if kind == "input_audio_buffer.speech_started":
+            detection = self.config.turn_detection() or {}
+            if detection.get("interrupt_response", True):
+                # the server cancels the response itself: a response.cancel would be refused
+                self._active_response = None
             self.dispatch("conversation.interrupted", {"event": event})
+        elif kind == "input_audio_buffer.speech_stopped":
+            # the server commits up to here: a later manual commit starts after it
+            end_ms = event.get("audio_end_ms")
+            if isinstance(end_ms, int | float) and not isinstance(end_ms, bool):
+                self._commit_offset = max(self._commit_offset, int(end_ms * SAMPLE_RATE) // 1000)
+        elif kind == "input_audio_buffer.cleared":
+            self._commit_offset = self.input_audio_buffer.end
         elif kind == "response.created":
             self._active_response = _response_id(event)
         elif kind == "response.done":

@@ -565,3 +565,47 @@ async def test_max_audio_seconds_bounds_audio_and_keeps_transcripts(
     with pytest.raises(UsageError, match="max_audio_seconds"):
         RealtimeClient(url=server.url, max_audio_seconds=-1)
     await client.disconnect()
+
+
+async def test_manual_commit_after_voice_turns_sends_only_new_audio(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(server)
+    stops = collect(client.realtime, "server.input_audio_buffer.speech_stopped")
+    audio = speech_with_silence("first with voice activity")
+    for start in range(0, audio.size, 2400):
+        client.append_input_audio(audio[start : start + 2400])
+    assert await client.wait_for_answer(10) is not None
+    await next_completed(client, "user")  # the voice turn's item
+    client.update_session(turn_detection=None)
+    manual = np.asarray(synthesize("then by hand").samples, dtype=np.int16)
+    client.append_input_audio(manual)
+    client.create_response()
+    user = await next_completed(client, "user")
+    # the server committed the voice turn up to audio_end_ms; the rest is still pending there
+    pending = audio[stops[0]["audio_end_ms"] * 24 :]
+    expected = np.concatenate([pending, manual])
+    np.testing.assert_array_equal(np.asarray(user["formatted"]["audio"]), expected)
+    await client.disconnect()
+
+
+async def test_no_cancel_after_the_server_interrupted_the_response(
+    paced_server: LocalRealtimeServer,
+) -> None:
+    client = await connected(paced_server)
+    errors = collect(client, "error")
+    client.send_user_message_content("say something long enough to be interrupted")
+    await client.realtime.wait_for_next("server.response.output_audio.delta", 5)
+    item = client.get_conversation_items()[-1]
+    speech = speech_with_silence("stop", silence_s=0.3)
+    waiting = asyncio.ensure_future(client.wait_for_next("conversation.interrupted", 5))
+    for start in range(0, speech.size, 2400):
+        client.append_input_audio(speech[start : start + 2400])
+    assert await waiting is not None
+    client.cancel_response(item["id"], 2400)  # what a browser does on barge-in
+    await asyncio.sleep(0.3)
+    sent = [e["type"] for e in paced_server.connections[-1].received]
+    assert "response.cancel" not in sent
+    assert "conversation.item.truncate" in sent
+    assert [e for e in errors if e["type"] == "server_error"] == []
+    await client.disconnect()
