@@ -1,1 +1,58 @@
-// frontend
+// The RealtimeWidget frontend's entry: the anywidget contract.
+//
+// Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
+// `export ` stripped (the audio core), then js/widget/*.js as they are (items.js: the item
+// store, message checks and labels, pure; session.js: RtwSession, the kernel's messages and
+// the browser's audio; view.js: RtwView, the DOM), then this file. anywidget loads the module
+// from a blob: URL, where relative imports do not resolve, hence one module. No file has side
+// effects at import: node tests import the assembled module (js/tests/widget.test.mjs).
+//
+// Wire (see realtime_widget/_widget_messages.py for the kernel side):
+//   kernel -> browser: delta {item_id, field, delta} | audio {item_id} + one buffer |
+//     audio_done {item_id} | interrupt | item {item} | snapshot {items}
+//   browser -> kernel: audio + one buffer | interrupted {item_id, played_samples} |
+//     played {item_id, played_samples} | stop | text {text} | ptt_start | ptt_stop |
+//     connect | disconnect | hello
+
+/**
+ * Sessions by the widget's `_session_key` trait: anywidget hands `initialize` and each view
+ * a different proxy of the same model, so the proxies cannot be the key.
+ * @type {Map<string, RtwSession>}
+ */
+const rtwSessions = new Map();
+
+/**
+ * @param {AnyModel} model
+ * @returns {string}
+ */
+function rtwSessionKey(model) {
+  const key = model.get("_session_key");
+  return typeof key === "string" && key !== "" ? key : "default";
+}
+
+export default {
+  /** @param {{model: AnyModel}} context */
+  initialize({ model }) {
+    const key = rtwSessionKey(model);
+    rtwSessions.get(key)?.dispose();
+    const session = new RtwSession(model);
+    rtwSessions.set(key, session);
+    session.start();
+    return () => {
+      session.dispose();
+      if (rtwSessions.get(key) === session) rtwSessions.delete(key);
+    };
+  },
+  /** @param {{model: AnyModel, el: HTMLElement}} context */
+  render({ model, el }) {
+    const key = rtwSessionKey(model);
+    let session = rtwSessions.get(key);
+    if (session === undefined) {
+      session = new RtwSession(model);
+      rtwSessions.set(key, session);
+      session.start();
+    }
+    const view = new RtwView(session, model, el);
+    return () => view.dispose();
+  },
+};

@@ -1,0 +1,457 @@
+// The widget module as the kernel assembles it (js/lib with `export ` stripped, then
+// js/widget/*.js and widget.js as they are), imported in node: its pure view logic, its
+// message checks, the session's audio engine on a stand-in Web Audio, and the rule that no
+// text is ever parsed as HTML.
+
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const JS = fileURLToPath(new URL("../", import.meta.url));
+const jsFiles = (dir) =>
+  readdirSync(path.join(JS, dir))
+    .filter((name) => name.endsWith(".js"))
+    .sort()
+    .map((name) => path.join(JS, dir, name));
+const PARTS = [...jsFiles("widget"), path.join(JS, "widget.js")];
+const WIDGET = PARTS.map((file) => readFileSync(file, "utf8")).join("\n");
+
+/** The module text, assembled by the rule of realtime_widget/_frontend.py. */
+function assemble() {
+  const lib = jsFiles("lib").map((file) => readFileSync(file, "utf8").replace(/^export /gm, ""));
+  return [...lib, WIDGET].join("\n");
+}
+
+let w;
+const dir = mkdtempSync(path.join(tmpdir(), "rtw-widget-"));
+before(async () => {
+  const file = path.join(dir, "widget-bundle.mjs");
+  writeFileSync(file, assemble());
+  w = await import(pathToFileURL(file).href);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function summary(fields) {
+  return { id: "item_1", type: "message", role: "assistant", status: "in_progress", ...fields };
+}
+
+describe("the assembled module", () => {
+  it("has the anywidget contract and no side effects at import", () => {
+    assert.equal(typeof w.default.initialize, "function");
+    assert.equal(typeof w.default.render, "function");
+    assert.equal(typeof globalThis.document, "undefined", "importing needed no DOM");
+  });
+
+  it("never parses text as HTML", () => {
+    assert.doesNotMatch(WIDGET, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser/);
+  });
+
+  it("widget files have no imports and declare each top-level name once", () => {
+    for (const file of PARTS) {
+      const text = readFileSync(file, "utf8");
+      assert.doesNotMatch(text, /^\s*import[\s{*]|\bimport\s*\(|import\.meta|\brequire\s*\(/m, file);
+    }
+    const names = [...WIDGET.matchAll(/^(?:export )?(?:function|class|const|let) ([A-Za-z_$][\w$]*)/gm)].map(
+      (m) => m[1],
+    );
+    assert.deepEqual(names, [...new Set(names)]);
+  });
+
+  it("declares no top-level name that a lib file declares", () => {
+    const libNames = new Set(
+      readdirSync(path.join(JS, "lib"))
+        .filter((n) => n.endsWith(".js"))
+        .flatMap((n) => [
+          ...readFileSync(path.join(JS, "lib", n), "utf8").matchAll(
+            /^export (?:function|class|const) ([A-Za-z_$][\w$]*)/gm,
+          ),
+        ])
+        .map((m) => m[1]),
+    );
+    const own = [...WIDGET.matchAll(/^(?:export )?(?:function|class|const|let) ([A-Za-z_$][\w$]*)/gm)].map(
+      (m) => m[1],
+    );
+    assert.ok(own.length > 10);
+    for (const name of own) assert.ok(!libNames.has(name), `${name} clashes with js/lib`);
+  });
+});
+
+describe("item store", () => {
+  it("takes the items trait in order, reports changes and removals", () => {
+    const store = w.createItemStore();
+    let result = w.applySummaries(store, [summary({ id: "a", text: "hi" }), summary({ id: "b" })]);
+    assert.deepEqual(result, { changed: ["a", "b"], removed: [] });
+    assert.deepEqual(store.order, ["a", "b"]);
+    result = w.applySummaries(store, [summary({ id: "b" }), summary({ id: "c", role: "user" })]);
+    assert.deepEqual(result, { changed: ["c"], removed: ["a"] });
+    assert.deepEqual(store.order, ["b", "c"]);
+    assert.equal(store.items.get("c").role, "user");
+  });
+
+  it("normalizes fields and skips entries without an id or repeated", () => {
+    const store = w.createItemStore();
+    w.applySummaries(store, [
+      { id: "x", text: 5, audio_ms: -1, tool_state: "weird", tool_ms: 12 },
+      { text: "no id" },
+      null,
+      { id: "x", text: "again" },
+    ]);
+    assert.deepEqual(store.order, ["x"]);
+    const item = store.items.get("x");
+    assert.equal(item.text, "");
+    assert.equal(item.audio_ms, 0);
+    assert.equal(item.tool_state, null);
+    assert.equal(item.tool_ms, 12);
+    assert.equal(item.truncated_ms, null);
+  });
+
+  it("appends deltas to their field, creating a placeholder for an unknown item", () => {
+    const store = w.createItemStore();
+    w.applySummaries(store, [summary({ id: "a", transcript: "Hel" })]);
+    w.applyDelta(store, { item_id: "a", field: "transcript", delta: "lo" });
+    assert.equal(store.items.get("a").transcript, "Hello");
+    const call = w.applyDelta(store, { item_id: "f", field: "arguments", delta: '{"c' });
+    assert.equal(call.type, "function_call");
+    w.applyDelta(store, { item_id: "f", field: "arguments", delta: 'ity": "Paris"}' });
+    assert.equal(store.items.get("f").arguments, '{"city": "Paris"}');
+    assert.deepEqual(store.order, ["a", "f"]);
+  });
+
+  it("an item message replaces the summary; a trait setting later wins again", () => {
+    const store = w.createItemStore();
+    w.applySummaries(store, [summary({ id: "a", transcript: "x" })]);
+    w.applyItemSummary(store, summary({ id: "a", transcript: "xyz", status: "completed" }));
+    assert.equal(store.items.get("a").status, "completed");
+    assert.equal(w.applyItemSummary(store, { nope: 1 }), null);
+    w.applyItemSummary(store, summary({ id: "b" }));
+    assert.deepEqual(store.order, ["a", "b"]);
+  });
+});
+
+describe("kernel messages", () => {
+  it("accepts the documented shapes", () => {
+    const dv = new DataView(new ArrayBuffer(8));
+    assert.deepEqual(w.parseKernelMessage({ type: "delta", item_id: "a", field: "text", delta: "x" }), {
+      type: "delta",
+      item_id: "a",
+      field: "text",
+      delta: "x",
+    });
+    assert.deepEqual(w.parseKernelMessage({ type: "audio", item_id: "a" }, [dv]), { type: "audio", item_id: "a" });
+    assert.deepEqual(w.parseKernelMessage({ type: "audio_done", item_id: "a" }), { type: "audio_done", item_id: "a" });
+    assert.deepEqual(w.parseKernelMessage({ type: "interrupt" }), { type: "interrupt" });
+    assert.equal(w.parseKernelMessage({ type: "item", item: summary({}) }).type, "item");
+    assert.equal(w.parseKernelMessage({ type: "snapshot", items: [] }).type, "snapshot");
+  });
+
+  it("rejects malformed ones", () => {
+    for (const [msg, buffers] of [
+      [null, []],
+      [{ type: "delta", item_id: "a", field: "audio", delta: "x" }],
+      [{ type: "delta", item_id: "", field: "text", delta: "x" }],
+      [{ type: "delta", item_id: "a", field: "text", delta: 3 }],
+      [{ type: "audio", item_id: "a" }, []],
+      [{ type: "audio", item_id: "a" }, ["text"]],
+      [{ type: "audio_done" }],
+      [{ type: "item", item: { id: 3 } }],
+      [{ type: "snapshot", items: "no" }],
+      [{ type: "surprise" }],
+    ]) {
+      assert.equal(w.parseKernelMessage(msg, buffers ?? []), null, JSON.stringify(msg));
+    }
+  });
+});
+
+describe("labels", () => {
+  it("formats durations", () => {
+    assert.equal(w.formatDuration(0), "0 ms");
+    assert.equal(w.formatDuration(850), "850 ms");
+    assert.equal(w.formatDuration(2349), "2.3 s");
+    assert.equal(w.formatDuration(59999), "59.9 s");
+    assert.equal(w.formatDuration(65000), "1 min 05 s");
+    assert.equal(w.formatDuration(null), "");
+    assert.equal(w.formatDuration(-5), "");
+  });
+
+  it("maps levels to meter widths on a -60..0 dB scale", () => {
+    assert.equal(w.meterPercent(0), 0);
+    assert.equal(w.meterPercent(1), 100);
+    assert.equal(w.meterPercent(0.001), 0);
+    assert.equal(w.meterPercent(Math.pow(10, -30 / 20)), 50);
+  });
+
+  it("describes messages, tool calls and outputs", () => {
+    const store = w.createItemStore();
+    w.applySummaries(store, [
+      summary({ id: "u", role: "user", status: "completed", audio_ms: 2300 }),
+      summary({ id: "a", status: "incomplete", transcript: "Hi", audio_ms: 900, truncated_ms: 640 }),
+      { id: "f", type: "function_call", name: "get_weather", call_id: "c1", tool_state: "done", tool_ms: 12 },
+      { id: "o", type: "function_call_output", call_id: "c1", output: "{}" },
+      { id: "o2", type: "function_call_output", call_id: "c9", output: "{}" },
+      summary({ id: "p", status: "in_progress" }),
+    ]);
+    const d = (id) => w.describeItem(store.items.get(id), store);
+    assert.deepEqual(d("u"), { kind: "message", label: "You", notes: ["audio 2.3 s"], placeholder: "(speech)" });
+    assert.deepEqual(d("a").notes, ["audio 900 ms", "interrupted at 640 ms"]);
+    assert.deepEqual(d("f"), { kind: "tool", label: "get_weather", notes: ["done", "12 ms"], placeholder: "" });
+    assert.equal(d("o").kind, "hidden");
+    assert.equal(d("o2").kind, "output");
+    assert.equal(d("p").placeholder, "…");
+    const failed = { ...store.items.get("f"), tool_state: "error" };
+    assert.deepEqual(w.describeItem(failed, store).notes, ["failed", "12 ms"]);
+  });
+});
+
+describe("microphone states", () => {
+  const ok = {
+    isSecureContext: true,
+    mediaDevices: { getUserMedia() {} },
+    AudioContext: function () {},
+    AudioWorkletNode: function () {},
+  };
+
+  it("says why the mic cannot be used", () => {
+    assert.equal(w.micUnsupportedReason(ok), null);
+    assert.match(w.micUnsupportedReason({ ...ok, isSecureContext: false }), /secure/);
+    assert.match(w.micUnsupportedReason({ ...ok, mediaDevices: undefined }), /media devices/);
+    assert.match(w.micUnsupportedReason({ ...ok, AudioWorkletNode: undefined }), /AudioWorklet/);
+  });
+
+  it("maps getUserMedia failures to mic states", () => {
+    const named = (name, message = "") => Object.assign(new Error(message), { name });
+    assert.equal(w.micErrorState(named("NotAllowedError")).mic, "denied");
+    assert.equal(w.micErrorState(named("SecurityError")).mic, "denied");
+    assert.match(w.micErrorState(named("NotAllowedError")).message, /denied/);
+    assert.match(w.micErrorState(named("NotFoundError")).message, /No microphone/);
+    assert.match(w.micErrorState(named("NotReadableError")).message, /busy/);
+    assert.match(w.micErrorState(named("TypeError", "odd")).message, /: odd$/);
+  });
+
+  it("throttles played reports per item", () => {
+    assert.equal(w.playedReportDue(undefined, 0), true);
+    assert.equal(w.playedReportDue(1000, 1100), false);
+    assert.equal(w.playedReportDue(1000, 1200), true);
+    assert.equal(w.playedReportDue(1000, 1050, 50), true);
+  });
+});
+
+describe("the session without a browser", () => {
+  function fakeModel(state) {
+    const handlers = new Map();
+    const sent = [];
+    return {
+      sent,
+      state,
+      get: (name) => state[name],
+      set: (name, value) => {
+        state[name] = value;
+      },
+      save_changes() {},
+      send: (content, _callbacks, buffers) => sent.push({ content, buffers }),
+      on: (name, cb) => handlers.set(name, cb),
+      off: (name) => handlers.delete(name),
+      fire: (name, ...args) => handlers.get(name)?.(...args),
+    };
+  }
+
+  it("says hello, resets a stale mic, and applies kernel messages to its store", () => {
+    const model = fakeModel({ items: [summary({ id: "a" })], mic: "on", connection: "connected" });
+    const session = new w.RtwSession(model);
+    const events = [];
+    session.subscribe((e) => events.push(e));
+    session.start();
+    assert.deepEqual(model.sent[0].content, { type: "hello" });
+    assert.equal(model.state.mic, "off");
+    model.fire("msg:custom", { type: "delta", item_id: "a", field: "transcript", delta: "Hi" });
+    assert.equal(session.store.items.get("a").transcript, "Hi");
+    model.fire("msg:custom", { type: "snapshot", items: [summary({ id: "b", text: "in flight" })] });
+    assert.deepEqual(session.store.order, ["a", "b"]);
+    model.fire("msg:custom", { type: "bogus" });
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ["delta", "items"],
+    );
+  });
+
+  it("answers an interrupt with nothing played when it has no audio engine", () => {
+    const model = fakeModel({ items: [], mic: "off", connection: "connected" });
+    const session = new w.RtwSession(model);
+    session.start();
+    // Audio arrives before any engine: it waits (the engine fails to start in node).
+    model.fire("msg:custom", { type: "audio", item_id: "a" }, [new DataView(new ArrayBuffer(4))]);
+    assert.equal(session.pending.length, 1);
+    model.fire("msg:custom", { type: "interrupt" });
+    assert.equal(session.pending.length, 0);
+    assert.deepEqual(model.sent.at(-1).content, { type: "interrupted", item_id: null, played_samples: 0 });
+    session.stop();
+    assert.deepEqual(model.sent.at(-1).content, { type: "stop" });
+  });
+
+  it("sends captured audio only when connected with the mic on, and in manual turns only during push-to-talk", () => {
+    const model = fakeModel({ items: [], mic: "on", connection: "connected", turn_detection: "server_vad" });
+    const session = new w.RtwSession(model);
+    const chunk = () => ({ type: "chunk", buffer: new ArrayBuffer(3840), offset: 0, samples: 1920 });
+    session._onCaptureMessage(chunk());
+    assert.equal(model.sent.at(-1).content.type, "audio");
+    assert.equal(model.sent.at(-1).buffers[0].byteLength, 3840);
+    model.state.turn_detection = "manual";
+    const before = model.sent.length;
+    session._onCaptureMessage(chunk());
+    assert.equal(model.sent.length, before, "manual turns send nothing while the button is up");
+    session.pttPress();
+    assert.deepEqual(model.sent.at(-1).content, { type: "ptt_start" });
+    session._onCaptureMessage(chunk());
+    assert.equal(model.sent.at(-1).content.type, "audio");
+    session.pttRelease(); // no capture node here: ptt_stop at once
+    assert.deepEqual(model.sent.at(-1).content, { type: "ptt_stop" });
+    model.state.connection = "disconnected";
+    model.state.turn_detection = "server_vad";
+    const count = model.sent.length;
+    session._onCaptureMessage(chunk());
+    assert.equal(model.sent.length, count);
+  });
+});
+
+describe("the audio engine with a stand-in Web Audio", () => {
+  /** Records what the engine does with the AudioContext and its nodes. */
+  function installFakeAudio(initialState) {
+    const log = { contexts: [], nodes: [], modules: [], resumed: 0, closed: 0, revoked: [] };
+    class FakePort {
+      constructor() {
+        this.posted = [];
+        this.onmessage = null;
+      }
+      postMessage(message, transfer = []) {
+        this.posted.push({ message, transfer });
+      }
+    }
+    class FakeNode {
+      constructor(ctx, name, options) {
+        Object.assign(this, { ctx, name, options, port: new FakePort(), connected: [] });
+        log.nodes.push(this);
+      }
+      connect(target) {
+        this.connected.push(target);
+      }
+      disconnect() {
+        this.connected = [];
+      }
+    }
+    class FakeContext {
+      constructor(options) {
+        this.options = options;
+        this.state = initialState;
+        this.destination = { name: "destination" };
+        this.audioWorklet = { addModule: async (url) => log.modules.push(url) };
+        log.contexts.push(this);
+      }
+      async resume() {
+        log.resumed += 1;
+        this.state = "running";
+      }
+      async close() {
+        log.closed += 1;
+        this.state = "closed";
+      }
+    }
+    const saved = {
+      AudioContext: globalThis.AudioContext,
+      AudioWorkletNode: globalThis.AudioWorkletNode,
+      revoke: URL.revokeObjectURL,
+    };
+    globalThis.AudioContext = FakeContext;
+    globalThis.AudioWorkletNode = FakeNode;
+    URL.revokeObjectURL = (url) => log.revoked.push(url);
+    log.restore = () => {
+      globalThis.AudioContext = saved.AudioContext;
+      globalThis.AudioWorkletNode = saved.AudioWorkletNode;
+      URL.revokeObjectURL = saved.revoke;
+    };
+    return log;
+  }
+
+  function model(state) {
+    const handlers = new Map();
+    const sent = [];
+    return {
+      sent,
+      get: (name) => state[name],
+      set: (name, value) => {
+        state[name] = value;
+      },
+      save_changes() {},
+      send: (content, _callbacks, buffers) => sent.push({ content, buffers }),
+      on: (name, cb) => handlers.set(name, cb),
+      off: (name) => handlers.delete(name),
+      fire: (name, ...args) => handlers.get(name)?.(...args),
+    };
+  }
+
+  it("starts once on demand, plays audio that came early, and forwards what the player says", async () => {
+    const audio = installFakeAudio("running");
+    try {
+      const m = model({ items: [], mic: "off", connection: "connected" });
+      const session = new w.RtwSession(m);
+      session.start();
+      const pcm = new Int16Array([1, 2, 3, 4]);
+      const view = new DataView(pcm.buffer, 0, 8);
+      m.fire("msg:custom", { type: "audio", item_id: "a" }, [view]);
+      m.fire("msg:custom", { type: "audio_done", item_id: "a" });
+      await session.audioReady;
+      await session.ensureAudio();
+      assert.equal(audio.contexts.length, 1, "one AudioContext");
+      assert.equal(audio.contexts[0].options, undefined, "the device's own sample rate");
+      assert.equal(audio.modules.length, 1);
+      assert.match(audio.modules[0], /^blob:/);
+      const player = audio.nodes.find((n) => n.name === "rtw-playback");
+      assert.deepEqual(player.connected, [audio.contexts[0].destination]);
+      const [push, done] = player.port.posted.map((p) => p.message);
+      assert.equal(push.type, "push");
+      assert.deepEqual([...new Int16Array(push.buffer)], [1, 2, 3, 4]);
+      assert.deepEqual(done, { type: "done", itemId: "a" });
+
+      player.port.onmessage({ data: { type: "started", itemId: "a" } });
+      player.port.onmessage({ data: { type: "played", itemId: "a", playedSamples: 2 } });
+      player.port.onmessage({ data: { type: "played", itemId: "a", playedSamples: 3 } }); // throttled
+      player.port.onmessage({ data: { type: "finished", itemId: "a", playedSamples: 4 } });
+      const played = m.sent.filter((s) => s.content.type === "played").map((s) => s.content);
+      assert.deepEqual(played, [
+        { type: "played", item_id: "a", played_samples: 2 },
+        { type: "played", item_id: "a", played_samples: 4 },
+      ]);
+
+      m.fire("msg:custom", { type: "interrupt" });
+      assert.deepEqual(player.port.posted.at(-1).message, { type: "interrupt" });
+      player.port.onmessage({ data: { type: "interrupted", itemId: "b", playedSamples: 480 } });
+      assert.deepEqual(m.sent.at(-1).content, { type: "interrupted", item_id: "b", played_samples: 480 });
+      session.stop(); // with a player, Stop interrupts playback
+      assert.deepEqual(player.port.posted.at(-1).message, { type: "interrupt" });
+
+      session.dispose();
+      assert.equal(audio.closed, 1);
+      assert.deepEqual(audio.revoked, [audio.modules[0]]);
+      assert.deepEqual(player.port.posted.at(-1).message, { type: "close" });
+    } finally {
+      audio.restore();
+    }
+  });
+
+  it("resumes a context the browser suspended when asked again (a click)", async () => {
+    const audio = installFakeAudio("suspended");
+    try {
+      const session = new w.RtwSession(model({ items: [], mic: "off", connection: "connected" }));
+      await session.ensureAudio();
+      assert.equal(audio.resumed, 0);
+      assert.equal(session.ctx.state, "suspended");
+      await session.ensureAudio();
+      assert.equal(audio.resumed, 1);
+      assert.equal(session.ctx.state, "running");
+      session.dispose();
+    } finally {
+      audio.restore();
+    }
+  });
+});

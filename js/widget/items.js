@@ -1,0 +1,332 @@
+// Conversation items as the browser knows them, kernel message checks, and labels: pure.
+//
+// Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
+// `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
+// imports, declares top-level names unique across js/lib and js/widget, and has no side
+// effects at import; the lib declarations are in scope.
+
+/**
+ * @typedef {object} ItemSummary one conversation item as the kernel summarizes it
+ * @property {string} id
+ * @property {string} type
+ * @property {string} role
+ * @property {string} status
+ * @property {string} text
+ * @property {string} transcript
+ * @property {string} name
+ * @property {string} arguments
+ * @property {string} output
+ * @property {string} call_id
+ * @property {number} audio_ms
+ * @property {number} images
+ * @property {"running" | "done" | "error" | null} tool_state
+ * @property {number | null} tool_ms
+ * @property {number | null} truncated_ms
+ * @property {string} transcription_error
+ */
+
+/**
+ * @typedef {object} ItemStore conversation items as the browser knows them
+ * @property {Map<string, ItemSummary>} items by id
+ * @property {string[]} order ids in conversation order
+ */
+
+/**
+ * @typedef {{type: "delta", item_id: string, field: "text" | "transcript" | "arguments", delta: string}
+ *   | {type: "audio", item_id: string}
+ *   | {type: "audio_done", item_id: string}
+ *   | {type: "interrupt"}
+ *   | {type: "item", item: ItemSummary}
+ *   | {type: "snapshot", items: ItemSummary[]}} KernelMessage
+ */
+
+/**
+ * @typedef {object} AnyModel the part of anywidget's model the widget uses
+ * @property {(name: string) => any} get
+ * @property {(name: string, value: any) => void} set
+ * @property {() => void} save_changes
+ * @property {(content: any, callbacks?: any, buffers?: ArrayBuffer[]) => void} send
+ * @property {(name: string, callback: Function) => void} on
+ * @property {(name: string | null, callback?: Function | null) => void} off
+ */
+
+
+const RTW_DELTA_FIELDS = ["text", "transcript", "arguments"];
+const RTW_PLAYED_INTERVAL_MS = 200;
+const RTW_MAX_PENDING_AUDIO = 2000;
+
+/** @returns {ItemStore} an empty store */
+export function createItemStore() {
+  return { items: new Map(), order: [] };
+}
+
+/**
+ * A summary with every field of the right type (missing or wrong ones get defaults).
+ * @param {any} raw
+ * @returns {ItemSummary | null} null when `raw` has no usable id
+ */
+export function normalizeSummary(raw) {
+  if (raw === null || typeof raw !== "object" || typeof raw.id !== "string" || raw.id === "") {
+    return null;
+  }
+  /** @param {any} v */
+  const str = (v) => (typeof v === "string" ? v : "");
+  /** @param {any} v */
+  const num = (v) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : null);
+  const state = raw.tool_state;
+  return {
+    id: raw.id,
+    type: str(raw.type),
+    role: str(raw.role),
+    status: str(raw.status),
+    text: str(raw.text),
+    transcript: str(raw.transcript),
+    name: str(raw.name),
+    arguments: str(raw.arguments),
+    output: str(raw.output),
+    call_id: str(raw.call_id),
+    audio_ms: num(raw.audio_ms) ?? 0,
+    images: num(raw.images) ?? 0,
+    tool_state: state === "running" || state === "done" || state === "error" ? state : null,
+    tool_ms: num(raw.tool_ms),
+    truncated_ms: num(raw.truncated_ms),
+    transcription_error: str(raw.transcription_error),
+  };
+}
+
+/**
+ * Replaces the store's content with the `items` trait (the whole conversation, in order).
+ * @param {ItemStore} store
+ * @param {any} summaries the trait value
+ * @returns {{changed: string[], removed: string[]}} ids whose summary differs, and ids gone
+ */
+export function applySummaries(store, summaries) {
+  const list = Array.isArray(summaries) ? summaries : [];
+  /** @type {Map<string, ItemSummary>} */
+  const next = new Map();
+  /** @type {string[]} */
+  const order = [];
+  /** @type {string[]} */
+  const changed = [];
+  for (const raw of list) {
+    const summary = normalizeSummary(raw);
+    if (summary === null || next.has(summary.id)) continue;
+    const old = store.items.get(summary.id);
+    if (old === undefined || !sameSummary(old, summary)) changed.push(summary.id);
+    next.set(summary.id, summary);
+    order.push(summary.id);
+  }
+  const removed = store.order.filter((id) => !next.has(id));
+  store.items = next;
+  store.order = order;
+  return { changed, removed };
+}
+
+/**
+ * Applies one item summary (from an `item` or `snapshot` message); a new id goes last.
+ * @param {ItemStore} store
+ * @param {any} raw
+ * @returns {ItemSummary | null} the stored summary, null when `raw` is not one
+ */
+export function applyItemSummary(store, raw) {
+  const summary = normalizeSummary(raw);
+  if (summary === null) return null;
+  if (!store.items.has(summary.id)) store.order.push(summary.id);
+  store.items.set(summary.id, summary);
+  return summary;
+}
+
+/**
+ * Appends a streamed piece to its item; an unknown id gets a placeholder assistant item.
+ * @param {ItemStore} store
+ * @param {{item_id: string, field: "text" | "transcript" | "arguments", delta: string}} msg
+ * @returns {ItemSummary}
+ */
+export function applyDelta(store, msg) {
+  let item = store.items.get(msg.item_id);
+  if (item === undefined) {
+    item = /** @type {ItemSummary} */ (
+      normalizeSummary({
+        id: msg.item_id,
+        type: msg.field === "arguments" ? "function_call" : "message",
+        role: msg.field === "arguments" ? "" : "assistant",
+        status: "in_progress",
+      })
+    );
+    store.items.set(item.id, item);
+    store.order.push(item.id);
+  }
+  item[msg.field] += msg.delta;
+  return item;
+}
+
+/**
+ * @param {ItemSummary} a
+ * @param {ItemSummary} b
+ */
+function sameSummary(a, b) {
+  for (const key of /** @type {(keyof ItemSummary)[]} */ (Object.keys(a))) {
+    if (a[key] !== b[key]) return false;
+  }
+  return true;
+}
+
+/**
+ * Checks a kernel message; returns it, or null when it is malformed (it is then ignored).
+ * @param {any} msg
+ * @param {any[]} [buffers]
+ * @returns {KernelMessage | null}
+ */
+export function parseKernelMessage(msg, buffers = []) {
+  if (msg === null || typeof msg !== "object") return null;
+  const id = typeof msg.item_id === "string" && msg.item_id !== "" ? msg.item_id : null;
+  switch (msg.type) {
+    case "delta":
+      if (id === null || !RTW_DELTA_FIELDS.includes(msg.field) || typeof msg.delta !== "string") {
+        return null;
+      }
+      return { type: "delta", item_id: id, field: msg.field, delta: msg.delta };
+    case "audio":
+      if (id === null || !Array.isArray(buffers) || buffers.length !== 1) return null;
+      if (!(ArrayBuffer.isView(buffers[0]) || buffers[0] instanceof ArrayBuffer)) return null;
+      return { type: "audio", item_id: id };
+    case "audio_done":
+      return id === null ? null : { type: "audio_done", item_id: id };
+    case "interrupt":
+      return { type: "interrupt" };
+    case "item":
+      return normalizeSummary(msg.item) === null ? null : { type: "item", item: msg.item };
+    case "snapshot":
+      return Array.isArray(msg.items) ? { type: "snapshot", items: msg.items } : null;
+    default:
+      return null;
+  }
+}
+
+/**
+ * A short human duration: "850 ms", "2.3 s", "1 min 05 s".
+ * @param {number | null | undefined} ms
+ * @returns {string} "" for a missing or negative value
+ */
+export function formatDuration(ms) {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return "";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60000) return `${(Math.floor(ms / 100) / 10).toFixed(1)} s`;
+  const seconds = Math.floor(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`;
+}
+
+/**
+ * Width of a level meter, in percent: -60 dBFS and below is empty, 0 dBFS full.
+ * @param {number} rms linear level, 1 = full scale
+ * @returns {number} 0..100
+ */
+export function meterPercent(rms) {
+  const db = dbfs(rms, -60);
+  return Math.round(((db + 60) / 60) * 100);
+}
+
+/**
+ * The role as shown above a message.
+ * @param {string} role
+ */
+export function roleLabel(role) {
+  if (role === "user") return "You";
+  if (role === "assistant") return "Assistant";
+  if (role === "system") return "System";
+  return role || "Item";
+}
+
+/**
+ * How an item shows in the transcript.
+ * @param {ItemSummary} item
+ * @param {ItemStore} store
+ * @returns {{kind: "message" | "tool" | "output" | "hidden", label: string, notes: string[],
+ *   placeholder: string}}
+ */
+export function describeItem(item, store) {
+  /** @type {string[]} */
+  const notes = [];
+  if (item.type === "function_call") {
+    if (item.tool_state === "running") notes.push("running");
+    else if (item.tool_state === "done") notes.push("done");
+    else if (item.tool_state === "error") notes.push("failed");
+    else if (item.status === "in_progress") notes.push("calling");
+    if (item.tool_ms !== null) notes.push(formatDuration(item.tool_ms));
+    return { kind: "tool", label: item.name || "tool", notes, placeholder: "" };
+  }
+  if (item.type === "function_call_output") {
+    for (const other of store.items.values()) {
+      if (other.type === "function_call" && other.call_id === item.call_id) {
+        return { kind: "hidden", label: "", notes, placeholder: "" };
+      }
+    }
+    return { kind: "output", label: "tool output", notes, placeholder: "" };
+  }
+  if (item.images > 0) notes.push(item.images === 1 ? "image" : `${item.images} images`);
+  if (item.audio_ms > 0) notes.push(`audio ${formatDuration(item.audio_ms)}`);
+  if (item.truncated_ms !== null) notes.push(`interrupted at ${formatDuration(item.truncated_ms)}`);
+  else if (item.status === "incomplete") notes.push("cut short");
+  if (item.transcription_error) notes.push(`transcription failed: ${item.transcription_error}`);
+  let placeholder = "";
+  if (!item.text && !item.transcript) {
+    if (item.status === "in_progress") placeholder = "…";
+    else if (item.audio_ms > 0 || (item.role === "user" && item.images === 0)) placeholder = "(speech)";
+  }
+  return { kind: "message", label: roleLabel(item.role), notes, placeholder };
+}
+
+/**
+ * Why the microphone cannot be used here, or null when it can be tried.
+ * @param {{isSecureContext?: boolean, mediaDevices?: any, AudioContext?: any,
+ *   AudioWorkletNode?: any}} env usually `globalThis` plus `navigator.mediaDevices`
+ * @returns {string | null}
+ */
+export function micUnsupportedReason(env) {
+  if (env.isSecureContext === false) {
+    return "The microphone needs a secure page (https or localhost). Open the notebook over https or from localhost.";
+  }
+  if (!env.mediaDevices || typeof env.mediaDevices.getUserMedia !== "function") {
+    return "This page cannot use a microphone (no media devices here). VS Code and some hosted notebooks block it: try JupyterLab in a browser.";
+  }
+  if (typeof env.AudioContext !== "function" || typeof env.AudioWorkletNode !== "function") {
+    return "This browser has no AudioWorklet support: use a current Chrome, Edge, Firefox or Safari.";
+  }
+  return null;
+}
+
+/**
+ * The mic state and message for a getUserMedia failure.
+ * @param {any} err
+ * @returns {{mic: "denied" | "unsupported", message: string}}
+ */
+export function micErrorState(err) {
+  const name = err && typeof err.name === "string" ? err.name : "";
+  if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError") {
+    return {
+      mic: "denied",
+      message: "Microphone access was denied. Allow it in the browser's site settings (the icon left of the address), then press Mic again.",
+    };
+  }
+  if (name === "NotFoundError" || name === "DevicesNotFoundError" || name === "OverconstrainedError") {
+    return { mic: "unsupported", message: "No microphone was found. Plug one in, then press Mic again." };
+  }
+  if (name === "NotReadableError" || name === "AbortError") {
+    return {
+      mic: "unsupported",
+      message: "The microphone is busy or could not be started (another application may be using it).",
+    };
+  }
+  const detail = err && typeof err.message === "string" && err.message ? `: ${err.message}` : "";
+  return { mic: "unsupported", message: `The microphone could not be started${detail}` };
+}
+
+/**
+ * Whether a "played" progress report is due (throttling per item).
+ * @param {number | undefined} lastSent time of the last report, undefined if none
+ * @param {number} now
+ * @param {number} [interval]
+ */
+export function playedReportDue(lastSent, now, interval = RTW_PLAYED_INTERVAL_MS) {
+  return lastSent === undefined || now - lastSent >= interval;
+}

@@ -1,0 +1,436 @@
+// RtwSession, one per widget model on a page: the kernel's messages, the AudioContext, the
+// capture and playback worklets, the microphone and push-to-talk. Nothing audio starts before
+// a click: start() only subscribes and says hello.
+//
+// Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
+// `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
+// imports, declares top-level names unique across js/lib and js/widget, and has no side
+// effects at import; the lib declarations are in scope.
+
+/**
+ * @typedef {{kind: "items"} | {kind: "item", id: string}
+ *   | {kind: "delta", id: string, field: "text" | "transcript" | "arguments", delta: string}
+ *   | {kind: "audio"} | {kind: "levels"}} SessionEvent
+ */
+
+/** The model-level state: one per widget model on the page, shared by its views. */
+export class RtwSession {
+  /** @param {AnyModel} model */
+  constructor(model) {
+    this.model = model;
+    this.store = createItemStore();
+    /** @type {Set<(event: SessionEvent) => void>} */
+    this.listeners = new Set();
+    /** @type {AudioContext | null} */
+    this.ctx = null;
+    /** @type {Promise<void> | null} */
+    this.audioReady = null;
+    /** @type {string | null} */
+    this.workletUrl = null;
+    /** @type {AudioWorkletNode | null} */
+    this.playNode = null;
+    /** @type {AudioWorkletNode | null} */
+    this.capNode = null;
+    /** @type {MediaStream | null} */
+    this.stream = null;
+    /** @type {MediaStreamAudioSourceNode | null} */
+    this.source = null;
+    /** @type {GainNode | null} */
+    this.sink = null;
+    /** @type {any[]} messages for the playback worklet until it exists */
+    this.pending = [];
+    /** @type {Map<string, number>} */
+    this.playedSentAt = new Map();
+    /** @type {string | null} */
+    this.playing = null;
+    this.inLevel = 0;
+    this.outLevel = 0;
+    this.pttHeld = false;
+    this.pttFlushing = false;
+    this.micMessage = "";
+    this.audioMessage = "";
+    this.disposed = false;
+    this._onCustom = this._onCustom.bind(this);
+    this._onItems = this._onItems.bind(this);
+    this._onConnection = this._onConnection.bind(this);
+  }
+
+  start() {
+    this.model.on("msg:custom", this._onCustom);
+    this.model.on("change:items", this._onItems);
+    this.model.on("change:connection", this._onConnection);
+    applySummaries(this.store, this.model.get("items"));
+    const mic = this.model.get("mic");
+    if (mic === "on" || mic === "starting") this.setMic("off"); // a page reload: no capture here
+    this.model.send({ type: "hello" });
+  }
+
+  /** @param {(event: SessionEvent) => void} listener @returns {() => void} unsubscribe */
+  subscribe(listener) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** @param {SessionEvent} event */
+  emit(event) {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        console.error("[realtime_widget] view update failed", err);
+      }
+    }
+  }
+
+  /** @param {string} state */
+  setMic(state) {
+    this.model.set("mic", state);
+    this.model.save_changes();
+  }
+
+  _onItems() {
+    applySummaries(this.store, this.model.get("items"));
+    this.emit({ kind: "items" });
+  }
+
+  _onConnection() {
+    const state = this.model.get("connection");
+    // A reconnect keeps the mic open: audio resumes with the new session.
+    if ((state === "disconnected" || state === "error") && this.capNode !== null) this.stopMic();
+  }
+
+  /**
+   * @param {any} content
+   * @param {DataView[]} [buffers]
+   */
+  _onCustom(content, buffers) {
+    const msg = parseKernelMessage(content, buffers ?? []);
+    if (msg === null) {
+      console.warn("[realtime_widget] ignored a kernel message", content);
+      return;
+    }
+    switch (msg.type) {
+      case "delta": {
+        applyDelta(this.store, msg);
+        this.emit({ kind: "delta", id: msg.item_id, field: msg.field, delta: msg.delta });
+        break;
+      }
+      case "item": {
+        const summary = applyItemSummary(this.store, msg.item);
+        if (summary !== null) this.emit({ kind: "item", id: summary.id });
+        break;
+      }
+      case "snapshot": {
+        for (const raw of msg.items) applyItemSummary(this.store, raw);
+        this.emit({ kind: "items" });
+        break;
+      }
+      case "audio": {
+        const data = /** @type {DataView} */ ((buffers ?? [])[0]);
+        const buffer = ArrayBuffer.isView(data) ? toArrayBuffer(data) : data;
+        this._toPlayer({ type: "push", itemId: msg.item_id, buffer }, [buffer]);
+        if (this.audioReady === null) this.ensureAudio().catch(() => {});
+        break;
+      }
+      case "audio_done":
+        this._toPlayer({ type: "done", itemId: msg.item_id }, []);
+        break;
+      case "interrupt":
+        this.interruptPlayback();
+        break;
+    }
+  }
+
+  /**
+   * @param {any} message
+   * @param {ArrayBuffer[]} transfer
+   */
+  _toPlayer(message, transfer) {
+    if (this.playNode !== null) {
+      this.playNode.port.postMessage(message, transfer);
+    } else if (this.pending.length < RTW_MAX_PENDING_AUDIO) {
+      this.pending.push(message);
+    }
+  }
+
+  /**
+   * Creates the AudioContext (synchronously, so a click's gesture unlocks it) and loads the
+   * worklets; resolves once the playback node runs. Idempotent; a failure can be retried.
+   * @returns {Promise<void>}
+   */
+  ensureAudio() {
+    if (this.ctx !== null && this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
+    if (this.audioReady !== null) return this.audioReady;
+    const Ctx = /** @type {any} */ (globalThis).AudioContext;
+    if (typeof Ctx !== "function" || typeof globalThis.AudioWorkletNode !== "function") {
+      this.audioMessage = "This browser cannot play the model's voice (no AudioWorklet).";
+      this.emit({ kind: "audio" });
+      return Promise.reject(new Error(this.audioMessage));
+    }
+    /** @type {AudioContext} */
+    const ctx = new Ctx(); // the device's own rate: the worklets resample
+    this.ctx = ctx;
+    ctx.onstatechange = () => this.emit({ kind: "audio" });
+    this.audioReady = (async () => {
+      const source = audioWorkletSource({
+        StreamResampler,
+        Chunker,
+        JitterPlayer,
+        floatToPcm16,
+        fromBuffer,
+        rmsLevel,
+      });
+      this.workletUrl = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+      await ctx.audioWorklet.addModule(this.workletUrl);
+      if (this.disposed) return;
+      const node = new AudioWorkletNode(ctx, "rtw-playback", {
+        numberOfInputs: 0,
+        numberOfOutputs: 1,
+        outputChannelCount: [1],
+        processorOptions: { prebufferMs: 80, progressMs: 50, levelMs: 50 },
+      });
+      node.port.onmessage = (event) => this._onPlayerMessage(event.data);
+      node.connect(ctx.destination);
+      this.playNode = node;
+      for (const message of this.pending.splice(0)) {
+        const transfer = message.buffer instanceof ArrayBuffer ? [message.buffer] : [];
+        node.port.postMessage(message, transfer);
+      }
+      this.emit({ kind: "audio" });
+    })();
+    this.audioReady.catch((err) => {
+      console.error("[realtime_widget] audio failed to start", err);
+      this.audioMessage = `Audio could not start: ${err && err.message ? err.message : err}`;
+      this.audioReady = null;
+      this.emit({ kind: "audio" });
+    });
+    return this.audioReady;
+  }
+
+  /** @param {any} msg */
+  _onPlayerMessage(msg) {
+    if (!msg || typeof msg !== "object") return;
+    switch (msg.type) {
+      case "started":
+        this.playing = msg.itemId;
+        this.emit({ kind: "audio" });
+        break;
+      case "played": {
+        const now = performance.now();
+        if (playedReportDue(this.playedSentAt.get(msg.itemId), now)) {
+          this.playedSentAt.set(msg.itemId, now);
+          this._sendPlayed(msg.itemId, msg.playedSamples);
+        }
+        break;
+      }
+      case "finished":
+        this._sendPlayed(msg.itemId, msg.playedSamples);
+        this.playedSentAt.delete(msg.itemId);
+        if (this.playing === msg.itemId) this.playing = null;
+        this.emit({ kind: "audio" });
+        break;
+      case "interrupted":
+        this.model.send({
+          type: "interrupted",
+          item_id: typeof msg.itemId === "string" ? msg.itemId : null,
+          played_samples: msg.playedSamples | 0,
+        });
+        if (typeof msg.itemId === "string") this.playedSentAt.delete(msg.itemId);
+        this.playing = null;
+        this.emit({ kind: "audio" });
+        break;
+      case "level":
+        this.outLevel = msg.rms;
+        this.emit({ kind: "levels" });
+        break;
+      case "error":
+        console.warn("[realtime_widget] playback:", msg.message);
+        break;
+    }
+  }
+
+  /**
+   * @param {string} itemId
+   * @param {number} playedSamples
+   */
+  _sendPlayed(itemId, playedSamples) {
+    this.model.send({ type: "played", item_id: itemId, played_samples: playedSamples | 0 });
+  }
+
+  /** Stops playback at once; the worklet's answer goes to the kernel as `interrupted`. */
+  interruptPlayback() {
+    if (this.playNode !== null) {
+      this.playNode.port.postMessage({ type: "interrupt" });
+      return;
+    }
+    this.pending = [];
+    this.model.send({ type: "interrupted", item_id: null, played_samples: 0 });
+  }
+
+  /** The user's Stop: cut playback (which cancels the response) or cancel the response. */
+  stop() {
+    if (this.playNode !== null) this.interruptPlayback();
+    else this.model.send({ type: "stop" });
+  }
+
+  /** Whether captured audio goes to the kernel now. */
+  get sending() {
+    if (this.model.get("connection") !== "connected" || this.model.get("mic") !== "on") return false;
+    return this.model.get("turn_detection") !== "manual" || this.pttHeld || this.pttFlushing;
+  }
+
+  /** Starts the microphone (call from a click). Sets `mic` and, on failure, `micMessage`. */
+  async startMic() {
+    if (this.capNode !== null || this.model.get("mic") === "starting") return;
+    const env = {
+      isSecureContext: globalThis.isSecureContext,
+      mediaDevices: globalThis.navigator ? navigator.mediaDevices : undefined,
+      AudioContext: /** @type {any} */ (globalThis).AudioContext,
+      AudioWorkletNode: globalThis.AudioWorkletNode,
+    };
+    const reason = micUnsupportedReason(env);
+    if (reason !== null) {
+      this.micMessage = reason;
+      this.setMic("unsupported");
+      return;
+    }
+    this.micMessage = "";
+    this.setMic("starting");
+    const audio = this.ensureAudio();
+    /** @type {MediaStream} */
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      });
+    } catch (err) {
+      const state = micErrorState(err);
+      this.micMessage = state.message;
+      this.setMic(state.mic);
+      return;
+    }
+    try {
+      await audio;
+    } catch (err) {
+      for (const track of stream.getTracks()) track.stop();
+      this.micMessage = this.audioMessage || "Audio could not start.";
+      this.setMic("unsupported");
+      return;
+    }
+    const ctx = /** @type {AudioContext} */ (this.ctx);
+    if (this.disposed) {
+      for (const track of stream.getTracks()) track.stop();
+      return;
+    }
+    const source = ctx.createMediaStreamSource(stream);
+    const node = new AudioWorkletNode(ctx, "rtw-capture", {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      processorOptions: { chunkMs: 80, levelMs: 50 },
+    });
+    // The capture node outputs silence; a muted path to the destination keeps it pulled.
+    const sink = ctx.createGain();
+    sink.gain.value = 0;
+    node.port.onmessage = (event) => this._onCaptureMessage(event.data);
+    source.connect(node);
+    node.connect(sink);
+    sink.connect(ctx.destination);
+    for (const track of stream.getAudioTracks()) {
+      track.addEventListener("ended", () => {
+        this.micMessage = "The microphone stopped (unplugged or taken by another application).";
+        this.stopMic();
+      });
+    }
+    Object.assign(this, { stream, source, capNode: node, sink });
+    this.setMic("on");
+  }
+
+  /** @param {any} msg */
+  _onCaptureMessage(msg) {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "chunk") {
+      if (this.sending && msg.buffer instanceof ArrayBuffer) {
+        this.model.send({ type: "audio" }, undefined, [msg.buffer]);
+      }
+    } else if (msg.type === "level") {
+      this.inLevel = msg.rms;
+      this.emit({ kind: "levels" });
+    } else if (msg.type === "flushed") {
+      if (this.pttFlushing) {
+        this.pttFlushing = false;
+        this.model.send({ type: "ptt_stop" });
+        this.emit({ kind: "audio" });
+      }
+    } else if (msg.type === "error") {
+      console.warn("[realtime_widget] capture:", msg.message);
+    }
+  }
+
+  /** Stops the microphone and releases the device. */
+  stopMic() {
+    if (this.pttHeld) this.pttRelease();
+    const node = this.capNode;
+    if (node !== null) {
+      node.port.postMessage({ type: "close" });
+      node.port.onmessage = null;
+      node.disconnect();
+    }
+    if (this.source !== null) this.source.disconnect();
+    if (this.sink !== null) this.sink.disconnect();
+    if (this.stream !== null) for (const track of this.stream.getTracks()) track.stop();
+    this.capNode = null;
+    this.source = null;
+    this.sink = null;
+    this.stream = null;
+    this.inLevel = 0;
+    this.pttFlushing = false;
+    const mic = this.model.get("mic");
+    if (mic === "on" || mic === "starting") this.setMic("off");
+    this.emit({ kind: "levels" });
+  }
+
+  /** Push-to-talk pressed: stop the model talking and capture from now on. */
+  pttPress() {
+    if (this.pttHeld) return;
+    this.pttHeld = true;
+    this.pttFlushing = false;
+    if (this.playing !== null) this.interruptPlayback();
+    if (this.capNode !== null) this.capNode.port.postMessage({ type: "reset" });
+    this.model.send({ type: "ptt_start" });
+    this.emit({ kind: "audio" });
+  }
+
+  /** Push-to-talk released: send what is left, then ask for the response. */
+  pttRelease() {
+    if (!this.pttHeld) return;
+    this.pttHeld = false;
+    if (this.capNode !== null) {
+      this.pttFlushing = true;
+      this.capNode.port.postMessage({ type: "flush" });
+    } else {
+      this.model.send({ type: "ptt_stop" });
+    }
+    this.emit({ kind: "audio" });
+  }
+
+  dispose() {
+    this.disposed = true;
+    this.stopMic();
+    this.model.off("msg:custom", this._onCustom);
+    this.model.off("change:items", this._onItems);
+    this.model.off("change:connection", this._onConnection);
+    if (this.playNode !== null) {
+      this.playNode.port.postMessage({ type: "close" });
+      this.playNode.port.onmessage = null;
+      this.playNode.disconnect();
+      this.playNode = null;
+    }
+    if (this.ctx !== null) this.ctx.close().catch(() => {});
+    this.ctx = null;
+    if (this.workletUrl !== null) URL.revokeObjectURL(this.workletUrl);
+    this.workletUrl = null;
+    this.pending = [];
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,440 @@
+// RtwView, one per rendered output: builds the DOM and keeps it in step with the session.
+// Every piece of model or user text is set with textContent or a Text node, never parsed as
+// HTML.
+//
+// Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
+// `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
+// imports, declares top-level names unique across js/lib and js/widget, and has no side
+// effects at import; the lib declarations are in scope.
+
+/**
+ * @param {string} tag
+ * @param {string} [className]
+ * @param {string} [text] set as textContent
+ * @returns {HTMLElement}
+ */
+function rtwElement(tag, className, text) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+const RTW_CONNECTION_LABELS = /** @type {Record<string, string>} */ ({
+  disconnected: "Disconnected",
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  error: "Connection error",
+});
+
+const RTW_TURN_LABELS = [
+  ["server_vad", "Voice activity"],
+  ["semantic_vad", "Semantic voice activity"],
+  ["manual", "Push to talk"],
+];
+
+/**
+ * @typedef {object} ItemNodes the DOM of one item
+ * @property {HTMLElement} root
+ * @property {HTMLElement} label
+ * @property {HTMLElement} notes
+ * @property {Text} text
+ * @property {Text} transcript
+ * @property {HTMLElement} placeholder
+ * @property {Text} [args]
+ * @property {HTMLElement} [output]
+ * @property {string} kind
+ */
+
+/** One rendered view of the widget. */
+export class RtwView {
+  /**
+   * @param {RtwSession} session
+   * @param {AnyModel} model
+   * @param {HTMLElement} el
+   */
+  constructor(session, model, el) {
+    this.session = session;
+    this.model = model;
+    this.el = el;
+    /** @type {Map<string, ItemNodes>} */
+    this.nodes = new Map();
+    /** @type {(() => void)[]} */
+    this.cleanups = [];
+    this.build();
+  }
+
+  build() {
+    const root = rtwElement("div", "rtw");
+    root.dataset.lmSuppressShortcuts = "true";
+    this.root = root;
+
+    const bar = rtwElement("div", "rtw-bar");
+    this.connectButton = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn rtw-connect"));
+    this.statePill = rtwElement("span", "rtw-state");
+    this.stateDot = rtwElement("span", "rtw-dot");
+    this.stateText = rtwElement("span", "rtw-state-text");
+    this.statePill.append(this.stateDot, this.stateText);
+    this.turnSelect = /** @type {HTMLSelectElement} */ (rtwElement("select", "rtw-select rtw-turn"));
+    this.turnSelect.title = "How turns are taken";
+    for (const [value, label] of RTW_TURN_LABELS) {
+      const option = /** @type {HTMLOptionElement} */ (rtwElement("option", "", label));
+      option.value = value;
+      this.turnSelect.append(option);
+    }
+    this.micButton = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn rtw-mic"));
+    this.pttButton = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn rtw-ptt", "Hold to talk"));
+    this.stopButton = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn rtw-stop", "Stop"));
+    this.stopButton.title = "Stop the model's answer";
+    const meters = rtwElement("div", "rtw-meters");
+    this.inMeter = rtwElement("div", "rtw-meter-fill");
+    this.outMeter = rtwElement("div", "rtw-meter-fill");
+    for (const [label, fill, title] of [
+      ["in", this.inMeter, "Microphone level"],
+      ["out", this.outMeter, "Voice level"],
+    ]) {
+      const meter = rtwElement("div", "rtw-meter");
+      meter.title = /** @type {string} */ (title);
+      const track = rtwElement("div", "rtw-meter-track");
+      track.append(/** @type {HTMLElement} */ (fill));
+      meter.append(rtwElement("span", "rtw-meter-label", /** @type {string} */ (label)), track);
+      meters.append(meter);
+    }
+    const spacer = rtwElement("span", "rtw-spacer");
+    bar.append(this.connectButton, this.statePill, spacer, this.turnSelect, this.micButton, this.pttButton, this.stopButton, meters);
+
+    this.errorBanner = rtwElement("div", "rtw-banner rtw-error");
+    this.errorBanner.setAttribute("role", "alert");
+    this.errorText = rtwElement("span", "rtw-banner-text");
+    this.errorClose = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-banner-close", "×"));
+    this.errorClose.title = "Dismiss";
+    this.errorBanner.append(this.errorText, this.errorClose);
+    this.notice = rtwElement("div", "rtw-banner rtw-notice");
+    this.tools = rtwElement("div", "rtw-tools");
+
+    this.log = rtwElement("div", "rtw-log");
+    this.log.setAttribute("aria-live", "polite");
+    this.empty = rtwElement("div", "rtw-empty", "No messages yet. Connect, then speak or type.");
+    this.log.append(this.empty);
+
+    this.form = /** @type {HTMLFormElement} */ (rtwElement("form", "rtw-input"));
+    this.input = /** @type {HTMLInputElement} */ (rtwElement("input", "rtw-text"));
+    this.input.type = "text";
+    this.input.placeholder = "Type a message…";
+    this.input.setAttribute("aria-label", "Message");
+    this.sendButton = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn rtw-send", "Send"));
+    this.sendButton.type = "submit";
+    this.form.append(this.input, this.sendButton);
+
+    root.append(bar, this.errorBanner, this.notice, this.tools, this.log, this.form);
+    this.el.append(root);
+
+    this.listen(this.connectButton, "click", () => this.onConnectClick());
+    this.listen(this.micButton, "click", () => this.onMicClick());
+    this.listen(this.stopButton, "click", () => this.session.stop());
+    this.listen(this.turnSelect, "change", () => {
+      this.model.set("turn_detection", this.turnSelect.value);
+      this.model.save_changes();
+    });
+    this.listen(this.errorClose, "click", () => {
+      this.model.set("error", "");
+      this.model.save_changes();
+    });
+    this.listen(this.form, "submit", (event) => {
+      event.preventDefault();
+      this.submitText();
+    });
+    // Keys typed here are the user's, not notebook shortcuts (JupyterLab takes Enter).
+    this.listen(this.input, "keydown", (event) => {
+      const key = /** @type {KeyboardEvent} */ (event);
+      event.stopPropagation();
+      if (key.key === "Enter" && !key.shiftKey && !key.isComposing) {
+        event.preventDefault();
+        this.submitText();
+      }
+    });
+    this.listen(this.pttButton, "pointerdown", (event) => {
+      event.preventDefault();
+      this.pttButton.setPointerCapture?.(/** @type {PointerEvent} */ (event).pointerId);
+      this.session.pttPress();
+    });
+    for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) {
+      this.listen(this.pttButton, type, () => this.session.pttRelease());
+    }
+    this.listen(this.pttButton, "keydown", (event) => {
+      const key = /** @type {KeyboardEvent} */ (event);
+      if ((key.key === " " || key.key === "Enter") && !key.repeat) {
+        event.preventDefault();
+        this.session.pttPress();
+      }
+    });
+    this.listen(this.pttButton, "keyup", (event) => {
+      const key = /** @type {KeyboardEvent} */ (event).key;
+      if (key === " " || key === "Enter") this.session.pttRelease();
+    });
+    // Any click may unlock a suspended AudioContext (browsers need a gesture).
+    this.listen(root, "pointerdown", () => {
+      const ctx = this.session.ctx;
+      if (ctx !== null && ctx.state === "suspended") ctx.resume().catch(() => {});
+    });
+
+    const traits = ["connection", "error", "status", "turn_detection", "mic", "tools"];
+    for (const name of traits) this.model.on(`change:${name}`, () => this.renderState());
+    this.cleanups.push(this.session.subscribe((event) => this.onSession(event)));
+    this.renderState();
+    this.renderAll();
+  }
+
+  /**
+   * @param {EventTarget} target
+   * @param {string} type
+   * @param {(event: Event) => void} handler
+   */
+  listen(target, type, handler) {
+    target.addEventListener(type, handler);
+    this.cleanups.push(() => target.removeEventListener(type, handler));
+  }
+
+  submitText() {
+    const text = this.input.value;
+    if (!text.trim() || this.model.get("connection") !== "connected") return;
+    this.session.ensureAudio().catch(() => {}); // a key press also unlocks playback
+    this.model.send({ type: "text", text });
+    this.input.value = "";
+  }
+
+  onConnectClick() {
+    const state = this.model.get("connection");
+    if (state === "connected" || state === "connecting" || state === "reconnecting") {
+      this.session.stopMic();
+      this.model.send({ type: "disconnect" });
+    } else {
+      this.session.ensureAudio().catch(() => {}); // the click unlocks playback
+      this.model.send({ type: "connect" });
+    }
+  }
+
+  onMicClick() {
+    const mic = this.model.get("mic");
+    if (mic === "on") this.session.stopMic();
+    else if (mic !== "starting") this.session.startMic().then(() => this.renderState());
+  }
+
+  /** @param {SessionEvent} event */
+  onSession(event) {
+    if (event.kind === "items") this.renderAll();
+    else if (event.kind === "item") this.renderItem(event.id);
+    else if (event.kind === "delta") this.appendDelta(event.id, event.field, event.delta);
+    else if (event.kind === "levels") this.renderLevels();
+    else this.renderState();
+  }
+
+  renderState() {
+    const m = this.model;
+    const connection = String(m.get("connection"));
+    const mic = String(m.get("mic"));
+    const turn = String(m.get("turn_detection"));
+    const root = /** @type {HTMLElement} */ (this.root);
+    root.dataset.connection = connection;
+    root.dataset.mic = mic;
+    root.dataset.turn = turn;
+    root.dataset.playing = this.session.playing ?? "";
+    const busy = connection === "connecting" || connection === "reconnecting";
+    const live = connection === "connected" || busy;
+    this.connectButton.textContent = live ? "Disconnect" : "Connect";
+    this.connectButton.classList.toggle("rtw-primary", !live);
+    this.stateText.textContent = RTW_CONNECTION_LABELS[connection] ?? connection;
+    this.statePill.dataset.state = connection;
+    if (this.turnSelect.value !== turn) this.turnSelect.value = turn;
+    const micOn = mic === "on";
+    this.micButton.textContent = micOn ? "Mic on" : mic === "starting" ? "Mic…" : "Mic off";
+    this.micButton.classList.toggle("rtw-active", micOn);
+    this.micButton.setAttribute("aria-pressed", String(micOn));
+    this.micButton.disabled = connection !== "connected" || mic === "starting";
+    this.micButton.title = micOn ? "Turn the microphone off" : "Turn the microphone on";
+    const manual = turn === "manual";
+    this.pttButton.hidden = !manual;
+    this.pttButton.disabled = !(micOn && connection === "connected");
+    this.pttButton.classList.toggle("rtw-active", this.session.pttHeld);
+    this.stopButton.disabled = connection !== "connected";
+    this.sendButton.disabled = connection !== "connected";
+
+    const error = String(m.get("error") || "");
+    this.errorText.textContent = error;
+    this.errorBanner.hidden = error === "";
+
+    /** @type {string[]} */
+    const notices = [];
+    if (mic === "denied" || mic === "unsupported") {
+      notices.push(this.session.micMessage || (mic === "denied" ? "Microphone access was denied." : "The microphone cannot be used here."));
+    }
+    if (this.session.audioMessage) notices.push(this.session.audioMessage);
+    const ctx = this.session.ctx;
+    if (ctx !== null && ctx.state === "suspended") notices.push("Sound is paused by the browser: click anywhere in the widget to turn it on.");
+    const status = String(m.get("status") || "");
+    if (status) notices.push(status);
+    this.notice.textContent = notices.join(" ");
+    this.notice.hidden = notices.length === 0;
+
+    const tools = Array.isArray(m.get("tools")) ? m.get("tools") : [];
+    this.tools.replaceChildren();
+    this.tools.hidden = tools.length === 0;
+    if (tools.length > 0) {
+      this.tools.append(rtwElement("span", "rtw-tools-label", "Tools"));
+      for (const tool of tools) {
+        const chip = rtwElement("code", "rtw-chip", String(tool && tool.name ? tool.name : "?"));
+        chip.title = String(tool && tool.description ? tool.description : "");
+        this.tools.append(chip);
+      }
+    }
+    this.renderLevels();
+  }
+
+  renderLevels() {
+    this.inMeter.style.width = `${meterPercent(this.session.inLevel)}%`;
+    this.outMeter.style.width = `${meterPercent(this.session.outLevel)}%`;
+  }
+
+  /** Rebuilds the list from the store, reusing each item's nodes. */
+  renderAll() {
+    const store = this.session.store;
+    for (const id of [...this.nodes.keys()]) {
+      if (!store.items.has(id)) {
+        /** @type {ItemNodes} */ (this.nodes.get(id)).root.remove();
+        this.nodes.delete(id);
+      }
+    }
+    const atBottom = this.nearBottom();
+    for (const id of store.order) this.renderItem(id, false);
+    this.log.replaceChildren(
+      ...store.order.map((id) => /** @type {ItemNodes} */ (this.nodes.get(id)).root),
+    );
+    if (store.order.every((id) => /** @type {ItemNodes} */ (this.nodes.get(id)).root.hidden)) {
+      this.log.prepend(this.empty);
+    }
+    if (atBottom) this.scrollToEnd();
+  }
+
+  /**
+   * Creates or updates one item's nodes.
+   * @param {string} id
+   * @param {boolean} [place] append a new item to the list and keep the scroll at the end
+   */
+  renderItem(id, place = true) {
+    const store = this.session.store;
+    const item = store.items.get(id);
+    if (item === undefined) return;
+    const view = describeItem(item, store);
+    let nodes = this.nodes.get(id);
+    if (nodes !== undefined && nodes.kind !== view.kind) {
+      nodes.root.remove();
+      nodes = undefined;
+    }
+    const atBottom = place && this.nearBottom();
+    if (nodes === undefined) {
+      nodes = this.createNodes(view.kind);
+      this.nodes.set(id, nodes);
+      if (place) {
+        this.empty.remove();
+        const index = store.order.indexOf(id);
+        const nextId = store.order.slice(index + 1).find((other) => this.nodes.has(other));
+        const next = nextId === undefined ? null : /** @type {ItemNodes} */ (this.nodes.get(nextId)).root;
+        this.log.insertBefore(nodes.root, next);
+      }
+    }
+    nodes.root.dataset.itemId = id;
+    nodes.root.dataset.role = item.role;
+    nodes.root.dataset.status = item.status;
+    nodes.root.hidden = view.kind === "hidden";
+    nodes.label.textContent = view.label;
+    nodes.notes.textContent = view.notes.join(" · ");
+    if (view.kind === "tool") {
+      nodes.root.dataset.toolState = item.tool_state ?? "pending";
+      if (nodes.args !== undefined) nodes.args.data = item.arguments;
+      if (nodes.output !== undefined) {
+        nodes.output.textContent = item.output;
+        nodes.output.hidden = item.output === "";
+      }
+    } else {
+      nodes.text.data = item.type === "function_call_output" ? item.output : item.text;
+      nodes.transcript.data = (item.text && item.transcript ? "\n" : "") + item.transcript;
+      nodes.placeholder.textContent = view.placeholder;
+      nodes.placeholder.hidden = view.placeholder === "";
+    }
+    if (atBottom) this.scrollToEnd();
+  }
+
+  /**
+   * @param {string} kind
+   * @returns {ItemNodes}
+   */
+  createNodes(kind) {
+    const root = rtwElement("div", kind === "tool" || kind === "output" ? "rtw-item rtw-tool" : "rtw-item rtw-msg");
+    const head = rtwElement("div", "rtw-item-head");
+    const label = rtwElement(kind === "tool" ? "code" : "span", "rtw-who");
+    const notes = rtwElement("span", "rtw-notes");
+    head.append(label, notes);
+    const body = rtwElement("div", "rtw-body");
+    const text = document.createTextNode("");
+    const transcript = document.createTextNode("");
+    const placeholder = rtwElement("span", "rtw-placeholder");
+    /** @type {ItemNodes} */
+    const nodes = { root, label, notes, text, transcript, placeholder, kind };
+    if (kind === "tool") {
+      head.prepend(rtwElement("span", "rtw-tool-icon", "ƒ"));
+      const args = document.createTextNode("");
+      const argsBox = rtwElement("pre", "rtw-args");
+      argsBox.append(args);
+      const output = rtwElement("pre", "rtw-output");
+      body.append(argsBox, output);
+      nodes.args = args;
+      nodes.output = output;
+    } else {
+      const content = rtwElement("div", "rtw-content");
+      content.append(text, transcript);
+      body.append(content, placeholder);
+    }
+    root.append(head, body);
+    return nodes;
+  }
+
+  /**
+   * Appends a streamed piece to the item's text node: O(piece), whatever the text's length.
+   * @param {string} id
+   * @param {"text" | "transcript" | "arguments"} field
+   * @param {string} delta
+   */
+  appendDelta(id, field, delta) {
+    const nodes = this.nodes.get(id);
+    if (nodes === undefined) {
+      this.renderItem(id);
+      return;
+    }
+    const atBottom = this.nearBottom();
+    if (field === "arguments" && nodes.args !== undefined) nodes.args.appendData(delta);
+    else if (field === "text" && nodes.kind === "message") nodes.text.appendData(delta);
+    else if (field === "transcript" && nodes.kind === "message") {
+      const item = this.session.store.items.get(id);
+      if (item !== undefined && item.text && nodes.transcript.data === "") nodes.transcript.appendData("\n");
+      nodes.transcript.appendData(delta);
+    }
+    if (!nodes.placeholder.hidden && field !== "arguments") nodes.placeholder.hidden = true;
+    if (atBottom) this.scrollToEnd();
+  }
+
+  nearBottom() {
+    const log = this.log;
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 48;
+  }
+
+  scrollToEnd() {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  dispose() {
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    /** @type {HTMLElement} */ (this.root).remove();
+    this.nodes.clear();
+  }
+}

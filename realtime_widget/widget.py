@@ -1,0 +1,747 @@
+"""`RealtimeWidget`: talk to a realtime model from a notebook, through the browser's mic.
+
+Rules:
+
+- The widget maps a :class:`RealtimeClient`'s state to synced traits and custom messages; it
+  makes no protocol decision of its own (the client decides when to cancel, truncate, run
+  tools and ask for responses). The message shapes are in
+  :mod:`realtime_widget._widget_messages`.
+- Traits: ``connection`` (``disconnected | connecting | connected | reconnecting |
+  error``), ``error`` (the last error, ``""`` when cleared), ``status`` (a short notice),
+  ``tools`` (``{name, description, parameters}`` each), ``turn_detection`` (``server_vad |
+  semantic_vad | manual``; the browser may change it and the session follows), ``mic`` (set
+  by the browser: ``off | starting | on | denied | unsupported``) and ``items`` (one
+  :class:`ItemSummary` per conversation item, in order).
+- ``items`` is set when an item is appended, completed, truncated or deleted, and when a
+  tool call changes state; never per delta. Streamed pieces travel as ``delta`` and
+  ``audio`` messages, whose size does not depend on the conversation's length. An item
+  that changes between two settings of ``items`` is sent alone as an ``item`` message, and
+  a view opened later asks with ``hello`` for those (``snapshot``).
+- The browser's messages are checked first; a malformed or unknown one is logged and
+  dropped, and no handler raises into the comm. Errors of the client and of the actions a
+  message asks for land in the ``error`` trait.
+- ``{"type": "connect"}`` from the browser schedules :meth:`RealtimeWidget.connect` as a
+  task on the running loop (in a kernel, the kernel's loop, where comm messages are
+  handled). Everything runs in background tasks: no cell stays busy while audio flows.
+- The API key never reaches the browser: it is in no trait and no message, and error texts
+  and the repr are scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, TypeVar, cast, overload
+
+import anywidget
+import traitlets
+
+from ._frontend import assemble_css, assemble_esm
+from ._widget_messages import (
+    BrowserAudio,
+    BrowserInterrupted,
+    BrowserMessage,
+    BrowserPlayed,
+    BrowserText,
+    CallRecord,
+    ItemSummary,
+    call_failed,
+    parse_browser_message,
+    summarize_item,
+)
+from .client import RealtimeClient
+from .errors import ProtocolError, RealtimeError, ServerError, ToolError, UsageError
+from .protocol import SAMPLE_RATE
+from .session import SessionShape
+from .tools import Tool
+
+__all__ = [
+    "CONNECTION_STATES",
+    "MIC_STATES",
+    "TURN_MODES",
+    "ConnectionState",
+    "Interruption",
+    "MicState",
+    "RealtimeWidget",
+    "TurnMode",
+]
+
+logger = logging.getLogger("realtime_widget.widget")
+
+ConnectionState = Literal["disconnected", "connecting", "connected", "reconnecting", "error"]
+MicState = Literal["off", "starting", "on", "denied", "unsupported"]
+TurnMode = Literal["server_vad", "semantic_vad", "manual"]
+CONNECTION_STATES: Final = ("disconnected", "connecting", "connected", "reconnecting", "error")
+MIC_STATES: Final = ("off", "starting", "on", "denied", "unsupported")
+TURN_MODES: Final = ("server_vad", "semantic_vad", "manual")
+
+DEFAULT_TRANSCRIPTION: Final = "gpt-4o-mini-transcribe"
+# Server errors that only mean a cancel crossed the server's own (interrupt_response).
+_BENIGN_ERROR_CODES: Final = frozenset({"response_cancel_not_active"})
+_MIN_PTT_SAMPLES: Final = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
+_MAX_INTERRUPTIONS: Final = 256
+_MAX_PLAYED_ITEMS: Final = 1024
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Final = _Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    """Playback stopped by the browser: the item playing and the samples it had played."""
+
+    item_id: str | None
+    played_samples: int
+    time: float  # time.monotonic()
+
+
+def _turn_config(value: object) -> dict[str, Any] | None:
+    """The session's ``turn_detection`` for a widget value (``None`` means manual turns)."""
+    if value is None or value == "manual":
+        return None
+    if value in ("server_vad", "semantic_vad"):
+        return {"type": value}
+    if isinstance(value, Mapping) and value.get("type") in ("server_vad", "semantic_vad"):
+        return dict(value)
+    raise UsageError(
+        "turn_detection must be 'server_vad', 'semantic_vad', 'manual', None or a dict with "
+        f"one of those types, got {value!r}"
+    )
+
+
+def _transcription_config(value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value:
+        return {"model": value}
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise UsageError(f"transcription must be a model name, a dict or None, got {value!r}")
+
+
+class RealtimeWidget(anywidget.AnyWidget):
+    """A conversation with a realtime model: the browser's mic and speakers, the kernel's tools.
+
+    Give a :class:`RealtimeClient` as ``client``, or the settings to make one (``url``,
+    ``api_key`` (default ``$OPENAI_API_KEY``), ``model``, ``dialect``). ``instructions``,
+    ``voice``, ``tools`` (functions, :class:`Tool`\\ s, definitions with a ``handler``, or
+    definitions without one, answered with ``client.send_function_call_output``),
+    ``turn_detection`` (``"server_vad"``, ``"semantic_vad"``, ``"manual"`` or ``None`` for
+    push-to-talk, or a ``turn_detection`` dict) and ``transcription`` (a model name, a dict,
+    or ``None``: default ``gpt-4o-mini-transcribe`` for a client made here) apply to either.
+    A client made here reconnects after an abnormal close unless ``reconnect=False``.
+
+    Then ``await widget.connect()`` (or the Connect button), talk, and define tools with
+    ``@widget.tool``. Raises :class:`UsageError` for a bad setting.
+    """
+
+    _esm = assemble_esm()
+    _css = assemble_css()
+
+    connection = traitlets.Enum(CONNECTION_STATES, default_value="disconnected").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+    tools = traitlets.List(traitlets.Dict()).tag(sync=True)
+    turn_detection = traitlets.Enum(TURN_MODES, default_value="server_vad").tag(sync=True)
+    mic = traitlets.Enum(MIC_STATES, default_value="off").tag(sync=True)
+    items = traitlets.List(traitlets.Dict()).tag(sync=True)
+    # Names this widget's audio session in the browser, shared by all its views on a page.
+    _session_key = traitlets.Unicode().tag(sync=True)
+
+    @traitlets.default("_session_key")
+    def _default_session_key(self) -> str:
+        return uuid.uuid4().hex
+
+    def __init__(
+        self,
+        client: RealtimeClient | None = None,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        instructions: str | None = None,
+        voice: str | None = None,
+        tools: Iterable[Any] = (),
+        turn_detection: Any = _UNSET,
+        transcription: Any = _UNSET,
+        dialect: SessionShape | None = None,
+        reconnect: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if client is not None and any(v is not None for v in (url, api_key, model, dialect)):
+            raise UsageError("give either client= or url/api_key/model/dialect, not both")
+        # Kept only to scrub error texts and reprs; never synced or sent.
+        self.__secret = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        if client is None:
+            client = RealtimeClient(
+                url=url, api_key=api_key, model=model, dialect=dialect, reconnect=reconnect
+            )
+            if transcription is _UNSET:
+                transcription = DEFAULT_TRANSCRIPTION
+        self._client = client
+        fields: dict[str, Any] = {}
+        if instructions is not None:
+            fields["instructions"] = instructions
+        if voice is not None:
+            fields["voice"] = voice
+        if transcription is not _UNSET:
+            fields["input_audio_transcription"] = _transcription_config(transcription)
+        self._turn_configs: dict[str, dict[str, Any]] = {}
+        if turn_detection is not _UNSET:
+            detection = _turn_config(turn_detection)
+            fields["turn_detection"] = detection
+            if detection is not None:
+                self._turn_configs[str(detection["type"])] = detection
+        if fields:
+            client.update_session(**fields)
+        for tool in tools:
+            self._add_tool(tool)
+
+        # The loop the client runs on: the one running where the widget is made (a kernel's
+        # main loop), or the one connect() is awaited on.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._connect_task: asyncio.Task[None] | None = None
+        self._shown: dict[str, ItemSummary] = {}  # what the browser last got, per item
+        self._dirty: set[str] = set()  # changed since the items trait was last set
+        self._calls: dict[str, CallRecord] = {}  # by call_id
+        self._failed_calls: set[str] = set()
+        self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
+        self._truncated: dict[str, int] = {}
+        self._audio_open: set[str] = set()  # items whose audio was sent but not closed
+        self._muted: set[str] = set()  # interrupted items: their late audio is not sent
+        self._played: dict[str, int] = {}
+        self._interruptions: list[Interruption] = []
+        self._ptt_active = False
+        self._ptt_samples = 0
+        self._dropped_audio_chunks = 0
+        self._close_error = ""
+
+        super().__init__(
+            tools=self._tool_summaries(),
+            turn_detection=self._client_turn_mode(),
+            **kwargs,
+        )
+        self._handlers: list[tuple[Any, str, Callable[[Any], None]]] = [
+            (client, "conversation.item.appended", self._on_item_appended),
+            (client, "conversation.updated", self._on_updated),
+            (client, "conversation.item.completed", self._on_item_completed),
+            (client, "conversation.interrupted", self._on_interrupted),
+            (client, "error", self._on_error),
+            (client, "close", self._on_close),
+            (client, "reconnecting", self._on_reconnecting),
+            (client, "reconnected", self._on_reconnected),
+            (client.realtime, "server.conversation.item.truncated", self._on_truncated),
+            (client.realtime, "server.conversation.item.deleted", self._on_deleted),
+        ]
+        for source, name, handler in self._handlers:
+            source.on(name, handler)
+        self.observe(self._on_turn_detection_trait, names="turn_detection")
+        self.on_msg(self._on_browser_msg)
+        self._browser_handlers: dict[str, Callable[[Any], None]] = {
+            "audio": self._browser_audio,
+            "interrupted": self._browser_interrupted,
+            "played": self._browser_played,
+            "stop": self._browser_stop,
+            "text": self._browser_text,
+            "ptt_start": self._browser_ptt_start,
+            "ptt_stop": self._browser_ptt_stop,
+            "connect": self._browser_connect,
+            "disconnect": self._browser_disconnect,
+            "hello": self._browser_hello,
+        }
+        if client.is_connected():
+            self.connection = "connected"
+        if client.get_conversation_items():
+            self._sync_items()
+
+    # -- public API -----------------------------------------------------------------------
+
+    @property
+    def client(self) -> RealtimeClient:
+        """The :class:`RealtimeClient` the widget drives."""
+        return self._client
+
+    @property
+    def played_samples(self) -> dict[str, int]:
+        """Samples of each assistant item the browser reported as played (a copy)."""
+        return dict(self._played)
+
+    @property
+    def interruptions(self) -> list[Interruption]:
+        """Playback interruptions reported by the browser, oldest first (a copy)."""
+        return list(self._interruptions)
+
+    def __repr__(self) -> str:
+        client = self._client
+        text = (
+            f"RealtimeWidget(url={client.realtime.url!r}, model={client.realtime.model!r}, "
+            f"{self.connection}, {len(client.get_conversation_items())} items, "
+            f"{len(self.tools)} tools)"
+        )
+        return self._scrub(text)
+
+    async def connect(self) -> None:
+        """Connect the client (if it is not already) and wait for the session.
+
+        Returns once the session is up; audio and tools then run in background tasks.
+        Raises what :meth:`RealtimeClient.connect` raises, after setting ``connection`` to
+        ``"error"`` and ``error`` to its message. A second call while connecting waits for
+        the first one.
+        """
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        if self._client.is_connected():
+            self.connection = "connected"
+            return
+        task = self._connect_task
+        if task is None or task.done():
+            task = self._connect_task = asyncio.ensure_future(self._connect())
+        await asyncio.shield(task)
+
+    async def _connect(self) -> None:
+        self.connection = "connecting"
+        self.error = ""
+        try:
+            await self._client.connect()
+        except RealtimeError as exc:
+            self.connection = "error"
+            self.error = self._scrub(str(exc))
+            raise
+        except BaseException:
+            self.connection = "error" if not self._client.is_connected() else "connected"
+            raise
+        self.connection = "connected"
+
+    def disconnect(self) -> asyncio.Future[None]:
+        """Close the connection (the conversation is kept); returns an awaitable future."""
+        self._close_open_audio()
+        self._ptt_active = False
+        future = self._client.disconnect()
+        self.connection = "disconnected"
+        return future
+
+    def send_text(self, text: str) -> None:
+        """Send a user text message and ask for a response. UsageError when not connected."""
+        if not isinstance(text, str) or not text.strip():
+            raise UsageError(f"text must be a non-empty string, got {text!r}")
+        self._client.send_user_message_content(text)
+
+    def send_image(self, image: Any, text: str | None = None) -> None:
+        """Send an image (path, bytes, PIL image, figure, array or data URL), with ``text``.
+
+        Asks for a response. UsageError when not connected or the image cannot be read.
+        """
+        parts: list[dict[str, Any]] = [{"type": "input_image", "image": image}]
+        if text:
+            parts.append({"type": "input_text", "text": text})
+        self._client.send_user_message_content(parts)
+
+    def register_tool(self, definition: Any, handler: Callable[..., Any] | None = None) -> Tool:
+        """Register a tool on the client (see :meth:`RealtimeClient.register_tool`)."""
+        registered = self._client.register_tool(definition, handler)
+        self.tools = self._tool_summaries()
+        return registered
+
+    @overload
+    def tool(self, fn: F, /) -> F: ...
+
+    @overload
+    def tool(
+        self,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = ...,
+    ) -> Callable[[F], F]: ...
+
+    def tool(self, fn: Any = None, /, **options: Any) -> Any:
+        """Register a function as a tool: ``@widget.tool`` or ``@widget.tool(name=...)``.
+
+        The function is returned unchanged; the ``tools`` trait lists it at once.
+        """
+
+        def register(function: F) -> F:
+            if options:
+                decorated: F = self._client.tool(**options)(function)
+            else:
+                decorated = self._client.tool(function)
+            self.tools = self._tool_summaries()
+            return decorated
+
+        return register(fn) if fn is not None else register
+
+    def close(self) -> None:
+        """Stop listening to the client and close the widget (the client stays as it is)."""
+        for source, name, handler in getattr(self, "_handlers", ()):
+            with contextlib.suppress(UsageError):
+                source.off(name, handler)
+        self._handlers = []
+        super().close()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        secret = self.__secret
+        if secret and len(secret) >= 4 and secret in text:
+            return text.replace(secret, "***")
+        return text
+
+    def _add_tool(self, tool: Any) -> None:
+        if isinstance(tool, Mapping) and "handler" not in tool:
+            self._client.add_tool(tool)
+        elif isinstance(tool, Mapping):
+            definition = {k: v for k, v in tool.items() if k != "handler"}
+            self._client.register_tool(definition, tool["handler"])
+        else:
+            self._client.register_tool(tool)
+
+    def _tool_summaries(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": str(t.get("name", "")),
+                "description": str(t.get("description", "")),
+                "parameters": t.get("parameters") or {},
+            }
+            for t in self._client.get_tools()
+        ]
+
+    def _client_turn_mode(self) -> TurnMode:
+        kind = self._client.get_turn_detection_type()
+        return cast(TurnMode, kind) if kind in ("server_vad", "semantic_vad") else "manual"
+
+    def _on_home_loop(self, action: Callable[[], None], what: str) -> None:
+        """Run ``action`` on the client's loop, in its thread, reporting its errors.
+
+        Comm messages and trait changes from the browser may be handled in another thread:
+        JupyterLab sends widget messages on a kernel subshell, whose thread has its own loop.
+        The client is not thread-safe, so what they ask for hops to the client's thread.
+        """
+
+        def run() -> None:
+            try:
+                action()
+            except RealtimeError as exc:
+                self.error = self._scrub(str(exc))
+            except Exception as exc:
+                logger.exception("%s failed", what)
+                self.error = self._scrub(f"{what} failed: {exc}")
+
+        loop = self._loop
+        elsewhere = self._loop_thread is not None and self._loop_thread != threading.get_ident()
+        if loop is not None and elsewhere and loop.is_running():
+            loop.call_soon_threadsafe(run)
+        else:
+            run()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any], what: str) -> None:
+        """Run ``coroutine`` as a background task on the client's loop (in this thread)."""
+
+        async def guarded() -> None:
+            try:
+                await coroutine
+            except asyncio.CancelledError:
+                raise
+            except RealtimeError as exc:
+                logger.info("%s failed: %s", what, self._scrub(str(exc)))
+            except Exception as exc:
+                logger.exception("%s failed", what)
+                self.error = self._scrub(f"{what} failed: {exc}")
+
+        loop = self._loop
+        if loop is None:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        task = loop.create_task(guarded(), name=f"realtime-widget-{what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _summary(self, item: Mapping[str, Any]) -> ItemSummary:
+        item_id = str(item.get("id"))
+        call_id = item.get("call_id")
+        call = self._calls.get(call_id) if isinstance(call_id, str) else None
+        return summarize_item(
+            item,
+            call=call,
+            heard_transcript=self._heard.get(item_id),
+            truncated_ms=self._truncated.get(item_id),
+        )
+
+    def _sync_items(self) -> None:
+        """Set ``items`` from the conversation, recomputing only the items that changed."""
+        summaries: list[dict[str, Any]] = []
+        for item in self._client.get_conversation_items():
+            item_id = str(item.get("id"))
+            shown = self._shown.get(item_id)
+            if shown is None or item_id in self._dirty:
+                shown = self._shown[item_id] = self._summary(item)
+            summaries.append(cast(dict[str, Any], shown))
+        self._dirty.clear()
+        self.tools = self._tool_summaries()  # tools may be registered on the client directly
+        if len(self._shown) > len(summaries):
+            keep = {s["id"] for s in summaries}
+            self._shown = {k: v for k, v in self._shown.items() if k in keep}
+        self.items = summaries
+
+    def _send_item(self, item: Mapping[str, Any]) -> None:
+        """Send one changed item's summary (between two settings of ``items``)."""
+        item_id = str(item.get("id"))
+        summary = self._summary(item)
+        self._dirty.add(item_id)
+        if self._shown.get(item_id) != summary:
+            self._shown[item_id] = summary
+            self.send({"type": "item", "item": summary})
+
+    def _close_open_audio(self) -> None:
+        for item_id in sorted(self._audio_open):
+            self.send({"type": "audio_done", "item_id": item_id})
+        self._audio_open.clear()
+
+    def _call_of(self, call_id: str) -> dict[str, Any] | None:
+        """The function call item with ``call_id``, if the conversation holds it."""
+        for item in reversed(self._client.get_conversation_items()):
+            if item.get("type") == "function_call" and item.get("call_id") == call_id:
+                return dict(item)
+        return None
+
+    # -- client events --------------------------------------------------------------------
+
+    def _on_item_appended(self, event: Mapping[str, Any]) -> None:
+        item = event["item"]
+        self._dirty.add(str(item.get("id")))
+        if item.get("type") == "function_call_output":
+            self._finish_call(item)
+        self._sync_items()
+
+    def _on_updated(self, event: Mapping[str, Any]) -> None:
+        item, delta = event["item"], event.get("delta")
+        item_id = str(item.get("id"))
+        if not delta:
+            self._send_item(item)
+            return
+        self._dirty.add(item_id)
+        audio = delta.get("audio")
+        if audio is not None:
+            if len(audio) and item_id not in self._muted:
+                self._audio_open.add(item_id)
+                data = audio.astype("<i2", copy=False).tobytes()
+                self.send({"type": "audio", "item_id": item_id}, buffers=[data])
+            return
+        for field in ("text", "transcript", "arguments"):
+            piece = delta.get(field)
+            if piece:
+                self.send({"type": "delta", "item_id": item_id, "field": field, "delta": piece})
+
+    def _on_item_completed(self, event: Mapping[str, Any]) -> None:
+        item = event["item"]
+        item_id = str(item.get("id"))
+        self._dirty.add(item_id)
+        if item_id in self._audio_open:
+            self._audio_open.discard(item_id)
+            self.send({"type": "audio_done", "item_id": item_id})
+        call_id = item.get("call_id")
+        is_call = item.get("type") == "function_call" and isinstance(call_id, str)
+        if is_call and call_id not in self._calls:
+            self._calls[call_id] = CallRecord("running", time.monotonic())
+        self._sync_items()
+
+    def _finish_call(self, output_item: Mapping[str, Any]) -> None:
+        call_id = output_item.get("call_id")
+        if not isinstance(call_id, str):
+            return
+        output = str(output_item.get("output") or "")
+        record = self._calls.get(call_id) or CallRecord("running", time.monotonic())
+        failed = call_id in self._failed_calls or call_failed(output)
+        self._calls[call_id] = CallRecord(
+            "error" if failed else "done",
+            record.started,
+            ms=round((time.monotonic() - record.started) * 1000),
+            output=output,
+        )
+        call = self._call_of(call_id)
+        if call is not None:
+            self._dirty.add(str(call.get("id")))
+
+    def _on_interrupted(self, event: Mapping[str, Any]) -> None:
+        self.send({"type": "interrupt"})
+
+    def _on_truncated(self, event: Mapping[str, Any]) -> None:
+        item_id = event.get("item_id")
+        end = event.get("audio_end_ms")
+        item = self._client.conversation.get_item(item_id) if isinstance(item_id, str) else None
+        if item is None or not isinstance(end, int | float):
+            return
+        self._truncated[str(item_id)] = int(end)
+        self._dirty.add(str(item_id))
+        self._sync_items()
+
+    def _on_deleted(self, event: Mapping[str, Any]) -> None:
+        self._sync_items()
+
+    def _on_error(self, event: Mapping[str, Any]) -> None:
+        error = event.get("error")
+        if isinstance(error, ServerError) and error.code in _BENIGN_ERROR_CODES:
+            logger.debug("ignored %s", error)
+            return
+        if isinstance(error, ToolError):
+            call_id = event.get("call_id")
+            if isinstance(call_id, str):
+                self._failed_calls.add(call_id)
+        if event.get("type") == "reconnect_failed":
+            self.connection = "error"
+            self.status = ""
+        if isinstance(error, BaseException):
+            message = str(error)
+        else:
+            message = str(event.get("message") or event.get("type") or "error")
+        self.error = self._scrub(message)
+
+    def _on_close(self, event: Mapping[str, Any]) -> None:
+        self._close_open_audio()
+        self._ptt_active = False
+        if event.get("error"):
+            self.connection = "error"
+            reason = event.get("exception") or f"connection closed (code {event.get('code')})"
+            self.error = self._close_error = self._scrub(str(reason))
+        else:
+            self.connection = "disconnected"
+
+    def _on_reconnecting(self, event: Mapping[str, Any]) -> None:
+        self.connection = "reconnecting"
+        self.status = f"connection lost: reconnecting (attempt {event.get('attempt')})"
+
+    def _on_reconnected(self, event: Mapping[str, Any]) -> None:
+        self.connection = "connected"
+        self.status = ""
+        if self.error and self.error == self._close_error:
+            self.error = ""
+
+    # -- trait changes --------------------------------------------------------------------
+
+    def _on_turn_detection_trait(self, change: Mapping[str, Any]) -> None:
+        mode = change["new"]
+        config = None if mode == "manual" else self._turn_configs.get(mode, {"type": mode})
+
+        def apply() -> None:
+            if mode != "manual":
+                self._ptt_active = False
+            self._client.update_session(turn_detection=config)
+
+        self._on_home_loop(apply, "changing turn detection")
+
+    # -- browser messages -----------------------------------------------------------------
+
+    def _on_browser_msg(self, _widget: object, content: object, buffers: list[Any]) -> None:
+        if isinstance(content, Mapping) and content.get("kind") == "anywidget-command":
+            return  # anywidget's own request/response channel
+        try:
+            message: BrowserMessage = parse_browser_message(content, buffers or [])
+        except ProtocolError as exc:
+            logger.warning("ignored a browser message: %s", exc)
+            return
+        if message["type"] == "audio":
+            # The comm's frame may not outlive this call: keep a copy for the hop.
+            message["data"] = memoryview(message["data"].tobytes())
+        handler = self._browser_handlers[message["type"]]
+        self._on_home_loop(lambda: handler(message), f"browser message {message['type']}")
+
+    def _browser_audio(self, message: BrowserAudio) -> None:
+        if not self._client.is_connected():
+            self._dropped_audio_chunks += 1
+            return
+        data = message["data"]
+        self._client.append_input_audio(data)
+        if self._ptt_active:
+            self._ptt_samples += data.nbytes // 2
+
+    def _browser_interrupted(self, message: BrowserInterrupted) -> None:
+        item_id, played = message["item_id"], message["played_samples"]
+        if len(self._interruptions) >= _MAX_INTERRUPTIONS:
+            del self._interruptions[: _MAX_INTERRUPTIONS // 2]
+        self._interruptions.append(Interruption(item_id, played, time.monotonic()))
+        if item_id is not None:
+            self._muted.add(item_id)
+            self._audio_open.discard(item_id)
+            self._record_played(item_id, played)
+        if not self._client.is_connected():
+            return
+        item = self._client.conversation.get_item(item_id) if item_id is not None else None
+        is_assistant = (
+            item is not None and item.get("type") == "message" and item.get("role") == "assistant"
+        )
+        if item is None or not is_assistant:
+            self._client.cancel_response()
+            return
+        transcript = item["formatted"].get("transcript")
+        if transcript:
+            self._heard[str(item_id)] = str(transcript)
+        self._client.cancel_response(item_id, played)
+
+    def _browser_played(self, message: BrowserPlayed) -> None:
+        self._record_played(message["item_id"], message["played_samples"])
+
+    def _record_played(self, item_id: str, samples: int) -> None:
+        if item_id not in self._played and len(self._played) >= _MAX_PLAYED_ITEMS:
+            del self._played[next(iter(self._played))]
+        self._played[item_id] = max(samples, self._played.get(item_id, 0))
+
+    def _browser_stop(self, message: Any) -> None:
+        if self._client.is_connected():
+            self._client.cancel_response()
+
+    def _browser_text(self, message: BrowserText) -> None:
+        if not self._client.is_connected():
+            self.error = "not connected: press Connect first"
+            return
+        self._client.send_user_message_content(message["text"])
+
+    def _browser_ptt_start(self, message: Any) -> None:
+        self._ptt_active = True
+        self._ptt_samples = 0
+        self.status = ""
+
+    def _browser_ptt_stop(self, message: Any) -> None:
+        if not self._ptt_active:
+            return
+        self._ptt_active = False
+        if self.turn_detection != "manual" or not self._client.is_connected():
+            return
+        if self._ptt_samples < _MIN_PTT_SAMPLES:
+            self.status = "too short: hold the button while you speak"
+            return
+        self._client.create_response()
+
+    def _browser_connect(self, message: Any) -> None:
+        if self._client.is_connected():
+            self.connection = "connected"
+            return
+        self._spawn(self.connect(), "connect")
+
+    def _browser_disconnect(self, message: Any) -> None:
+        self.disconnect()
+
+    def _browser_hello(self, message: Any) -> None:
+        summaries: list[ItemSummary] = []
+        for item in self._client.get_conversation_items():
+            item_id = str(item.get("id"))
+            if item_id in self._dirty or item_id not in self._shown:
+                summaries.append(self._summary(item))
+        self.send({"type": "snapshot", "items": summaries})

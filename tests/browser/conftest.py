@@ -1,0 +1,115 @@
+"""Fixtures for the real-browser tests: Chromium with a fake microphone, JupyterLab (or
+Notebook 7) with a real kernel, and the local realtime server, all on loopback.
+
+- Chromium is Debian's ``/usr/bin/chromium``, driven by Playwright; the tests are skipped
+  when it is missing (``apt-get install -y chromium espeak-ng``).
+- The fake microphone loops a WAV file: espeak-ng speech, then silence.
+- The realtime server runs in this process, on its own thread, at real-time pace; the
+  notebook's widget connects to it, and the tests read what it received.
+- Jupyter runs with every config, data, runtime and IPython folder in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from jupyter_harness import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    ESPEAK,
+    SILENCE_SECONDS,
+    SPEECH_TEXT,
+    Jupyter,
+    start_jupyter,
+    stop_jupyter,
+)
+
+from realtime_widget.server import LocalRealtimeServer, serve_in_thread
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: apt-get install -y chromium espeak-ng")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("playwright is not installed")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Speech by espeak-ng followed by :data:`SILENCE_SECONDS` of silence (16-bit mono)."""
+    if ESPEAK is None:
+        pytest.skip("no espeak-ng: apt-get install -y espeak-ng")
+    folder = tmp_path_factory.mktemp("audio")
+    raw = folder / "speech-raw.wav"
+    subprocess.run([ESPEAK, "-w", str(raw), SPEECH_TEXT], check=True, capture_output=True)
+    with wave.open(str(raw)) as source:
+        rate, width = source.getframerate(), source.getsampwidth()
+        samples = np.frombuffer(source.readframes(source.getnframes()), "<i2")
+    assert width == 2
+    padded = np.concatenate([samples, np.zeros(int(rate * SILENCE_SECONDS), dtype=np.int16)])
+    path = folder / "speech.wav"
+    with wave.open(str(path), "wb") as target:
+        target.setnchannels(1)
+        target.setsampwidth(2)
+        target.setframerate(rate)
+        target.writeframes(padded.astype("<i2").tobytes())
+    return path
+
+
+@pytest.fixture(scope="session")
+def realtime_server() -> Iterator[LocalRealtimeServer]:
+    server = serve_in_thread(pace="realtime")
+    yield server
+    server.stop_thread()
+
+
+@pytest.fixture(scope="module")
+def jupyter_factory(
+    tmp_path_factory: pytest.TempPathFactory, realtime_server: LocalRealtimeServer
+) -> Iterator[Callable[[str], Jupyter]]:
+    started: list[Jupyter] = []
+
+    def start(app: str) -> Jupyter:
+        jupyter = start_jupyter(app, tmp_path_factory.mktemp(f"jupyter-{app}"), realtime_server.url)
+        started.append(jupyter)
+        return jupyter
+
+    yield start
+    for jupyter in started:
+        stop_jupyter(jupyter)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path, speech_wav: Path) -> Iterator[Any]:
+    """Chromium with the fake microphone looping :func:`speech_wav`.
+
+    Launched without ``--use-fake-ui-for-media-stream``: a context grants the microphone
+    with ``permissions=["microphone"]``, and one without it sees ``NotAllowedError``.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium),
+            headless=False,  # with --headless=new in the args: no --mute-audio added
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech_wav}"],
+        )
+        yield launched
+        launched.close()

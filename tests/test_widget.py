@@ -1,0 +1,712 @@
+"""The widget at the message level: a real client on the local server over loopback, a
+recording comm in place of the kernel's (``comm.create_comm`` is the documented hook), and
+browser messages delivered through the comm as the kernel would deliver them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import comm
+import numpy as np
+import pytest
+from comm.base_comm import BaseComm
+
+from realtime_widget._frontend import assemble_css, assemble_esm, find_js_dir, strip_exports
+from realtime_widget.client import RealtimeClient
+from realtime_widget.server import LocalRealtimeServer
+from realtime_widget.server.synth import synthesize
+from realtime_widget.widget import RealtimeWidget
+
+SECRET = "sk-test-SECRET-123"
+
+
+class RecordingComm(BaseComm):
+    """A comm that keeps what the widget publishes instead of sending it to a frontend."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.published: list[tuple[str, dict[str, Any], list[Any]]] = []
+        super().__init__(**kwargs)
+
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: list[Any] | None = None,
+        **keys: Any,
+    ) -> None:
+        self.published.append((msg_type, data or {}, list(buffers or [])))
+
+
+class Wire:
+    """What one widget sent, and a way to play the browser."""
+
+    def __init__(self, widget: RealtimeWidget) -> None:
+        self.widget = widget
+        self.comm: RecordingComm = widget.comm
+
+    def custom(self, kind: str | None = None) -> list[tuple[dict[str, Any], list[Any]]]:
+        found = []
+        for _, data, buffers in self.comm.published:
+            if data.get("method") == "custom":
+                content = data["content"]
+                if kind is None or content.get("type") == kind:
+                    found.append((content, buffers))
+        return found
+
+    def updates(self, trait: str | None = None) -> list[dict[str, Any]]:
+        states = [
+            data["state"] for _, data, _ in self.comm.published if data.get("method") == "update"
+        ]
+        return [s for s in states if trait is None or trait in s]
+
+    def mark(self) -> int:
+        return len(self.comm.published)
+
+    def since(self, mark: int) -> Wire:
+        view = Wire.__new__(Wire)
+        view.widget = self.widget
+        view.comm = RecordingComm.__new__(RecordingComm)
+        view.comm.published = self.comm.published[mark:]
+        return view
+
+    def browser(self, content: Any, buffers: list[Any] | None = None) -> None:
+        message = {"content": {"data": {"method": "custom", "content": content}}}
+        self.comm.handle_msg({**message, "buffers": buffers or []})
+
+    def browser_sets(self, **state: Any) -> None:
+        self.comm.handle_msg(
+            {"content": {"data": {"method": "update", "state": state}}, "buffers": []}
+        )
+
+
+@pytest.fixture(autouse=True)
+def recording_comm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(comm, "create_comm", lambda **kwargs: RecordingComm(**kwargs))
+    yield
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[LocalRealtimeServer]:
+    async with LocalRealtimeServer(pace="fast") as started:
+        yield started
+
+
+@pytest.fixture
+async def make_widget(
+    server: LocalRealtimeServer,
+) -> AsyncIterator[Callable[..., RealtimeWidget]]:
+    widgets: list[RealtimeWidget] = []
+
+    def make(**kwargs: Any) -> RealtimeWidget:
+        kwargs.setdefault("url", server.url)
+        kwargs.setdefault("api_key", SECRET)
+        widget = RealtimeWidget(**kwargs)
+        widgets.append(widget)
+        return widget
+
+    yield make
+    for widget in widgets:
+        await widget.client.aclose()
+        widget.close()
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def by_role(widget: RealtimeWidget, role: str) -> list[dict[str, Any]]:
+    return [i for i in widget.items if i["type"] == "message" and i["role"] == role]
+
+
+def last_answer(widget: RealtimeWidget) -> dict[str, Any]:
+    """The last assistant message summary, or an empty dict before there is one."""
+    answers = by_role(widget, "assistant")
+    return answers[-1] if answers else {}
+
+
+def item(widget: RealtimeWidget, item_id: str) -> dict[str, Any]:
+    found = widget.client.conversation.get_item(item_id)
+    assert found is not None
+    return found
+
+
+def received(server: LocalRealtimeServer, kind: str) -> list[dict[str, Any]]:
+    return [e for c in server.connections for e in c.received if e.get("type") == kind]
+
+
+async def text_turn(widget: RealtimeWidget, text: str) -> dict[str, Any]:
+    """Send ``text`` and wait for the completed assistant message answering it."""
+    before = len(by_role(widget, "assistant"))
+    widget.send_text(text)
+    await until(
+        lambda: (
+            len(by_role(widget, "assistant")) > before
+            and by_role(widget, "assistant")[-1]["status"] == "completed"
+        )
+    )
+    return by_role(widget, "assistant")[-1]
+
+
+def speech_chunks(text: str, silence_ms: int = 900, chunk_ms: int = 80) -> list[memoryview]:
+    samples = np.concatenate(
+        [synthesize(text).samples, np.zeros(silence_ms * 24, dtype=np.int16)]
+    ).astype("<i2")
+    step = chunk_ms * 24
+    return [memoryview(samples[i : i + step].tobytes()) for i in range(0, samples.size, step)]
+
+
+# -- the frontend module ---------------------------------------------------------------------
+
+
+def test_esm_is_the_lib_files_stripped_then_the_widget_files() -> None:
+    js = find_js_dir()
+    esm = RealtimeWidget._esm
+    assert esm == assemble_esm(js)
+    assert RealtimeWidget._css == assemble_css(js) and ".rtw" in RealtimeWidget._css
+    for path in sorted((js / "lib").glob("*.js")):
+        assert strip_exports(path.read_text("utf-8")) in esm
+    lib = esm.split("// ---- widget/")[0]
+    assert "\nexport " not in lib and "class JitterPlayer" in lib
+    for path in sorted((js / "widget").glob("*.js")):
+        assert path.read_text("utf-8") in esm  # kept whole, exports and all
+    assert esm.rstrip().endswith("};")  # widget.js's export default closes the module
+    assert esm.index("export class RtwView") < esm.index("export default {")
+    assert strip_exports("export function f() {}\n  export x\nexport const y = 1;") == (
+        "function f() {}\n  export x\nconst y = 1;"
+    )
+
+
+def test_assembly_order_and_stripping(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "widget").mkdir()
+    (tmp_path / "lib" / "b.js").write_text("export const B = 2;\n")
+    (tmp_path / "lib" / "a.js").write_text("export function a() {}\n")
+    (tmp_path / "widget" / "view.js").write_text("export class View {}\n")
+    (tmp_path / "widget.js").write_text("export default { render() {} };\n")
+    (tmp_path / "widget.css").write_text(".rtw {}\n")
+    esm = assemble_esm(tmp_path)
+    body = [line for line in esm.splitlines() if line and not line.startswith("// ----")]
+    assert body == [
+        "function a() {}",
+        "const B = 2;",
+        "export class View {}",
+        "export default { render() {} };",
+    ]
+    assert assemble_css(tmp_path) == ".rtw {}\n"
+
+
+# -- connection and traits --------------------------------------------------------------------
+
+
+async def test_connect_sets_traits_and_tools(make_widget: Callable[..., RealtimeWidget]) -> None:
+    def get_weather(city: str) -> dict[str, Any]:
+        """The weather in a city."""
+        return {"city": city, "forecast": "sunny"}
+
+    widget = make_widget(tools=[get_weather], instructions="Be brief.")
+    wire = Wire(widget)
+    assert widget.connection == "disconnected"
+    assert [t["name"] for t in widget.tools] == ["get_weather"]
+    assert widget.tools[0]["description"] == "The weather in a city."
+    assert widget.tools[0]["parameters"]["properties"]["city"]["type"] == "string"
+    await widget.connect()
+    assert widget.connection == "connected" and widget.error == ""
+    assert [s["connection"] for s in wire.updates("connection")] == ["connecting", "connected"]
+    assert widget.turn_detection == "server_vad"
+
+    @widget.tool
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    assert add(2, 3) == 5
+    assert [t["name"] for t in widget.tools] == ["get_weather", "add"]
+    assert [t["name"] for t in wire.updates("tools")[-1]["tools"]] == ["get_weather", "add"]
+    await widget.connect()  # connected already: nothing happens
+    assert widget.connection == "connected"
+    await widget.disconnect()
+    assert widget.connection == "disconnected"
+
+
+async def test_connect_failure_sets_error() -> None:
+    widget = RealtimeWidget(url="ws://127.0.0.1:9/v1/realtime", api_key=SECRET)
+    with pytest.raises(Exception, match="cannot connect"):
+        await widget.connect()
+    assert widget.connection == "error"
+    assert "cannot connect" in widget.error
+    widget.close()
+
+
+async def test_connect_and_disconnect_from_the_browser(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    wire.browser({"type": "connect"})  # schedules connect() on the running loop
+    assert widget.connection == "disconnected"
+    await until(lambda: widget.connection == "connected")
+    assert widget.client.is_connected()
+    wire.browser({"type": "connect"})
+    wire.browser({"type": "disconnect"})
+    assert widget.connection == "disconnected"
+    await until(lambda: not widget.client.is_connected())
+
+
+# -- a text turn ------------------------------------------------------------------------------
+
+
+async def test_text_turn_streams_deltas_and_binary_audio(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    start = wire.mark()
+    answer = await text_turn(widget, "hello")
+    turn = wire.since(start)
+
+    user = by_role(widget, "user")[-1]
+    assert (user["text"], user["status"]) == ("hello", "completed")
+    assert answer["transcript"] == "You said: hello."
+    stored = item(widget, answer["id"])
+    received_samples = len(stored["formatted"]["audio"])
+    assert answer["audio_ms"] == received_samples * 1000 // 24000 > 0
+
+    deltas = [c for c, _ in turn.custom("delta") if c["item_id"] == answer["id"]]
+    assert "".join(d["delta"] for d in deltas) == "You said: hello."
+    assert all(set(d) == {"type", "item_id", "field", "delta"} for d in deltas)
+    assert {d["field"] for d in deltas} == {"transcript"}
+
+    audio = [(c, b) for c, b in turn.custom("audio")]
+    assert audio and all(c == {"type": "audio", "item_id": answer["id"]} for c, _ in audio)
+    assert all(len(b) == 1 and isinstance(b[0], bytes | memoryview) for _, b in audio)
+    pcm = b"".join(bytes(b[0]) for _, b in audio)
+    assert len(pcm) == 2 * received_samples
+    assert np.array_equal(np.frombuffer(pcm, "<i2"), stored["formatted"]["audio"].to_numpy())
+
+    done = turn.custom("audio_done")
+    assert [c for c, _ in done] == [{"type": "audio_done", "item_id": answer["id"]}]
+    kinds = [c["type"] for c, _ in turn.custom()]
+    assert kinds.index("audio_done") > max(i for i, k in enumerate(kinds) if k == "audio")
+
+    # The items trait is set per item event, never per delta.
+    assert len(deltas) + len(audio) > len(turn.updates("items"))
+    assert len(turn.updates("items")) <= 4
+
+
+async def test_per_delta_traffic_does_not_grow_with_the_conversation(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+
+    def turn_costs(mark: int) -> tuple[int, int, int]:
+        turn = wire.since(mark)
+        streamed = turn.custom("delta") + turn.custom("audio")
+        sizes = [len(json.dumps(c)) + sum(len(bytes(b)) for b in bufs) for c, bufs in streamed]
+        item_messages = [len(json.dumps(c)) for c, _ in turn.custom("item")]
+        return max(sizes), len(turn.updates("items")), max(item_messages)
+
+    mark = wire.mark()
+    await text_turn(widget, "tell me a story")
+    first = turn_costs(mark)
+    for _ in range(6):
+        await text_turn(widget, "tell me a story")
+    mark = wire.mark()
+    await text_turn(widget, "tell me a story")
+    last = turn_costs(mark)
+    assert len(widget.items) == 16
+    assert last[0] == first[0]  # the largest streamed message is the same size
+    assert last[1] == first[1]  # the same number of trait settings per turn
+    assert last[2] == first[2]  # item messages carry one item, whatever came before
+
+
+async def test_hello_answers_with_items_still_streaming(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    async with LocalRealtimeServer(pace=1.0) as slow:
+        widget = make_widget(url=slow.url)
+        wire = Wire(widget)
+        await widget.connect()
+        widget.send_text("hello there my friend")
+        await until(lambda: len(wire.custom("delta")) >= 2)
+        streamed = "".join(c["delta"] for c, _ in wire.custom("delta"))
+        wire.browser({"type": "hello"})
+        snapshot = wire.custom("snapshot")[-1][0]
+        flying = [s for s in snapshot["items"] if s["role"] == "assistant"]
+        assert len(flying) == 1
+        assert flying[0]["status"] == "in_progress"
+        assert flying[0]["transcript"].startswith(streamed) and streamed
+        trait_ids = {s["id"] for s in widget.items}
+        assert flying[0]["id"] in trait_ids
+        trait_copy = next(s for s in widget.items if s["id"] == flying[0]["id"])
+        assert trait_copy["transcript"] == ""  # the trait holds the item as appended
+        await widget.client.aclose()
+
+
+# -- an audio turn ----------------------------------------------------------------------------
+
+
+async def test_audio_turn_with_server_vad(
+    server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    for chunk in speech_chunks("what is the weather like"):
+        wire.browser({"type": "audio"}, [chunk])
+    await until(lambda: last_answer(widget).get("status") == "completed")
+    user = by_role(widget, "user")[-1]
+    assert user["audio_ms"] > 1000
+    assert user["transcript"] == "what is the weather like"  # the local model hears its synth
+    assert wire.custom("interrupt"), "speech_started becomes an interrupt for the browser"
+    assert by_role(widget, "assistant")[-1]["transcript"] == "You said: what is the weather like."
+    appended = received(server, "input_audio_buffer.append")
+    assert len(appended) == len(speech_chunks("what is the weather like"))
+
+
+async def test_audio_before_connect_is_dropped(make_widget: Callable[..., RealtimeWidget]) -> None:
+    widget = make_widget()
+    Wire(widget).browser({"type": "audio"}, [memoryview(bytes(3840))])
+    assert widget.error == ""
+    assert widget._dropped_audio_chunks == 1
+
+
+# -- interruption -----------------------------------------------------------------------------
+
+
+async def test_interrupted_after_the_response_truncates_at_the_played_position(
+    server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    answer = await text_turn(widget, "hello there")
+    wire.browser({"type": "played", "item_id": answer["id"], "played_samples": 6000})
+    wire.browser({"type": "interrupted", "item_id": answer["id"], "played_samples": 12_000})
+    await until(lambda: received(server, "conversation.item.truncate"))
+    truncate = received(server, "conversation.item.truncate")[-1]
+    assert truncate["item_id"] == answer["id"]
+    assert truncate["audio_end_ms"] == 500
+    assert not received(server, "response.cancel"), "no response was active"
+    await until(lambda: by_role(widget, "assistant")[-1]["truncated_ms"] == 500)
+    cut = by_role(widget, "assistant")[-1]
+    assert cut["audio_ms"] == 500
+    assert cut["transcript"] == "You said: hello there."  # what was said stays readable
+    assert widget.played_samples[answer["id"]] == 12_000
+    assert widget.interruptions[-1].played_samples == 12_000
+    assert widget.error == ""
+
+
+async def test_interrupt_during_a_response_cancels_and_truncates(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    async with LocalRealtimeServer(pace=1.0) as slow:
+        widget = make_widget(url=slow.url)
+        wire = Wire(widget)
+        await widget.connect()
+        widget.send_text("a fairly long sentence to say out loud")
+        await until(lambda: len(wire.custom("audio")) >= 2)
+        item_id = wire.custom("audio")[0][0]["item_id"]
+        wire.browser({"type": "interrupted", "item_id": item_id, "played_samples": 2400})
+        await until(lambda: received(slow, "conversation.item.truncate"))
+        assert received(slow, "response.cancel")
+        assert received(slow, "conversation.item.truncate")[-1]["audio_end_ms"] == 100
+        mark = wire.mark()
+        await until(lambda: item(widget, item_id)["status"] == "incomplete")
+        await asyncio.sleep(0.3)
+        late = [c for c, _ in wire.since(mark).custom("audio") if c["item_id"] == item_id]
+        assert late == [], "audio of an interrupted item is not sent any more"
+        assert widget.error == ""
+        await widget.client.aclose()
+
+
+async def test_interrupted_with_nothing_playing_only_cancels(
+    server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    await text_turn(widget, "hi")
+    wire.browser({"type": "interrupted", "item_id": None, "played_samples": 0})
+    wire.browser({"type": "stop"})
+    user_id = by_role(widget, "user")[-1]["id"]
+    wire.browser({"type": "interrupted", "item_id": user_id, "played_samples": 10})
+    await asyncio.sleep(0.1)
+    assert not received(server, "conversation.item.truncate")
+    assert not received(server, "response.cancel")
+    assert widget.error == ""
+
+
+# -- push to talk -----------------------------------------------------------------------------
+
+
+async def test_push_to_talk(
+    server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
+) -> None:
+    widget = make_widget(turn_detection="manual")
+    wire = Wire(widget)
+    assert widget.turn_detection == "manual"
+    assert widget.client.get_turn_detection_type() is None
+    await widget.connect()
+    wire.browser({"type": "ptt_start"})
+    for chunk in speech_chunks("hello", silence_ms=0):
+        wire.browser({"type": "audio"}, [chunk])
+    await asyncio.sleep(0.1)
+    assert not received(server, "input_audio_buffer.commit"), "no turn before the release"
+    assert not by_role(widget, "assistant")
+    wire.browser({"type": "ptt_stop"})
+    await until(lambda: last_answer(widget).get("status") == "completed")
+    assert len(received(server, "input_audio_buffer.commit")) == 1
+    assert by_role(widget, "user")[-1]["audio_ms"] > 300
+    assert by_role(widget, "assistant")[-1]["transcript"] == "You said: hello."
+
+    # A tap too short to hold speech asks for nothing.
+    wire.browser({"type": "ptt_start"})
+    wire.browser({"type": "audio"}, [memoryview(bytes(960))])
+    wire.browser({"type": "ptt_stop"})
+    await asyncio.sleep(0.1)
+    assert len(received(server, "input_audio_buffer.commit")) == 1
+    assert "too short" in widget.status
+    # ptt_stop without ptt_start is ignored.
+    wire.browser({"type": "ptt_stop"})
+    assert len(received(server, "response.create")) == 1
+
+
+async def test_turn_detection_follows_the_browser(
+    server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
+) -> None:
+    widget = make_widget(turn_detection={"type": "server_vad", "silence_duration_ms": 800})
+    wire = Wire(widget)
+    await widget.connect()
+    wire.browser_sets(turn_detection="manual")
+    assert widget.turn_detection == "manual"
+    assert widget.client.get_turn_detection_type() is None
+    wire.browser_sets(turn_detection="server_vad")
+    detection = widget.client.config.turn_detection()
+    assert detection is not None and detection["silence_duration_ms"] == 800
+    wire.browser_sets(turn_detection="semantic_vad")
+    await until(lambda: len(received(server, "session.update")) >= 4)
+    last = received(server, "session.update")[-1]["session"]
+    assert last["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+    manual = received(server, "session.update")[-3]["session"]
+    assert manual["audio"]["input"]["turn_detection"] is None
+    wire.browser_sets(mic="on")
+    assert widget.mic == "on"
+
+
+# -- tools ------------------------------------------------------------------------------------
+
+
+async def test_tool_call_cards(make_widget: Callable[..., RealtimeWidget]) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+
+    @widget.tool
+    async def get_weather(city: str) -> dict[str, Any]:
+        """The weather in a city."""
+        await asyncio.sleep(0.05)
+        return {"city": city, "forecast": "sunny"}
+
+    @widget.tool
+    def explode(reason: str) -> str:
+        """Fails on purpose."""
+        raise RuntimeError(f"kaboom: {reason}")
+
+    await widget.connect()
+    widget.send_text("please call get_weather for Paris")
+    await until(lambda: "get_weather returned" in last_answer(widget).get("transcript", ""))
+    calls = [i for i in widget.items if i["type"] == "function_call"]
+    assert len(calls) == 1
+    call = calls[0]
+    assert call["name"] == "get_weather"
+    assert json.loads(call["arguments"]) == {"city": "Paris"}
+    assert call["tool_state"] == "done"
+    assert call["tool_ms"] is not None and call["tool_ms"] >= 40
+    assert json.loads(call["output"]) == {"city": "Paris", "forecast": "sunny"}
+    states = [
+        s["tool_state"]
+        for u in wire.updates("items")
+        for s in u["items"]
+        if s["type"] == "function_call"
+    ]
+    assert "running" in states and states[-1] == "done"
+    arguments = "".join(c["delta"] for c, _ in wire.custom("delta") if c["field"] == "arguments")
+    assert json.loads(arguments) == {"city": "Paris"}
+
+    widget.send_text("call explode for fun")
+    await until(lambda: "explode failed" in last_answer(widget).get("transcript", ""))
+    failed = next(i for i in widget.items if i["name"] == "explode")
+    assert failed["tool_state"] == "error"
+    assert "kaboom" in failed["output"]
+    assert "kaboom" in widget.error
+
+
+# -- browser messages -------------------------------------------------------------------------
+
+
+async def test_malformed_browser_messages_are_ignored(
+    server: LocalRealtimeServer,
+    make_widget: Callable[..., RealtimeWidget],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    bad: list[tuple[Any, list[Any]]] = [
+        ("not a dict", []),
+        ({}, []),
+        ({"type": "nope"}, []),
+        ({"type": "audio"}, []),
+        ({"type": "audio"}, [memoryview(b"abc")]),
+        ({"type": "audio"}, [b"ab", b"cd"]),
+        ({"type": "audio"}, ["text"]),
+        ({"type": "audio"}, [bytes(2 * 1024 * 1024)]),
+        ({"type": "interrupted", "item_id": "x", "played_samples": -1}, []),
+        ({"type": "interrupted", "item_id": 5, "played_samples": 1}, []),
+        ({"type": "interrupted", "item_id": "x", "played_samples": True}, []),
+        ({"type": "played", "item_id": None, "played_samples": 1}, []),
+        ({"type": "played", "item_id": "x", "played_samples": "1"}, []),
+        ({"type": "text", "text": ""}, []),
+        ({"type": "text", "text": ["hi"]}, []),
+        ({"type": "text", "text": "x" * 20_001}, []),
+    ]
+    await asyncio.sleep(0.05)
+    before = sum(len(c.received) for c in server.connections)
+    with caplog.at_level(logging.WARNING, logger="realtime_widget.widget"):
+        for content, buffers in bad:
+            wire.browser(content, buffers)
+    warnings = [r for r in caplog.records if "ignored a browser message" in r.getMessage()]
+    assert len(warnings) == len(bad)
+    await asyncio.sleep(0.1)
+    assert sum(len(c.received) for c in server.connections) == before, "nothing reached the server"
+    assert widget.error == "" and widget.connection == "connected"
+
+    # An item the conversation does not hold has nothing to truncate: no error either.
+    wire.browser({"type": "interrupted", "item_id": "item_unknown", "played_samples": 5})
+    assert widget.error == ""
+    # Floats that are whole numbers are fine (JSON from the browser).
+    wire.browser({"type": "played", "item_id": "item_x", "played_samples": 48000.0})
+    assert widget.played_samples["item_x"] == 48000
+
+
+async def test_text_from_the_browser(make_widget: Callable[..., RealtimeWidget]) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    wire.browser({"type": "text", "text": "too early"})
+    assert "not connected" in widget.error
+    await widget.connect()
+    wire.browser({"type": "text", "text": "<b>bold</b>"})
+    await until(lambda: last_answer(widget).get("status") == "completed")
+    assert by_role(widget, "user")[-1]["text"] == "<b>bold</b>"
+
+
+# -- the key ----------------------------------------------------------------------------------
+
+
+async def test_the_api_key_never_reaches_the_browser(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    def echo(city: str) -> str:
+        return city
+
+    widget = make_widget(tools=[echo])
+    wire = Wire(widget)
+    await widget.connect()
+    await text_turn(widget, f"my key is not {SECRET[:6]}")
+    for chunk in speech_chunks("hi"):
+        wire.browser({"type": "audio"}, [chunk])
+    await until(lambda: len(by_role(widget, "assistant")) >= 2)
+    widget.client.dispatch("error", {"type": "x", "message": f"bad key {SECRET} rejected"})
+    assert widget.error == "bad key *** rejected"
+    widget.client.realtime.url = f"ws://127.0.0.1:1/v1/realtime?key={SECRET}"
+
+    texts = [json.dumps(widget.get_state(), default=str), repr(widget), str(widget)]
+    texts.append(json.dumps(widget._repr_mimebundle_(), default=str))
+    for msg_type, data, buffers in wire.comm.published:
+        texts.append(msg_type + json.dumps(data, default=str))
+        texts.extend(bytes(b).decode("latin-1") for b in buffers)
+    assert len(wire.comm.published) > 20
+    for text in texts:
+        assert SECRET not in text
+    assert "sk-test-SECRET" not in repr(widget)
+
+
+async def test_a_given_client_is_used_as_is(server: LocalRealtimeServer) -> None:
+    client = RealtimeClient(url=server.url, api_key=SECRET)
+    client.update_session(turn_detection={"type": "semantic_vad"})
+    widget = RealtimeWidget(client)
+    assert widget.client is client
+    assert widget.turn_detection == "semantic_vad"
+    with pytest.raises(ValueError, match="either client"):
+        RealtimeWidget(client, url=server.url)
+    with pytest.raises(ValueError, match="turn_detection"):
+        RealtimeWidget(client, turn_detection="sometimes")
+    await client.connect()
+    widget2 = RealtimeWidget(client)
+    assert widget2.connection == "connected"
+    widget.close()
+    widget2.close()
+    await client.aclose()
+
+
+async def test_browser_messages_from_another_thread_run_on_the_clients_loop(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    """JupyterLab delivers widget messages on a kernel subshell: another thread."""
+    widget = make_widget()
+    wire = Wire(widget)
+    await asyncio.to_thread(wire.browser, {"type": "connect"})
+    await until(lambda: widget.connection == "connected")
+    senders: list[int] = []
+    widget.client.on(
+        "realtime.event",
+        lambda e: senders.append(threading.get_ident()) if e["source"] == "client" else None,
+    )
+    await asyncio.to_thread(wire.browser, {"type": "text", "text": "hi"})
+    await until(lambda: last_answer(widget).get("status") == "completed")
+    await asyncio.to_thread(wire.browser, {"type": "audio"}, [memoryview(bytes(3840))])
+    await asyncio.to_thread(wire.browser_sets, turn_detection="manual")
+    await until(lambda: widget.client.get_turn_detection_type() is None and len(senders) >= 4)
+    assert set(senders) == {threading.get_ident()}
+
+
+async def test_a_lost_connection_reconnects(
+    server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
+) -> None:
+    widget = make_widget()
+    widget.client.reconnect_delays = (0.05, 0.05)
+    wire = Wire(widget)
+    await widget.connect()
+    await text_turn(widget, "remember me")
+    await server.close_connections(1011, "server restart")
+    await until(lambda: widget.connection == "connected" and len(server.connections) == 1)
+    states = [s["connection"] for s in wire.updates("connection")]
+    assert states[-3:] == ["error", "reconnecting", "connected"]
+    assert widget.error == "" and widget.status == ""
+    assert len(widget.items) == 2
+    answer = await text_turn(widget, "and now")
+    assert answer["transcript"] == "You said: and now."
+
+
+async def test_a_client_made_without_reconnect_stays_closed(
+    server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
+) -> None:
+    widget = make_widget(reconnect=False)
+    await widget.connect()
+    await server.close_connections(1011, "gone")
+    await until(lambda: widget.connection == "error")
+    await asyncio.sleep(0.2)
+    assert widget.connection == "error" and "1011" in widget.error
