@@ -4,12 +4,14 @@ One JupyterLab page carries a conversation through the module's tests, in order:
 a text reply played to the end, HTML shown as text, a tool call card, then the microphone:
 speech detected by the server's voice activity detection, an answer, and a barge-in by the
 looping fake microphone that stops playback and truncates the answer where it stopped.
-Screenshots of the widget in the light and dark themes go to docs/.
+Screenshots of the widget in the light and dark themes go to a temporary folder, or to docs/
+when ``UPDATE_SCREENSHOTS=1`` is set.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -291,22 +293,31 @@ def test_push_to_talk(page: Any, realtime_server: LocalRealtimeServer) -> None:
     page.wait_for_selector('.rtw[data-turn="server_vad"]')
 
 
-def test_screenshots_in_light_and_dark_themes(page: Any) -> None:
-    DOCS.mkdir(exist_ok=True)
+def test_screenshots_in_light_and_dark_themes(page: Any, tmp_path: Path) -> None:
+    folder = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(exist_ok=True)
     widget = page.locator(".rtw")
     widget.scroll_into_view_if_needed()
     page.mouse.move(1, 1)  # no hover or focus styles in the pictures
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.wait_for_timeout(300)
-    widget.screenshot(path=str(DOCS / "widget-light.png"))
+    widget.screenshot(path=str(folder / "widget-light.png"))
     page.evaluate(
         "() => window.jupyterapp.commands.execute('apputils:change-theme',"
         " {theme: 'JupyterLab Dark'})"
     )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=15_000)
     page.wait_for_timeout(500)
-    widget.screenshot(path=str(DOCS / "widget-dark.png"))
-    assert (DOCS / "widget-dark.png").stat().st_size > 10_000
+    widget.screenshot(path=str(folder / "widget-dark.png"))
+    # the widget follows the theme: the dark picture is clearly darker than the light one
+    import numpy as np
+    from PIL import Image
+
+    light = np.asarray(Image.open(folder / "widget-light.png").convert("L"), dtype=float)
+    dark = np.asarray(Image.open(folder / "widget-dark.png").convert("L"), dtype=float)
+    assert light.shape == dark.shape
+    light_mean, dark_mean = light.mean(), dark.mean()
+    assert dark_mean < light_mean - 80, (light_mean, dark_mean)
 
 
 def test_a_reloaded_page_rebuilds_the_conversation(page: Any) -> None:
