@@ -6,7 +6,8 @@ Rules:
   items), a :class:`SessionConfig` and a :class:`ToolRegistry`. Every server event goes
   through the conversation; the client only adds the decisions the reference client makes:
   when to send the session, run tools, ask for responses, cancel and truncate.
-- Events it dispatches: ``realtime.event`` ``{time, source, event}`` for every event both
+- Events it dispatches: ``tools.updated`` ``{tools}`` after every change of the tools,
+  ``realtime.event`` ``{time, source, event}`` for every event both
   ways, ``conversation.updated`` ``{item, delta}``, ``conversation.item.appended``
   ``{item}`` once per new item, ``conversation.item.completed`` ``{item}`` once per
   finished item, ``conversation.interrupted`` when the user starts speaking, ``error`` (a
@@ -316,6 +317,7 @@ class RealtimeClient(RealtimeEventHandler):
         tools = [t for t in self.config.get("model", "tools") if t.get("name") != checked["name"]]
         tools.append(dict(checked))
         self.update_config({"model": {"tools": tools}})
+        self._tools_changed()
 
     def remove_tool(self, name: str) -> None:
         """Remove a definition added with :meth:`add_tool`; UsageError when there is none."""
@@ -324,6 +326,7 @@ class RealtimeClient(RealtimeEventHandler):
         if len(kept) == len(tools):
             raise UsageError(f"no tool named {name!r} was added")
         self.update_config({"model": {"tools": kept}})
+        self._tools_changed()
 
     def register_tool(self, definition: Any, handler: Callable[..., Any] | None = None) -> Tool:
         """Register a tool with its handler; a name registered again is replaced.
@@ -333,12 +336,17 @@ class RealtimeClient(RealtimeEventHandler):
         """
         registered = self.tools.register(definition, handler)
         self._send_session_if_connected()
+        self._tools_changed()
         return registered
 
     def unregister_tool(self, name: str) -> None:
         """Remove a registered tool; UsageError when there is none."""
         self.tools.unregister(name)
         self._send_session_if_connected()
+        self._tools_changed()
+
+    def _tools_changed(self) -> None:
+        self.dispatch("tools.updated", {"tools": self.get_tools()})
 
     def get_tools(self) -> list[dict[str, Any]]:
         """Every tool definition: added ones, then registered ones."""

@@ -249,6 +249,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             (client, "close", self._on_close),
             (client, "reconnecting", self._on_reconnecting),
             (client, "reconnected", self._on_reconnected),
+            (client, "tools.updated", self._on_tools_updated),
             (client.realtime, "server.conversation.item.truncated", self._on_truncated),
             (client.realtime, "server.conversation.item.deleted", self._on_deleted),
         ]
@@ -357,9 +358,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def register_tool(self, definition: Any, handler: Callable[..., Any] | None = None) -> Tool:
         """Register a tool on the client (see :meth:`RealtimeClient.register_tool`)."""
-        registered = self._client.register_tool(definition, handler)
-        self.tools = self._tool_summaries()
-        return registered
+        return self._client.register_tool(definition, handler)
 
     @overload
     def tool(self, fn: F, /) -> F: ...
@@ -380,15 +379,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         The function is returned unchanged; the ``tools`` trait lists it at once.
         """
 
-        def register(function: F) -> F:
-            if options:
-                decorated: F = self._client.tool(**options)(function)
-            else:
-                decorated = self._client.tool(function)
-            self.tools = self._tool_summaries()
-            return decorated
-
-        return register(fn) if fn is not None else register
+        if fn is not None:
+            return self._client.tool(fn)
+        return self._client.tool(**options)
 
     def close(self) -> None:
         """Stop listening to the client and close the widget (the client stays as it is)."""
@@ -415,15 +408,21 @@ class RealtimeWidget(anywidget.AnyWidget):
         else:
             self._client.register_tool(tool)
 
-    def _tool_summaries(self) -> list[dict[str, Any]]:
+    def _tool_summaries(
+        self, tools: Iterable[Mapping[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
         return [
             {
                 "name": str(t.get("name", "")),
                 "description": str(t.get("description", "")),
                 "parameters": t.get("parameters") or {},
             }
-            for t in self._client.get_tools()
+            for t in (self._client.get_tools() if tools is None else tools)
         ]
+
+    def _on_tools_updated(self, event: Mapping[str, Any]) -> None:
+        # tools change from cells (on the widget or on its client directly)
+        self.tools = self._tool_summaries(event["tools"])
 
     def _client_turn_mode(self) -> TurnMode:
         kind = self._client.get_turn_detection_type()
@@ -495,7 +494,6 @@ class RealtimeWidget(anywidget.AnyWidget):
                 shown = self._shown[item_id] = self._summary(item)
             summaries.append(cast(dict[str, Any], shown))
         self._dirty.clear()
-        self.tools = self._tool_summaries()  # tools may be registered on the client directly
         if len(self._shown) > len(summaries):
             keep = {s["id"] for s in summaries}
             self._shown = {k: v for k, v in self._shown.items() if k in keep}

@@ -710,3 +710,26 @@ async def test_a_client_made_without_reconnect_stays_closed(
     await until(lambda: widget.connection == "error")
     await asyncio.sleep(0.2)
     assert widget.connection == "error" and "1011" in widget.error
+
+
+def test_tools_trait_follows_the_client_however_tools_are_registered(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    widget = make_widget()
+
+    @widget.tool
+    def first(x: int) -> int:
+        """The first tool."""
+        return x
+
+    def second(y: str) -> str:
+        """The second tool."""
+        return y
+
+    widget.client.register_tool(second)  # straight on the client, as a notebook might
+    widget.client.add_tool({"name": "manual", "description": "Answered by hand."})
+    assert [t["name"] for t in widget.tools] == ["manual", "first", "second"]
+    assert widget.tools[1]["description"] == "The first tool."
+    widget.client.unregister_tool("first")
+    widget.client.remove_tool("manual")
+    assert [t["name"] for t in widget.tools] == ["second"]
