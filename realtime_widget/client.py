@@ -47,6 +47,8 @@ from typing import Any, TypeVar, overload
 from .api import RealtimeAPI
 from .audio import array_to_base64, to_int16
 from .buffers import AudioRetention, InputAudioBuffer
+from .calls import PendingCalls
+from .content import user_message
 from .conversation import RealtimeConversation
 from .errors import (
     ConnectionClosedError,
@@ -58,7 +60,6 @@ from .errors import (
     UsageError,
 )
 from .events import EventCallback, RealtimeEventHandler
-from .images import image_to_data_url
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, canonical_event_type
 from .replay import replay_items
 from .session import SessionConfig, SessionShape, session_payload
@@ -92,17 +93,6 @@ _RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013})
 _SETTINGS_KEYS = frozenset(
     {"url", "api_key", "apiKey", "dangerouslyAllowAPIKeyInBrowser", "debug", "model", "dialect"}
 )
-
-
-class _ResponseCalls:
-    """The tool calls of one response: which are still unanswered, and whether it is done."""
-
-    __slots__ = ("done", "pending", "total")
-
-    def __init__(self) -> None:
-        self.pending: set[str] = set()
-        self.total = 0
-        self.done = False
 
 
 class RealtimeClient(RealtimeEventHandler):
@@ -185,9 +175,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._session_waiter: asyncio.Future[dict[str, Any]] | None = None
         self._commit_offset = 0
         self._active_response: str | None = None
-        self._calls: dict[str, _ResponseCalls] = {}
-        self._call_response: dict[str, str] = {}
-        self._answered_calls: set[str] = set()
+        self._calls = PendingCalls()
         self._completed: set[str] = set()
         self._tool_tasks: set[asyncio.Task[Any]] = set()
         self._install_handlers()
@@ -268,8 +256,6 @@ class RealtimeClient(RealtimeEventHandler):
         self.input_audio_buffer = self._new_input_buffer()
         self._commit_offset = 0
         self._calls.clear()
-        self._call_response.clear()
-        self._answered_calls.clear()
         self._completed.clear()
         if self._retention is not None:
             self._retention = AudioRetention(self._retention.max_samples)
@@ -413,48 +399,11 @@ class RealtimeClient(RealtimeEventHandler):
         ``{"type": "input_image", "image": path | bytes | PIL image | figure | array}``
         (or ``image_url``). Returns ``True``.
         """
-        parts = [{"type": "input_text", "text": content}] if isinstance(content, str) else content
-        if not isinstance(parts, Sequence) or not parts:
-            raise UsageError(f"content must be a string or a non-empty list of parts: {content!r}")
-        wire = [self._content_part(part) for part in parts]
+        item = user_message(content)
         self._require_connected("send_user_message_content")
-        self.realtime.send(
-            "conversation.item.create",
-            {"item": {"type": "message", "role": "user", "content": wire}},
-        )
+        self.realtime.send("conversation.item.create", {"item": item})
         self.create_response()
         return True
-
-    @staticmethod
-    def _content_part(part: Mapping[str, Any]) -> dict[str, Any]:
-        if not isinstance(part, Mapping):
-            raise UsageError(f"content part must be a dict, got {part!r}")
-        kind = part.get("type")
-        if kind in ("input_text", "text"):
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise UsageError(f"input_text part needs a string 'text', got {text!r}")
-            return {"type": "input_text", "text": text}
-        if kind in ("input_audio", "audio"):
-            audio = part.get("audio")
-            if isinstance(audio, str):
-                encoded = audio
-            elif audio is None:
-                raise UsageError("input_audio part needs 'audio'")
-            else:
-                encoded = array_to_base64(audio)
-            wire: dict[str, Any] = {"type": "input_audio", "audio": encoded}
-            if part.get("transcript"):
-                wire["transcript"] = part["transcript"]
-            return wire
-        if kind in ("input_image", "image"):
-            source = part.get("image", part.get("image_url"))
-            if source is None:
-                raise UsageError("input_image part needs 'image' or 'image_url'")
-            return {"type": "input_image", "image_url": image_to_data_url(source)}
-        raise UsageError(
-            f"unknown content part type {kind!r}: use input_text, input_audio or input_image"
-        )
 
     def append_input_audio(self, data: Any) -> bool:
         """Send user audio (int16/float arrays, bytes, memoryview, ...; 24 kHz mono PCM).
@@ -640,13 +589,12 @@ class RealtimeClient(RealtimeEventHandler):
             self._replaying.add(item["id"])
             self.realtime.send("conversation.item.create", {"item": item})
         # the old session's responses are over: none will send response.done now
-        for calls in self._calls.values():
-            calls.done = True
+        ready = self._calls.finish_all()
         unsent, self._unsent_outputs = self._unsent_outputs, []
         for call_id, output in unsent:
-            self._send_output(call_id, output)
-        for response_id in list(self._calls):
-            self._maybe_continue(response_id)
+            ready += self._send_output(call_id, output)
+        if ready:
+            self.realtime.send("response.create")
         return len(items)
 
     def _on_server_event(self, event: dict[str, Any]) -> None:
@@ -742,13 +690,9 @@ class RealtimeClient(RealtimeEventHandler):
         if item.get("type") != "function_call" or item.get("status") == "incomplete":
             return
         call_id = item.get("call_id")
-        if not isinstance(call_id, str) or call_id in self._call_response:
-            return
         response_id = event.get("response_id") or self._active_response or "unknown"
-        calls = self._calls.setdefault(str(response_id), _ResponseCalls())
-        calls.pending.add(call_id)
-        calls.total += 1
-        self._call_response[call_id] = str(response_id)
+        if not isinstance(call_id, str) or not self._calls.expect(str(response_id), call_id):
+            return
         name = str(item.get("name") or "")
         registered = self.tools.get(name)
         if registered is None and name in {
@@ -776,45 +720,28 @@ class RealtimeClient(RealtimeEventHandler):
         task.add_done_callback(self._tool_tasks.discard)
 
     def _answer_call(self, call_id: str, output: str) -> None:
-        if call_id in self._answered_calls:
-            raise UsageError(f"function call {call_id!r} was already answered")
-        self._answered_calls.add(call_id)
+        self._calls.claim(call_id)
         if not self.is_connected():
             # lost mid-call: sent after a reconnect, so the model is not left waiting
             self._unsent_outputs.append((call_id, output))
             return
-        self._send_output(call_id, output)
+        if self._send_output(call_id, output):
+            self.realtime.send("response.create")
 
-    def _send_output(self, call_id: str, output: str) -> None:
+    def _send_output(self, call_id: str, output: str) -> bool:
+        """Send a call's output; ``True`` when its response may now continue."""
         self.realtime.send(
             "conversation.item.create",
             {"item": {"type": "function_call_output", "call_id": call_id, "output": output}},
         )
-        response_id = self._call_response.get(call_id)
-        if response_id is None:
-            return
-        calls = self._calls[response_id]
-        calls.pending.discard(call_id)
-        self._maybe_continue(response_id)
+        return self._calls.settle(call_id)
 
     def _on_response_done(self, event: Mapping[str, Any]) -> None:
         response_id = _response_id(event)
         if response_id == self._active_response:
             self._active_response = None
-        if response_id is None:
-            return
-        calls = self._calls.get(response_id)
-        if calls is not None:
-            calls.done = True
-            self._maybe_continue(response_id)
-
-    def _maybe_continue(self, response_id: str) -> None:
-        """Send one response.create once every call of a finished response is answered."""
-        calls = self._calls.get(response_id)
-        if calls is None or calls.pending or not calls.done:
-            return
-        del self._calls[response_id]
-        if self.is_connected():
+        # one response.create once every call of a finished response is answered
+        if response_id is not None and self._calls.finish(response_id) and self.is_connected():
             self.realtime.send("response.create")
 
     # -- events to handlers ---------------------------------------------------------------

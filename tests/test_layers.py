@@ -19,6 +19,8 @@ CORE = [
     "realtime_widget.tools",
     "realtime_widget.items",
     "realtime_widget.replay",
+    "realtime_widget.calls",
+    "realtime_widget.content",
 ]
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 
