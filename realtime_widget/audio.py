@@ -279,7 +279,19 @@ def generate_id(prefix: str, length: int = 21) -> str:
         raise TypeError(f"id length must be int, got {type(length).__name__}")
     if length <= len(prefix):
         raise UsageError(f"id length {length} leaves no room after prefix {prefix!r}")
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length - len(prefix)))
+    wanted = length - len(prefix)
+    # one draw of random bytes for the whole id (ids are made for every event sent); bytes
+    # past the largest multiple of the alphabet's size are skipped, so every character stays
+    # equally likely
+    limit = 256 - 256 % len(_ID_ALPHABET)
+    chars: list[str] = []
+    while len(chars) < wanted:
+        chars.extend(
+            _ID_ALPHABET[b % len(_ID_ALPHABET)]
+            for b in secrets.token_bytes(wanted + 8)
+            if b < limit
+        )
+    return prefix + "".join(chars[:wanted])
 
 
 # --- resampling ----------------------------------------------------------------------------
