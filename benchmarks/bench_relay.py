@@ -1,0 +1,336 @@
+"""Kernel relay cost: the kernel CPU time spent per second of audio, in each direction.
+
+The widget (:class:`RealtimeWidget`) relays audio between the browser and the realtime
+server. Here a real widget and client talk to the local server running in ANOTHER process
+(``python -m realtime_widget.server --port 0 --fast``) over loopback, and a counting comm
+stands in for the kernel's (``comm.create_comm`` is the hook ipywidgets calls), so only this
+process's work is measured:
+
+- browser to kernel: 80 ms PCM16 chunks (quiet noise: server VAD stays idle) delivered as
+  ``memoryview`` buffers through the comm's ``handle_msg``, as the kernel hands a custom
+  message over; the widget passes them to the client, which encodes and sends them. A
+  ``session.update`` round trip at the end makes sure every chunk left the process.
+- kernel to browser: a text turn whose long answer streams audio and transcript deltas from
+  the server through the client and the widget into the comm, up to ``response.done``.
+
+Each figure is process CPU time (``time.process_time``: the server's process and other
+programs do not count) per second of audio, the median of repeats; wall time is reported
+beside it. Not included: what the real kernel adds around the comm (deserialising the
+browser's message, signing and sending ours over ZeroMQ).
+
+The server process and the counting comm are also used by ``bench_widget_traffic`` and
+``bench_memory``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import IO, Any
+
+import comm
+import numpy as np
+from comm.base_comm import BaseComm
+
+from realtime_widget.widget import RealtimeWidget
+
+__all__ = ["CountingComm", "ServerProcess", "counting_comms", "run"]
+
+GROUP = "relay"
+RATE = 24_000
+CHUNK_SAMPLES = RATE * 80 // 1000  # the browser's 80 ms chunks
+TARGET_MS = 2.0  # kernel CPU per second of audio, each way (500x real time)
+_WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india")
+
+
+# -- shared fixtures ----------------------------------------------------------------------------
+
+
+class ServerProcess:
+    """The local realtime server in a process of its own; ``url`` once entered.
+
+    ``python -m realtime_widget.server --port 0 --fast`` prints its URL as its first line;
+    leaving the context stops the process (SIGTERM, then SIGKILL after 5 s).
+    """
+
+    def __init__(self, *options: str, startup_timeout: float = 30.0) -> None:
+        self.options = options or ("--fast",)
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        self._process: subprocess.Popen[str] | None = None
+        self._stderr: IO[bytes] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        self._stderr = tempfile.TemporaryFile()
+        command = [sys.executable, "-m", "realtime_widget.server", "--port", "0", *self.options]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=self._stderr, text=True
+        )
+        stdout = self._process.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], self.startup_timeout)
+        line = stdout.readline().strip() if ready else ""
+        if not line.startswith("ws://"):
+            self.__exit__()
+            raise RuntimeError(f"the server process printed no url: {line!r} {self._errors()}")
+        self.url = line
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _errors(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read()[-2_000:].decode(errors="replace")
+
+
+class CountingComm(BaseComm):
+    """A comm in place of the kernel's: it serialises each message as JSON (as the kernel's
+    session does) and counts it instead of sending it.
+
+    ``tally[kind]`` is ``[messages, json_bytes, buffer_bytes]`` where ``kind`` is the custom
+    message's ``type`` (``audio``, ``delta``, ...), ``update`` for trait changes, or the comm
+    message type (``comm_open``, ``comm_close``).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.tally: dict[str, list[int]] = {}
+        super().__init__(**kwargs)
+
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: list[Any] | None = None,
+        **keys: Any,
+    ) -> None:
+        payload = data or {}
+        text = json.dumps(payload, ensure_ascii=False, allow_nan=False)
+        method = payload.get("method")
+        if method == "custom":
+            kind = str(payload.get("content", {}).get("type"))
+        elif method == "update":
+            kind = "update"
+        else:
+            kind = msg_type
+        counts = self.tally.setdefault(kind, [0, 0, 0])
+        counts[0] += 1
+        counts[1] += len(text.encode())
+        counts[2] += sum(memoryview(b).nbytes for b in buffers or ())
+
+    def totals(self, *kinds: str) -> tuple[int, int, int]:
+        """``(messages, json_bytes, buffer_bytes)`` summed over ``kinds`` (all when none)."""
+        chosen = [v for k, v in self.tally.items() if not kinds or k in kinds]
+        return (
+            sum(c[0] for c in chosen),
+            sum(c[1] for c in chosen),
+            sum(c[2] for c in chosen),
+        )
+
+    def deliver(self, content: dict[str, Any], buffers: list[Any] | None = None) -> None:
+        """Hand a browser custom message to the widget, as the kernel's comm manager does."""
+        self.handle_msg(
+            {"content": {"data": {"method": "custom", "content": content}}, "buffers": buffers}
+        )
+
+
+@contextlib.contextmanager
+def counting_comms() -> Iterator[list[CountingComm]]:
+    """Widgets made inside get a :class:`CountingComm` (listed in the yielded list)."""
+    made: list[CountingComm] = []
+    original = comm.create_comm
+
+    def create(**kwargs: Any) -> CountingComm:
+        made.append(CountingComm(**kwargs))
+        return made[-1]
+
+    comm.create_comm = create
+    try:
+        yield made
+    finally:
+        comm.create_comm = original
+
+
+def long_text(words: int, offset: int = 0) -> str:
+    """A user text of ``words`` words (the local server's answer repeats it as speech)."""
+    return " ".join(_WORDS[(offset + i) % len(_WORDS)] for i in range(words))
+
+
+def row(
+    group: str,
+    name: str,
+    value: float | None,
+    unit: str,
+    target: str | None = None,
+    ok: bool | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """One result row (``note`` only when given)."""
+    out: dict[str, Any] = {
+        "group": group,
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "target": target,
+        "ok": ok,
+    }
+    if note:
+        out["note"] = note
+    return out
+
+
+# -- the measurement ----------------------------------------------------------------------------
+
+
+def _browser_chunks(count: int) -> list[bytes]:
+    """``count`` distinct 80 ms PCM16 chunks of quiet noise (about -60 dBFS)."""
+    rng = np.random.default_rng(80)
+    return [
+        rng.integers(-30, 31, CHUNK_SAMPLES, dtype=np.int16).astype("<i2").tobytes()
+        for _ in range(count)
+    ]
+
+
+async def _browser_to_kernel(widget: RealtimeWidget, seconds: float) -> tuple[float, float]:
+    """Feed ``seconds`` of browser audio; returns (CPU s, wall s) until it all left."""
+    wire: CountingComm = widget.comm
+    client = widget.client
+    pool = _browser_chunks(16)
+    count = round(seconds * 1000 / 80)
+    # The kernel hands each message over with the frames of its zmq message as memoryviews.
+    messages = [[memoryview(pool[i % len(pool)])] for i in range(count)]
+    sent_before = client.input_audio_buffer.end
+    cpu, wall = time.process_time(), time.perf_counter()
+    for buffers in messages:
+        wire.deliver({"type": "audio"}, buffers)
+        await asyncio.sleep(0)  # the kernel runs its loop between two comm messages
+    barrier = asyncio.ensure_future(client.realtime.wait_for_next("server.session.updated", 60))
+    await asyncio.sleep(0)
+    client.update_session()
+    if await barrier is None:
+        raise RuntimeError("no session.updated after the audio")
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    appended = client.input_audio_buffer.end - sent_before
+    assert appended == count * CHUNK_SAMPLES, (appended, count)
+    return cpu, wall
+
+
+async def _kernel_to_browser(
+    widget: RealtimeWidget, words: int, offset: int
+) -> tuple[float, float, float]:
+    """One text turn; returns (CPU s, wall s, seconds of audio relayed to the browser)."""
+    wire: CountingComm = widget.comm
+    client = widget.client
+    before = wire.totals("audio")[2]
+    done = asyncio.ensure_future(client.realtime.wait_for_next("server.response.done", 120))
+    await asyncio.sleep(0)
+    cpu, wall = time.process_time(), time.perf_counter()
+    widget.send_text(long_text(words, offset))
+    if await done is None:
+        raise RuntimeError("no response.done within 120 s")
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    relayed = (wire.totals("audio")[2] - before) / 2 / RATE
+    answer = client.get_conversation_items()[-1]
+    assert abs(len(answer["formatted"]["audio"]) / RATE - relayed) < 1e-6, "audio not relayed"
+    return cpu, wall, relayed
+
+
+async def _measure(quick: bool) -> dict[str, list[float]]:
+    repeats = 3 if quick else 7
+    seconds_in = 20.0 if quick else 60.0
+    words_out = 45 if quick else 135  # about 20 s / 60 s of answer audio
+    results: dict[str, list[float]] = {"in_cpu": [], "in_wall": [], "out_cpu": [], "out_wall": []}
+    with ServerProcess() as server, counting_comms():
+        widget = RealtimeWidget(url=server.url, instructions="relay benchmark")
+        try:
+            await widget.connect()
+            # Warm-up: first calls pay for imports, caches and growing buffers.
+            await _browser_to_kernel(widget, 2.0)
+            await _kernel_to_browser(widget, 10, 0)
+            for rep in range(repeats):
+                cpu, wall = await _browser_to_kernel(widget, seconds_in)
+                results["in_cpu"].append(cpu / seconds_in)
+                results["in_wall"].append(wall / seconds_in)
+                cpu, wall, audio = await _kernel_to_browser(widget, words_out, rep)
+                results["out_cpu"].append(cpu / audio)
+                results["out_wall"].append(wall / audio)
+        finally:
+            await widget.client.aclose()
+            widget.close()
+    return results
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Run every measurement; returns one row per figure (``ok`` says if a target holds)."""
+    results = asyncio.run(_measure(quick))
+    rows: list[dict[str, Any]] = []
+    for way, label in (("in", "browser->kernel"), ("out", "kernel->browser")):
+        cpu_ms = statistics.median(results[f"{way}_cpu"]) * 1_000
+        wall_ms = statistics.median(results[f"{way}_wall"]) * 1_000
+        target = f"<= {TARGET_MS:g}"
+        ok = cpu_ms <= TARGET_MS
+        rows.append(row(GROUP, f"{label}: kernel CPU per s of audio", cpu_ms, "ms/s", target, ok))
+        rows.append(row(GROUP, f"{label}: kernel CPU, real time", 1_000 / cpu_ms, "x"))
+        rows.append(row(GROUP, f"{label}: wall per s of audio", wall_ms, "ms/s"))
+    return rows
+
+
+def _profile(way: str) -> None:
+    """Print the top costs of one direction (``in`` or ``out``) under cProfile."""
+    import cProfile
+    import pstats
+
+    async def main() -> None:
+        with ServerProcess() as server, counting_comms():
+            widget = RealtimeWidget(url=server.url)
+            await widget.connect()
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for rep in range(3):
+                if way == "in":
+                    await _browser_to_kernel(widget, 60.0)
+                else:
+                    await _kernel_to_browser(widget, 135, rep)
+            profiler.disable()
+            await widget.client.aclose()
+            widget.close()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--profile":
+        _profile(sys.argv[2])
+    else:
+        for result in run(quick="--full" not in sys.argv):
+            print(result)

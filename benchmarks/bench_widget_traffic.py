@@ -1,0 +1,274 @@
+"""Widget traffic per delta: bytes sent to the browser and kernel CPU, with 10 and 1,000 items.
+
+Two widgets, each on its own :class:`RealtimeClient` (never connected) and a counting comm
+(see ``bench_relay``), are given a conversation of 10 and of 1,000 items (user text
+messages and one-second assistant audio answers, alternating), by dispatching server events
+on the client's API object exactly as its reader does after parsing a frame. Then a new
+assistant answer streams on both, in alternating batches of audio deltas (100 ms, base64) and
+of transcript deltas: per delta, the bytes the comm was given (the message's JSON plus its
+binary buffers) and the kernel CPU from the JSON text to the comm (parsing, conversation,
+client, widget, serialisation). A delta's cost must not depend on the conversation's length:
+target, the 1,000-item figures at most 1.1x the 10-item ones (medians of batches).
+
+For information (no target), the bytes and CPU of appending an item (the four events that
+open an answer, one run), which set the ``items`` trait, are reported for both sizes.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from realtime_widget.client import RealtimeClient
+from realtime_widget.widget import RealtimeWidget
+
+from .bench_relay import CountingComm, counting_comms, row
+
+__all__ = ["run"]
+
+GROUP = "widget traffic"
+RATE = 24_000
+CHUNK = RATE // 10
+SIZES = (10, 1_000)
+RATIO_TARGET = 1.1
+_PAYLOADS = [
+    base64.b64encode(
+        rng.integers(-8000, 8000, CHUNK, dtype=np.int16).astype("<i2").tobytes()
+    ).decode("ascii")
+    for rng in map(np.random.default_rng, range(16))
+]
+
+
+def _word(index: int) -> str:
+    return ("hello ", "there, ", "this ", "is ", "a ", "fairly ", "long ", "answer. ")[index % 8]
+
+
+class _Stream:
+    """Server events as JSON text, with increasing event ids."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def event(self, kind: str, **fields: Any) -> str:
+        self.count += 1
+        return json.dumps({"type": kind, "event_id": f"event_{self.count:09d}", **fields})
+
+    def user_text(self, item_id: str, text: str) -> list[str]:
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_text", "text": text}],
+        }
+        return [
+            self.event("conversation.item.added", previous_item_id=None, item=item),
+            self.event("conversation.item.done", item=item),
+        ]
+
+    def answer_start(self, response_id: str, item_id: str) -> list[str]:
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "in_progress",
+            "content": [],
+        }
+        return [
+            self.event("response.created", response={"id": response_id, "status": "in_progress"}),
+            self.event(
+                "response.output_item.added", response_id=response_id, output_index=0, item=item
+            ),
+            self.event("conversation.item.added", previous_item_id=None, item=item),
+            self.event(
+                "response.content_part.added",
+                **self.ids(response_id, item_id),
+                part={"type": "output_audio", "transcript": ""},
+            ),
+        ]
+
+    @staticmethod
+    def ids(response_id: str, item_id: str) -> dict[str, Any]:
+        return {
+            "response_id": response_id,
+            "item_id": item_id,
+            "output_index": 0,
+            "content_index": 0,
+        }
+
+    def audio(self, response_id: str, item_id: str, index: int) -> str:
+        return self.event(
+            "response.output_audio.delta",
+            **self.ids(response_id, item_id),
+            delta=_PAYLOADS[index % len(_PAYLOADS)],
+        )
+
+    def transcript(self, response_id: str, item_id: str, index: int) -> str:
+        return self.event(
+            "response.output_audio_transcript.delta",
+            **self.ids(response_id, item_id),
+            delta=_word(index),
+        )
+
+    def answer_end(self, response_id: str, item_id: str, transcript: str) -> list[str]:
+        ids = self.ids(response_id, item_id)
+        part = {"type": "output_audio", "transcript": transcript}
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [part],
+        }
+        return [
+            self.event("response.output_audio.done", **ids),
+            self.event("response.output_audio_transcript.done", **ids, transcript=transcript),
+            self.event("response.content_part.done", **ids, part=part),
+            self.event(
+                "response.output_item.done", response_id=response_id, output_index=0, item=item
+            ),
+            self.event("conversation.item.done", item=item),
+            self.event(
+                "response.done",
+                response={"id": response_id, "status": "completed", "output": [item]},
+            ),
+        ]
+
+
+class _Setup:
+    """A widget whose conversation holds ``size`` items, and its event stream."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.stream = _Stream()
+        self.client = RealtimeClient(url="ws://127.0.0.1:9/v1/realtime")
+        with counting_comms():
+            self.widget = RealtimeWidget(client=self.client)
+        self.comm: CountingComm = self.widget.comm
+        self.dispatch = self.client.realtime.dispatch
+        for n in range(size // 2):
+            self.feed(self.stream.user_text(f"item_u{n:06d}", f"question number {n}"))
+            response_id, item_id = f"resp_{n:06d}", f"item_a{n:06d}"
+            self.feed(self.stream.answer_start(response_id, item_id))
+            for i in range(10):
+                self.feed([self.stream.audio(response_id, item_id, i)])
+                self.feed([self.stream.transcript(response_id, item_id, i)])
+            transcript = "".join(_word(i) for i in range(10))
+            self.feed(self.stream.answer_end(response_id, item_id, transcript))
+        assert len(self.client.conversation) == size
+        # The answer measured below: its item is appended (item size + 1) and stays open.
+        self.response_id, self.item_id = "resp_measured", "item_measured"
+        before = self.comm.totals()
+        gc.collect()
+        cpu = time.process_time()
+        self.feed(self.stream.answer_start(self.response_id, self.item_id))
+        self.append_cpu = time.process_time() - cpu
+        after = self.comm.totals()
+        self.append_bytes = (after[1] - before[1]) + (after[2] - before[2])
+        self.index = 0
+
+    def feed(self, texts: list[str]) -> None:
+        loads, dispatch = json.loads, self.dispatch
+        for text in texts:
+            event = loads(text)
+            dispatch(f"server.{event['type']}", event)
+
+    def batch(self, kind: str, count: int) -> tuple[float, float]:
+        """Feed ``count`` deltas of ``kind``; returns (CPU s, bytes) per delta."""
+        make = self.stream.audio if kind == "audio" else self.stream.transcript
+        texts = [make(self.response_id, self.item_id, self.index + i) for i in range(count)]
+        self.index += count
+        expected = "audio" if kind == "audio" else "delta"
+        before = self.comm.totals()
+        typed_before = self.comm.totals(expected)[0]
+        loads, dispatch = json.loads, self.dispatch
+        gc.collect()
+        cpu = time.process_time()
+        for text in texts:
+            event = loads(text)
+            dispatch(f"server.{event['type']}", event)
+        cpu = time.process_time() - cpu
+        after = self.comm.totals()
+        sent = self.comm.totals(expected)[0] - typed_before
+        assert sent == count, f"{sent} {expected} messages for {count} deltas"
+        size = (after[1] - before[1]) + (after[2] - before[2])
+        return cpu / count, size / count
+
+    def close(self) -> None:
+        self.widget.close()
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Run every measurement; returns one row per figure (``ok`` says if a target holds)."""
+    rounds = 7 if quick else 21
+    count = 200 if quick else 400
+    setups = {size: _Setup(size) for size in SIZES}
+    cpu: dict[tuple[int, str], list[float]] = {}
+    size_of: dict[tuple[int, str], float] = {}
+    try:
+        for setup in setups.values():  # warm-up
+            setup.batch("audio", count)
+            setup.batch("transcript", count)
+        for turn in range(rounds):
+            # The sizes take turns (in alternating order), so a slow spell hits both.
+            order = list(SIZES) if turn % 2 == 0 else list(reversed(SIZES))
+            for kind in ("audio", "transcript"):
+                for size in order:
+                    per_cpu, per_bytes = setups[size].batch(kind, count)
+                    cpu.setdefault((size, kind), []).append(per_cpu)
+                    size_of[(size, kind)] = per_bytes
+    finally:
+        for setup in setups.values():
+            setup.close()
+    rows: list[dict[str, Any]] = []
+    small, large = SIZES
+    target = f"<= {RATIO_TARGET:g}"
+    for kind, label in (("transcript", "transcript delta"), ("audio", "audio delta")):
+        for size in SIZES:
+            rows.append(row(GROUP, f"{label}, {size} items: bytes", size_of[(size, kind)], "B"))
+            median = statistics.median(cpu[(size, kind)])
+            rows.append(row(GROUP, f"{label}, {size} items: kernel CPU", median * 1e6, "us"))
+        bytes_ratio = size_of[(large, kind)] / size_of[(small, kind)]
+        cpu_ratio = statistics.median(cpu[(large, kind)]) / statistics.median(cpu[(small, kind)])
+        rows.append(
+            row(
+                GROUP,
+                f"{label} bytes {large} / {small} items",
+                bytes_ratio,
+                "ratio",
+                target,
+                bytes_ratio <= RATIO_TARGET,
+            )
+        )
+        rows.append(
+            row(
+                GROUP,
+                f"{label} CPU {large} / {small} items",
+                cpu_ratio,
+                "ratio",
+                target,
+                cpu_ratio <= RATIO_TARGET,
+            )
+        )
+    for size in SIZES:
+        setup = setups[size]
+        rows.append(row(GROUP, f"item appended, {size} items: bytes", setup.append_bytes, "B"))
+        rows.append(
+            row(GROUP, f"item appended, {size} items: kernel CPU", setup.append_cpu * 1e3, "ms")
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    for result in run(quick="--full" not in sys.argv):
+        print(result)
