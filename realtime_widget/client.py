@@ -541,6 +541,11 @@ class RealtimeClient(RealtimeEventHandler):
     def _on_close(self, event: dict[str, Any]) -> None:
         self.session_created = False
         self._active_response = None
+        # what was streaming when the connection went will never finish: close it as the
+        # server would, so it is kept, replayed and ordered before what comes next
+        for item in self.conversation.close_in_progress():
+            self.dispatch("conversation.updated", {"item": item, "delta": None})
+            self._complete(item)
         if self._session_waiter is not None and not self._session_waiter.done():
             self._session_waiter.set_exception(
                 event.get("exception") or ConnectionClosedError(event.get("code"), "closed")

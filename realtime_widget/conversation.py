@@ -187,6 +187,16 @@ class RealtimeConversation:
         self._transcripts.clear()
         self._queued_audio = None
 
+    def close_in_progress(self) -> list[ConversationItem]:
+        """Mark every item still ``in_progress`` as ``incomplete`` and return them.
+
+        For when the session they streamed in is lost: nothing will finish them now.
+        """
+        closed = [item for item in self._items.values() if item.get("status") == "in_progress"]
+        for item in closed:
+            item["status"] = "incomplete"
+        return closed
+
     def queue_input_audio(self, samples: Any) -> None:
         """Keep int16 ``samples`` (copied) for the next user audio message item.
 

@@ -483,8 +483,13 @@ async def run_tool(
         return failed(describe_exception(exc), exc)
     try:
         output = serialise_result(value)
-    except ValueError as exc:
+    except ValueError as exc:  # circular or too deep
         return failed(f"result of tool {name!r} cannot be serialised: {exc}", value=value)
+    except Exception as exc:  # a result's own conversion (model_dump, __str__) raised
+        return failed(
+            f"result of tool {name!r} cannot be serialised: {describe_exception(exc)}",
+            value=value,
+        )
     size = len(output.encode("utf-8", "surrogatepass"))
     if size > max_output_bytes:
         message = f"tool result of {size} bytes exceeds the limit of {max_output_bytes} bytes"
