@@ -19,16 +19,17 @@
 // Port messages (`node.port`), as the worklets send and accept them:
 //
 // rtw-capture (input: the microphone, any rate and channel count; no output)
-//   out {type: "chunk", buffer: ArrayBuffer, offset: number, samples: number}
+//   out {type: "chunk", buffer: ArrayBuffer, offset: number, samples: number, t?: number}
 //        PCM16 LE mono 24 kHz; the buffer is transferred and holds exactly the chunk;
-//        `offset` counts 24 kHz samples sent before this chunk since the node started
+//        `offset` counts 24 kHz samples sent before this chunk since the node started;
+//        `t` (with the `trace` option only): `Date.now()` when the chunk was posted
 //   out {type: "level", rms: number}        input level 0..1, every `levelMs`
 //   out {type: "flushed", offset: number}   answers "flush", after the last short chunk
 //   in  {type: "flush"}   send the pending samples now as a short chunk (push-to-talk release)
 //   in  {type: "reset"}   drop pending samples and filter state (offsets keep counting)
 //   in  {type: "close"}   stop processing for good (the node can then be released)
 //   out {type: "error", message: string}   an unknown message type (it is ignored)
-//   processorOptions: {chunkMs?: 40..100 (80), levelMs?: number (50)}
+//   processorOptions: {chunkMs?: 40..100 (80), levelMs?: number (50), trace?: boolean}
 //
 // rtw-playback (no input; one output, mono, copied to every output channel)
 //   in  {type: "push", itemId: string, buffer: ArrayBuffer | ArrayBufferView}  PCM16 24 kHz
@@ -43,7 +44,13 @@
 //   out {type: "underrun", itemId, playedSamples}, {type: "recovered", itemId, silentFrames}
 //   out {type: "level", rms}   output level 0..1 every `levelMs`; stops after one 0
 //   out {type: "error", message}   a malformed message (it is otherwise ignored)
-//   processorOptions: {prebufferMs?: 60, rebufferMs?: 60, progressMs?: 50, levelMs?: 50}
+//   out {type: "trace", event: "queued", t, itemId, samples, accepted}   on each push
+//   out {type: "trace", event: "silent", t, tInterrupt, itemId, playedSamples}   the first
+//        all-silent render block after an interrupt (`tInterrupt`: when it was handled)
+//        (trace messages only with the `trace` option; `t` values are `Date.now()`: the
+//        worklet scope has no `performance`, so they are wall-clock epoch ms, 1 ms steps)
+//   processorOptions: {prebufferMs?: 60, rebufferMs?: 60, progressMs?: 50, levelMs?: 50,
+//        trace?: boolean}
 
 /** Names of the helpers the capture worklet needs. */
 export const CAPTURE_HELPERS = Object.freeze(["StreamResampler", "Chunker", "floatToPcm16", "rmsLevel"]);
@@ -78,11 +85,15 @@ export function defineCaptureProcessor(env) {
   const rate = Math.round(sampleRate);
 
   class RtwCaptureProcessor extends AudioWorkletProcessor {
-    /** @param {{processorOptions?: {chunkMs?: number, levelMs?: number}}} [options] */
+    /**
+     * @param {{processorOptions?: {chunkMs?: number, levelMs?: number, trace?: boolean}}}
+     *   [options]
+     */
     constructor(options) {
       super();
       const opts = (options && options.processorOptions) || {};
       this._chunkMs = opts.chunkMs ?? 80;
+      this._trace = opts.trace === true;
       this._resampler = new StreamResampler(rate, 24000);
       this._chunker = new Chunker({ chunkMs: this._chunkMs });
       this._levelFrames = Math.max(1, Math.round(((opts.levelMs ?? 50) * rate) / 1000));
@@ -115,10 +126,10 @@ export function defineCaptureProcessor(env) {
     _post(chunk) {
       if (chunk === null) return;
       const offset = this._chunker.emitted - chunk.length;
-      this.port.postMessage(
-        { type: "chunk", buffer: chunk.buffer, offset, samples: chunk.length },
-        [chunk.buffer],
-      );
+      /** @type {{type: string, buffer: ArrayBuffer, offset: number, samples: number, t?: number}} */
+      const message = { type: "chunk", buffer: chunk.buffer, offset, samples: chunk.length };
+      if (this._trace) message.t = Date.now();
+      this.port.postMessage(message, [chunk.buffer]);
     }
 
     /** @param {Float32Array[][]} inputs */
@@ -184,7 +195,7 @@ export function definePlaybackProcessor(env) {
   class RtwPlaybackProcessor extends AudioWorkletProcessor {
     /**
      * @param {{processorOptions?: {prebufferMs?: number, rebufferMs?: number,
-     *   progressMs?: number, levelMs?: number}}} [options]
+     *   progressMs?: number, levelMs?: number, trace?: boolean}}} [options]
      */
     constructor(options) {
       super();
@@ -200,6 +211,9 @@ export function definePlaybackProcessor(env) {
       });
       this._scratch = new Float32Array(128);
       this._open = true;
+      this._trace = opts.trace === true;
+      /** @type {{itemId: string | null, playedSamples: number, tInterrupt: number} | null} */
+      this._silenceDue = null; // tracing: an interrupt whose first silent block is not yet seen
       this.port.onmessage = (/** @type {MessageEvent} */ event) => this._onMessage(event.data);
     }
 
@@ -208,12 +222,18 @@ export function definePlaybackProcessor(env) {
       const type = msg && msg.type;
       try {
         if (type === "push") {
-          this._player.push({ itemId: msg.itemId, samples: fromBuffer(msg.buffer) });
+          const samples = fromBuffer(msg.buffer);
+          const accepted = this._player.push({ itemId: msg.itemId, samples });
+          if (this._trace) {
+            const trace = { type: "trace", event: "queued", t: Date.now(), itemId: msg.itemId };
+            this.port.postMessage({ ...trace, samples: samples.length, accepted });
+          }
         } else if (type === "done") {
           this._player.markDone(msg.itemId);
         } else if (type === "interrupt") {
           const { itemId, playedSamples } = this._player.interrupt();
           this.port.postMessage({ type: "interrupted", itemId, playedSamples });
+          if (this._trace) this._silenceDue = { itemId, playedSamples, tInterrupt: Date.now() };
         } else if (type === "close") {
           this._open = false;
         } else {
@@ -239,7 +259,20 @@ export function definePlaybackProcessor(env) {
         for (let c = 1; c < channels.length; c++) channels[c].set(target);
       }
       for (const event of this._player.takeEvents()) this.port.postMessage(event);
+      if (this._silenceDue !== null) this._traceSilence(target);
       return true;
+    }
+
+    /**
+     * Tracing: reports the first all-silent block rendered after an interrupt.
+     * @param {Float32Array} block
+     */
+    _traceSilence(block) {
+      const due = this._silenceDue;
+      if (due === null) return;
+      for (let i = 0; i < block.length; i++) if (block[i] !== 0) return;
+      this._silenceDue = null;
+      this.port.postMessage({ type: "trace", event: "silent", t: Date.now(), ...due });
     }
   }
 

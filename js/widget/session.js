@@ -6,12 +6,25 @@
 // `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
 // imports, declares top-level names unique across js/lib and js/widget, and has no side
 // effects at import; the lib declarations are in scope.
+//
+// Tracing (a measuring aid, off unless the page sets `window.__rtwTrace = []` before the
+// widget starts): the session then pushes `{event, t, ...}` records to that array, `t` in
+// wall-clock epoch ms (`performance.timeOrigin + performance.now()` here, `Date.now()` in
+// the worklets): "mic" (a captured chunk sent to the kernel; `tw`: when the capture worklet
+// posted it), "audio" and "interrupt" (kernel messages received), and the playback
+// worklet's "queued" (a push received) and "silent" (the first silent block after an
+// interrupt). With tracing off, each hot path pays one null check.
 
 /**
  * @typedef {{kind: "items"} | {kind: "item", id: string}
  *   | {kind: "delta", id: string, field: "text" | "transcript" | "arguments", delta: string}
  *   | {kind: "audio"} | {kind: "levels"}} SessionEvent
  */
+
+/** Wall-clock epoch milliseconds, sub-millisecond (trace records). */
+function rtwEpochMs() {
+  return performance.timeOrigin + performance.now();
+}
 
 /** The model-level state: one per widget model on the page, shared by its views. */
 export class RtwSession {
@@ -50,6 +63,9 @@ export class RtwSession {
     this.micMessage = "";
     this.audioMessage = "";
     this.disposed = false;
+    const trace = /** @type {any} */ (globalThis).__rtwTrace;
+    /** @type {any[] | null} trace records, when the page asked for them (see the top) */
+    this.trace = Array.isArray(trace) ? trace : null;
     this._onCustom = this._onCustom.bind(this);
     this._onItems = this._onItems.bind(this);
     this._onConnection = this._onConnection.bind(this);
@@ -128,6 +144,10 @@ export class RtwSession {
       case "audio": {
         const data = /** @type {DataView} */ ((buffers ?? [])[0]);
         const buffer = ArrayBuffer.isView(data) ? toArrayBuffer(data) : data;
+        if (this.trace !== null) {
+          const samples = buffer.byteLength >> 1;
+          this.trace.push({ event: "audio", t: rtwEpochMs(), itemId: msg.item_id, samples });
+        }
         this._toPlayer({ type: "push", itemId: msg.item_id, buffer }, [buffer]);
         if (this.audioReady === null) this.ensureAudio().catch(() => {});
         break;
@@ -136,6 +156,7 @@ export class RtwSession {
         this._toPlayer({ type: "done", itemId: msg.item_id }, []);
         break;
       case "interrupt":
+        if (this.trace !== null) this.trace.push({ event: "interrupt", t: rtwEpochMs() });
         this.interruptPlayback();
         break;
     }
@@ -187,7 +208,12 @@ export class RtwSession {
         numberOfInputs: 0,
         numberOfOutputs: 1,
         outputChannelCount: [1],
-        processorOptions: { prebufferMs: 80, progressMs: 50, levelMs: 50 },
+        processorOptions: {
+          prebufferMs: 80,
+          progressMs: 50,
+          levelMs: 50,
+          trace: this.trace !== null,
+        },
       });
       node.port.onmessage = (event) => this._onPlayerMessage(event.data);
       node.connect(ctx.destination);
@@ -245,6 +271,9 @@ export class RtwSession {
         break;
       case "error":
         console.warn("[realtime_widget] playback:", msg.message);
+        break;
+      case "trace":
+        if (this.trace !== null) this.trace.push(msg);
         break;
     }
   }
@@ -327,7 +356,7 @@ export class RtwSession {
       numberOfInputs: 1,
       numberOfOutputs: 1,
       outputChannelCount: [1],
-      processorOptions: { chunkMs: 80, levelMs: 50 },
+      processorOptions: { chunkMs: 80, levelMs: 50, trace: this.trace !== null },
     });
     // The capture node outputs silence; a muted path to the destination keeps it pulled.
     const sink = ctx.createGain();
@@ -351,6 +380,10 @@ export class RtwSession {
     if (!msg || typeof msg !== "object") return;
     if (msg.type === "chunk") {
       if (this.sending && msg.buffer instanceof ArrayBuffer) {
+        if (this.trace !== null) {
+          const { offset, samples } = msg;
+          this.trace.push({ event: "mic", t: rtwEpochMs(), tw: msg.t, offset, samples });
+        }
         this.model.send({ type: "audio" }, undefined, [msg.buffer]);
       }
     } else if (msg.type === "level") {

@@ -20,8 +20,11 @@ Rules:
   daemon thread, so it keeps serving while the caller's loop (a notebook kernel's) is busy;
   :meth:`LocalRealtimeServer.stop_thread` stops it from any thread.
 - Testing aids: :attr:`connections`, :meth:`send_raw`, :meth:`close_connections`,
-  :meth:`wait_for_connection` and each connection's ``received`` log. They act on the
-  server's own loop; from another thread use :meth:`call_in_thread`.
+  :meth:`break_connections` (a frame cut in half, then the socket dropped: close code 1006
+  for the client), :attr:`stall_responses` (responses started while it is set send their
+  first chunk and then hang until cancelled), :meth:`wait_for_connection` and each
+  connection's ``received`` log. They act on the server's own loop; from another thread
+  use :meth:`call_in_thread`.
 """
 
 from __future__ import annotations
@@ -106,7 +109,8 @@ class LocalRealtimeServer:
     ``knowledge`` (seed-format scripts) is validated here (``ValueError`` when malformed).
     ``max_session_seconds`` ends each session after that long (error ``session_expired``,
     close code 1001). ``chunk_ms`` is the duration of each audio delta. ``record_limit`` caps
-    each connection's ``received`` log.
+    each connection's ``received`` log. ``trace`` (a measuring aid) makes each connection
+    keep ``trace``: its events in and out with ``time.time()`` stamps.
     """
 
     def __init__(
@@ -123,6 +127,7 @@ class LocalRealtimeServer:
         chunk_ms: int = 100,
         model: str = DEFAULT_MODEL,
         record_limit: int = 10_000,
+        trace: bool = False,
     ) -> None:
         self.host = "127.0.0.1" if host == "localhost" else host
         self._requested_port = port
@@ -142,7 +147,10 @@ class LocalRealtimeServer:
             max_session_seconds=max_session_seconds,
             record_limit=record_limit,
             knowledge=lambda: self._knowledge,
+            stall=lambda: self.stall_responses,
+            trace=trace,
         )
+        self.stall_responses = False
         self._server: Server | None = None
         self._port: int | None = None
         self.connections: list[Connection] = []
@@ -332,6 +340,10 @@ class LocalRealtimeServer:
     async def close_connections(self, code: int = 1011, reason: str = "") -> None:
         """Close every open connection with ``code`` and ``reason``."""
         await asyncio.gather(*(c.websocket.close(code, reason) for c in list(self.connections)))
+
+    async def break_connections(self) -> None:
+        """Cut every open connection mid-frame, without a close frame (the client sees 1006)."""
+        await asyncio.gather(*(c.break_transport() for c in list(self.connections)))
 
     async def wait_for_connection(self, timeout: float = 5.0) -> Connection:
         """The newest open connection, waiting up to ``timeout`` seconds for one."""

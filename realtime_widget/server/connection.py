@@ -27,6 +27,14 @@ Rules:
   ending while a response still runs gets no response of its own.
 - ``received`` records every client event that parsed as a JSON object (a testing aid); it
   is capped at ``record_limit`` entries, the oldest half dropped when full.
+- With the ``trace`` option (a measuring aid, off by default) ``trace`` also lists
+  ``(time.time(), "received" | "sent", event)`` for each client event recorded (stamped when
+  its frame is handled, before parsing) and each server event emitted (stamped just before
+  it is written), capped the same way. Off, it is ``None`` and costs one check per event.
+- Misbehaving on purpose (testing aids): :meth:`Connection.send_raw` sends any frame;
+  :meth:`Connection.break_transport` cuts the socket in the middle of a frame; with the
+  ``stall`` option set, a response sends its first audio chunk (or word) and then nothing
+  until it is cancelled.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import binascii
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +84,15 @@ class ConnectionOptions:
     max_session_seconds: float | None = None
     record_limit: int = 10_000
     knowledge: Callable[[], dict[str, Any] | None] = lambda: None
+    stall: Callable[[], bool] = lambda: False  # read when each response starts
+    trace: bool = False  # keep Connection.trace: stamped events in and out
+
+
+def _half_frame() -> bytes:
+    """The first half of an unmasked server text frame holding a plausible event."""
+    payload = json.dumps({"type": "response.output_text.delta", "delta": "cut " * 40}).encode()
+    header = bytes([0x81, 126]) + len(payload).to_bytes(2, "big")  # FIN, text; 16-bit length
+    return header + payload[: len(payload) // 2]
 
 
 class Connection:
@@ -101,6 +119,7 @@ class Connection:
         self.session = SessionState(dialect, model=model)
         self.conversation = Conversation()
         self.received: list[dict[str, Any]] = []
+        self.trace: list[tuple[float, str, dict[str, Any]]] | None = [] if options.trace else None
         self.response: ResponseRun | None = None
         self._input = InputAudioBuffer()
         self._commit_offset = 0
@@ -174,13 +193,33 @@ class Connection:
     async def emit(self, event: dict[str, Any]) -> None:
         """Send a server event, giving it a fresh ``event_id``; a closed socket is ignored."""
         payload = {"event_id": new_id("event"), **event}
+        text = json.dumps(payload, separators=(",", ":"))
+        if self.trace is not None:
+            self._add_trace(time.time(), "sent", payload)
         with contextlib.suppress(ConnectionClosed):
-            await self.websocket.send(json.dumps(payload, separators=(",", ":")))
+            await self.websocket.send(text)
 
     async def send_raw(self, data: str | bytes) -> None:
         """Send ``data`` as one frame, untouched (testing aid for malformed traffic)."""
         with contextlib.suppress(ConnectionClosed):
             await self.websocket.send(data)
+
+    async def break_transport(self, timeout: float = 1.0) -> None:
+        """Write the first half of a text frame to the socket, then drop it (testing aid).
+
+        No close frame is sent: the peer sees a frame cut short and the connection lost, an
+        abnormal closure (code 1006), as when a process dies or a proxy cuts a stream.
+        """
+        transport = self.websocket.transport
+        if transport.is_closing():
+            return
+        transport.write(_half_frame())
+        # abort() drops unsent data: let the half frame (and whatever precedes it) leave first
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while transport.get_write_buffer_size() and loop.time() < deadline:
+            await asyncio.sleep(0.001)
+        transport.abort()
 
     # -- the received log (testing aid) -----------------------------------------------
 
@@ -193,6 +232,13 @@ class Connection:
             if not future.done() and predicate(event):
                 future.set_result(event)
                 self._waiters.remove(entry)
+
+    def _add_trace(self, stamp: float, direction: str, event: dict[str, Any]) -> None:
+        trace = self.trace
+        assert trace is not None
+        if len(trace) >= self.options.record_limit:
+            del trace[: max(1, len(trace) // 2)]
+        trace.append((stamp, direction, event))
 
     async def wait_for_received(self, event_type: str, timeout: float = 5.0) -> dict[str, Any]:
         """The first recorded client event of ``event_type``, waiting for one if needed.
@@ -215,6 +261,7 @@ class Connection:
 
     async def handle_message(self, message: str | bytes) -> None:
         """Apply one client frame; problems become ``error`` events."""
+        stamp = time.time() if self.trace is not None else 0.0
         if isinstance(message, bytes):
             await self._error(
                 ClientEventError("binary frames are not supported", code="invalid_frame"), None
@@ -235,6 +282,8 @@ class Connection:
             await self._error(error, None)
             return
         self._record(event)
+        if self.trace is not None:
+            self._add_trace(stamp, "received", event)
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         try:
             kind = event.get("type")
@@ -551,6 +600,7 @@ class Connection:
             emit=self.emit,
             pace=self.options.pace,
             chunk_ms=self.options.chunk_ms,
+            stall=self.options.stall(),
         )
         if params.output_modalities == ["audio"]:
             self.session.voice_locked = True

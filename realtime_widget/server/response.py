@@ -25,6 +25,8 @@ Rules:
   it plays. Truncating an item still streaming ends its audio at the cut; the ``.done``
   events of its part report what was sent, while the item itself (``output_item.done``,
   ``conversation.item.done``, ``response.done``) holds the truncated transcript.
+- ``stall`` (a testing aid) makes a run send its first audio chunk (or text word) and then
+  nothing more until it is cancelled: a response that never finishes on its own.
 - ``max_output_tokens`` (words, as this server counts tokens) cuts the text and ends the
   response ``incomplete``.
 - Items join the conversation unless the response's ``conversation`` is ``"none"``.
@@ -240,6 +242,7 @@ class ResponseRun:
         emit: Emit,
         pace: float | None,
         chunk_ms: int = 100,
+        stall: bool = False,
     ) -> None:
         self.id = response_id
         self.params = params
@@ -249,6 +252,7 @@ class ResponseRun:
         self.dialect: Dialect = dialect
         self._emit = emit
         self.pace = pace
+        self.stall = stall
         self.chunk_samples = max(1, chunk_ms * SAMPLE_RATE // 1000)
         self.done = False  # set just before response.done is sent
         self.finished = asyncio.Event()  # set by the owner once the run has returned
@@ -350,6 +354,9 @@ class ResponseRun:
     async def _wait(self, offset_seconds: float) -> bool:
         """Wait until ``offset_seconds`` of output are due; ``True`` when cancelled."""
         if self._cancelled.is_set():
+            return True
+        if self.stall and offset_seconds > 0:
+            await self._cancelled.wait()
             return True
         if self.pace is None:
             await asyncio.sleep(0)

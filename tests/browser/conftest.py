@@ -11,21 +11,19 @@ Notebook 7) with a real kernel, and the local realtime server, all on loopback.
 
 from __future__ import annotations
 
-import subprocess
-import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from jupyter_harness import (
     CHROMIUM,
-    CHROMIUM_FLAGS,
     ESPEAK,
     SILENCE_SECONDS,
     SPEECH_TEXT,
     Jupyter,
+    launch_chromium,
+    make_speech_wav,
     start_jupyter,
     stop_jupyter,
 )
@@ -56,21 +54,7 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Speech by espeak-ng followed by :data:`SILENCE_SECONDS` of silence (16-bit mono)."""
     if ESPEAK is None:
         pytest.skip("no espeak-ng: apt-get install -y espeak-ng")
-    folder = tmp_path_factory.mktemp("audio")
-    raw = folder / "speech-raw.wav"
-    subprocess.run([ESPEAK, "-w", str(raw), SPEECH_TEXT], check=True, capture_output=True)
-    with wave.open(str(raw)) as source:
-        rate, width = source.getframerate(), source.getsampwidth()
-        samples = np.frombuffer(source.readframes(source.getnframes()), "<i2")
-    assert width == 2
-    padded = np.concatenate([samples, np.zeros(int(rate * SILENCE_SECONDS), dtype=np.int16)])
-    path = folder / "speech.wav"
-    with wave.open(str(path), "wb") as target:
-        target.setnchannels(1)
-        target.setsampwidth(2)
-        target.setframerate(rate)
-        target.writeframes(padded.astype("<i2").tobytes())
-    return path
+    return make_speech_wav(tmp_path_factory.mktemp("audio"), SPEECH_TEXT, SILENCE_SECONDS)
 
 
 @pytest.fixture(scope="session")
@@ -106,10 +90,6 @@ def browser(chromium: Path, speech_wav: Path) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium),
-            headless=False,  # with --headless=new in the args: no --mute-audio added
-            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech_wav}"],
-        )
+        launched = launch_chromium(playwright, speech_wav)
         yield launched
         launched.close()

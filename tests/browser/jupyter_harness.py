@@ -1,6 +1,8 @@
 """Helpers of the browser tests: Chromium flags, the test notebook, a Jupyter server.
 
-Not a test module; the fixtures in ``conftest.py`` and the tests import it.
+Not a test module; the fixtures in ``conftest.py``, the tests and ``benchmarks/
+bench_browser.py`` import it (pytest and the benchmark put this folder on ``sys.path``). It
+imports nothing from pytest; Playwright objects come in as arguments.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 CHROMIUM = Path("/usr/bin/chromium")
 ESPEAK = shutil.which("espeak-ng")
@@ -35,6 +41,79 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+# Runs code in the notebook's kernel and returns its stdout (and any error).
+KERNEL_EXEC = """async (code) => {
+  const widget = window.jupyterapp.shell.currentWidget;
+  const kernel = widget.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code, silent: false, store_history: false});
+  let out = "";
+  future.onIOPub = (msg) => {
+    const type = msg.header.msg_type;
+    if (type === "stream") out += msg.content.text;
+    if (type === "error") out += `ERROR ${msg.content.ename}: ${msg.content.evalue}`;
+  };
+  await future.done;
+  return out;
+}"""
+
+WAIT_NOTEBOOK_IDLE = """() => {
+  const app = window.jupyterapp;
+  const widget = app && app.shell.currentWidget;
+  const ctx = widget && widget.sessionContext;
+  return !!(ctx && ctx.session && ctx.session.kernel && widget.content
+    && ctx.session.kernel.status === "idle" && widget.content.widgets.length >= 2);
+}"""
+
+
+def make_speech_wav(
+    folder: Path, text: str = SPEECH_TEXT, silence_seconds: float = SILENCE_SECONDS
+) -> Path:
+    """``folder/speech.wav``: ``text`` spoken by espeak-ng, then ``silence_seconds`` of
+    silence (16-bit mono), for the fake microphone, which loops it."""
+    if ESPEAK is None:
+        raise RuntimeError("no espeak-ng: apt-get install -y espeak-ng")
+    raw = folder / "speech-raw.wav"
+    subprocess.run([ESPEAK, "-w", str(raw), text], check=True, capture_output=True)
+    with wave.open(str(raw)) as source:
+        rate, width = source.getframerate(), source.getsampwidth()
+        samples = np.frombuffer(source.readframes(source.getnframes()), "<i2")
+    assert width == 2
+    padded = np.concatenate([samples, np.zeros(int(rate * silence_seconds), dtype=np.int16)])
+    path = folder / "speech.wav"
+    with wave.open(str(path), "wb") as target:
+        target.setnchannels(1)
+        target.setsampwidth(2)
+        target.setframerate(rate)
+        target.writeframes(padded.astype("<i2").tobytes())
+    return path
+
+
+def launch_chromium(playwright: Any, speech_wav: Path) -> Any:
+    """Chromium (:data:`CHROMIUM`) with the fake microphone looping ``speech_wav``.
+
+    Launched without ``--use-fake-ui-for-media-stream``: a context grants the microphone
+    with ``permissions=["microphone"]``, and one without it sees ``NotAllowedError``.
+    """
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        headless=False,  # with --headless=new in the args: no --mute-audio added
+        args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech_wav}"],
+    )
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``check`` every 0.2 s until it returns something true, which is returned;
+    ``AssertionError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
 
 
 def free_port() -> int:
@@ -86,11 +165,18 @@ class Jupyter:
     log: Path
 
 
-def start_jupyter(app: str, root: Path, server_url: str) -> Jupyter:
-    """Start ``jupyter lab`` or ``jupyter notebook`` on a free port; returns once it answers."""
+def start_jupyter(
+    app: str, root: Path, server_url: str, *, server_config: str | None = None
+) -> Jupyter:
+    """Start ``jupyter lab`` or ``jupyter notebook`` on a free port; returns once it answers.
+
+    ``server_config``: the text of a ``jupyter_server_config.py`` for this server.
+    """
     home = root / "home"
     for sub in ("config", "data", "runtime", "ipython", "settings", "workspaces", "nb"):
         (home / sub).mkdir(parents=True, exist_ok=True)
+    if server_config is not None:
+        (home / "config" / "jupyter_server_config.py").write_text(server_config)
     # No news prompt popping up over the page.
     notification = home / "settings" / "@jupyterlab" / "apputils-extension"
     notification.mkdir(parents=True, exist_ok=True)
@@ -149,3 +235,50 @@ def stop_jupyter(jupyter: Jupyter) -> None:
     except subprocess.TimeoutExpired:
         jupyter.process.kill()
         jupyter.process.wait(5)
+
+
+def open_notebook(
+    browser: Any,
+    jupyter: Jupyter,
+    path: str,
+    *,
+    run: bool = True,
+    init_script: str | None = None,
+    **context: Any,
+) -> Any:
+    """A page on the notebook with the widget rendered (every cell run first, if ``run``).
+
+    ``context`` goes to ``browser.new_context``; ``init_script`` runs in the page before any
+    of its own scripts. The page records dialogs (``page.dialogs``), console errors
+    (``page.console_errors``) and websockets whose frames carried :data:`SECRET`
+    (``page.key_seen``).
+    """
+    browser_context = browser.new_context(viewport={"width": 1100, "height": 900}, **context)
+    if init_script is not None:
+        browser_context.add_init_script(init_script)
+    page = browser_context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.console_errors = []
+    page.on(
+        "console",
+        lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None,
+    )
+    page.key_seen = []
+
+    def watch(ws: Any) -> None:
+        def check(payload: str | bytes) -> None:
+            data = payload if isinstance(payload, bytes) else payload.encode()
+            if SECRET.encode() in data:
+                page.key_seen.append(ws.url)
+
+        ws.on("framereceived", check)
+        ws.on("framesent", check)
+
+    page.on("websocket", watch)
+    page.goto(f"{jupyter.url}{path}?reset&token={jupyter.token}")
+    page.wait_for_function(WAIT_NOTEBOOK_IDLE, timeout=60_000, polling=200)
+    if run:
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_selector(".rtw", timeout=30_000)
+    return page

@@ -18,34 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_harness import SECRET, Jupyter
+from jupyter_harness import (
+    KERNEL_EXEC,
+    SECRET,
+    WAIT_NOTEBOOK_IDLE,
+    Jupyter,
+    open_notebook,
+    wait_until,
+)
 
 from realtime_widget.server import LocalRealtimeServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-# Runs code in the notebook's kernel and returns its stdout (and any error).
-KERNEL_EXEC = """async (code) => {
-  const widget = window.jupyterapp.shell.currentWidget;
-  const kernel = widget.sessionContext.session.kernel;
-  const future = kernel.requestExecute({code, silent: false, store_history: false});
-  let out = "";
-  future.onIOPub = (msg) => {
-    const type = msg.header.msg_type;
-    if (type === "stream") out += msg.content.text;
-    if (type === "error") out += `ERROR ${msg.content.ename}: ${msg.content.evalue}`;
-  };
-  await future.done;
-  return out;
-}"""
-
-WAIT_NOTEBOOK_IDLE = """() => {
-  const app = window.jupyterapp;
-  const widget = app && app.shell.currentWidget;
-  const ctx = widget && widget.sessionContext;
-  return !!(ctx && ctx.session && ctx.session.kernel && widget.content
-    && ctx.session.kernel.status === "idle" && widget.content.widgets.length >= 2);
-}"""
 
 STATS = """
 import json as _json
@@ -65,49 +49,6 @@ def kernel_stats(page: Any) -> dict[str, Any]:
     out = page.evaluate(KERNEL_EXEC, STATS)
     assert "ERROR" not in out, out
     return json.loads(out.strip().splitlines()[-1])
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-def open_notebook(
-    browser: Any, jupyter: Jupyter, path: str, *, run: bool = True, **context: Any
-) -> Any:
-    """A page on the notebook with the widget rendered (every cell run first, if ``run``)."""
-    page = browser.new_context(viewport={"width": 1100, "height": 900}, **context).new_page()
-    page.dialogs = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.console_errors = []
-    page.on(
-        "console",
-        lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None,
-    )
-    page.key_seen = []
-
-    def watch(ws: Any) -> None:
-        def check(payload: str | bytes) -> None:
-            data = payload if isinstance(payload, bytes) else payload.encode()
-            if SECRET.encode() in data:
-                page.key_seen.append(ws.url)
-
-        ws.on("framereceived", check)
-        ws.on("framesent", check)
-
-    page.on("websocket", watch)
-    page.goto(f"{jupyter.url}{path}?reset&token={jupyter.token}")
-    page.wait_for_function(WAIT_NOTEBOOK_IDLE, timeout=60_000, polling=200)
-    if run:
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(".rtw", timeout=30_000)
-    return page
 
 
 def assistant_items(page: Any) -> Any:

@@ -1,0 +1,511 @@
+"""End-to-end latency in a real browser: Chromium, JupyterLab's kernel and comm, local server.
+
+One JupyterLab page (``tests/browser/jupyter_harness.py``: the same notebook, flags and
+fake microphone as the browser tests) talks to the local server, which runs in this process
+at real-time pace. The fake microphone loops espeak-ng speech followed by
+:data:`SILENCE_SECONDS` of silence, so the server's voice activity detection hears an
+utterance, the model answers, and the next loop of speech barges in on the answer: one
+barge-in per loop, while microphone chunks flow one way and answer audio the other.
+
+Everything runs on this machine, so every stamp is wall-clock epoch milliseconds on one
+clock: ``performance.timeOrigin + performance.now()`` in the page's main thread,
+``Date.now()`` in the audio worklets (their scope has no ``performance``: 1 ms steps), and
+``time.time()`` in the kernel and the server. Tracing is off by default everywhere; here
+the page sets ``window.__rtwTrace = []`` before the widget starts, the server is made with
+``trace=True``, and the kernel's widget gets two wrappers (its ``send`` and its browser
+``audio`` handler) that stamp, for the breakdown of each path.
+
+Figures (rows with targets):
+
+1. **Mic to server**, per 80 ms chunk: from the capture worklet posting the chunk (its last
+   sample is then captured, so the chunk's own length is already behind it) to the server
+   handling its ``input_audio_buffer.append``. This is the latency ADDED beyond the chunk
+   length. Chunks are matched by cumulative sample counts. Legs: worklet to main thread,
+   main thread to the kernel's comm (websocket, Jupyter server, ZeroMQ), comm to the
+   handler on the kernel's loop (a hop when the comm runs in another thread), kernel to
+   server (encode, websocket). Target p95 <= 15 ms.
+2. **Server to playback worklet**, per audio delta: from the server writing
+   ``response.output_audio.delta`` to the playback worklet receiving the push (it is then
+   queued). Matched by item and cumulative samples. Legs: server to the kernel's
+   ``send``, kernel to the page's main thread, main thread to worklet. Target p95 <= 15 ms.
+3. **Barge-in**: from the server sending ``input_audio_buffer.speech_started`` to the first
+   all-silent block the playback worklet renders after the interrupt, for each interrupt
+   that stopped audible playback. The block is rendered, not yet heard: the output device's
+   own latency comes on top. Target: every barge-in <= 50 ms.
+4. **Truncation**: the ``audio_end_ms`` of the ``conversation.item.truncate`` the server
+   received against the playback worklet's count of samples played when it went silent.
+   Target: every barge-in within 20 ms.
+
+Without Chromium (``/usr/bin/chromium``), espeak-ng, Playwright or JupyterLab the rows are
+returned with ``value`` and ``ok`` ``None`` and a note saying what is missing.
+
+Diagnostic: ``python -m benchmarks.bench_browser --nodelay`` runs the same conversation with
+the Jupyter server's kernel websocket set to ``TCP_NODELAY`` (jupyter_server leaves
+tornado's default, Nagle's algorithm, on), to show what Nagle's algorithm costs the
+kernel-to-browser legs: a small message written while an earlier one is unacknowledged
+waits for the browser's delayed ACK, up to ~40 ms on Linux. ``make bench`` never sets it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from realtime_widget.server import LocalRealtimeServer, serve_in_thread
+
+from .bench_relay import row
+
+__all__ = ["run"]
+
+GROUP = "browser"
+RATE = 24_000
+HARNESS = Path(__file__).resolve().parents[1] / "tests" / "browser"
+SILENCE_SECONDS = 2.0  # after the speech: the answer plays ~1.5 s before the next barge-in
+TARGET_ADDED_MS = 15.0
+TARGET_BARGE_IN_MS = 50.0
+TARGET_TRUNCATION_MS = 20.0
+AUDIO_DELTAS = ("response.output_audio.delta", "response.audio.delta")
+
+# Wraps the kernel's widget `w` (the harness notebook's) to stamp what crosses the kernel:
+# browser audio as the comm hands it over (in whichever thread that is) and as its handler
+# runs on the kernel's loop; audio and interrupts as sent.
+KERNEL_HOOKS = """
+import time as _rtw_time
+_rtw_kernel = []
+_rtw_send = w.send
+def _rtw_traced_send(content, buffers=None, *args, **kwargs):
+    kind = content.get("type") if isinstance(content, dict) else None
+    if kind == "audio":
+        _rtw_kernel.append([_rtw_time.time() * 1000, "audio", content["item_id"],
+                            len(buffers[0]) // 2])
+    elif kind == "interrupt":
+        _rtw_kernel.append([_rtw_time.time() * 1000, "interrupt", None, 0])
+    return _rtw_send(content, buffers, *args, **kwargs)
+w.send = _rtw_traced_send
+_rtw_mic = w._browser_handlers["audio"]
+def _rtw_traced_mic(message):
+    _rtw_kernel.append([_rtw_time.time() * 1000, "mic", None, message["data"].nbytes // 2])
+    return _rtw_mic(message)
+w._browser_handlers["audio"] = _rtw_traced_mic
+def _rtw_comm(_widget, content, buffers):
+    if isinstance(content, dict) and content.get("type") == "audio" and buffers:
+        _rtw_kernel.append([_rtw_time.time() * 1000, "comm", None, buffers[0].nbytes // 2])
+w.on_msg(_rtw_comm)
+print("hooked")
+"""
+# Diagnostic only (see the module's docstring): a jupyter_server_config.py.
+NODELAY_CONFIG = """
+from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
+
+_rtw_open = KernelWebsocketHandler.open
+
+
+async def _rtw_open_nodelay(self, kernel_id):
+    self.set_nodelay(True)
+    return await _rtw_open(self, kernel_id)
+
+
+KernelWebsocketHandler.open = _rtw_open_nodelay
+"""
+KERNEL_DUMP = "import json as _rtw_json; print(_rtw_json.dumps(_rtw_kernel))"
+PAGE_CLOCK = "() => [performance.timeOrigin + performance.now(), Date.now()]"
+
+
+class Skip(Exception):
+    """A dependency of the browser run is missing."""
+
+
+def _harness() -> ModuleType:
+    """``tests/browser/jupyter_harness.py``, imported as the browser tests import it."""
+    if str(HARNESS) not in sys.path:
+        sys.path.insert(0, str(HARNESS))
+    return importlib.import_module("jupyter_harness")
+
+
+def _check_dependencies(harness: ModuleType) -> None:
+    if not harness.CHROMIUM.exists():
+        raise Skip(f"no {harness.CHROMIUM}: apt-get install -y chromium espeak-ng")
+    if harness.ESPEAK is None:
+        raise Skip("no espeak-ng: apt-get install -y espeak-ng")
+    if not (harness.BIN / "jupyter").exists():
+        raise Skip(f"no jupyter in {harness.BIN}: pip install -e '.[dev]'")
+    try:
+        importlib.import_module("playwright.sync_api")
+    except ImportError:
+        raise Skip("playwright is not installed: pip install -e '.[dev]'") from None
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def _record(quick: bool, nodelay: bool) -> dict[str, Any]:
+    """Runs the conversation; returns the page's, the kernel's and the server's records."""
+    harness = _harness()
+    _check_dependencies(harness)
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="rtw-bench-browser-") as folder:
+        root = Path(folder)
+        wav = harness.make_speech_wav(root, harness.SPEECH_TEXT, SILENCE_SECONDS)
+        server = serve_in_thread(pace="realtime", trace=True)
+        try:
+            config = NODELAY_CONFIG if nodelay else None
+            jupyter = harness.start_jupyter("lab", root / "lab", server.url, server_config=config)
+            try:
+                with sync_playwright() as playwright:
+                    browser = harness.launch_chromium(playwright, wav)
+                    try:
+                        return _converse(harness, browser, jupyter, server, quick, nodelay)
+                    finally:
+                        browser.close()
+            finally:
+                harness.stop_jupyter(jupyter)
+        finally:
+            server.stop_thread()
+
+
+def _converse(
+    harness: ModuleType,
+    browser: Any,
+    jupyter: Any,
+    server: LocalRealtimeServer,
+    quick: bool,
+    nodelay: bool,
+) -> dict[str, Any]:
+    barge_ins = 3 if quick else 12
+    budget = 30.0 if quick else 90.0  # seconds of talking at most
+    page = harness.open_notebook(
+        browser,
+        jupyter,
+        f"/lab/tree/{jupyter.notebook}",
+        permissions=["microphone"],
+        init_script="window.__rtwTrace = [];",
+    )
+    try:
+        out = page.evaluate(harness.KERNEL_EXEC, KERNEL_HOOKS)
+        if "hooked" not in out:
+            raise RuntimeError(f"the kernel hooks failed: {out}")
+        page.click(".rtw-connect")
+        page.wait_for_selector('.rtw[data-connection="connected"]', timeout=15_000)
+        page.click(".rtw-mic")
+        page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
+        started = time.monotonic()
+        while time.monotonic() - started < budget:
+            time.sleep(1.0)
+            if _truncates(server) >= barge_ins:
+                break
+        talked = time.monotonic() - started
+        page.click(".rtw-mic")
+        page.wait_for_selector('.rtw[data-mic="off"]', timeout=10_000)
+        time.sleep(1.0)  # the last interrupt's truncate and late audio land
+        records = {
+            "page": page.evaluate("() => window.__rtwTrace"),
+            "kernel": json.loads(page.evaluate(harness.KERNEL_EXEC, KERNEL_DUMP).splitlines()[-1]),
+            "server": _server_trace(server),
+            "clock_skew_ms": _clock_skew(page),
+            "talked_s": talked,
+            "nodelay": nodelay,
+        }
+    finally:
+        page.context.close()
+    return records
+
+
+def _truncates(server: LocalRealtimeServer) -> int:
+    async def count() -> int:
+        return sum(
+            1
+            for c in server.connections
+            for e in c.received
+            if e.get("type") == "conversation.item.truncate"
+        )
+
+    return server.call_in_thread(count())
+
+
+def _server_trace(server: LocalRealtimeServer) -> list[tuple[float, str, dict[str, Any]]]:
+    async def copy() -> list[tuple[float, str, dict[str, Any]]]:
+        if len(server.connections) != 1:
+            raise RuntimeError(f"expected one connection, got {len(server.connections)}")
+        return list(server.connections[0].trace or [])
+
+    return server.call_in_thread(copy())
+
+
+def _clock_skew(page: Any) -> tuple[float, float]:
+    """The page's clocks (``performance``-based, ``Date.now()``) minus this process's, in ms:
+    the reading with the shortest round trip of five (the error is at most half of it; 1 ms
+    more for ``Date.now()``, which counts whole milliseconds)."""
+    best: tuple[float, float, float] | None = None
+    for _ in range(5):
+        before = time.time() * 1000
+        precise, date = page.evaluate(PAGE_CLOCK)
+        after = time.time() * 1000
+        middle = (before + after) / 2
+        if best is None or after - before < best[0]:
+            best = (after - before, float(precise) - middle, float(date) - middle)
+    assert best is not None
+    return best[1], best[2]
+
+
+# -- the analysis -------------------------------------------------------------------------------
+
+
+def _b64_samples(text: str) -> int:
+    """PCM16 samples in a base64 string."""
+    return (len(text) * 3 // 4 - text[-2:].count("=")) // 2
+
+
+def _ends(sizes: Iterable[int]) -> list[int]:
+    """Cumulative ends of consecutive chunks of the given sizes."""
+    return list(itertools.accumulate(sizes))
+
+
+def _by_end(stamps: list[float], sizes: list[int]) -> dict[int, float]:
+    return dict(zip(_ends(sizes), stamps, strict=True))
+
+
+def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    p50, p95 = np.percentile(values, [50, 95])
+    return float(p50), float(p95)
+
+
+def _legs(named: dict[str, list[float]]) -> str:
+    parts = []
+    for name, values in named.items():
+        p50, p95 = _percentiles(values)
+        parts.append(
+            f"{name} {p50:.1f}/{p95:.1f}" if p50 is not None and p95 is not None else f"{name} -"
+        )
+    return "legs p50/p95 ms: " + ", ".join(parts)
+
+
+def _mic(page: list[dict[str, Any]], kernel: list[list[Any]], server: list[Any]) -> dict[str, Any]:
+    chunks = [r for r in page if r.get("event") == "mic"]
+    appends = [
+        (stamp * 1000, _b64_samples(event["audio"]))
+        for stamp, direction, event in server
+        if direction == "received" and event.get("type") == "input_audio_buffer.append"
+    ]
+    handed = [(r[0], r[3]) for r in kernel if r[1] == "comm"]
+    handled = [(r[0], r[3]) for r in kernel if r[1] == "mic"]
+    at_server = _by_end([t for t, _ in appends], [n for _, n in appends])
+    at_comm = _by_end([t for t, _ in handed], [n for _, n in handed])
+    at_kernel = _by_end([t for t, _ in handled], [n for _, n in handled])
+    total, to_main, to_comm, to_loop, to_server = [], [], [], [], []
+    ends = _ends(r["samples"] for r in chunks)
+    for chunk, end in zip(chunks, ends, strict=True):
+        if end not in at_server:
+            continue
+        posted = chunk["tw"] if isinstance(chunk.get("tw"), int | float) else chunk["t"]
+        total.append(at_server[end] - posted)
+        to_main.append(chunk["t"] - posted)
+        if end in at_kernel and end in at_comm:
+            to_comm.append(at_comm[end] - chunk["t"])
+            to_loop.append(at_kernel[end] - at_comm[end])
+            to_server.append(at_server[end] - at_kernel[end])
+    return {
+        "latency": total,
+        "sent": len(chunks),
+        "legs": {
+            "worklet->main": to_main,
+            "main->kernel comm": to_comm,
+            "comm->kernel loop": to_loop,
+            "kernel->server": to_server,
+        },
+    }
+
+
+def _per_item_ends(records: list[tuple[float, str, int]]) -> dict[tuple[str, int], float]:
+    """``(item_id, cumulative end)`` to stamp, for ``(stamp, item_id, samples)`` records."""
+    totals: dict[str, int] = {}
+    out: dict[tuple[str, int], float] = {}
+    for stamp, item_id, samples in records:
+        totals[item_id] = totals.get(item_id, 0) + samples
+        out[(item_id, totals[item_id])] = stamp
+    return out
+
+
+def _playback(
+    page: list[dict[str, Any]], kernel: list[list[Any]], server: list[Any]
+) -> dict[str, Any]:
+    sent = _per_item_ends(
+        [
+            (stamp * 1000, event["item_id"], _b64_samples(event["delta"]))
+            for stamp, direction, event in server
+            if direction == "sent" and event.get("type") in AUDIO_DELTAS
+        ]
+    )
+    relayed = _per_item_ends([(r[0], r[2], r[3]) for r in kernel if r[1] == "audio"])
+    arrived = _per_item_ends(
+        [(r["t"], r["itemId"], r["samples"]) for r in page if r.get("event") == "audio"]
+    )
+    queued = _per_item_ends(
+        [(r["t"], r["itemId"], r["samples"]) for r in page if r.get("event") == "queued"]
+    )
+    total, to_kernel, to_main, to_worklet = [], [], [], []
+    for key, t_queued in queued.items():
+        if key not in sent:
+            continue
+        total.append(t_queued - sent[key])
+        if key in relayed and key in arrived:
+            to_kernel.append(relayed[key] - sent[key])
+            to_main.append(arrived[key] - relayed[key])
+            to_worklet.append(t_queued - arrived[key])
+    return {
+        "latency": total,
+        "sent": len(sent),
+        "legs": {
+            "server->kernel": to_kernel,
+            "kernel->main": to_main,
+            "main->worklet": to_worklet,
+        },
+    }
+
+
+def _first_after(stamps: list[float], after: float) -> float | None:
+    return next((t for t in stamps if t >= after), None)
+
+
+def _barge_ins(
+    page: list[dict[str, Any]], kernel: list[list[Any]], server: list[Any]
+) -> dict[str, Any]:
+    """Each interrupt that stopped audible playback, with its speech_started and truncate."""
+    started = [
+        stamp * 1000
+        for stamp, direction, event in server
+        if direction == "sent" and event.get("type") == "input_audio_buffer.speech_started"
+    ]
+    truncates = {
+        event["item_id"]: event["audio_end_ms"]
+        for _, direction, event in server
+        if direction == "received" and event.get("type") == "conversation.item.truncate"
+    }
+    kernel_interrupts = [r[0] for r in kernel if r[1] == "interrupt"]
+    page_interrupts = [r["t"] for r in page if r.get("event") == "interrupt"]
+    silences = [
+        r
+        for r in page
+        if r.get("event") == "silent" and r.get("itemId") is not None and r["playedSamples"] > 0
+    ]
+    total, to_kernel, to_main, to_silent, errors = [], [], [], [], []
+    missing = 0
+    for silence in silences:
+        before = [t for t in started if t <= silence["tInterrupt"]]
+        if not before:
+            continue
+        speech = before[-1]
+        total.append(silence["t"] - speech)
+        relayed = _first_after(kernel_interrupts, speech)
+        arrived = _first_after(page_interrupts, relayed) if relayed is not None else None
+        if relayed is not None and arrived is not None:
+            to_kernel.append(relayed - speech)
+            to_main.append(arrived - relayed)
+            to_silent.append(silence["t"] - arrived)
+        end_ms = truncates.get(silence["itemId"])
+        if end_ms is None:
+            missing += 1
+        else:
+            errors.append(abs(end_ms - silence["playedSamples"] * 1000 / RATE))
+    return {
+        "latency": total,
+        "errors": errors,
+        "missing_truncates": missing,
+        "legs": {
+            "server->kernel": to_kernel,
+            "kernel->main": to_main,
+            "main->silent block": to_silent,
+        },
+    }
+
+
+def _within(value: float | None, limit: float) -> bool:
+    return value is not None and value <= limit
+
+
+def _rows(records: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
+    page, kernel, server = records["page"], records["kernel"], records["server"]
+    mic = _mic(page, kernel, server)
+    play = _playback(page, kernel, server)
+    barge = _barge_ins(page, kernel, server)
+    least = (20, 20, 2) if quick else (50, 50, 5)
+    prefix = "DIAGNOSTIC: Jupyter websocket with TCP_NODELAY; " if records["nodelay"] else ""
+    rows: list[dict[str, Any]] = []
+    for label, data, what in (
+        ("mic -> server (beyond the 80 ms chunk)", mic, "chunks sent"),
+        ("server -> playback worklet", play, "deltas sent"),
+    ):
+        p50, p95 = _percentiles(data["latency"])
+        n = len(data["latency"])
+        note = f"{prefix}n={n} of {data['sent']} {what}; {_legs(data['legs'])}"
+        rows.append(row(GROUP, f"{label}: p50", p50, "ms", note=f"{prefix}n={n}"))
+        target, ok = f"<= {TARGET_ADDED_MS:g}", _within(p95, TARGET_ADDED_MS)
+        rows.append(row(GROUP, f"{label}: p95", p95, "ms", target, ok, note))
+    latency = barge["latency"]
+    n = len(latency)
+    median = float(np.median(latency)) if latency else None
+    worst = max(latency) if latency else None
+    name = "barge-in: speech_started -> silent"
+    rows.append(row(GROUP, f"{name}, median", median, "ms", note=f"{prefix}n={n}"))
+    note = f"{prefix}n={n}; {_legs(barge['legs'])}; a rendered block, before the device latency"
+    target, ok = f"<= {TARGET_BARGE_IN_MS:g}", _within(worst, TARGET_BARGE_IN_MS)
+    rows.append(row(GROUP, f"{name}, max", worst, "ms", target, ok, note))
+    errors = barge["errors"]
+    worst_error = max(errors) if errors else None
+    missing = barge["missing_truncates"]
+    ok = _within(worst_error, TARGET_TRUNCATION_MS) and missing == 0
+    note = f"{prefix}n={len(errors)}; {missing} barge-ins without a truncate at the server"
+    name = "truncation: audio_end_ms - worklet played, max |error|"
+    rows.append(row(GROUP, name, worst_error, "ms", f"<= {TARGET_TRUNCATION_MS:g}", ok, note))
+    precise, date = records["clock_skew_ms"]
+    note = (
+        f"{prefix}{records['talked_s']:.0f} s of talk; clocks minus python's: page "
+        f"{precise:+.1f} ms, Date.now {date:+.1f} ms"
+    )
+    for name, count, minimum in (
+        ("mic chunks matched", len(mic["latency"]), least[0]),
+        ("audio deltas matched", len(play["latency"]), least[1]),
+        ("barge-ins measured", n, least[2]),
+    ):
+        rows.append(row(GROUP, name, count, "count", f">= {minimum}", count >= minimum, note))
+    return rows
+
+
+def _skipped(reason: str) -> list[dict[str, Any]]:
+    print(f"bench_browser: skipped: {reason}", file=sys.stderr)
+    names = (
+        "mic -> server (beyond the 80 ms chunk): p95",
+        "server -> playback worklet: p95",
+        "barge-in: speech_started -> silent, max",
+        "truncation: audio_end_ms - worklet played, max |error|",
+    )
+    return [row(GROUP, name, None, "ms", None, None, f"skipped: {reason}") for name in names]
+
+
+def run(quick: bool = False, *, nodelay: bool = False) -> list[dict[str, Any]]:
+    """One browser conversation (quick: 3 barge-ins, else 12); one row per figure.
+
+    ``nodelay`` is the diagnostic described in the module's docstring.
+    """
+    try:
+        records = _record(quick, nodelay)
+    except Skip as skip:
+        return _skipped(str(skip))
+    return _rows(records, quick)
+
+
+if __name__ == "__main__":
+    for result in run(quick="--full" not in sys.argv, nodelay="--nodelay" in sys.argv):
+        print(result)
