@@ -23,6 +23,7 @@ import numpy as np
 
 from realtime_widget.buffers import InputAudioBuffer
 from realtime_widget.conversation import RealtimeConversation
+from realtime_widget.protocol import Dialect, dialect_event_type, dialect_part_type
 
 __all__ = ["run"]
 
@@ -32,8 +33,12 @@ GROUP = "conversation"
 _WORDS = ("hello ", "there, ", "this ", "is ", "a ", "fairly ", "long ", "answer. ")
 
 
-def _response_events(seconds: int) -> list[str]:
-    """The GA event sequence of one audio response lasting ``seconds``, as JSON text."""
+def response_events(seconds: int, dialect: Dialect = "ga") -> list[str]:
+    """The event sequence of one audio response lasting ``seconds``, as JSON text.
+
+    ``dialect`` names the events and content parts as GA or beta does (beta has no
+    ``conversation.item.added`` / ``.done``: it sends ``conversation.item.created``).
+    """
     rng = np.random.default_rng(seconds)
     payloads = [
         base64.b64encode(
@@ -46,7 +51,10 @@ def _response_events(seconds: int) -> list[str]:
     def event(kind: str, **fields: Any) -> str:
         nonlocal counter
         counter += 1
-        return json.dumps({"type": kind, "event_id": f"event_{counter:08d}", **fields})
+        name = dialect_event_type(kind, dialect)
+        return json.dumps({"type": name, "event_id": f"event_{counter:08d}", **fields})
+
+    audio_part = dialect_part_type("output_audio", dialect)
 
     ids = {"response_id": "resp_1", "item_id": "item_1", "output_index": 0, "content_index": 0}
     item = {
@@ -60,10 +68,12 @@ def _response_events(seconds: int) -> list[str]:
     out = [
         event("response.created", response={"id": "resp_1", "status": "in_progress", "output": []}),
         event("response.output_item.added", response_id="resp_1", output_index=0, item=item),
-        event("conversation.item.added", previous_item_id=None, item=item),
         event(
-            "response.content_part.added", **ids, part={"type": "output_audio", "transcript": ""}
+            "conversation.item.added" if dialect == "ga" else "conversation.item.created",
+            previous_item_id=None,
+            item=item,
         ),
+        event("response.content_part.added", **ids, part={"type": audio_part, "transcript": ""}),
     ]
     transcript = []
     for index in range(seconds * 10):
@@ -72,14 +82,17 @@ def _response_events(seconds: int) -> list[str]:
         out.append(event("response.output_audio.delta", **ids, delta=payloads[index % 16]))
         out.append(event("response.output_audio_transcript.delta", **ids, delta=word))
     text = "".join(transcript)
-    done_part = {"type": "output_audio", "transcript": text}
+    done_part = {"type": audio_part, "transcript": text}
     done_item = {**item, "status": "completed", "content": [done_part]}
     out += [
         event("response.output_audio.done", **ids),
         event("response.output_audio_transcript.done", **ids, transcript=text),
         event("response.content_part.done", **ids, part=done_part),
         event("response.output_item.done", response_id="resp_1", output_index=0, item=done_item),
-        event("conversation.item.done", item=done_item),
+    ]
+    if dialect == "ga":
+        out.append(event("conversation.item.done", item=done_item))
+    out += [
         event(
             "response.done",
             response={"id": "resp_1", "status": "completed", "output": [done_item], "usage": {}},
@@ -105,7 +118,7 @@ def _feed(texts: list[str]) -> float:
 def _response_rows(quick: bool) -> list[dict[str, Any]]:
     lengths = (60, 1_200) if quick else (60, 300, 1_200)
     repeats = 3 if quick else 5
-    texts = {seconds: _response_events(seconds) for seconds in lengths}
+    texts = {seconds: response_events(seconds) for seconds in lengths}
     # Warm-up: the first feeds pay for caches, specialisation and growing the heap.
     for _ in range(2):
         _feed(texts[60])

@@ -23,7 +23,6 @@ audio on every delta (quadratic), so a 300 s answer takes it minutes: it is repe
 
 from __future__ import annotations
 
-import base64
 import gc
 import json
 import shutil
@@ -35,10 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from realtime_widget.conversation import RealtimeConversation
 
+from .bench_conversation import response_events
 from .bench_relay import row
 
 __all__ = ["run"]
@@ -60,53 +58,9 @@ class Skip(Exception):
 
 
 def beta_answer(seconds: int) -> list[str]:
-    """The beta event sequence of one audio answer lasting ``seconds``, as JSON text."""
-    rng = np.random.default_rng(seconds)
-    payloads = [
-        base64.b64encode(
-            rng.integers(-8000, 8000, CHUNK, dtype=np.int16).astype("<i2").tobytes()
-        ).decode("ascii")
-        for _ in range(16)
-    ]
-    counter = 0
-
-    def event(kind: str, **fields: Any) -> str:
-        nonlocal counter
-        counter += 1
-        return json.dumps({"type": kind, "event_id": f"event_{counter:08d}", **fields})
-
-    ids = {"response_id": "resp_1", "item_id": ITEM_ID, "output_index": 0, "content_index": 0}
-    item = {
-        "id": ITEM_ID,
-        "object": "realtime.item",
-        "type": "message",
-        "role": "assistant",
-        "status": "in_progress",
-        "content": [],
-    }
-    out = [
-        event("response.created", response={"id": "resp_1", "status": "in_progress", "output": []}),
-        event("response.output_item.added", response_id="resp_1", output_index=0, item=item),
-        event("conversation.item.created", previous_item_id=None, item=item),
-        event("response.content_part.added", **ids, part={"type": "audio", "transcript": ""}),
-    ]
-    for index in range(seconds * 10):
-        out.append(event("response.audio.delta", **ids, delta=payloads[index % 16]))
-        out.append(event("response.audio_transcript.delta", **ids, delta=_WORDS[index % 8]))
-    text = "".join(_WORDS[i % 8] for i in range(seconds * 10))
-    done_part = {"type": "audio", "transcript": text}
-    done_item = {**item, "status": "completed", "content": [done_part]}
-    out += [
-        event("response.audio.done", **ids),
-        event("response.audio_transcript.done", **ids, transcript=text),
-        event("response.content_part.done", **ids, part=done_part),
-        event("response.output_item.done", response_id="resp_1", output_index=0, item=done_item),
-        event(
-            "response.done",
-            response={"id": "resp_1", "status": "completed", "output": [done_item], "usage": {}},
-        ),
-    ]
-    return out
+    """The beta event sequence of one audio answer lasting ``seconds`` (what the reference
+    understands), as JSON text."""
+    return response_events(seconds, "beta")
 
 
 def install_reference() -> Path:
