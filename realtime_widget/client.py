@@ -174,7 +174,9 @@ class RealtimeClient(RealtimeEventHandler):
         self.session: dict[str, Any] | None = None
         self._session_waiter: asyncio.Future[dict[str, Any]] | None = None
         self._commit_offset = 0
-        self._active_response: str | None = None
+        # responses the server is running (out-of-band ones may overlap), oldest first
+        self._active: dict[str, None] = {}
+        self._deferred_create = False
         self._calls = PendingCalls()
         self._completed: set[str] = set()
         self._tool_tasks: set[asyncio.Task[Any]] = set()
@@ -241,7 +243,8 @@ class RealtimeClient(RealtimeEventHandler):
             self._reconnect_task.cancel()
             self._reconnect_task = None
         self.session_created = False
-        self._active_response = None
+        self._active.clear()
+        self._deferred_create = False
         for task in list(self._tool_tasks):
             task.cancel()
         return self.realtime.disconnect()
@@ -419,7 +422,11 @@ class RealtimeClient(RealtimeEventHandler):
         return True
 
     def create_response(self) -> bool:
-        """Ask for a response; in manual turns, commit pending user audio first."""
+        """Ask for a response; in manual turns, commit pending user audio first.
+
+        If the server refuses it because a response is still running, it is asked for again
+        once that response is done.
+        """
         self._require_connected("create_response")
         if self.get_turn_detection_type() is None:
             end = self.input_audio_buffer.end
@@ -442,7 +449,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._require_connected("cancel_response")
         if isinstance(sample_count, bool) or not isinstance(sample_count, int) or sample_count < 0:
             raise UsageError(f"sample_count must be a non-negative int, got {sample_count!r}")
-        if self._active_response is not None:
+        if self._active:
             self.realtime.send("response.cancel")
         if id is None:
             return {"item": None}
@@ -540,7 +547,8 @@ class RealtimeClient(RealtimeEventHandler):
 
     def _on_close(self, event: dict[str, Any]) -> None:
         self.session_created = False
-        self._active_response = None
+        self._active.clear()
+        self._deferred_create = False
         # what was streaming when the connection went will never finish: close it as the
         # server would, so it is kept, replayed and ordered before what comes next
         for item in self.conversation.close_in_progress():
@@ -603,10 +611,23 @@ class RealtimeClient(RealtimeEventHandler):
         return len(items)
 
     def _on_server_event(self, event: dict[str, Any]) -> None:
+        try:
+            self._apply_server_event(event)
+        except Exception as exc:  # one event never ends the session: it becomes an error
+            logger.exception("failed to handle %s", event.get("type"))
+            self.dispatch("error", {"type": "internal_error", "error": exc, "event": event})
+
+    def _apply_server_event(self, event: dict[str, Any]) -> None:
         self._log_event("server", event)
         kind = canonical_event_type(event["type"])
         if kind == "error":
-            self.dispatch("error", {"type": "server_error", "error": ServerError(event)})
+            error = ServerError(event)
+            if error.code == "conversation_already_has_active_response":
+                # asked while one was running: ask again once it is done
+                self._deferred_create = True
+                logger.debug("response.create refused while a response runs: deferred")
+                return
+            self.dispatch("error", {"type": "server_error", "error": error})
             return
         if kind in ("session.created", "session.updated"):
             self._on_session(kind, event)
@@ -624,7 +645,7 @@ class RealtimeClient(RealtimeEventHandler):
             detection = self.config.turn_detection() or {}
             if detection.get("interrupt_response", True):
                 # the server cancels the response itself: a response.cancel would be refused
-                self._active_response = None
+                self._active.clear()
             self.dispatch("conversation.interrupted", {"event": event})
         elif kind == "input_audio_buffer.speech_stopped":
             # the server commits up to here: a later manual commit starts after it
@@ -634,7 +655,9 @@ class RealtimeClient(RealtimeEventHandler):
         elif kind == "input_audio_buffer.cleared":
             self._commit_offset = self.input_audio_buffer.end
         elif kind == "response.created":
-            self._active_response = _response_id(event)
+            response_id = _response_id(event)
+            if response_id is not None:
+                self._active[response_id] = None
         elif kind == "response.done":
             self._on_response_done(event)
         if item is None:
@@ -695,7 +718,7 @@ class RealtimeClient(RealtimeEventHandler):
         if item.get("type") != "function_call" or item.get("status") == "incomplete":
             return
         call_id = item.get("call_id")
-        response_id = event.get("response_id") or self._active_response or "unknown"
+        response_id = event.get("response_id") or next(reversed(self._active), "unknown")
         if not isinstance(call_id, str) or not self._calls.expect(str(response_id), call_id):
             return
         name = str(item.get("name") or "")
@@ -743,10 +766,14 @@ class RealtimeClient(RealtimeEventHandler):
 
     def _on_response_done(self, event: Mapping[str, Any]) -> None:
         response_id = _response_id(event)
-        if response_id == self._active_response:
-            self._active_response = None
-        # one response.create once every call of a finished response is answered
-        if response_id is not None and self._calls.finish(response_id) and self.is_connected():
+        if response_id is not None:
+            self._active.pop(response_id, None)
+        # one response.create once every call of a finished response is answered, or once
+        # the response that was running when one was asked for is over
+        ready = response_id is not None and self._calls.finish(response_id)
+        deferred = self._deferred_create and not self._active
+        if (ready or deferred) and self.is_connected():
+            self._deferred_create = False
             self.realtime.send("response.create")
 
     # -- events to handlers ---------------------------------------------------------------

@@ -609,3 +609,52 @@ async def test_no_cancel_after_the_server_interrupted_the_response(
     assert "conversation.item.truncate" in sent
     assert [e for e in errors if e["type"] == "server_error"] == []
     await client.disconnect()
+
+
+async def test_overlapping_responses_are_all_tracked_and_requests_wait(
+    paced_server: LocalRealtimeServer,
+) -> None:
+    client = await connected(paced_server)
+    errors = collect(client, "error")
+    client.send_user_message_content("a first answer that takes a while to say")
+    await client.realtime.wait_for_next("server.response.output_audio.delta", 5)
+    # an out-of-band response the server also runs: the first one is still active
+    await paced_server.send_raw(
+        json.dumps({"type": "response.created", "response": {"id": "resp_oob", "output": []}})
+    )
+    await paced_server.send_raw(
+        json.dumps({"type": "response.done", "response": {"id": "resp_oob", "status": "completed"}})
+    )
+    await asyncio.sleep(0.05)
+    conn = paced_server.connections[-1]
+
+    # a request while a response runs is refused by the server, then asked again after it
+    def creates() -> int:
+        return [e["type"] for e in conn.received].count("response.create")
+
+    before = creates()
+    client.create_response()
+    await eventually(lambda: creates() == before + 1)
+    await asyncio.sleep(0.1)
+    assert creates() == before + 1  # nothing more while the first answer runs
+    client.cancel_response()  # the first answer is still known to be running: cancel sent
+    await eventually(lambda: creates() == before + 2)
+    assert "response.cancel" in [e["type"] for e in conn.received]
+    assert [e for e in errors if e["type"] == "server_error"] == []
+    await client.disconnect()
+
+
+async def test_a_failure_inside_event_handling_is_an_error_event(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(server)
+    errors = collect(client, "error")
+
+    def broken(_: Any) -> None:
+        raise RuntimeError("inside")
+
+    client.conversation.process_event = broken  # type: ignore[method-assign]
+    await server.send_raw(json.dumps({"type": "response.created", "response": {"id": "r"}}))
+    await eventually(lambda: any(e["type"] == "internal_error" for e in errors))
+    assert client.is_connected()
+    await client.disconnect()
