@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import threading
+import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from comm.base_comm import BaseComm
 
 from realtime_widget._frontend import assemble_css, assemble_esm, find_js_dir, strip_exports
 from realtime_widget.client import RealtimeClient
+from realtime_widget.errors import AuthenticationError
 from realtime_widget.server import LocalRealtimeServer
 from realtime_widget.server.synth import synthesize
 from realtime_widget.widget import RealtimeWidget
@@ -618,11 +620,19 @@ async def test_text_from_the_browser(make_widget: Callable[..., RealtimeWidget])
 
 async def test_the_api_key_never_reaches_the_browser(
     make_widget: Callable[..., RealtimeWidget],
+    server: LocalRealtimeServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Every surface at once: state, messages, buffers, reprs, logs, error events, tracebacks."""
+
     def echo(city: str) -> str:
         return city
 
+    caplog.set_level(logging.DEBUG)
     widget = make_widget(tools=[echo])
+    widget.client.realtime.debug = True
+    errors: list[Any] = []
+    widget.client.on("error", errors.append)
     wire = Wire(widget)
     await widget.connect()
     await text_turn(widget, f"my key is not {SECRET[:6]}")
@@ -639,6 +649,17 @@ async def test_the_api_key_never_reaches_the_browser(
         texts.append(msg_type + json.dumps(data, default=str))
         texts.extend(bytes(b).decode("latin-1") for b in buffers)
     assert len(wire.comm.published) > 20
+    # a refused key: the exception, its traceback and the error event it becomes
+    async with LocalRealtimeServer(pace="fast", api_key="another-key") as strict:
+        refused = RealtimeWidget(url=strict.url, api_key=SECRET)
+        with pytest.raises(AuthenticationError) as info:
+            await refused.connect()
+        texts.append("".join(traceback.format_exception(info.value)))
+        texts.extend([refused.error, repr(refused), json.dumps(refused.get_state(), default=str)])
+        refused.close()
+    texts.extend(repr(e) for e in errors if e.get("type") != "x")  # "x" is the test's own
+    texts.extend(r.getMessage() for r in caplog.records)
+    assert any("Authorization" in r.getMessage() for r in caplog.records)  # headers were logged
     for text in texts:
         assert SECRET not in text
     assert "sk-test-SECRET" not in repr(widget)

@@ -132,6 +132,18 @@ def test_a_tool_call_shows_as_a_card(page: Any) -> None:
     )
 
 
+def test_script_bearing_tool_arguments_and_outputs_show_as_text(page: Any) -> None:
+    city = "<img src=x onerror=window.__rtwPwned=1><b>Lyon</b>"
+    send_text(page, "please call get_weather " + json.dumps({"city": city}))
+    card = page.locator('.rtw-tool[data-tool-state="done"]').last
+    card.locator(".rtw-args").filter(has_text="onerror").wait_for(timeout=15_000)
+    assert json.loads(card.locator(".rtw-args").inner_text()) == {"city": city}
+    assert city in card.locator(".rtw-output").inner_text()
+    assert card.locator("img, b").count() == 0
+    assert page.locator(".rtw img, .rtw b, .rtw script").count() == 0
+    assert page.evaluate("() => window.__rtwPwned") is None
+
+
 def test_speech_is_answered_and_a_barge_in_truncates_the_answer(
     page: Any, realtime_server: LocalRealtimeServer
 ) -> None:
