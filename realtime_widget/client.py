@@ -177,6 +177,7 @@ class RealtimeClient(RealtimeEventHandler):
         # responses the server is running (out-of-band ones may overlap), oldest first
         self._active: dict[str, None] = {}
         self._deferred_create = False
+        self._cancel_sent = False  # a response.cancel of ours may race the response's end
         self._calls = PendingCalls()
         self._completed: set[str] = set()
         self._tool_tasks: set[asyncio.Task[Any]] = set()
@@ -450,6 +451,7 @@ class RealtimeClient(RealtimeEventHandler):
         if isinstance(sample_count, bool) or not isinstance(sample_count, int) or sample_count < 0:
             raise UsageError(f"sample_count must be a non-negative int, got {sample_count!r}")
         if self._active:
+            self._cancel_sent = True
             self.realtime.send("response.cancel")
         if id is None:
             return {"item": None}
@@ -626,6 +628,11 @@ class RealtimeClient(RealtimeEventHandler):
                 # asked while one was running: ask again once it is done
                 self._deferred_create = True
                 logger.debug("response.create refused while a response runs: deferred")
+                return
+            if error.code == "response_cancel_not_active" and self._cancel_sent:
+                # our cancel crossed the response's own end on the wire: nothing to report
+                self._cancel_sent = False
+                logger.debug("response.cancel arrived after the response ended")
                 return
             self.dispatch("error", {"type": "server_error", "error": error})
             return

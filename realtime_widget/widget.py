@@ -57,7 +57,7 @@ from ._widget_messages import (
     summarize_item,
 )
 from .client import RealtimeClient
-from .errors import ProtocolError, RealtimeError, ServerError, ToolError, UsageError
+from .errors import ProtocolError, RealtimeError, ToolError, UsageError
 from .protocol import SAMPLE_RATE
 from .session import SessionShape
 from .tools import Tool
@@ -84,7 +84,6 @@ TURN_MODES: Final = ("server_vad", "semantic_vad", "manual")
 
 DEFAULT_TRANSCRIPTION: Final = "gpt-4o-mini-transcribe"
 # Server errors that only mean a cancel crossed the server's own (interrupt_response).
-_BENIGN_ERROR_CODES: Final = frozenset({"response_cancel_not_active"})
 _MIN_PTT_SAMPLES: Final = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
 _MAX_INTERRUPTIONS: Final = 256
 _MAX_PLAYED_ITEMS: Final = 1024
@@ -596,9 +595,6 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _on_error(self, event: Mapping[str, Any]) -> None:
         error = event.get("error")
-        if isinstance(error, ServerError) and error.code in _BENIGN_ERROR_CODES:
-            logger.debug("ignored %s", error)
-            return
         if isinstance(error, ToolError):
             call_id = event.get("call_id")
             if isinstance(call_id, str):

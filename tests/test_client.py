@@ -658,3 +658,26 @@ async def test_a_failure_inside_event_handling_is_an_error_event(
     await eventually(lambda: any(e["type"] == "internal_error" for e in errors))
     assert client.is_connected()
     await client.disconnect()
+
+
+async def test_a_cancel_that_crosses_the_responses_end_is_not_an_error(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(server)
+    errors = collect(client, "error")
+    # the client believes a response is running; on the server it has already ended
+    waiting = asyncio.ensure_future(client.realtime.wait_for_next("server.response.created", 5))
+    await server.send_raw(json.dumps({"type": "response.created", "response": {"id": "r_gone"}}))
+    assert await waiting is not None
+    refused = asyncio.ensure_future(client.realtime.wait_for_next("server.error", 5))
+    client.cancel_response()
+    event = await refused
+    assert event is not None and event["error"]["code"] == "response_cancel_not_active"
+    await asyncio.sleep(0.05)
+    assert [e for e in errors if e["type"] == "server_error"] == []
+    # a cancel the client did not send is still reported
+    refused = asyncio.ensure_future(client.realtime.wait_for_next("server.error", 5))
+    client.realtime.send("response.cancel")
+    assert await refused is not None
+    await eventually(lambda: any(e["type"] == "server_error" for e in errors))
+    await client.disconnect()
