@@ -39,11 +39,12 @@ Figures (rows with targets):
 Without Chromium (``/usr/bin/chromium``), espeak-ng, Playwright or JupyterLab the rows are
 returned with ``value`` and ``ok`` ``None`` and a note saying what is missing.
 
-Diagnostic: ``python -m benchmarks.bench_browser --nodelay`` runs the same conversation with
-the Jupyter server's kernel websocket set to ``TCP_NODELAY`` (jupyter_server leaves
-tornado's default, Nagle's algorithm, on), to show what Nagle's algorithm costs the
-kernel-to-browser legs: a small message written while an earlier one is unacknowledged
-waits for the browser's delayed ACK, up to ~40 ms on Linux. ``make bench`` never sets it.
+The Jupyter server runs with the package's server extension (``realtime_widget.serverext``,
+enabled by installing the package), which sets ``TCP_NODELAY`` on the kernel websockets, as
+every user's server does. Diagnostic: ``python -m benchmarks.bench_browser --nagle`` runs
+the same conversation with the extension disabled (tornado's default, Nagle's algorithm, on),
+to show what it saves on the kernel-to-browser legs: a small message written while an
+earlier one is unacknowledged waits for the browser's delayed ACK, up to ~40 ms on Linux.
 """
 
 from __future__ import annotations
@@ -104,18 +105,8 @@ w.on_msg(_rtw_comm)
 print("hooked")
 """
 # Diagnostic only (see the module's docstring): a jupyter_server_config.py.
-NODELAY_CONFIG = """
-from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
-
-_rtw_open = KernelWebsocketHandler.open
-
-
-async def _rtw_open_nodelay(self, kernel_id):
-    self.set_nodelay(True)
-    return await _rtw_open(self, kernel_id)
-
-
-KernelWebsocketHandler.open = _rtw_open_nodelay
+NAGLE_CONFIG = """
+c.ServerApp.jpserver_extensions = {"realtime_widget.serverext": False}
 """
 KERNEL_DUMP = "import json as _rtw_json; print(_rtw_json.dumps(_rtw_kernel))"
 PAGE_CLOCK = "() => [performance.timeOrigin + performance.now(), Date.now()]"
@@ -148,7 +139,7 @@ def _check_dependencies(harness: ModuleType) -> None:
 # -- the run ------------------------------------------------------------------------------------
 
 
-def _record(quick: bool, nodelay: bool) -> dict[str, Any]:
+def _record(quick: bool, nagle: bool) -> dict[str, Any]:
     """Runs the conversation; returns the page's, the kernel's and the server's records."""
     harness = _harness()
     _check_dependencies(harness)
@@ -159,13 +150,13 @@ def _record(quick: bool, nodelay: bool) -> dict[str, Any]:
         wav = harness.make_speech_wav(root, harness.SPEECH_TEXT, SILENCE_SECONDS)
         server = serve_in_thread(pace="realtime", trace=True)
         try:
-            config = NODELAY_CONFIG if nodelay else None
+            config = NAGLE_CONFIG if nagle else None
             jupyter = harness.start_jupyter("lab", root / "lab", server.url, server_config=config)
             try:
                 with sync_playwright() as playwright:
                     browser = harness.launch_chromium(playwright, wav)
                     try:
-                        return _converse(harness, browser, jupyter, server, quick, nodelay)
+                        return _converse(harness, browser, jupyter, server, quick, nagle)
                     finally:
                         browser.close()
             finally:
@@ -180,7 +171,7 @@ def _converse(
     jupyter: Any,
     server: LocalRealtimeServer,
     quick: bool,
-    nodelay: bool,
+    nagle: bool,
 ) -> dict[str, Any]:
     barge_ins = 3 if quick else 12
     budget = 30.0 if quick else 90.0  # seconds of talking at most
@@ -214,7 +205,7 @@ def _converse(
             "server": _server_trace(server),
             "clock_skew_ms": _clock_skew(page),
             "talked_s": talked,
-            "nodelay": nodelay,
+            "nagle": nagle,
         }
     finally:
         page.context.close()
@@ -441,7 +432,7 @@ def _rows(records: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
     play = _playback(page, kernel, server)
     barge = _barge_ins(page, kernel, server)
     least = (20, 20, 2) if quick else (50, 50, 5)
-    prefix = "DIAGNOSTIC: Jupyter websocket with TCP_NODELAY; " if records["nodelay"] else ""
+    prefix = "DIAGNOSTIC: Nagle's algorithm on; " if records["nagle"] else ""
     rows: list[dict[str, Any]] = []
     for label, data, what in (
         ("mic -> server (beyond the 80 ms chunk)", mic, "chunks sent"),
@@ -494,18 +485,18 @@ def _skipped(reason: str) -> list[dict[str, Any]]:
     return [row(GROUP, name, None, "ms", None, None, f"skipped: {reason}") for name in names]
 
 
-def run(quick: bool = False, *, nodelay: bool = False) -> list[dict[str, Any]]:
+def run(quick: bool = False, *, nagle: bool = False) -> list[dict[str, Any]]:
     """One browser conversation (quick: 3 barge-ins, else 12); one row per figure.
 
-    ``nodelay`` is the diagnostic described in the module's docstring.
+    ``nagle`` is the diagnostic described in the module's docstring.
     """
     try:
-        records = _record(quick, nodelay)
+        records = _record(quick, nagle)
     except Skip as skip:
         return _skipped(str(skip))
     return _rows(records, quick)
 
 
 if __name__ == "__main__":
-    for result in run(quick="--full" not in sys.argv, nodelay="--nodelay" in sys.argv):
+    for result in run(quick="--full" not in sys.argv, nagle="--nagle" in sys.argv):
         print(result)
