@@ -25,18 +25,21 @@ Rules:
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from .errors import UsageError
 from .knowledge import merge_knowledge_instructions, validate_knowledge
-from .protocol import DEFAULT_MODEL, SAMPLE_RATE
+from .protocol import AUDIO_FORMATS, DEFAULT_MODEL, AudioFormat, AudioFormatError
+from .protocol import audio_format_name as protocol_format_name
 
 __all__ = [
     "CONFIG_GROUP_KEYS",
     "FLAT_FIELDS",
     "SessionConfig",
     "SessionShape",
+    "audio_format_name",
     "audio_format_to_ga",
     "session_payload",
 ]
@@ -109,10 +112,15 @@ FLAT_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 _VOICE_DEFAULT = "marin"
-_TURN_TYPES = frozenset({"server_vad", "semantic_vad"})
-_FORMATS_BETA = {"pcm16", "g711_ulaw", "g711_alaw"}
-_GA_FORMAT_TYPES = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
-_TOOL_CHOICES = frozenset({"auto", "none", "required"})
+_TURN_TYPES = ("server_vad", "semantic_vad")
+_MODALITIES = ("text", "audio")
+_TOOL_CHOICES = ("auto", "none", "required")
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _one_of(value: Any, options: Sequence[str]) -> bool:
+    """``value in options`` for any value (a dict or a list is simply not one of them)."""
+    return isinstance(value, str) and value in options
 
 
 def _default_config() -> dict[str, dict[str, Any]]:
@@ -135,32 +143,51 @@ def _default_config() -> dict[str, dict[str, Any]]:
     }
 
 
+def audio_format_name(value: Any) -> AudioFormat:
+    """The beta name (``pcm16``, ``g711_ulaw``, ``g711_alaw``) of a format name or GA object.
+
+    Raises UsageError naming the bad part (see :func:`realtime_widget.protocol.audio_format_name`).
+    """
+    try:
+        return protocol_format_name(value)
+    except AudioFormatError as exc:
+        raise UsageError(
+            f"unknown audio format{exc.field} {exc.value!r}: expected {exc.expected}"
+        ) from None
+
+
 def audio_format_to_ga(value: Any) -> dict[str, Any]:
     """The GA ``format`` object for a beta format name or a GA format object."""
-    if isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind not in _GA_FORMAT_TYPES:
-            raise UsageError(f"unknown audio format type {kind!r}")
-        result = dict(value)
-        if kind == "audio/pcm":
-            rate = result.setdefault("rate", SAMPLE_RATE)
-            if rate != SAMPLE_RATE:
-                raise UsageError(f"pcm audio must be {SAMPLE_RATE} Hz, got rate {rate!r}")
-        return result
-    if value == "pcm16":
-        return {"type": "audio/pcm", "rate": SAMPLE_RATE}
-    if value == "g711_ulaw":
-        return {"type": "audio/pcmu"}
-    if value == "g711_alaw":
-        return {"type": "audio/pcma"}
-    raise UsageError(f"unknown audio format {value!r}: use pcm16, g711_ulaw or g711_alaw")
+    return dict(AUDIO_FORMATS[audio_format_name(value)])
 
 
-def _format_to_beta(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return _GA_FORMAT_TYPES[str(audio_format_to_ga(value)["type"])]
-    audio_format_to_ga(value)  # validates
-    return str(value)
+def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
+    """``value`` as the wire's tool choice; raises UsageError naming what is wrong."""
+    if _one_of(value, _TOOL_CHOICES):
+        return str(value)
+    if not isinstance(value, Mapping):
+        raise UsageError(
+            f"{where} must be 'auto', 'none', 'required' or "
+            f"{{'type': 'function', 'name': ...}}, got {value!r}"
+        )
+    if value.get("type") != "function":
+        raise UsageError(f"{where}.type must be 'function', got {value.get('type')!r}")
+    for key in value:
+        if key not in ("type", "name", "function"):
+            raise UsageError(f"unknown key {key!r} in {where}: expected 'type' and 'name'")
+    name = value.get("name")
+    if "function" in value:  # the Chat Completions spelling: {"function": {"name": ...}}
+        function = value["function"]
+        if not isinstance(function, Mapping):
+            raise UsageError(f"{where}.function must be a dict with a 'name', got {function!r}")
+        name = function.get("name", name)
+    if name is None:
+        raise UsageError(f"{where} needs a 'name': {{'type': 'function', 'name': ...}}")
+    if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+        raise UsageError(
+            f"{where}: invalid tool name {name!r}: use 1-64 letters, digits, '_' or '-'"
+        )
+    return {"type": "function", "name": name}
 
 
 def _check_value(group: str, key: str, value: Any) -> None:
@@ -175,12 +202,12 @@ def _check_value(group: str, key: str, value: Any) -> None:
     if key == "modalities":
         if not isinstance(value, list | tuple) or not value:
             raise UsageError(f"{where} must be a non-empty list, got {value!r}")
-        if any(m not in {"text", "audio"} for m in value):
+        if not all(_one_of(m, _MODALITIES) for m in value):
             raise UsageError(f"{where} may hold only 'text' and 'audio', got {value!r}")
     elif key in {"input_audio_format", "output_audio_format"}:
-        audio_format_to_ga(value)
+        audio_format_name(value)
     elif key == "turn_detection":
-        if not isinstance(value, Mapping) or value.get("type") not in _TURN_TYPES:
+        if not isinstance(value, Mapping) or not _one_of(value.get("type"), _TURN_TYPES):
             raise UsageError(
                 f"{where} must be None or a dict with type 'server_vad' or 'semantic_vad', "
                 f"got {value!r}"
@@ -189,14 +216,7 @@ def _check_value(group: str, key: str, value: Any) -> None:
         if not isinstance(value, list | tuple) or not all(isinstance(t, Mapping) for t in value):
             raise UsageError(f"{where} must be a list of tool definitions, got {value!r}")
     elif key == "tool_choice":
-        valid = value in _TOOL_CHOICES or (
-            isinstance(value, Mapping) and value.get("type") == "function" and "name" in value
-        )
-        if not valid:
-            raise UsageError(
-                f"{where} must be 'auto', 'none', 'required' or "
-                f"{{'type': 'function', 'name': ...}}, got {value!r}"
-            )
+        _tool_choice(where, value)
     elif key == "temperature":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(f"{where} must be a number, got {value!r}")
@@ -258,7 +278,7 @@ class SessionConfig:
                 if key not in _GROUP_KEYS[group]:
                     raise UsageError(f"unknown key {key!r} in config group {group!r}")
                 _check_value(group, key, value)
-                staged[group][key] = copy.deepcopy(_as_plain(value))
+                staged[group][key] = _normalised(group, key, value)
         self._config = staged
 
     def update_session(self, **fields: Any) -> None:
@@ -290,6 +310,15 @@ class SessionConfig:
         """``"server_vad"``, ``"semantic_vad"`` or ``None`` (manual turns)."""
         detection = self.turn_detection()
         return str(detection["type"]) if detection else None
+
+
+def _normalised(group: str, key: str, value: Any) -> Any:
+    """A checked value as it is stored: formats by name, a tool choice in its wire form."""
+    if value is not None and key in ("input_audio_format", "output_audio_format"):
+        return audio_format_name(value)
+    if value is not None and key == "tool_choice":
+        return _tool_choice(f"{group}.{key}", value)
+    return copy.deepcopy(_as_plain(value))
 
 
 def _as_plain(value: Any) -> Any:
@@ -349,8 +378,8 @@ def session_payload(
             "modalities": ["text", "audio"] if "audio" in modalities else ["text"],
             "instructions": _instructions(config),
             "voice": voice,
-            "input_audio_format": _format_to_beta(in_format),
-            "output_audio_format": _format_to_beta(out_format),
+            "input_audio_format": audio_format_name(in_format),
+            "output_audio_format": audio_format_name(out_format),
             "tools": all_tools,
             "tool_choice": tool_choice,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -231,3 +232,70 @@ def test_knowledge_rendering_and_errors() -> None:
     with pytest.raises(UsageError, match=r"function\.arguments"):
         dialogue = {"prompts": ["x"], "responses": [bad_call]}
         validate_knowledge({"scripts": [{"dialogues": [dialogue]}]})
+
+
+# -- tool_choice ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["ga", "beta", "nested"])
+def test_function_tool_choice_is_sent_in_every_shape(shape: str) -> None:
+    config = SessionConfig()
+    config.update_session(tool_choice={"type": "function", "name": "add"})
+    payload = session_payload(config, shape, tools=[TOOL])  # type: ignore[arg-type]
+    choice = payload["model"]["tool_choice"] if shape == "nested" else payload["tool_choice"]
+    assert choice == {"type": "function", "name": "add"}
+    json.dumps(payload)
+
+
+def test_function_tool_choice_in_grouped_config() -> None:
+    config = SessionConfig({"model": {"tool_choice": {"type": "function", "name": "add"}}})
+    assert session_payload(config)["tool_choice"] == {"type": "function", "name": "add"}
+    config.update_config({"model": {"tool_choice": "required"}})
+    assert session_payload(config)["tool_choice"] == "required"
+
+
+def test_chat_completions_spelling_of_a_function_choice_is_normalised() -> None:
+    config = SessionConfig()
+    config.update_session(tool_choice={"type": "function", "function": {"name": "add"}})
+    assert session_payload(config, "beta")["tool_choice"] == {"type": "function", "name": "add"}
+
+
+@pytest.mark.parametrize(
+    ("choice", "message"),
+    [
+        ({"type": "function"}, "needs a 'name'"),
+        ({"type": "mcp", "name": "add"}, "type must be 'function', got 'mcp'"),
+        ({"type": "function", "name": 5}, "invalid tool name 5"),
+        ({"type": "function", "name": "no spaces"}, "invalid tool name 'no spaces'"),
+        ({"type": "function", "name": "add", "strict": True}, "unknown key 'strict'"),
+        ({"type": "function", "function": "add"}, "function must be a dict"),
+        ({"type": {"a": 1}, "name": "add"}, "type must be 'function'"),
+        (["auto"], "tool_choice must be 'auto', 'none', 'required' or"),
+        ({"auto"}, "tool_choice must be 'auto', 'none', 'required' or"),
+        ("sometimes", "tool_choice must be 'auto', 'none', 'required' or"),
+    ],
+)
+def test_bad_tool_choices_are_usage_errors(choice: object, message: str) -> None:
+    config = SessionConfig()
+    before = config.as_dict()
+    with pytest.raises(UsageError, match=re.escape(message)):
+        config.update_session(tool_choice=choice)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        config.update_config({"model": {"tool_choice": choice}})
+    assert config.as_dict() == before
+
+
+@pytest.mark.parametrize(
+    "updates",
+    [
+        {"model": {"modalities": [{"audio": 1}]}},
+        {"hearing": {"turn_detection": {"type": ["server_vad"]}}},
+        {"hearing": {"input_audio_format": {"type": {"x": 1}}}},
+        {"speech": {"output_audio_format": ["pcm16"]}},
+        {"hearing": {"input_audio_format": {"type": "audio/pcmu", "rate": 16000}}},
+        {"hearing": {"input_audio_format": {"type": "audio/pcm", "bits": 16}}},
+    ],
+)
+def test_unhashable_or_odd_values_are_usage_errors_not_type_errors(updates: dict) -> None:
+    with pytest.raises(UsageError):
+        SessionConfig().update_config(updates)
