@@ -62,7 +62,7 @@ from .errors import (
 from .events import EventCallback, RealtimeEventHandler
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, canonical_event_type
 from .replay import replay_items
-from .session import SessionConfig, SessionShape, session_payload
+from .session import SessionConfig, SessionShape, session_payload, session_tools
 from .tools import (
     DEFAULT_TIMEOUT,
     Tool,
@@ -268,14 +268,19 @@ class RealtimeClient(RealtimeEventHandler):
     # -- configuration --------------------------------------------------------------------
 
     def update_config(self, updates: Mapping[str, Any]) -> None:
-        """Deep-merge grouped config ``updates``, then send the session if connected."""
+        """Deep-merge grouped config ``updates``, then send the session if connected.
+
+        The merge rules, and which fields each dialect sends (GA has no ``temperature``),
+        are :mod:`realtime_widget.session`'s.
+        """
         self.config.update_config(updates)
         self._send_session_if_connected()
 
     def update_session(self, **fields: Any) -> bool:
         """Set flat session fields (``instructions``, ``voice``, ``turn_detection``, ...).
 
-        Sends the whole session when connected. Returns ``True``.
+        Each replaces its whole value (see :mod:`realtime_widget.session`; GA sessions take
+        no ``temperature``). Sends the whole session when connected. Returns ``True``.
         """
         if fields:
             self.config.update_session(**fields)
@@ -340,8 +345,7 @@ class RealtimeClient(RealtimeEventHandler):
 
     def get_tools(self) -> list[dict[str, Any]]:
         """Every tool definition: added ones, then registered ones."""
-        payload = session_payload(self.config, "ga", tools=self.tools.definitions())
-        return list(payload["tools"])
+        return session_tools(self.config, self.tools.definitions())
 
     @overload
     def tool(self, fn: F, /) -> F: ...

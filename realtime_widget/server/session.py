@@ -15,7 +15,10 @@ Rules:
 - Either dialect also accepts the seed library's nested shape: ``session.model`` is an object
   (``name``, ``modalities``, ``instructions``, ``tools``, ``tool_choice``, ``temperature``,
   ``max_response_output_tokens``), next to ``speech`` / ``hearing`` (flat audio fields),
-  ``vision`` (accepted, unused) and ``knowledge`` (validated scripts for the model).
+  ``vision`` (accepted, unused) and ``knowledge`` (validated scripts for the model). Both
+  audio groups take every audio key; a key named in both takes the value of the group that
+  owns it (``speech``: voice, speed, output format; ``hearing``: the rest), as the client's
+  config does.
 - Read-only fields a client may echo back (``id``, ``object``, ``expires_at``) are ignored.
 - The voice cannot change once the assistant has spoken (as on the service).
 - ``turn_detection`` fields not given keep their value while the type stays the same.
@@ -29,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..protocol import DEFAULT_MODEL, Dialect, audio_format_name
-from ..session import CONFIG_GROUP_KEYS
+from ..session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
 from . import fields as f
 from .knowledge import validate_knowledge
 from .wire import ClientEventError, new_id
@@ -332,12 +335,18 @@ class SessionState:
             if "name" in group:
                 changes.append((("model",), _model(group["name"], "session.model.name")))
             changes.extend(self._parse_beta(flat, "session.model"))
+        # a key named in both audio groups takes its owner group's value (applied last)
+        borrowed: list[_Change] = []
+        owned: list[_Change] = []
         for group_name in ("hearing", "speech"):
             if group_name in session:
                 where = f"session.{group_name}"
                 group = f.require_object(session[group_name], where)
                 f.check_keys(group, where, _AUDIO_GROUP_KEYS)
-                changes.extend(self._parse_beta(group, where, _CONFIG_FIELDS))
+                for key, value in group.items():
+                    parsed = self._parse_beta({key: value}, where, _CONFIG_FIELDS)
+                    (owned if AUDIO_KEY_OWNERS[key] == group_name else borrowed).extend(parsed)
+        changes.extend(borrowed + owned)
         vision: dict[str, Any] | None = None
         if "vision" in session:
             group = f.require_object(session["vision"], "session.vision")

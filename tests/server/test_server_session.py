@@ -361,3 +361,19 @@ async def test_nested_formats_refuse_what_the_client_refuses(
     error = await update(peer, {"model": {"name": "gpt-realtime"}, "speech": speech})
     assert error["type"] == "error"
     assert error["error"]["param"] == f"session.speech.output_audio_{param}"
+
+
+async def test_nested_audio_key_in_both_groups_takes_its_owners_value(
+    server: LocalRealtimeServer, peer: Peer
+) -> None:
+    event = await update(
+        peer,
+        {
+            "model": {"name": "gpt-realtime"},
+            "speech": {"voice": "sage", "turn_detection": None},
+            "hearing": {"voice": "ash", "turn_detection": {"type": "semantic_vad"}},
+        },
+    )
+    assert event["type"] == "session.updated", event
+    assert event["session"]["audio"]["output"]["voice"] == "sage"
+    assert event["session"]["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
