@@ -327,7 +327,10 @@ class RealtimeClient(RealtimeEventHandler):
         """Register a tool with its handler; a name registered again is replaced.
 
         ``definition`` is a tool definition dict (with ``handler``), a function (its schema
-        built from its signature and docstring) or a :class:`Tool`.
+        built from its signature and docstring) or a :class:`Tool`. With a definition dict,
+        a handler of one parameter that is not a property gets the arguments dict
+        (``register_tool({...}, lambda args: eval(args["expression"]))``); any other handler
+        gets keyword arguments and must match the properties, else :class:`UsageError`.
         """
         registered = self.tools.register(definition, handler)
         self._send_session_if_connected()
