@@ -169,17 +169,27 @@ def _default_config() -> dict[str, dict[str, Any]]:
     }
 
 
-def audio_format_name(value: Any) -> AudioFormat:
+def audio_format_name(value: Any, where: str = "") -> AudioFormat:
     """The beta name (``pcm16``, ``g711_ulaw``, ``g711_alaw``) of a format name or GA object.
 
-    Raises UsageError naming the bad part (see :func:`realtime_widget.protocol.audio_format_name`).
+    Raises UsageError naming the bad part (see :func:`realtime_widget.protocol.audio_format_name`),
+    after ``where`` (the config key) when given.
     """
     try:
         return protocol_format_name(value)
     except AudioFormatError as exc:
-        raise UsageError(
-            f"unknown audio format{exc.field} {exc.value!r}: expected {exc.expected}"
-        ) from None
+        prefix = f"{where}: " if where else ""
+        if not exc.field:
+            problem = f"unknown audio format {value!r}: expected {exc.expected}"
+        elif exc.field not in (".type", ".rate"):
+            problem = f"invalid audio format {value!r}: unknown key {exc.field[1:]!r}"
+        else:
+            part = exc.field[1:]
+            problem = (
+                f"invalid audio format {value!r}: expected {part} {exc.expected}, "
+                f"got {part} {exc.value!r}"
+            )
+        raise UsageError(prefix + problem) from None
 
 
 def audio_format_to_ga(value: Any) -> dict[str, Any]:
@@ -231,7 +241,7 @@ def _check_value(group: str, key: str, value: Any) -> None:
         if not all(_one_of(m, _MODALITIES) for m in value):
             raise UsageError(f"{where} may hold only 'text' and 'audio', got {value!r}")
     elif key in {"input_audio_format", "output_audio_format"}:
-        audio_format_name(value)
+        audio_format_name(value, where)
     elif key == "turn_detection":
         if not isinstance(value, Mapping) or not _one_of(value.get("type"), _TURN_TYPES):
             raise UsageError(
