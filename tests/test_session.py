@@ -428,3 +428,17 @@ def test_fields_without_a_default_are_left_out_until_set() -> None:
     assert "speed" not in ga["audio"]["output"] and "max_output_tokens" not in ga
     beta = session_payload(SessionConfig(), "beta")
     assert not {"temperature", "speed", "input_audio_transcription"} & set(beta)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("mp3", "hearing.input_audio_format: unknown audio format 'mp3'"),
+        ({"type": "audio/pcmu", "rate": 16000}, "expected rate 8000, got rate 16000"),
+        ({"type": "audio/pcm", "bits": 16}, "unknown key 'bits'"),
+        ({"rate": 8000}, "expected type 'audio/pcm', 'audio/pcmu' or 'audio/pcma', got type None"),
+    ],
+)
+def test_audio_format_errors_say_where_and_what(value: object, message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        SessionConfig({"hearing": {"input_audio_format": value}})
