@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -54,6 +53,7 @@ from .errors import UsageError
 from .knowledge import merge_knowledge_instructions, validate_knowledge
 from .protocol import AUDIO_FORMATS, DEFAULT_MODEL, AudioFormat, AudioFormatError
 from .protocol import audio_format_name as protocol_format_name
+from .toolschema import validate_definition
 
 __all__ = [
     "AUDIO_KEY_OWNERS",
@@ -141,7 +141,6 @@ _VOICE_DEFAULT = "marin"
 _TURN_TYPES = ("server_vad", "semantic_vad")
 _MODALITIES = ("text", "audio")
 _TOOL_CHOICES = ("auto", "none", "required")
-_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _one_of(value: Any, options: Sequence[str]) -> bool:
@@ -219,11 +218,11 @@ def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
         name = function.get("name", name)
     if name is None:
         raise UsageError(f"{where} needs a 'name': {{'type': 'function', 'name': ...}}")
-    if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
-        raise UsageError(
-            f"{where}: invalid tool name {name!r}: use 1-64 letters, digits, '_' or '-'"
-        )
-    return {"type": "function", "name": name}
+    try:
+        validate_definition({"name": name})  # the rules of a tool's name
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    return {"type": "function", "name": str(name)}
 
 
 def _check_value(group: str, key: str, value: Any) -> None:
