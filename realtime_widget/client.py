@@ -20,6 +20,10 @@ Rules:
   response is done, exactly one ``response.create`` follows.
 - Input audio is kept in an :class:`InputAudioBuffer` addressed by session-absolute samples,
   so voice activity events can slice the user's utterance out of it; old audio is dropped.
+- Audio is 24 kHz PCM16 throughout the client; on the wire it is the session's format
+  (:mod:`realtime_widget.wireaudio`): with G.711 the user's audio is resampled to 8 kHz and
+  coded as it is sent (input format as configured), and the model's audio is decoded and
+  brought back to 24 kHz as it arrives (output format as the server's session states it).
 - ``disconnect()`` keeps the conversation (``reset()`` clears it) and never reconnects.
 - With ``reconnect=True``, a connection lost abnormally (close codes 1001, 1006, 1011,
   1012, 1013, a network failure, or the service's session-length limit) is reopened after
@@ -42,10 +46,10 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from .api import RealtimeAPI
-from .audio import array_to_base64, to_int16
+from .audio import to_int16
 from .buffers import AudioRetention, InputAudioBuffer
 from .calls import PendingCalls
 from .content import user_message
@@ -60,9 +64,9 @@ from .errors import (
     UsageError,
 )
 from .events import EventCallback, RealtimeEventHandler
-from .protocol import DEFAULT_MODEL, SAMPLE_RATE, canonical_event_type
+from .protocol import DEFAULT_MODEL, SAMPLE_RATE, AudioFormat, canonical_event_type
 from .replay import replay_items
-from .session import SessionConfig, SessionShape, session_payload
+from .session import SessionConfig, SessionShape, session_payload, session_tools
 from .tools import (
     DEFAULT_TIMEOUT,
     Tool,
@@ -73,6 +77,7 @@ from .tools import (
     validate_definition,
 )
 from .tools import tool as make_tool
+from .wireaudio import InputAudioEncoder, OutputAudioDecoder, session_audio_format
 
 __all__ = ["RealtimeClient"]
 
@@ -167,7 +172,11 @@ class RealtimeClient(RealtimeEventHandler):
             headers=headers,
             debug=self.debug,
         )
-        self.conversation = RealtimeConversation()
+        self._audio_in = InputAudioEncoder()
+        self._audio_out = OutputAudioDecoder(
+            lambda: self._wire_format("output"), lambda: self._wire_format("input")
+        )
+        self.conversation = RealtimeConversation(audio_decoder=self._audio_out)
         self.tools = ToolRegistry()
         self.input_audio_buffer = self._new_input_buffer()
         self.session_created = False
@@ -223,6 +232,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._session_waiter = asyncio.get_running_loop().create_future()
         # a new session counts input audio from zero again
         self.input_audio_buffer = self._new_input_buffer()
+        self._audio_in = InputAudioEncoder()
         self._commit_offset = 0
         await self.realtime.connect()
         try:
@@ -268,14 +278,19 @@ class RealtimeClient(RealtimeEventHandler):
     # -- configuration --------------------------------------------------------------------
 
     def update_config(self, updates: Mapping[str, Any]) -> None:
-        """Deep-merge grouped config ``updates``, then send the session if connected."""
+        """Deep-merge grouped config ``updates``, then send the session if connected.
+
+        The merge rules, and which fields each dialect sends (GA has no ``temperature``),
+        are :mod:`realtime_widget.session`'s.
+        """
         self.config.update_config(updates)
         self._send_session_if_connected()
 
     def update_session(self, **fields: Any) -> bool:
         """Set flat session fields (``instructions``, ``voice``, ``turn_detection``, ...).
 
-        Sends the whole session when connected. Returns ``True``.
+        Each replaces its whole value (see :mod:`realtime_widget.session`; GA sessions take
+        no ``temperature``). Sends the whole session when connected. Returns ``True``.
         """
         if fields:
             self.config.update_session(**fields)
@@ -322,7 +337,10 @@ class RealtimeClient(RealtimeEventHandler):
         """Register a tool with its handler; a name registered again is replaced.
 
         ``definition`` is a tool definition dict (with ``handler``), a function (its schema
-        built from its signature and docstring) or a :class:`Tool`.
+        built from its signature and docstring) or a :class:`Tool`. With a definition dict,
+        a handler of one parameter that is not a property gets the arguments dict
+        (``register_tool({...}, lambda args: eval(args["expression"]))``); any other handler
+        gets keyword arguments and must match the properties, else :class:`UsageError`.
         """
         registered = self.tools.register(definition, handler)
         self._send_session_if_connected()
@@ -340,8 +358,7 @@ class RealtimeClient(RealtimeEventHandler):
 
     def get_tools(self) -> list[dict[str, Any]]:
         """Every tool definition: added ones, then registered ones."""
-        payload = session_payload(self.config, "ga", tools=self.tools.definitions())
-        return list(payload["tools"])
+        return session_tools(self.config, self.tools.definitions())
 
     @overload
     def tool(self, fn: F, /) -> F: ...
@@ -403,7 +420,7 @@ class RealtimeClient(RealtimeEventHandler):
         ``{"type": "input_image", "image": path | bytes | PIL image | figure | array}``
         (or ``image_url``). Returns ``True``.
         """
-        item = user_message(content)
+        item = user_message(content, self._input_format())
         self._require_connected("send_user_message_content")
         self.realtime.send("conversation.item.create", {"item": item})
         self.create_response()
@@ -412,15 +429,30 @@ class RealtimeClient(RealtimeEventHandler):
     def append_input_audio(self, data: Any) -> bool:
         """Send user audio (int16/float arrays, bytes, memoryview, ...; 24 kHz mono PCM).
 
-        Keeps it in the input buffer for voice activity slicing. Returns ``True``.
+        It goes out in the session's input format (G.711 is resampled to 8 kHz and coded;
+        the filter holds the last ~5 ms until more audio, or a manual commit, comes). Keeps
+        it in the input buffer for voice activity slicing. Returns ``True``.
         """
         samples = to_int16(data)
         if samples.size == 0:
             return True
         self._require_connected("append_input_audio")
-        self.realtime.send("input_audio_buffer.append", {"audio": array_to_base64(samples)})
+        encoded = self._audio_in.encode(samples, self._input_format())
+        if encoded:
+            self.realtime.send("input_audio_buffer.append", {"audio": encoded})
         self.input_audio_buffer.append(samples)
         return True
+
+    def _input_format(self) -> AudioFormat:
+        """The input audio format the session was asked for (what the server now expects)."""
+        return self.config.audio("input_audio_format") or "pcm16"
+
+    def _wire_format(self, side: Literal["input", "output"]) -> AudioFormat:
+        """The audio format the server uses on ``side``: its session's, else as configured."""
+        stated = session_audio_format(self.session, side)
+        if stated is not None:
+            return stated
+        return self.config.audio(f"{side}_audio_format") or "pcm16"
 
     def create_response(self) -> bool:
         """Ask for a response; in manual turns, commit pending user audio first.
@@ -432,6 +464,9 @@ class RealtimeClient(RealtimeEventHandler):
         if self.get_turn_detection_type() is None:
             end = self.input_audio_buffer.end
             if end > self._commit_offset:
+                tail = self._audio_in.flush()
+                if tail:
+                    self.realtime.send("input_audio_buffer.append", {"audio": tail})
                 self.realtime.send("input_audio_buffer.commit")
                 audio = self.input_audio_buffer.slice(self._commit_offset, end)
                 self.conversation.queue_input_audio(audio)
@@ -599,7 +634,9 @@ class RealtimeClient(RealtimeEventHandler):
 
     def _replay(self) -> int:
         """Send the conversation so far into the new session; returns how many items."""
-        items = replay_items(self.conversation.get_items(), self.realtime.dialect)
+        items = replay_items(
+            self.conversation.get_items(), self.realtime.dialect, audio_format=self._input_format()
+        )
         for item in items:
             self._replaying.add(item["id"])
             self.realtime.send("conversation.item.create", {"item": item})

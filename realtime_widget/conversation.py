@@ -6,7 +6,8 @@ Rules:
   GA or beta names) and returns ``(item, delta)``: the item it touched (the stored dict, not a
   copy) and what was appended to it (``{"audio": int16 array}``, ``{"text": s}``,
   ``{"transcript": s}`` or ``{"arguments": s}``). Events that set or replace a value (the
-  ``.done`` events, transcription ``.completed``, truncation) return no delta: read the item.
+  ``.done`` events, transcription ``.completed``, truncation) return no delta: read the item
+  (the one exception is an audio decoder's tail, below).
   Events that touch no item (and unknown event types) return ``(None, None)``.
 - Beta event names are mapped to GA names, and content part types to GA types (``text`` ->
   ``output_text``, ``audio`` -> ``output_audio``) in the stored items, so the same stream in
@@ -36,13 +37,17 @@ Rules:
   of the utterance, unless a speech still open needs it (``keep_input_ms=None`` never drops).
 - Costs are constant per event however long the session: audio is appended in chunks, and
   streamed strings grow in place (see :func:`append_str`).
+- Audio is base64 PCM16, unless an ``audio_decoder`` (:class:`~realtime_widget.wireaudio.
+  AudioDecoder`) reads the session's wire format: it decodes each audio delta and each
+  ``input_audio`` part to int16, and on ``response.output_audio.done`` returns what it still
+  held, appended to the item and returned as that event's delta (``{"audio": tail}``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import numpy as np
 
@@ -71,6 +76,9 @@ from .items import (
     sync_formatted,
 )
 from .protocol import canonical_event_type
+
+if TYPE_CHECKING:
+    from .wireaudio import AudioDecoder
 
 __all__ = ["ConversationItem", "Delta", "Formatted", "RealtimeConversation"]
 
@@ -134,10 +142,17 @@ class RealtimeConversation:
 
     ``sample_rate`` is the rate of the PCM16 audio (24 kHz for the Realtime API).
     ``keep_input_ms`` is how much input audio before the end of an utterance is kept in the
-    input buffer after ``speech_stopped`` (``None`` keeps everything).
+    input buffer after ``speech_stopped`` (``None`` keeps everything). ``audio_decoder``
+    reads audio in the session's wire format (``None``: base64 PCM16).
     """
 
-    def __init__(self, sample_rate: int = 24_000, *, keep_input_ms: int | None = 1_000) -> None:
+    def __init__(
+        self,
+        sample_rate: int = 24_000,
+        *,
+        keep_input_ms: int | None = 1_000,
+        audio_decoder: AudioDecoder | None = None,
+    ) -> None:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             raise UsageError(f"sample_rate must be a positive int, got {sample_rate!r}")
         if keep_input_ms is not None and (
@@ -148,6 +163,7 @@ class RealtimeConversation:
             raise UsageError(f"keep_input_ms must be a non-negative int, got {keep_input_ms!r}")
         self.sample_rate = sample_rate
         self.keep_input_ms = keep_input_ms
+        self.audio_decoder = audio_decoder
         self._items: dict[str, ConversationItem] = {}
         self._responses: dict[str, dict[str, Any]] = {}
         self._speech: dict[str, _Speech] = {}
@@ -318,7 +334,8 @@ class RealtimeConversation:
     def _new_item(self, etype: str, value: object, field: str = "item") -> ConversationItem:
         """A checked copy of ``value`` with a fresh ``formatted``; raises before any change."""
         item = copy_item(etype, value, field)
-        audio = item_audio(etype, item, field)
+        decode = decode_pcm16 if self.audio_decoder is None else self.audio_decoder.decode_clip
+        audio = item_audio(etype, item, field, decode)
         formatted: Formatted = {
             "audio": AudioBuffer(audio),
             "text": "",
@@ -390,6 +407,8 @@ class RealtimeConversation:
         end_ms = need_ms(etype, event, "audio_end_ms")
         formatted = item["formatted"]
         formatted["audio"].truncate(self._samples(end_ms))
+        if self.audio_decoder is not None:
+            self.audio_decoder.discard(item["id"])  # held back past the cut: never heard
         # The server drops the transcript of a truncated audio part.
         formatted["transcript"] = ""
         if part.get("type") in AUDIO_PARTS or "transcript" in part:
@@ -400,6 +419,8 @@ class RealtimeConversation:
         item = self._known(etype, event)
         item_id: str = item["id"]
         del self._items[item_id]
+        if self.audio_decoder is not None:
+            self.audio_decoder.discard(item_id)
         self._speech.pop(item_id, None)
         self._transcripts.pop(item_id, None)
         return item, None
@@ -606,7 +627,13 @@ class RealtimeConversation:
     def _on_audio_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         self._part(etype, event, item)
-        chunk = decode_pcm16(etype, "delta", need_str(etype, event, "delta"))
+        data = need_str(etype, event, "delta")
+        decoder = self.audio_decoder
+        chunk = (
+            decode_pcm16(etype, "delta", data)
+            if decoder is None
+            else decoder.decode(etype, item["id"], data)
+        )
         item["formatted"]["audio"].append(chunk)
         return item, {"audio": chunk}
 
@@ -645,6 +672,10 @@ class RealtimeConversation:
     def _on_audio_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
         self._part(etype, event, item)
+        tail = self.audio_decoder.finish(item["id"]) if self.audio_decoder else None
+        if tail is not None and tail.size:
+            item["formatted"]["audio"].append(tail)
+            return item, {"audio": tail}
         return item, None
 
     def _on_arguments_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:

@@ -13,6 +13,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import binascii
+from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "content_index",
     "copy_item",
     "copy_part",
+    "decode_base64",
     "decode_pcm16",
     "is_empty",
     "item_audio",
@@ -100,13 +102,18 @@ def content_index(etype: str, event: dict[str, Any], key: str = "content_index")
     raise bad(etype, key, value, "a non-negative int")
 
 
-def decode_pcm16(etype: str, field: str, data: str) -> Int16Array:
-    """Base64 PCM16 little-endian to int16; raises :class:`InvalidEventError` when it is not."""
+def decode_base64(etype: str, field: str, data: str) -> bytes:
+    """Strict base64 to bytes; raises :class:`InvalidEventError` when it is not base64."""
     try:
         # Strict decoding of bytes is faster than of str, and rejects what lenient mode skips.
-        raw = binascii.a2b_base64(data.encode("ascii"), strict_mode=True)
+        return binascii.a2b_base64(data.encode("ascii"), strict_mode=True)
     except (binascii.Error, ValueError):
         raise InvalidEventError(etype, field, "is not valid base64") from None
+
+
+def decode_pcm16(etype: str, field: str, data: str) -> Int16Array:
+    """Base64 PCM16 little-endian to int16; raises :class:`InvalidEventError` when it is not."""
+    raw = decode_base64(etype, field, data)
     if len(raw) % 2:
         raise InvalidEventError(etype, field, f"holds an odd number of bytes ({len(raw)})")
     if NATIVE_PCM16:
@@ -150,10 +157,16 @@ def copy_item(etype: str, value: object, field: str = "item") -> ConversationIte
     return item
 
 
-def item_audio(etype: str, item: ConversationItem, field: str = "item") -> Int16Array | None:
-    """The audio carried by the item's ``input_audio`` parts (client-created items)."""
+def item_audio(
+    etype: str,
+    item: ConversationItem,
+    field: str = "item",
+    decode: Callable[[str, str, str], Int16Array] = decode_pcm16,
+) -> Int16Array | None:
+    """The audio carried by the item's ``input_audio`` parts (client-created items), each
+    part read by ``decode(etype, field, data)`` (base64 PCM16 by default)."""
     chunks = [
-        decode_pcm16(etype, f"{field}.content[{i}].audio", part["audio"])
+        decode(etype, f"{field}.content[{i}].audio", part["audio"])
         for i, part in enumerate(item.get("content") or ())
         if part.get("type") == "input_audio" and part.get("audio")
     ]

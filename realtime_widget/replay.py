@@ -6,8 +6,8 @@
 - every item keeps its id, so the server's echoes of it name items the conversation already
   holds (nothing is duplicated);
 - user and system messages keep their text; a user audio part becomes its transcript when
-  there is one, else the audio itself (``input_audio``) when ``include_audio`` is true, else
-  it is left out;
+  there is one, else the audio itself (``input_audio``, in the session's ``audio_format``)
+  when ``include_audio`` is true, else it is left out;
 - assistant messages become text (``output_text``, beta ``text``) holding what was said:
   the transcript of spoken answers (already cut at what was heard after a truncation);
 - function calls and their outputs are replayed as they are;
@@ -21,13 +21,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .audio import array_to_base64
-from .protocol import Dialect
+from .protocol import AudioFormat, Dialect
+from .wireaudio import encode_clip
 
 __all__ = ["replay_items"]
 
 
-def _user_parts(item: Mapping[str, Any], include_audio: bool) -> list[dict[str, Any]]:
+def _user_parts(
+    item: Mapping[str, Any], include_audio: bool, audio_format: AudioFormat
+) -> list[dict[str, Any]]:
     formatted = item.get("formatted") or {}
     parts: list[dict[str, Any]] = []
     for part in item.get("content") or []:
@@ -42,7 +44,7 @@ def _user_parts(item: Mapping[str, Any], include_audio: bool) -> list[dict[str, 
             if transcript:
                 parts.append({"type": "input_text", "text": transcript})
             elif include_audio and audio is not None and len(audio):
-                parts.append({"type": "input_audio", "audio": array_to_base64(audio)})
+                parts.append({"type": "input_audio", "audio": encode_clip(audio, audio_format)})
     return parts
 
 
@@ -52,7 +54,11 @@ def _assistant_text(item: Mapping[str, Any]) -> str:
 
 
 def replay_items(
-    items: Iterable[Mapping[str, Any]], dialect: Dialect = "ga", *, include_audio: bool = True
+    items: Iterable[Mapping[str, Any]],
+    dialect: Dialect = "ga",
+    *,
+    include_audio: bool = True,
+    audio_format: AudioFormat = "pcm16",
 ) -> list[dict[str, Any]]:
     """The ``conversation.item.create`` payload items that rebuild ``items`` (see above)."""
     replayed: list[dict[str, Any]] = []
@@ -70,7 +76,7 @@ def replay_items(
                 part_type = "output_text" if dialect == "ga" else "text"
                 content = [{"type": part_type, "text": text}]
             else:
-                content = _user_parts(item, include_audio)
+                content = _user_parts(item, include_audio, audio_format)
                 if not content:
                     continue
             replayed.append({**base, "role": role, "content": content})

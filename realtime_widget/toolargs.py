@@ -5,6 +5,11 @@ Rules:
 - The model's arguments arrive as one JSON object (:func:`decode_arguments`; a blank
   string is no arguments). :func:`bind_arguments` checks them against the handler's
   signature and turns them into the ``(args, kwargs)`` to call it with.
+- A handler given with a hand-written definition is called one of two ways
+  (:func:`takes_arguments_dict` decides, when the tool is made): a handler with a single
+  positional parameter that is not a property of the definition gets the whole arguments
+  dict (the seed's ``(args) => eval(args.expression)``); any other handler gets keyword
+  arguments, and its parameters must then match the definition's properties.
 - Missing and unknown arguments are refused together, every one named; a value of the
   wrong type is refused by its path (``'points[2].x'``), with the type expected and the
   JSON kind received. Every refusal is a :class:`ToolError` the model can read.
@@ -31,7 +36,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, NewType, Union, get_args, get_origin, get_type_hints
 
-from .errors import ToolError
+from .errors import ToolError, UsageError
 from .typehints import (
     JSON_SCALAR_TYPES,
     MAPPINGS,
@@ -52,7 +57,7 @@ from .typehints import (
     typeddict_required,
 )
 
-__all__ = ["bind_arguments", "decode_arguments", "describe_exception"]
+__all__ = ["bind_arguments", "decode_arguments", "describe_exception", "takes_arguments_dict"]
 
 _MAX_ERROR_CHARS = 2000
 
@@ -343,6 +348,65 @@ def bind_arguments(
     if takes_kwargs:
         kwargs.update({key: arguments[key] for key in unknown})
     return tuple(args), kwargs
+
+
+def takes_arguments_dict(
+    fn: Callable[..., Any], parameters: Mapping[str, Any], *, name: str
+) -> bool:
+    """Whether ``fn`` takes the model's arguments as one dict rather than as keywords.
+
+    ``parameters`` is the tool definition's JSON schema. ``True`` when ``fn`` has exactly one
+    parameter, positional and not one of the schema's properties (``lambda args: ...``).
+    Otherwise ``fn`` is called with keywords, and every property must be one of its
+    parameters (or ``fn`` takes ``**kwargs``) and every parameter it needs must be a property.
+    A callable without a readable signature is called with keywords, unchecked.
+
+    Raises :class:`UsageError` naming the properties and parameters that do not match.
+    """
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    properties = parameters.get("properties") or {}
+    named = [p for p in params.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    if (
+        len(params) == 1
+        and named
+        and named[0].kind in (named[0].POSITIONAL_ONLY, named[0].POSITIONAL_OR_KEYWORD)
+        and named[0].name not in properties
+    ):
+        return True
+    try:
+        hints = hints_of(fn)
+    except Exception:
+        hints = {}
+    names = {p.name for p in named}
+    unused = [] if takes_kwargs else [key for key in properties if key not in names]
+    unfilled = [
+        p.name
+        for p in named
+        if p.name not in properties
+        and p.default is p.empty
+        and not accepts_none(hints.get(p.name, Any))
+    ]
+    problems = []
+    if unused:
+        listed = ", ".join(repr(key) for key in unused)
+        if len(unused) > 1:
+            problems.append(f"properties {listed} are not parameters of the handler")
+        else:
+            problems.append(f"property {listed} is not a parameter of the handler")
+    if unfilled:
+        verb = "are not properties" if len(unfilled) > 1 else "is not a property"
+        problems.append(f"handler {_plural('parameter', unfilled)} {verb} of the definition")
+    if problems:
+        raise UsageError(
+            f"handler of tool {name!r} does not match its definition: "
+            + "; ".join(problems)
+            + " (a handler of one parameter that is no property gets the arguments dict)"
+        )
+    return False
 
 
 # -- the runner's helpers -------------------------------------------------------------------

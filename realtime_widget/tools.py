@@ -11,15 +11,22 @@ Rules:
   :func:`as_tool` turns a decorated or plain function, a ``(definition, handler)`` pair or a
   Tool into a Tool.
 - The model's arguments are checked and converted by :func:`bind_arguments`
-  (:mod:`.toolargs`); the handler is called with keyword arguments.
+  (:mod:`.toolargs`) and the handler is called with keyword arguments, except a handler
+  given with a hand-written definition that takes one positional parameter which is not a
+  property: it gets the arguments dict as decoded, as in the seed's
+  ``register_tool({...}, lambda args: eval(args["expression"]))``. The keyword handler of a
+  hand-written definition must match it: a property it cannot take, or a parameter it needs
+  that no property fills, is a :class:`UsageError` when the tool is made.
 - :func:`run_tool` never raises for a failure on the tool's side: an unknown tool, bad
   arguments, a raising handler, a timeout or an unserialisable result all become an output
   ``{"error": "..."}`` the model can read. Sync handlers run in a worker thread, so a slow
   tool never stalls the event loop; a thread cannot be killed, so a timed-out sync handler
   runs on and its result is dropped.
-- A ``str`` result is sent as it is (a JSON string literal would only add quotes and
-  escapes for the model to read); any other result is sent as JSON, see
-  :func:`serialise_result`.
+- The output of a call is a string (the ``function_call_output`` item's ``output``). A
+  ``str`` result is sent as it is, not as a JSON string literal: the model reads a plain
+  sentence best, and quotes and escapes would only add noise. Any other result (``None``,
+  numbers, dicts, lists, dataclasses, ...) is sent as JSON, see :func:`serialise_result`;
+  return ``json.dumps(...)`` yourself for a string that must reach the model as JSON.
 
 The registry is pure: no event loop, no I/O. Only :func:`run_tool` is a coroutine.
 """
@@ -46,7 +53,7 @@ from typing import Any, Literal, ParamSpec, TypeAlias, TypedDict, TypeVar, overl
 
 from .docstrings import parse_docstring
 from .errors import ToolError, UsageError
-from .toolargs import bind_arguments, decode_arguments, describe_exception
+from .toolargs import bind_arguments, decode_arguments, describe_exception, takes_arguments_dict
 from .toolschema import ToolDefinition, function_schema, validate_definition, wire_definition
 from .typehints import unwrap_partial
 
@@ -113,16 +120,19 @@ def _check_timeout(timeout: object, name: str) -> None:
 class Tool:
     """A tool: its wire definition, its handler and its timeout.
 
-    ``handler`` is called with keyword arguments (see :func:`bind_arguments`); it may be a
-    coroutine function (``is_async``). ``timeout`` is in seconds, ``None`` for no limit.
+    ``handler`` is called with keyword arguments (see :func:`bind_arguments`), or with the
+    arguments dict when ``takes_arguments_dict`` (see :func:`takes_arguments_dict`); it may
+    be a coroutine function (``is_async``). ``timeout`` is in seconds, ``None`` for no limit.
     The definition is validated and normalised on construction; raises :class:`UsageError`
-    for a bad definition, a handler that is not callable or a timeout that is not positive.
+    for a bad definition, a handler that is not callable or does not match the definition,
+    or a timeout that is not positive.
     """
 
     definition: ToolDefinition = dataclasses.field(hash=False)
     handler: Callable[..., Any]
     timeout: float | None = DEFAULT_TIMEOUT
     is_async: bool = dataclasses.field(init=False)
+    takes_arguments_dict: bool = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "definition", validate_definition(self.definition))
@@ -130,6 +140,8 @@ class Tool:
             raise UsageError(f"handler of tool {self.name!r} is not callable: {self.handler!r}")
         _check_timeout(self.timeout, self.name)
         object.__setattr__(self, "is_async", _is_async_callable(self.handler))
+        whole = takes_arguments_dict(self.handler, self.definition["parameters"], name=self.name)
+        object.__setattr__(self, "takes_arguments_dict", whole)
 
     @property
     def name(self) -> str:
@@ -469,7 +481,11 @@ async def run_tool(
         return failed(f"unknown tool {name!r}")
     try:
         arguments = decode_arguments(name, arguments_json)
-        args, kwargs = bind_arguments(tool.handler, arguments, name=name)
+        kwargs: dict[str, Any] = {}
+        if tool.takes_arguments_dict:
+            args: tuple[Any, ...] = (arguments,)
+        else:
+            args, kwargs = bind_arguments(tool.handler, arguments, name=name)
     except ToolError as exc:
         return failed(str(exc), exc)
     except Exception as exc:  # a handler whose hints defeat binding: still answer the model

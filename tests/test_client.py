@@ -273,8 +273,16 @@ async def test_tool_round_trip_sync_tool(server: LocalRealtimeServer) -> None:
 
     assert get_weather("x")["sky"] == "sunny"  # still a plain function
     loop_thread.clear()
-    session = await server.connections[-1].wait_for_received("session.update")
-    assert session is not None
+    conn = server.connections[-1]
+
+    def tools_sent() -> list[list[dict[str, Any]]]:
+        updates = [e for e in conn.received if e["type"] == "session.update"]
+        return [u["session"]["tools"] for u in updates if u["session"]["tools"]]
+
+    await eventually(lambda: bool(tools_sent()))
+    [sent] = tools_sent()[-1]
+    assert sent["name"] == "get_weather" and sent["description"] == "Get the weather."
+    assert sent["parameters"]["properties"]["city"]["description"] == "The city to look up."
     client.send_user_message_content("please get_weather for Paris")
     answer = await next_completed(client, "assistant", timeout=10)
     assert loop_thread == [False]  # ran off the event loop

@@ -21,6 +21,7 @@ CORE = [
     "realtime_widget.replay",
     "realtime_widget.calls",
     "realtime_widget.content",
+    "realtime_widget.wireaudio",
 ]
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -12,7 +13,12 @@ from realtime_widget.knowledge import (
     render_knowledge_instructions,
     validate_knowledge,
 )
-from realtime_widget.session import SessionConfig, audio_format_to_ga, session_payload
+from realtime_widget.session import (
+    SessionConfig,
+    audio_format_to_ga,
+    session_payload,
+    session_tools,
+)
 
 TOOL = {
     "type": "function",
@@ -231,3 +237,208 @@ def test_knowledge_rendering_and_errors() -> None:
     with pytest.raises(UsageError, match=r"function\.arguments"):
         dialogue = {"prompts": ["x"], "responses": [bad_call]}
         validate_knowledge({"scripts": [{"dialogues": [dialogue]}]})
+
+
+# -- tool_choice ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["ga", "beta", "nested"])
+def test_function_tool_choice_is_sent_in_every_shape(shape: str) -> None:
+    config = SessionConfig()
+    config.update_session(tool_choice={"type": "function", "name": "add"})
+    payload = session_payload(config, shape, tools=[TOOL])  # type: ignore[arg-type]
+    choice = payload["model"]["tool_choice"] if shape == "nested" else payload["tool_choice"]
+    assert choice == {"type": "function", "name": "add"}
+    json.dumps(payload)
+
+
+def test_function_tool_choice_in_grouped_config() -> None:
+    config = SessionConfig({"model": {"tool_choice": {"type": "function", "name": "add"}}})
+    assert session_payload(config)["tool_choice"] == {"type": "function", "name": "add"}
+    config.update_config({"model": {"tool_choice": "required"}})
+    assert session_payload(config)["tool_choice"] == "required"
+
+
+def test_chat_completions_spelling_of_a_function_choice_is_normalised() -> None:
+    config = SessionConfig()
+    config.update_session(tool_choice={"type": "function", "function": {"name": "add"}})
+    assert session_payload(config, "beta")["tool_choice"] == {"type": "function", "name": "add"}
+
+
+@pytest.mark.parametrize(
+    ("choice", "message"),
+    [
+        ({"type": "function"}, "needs a 'name'"),
+        ({"type": "mcp", "name": "add"}, "type must be 'function', got 'mcp'"),
+        ({"type": "function", "name": 5}, "invalid tool name 5"),
+        ({"type": "function", "name": "no spaces"}, "invalid tool name 'no spaces'"),
+        ({"type": "function", "name": "add", "strict": True}, "unknown key 'strict'"),
+        ({"type": "function", "function": "add"}, "function must be a dict"),
+        ({"type": {"a": 1}, "name": "add"}, "type must be 'function'"),
+        (["auto"], "tool_choice must be 'auto', 'none', 'required' or"),
+        ({"auto"}, "tool_choice must be 'auto', 'none', 'required' or"),
+        ("sometimes", "tool_choice must be 'auto', 'none', 'required' or"),
+    ],
+)
+def test_bad_tool_choices_are_usage_errors(choice: object, message: str) -> None:
+    config = SessionConfig()
+    before = config.as_dict()
+    with pytest.raises(UsageError, match=re.escape(message)):
+        config.update_session(tool_choice=choice)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        config.update_config({"model": {"tool_choice": choice}})
+    assert config.as_dict() == before
+
+
+@pytest.mark.parametrize(
+    "updates",
+    [
+        {"model": {"modalities": [{"audio": 1}]}},
+        {"hearing": {"turn_detection": {"type": ["server_vad"]}}},
+        {"hearing": {"input_audio_format": {"type": {"x": 1}}}},
+        {"speech": {"output_audio_format": ["pcm16"]}},
+        {"hearing": {"input_audio_format": {"type": "audio/pcmu", "rate": 16000}}},
+        {"hearing": {"input_audio_format": {"type": "audio/pcm", "bits": 16}}},
+    ],
+)
+def test_unhashable_or_odd_values_are_usage_errors_not_type_errors(updates: dict) -> None:
+    with pytest.raises(UsageError):
+        SessionConfig().update_config(updates)
+
+
+# -- merging updates ----------------------------------------------------------------------------
+
+
+def test_update_config_merges_nested_dicts() -> None:
+    config = SessionConfig()
+    config.update_config({"hearing": {"turn_detection": {"type": "server_vad", "threshold": 0.7}}})
+    config.update_config({"hearing": {"turn_detection": {"silence_duration_ms": 800}}})
+    assert config.turn_detection() == {
+        "type": "server_vad",
+        "threshold": 0.7,
+        "silence_duration_ms": 800,
+    }
+    config.update_config({"hearing": {"input_audio_transcription": {"model": "whisper-1"}}})
+    config.update_config({"hearing": {"input_audio_transcription": {"language": "fr"}}})
+    transcription = session_payload(config)["audio"]["input"]["transcription"]
+    assert transcription == {"model": "whisper-1", "language": "fr"}
+
+
+def test_a_turn_detection_of_another_type_starts_afresh() -> None:
+    config = SessionConfig()
+    config.update_config({"hearing": {"turn_detection": {"threshold": 0.7}}})
+    config.update_config({"hearing": {"turn_detection": {"type": "semantic_vad"}}})
+    assert config.turn_detection() == {"type": "semantic_vad"}
+    config.update_config({"hearing": {"turn_detection": {"eagerness": "high"}}})
+    assert config.turn_detection() == {"type": "semantic_vad", "eagerness": "high"}
+
+
+def test_none_still_turns_things_off_and_a_partial_dict_cannot_turn_them_on() -> None:
+    config = SessionConfig({"hearing": {"input_audio_transcription": {"model": "whisper-1"}}})
+    config.update_config({"hearing": {"turn_detection": None, "input_audio_transcription": None}})
+    assert config.turn_detection() is None
+    assert session_payload(config)["audio"]["input"]["transcription"] is None
+    with pytest.raises(UsageError, match="turn_detection must be None or a dict with type"):
+        config.update_config({"hearing": {"turn_detection": {"threshold": 0.5}}})
+    config.update_config({"hearing": {"input_audio_transcription": {"model": "whisper-1"}}})
+    assert session_payload(config)["audio"]["input"]["transcription"] == {"model": "whisper-1"}
+
+
+def test_a_null_inside_a_nested_dict_is_kept_as_null() -> None:
+    config = SessionConfig()
+    config.update_config({"hearing": {"turn_detection": {"idle_timeout_ms": None}}})
+    assert config.turn_detection() == {"type": "server_vad", "idle_timeout_ms": None}
+
+
+def test_lists_replace_and_update_session_replaces_whole_fields() -> None:
+    config = SessionConfig({"model": {"tools": [TOOL], "modalities": ["text", "audio"]}})
+    config.update_config({"model": {"tools": [{**TOOL, "name": "other"}], "modalities": ["text"]}})
+    assert [t["name"] for t in session_payload(config)["tools"]] == ["other"]
+    assert session_payload(config)["output_modalities"] == ["text"]
+    config.update_session(turn_detection={"type": "server_vad", "threshold": 0.2})
+    config.update_session(turn_detection={"type": "server_vad", "prefix_padding_ms": 100})
+    assert config.turn_detection() == {"type": "server_vad", "prefix_padding_ms": 100}
+
+
+def test_a_merge_that_fails_changes_nothing() -> None:
+    config = SessionConfig({"hearing": {"turn_detection": {"type": "server_vad"}}})
+    before = config.as_dict()
+    with pytest.raises(UsageError, match="turn_detection"):
+        config.update_config(
+            {"model": {"instructions": "x"}, "hearing": {"turn_detection": {"type": "push"}}}
+        )
+    assert config.as_dict() == before
+
+
+# -- speech and hearing ---------------------------------------------------------------------------
+
+
+def test_the_latest_update_of_an_audio_key_wins_whichever_group_named_it() -> None:
+    config = SessionConfig()
+    config.update_config({"hearing": {"voice": "ash"}})
+    config.update_config({"speech": {"voice": "verse"}})
+    assert session_payload(config)["audio"]["output"]["voice"] == "verse"
+    config.update_config({"hearing": {"voice": "sage"}})
+    assert session_payload(config)["audio"]["output"]["voice"] == "sage"
+    config.update_config({"speech": {"turn_detection": None}})
+    assert config.turn_detection_type() is None
+    config.update_config({"hearing": {"turn_detection": {"type": "semantic_vad"}}})
+    assert config.turn_detection_type() == "semantic_vad"
+
+
+def test_the_owner_group_wins_within_one_update() -> None:
+    config = SessionConfig()
+    config.update_config({"hearing": {"voice": "ash"}, "speech": {"voice": "verse"}})
+    assert session_payload(config)["audio"]["output"]["voice"] == "verse"
+    config.update_config({"speech": {"voice": "ash"}, "hearing": {"voice": "coral"}})
+    assert session_payload(config)["audio"]["output"]["voice"] == "ash"
+    config.update_config(
+        {"hearing": {"turn_detection": None}, "speech": {"turn_detection": {"type": "server_vad"}}}
+    )
+    assert config.turn_detection() is None
+
+
+def test_each_audio_key_is_held_once_in_its_owner_group() -> None:
+    config = SessionConfig({"hearing": {"voice": "ash", "output_audio_format": "g711_ulaw"}})
+    config.update_config({"speech": {"input_audio_format": "g711_alaw", "turn_detection": None}})
+    data = config.as_dict()
+    assert data["speech"] == {"voice": "ash", "output_audio_format": "g711_ulaw"}
+    assert data["hearing"] == {"input_audio_format": "g711_alaw", "turn_detection": None}
+    nested = session_payload(config, "nested")
+    assert nested["speech"] == data["speech"] and nested["hearing"] == data["hearing"]
+    assert config.get("hearing", "voice") == config.get("speech", "voice") == "ash"
+
+
+def test_temperature_is_left_out_of_ga_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    config = SessionConfig({"model": {"temperature": 0.7}})
+    with caplog.at_level("WARNING", logger="realtime_widget.session"):
+        assert "temperature" not in session_payload(config, "ga")
+        session_payload(config, "ga")
+        assert session_payload(config, "beta")["temperature"] == 0.7
+        assert session_payload(config, "nested")["model"]["temperature"] == 0.7
+        session_tools(config)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "GA sessions have no temperature" in warnings[0]
+
+
+def test_fields_without_a_default_are_left_out_until_set() -> None:
+    ga = session_payload(SessionConfig())
+    assert "transcription" not in ga["audio"]["input"]
+    assert "noise_reduction" not in ga["audio"]["input"]
+    assert "speed" not in ga["audio"]["output"] and "max_output_tokens" not in ga
+    beta = session_payload(SessionConfig(), "beta")
+    assert not {"temperature", "speed", "input_audio_transcription"} & set(beta)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("mp3", "hearing.input_audio_format: unknown audio format 'mp3'"),
+        ({"type": "audio/pcmu", "rate": 16000}, "expected rate 8000, got rate 16000"),
+        ({"type": "audio/pcm", "bits": 16}, "unknown key 'bits'"),
+        ({"rate": 8000}, "expected type 'audio/pcm', 'audio/pcmu' or 'audio/pcma', got type None"),
+    ],
+)
+def test_audio_format_errors_say_where_and_what(value: object, message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        SessionConfig({"hearing": {"input_audio_format": value}})

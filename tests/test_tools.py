@@ -28,6 +28,7 @@ from tool_samples import (
     documented,
 )
 
+from realtime_widget.client import RealtimeClient
 from realtime_widget.errors import ToolError, UsageError
 from realtime_widget.tools import (
     DEFAULT_MAX_OUTPUT_BYTES,
@@ -616,3 +617,58 @@ class TestRunTool:
         result = await run_tool(_make(add), "add", '{"a": 1}')
         assert result.error == "tool 'add': cannot bind arguments: RuntimeError: odd handler"
         assert isinstance(result.exception, RuntimeError)
+
+
+# -- handlers of explicit definitions ------------------------------------------------------------
+
+CALCULATE = {
+    "name": "calculate",
+    "description": "Performs a calculation",
+    "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}},
+}
+
+
+class TestDefinitionHandlers:
+    async def test_a_one_parameter_handler_gets_the_arguments_dict(self) -> None:
+        def by_dict(args: dict[str, Any]) -> int:
+            return int(eval(args["expression"]))
+
+        for handler in (lambda args: eval(args["expression"]), by_dict):
+            made = as_tool((CALCULATE, handler))
+            result = await run_tool(made, "calculate", '{"expression": "2 + 2"}')
+            assert (result.ok, result.output) == (True, "4")
+
+    async def test_the_arguments_dict_is_passed_as_decoded(self) -> None:
+        seen: list[Any] = []
+        made = as_tool(({"name": "now"}, seen.append))
+        assert (await run_tool(made, "now", "")).ok
+        assert (await run_tool(made, "now", '{"x": [1, {"y": null}]}')).ok
+        assert seen == [{}, {"x": [1, {"y": None}]}]
+
+    async def test_a_handler_naming_the_properties_gets_keywords(self) -> None:
+        made = as_tool((CALCULATE, lambda expression: eval(expression)))
+        assert (await run_tool(made, "calculate", '{"expression": "3 * 3"}')).output == "9"
+        single = {**CALCULATE, "parameters": {"properties": {"args": {"type": "string"}}}}
+        made = as_tool((single, lambda args: args.upper()))  # 'args' is a property here
+        assert (await run_tool(made, "calculate", '{"args": "ok"}')).output == "OK"
+
+    async def test_keyword_handlers_are_checked_against_the_definition(self) -> None:
+        two = {"name": "t", "parameters": {"properties": {"a": {}, "b": {}}}}
+        with pytest.raises(UsageError, match=r"properties 'a', 'b' .* not parameters"):
+            as_tool((two, lambda x, y: None))
+        with pytest.raises(UsageError, match=r"property 'b' is not a parameter"):
+            as_tool((two, lambda a, c=1: None))
+        with pytest.raises(UsageError, match=r"parameter 'c' is not a property"):
+            as_tool((two, lambda a, b, c: None))
+        with pytest.raises(UsageError, match=r"tool 't'"):
+            ToolRegistry().register(two, lambda a: None)
+        # what the model may leave out or add is fine
+        as_tool((two, lambda a, b, c=None: None))
+        as_tool((two, lambda a, **rest: None))
+        as_tool((two, lambda *args, **kwargs: None))
+        as_tool(({"name": "t"}, lambda: None))
+
+    async def test_the_seeds_register_tool_example_runs(self) -> None:
+        client = RealtimeClient(url="ws://127.0.0.1:9/v1/realtime")
+        client.register_tool(CALCULATE, lambda args: eval(args["expression"]))
+        assert await client.execute_tool("calculate", {"expression": "2 + 2"}) == 4

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from reliability import eventually
 
 from realtime_widget.client import RealtimeClient
 from realtime_widget.server import LocalRealtimeServer, synthesize
@@ -179,3 +180,27 @@ async def test_every_client_event_is_valid(dialect: str) -> None:
     } <= kinds
     for event in sent:
         check_event(event, dialect)
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta", "nested"])
+async def test_a_function_tool_choice_is_accepted_by_the_server(dialect: str) -> None:
+    async with LocalRealtimeServer(pace="fast") as server:
+        client = RealtimeClient(url=server.url, dialect=dialect)  # type: ignore[arg-type]
+        errors: list[dict[str, Any]] = []
+        client.on("error", errors.append)
+
+        @client.tool
+        def lookup(term: str) -> str:
+            """Look a term up."""
+            return f"{term}!"
+
+        await client.connect()
+        client.update_session(tool_choice={"type": "function", "name": "lookup"})
+        forced = {"type": "function", "name": "lookup"}
+        await eventually(lambda: (client.session or {}).get("tool_choice") == forced)
+        conn = server.connections[-1]
+        sent = [e for e in conn.received if e["type"] == "session.update"][-1]
+        if dialect != "nested":
+            check_event(sent, dialect)
+        await client.disconnect()
+    assert errors == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..protocol import AUDIO_FORMATS, AudioFormatError, audio_format_name
 from .wire import ClientEventError
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "validate_beta_format",
     "validate_beta_modalities",
     "validate_bool",
+    "validate_config_format",
     "validate_ga_format",
     "validate_ga_modalities",
     "validate_instructions",
@@ -41,11 +43,6 @@ __all__ = [
 
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_BETA_FORMATS: dict[str, dict[str, Any]] = {
-    "pcm16": {"type": "audio/pcm", "rate": 24000},
-    "g711_ulaw": {"type": "audio/pcmu"},
-    "g711_alaw": {"type": "audio/pcma"},
-}
 _EAGERNESS = ("low", "medium", "high", "auto")
 
 SERVER_VAD_DEFAULTS: dict[str, Any] = {
@@ -137,32 +134,39 @@ def validate_beta_modalities(value: Any, path: str) -> list[str]:
     return ["audio"] if "audio" in value else ["text"]
 
 
+def _format(value: Any, path: str) -> dict[str, Any]:
+    """The GA format object of a format name or object (see :data:`AUDIO_FORMATS`)."""
+    try:
+        return dict(AUDIO_FORMATS[audio_format_name(value)])
+    except AudioFormatError as exc:
+        raise ClientEventError.invalid_value(
+            f"{path}{exc.field}", exc.value, exc.expected
+        ) from None
+
+
 def validate_ga_format(value: Any, path: str) -> dict[str, Any]:
+    """A GA format object (``{"type": "audio/pcmu"}``)."""
     spec = require_object(value, path)
     check_keys(spec, path, {"type", "rate"})
-    kind = spec.get("type")
-    if kind == "audio/pcm":
-        rate = spec.get("rate", 24000)
-        if rate != 24000 or isinstance(rate, bool):
-            raise ClientEventError.invalid_value(f"{path}.rate", rate, "24000")
-        return {"type": "audio/pcm", "rate": 24000}
-    if kind in ("audio/pcmu", "audio/pcma"):
-        if "rate" in spec and spec["rate"] != 8000:
-            raise ClientEventError.invalid_value(f"{path}.rate", spec["rate"], "8000")
-        return {"type": kind}
-    if kind is None:
+    if spec.get("type") is None:
         raise ClientEventError.missing(f"{path}.type")
-    raise ClientEventError.invalid_value(
-        f"{path}.type", kind, "'audio/pcm', 'audio/pcmu' or 'audio/pcma'"
-    )
+    return _format(spec, path)
 
 
 def validate_beta_format(value: Any, path: str) -> dict[str, Any]:
+    """A beta format name (``pcm16``, ``g711_ulaw``, ``g711_alaw``)."""
     if not isinstance(value, str):
         raise ClientEventError.invalid_type(path, "a string", value)
-    if value not in _BETA_FORMATS:
-        raise ClientEventError.invalid_value(path, value, "'pcm16', 'g711_ulaw' or 'g711_alaw'")
-    return dict(_BETA_FORMATS[value])
+    return _format(value, path)
+
+
+def validate_config_format(value: Any, path: str) -> dict[str, Any]:
+    """A format in the seed's grouped config: a beta name or a GA format object."""
+    return (
+        validate_beta_format(value, path)
+        if isinstance(value, str)
+        else validate_ga_format(value, path)
+    )
 
 
 def validate_transcription(value: Any, path: str) -> dict[str, Any] | None:

@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..protocol import Dialect, dialect_event_type, dialect_part_type
+from ..protocol import Dialect, audio_format_name, dialect_event_type, dialect_part_type
 from . import fields as f
 from .g711 import encode_g711
 from .model import CallOutput, MessageOutput, Output
@@ -89,7 +89,6 @@ _BETA_KEYS = frozenset(
         "metadata",
     }
 )
-_FORMAT_NAMES = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 _TEXT_WORD_SECONDS = 0.02
 _ITEM_ADDED = {"ga": "conversation.item.added", "beta": "conversation.item.created"}
 
@@ -290,7 +289,7 @@ class ResponseRun:
             common.update(
                 modalities=["audio", "text"] if p.output_modalities == ["audio"] else ["text"],
                 voice=p.voice,
-                output_audio_format=_FORMAT_NAMES[p.output_format],
+                output_audio_format=audio_format_name({"type": p.output_format}),
                 temperature=p.temperature,
                 max_output_tokens=p.max_output_tokens,
             )

@@ -15,7 +15,10 @@ Rules:
 - Either dialect also accepts the seed library's nested shape: ``session.model`` is an object
   (``name``, ``modalities``, ``instructions``, ``tools``, ``tool_choice``, ``temperature``,
   ``max_response_output_tokens``), next to ``speech`` / ``hearing`` (flat audio fields),
-  ``vision`` (accepted, unused) and ``knowledge`` (validated scripts for the model).
+  ``vision`` (accepted, unused) and ``knowledge`` (validated scripts for the model). Both
+  audio groups take every audio key; a key named in both takes the value of the group that
+  owns it (``speech``: voice, speed, output format; ``hearing``: the rest), as the client's
+  config does.
 - Read-only fields a client may echo back (``id``, ``object``, ``expires_at``) are ignored.
 - The voice cannot change once the assistant has spoken (as on the service).
 - ``turn_detection`` fields not given keep their value while the type stays the same.
@@ -28,8 +31,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..protocol import DEFAULT_MODEL, Dialect
-from ..session import CONFIG_GROUP_KEYS
+from ..protocol import DEFAULT_MODEL, Dialect, audio_format_name
+from ..session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
 from . import fields as f
 from .knowledge import validate_knowledge
 from .wire import ClientEventError, new_id
@@ -97,6 +100,12 @@ _BETA_FIELDS: dict[str, tuple[Path, Callable[[Any, str], Any]]] = {
     "max_response_output_tokens": (("max_output_tokens",), f.validate_max_tokens),
     "tracing": (("tracing",), _loose),
 }
+# the seed's speech / hearing groups: beta fields, formats also as GA objects
+_CONFIG_FIELDS = {
+    **_BETA_FIELDS,
+    "input_audio_format": (("audio", "input", "format"), f.validate_config_format),
+    "output_audio_format": (("audio", "output", "format"), f.validate_config_format),
+}
 _GA_FIELDS: dict[str, tuple[Path, Callable[[Any, str], Any]]] = {
     "model": (("model",), _model),
     "instructions": (("instructions",), f.validate_instructions),
@@ -122,7 +131,6 @@ _GA_AUDIO_FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     },
 }
 _VOICE_PARAM = {"ga": "session.audio.output.voice", "beta": "session.voice"}
-_BETA_FORMAT_NAMES = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 
 
 class SessionState:
@@ -291,7 +299,12 @@ class SessionState:
                     changes.append((("audio", side, key), validators[key](given, f"{where}.{key}")))
         return changes
 
-    def _parse_beta(self, session: dict[str, Any], where: str) -> list[_Change]:
+    def _parse_beta(
+        self,
+        session: dict[str, Any],
+        where: str,
+        fields: dict[str, tuple[Path, Callable[[Any, str], Any]]] = _BETA_FIELDS,
+    ) -> list[_Change]:
         changes: list[_Change] = []
         for key, value in session.items():
             if key in _READ_ONLY:
@@ -299,9 +312,9 @@ class SessionState:
             if key == "turn_detection":
                 changes.append(self._turn_detection_change(value, f"{where}.{key}"))
                 continue
-            if key not in _BETA_FIELDS:
+            if key not in fields:
                 raise ClientEventError.unknown_parameter(f"{where}.{key}")
-            path, validator = _BETA_FIELDS[key]
+            path, validator = fields[key]
             changes.append((path, validator(value, f"{where}.{key}")))
         return changes
 
@@ -322,12 +335,18 @@ class SessionState:
             if "name" in group:
                 changes.append((("model",), _model(group["name"], "session.model.name")))
             changes.extend(self._parse_beta(flat, "session.model"))
+        # a key named in both audio groups takes its owner group's value (applied last)
+        borrowed: list[_Change] = []
+        owned: list[_Change] = []
         for group_name in ("hearing", "speech"):
             if group_name in session:
                 where = f"session.{group_name}"
                 group = f.require_object(session[group_name], where)
                 f.check_keys(group, where, _AUDIO_GROUP_KEYS)
-                changes.extend(self._parse_beta(group, where))
+                for key, value in group.items():
+                    parsed = self._parse_beta({key: value}, where, _CONFIG_FIELDS)
+                    (owned if AUDIO_KEY_OWNERS[key] == group_name else borrowed).extend(parsed)
+        changes.extend(borrowed + owned)
         vision: dict[str, Any] | None = None
         if "vision" in session:
             group = f.require_object(session["vision"], "session.vision")
@@ -382,8 +401,8 @@ class SessionState:
             "instructions": data["instructions"],
             "voice": audio_out["voice"],
             "speed": audio_out["speed"],
-            "input_audio_format": _BETA_FORMAT_NAMES[audio_in["format"]["type"]],
-            "output_audio_format": _BETA_FORMAT_NAMES[audio_out["format"]["type"]],
+            "input_audio_format": audio_format_name(audio_in["format"]),
+            "output_audio_format": audio_format_name(audio_out["format"]),
             "input_audio_transcription": audio_in["transcription"],
             "input_audio_noise_reduction": audio_in["noise_reduction"],
             "turn_detection": audio_in["turn_detection"],

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from server_peer import Peer, PeerFactory
 
+from realtime_widget.errors import UsageError
 from realtime_widget.server import LocalRealtimeServer
+from realtime_widget.session import SessionConfig
 
 
 async def test_ga_session_created_shape(
@@ -324,3 +326,54 @@ async def test_voice_is_locked_once_the_assistant_spoke(
     assert error["error"]["code"] == "cannot_update_voice"
     same = await update(peer, {"type": "realtime", "audio": {"output": {"voice": "ash"}}})
     assert same["type"] == "session.updated"
+
+
+@pytest.mark.parametrize(
+    ("speech", "expected"),
+    [
+        ({"output_audio_format": "g711_alaw"}, {"type": "audio/pcma"}),
+        ({"output_audio_format": {"type": "audio/pcma"}}, {"type": "audio/pcma"}),
+        ({"output_audio_format": {"type": "audio/pcmu", "rate": 8000}}, {"type": "audio/pcmu"}),
+        ({"output_audio_format": {"type": "audio/pcm"}}, {"type": "audio/pcm", "rate": 24000}),
+    ],
+)
+async def test_nested_formats_take_names_and_ga_objects(
+    server: LocalRealtimeServer, peer: Peer, speech: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    event = await update(peer, {"model": {"name": "gpt-realtime"}, "speech": speech})
+    assert event["type"] == "session.updated", event
+    assert event["session"]["audio"]["output"]["format"] == expected
+
+
+@pytest.mark.parametrize(
+    ("speech", "param"),
+    [
+        ({"output_audio_format": {"type": "audio/pcmu", "rate": 16000}}, "format.rate"),
+        ({"output_audio_format": {"type": "audio/mp3"}}, "format.type"),
+        ({"output_audio_format": "mp3"}, "format"),
+    ],
+)
+async def test_nested_formats_refuse_what_the_client_refuses(
+    server: LocalRealtimeServer, peer: Peer, speech: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(UsageError):
+        SessionConfig({"speech": speech})
+    error = await update(peer, {"model": {"name": "gpt-realtime"}, "speech": speech})
+    assert error["type"] == "error"
+    assert error["error"]["param"] == f"session.speech.output_audio_{param}"
+
+
+async def test_nested_audio_key_in_both_groups_takes_its_owners_value(
+    server: LocalRealtimeServer, peer: Peer
+) -> None:
+    event = await update(
+        peer,
+        {
+            "model": {"name": "gpt-realtime"},
+            "speech": {"voice": "sage", "turn_detection": None},
+            "hearing": {"voice": "ash", "turn_detection": {"type": "semantic_vad"}},
+        },
+    )
+    assert event["type"] == "session.updated", event
+    assert event["session"]["audio"]["output"]["voice"] == "sage"
+    assert event["session"]["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
