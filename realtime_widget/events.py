@@ -21,8 +21,8 @@ Rules:
 
 The handler table is plain data; matching wildcard patterns against a name is cached per
 name, so dispatching costs a dictionary look-up plus the handlers themselves. The cache holds
-the last :data:`CACHE_SIZE` names looked up (names such as ``server.<type>`` come from the
-peer, so it must not grow with what the peer sends).
+at most :data:`CACHE_SIZE` names, the oldest entry going first: names such as
+``server.<type>`` come from the peer, so it must not grow with what the peer sends.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ EventCallback = Callable[[Any], Awaitable[Any] | Any]
 C = TypeVar("C", bound=EventCallback)
 
 CACHE_SIZE: Final = 256
-"""How many event names the match cache remembers (the oldest look-up goes first)."""
+"""How many event names the match cache remembers (the oldest entry goes first)."""
 
 
 def _compile(pattern: str) -> re.Pattern[str] | None:
