@@ -20,8 +20,8 @@ It reads:
 
 - ``bytes``, ``bytearray`` and byte-format ``memoryview`` objects: raw little-endian PCM16 (an
   even number of bytes). A memoryview is read from its own offset and length, not from the
-  start of the buffer it views. A memoryview with a typed format (``h``, ``f``, ...) is read as
-  an array of that type.
+  start of the buffer it views, and must be 1-D (a 2-D view is rejected, never flattened). A
+  memoryview with a typed format (``h``, ``f``, ...) is read as an array of that type.
 
 Conversion between float and int16 follows the reference clients: negative values are scaled by
 32768 and positive values by 32767, so -1.0 and 1.0 both reach full scale and 0.0 stays 0; the
@@ -30,7 +30,9 @@ outside ``[-1, 1]`` are clipped and NaN becomes 0. :func:`int16_to_float` is the
 on the int16 grid.
 
 Value errors raise :class:`~realtime_widget.errors.UsageError` (a ``ValueError``); inputs of an
-unsupported type raise ``TypeError``.
+unsupported type raise ``TypeError``. Sample rates are positive whole numbers of hertz: any
+integer type (numpy's too) or a float with a whole value; a bool or a non-number raises
+``TypeError``, any other value :class:`~realtime_widget.errors.UsageError`.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ import base64
 import binascii
 import io
 import math
+import numbers
+import operator
 import secrets
 import string
 import wave
-from typing import Any, TypeAlias, overload
+from typing import Any, SupportsIndex, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +61,7 @@ __all__ = [
     "Int16Array",
     "RealtimeUtils",
     "Resampler",
+    "SampleRate",
     "alaw_decode",
     "alaw_encode",
     "array_to_base64",
@@ -80,6 +85,9 @@ AudioInput: TypeAlias = npt.ArrayLike
 """Anything :func:`to_int16` reads (see the module docstring for the rules)."""
 
 FloatArray: TypeAlias = npt.NDArray[np.floating[Any]]
+
+SampleRate: TypeAlias = SupportsIndex | float
+"""A rate in hertz: any integer (numpy's too) or a float with a whole value."""
 
 _INT16_MIN = -32768
 _INT16_MAX = 32767
@@ -127,6 +135,11 @@ def _as_ndarray(data: object) -> np.ndarray[Any, Any]:
     if isinstance(data, bytes | bytearray):
         return _pcm_view(data)
     if isinstance(data, memoryview):
+        if data.ndim != 1:
+            raise UsageError(
+                f"audio must be 1-D mono samples, got a memoryview of shape {data.shape}: "
+                "flatten it with .cast('B') if it holds raw PCM16 bytes"
+            )
         return _pcm_view(data) if _is_byte_view(data) else np.asarray(data)
     if isinstance(data, array.array | list | tuple) or hasattr(data, "__array__"):
         try:
@@ -308,11 +321,19 @@ _BLOCK_ELEMENTS = 1 << 18  # gathered input values per block, bounding temporary
 
 
 def _check_rate(rate: object, name: str) -> int:
-    if isinstance(rate, bool) or not isinstance(rate, int | float):
+    """``rate`` as a positive int (the rules are in the module doc)."""
+    if isinstance(rate, bool | np.bool_):
+        raise TypeError(f"{name} must be a number, got bool")
+    if isinstance(rate, SupportsIndex):  # int and numpy integers
+        value = operator.index(rate)
+    elif isinstance(rate, numbers.Real):
+        number = float(rate)
+        value = int(number) if math.isfinite(number) and number == int(number) else 0
+    else:
         raise TypeError(f"{name} must be a number, got {type(rate).__name__}")
-    if not math.isfinite(rate) or rate <= 0 or rate != int(rate):
+    if value <= 0:
         raise UsageError(f"{name} must be a positive whole number of hertz, got {rate!r}")
-    return int(rate)
+    return value
 
 
 class _Kernel:
@@ -356,8 +377,9 @@ class Resampler:
     filter cutoff (under 3 ms at 24 kHz).
     """
 
-    def __init__(self, from_rate: int, to_rate: int = 24_000) -> None:
-        """Raise :class:`UsageError` unless both rates are positive whole numbers of hertz."""
+    def __init__(self, from_rate: SampleRate, to_rate: SampleRate = 24_000) -> None:
+        """Raise :class:`UsageError` unless both rates are positive whole numbers of hertz
+        (``TypeError`` for a rate that is not a number at all, or a bool)."""
         self.from_rate = _check_rate(from_rate, "from_rate")
         self.to_rate = _check_rate(to_rate, "to_rate")
         divisor = math.gcd(self.from_rate, self.to_rate)
@@ -448,14 +470,22 @@ class Resampler:
 
 
 @overload
-def resample(samples: Int16Array, from_rate: int, to_rate: int = ...) -> Int16Array: ...
+def resample(
+    samples: Int16Array, from_rate: SampleRate, to_rate: SampleRate = ...
+) -> Int16Array: ...
 @overload
-def resample(samples: FloatArray, from_rate: int, to_rate: int = ...) -> FloatArray: ...
+def resample(
+    samples: FloatArray, from_rate: SampleRate, to_rate: SampleRate = ...
+) -> FloatArray: ...
 @overload
-def resample(samples: AudioInput, from_rate: int, to_rate: int = ...) -> npt.NDArray[Any]: ...
+def resample(
+    samples: AudioInput, from_rate: SampleRate, to_rate: SampleRate = ...
+) -> npt.NDArray[Any]: ...
 
 
-def resample(samples: AudioInput, from_rate: int, to_rate: int = 24_000) -> npt.NDArray[Any]:
+def resample(
+    samples: AudioInput, from_rate: SampleRate, to_rate: SampleRate = 24_000
+) -> npt.NDArray[Any]:
     """Resample mono audio from ``from_rate`` to ``to_rate`` Hz (anti-aliased when lowering).
 
     int16 in, int16 out; float in, float out (float32 at least); other input is read by
@@ -466,8 +496,9 @@ def resample(samples: AudioInput, from_rate: int, to_rate: int = 24_000) -> npt.
     on, so nothing audible folds back. For audio arriving in chunks use :class:`Resampler`,
     which leaves no seams between chunks.
 
-    Raises :class:`UsageError` for a rate that is not a positive whole number, and what
-    :func:`to_int16` raises for bad input.
+    Raises :class:`UsageError` for a rate that is not a positive whole number, ``TypeError``
+    for a rate that is not a number (or is a bool), and what :func:`to_int16` raises for bad
+    input.
     """
     resampler = Resampler(from_rate, to_rate)
     head = resampler.process(samples)
@@ -606,11 +637,11 @@ def level(samples: AudioInput, floor_db: float = -60.0) -> float:
     return min(1.0, max(0.0, (rms_dbfs(samples) - floor_db) / -floor_db))
 
 
-def pcm16_to_wav_bytes(samples: AudioInput, rate: int = 24_000) -> bytes:
+def pcm16_to_wav_bytes(samples: AudioInput, rate: SampleRate = 24_000) -> bytes:
     """A mono 16-bit WAV file holding ``samples`` at ``rate`` Hz.
 
     Playable in a notebook with ``IPython.display.Audio(data=..., autoplay=False)``. Accepts
-    whatever :func:`to_int16` accepts; raises :class:`UsageError` for a bad rate.
+    whatever :func:`to_int16` accepts; a rate is checked as by :func:`resample`.
     """
     pcm = to_int16(samples)
     frame_rate = _check_rate(rate, "rate")

@@ -14,8 +14,9 @@ Rules:
   either dialect gives identical items.
 - An item is the server's item dict (copied) plus ``formatted``: ``audio`` (an
   :class:`AudioBuffer`), ``text``, ``transcript``, ``tool`` (function calls:
-  ``{type, name, call_id, arguments}``), ``output`` (function call outputs) and, after a
-  failed input transcription, ``transcription_error`` (the server's ``error`` dict).
+  ``{type: "function", name, call_id, arguments}``; MCP tool calls: ``{type: "mcp", name,
+  server_label, arguments}``), ``output`` (function call outputs and MCP tool calls) and,
+  after a failed input transcription, ``transcription_error`` (the server's ``error`` dict).
 - ``conversation.item.added`` / ``.created`` / ``.retrieved`` and
   ``response.output_item.added`` create the item when it is new. When it is already held they
   merge into it: the creation events only fill in what is missing and advance the status;
@@ -23,11 +24,20 @@ Rules:
   the final state, which wins (except that a ``null`` never erases a value). Streamed values
   are never reset by a late duplicate.
 - Every other event naming an item the conversation does not hold raises
-  :class:`UnknownItemError`, except input transcriptions (``.delta``, ``.completed``,
-  ``.failed``) that may arrive before their item: those are kept and applied when it appears.
-  The user's speech audio (from ``speech_started`` / ``speech_stopped``) and the audio given
-  to :meth:`queue_input_audio` wait for their item the same way. At most 256 such pending
-  records are kept; the oldest go first.
+  :class:`UnknownItemError`, with three exceptions. Input transcriptions (``.delta``,
+  ``.completed``, ``.failed``) may arrive before their item: they are kept and applied when
+  it appears; the user's speech audio (from ``speech_started`` / ``speech_stopped``) and the
+  audio given to :meth:`queue_input_audio` wait for their item the same way, within the
+  bounds of :mod:`realtime_widget.pending`. ``response.done`` merges its output items into
+  the items held and adds none (an item it names that is not held, such as the output of a
+  response outside the conversation, is only listed by id in the response). The
+  ``mcp_list_tools.*`` events set the status of the tool list item when it is held, and
+  are ignored when it is not (the list may be reported before its item).
+- MCP tool calls stream like function calls: ``response.mcp_call_arguments.delta`` /
+  ``.done`` build the arguments, ``response.mcp_call.in_progress`` / ``.completed`` /
+  ``.failed`` set the item's status (``in_progress`` never replaces a final status).
+  ``conversation.item.input_audio_transcription.segment`` changes nothing: its text also
+  comes in the transcription deltas and ``.completed``, and handlers see the event itself.
 - A malformed event raises :class:`InvalidEventError` naming the field. Every event is checked
   before anything changes, so after any error the conversation is exactly as before. No other
   exception escapes, except :class:`UsageError` when ``input_audio_buffer`` is not an
@@ -35,6 +45,14 @@ Rules:
 - ``speech_stopped`` slices the utterance out of ``input_audio_buffer`` by session-absolute
   milliseconds, then lets the buffer drop audio older than ``keep_input_ms`` before the end
   of the utterance, unless a speech still open needs it (``keep_input_ms=None`` never drops).
+  A speech still open whose start the buffer no longer holds keeps nothing back.
+  ``input_audio_buffer.cleared`` drops what the server dropped: the speeches still open
+  (their ``speech_stopped`` will not come) and the uncommitted audio, but for the last
+  ``keep_input_ms``. :meth:`reset_input` forgets every pending input record for a new
+  session.
+- A streamed string (text, transcript, arguments) may grow to :data:`MAX_ITEM_TEXT`
+  characters; a delta that would take it further is refused with
+  :class:`InvalidEventError` naming the item.
 - Costs are constant per event however long the session: audio is appended in chunks, and
   streamed strings grow in place (see :func:`append_str`).
 - Audio is base64 PCM16, unless an ``audio_decoder`` (:class:`~realtime_widget.wireaudio.
@@ -46,7 +64,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import numpy as np
@@ -55,6 +73,7 @@ from .buffers import AudioBuffer, InputAudioBuffer, Int16Array
 from .errors import InvalidEventError, UnknownItemError, UsageError
 from .items import (
     AUDIO_PARTS,
+    MAX_ITEM_TEXT,
     MISSING,
     TEXT_PARTS,
     append_str,
@@ -70,17 +89,25 @@ from .items import (
     merge_parts,
     need_dict,
     need_ms,
+    need_room,
     need_str,
-    put_bounded,
     short,
     sync_formatted,
 )
+from .pending import PendingSpeech, PendingTranscripts, Speech, Transcript
 from .protocol import canonical_event_type
 
 if TYPE_CHECKING:
     from .wireaudio import AudioDecoder
 
-__all__ = ["ConversationItem", "Delta", "Formatted", "RealtimeConversation"]
+__all__ = [
+    "MAX_ITEM_TEXT",
+    "MAX_PENDING_AUDIO_SECONDS",
+    "ConversationItem",
+    "Delta",
+    "Formatted",
+    "RealtimeConversation",
+]
 
 ConversationItem = dict[str, Any]
 """A conversation item: the server's fields plus ``formatted`` (see :class:`Formatted`)."""
@@ -112,26 +139,8 @@ _Buffer = InputAudioBuffer | None
 
 _FINAL_STATUSES: Final = frozenset({"completed", "incomplete", "cancelled", "failed"})
 
-
-# -- pending records ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Speech:
-    """A user utterance seen by voice activity detection, waiting for its item."""
-
-    start_ms: float | None = None
-    end_ms: float | None = None
-    audio: Int16Array | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Transcript:
-    """An input transcription that arrived before its item."""
-
-    text: str | None = None
-    content_index: int | None = None
-    error: dict[str, Any] | None = None
+MAX_PENDING_AUDIO_SECONDS: Final = 120
+"""How much user audio may wait for items not held yet, in all (the newest always stays)."""
 
 
 # -- the conversation --------------------------------------------------------------------------
@@ -166,8 +175,8 @@ class RealtimeConversation:
         self.audio_decoder = audio_decoder
         self._items: dict[str, ConversationItem] = {}
         self._responses: dict[str, dict[str, Any]] = {}
-        self._speech: dict[str, _Speech] = {}
-        self._transcripts: dict[str, _Transcript] = {}
+        self._speech = PendingSpeech(max_samples=MAX_PENDING_AUDIO_SECONDS * sample_rate)
+        self._transcripts = PendingTranscripts()
         self._queued_audio: Int16Array | None = None
 
     # -- queries ----------------------------------------------------------------------------
@@ -199,6 +208,16 @@ class RealtimeConversation:
         """Forget every item, response, pending transcript and pending audio."""
         self._items.clear()
         self._responses.clear()
+        self.reset_input()
+
+    def reset_input(self) -> None:
+        """Forget the pending input state and keep the items and responses.
+
+        Drops the speeches still open, the speech audio and transcriptions waiting for their
+        items and the audio given to :meth:`queue_input_audio`. For a new session (a
+        reconnect): its input audio offsets count from zero again, and what the old session
+        left pending will never meet its item.
+        """
         self._speech.clear()
         self._transcripts.clear()
         self._queued_audio = None
@@ -269,7 +288,9 @@ class RealtimeConversation:
         content = item.get("content") or ()
         if index >= len(content):
             raise InvalidEventError(
-                etype, "content_index", f"is out of range: {index} (item has {len(content)} parts)"
+                etype,
+                "content_index",
+                f"is out of range: {short(index)} (item has {len(content)} parts)",
             )
         part: dict[str, Any] = content[index]
         return part
@@ -290,8 +311,8 @@ class RealtimeConversation:
             elif kind == "function_call_output":
                 item["status"] = "completed"
         speech = self._speech.get(item_id)
-        if speech is not None and (speech.audio is not None or speech.end_ms is not None):
-            del self._speech[item_id]
+        if speech is not None and not speech.is_open:
+            self._speech.pop(item_id)
             if speech.audio is not None and not len(formatted["audio"]):
                 formatted["audio"].append(speech.audio)
         elif speech is None and (
@@ -303,7 +324,7 @@ class RealtimeConversation:
         ):
             formatted["audio"].append(self._queued_audio)
             self._queued_audio = None
-        pending = self._transcripts.pop(item_id, None)
+        pending = self._transcripts.pop(item_id)
         if pending is not None:
             self._apply_transcript(item, pending)
         if (
@@ -321,13 +342,14 @@ class RealtimeConversation:
         else:
             self._items[item_id] = item
 
-    def _apply_transcript(self, item: ConversationItem, pending: _Transcript) -> None:
+    def _apply_transcript(self, item: ConversationItem, pending: Transcript) -> None:
         formatted = item["formatted"]
-        if pending.text is not None:
-            formatted["transcript"] = pending.text
+        text = pending.text
+        if text is not None:
+            formatted["transcript"] = text
             content = item.get("content") or ()
             if pending.content_index is not None and pending.content_index < len(content):
-                content[pending.content_index]["transcript"] = pending.text
+                content[pending.content_index]["transcript"] = text
         if pending.error is not None:
             formatted["transcription_error"] = pending.error
 
@@ -421,8 +443,8 @@ class RealtimeConversation:
         del self._items[item_id]
         if self.audio_decoder is not None:
             self.audio_decoder.discard(item_id)
-        self._speech.pop(item_id, None)
-        self._transcripts.pop(item_id, None)
+        self._speech.pop(item_id)
+        self._transcripts.pop(item_id)
         return item, None
 
     # -- input transcription ----------------------------------------------------------------
@@ -441,12 +463,9 @@ class RealtimeConversation:
         delta = need_str(etype, event, "delta")
         item_id, item, part, index = self._transcript_target(etype, event)
         if item is None:
-            pending = self._transcripts.get(item_id) or _Transcript()
-            text = (pending.text or "") + delta
-            put_bounded(
-                self._transcripts, item_id, replace(pending, text=text, content_index=index)
-            )
+            self._transcripts.append(etype, item_id, delta, index)
             return None, None
+        need_room(etype, item, item["formatted"]["transcript"], delta)
         append_str(item["formatted"], "transcript", delta)
         if part is not None:
             append_str(part, "transcript", delta)
@@ -456,10 +475,7 @@ class RealtimeConversation:
         transcript = need_str(etype, event, "transcript")
         item_id, item, part, index = self._transcript_target(etype, event)
         if item is None:
-            pending = self._transcripts.get(item_id) or _Transcript()
-            put_bounded(
-                self._transcripts, item_id, replace(pending, text=transcript, content_index=index)
-            )
+            self._transcripts.replace(etype, item_id, transcript, index)
             return None, None
         item["formatted"]["transcript"] = transcript
         if part is not None:
@@ -470,8 +486,7 @@ class RealtimeConversation:
         error = dict(need_dict(etype, event.get("error", MISSING), "error"))
         item_id, item, _, _ = self._transcript_target(etype, event)
         if item is None:
-            pending = self._transcripts.get(item_id) or _Transcript()
-            put_bounded(self._transcripts, item_id, replace(pending, error=error))
+            self._transcripts.fail(item_id, error)
             return None, None
         item["formatted"]["transcription_error"] = error
         return item, None
@@ -481,13 +496,13 @@ class RealtimeConversation:
     def _on_speech_started(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
         start_ms = need_ms(etype, event, "audio_start_ms")
-        put_bounded(self._speech, item_id, _Speech(start_ms=start_ms))
+        self._speech.put(item_id, Speech(start_ms=start_ms))
         return None, None
 
     def _on_speech_stopped(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
         end_ms = need_ms(etype, event, "audio_end_ms")
-        speech = self._speech.get(item_id) or _Speech()
+        speech = self._speech.get(item_id) or Speech()
         start_ms = speech.start_ms
         if start_ms is not None and end_ms < start_ms:
             raise InvalidEventError(
@@ -499,25 +514,40 @@ class RealtimeConversation:
             audio = buffer.slice(self._samples(start_ms), end)
         item = self._items.get(item_id)
         if item is not None:
-            self._speech.pop(item_id, None)
+            self._speech.pop(item_id)
             if audio is not None and not len(item["formatted"]["audio"]):
                 item["formatted"]["audio"].append(audio)
         else:
-            put_bounded(self._speech, item_id, replace(speech, end_ms=end_ms, audio=audio))
-        if buffer is not None and self.keep_input_ms is not None:
-            horizon = end - self._samples(self.keep_input_ms)
-            for other in self._speech.values():
-                if other.end_ms is None and other.start_ms is not None:
-                    horizon = min(horizon, self._samples(other.start_ms))
-            buffer.discard_before(horizon)
+            self._speech.put(item_id, replace(speech, end_ms=end_ms, audio=audio))
+        if buffer is not None:
+            self._drop_input(buffer, end)
         return item, None
+
+    def _on_cleared(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
+        self._speech.drop_open()
+        if buffer is not None:
+            self._drop_input(buffer, buffer.end)
+        return None, None
+
+    def _drop_input(self, buffer: InputAudioBuffer, end: int) -> None:
+        """Let ``buffer`` drop audio older than ``keep_input_ms`` before sample ``end``,
+        except what a speech still open needs (unless its start is gone already)."""
+        if self.keep_input_ms is None:
+            return
+        horizon = end - self._samples(self.keep_input_ms)
+        kept_from = buffer.start
+        for start_ms in self._speech.open_starts():
+            start = self._samples(start_ms)
+            if kept_from <= start < horizon:
+                horizon = start
+        buffer.discard_before(horizon)
 
     def _on_committed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
         if self._queued_audio is not None and item_id not in self._items:
-            speech = self._speech.get(item_id) or _Speech()
+            speech = self._speech.get(item_id) or Speech()
             if speech.audio is None:
-                put_bounded(self._speech, item_id, replace(speech, audio=self._queued_audio))
+                self._speech.put(item_id, replace(speech, audio=self._queued_audio))
                 self._queued_audio = None
         return None, None
 
@@ -594,7 +624,7 @@ class RealtimeConversation:
         size = len(content) if content is not None else 0
         if index > size:
             raise InvalidEventError(
-                etype, "content_index", f"is out of range: {index} (item has {size} parts)"
+                etype, "content_index", f"is out of range: {short(index)} (item has {size} parts)"
             )
         final = etype.endswith(".done")
         if content is None:
@@ -612,6 +642,7 @@ class RealtimeConversation:
         item = self._known(etype, event)
         part = self._part(etype, event, item)
         delta = need_str(etype, event, "delta")
+        need_room(etype, item, item["formatted"]["text"], delta)
         append_str(part, "text", delta)
         append_str(item["formatted"], "text", delta)
         return item, {"text": delta}
@@ -620,6 +651,7 @@ class RealtimeConversation:
         item = self._known(etype, event)
         part = self._part(etype, event, item)
         delta = need_str(etype, event, "delta")
+        need_room(etype, item, item["formatted"]["transcript"], delta)
         append_str(part, "transcript", delta)
         append_str(item["formatted"], "transcript", delta)
         return item, {"transcript": delta}
@@ -641,15 +673,20 @@ class RealtimeConversation:
         item = self._known(etype, event)
         delta = need_str(etype, event, "delta")
         tool = self._tool(etype, item)
+        need_room(etype, item, item.get("arguments"), delta)
+        need_room(etype, item, tool["arguments"], delta)
         append_str(item, "arguments", delta)
         append_str(tool, "arguments", delta)
         return item, {"arguments": delta}
 
     def _tool(self, etype: str, item: ConversationItem) -> dict[str, str]:
+        """The ``formatted["tool"]`` of the call ``etype`` streams (a function or MCP call)."""
+        kind = "mcp_call" if etype.startswith("response.mcp_call") else "function_call"
         tool: dict[str, str] | None = item["formatted"].get("tool")
-        if tool is None:
+        if tool is None or item.get("type") != kind:
+            what = "an MCP tool call" if kind == "mcp_call" else "a function call"
             raise InvalidEventError(
-                etype, "item_id", f"names a {item.get('type')!r} item, not a function call"
+                etype, "item_id", f"names a {short(item.get('type'))} item, not {what}"
             )
         return tool
 
@@ -686,6 +723,31 @@ class RealtimeConversation:
         tool["arguments"] = arguments
         return item, None
 
+    # -- MCP --------------------------------------------------------------------------------
+
+    def _on_mcp_call_status(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
+        item = self._known(etype, event)
+        self._tool(etype, item)
+        self._set_status(item, etype.rsplit(".", 1)[1])
+        return item, None
+
+    def _on_mcp_list_tools_status(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
+        item_id = need_str(etype, event, "item_id")
+        item = self._items.get(item_id)
+        if item is None:
+            return None, None
+        if item.get("type") != "mcp_list_tools":
+            raise InvalidEventError(
+                etype, "item_id", f"names a {short(item.get('type'))} item, not an MCP tool list"
+            )
+        self._set_status(item, etype.rsplit(".", 1)[1])
+        return item, None
+
+    @staticmethod
+    def _set_status(item: ConversationItem, status: str) -> None:
+        if status != "in_progress" or item.get("status") not in _FINAL_STATUSES:
+            item["status"] = status
+
 
 _Processor = Callable[[RealtimeConversation, str, dict[str, Any], InputAudioBuffer | None], Result]
 _PROCESSORS: dict[str, _Processor] = {
@@ -721,4 +783,13 @@ _PROCESSORS: dict[str, _Processor] = {
     "response.output_audio_transcript.done": RealtimeConversation._on_transcript_done,
     "response.function_call_arguments.delta": RealtimeConversation._on_arguments_delta,
     "response.function_call_arguments.done": RealtimeConversation._on_arguments_done,
+    "input_audio_buffer.cleared": RealtimeConversation._on_cleared,
+    "response.mcp_call_arguments.delta": RealtimeConversation._on_arguments_delta,
+    "response.mcp_call_arguments.done": RealtimeConversation._on_arguments_done,
+    "response.mcp_call.in_progress": RealtimeConversation._on_mcp_call_status,
+    "response.mcp_call.completed": RealtimeConversation._on_mcp_call_status,
+    "response.mcp_call.failed": RealtimeConversation._on_mcp_call_status,
+    "mcp_list_tools.in_progress": RealtimeConversation._on_mcp_list_tools_status,
+    "mcp_list_tools.completed": RealtimeConversation._on_mcp_list_tools_status,
+    "mcp_list_tools.failed": RealtimeConversation._on_mcp_list_tools_status,
 }

@@ -7,7 +7,11 @@ Rules:
   ``server.*``, ``conversation.item.*``, ``*``.
 - ``dispatch(name, event)`` calls every matching ``on`` handler in the order they were
   added, then every matching ``on_next`` handler in the order they were added; the one-shot
-  handlers are removed before they run, so a handler may re-arm itself.
+  handlers are taken out of the table before they run, so a handler may re-arm itself and a
+  nested dispatch does not run them twice.
+- A handler removed with ``off`` / ``off_next`` (or ``clear_event_handlers``) while a
+  dispatch is under way is not called by it if its turn has not come yet; a one-shot handler
+  taken by that dispatch but not run yet can still be removed with ``off_next``.
 - A handler that raises does not stop the others: the exception is logged and reported
   through :meth:`RealtimeEventHandler.report_handler_error`.
 - A handler may be a coroutine function. Its coroutine is scheduled as a task on the running
@@ -16,7 +20,9 @@ Rules:
   when ``timeout`` seconds pass first. It waits on a future: no polling.
 
 The handler table is plain data; matching wildcard patterns against a name is cached per
-name, so dispatching costs a dictionary look-up plus the handlers themselves.
+name, so dispatching costs a dictionary look-up plus the handlers themselves. The cache holds
+at most :data:`CACHE_SIZE` names, the oldest entry going first: names such as
+``server.<type>`` come from the peer, so it must not grow with what the peer sends.
 """
 
 from __future__ import annotations
@@ -24,18 +30,22 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from .errors import UsageError
 
-__all__ = ["EventCallback", "RealtimeEventHandler"]
+__all__ = ["CACHE_SIZE", "EventCallback", "RealtimeEventHandler"]
 
 logger = logging.getLogger("realtime_widget.events")
 
 EventCallback = Callable[[Any], Awaitable[Any] | Any]
 C = TypeVar("C", bound=EventCallback)
+
+CACHE_SIZE: Final = 256
+"""How many event names the match cache remembers (the oldest entry goes first)."""
 
 
 def _compile(pattern: str) -> re.Pattern[str] | None:
@@ -46,13 +56,15 @@ def _compile(pattern: str) -> re.Pattern[str] | None:
 
 
 class _Entry:
-    __slots__ = ("callback", "once", "pattern", "regex")
+    __slots__ = ("active", "callback", "once", "pattern", "regex")
 
     def __init__(self, pattern: str, callback: EventCallback, once: bool) -> None:
         self.pattern = pattern
         self.regex = _compile(pattern)
         self.callback = callback
         self.once = once
+        # False once removed, or once a one-shot handler has been called
+        self.active = True
 
     def matches(self, name: str) -> bool:
         return self.pattern == name if self.regex is None else bool(self.regex.match(name))
@@ -65,6 +77,8 @@ class RealtimeEventHandler:
         self._entries: list[_Entry] = []
         # name -> the matching entries, persistent first then one-shot, each in order added.
         self._cache: dict[str, tuple[_Entry, ...]] = {}
+        # one-shot entries taken out of the table by dispatches still under way
+        self._taken: list[_Entry] = []
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- registration -------------------------------------------------------------------
@@ -95,7 +109,10 @@ class RealtimeEventHandler:
 
     def clear_event_handlers(self) -> bool:
         """Remove every handler. Returns ``True``."""
+        for entry in self._entries + self._taken:
+            entry.active = False
         self._entries.clear()
+        self._taken.clear()
         self._cache.clear()
         return True
 
@@ -108,31 +125,40 @@ class RealtimeEventHandler:
         self._cache.clear()
 
     def _remove(self, event_name: str, callback: EventCallback | None, *, once: bool) -> None:
-        kind = "on_next" if once else "on"
-        if callback is None:
-            keep = [e for e in self._entries if not (e.once == once and e.pattern == event_name)]
-        else:
-            keep = list(self._entries)
-            for index, entry in enumerate(keep):
-                same = entry.pattern == event_name and entry.callback == callback
-                if entry.once == once and same:
-                    del keep[index]
-                    break
-            else:
+        def same(entry: _Entry) -> bool:
+            return (
+                entry.once == once
+                and entry.pattern == event_name
+                and (callback is None or entry.callback == callback)
+            )
+
+        candidates = self._entries
+        if once:  # one-shot handlers taken by a dispatch under way, not called yet, count too
+            candidates = candidates + [e for e in self._taken if e.active]
+        found = [e for e in candidates if same(e)]
+        if callback is not None:
+            if not found:
                 raise UsageError(
                     f"callback {getattr(callback, '__name__', callback)!r} was never added "
-                    f"with {kind}({event_name!r})"
+                    f"with {'on_next' if once else 'on'}({event_name!r})"
                 )
-        self._entries = keep
-        self._cache.clear()
+            del found[1:]
+        for entry in found:
+            entry.active = False
+        if found:
+            self._entries = [e for e in self._entries if e.active]
+            self._cache.clear()
 
     # -- dispatch -----------------------------------------------------------------------
 
     def _matching(self, name: str) -> tuple[_Entry, ...]:
+        """The entries matching ``name``: persistent ones first, then one-shot ones."""
         found = self._cache.get(name)
         if found is None:
             matching = [e for e in self._entries if e.matches(name)]
             found = tuple(e for e in matching if not e.once) + tuple(e for e in matching if e.once)
+            if len(self._cache) >= CACHE_SIZE:
+                del self._cache[next(iter(self._cache))]
             self._cache[name] = found
         return found
 
@@ -141,18 +167,27 @@ class RealtimeEventHandler:
         entries = self._matching(event_name)
         if not entries:
             return True
-        if any(e.once for e in entries):
-            done = {id(e) for e in entries if e.once}
-            self._entries = [e for e in self._entries if id(e) not in done]
+        taken = entries[-1].once  # one-shot entries come last
+        if taken:
+            self._entries = [e for e in self._entries if not (e.once and e in entries)]
+            self._taken.extend(e for e in entries if e.once)
             self._cache.clear()
-        for entry in entries:
-            try:
-                result = entry.callback(event)
-            except Exception as exc:
-                self.report_handler_error(event_name, entry.callback, exc)
-                continue
-            if inspect.isawaitable(result):
-                self._schedule(event_name, entry.callback, result)
+        try:
+            for entry in entries:
+                if not entry.active:
+                    continue  # removed by a handler that ran before it
+                if entry.once:
+                    entry.active = False
+                try:
+                    result = entry.callback(event)
+                except Exception as exc:
+                    self.report_handler_error(event_name, entry.callback, exc)
+                    continue
+                if inspect.isawaitable(result):
+                    self._schedule(event_name, entry.callback, result)
+        finally:
+            if taken:
+                self._taken = [e for e in self._taken if e.active]
         return True
 
     def _schedule(self, event_name: str, callback: EventCallback, awaitable: Any) -> None:
@@ -196,11 +231,19 @@ class RealtimeEventHandler:
     async def wait_for_next(self, event_name: str, timeout: float | None = None) -> Any:
         """Wait for the next event matching ``event_name``.
 
-        Returns the event, or ``None`` when ``timeout`` seconds pass first (``None`` waits
-        for ever). Must be awaited on the loop that dispatches the events.
+        Returns the event, or ``None`` when ``timeout`` seconds pass first (``None`` or
+        ``math.inf`` waits for ever). Raises :class:`UsageError` unless ``timeout`` is
+        ``None`` or a non-negative number of seconds (not a bool, not NaN). Must be awaited on
+        the loop that dispatches the events.
         """
-        if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
-            raise UsageError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0
+        ):
+            raise UsageError(
+                f"timeout must be a non-negative number of seconds or None, got {timeout!r}"
+            )
+        if timeout == math.inf:
+            timeout = None
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         def resolve(event: Any) -> None:
@@ -217,8 +260,13 @@ class RealtimeEventHandler:
 
     def _discard(self, event_name: str, callback: EventCallback) -> None:
         """Remove a one-shot handler if it is still registered (no error when it is not)."""
-        for entry in self._entries:
-            if entry.once and entry.pattern == event_name and entry.callback is callback:
+        for entry in self._entries + self._taken:
+            if (
+                entry.active
+                and entry.once
+                and entry.pattern == event_name
+                and entry.callback is callback
+            ):
                 self._remove(event_name, callback, once=True)
                 return
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import numpy as np
 
@@ -24,7 +24,8 @@ from .protocol import canonical_part_type
 
 __all__ = [
     "AUDIO_PARTS",
-    "MAX_PENDING",
+    "MAX_INDEX",
+    "MAX_ITEM_TEXT",
     "MISSING",
     "TEXT_PARTS",
     "append_str",
@@ -41,23 +42,38 @@ __all__ = [
     "merge_parts",
     "need_dict",
     "need_ms",
+    "need_room",
     "need_str",
-    "put_bounded",
     "short",
     "sync_formatted",
 ]
 
 ConversationItem = dict[str, Any]
-T = TypeVar("T")
 
 MISSING: Final[Any] = object()
-MAX_PENDING: Final = 256
+MAX_INDEX: Final = 2**31 - 1  # content indexes: far more parts than any item has
+MAX_ITEM_TEXT: Final = 16 << 20  # characters of one streamed string (one item's text, ...)
 MAX_MS: Final = 1e12  # about 30 years: far beyond any session, small enough to stay exact
 PCM16: Final = np.dtype("<i2")
 NATIVE_PCM16: Final = np.dtype(np.int16) == PCM16  # little-endian machines: no conversion
 TEXT_PARTS: Final = frozenset({"input_text", "output_text"})
 AUDIO_PARTS: Final = frozenset({"input_audio", "output_audio"})
-ITEM_STRINGS: Final = ("type", "role", "status", "name", "call_id", "arguments", "output")
+ITEM_STRINGS: Final = (
+    "type",
+    "role",
+    "status",
+    "name",
+    "call_id",
+    "arguments",
+    "output",
+    "server_label",
+)
+# the ``formatted["tool"]`` of each kind of call item: its type and the fields copied in
+_TOOL_TYPES: Final = {"function_call": "function", "mcp_call": "mcp"}
+_TOOL_FIELDS: Final = {
+    "function_call": ("name", "call_id", "arguments"),
+    "mcp_call": ("name", "server_label", "arguments"),
+}
 PART_STRINGS: Final = ("text", "transcript", "audio")
 
 
@@ -97,9 +113,21 @@ def need_dict(etype: str | None, value: object, field: str) -> dict[str, Any]:
 
 def content_index(etype: str, event: dict[str, Any], key: str = "content_index") -> int:
     value = event.get(key, MISSING)
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= MAX_INDEX:
         return value
-    raise bad(etype, key, value, "a non-negative int")
+    raise bad(etype, key, value, f"an int in [0, {MAX_INDEX}]")
+
+
+def need_room(etype: str, item: ConversationItem, value: object, piece: str) -> None:
+    """Raise :class:`InvalidEventError` naming the item if appending ``piece`` to the
+    streamed string ``value`` would take it past :data:`MAX_ITEM_TEXT` characters."""
+    size = len(value) if isinstance(value, str) else 0
+    if size + len(piece) > MAX_ITEM_TEXT:
+        raise InvalidEventError(
+            etype,
+            "delta",
+            f"would grow item {short(item.get('id'))} past {MAX_ITEM_TEXT} characters",
+        )
 
 
 def decode_base64(etype: str, field: str, data: str) -> bytes:
@@ -202,12 +230,6 @@ def is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value)
 
 
-def put_bounded(mapping: dict[str, T], key: str, value: T) -> None:
-    if key not in mapping and len(mapping) >= MAX_PENDING:
-        del mapping[next(iter(mapping))]
-    mapping[key] = value
-
-
 def sync_formatted(item: ConversationItem, *, final: bool) -> None:
     """Derive ``formatted`` text, transcript, tool and output from the item's fields.
 
@@ -221,20 +243,16 @@ def sync_formatted(item: ConversationItem, *, final: bool) -> None:
         if value is not None and (final or not formatted[key]):
             formatted[key] = value
     kind = item.get("type")
-    if kind == "function_call":
+    if kind in _TOOL_FIELDS:
         tool = formatted.get("tool")
         if tool is None:
-            tool = formatted["tool"] = {
-                "type": "function",
-                "name": "",
-                "call_id": "",
-                "arguments": "",
-            }
-        for key in ("name", "call_id", "arguments"):
+            tool = formatted["tool"] = {"type": _TOOL_TYPES[kind]}
+            tool.update(dict.fromkeys(_TOOL_FIELDS[kind], ""))
+        for key in _TOOL_FIELDS[kind]:
             value = item.get(key)
             if isinstance(value, str) and (final or not tool[key]):
                 tool[key] = value
-    elif kind == "function_call_output":
+    if kind in ("function_call_output", "mcp_call"):
         output = item.get("output")
         if isinstance(output, str) and (final or not formatted.get("output")):
             formatted["output"] = output

@@ -237,6 +237,81 @@ def vad_turn(
     return Stream(steps, {iid: expected}), offset + 2 * silence + speech.size
 
 
+def mcp_call(tag: str, name: str, pieces: list[str], outcome: str = "completed") -> Stream:
+    """A response made of one call of an MCP server's tool (``outcome``: completed or failed)."""
+    rid, iid = f"resp_{tag}", f"item_{tag}"
+    arguments = "".join(pieces)
+    item = {
+        "id": iid,
+        "object": "realtime.item",
+        "type": "mcp_call",
+        "name": name,
+        "server_label": "docs",
+        "arguments": "",
+    }
+    ids = {"item_id": iid, "output_index": 0}
+    steps: list[Step] = [*_start_events(rid, item)]
+    steps.append({"type": "response.mcp_call.in_progress", **ids})
+    steps += [
+        {"type": "response.mcp_call_arguments.delta", "response_id": rid, **ids, "delta": p}
+        for p in pieces
+    ]
+    steps.append(
+        {
+            "type": "response.mcp_call_arguments.done",
+            "response_id": rid,
+            **ids,
+            "arguments": arguments,
+        }
+    )
+    steps.append({"type": f"response.mcp_call.{outcome}", **ids})
+    output = '{"hits": 3}'
+    steps += _done_events(rid, {**item, "arguments": arguments, "output": output})
+    expected = {
+        "type": "mcp_call",
+        "status": outcome,
+        "arguments": arguments,
+        "tool": {"type": "mcp", "name": name, "server_label": "docs", "arguments": arguments},
+        "text": "",
+        "transcript": "",
+        "audio": np.zeros(0, np.int16),
+    }
+    return Stream(steps, {iid: expected})
+
+
+def full_stream() -> list[Step]:
+    """A stream with every kind of item and the events that change items after the fact: a
+    text response, an audio response, a function call, an MCP call, a VAD user turn, a speech
+    the server clears, a truncation, a failed transcription, a retrieval and a deletion."""
+    stream = text_response("t", ["a", "b"]) + audio_response("a", [tone(1, 480)], ["w"])
+    stream = stream + function_call("f", "fn", ["{}"]) + mcp_call("m", "look", ['{"q"', ":1}"])
+    turn, offset = vad_turn("u", 0, tone(2, 480), ["hey"], silence=240)
+    extra: list[Step] = [
+        np.zeros(240, np.int16),
+        {
+            "type": "input_audio_buffer.speech_started",
+            "item_id": "item_gone",
+            "audio_start_ms": offset * 1000 // RATE,
+        },
+        {"type": "input_audio_buffer.cleared"},
+        {
+            "type": "conversation.item.truncated",
+            "item_id": "item_a",
+            "content_index": 0,
+            "audio_end_ms": 10,
+        },
+        {
+            "type": "conversation.item.input_audio_transcription.failed",
+            "item_id": "item_u",
+            "content_index": 0,
+            "error": {"type": "transcription_error", "message": "no"},
+        },
+        {"type": "conversation.item.retrieved", "item": {"id": "item_t", "status": "completed"}},
+        {"type": "conversation.item.deleted", "item_id": "item_t"},
+    ]
+    return (stream + turn).steps + extra
+
+
 def to_beta(steps: list[Step]) -> list[Step]:
     """The same stream in the beta dialect: beta event and part names, no ``added``/``done``
     item events (beta sends ``conversation.item.created`` and no ``conversation.item.done``).

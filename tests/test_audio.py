@@ -177,6 +177,25 @@ def test_non_contiguous_byte_memoryview_is_read_in_order() -> None:
     assert to_int16(view).tolist() == np.frombuffer(bytes(view), "<i2").tolist()
 
 
+@pytest.mark.parametrize(
+    ("view", "shape"),
+    [
+        (memoryview(bytearray(8)).cast("B", (2, 4)), r"\(2, 4\)"),
+        (memoryview(bytearray(8)).cast("b", (4, 2)), r"\(4, 2\)"),
+        (memoryview(bytearray(8)).cast("h", (2, 2)), r"\(2, 2\)"),
+        (memoryview(np.zeros((2, 4), np.uint8)), r"\(2, 4\)"),
+    ],
+    ids=["B-2x4", "b-4x2", "h-2x2", "numpy-uint8-2x4"],
+)
+def test_multidimensional_memoryviews_are_rejected_naming_the_shape(
+    view: memoryview, shape: str
+) -> None:
+    with pytest.raises(UsageError, match=f"memoryview of shape {shape}"):
+        to_int16(view)
+    with pytest.raises(UsageError, match=f"memoryview of shape {shape}"):
+        array_to_base64(view)
+
+
 def test_typed_memoryviews_are_read_as_their_type() -> None:
     assert to_int16(memoryview(array.array("h", [5, -6]))).tolist() == [5, -6]
     floats = np.array([0.5, -1.0], dtype=np.float32)
@@ -509,6 +528,36 @@ def test_large_phase_counts_compute_weights_per_block() -> None:
 def test_rate_validation(rate: object, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         resample(np.zeros(10), rate)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    "rate", [np.int64(48000), np.int32(48000), np.uint16(48000), np.float64(48000.0)], ids=repr
+)
+def test_numpy_number_rates_are_accepted(rate: Any) -> None:
+    samples = np.zeros(480, np.int16)
+    assert resample(samples, rate, 24000).size == 240
+    assert resample(samples, 24000, rate).size == 960
+    assert Resampler(rate, rate).to_rate == 48000
+    assert pcm16_to_wav_bytes(samples, rate)[24:28] == (48000).to_bytes(4, "little")
+
+
+@pytest.mark.parametrize(
+    ("rate", "error", "message"),
+    [
+        (np.int64(-8000), UsageError, "to_rate must be a positive whole number of hertz"),
+        (np.int64(0), UsageError, "to_rate must be a positive whole number of hertz"),
+        (np.float32(22050.5), UsageError, "to_rate must be a positive whole number"),
+        (np.bool_(True), TypeError, "to_rate must be a number, got bool"),
+        (None, TypeError, "to_rate must be a number, got NoneType"),
+        (b"24000", TypeError, "to_rate must be a number, got bytes"),
+    ],
+    ids=repr,
+)
+def test_rate_errors_follow_the_documented_types(
+    rate: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Resampler(24000, rate)
 
 
 def test_integral_float_rates_are_accepted() -> None:

@@ -165,6 +165,18 @@ def test_slice_is_a_copy() -> None:
     np.testing.assert_array_equal(buffer.slice(0, 10), ramp(0, 10))
 
 
+def test_input_append_copies_the_callers_samples() -> None:
+    buffer = InputAudioBuffer()
+    mine = ramp(0, 100)
+    buffer.append(mine)
+    buffer.append(mine[10:20])  # a view of a reused buffer
+    mine[:] = -1
+    np.testing.assert_array_equal(
+        buffer.slice(0, 110), np.concatenate([ramp(0, 100), ramp(10, 10)])
+    )
+    assert buffer.slice(0, 110).base is not mine
+
+
 def test_discard_keeps_offsets_absolute() -> None:
     buffer = InputAudioBuffer()
     for start in range(0, 1_000, 100):

@@ -549,7 +549,7 @@ def test_pending_records_are_bounded() -> None:
             }
         )
     state = snapshot(conversation)["state"]
-    assert len(state["_transcripts"]) == len(state["_speech"]) == 256
+    assert len(state["_transcripts"]["records"]) == len(state["_speech"]["records"]) == 256
     item, _ = conversation.process_event(user_text("ghost999"))
     assert item["formatted"]["transcript"] == "boo"
 
@@ -985,6 +985,35 @@ def test_out_of_range_milliseconds_are_refused(value: Any) -> None:
         with pytest.raises(InvalidEventError, match="milliseconds") as caught:
             conversation.process_event(event, buffer)
         assert len(str(caught.value)) < 160
+    assert snapshot(conversation) == before
+
+
+TRANSCRIPTION = "conversation.item.input_audio_transcription"
+INDEXED_EVENTS: list[dict[str, Any]] = [
+    {**TEXT, "delta": "x"},
+    {**AUDIO, "delta": ""},
+    {**TEXT, "type": "response.output_text.done", "text": "x"},
+    {**TEXT, "type": "response.content_part.added", "part": {"type": "output_text"}},
+    {**AUDIO, "type": "conversation.item.truncated", "audio_end_ms": 0},
+    {**AUDIO, "type": "response.output_audio_transcript.delta", "delta": "x"},
+    {"type": f"{TRANSCRIPTION}.delta", "item_id": "item_u", "delta": "x"},
+    {"type": f"{TRANSCRIPTION}.delta", "item_id": "later", "delta": "x"},
+    {"type": f"{TRANSCRIPTION}.completed", "item_id": "item_u", "transcript": "x"},
+    {"type": f"{TRANSCRIPTION}.completed", "item_id": "later", "transcript": "x"},
+]
+
+
+@pytest.mark.parametrize("value", [10**5000, 2**31, 2**63], ids=["5000-digits", "2**31", "2**63"])
+@pytest.mark.parametrize("event", INDEXED_EVENTS, ids=lambda e: f"{e['type']}-{e['item_id']}")
+def test_huge_content_indexes_are_refused_with_a_short_message(
+    event: dict[str, Any], value: int
+) -> None:
+    conversation, buffer = populated()
+    before = snapshot(conversation)
+    with pytest.raises(InvalidEventError) as caught:
+        conversation.process_event({**event, "content_index": value}, buffer)
+    assert caught.value.field == "content_index"
+    assert len(str(caught.value)) < 160
     assert snapshot(conversation) == before
 
 

@@ -1,10 +1,11 @@
 """Single-fault injection: every field of every event of a full stream, broken every way.
 
-For each event of a stream holding a text response, an audio response, a function call and
-a VAD user turn, each field (nested ones too) is deleted or replaced by each value of a
-list of wrong ones, and the stream is replayed. Only :class:`UnknownItemError` and
-:class:`InvalidEventError` may be raised, the faulty event changes nothing when it is
-refused, and a fresh stream afterwards still gives the expected items.
+For each event of a stream holding a text response, an audio response, a function call, an
+MCP call, a VAD user turn and the events that change items afterwards, each field (nested
+ones too) is deleted or replaced by each value of a list of wrong ones, and the stream is
+replayed. Only :class:`UnknownItemError` and :class:`InvalidEventError` may be raised, the
+faulty event changes nothing when it is refused, and a fresh stream afterwards still gives
+the expected items.
 """
 
 from __future__ import annotations
@@ -16,16 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conversation_streams import (
-    Step,
-    audio_response,
-    check_items,
-    function_call,
-    snapshot,
-    text_response,
-    tone,
-    vad_turn,
-)
+from conversation_streams import check_items, full_stream, snapshot
 from test_conversation_properties import fresh_stream
 
 from realtime_widget.buffers import InputAudioBuffer
@@ -54,29 +46,6 @@ WRONG: list[Any] = [
     {},
     {"id": 5},
 ]
-
-
-def full_stream() -> list[Step]:
-    stream = text_response("t", ["a", "b"]) + audio_response("a", [tone(1, 480)], ["w"])
-    stream = stream + function_call("f", "fn", ["{}"])
-    turn, _ = vad_turn("u", 0, tone(2, 480), ["hey"], silence=240)
-    extra: list[Step] = [
-        {
-            "type": "conversation.item.truncated",
-            "item_id": "item_a",
-            "content_index": 0,
-            "audio_end_ms": 10,
-        },
-        {
-            "type": "conversation.item.input_audio_transcription.failed",
-            "item_id": "item_u",
-            "content_index": 0,
-            "error": {"type": "transcription_error", "message": "no"},
-        },
-        {"type": "conversation.item.retrieved", "item": {"id": "item_t", "status": "completed"}},
-        {"type": "conversation.item.deleted", "item_id": "item_t"},
-    ]
-    return (stream + turn).steps + extra
 
 
 STEPS = full_stream()

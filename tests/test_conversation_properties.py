@@ -21,14 +21,16 @@ from conversation_streams import (
     audio_response,
     b64,
     check_items,
+    full_stream,
     function_call,
+    mcp_call,
     snapshot,
     text_response,
     to_beta,
     tone,
     vad_turn,
 )
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtime_widget.buffers import InputAudioBuffer
@@ -64,6 +66,15 @@ EVENT_TYPES = [
     "response.output_audio_transcript.done",
     "response.function_call_arguments.delta",
     "response.function_call_arguments.done",
+    "input_audio_buffer.cleared",
+    "response.mcp_call_arguments.delta",
+    "response.mcp_call_arguments.done",
+    "response.mcp_call.in_progress",
+    "response.mcp_call.completed",
+    "response.mcp_call.failed",
+    "mcp_list_tools.in_progress",
+    "mcp_list_tools.completed",
+    "conversation.item.input_audio_transcription.segment",
     "session.updated",
 ]
 
@@ -95,7 +106,7 @@ def streams(draw: st.DrawFn, prefix: str = "") -> Stream:
     offset = 0
     for n in range(draw(st.integers(1, 4))):
         tag = f"{prefix}{n}"
-        kind = draw(st.sampled_from(["text", "audio", "call", "vad"]))
+        kind = draw(st.sampled_from(["text", "audio", "call", "mcp", "vad"]))
         if kind == "text":
             stream = stream + text_response(tag, draw(texts))
         elif kind == "audio":
@@ -104,6 +115,9 @@ def streams(draw: st.DrawFn, prefix: str = "") -> Stream:
             stream = stream + audio_response(tag, chunks, draw(texts))
         elif kind == "call":
             stream = stream + function_call(tag, draw(st.text(max_size=5)), draw(texts))
+        elif kind == "mcp":
+            outcome = draw(st.sampled_from(["completed", "failed"]))
+            stream = stream + mcp_call(tag, draw(st.text(max_size=5)), draw(texts), outcome)
         else:
             speech = tone(n, 24 * draw(st.integers(0, 40)))
             turn, offset = vad_turn(tag, offset, speech, draw(texts), silence=240)
@@ -167,7 +181,9 @@ def made_up_events(draw: st.DrawFn, ids: list[str]) -> dict[str, Any]:
     plausible_item = st.fixed_dictionaries(
         {"id": names | st.text(max_size=4)},
         optional={
-            "type": st.sampled_from(["message", "function_call", "function_call_output", "x"]),
+            "type": st.sampled_from(
+                ["message", "function_call", "function_call_output", "mcp_call", "x"]
+            ),
             "role": st.sampled_from(["user", "assistant", "system"]),
             "status": st.sampled_from(["in_progress", "completed", "incomplete"]),
             "content": st.lists(
@@ -270,6 +286,75 @@ def test_ga_and_beta_renderings_give_identical_items(stream: Stream) -> None:
     apply(ga, stream.steps, InputAudioBuffer())
     apply(beta, to_beta(stream.steps), InputAudioBuffer())
     assert ga.get_items() == beta.get_items()
+    assert snapshot(ga) == snapshot(beta)
+
+
+def outcomes(conversation: RealtimeConversation, steps: list[Step]) -> list[tuple[str, str] | None]:
+    """Apply ``steps``; what each event did: ``None``, or the error class and the field or
+    item it names (not its message: that names the event type, which differs by dialect)."""
+    buffer = InputAudioBuffer()
+    seen: list[tuple[str, str] | None] = []
+    for step in steps:
+        if isinstance(step, np.ndarray):
+            buffer.append(step)
+            continue
+        try:
+            conversation.process_event(step, buffer)
+        except InvalidEventError as exc:
+            seen.append(("invalid", exc.field))
+        except UnknownItemError as exc:
+            seen.append(("unknown", exc.item_id))
+        else:
+            seen.append(None)
+    return seen
+
+
+def without_item_done(steps: list[Step]) -> list[Step]:
+    """``steps`` without ``conversation.item.done``, which beta does not send: in a reordered
+    stream its final state may land where beta has nothing."""
+    return [s for s in steps if not (isinstance(s, dict) and s["type"] == "conversation.item.done")]
+
+
+def test_fault_stream_gives_identical_items_in_both_dialects() -> None:
+    steps = full_stream()
+    kinds = {s["type"] for s in steps if isinstance(s, dict)}
+    assert {"conversation.item.truncated", "conversation.item.deleted"} <= kinds
+    ga, beta = RealtimeConversation(), RealtimeConversation()
+    done = [s["type"] == "conversation.item.done" for s in steps if isinstance(s, dict)]
+    seen = outcomes(ga, steps)
+    assert all(o is None for o, d in zip(seen, done, strict=True) if d)
+    assert [o for o, d in zip(seen, done, strict=True) if not d] == outcomes(beta, to_beta(steps))
+    assert snapshot(ga) == snapshot(beta)
+    assert [i["id"] for i in ga.get_items()] == ["item_a", "item_f", "item_m", "item_u"]
+
+
+swaps = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_size=1, max_size=6)
+
+
+@settings(max_examples=max(settings().max_examples, 400))
+@given(swaps)
+def test_reordered_fault_streams_give_identical_items_in_both_dialects(
+    moves: list[tuple[int, int]],
+) -> None:
+    steps = without_item_done(full_stream())
+    for i, j in moves:
+        i, j = i % len(steps), j % len(steps)
+        steps[i], steps[j] = steps[j], steps[i]
+    ga, beta = RealtimeConversation(), RealtimeConversation()
+    assert outcomes(ga, steps) == outcomes(beta, to_beta(steps))
+    assert snapshot(ga) == snapshot(beta)
+
+
+@given(streams(), swaps)
+def test_reordered_generated_streams_give_identical_items_in_both_dialects(
+    stream: Stream, moves: list[tuple[int, int]]
+) -> None:
+    steps = without_item_done(stream.steps)
+    for i, j in moves:
+        i, j = i % len(steps), j % len(steps)
+        steps[i], steps[j] = steps[j], steps[i]
+    ga, beta = RealtimeConversation(), RealtimeConversation()
+    assert outcomes(ga, steps) == outcomes(beta, to_beta(steps))
     assert snapshot(ga) == snapshot(beta)
 
 

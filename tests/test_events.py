@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any
 
 import pytest
@@ -264,3 +265,142 @@ async def test_concurrent_waiters_each_get_the_event() -> None:
     await asyncio.sleep(0)
     handler.dispatch("e", "payload")
     assert await asyncio.gather(*waiters) == ["payload"] * 3
+
+
+# -- removal during a dispatch -----------------------------------------------------------------
+
+
+def test_off_next_during_dispatch_cancels_a_one_shot_handler_not_run_yet() -> None:
+    handler = RealtimeEventHandler()
+    calls: list[str] = []
+
+    def once(_: Any) -> None:
+        calls.append("once")
+
+    def cancel(_: Any) -> None:
+        calls.append("cancel")
+        assert handler.off_next("e", once) is True
+
+    handler.on("e", cancel)
+    handler.on_next("e", once)
+    handler.dispatch("e", None)
+    assert calls == ["cancel"]
+    handler.off("e", cancel)
+    handler.dispatch("e", None)  # cancelled, not merely skipped once
+    assert calls == ["cancel"]
+
+
+def test_off_next_of_a_one_shot_handler_that_already_ran_is_refused() -> None:
+    handler = RealtimeEventHandler()
+    errors: list[str] = []
+
+    def first(_: Any) -> None:
+        pass
+
+    def second(_: Any) -> None:
+        try:
+            handler.off_next("e", first)
+        except UsageError as exc:
+            errors.append(str(exc))
+
+    handler.on_next("e", first)
+    handler.on_next("e", second)
+    handler.dispatch("e", None)
+    assert len(errors) == 1 and "was never added with on_next('e')" in errors[0]
+
+
+def test_off_next_without_callback_during_dispatch_cancels_every_pending_one() -> None:
+    handler = RealtimeEventHandler()
+    calls: list[str] = []
+    handler.on("e", lambda _: handler.off_next("e"))
+    handler.on_next("e", lambda _: calls.append("a"))
+    handler.on_next("e", lambda _: calls.append("b"))
+    handler.dispatch("e", None)
+    assert calls == []
+
+
+def test_off_during_dispatch_stops_a_handler_not_run_yet() -> None:
+    handler = RealtimeEventHandler()
+    calls: list[str] = []
+
+    def second(_: Any) -> None:
+        calls.append("second")
+
+    def first(_: Any) -> None:
+        calls.append("first")
+        handler.off("z", second)
+
+    handler.on("z", first)
+    handler.on("z", second)
+    handler.dispatch("z", None)
+    assert calls == ["first"]
+
+
+def test_nested_dispatch_runs_a_one_shot_handler_once() -> None:
+    handler = RealtimeEventHandler()
+    calls: list[str] = []
+
+    def outer(_: Any) -> None:
+        handler.dispatch("e", "inner")
+
+    handler.on("e", outer)
+    handler.on_next("e", calls.append)
+    handler.dispatch("e", "outer")
+    assert calls == ["outer"]
+
+
+# -- wait_for_next timeouts --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timeout", "shown"),
+    [(math.nan, "nan"), (True, "True"), (False, "False"), (-0.5, "-0.5"), ("1", "'1'")],
+)
+async def test_wait_for_next_rejects_timeouts_that_are_not_durations(
+    timeout: Any, shown: str
+) -> None:
+    handler = RealtimeEventHandler()
+    with pytest.raises(UsageError, match=f"timeout must be .*, got {shown}$"):
+        await handler.wait_for_next("e", timeout=timeout)
+    assert handler._matching("e") == ()
+
+
+@pytest.mark.parametrize("timeout", [0, 0.0, 0.01])
+async def test_wait_for_next_with_a_finite_timeout_gives_none_when_nothing_comes(
+    timeout: float,
+) -> None:
+    handler = RealtimeEventHandler()
+    assert await handler.wait_for_next("e", timeout=timeout) is None
+
+
+@pytest.mark.parametrize("timeout", [math.inf, None, 5])
+async def test_wait_for_next_accepts_inf_and_none(timeout: float | None) -> None:
+    handler = RealtimeEventHandler()
+    asyncio.get_running_loop().call_later(0.01, handler.dispatch, "e", "x")
+    assert await handler.wait_for_next("e", timeout=timeout) == "x"
+
+
+# -- the match cache ---------------------------------------------------------------------------
+
+
+def test_match_cache_stays_bounded_whatever_names_are_dispatched() -> None:
+    handler = RealtimeEventHandler()
+    calls: list[str] = []
+    handler.on("server.*", lambda e: calls.append(e))
+    handler.on("server.hot", lambda e: calls.append("exact"))
+    for n in range(10_000):
+        handler.dispatch(f"server.item.{n}", str(n))
+        handler.dispatch("server.hot", "hot")
+    assert len(calls) == 30_000  # every name still matched
+    assert len(handler._cache) <= 1_024
+
+
+def test_match_cache_follows_registrations() -> None:
+    handler = RealtimeEventHandler()
+    calls: list[str] = []
+    handler.dispatch("a.b", None)  # cached as matching nothing
+    handler.on("a.*", lambda _: calls.append("wild"))
+    handler.dispatch("a.b", None)
+    handler.off("a.*")
+    handler.dispatch("a.b", None)
+    assert calls == ["wild"]
