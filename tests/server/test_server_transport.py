@@ -43,6 +43,10 @@ async def test_bad_frames_become_errors_and_the_connection_survives(
     assert (await peer.next("error"))["error"]["code"] == "invalid_type"
     await peer.ws.send("[" * 100_000 + "]" * 100_000)
     assert (await peer.next("error"))["error"]["code"] == "invalid_json"
+    # json.loads refuses integers of more than 4,300 digits with a ValueError
+    await peer.ws.send('{"type": "session.update", "session": {"n": ' + "1" * 5000 + "}}")
+    error = (await peer.next("error"))["error"]
+    assert error["code"] == "invalid_json" and "5000 digits" in error["message"]
     await peer.send(type="output_audio_buffer.clear")
     assert "webrtc" in (await peer.next("error"))["error"]["message"]
     # still fully working
