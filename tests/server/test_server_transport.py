@@ -92,6 +92,33 @@ async def test_api_key_mismatch_is_401(open_peer: PeerFactory) -> None:
         assert peer.first["type"] == "session.created"
 
 
+async def test_an_empty_credential_never_matches(open_peer: PeerFactory) -> None:
+    for options in ({"token": ""}, {"api_key": ""}, {"token": "  "}):
+        with pytest.raises(ValueError, match=f"{next(iter(options))} must be a non-empty"):
+            LocalRealtimeServer("0.0.0.0", **options)  # type: ignore[arg-type]
+    async with LocalRealtimeServer(pace="fast", token="s3cret") as server:
+        server.token = ""  # even when the token is emptied later
+        for headers in ({"api-key": ""}, {"Authorization": "Bearer "}):
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(server.url, additional_headers=headers)
+            assert refused.value.response.status_code == 401
+        with pytest.raises(InvalidStatus):
+            await connect(server.url + "?token=")
+
+
+def test_a_port_out_of_range_is_a_value_error() -> None:
+    for port in (-1, 65536, 99999):
+        with pytest.raises(ValueError, match=f"port must be .*65535, got {port}"):
+            LocalRealtimeServer(port=port)
+
+
+async def test_bound_to_all_interfaces_the_url_is_a_loopback_one() -> None:
+    async with LocalRealtimeServer("0.0.0.0", pace="fast") as server:
+        assert server.url == f"ws://127.0.0.1:{server.port}/v1/realtime"
+        async with connect(server.url + f"?token={server.token}") as ws:
+            assert json.loads(await ws.recv())["type"] == "session.created"
+
+
 def test_off_loopback_a_token_is_generated() -> None:
     assert LocalRealtimeServer().token is None
     assert LocalRealtimeServer("::1").token is None
