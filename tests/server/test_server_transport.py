@@ -271,3 +271,43 @@ def test_command_line_rejects_bad_knowledge(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "scripts must be a list" in result.stderr
+
+
+def test_command_line_refuses_a_bad_port_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "realtime_widget.server", "--port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: port must be between 0 and 65535, got 99999"
+    result = subprocess.run(
+        [sys.executable, "-m", "realtime_widget.server", "--token", ""],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: token must be a non-empty string")
+
+
+def test_command_line_on_all_interfaces_prints_a_usable_url() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widget.server", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("ws://127.0.0.1:") and url.endswith("/v1/realtime")
+        token = process.stdout.readline().strip().removeprefix("token: ")
+        assert len(token) >= 24
+        assert "all interfaces" in process.stderr.readline()
+        with connect_sync(f"{url}?token={token}") as ws:
+            assert json.loads(ws.recv())["type"] == "session.created"
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
