@@ -178,8 +178,22 @@ def test_redact_blanks_credentials_of_any_value() -> None:
         "Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.<redacted>"
     )
     assert redact("GET /v1/realtime?token=abc&x=1") == "GET /v1/realtime?token=<redacted>&x=1"
+    assert redact("wss://h/r?api-version=1&key=abc") == "wss://h/r?api-version=1&key=<redacted>"
+    assert redact("/r?API_KEY=a&Access_Token=b") == "/r?API_KEY=<redacted>&Access_Token=<redacted>"
+    assert redact("/r?monkey=abc&tokens=2") == "/r?monkey=abc&tokens=2"  # only whole names
     assert redact("the key is abc", ["abc"]) == "the key is <redacted>"
     assert redact("nothing here") == "nothing here"
+
+
+def test_redact_blanks_credentials_in_urls() -> None:
+    from realtime_widget.logs import redact
+
+    assert redact("ws://me:pw@h:1/v1/realtime?access_token=abc#x") == (
+        "ws://me:<redacted>@h:1/v1/realtime?access_token=<redacted>#x"
+    )
+    assert redact("cannot open 'wss://h/r?sig=abc'") == "cannot open 'wss://h/r?sig=<redacted>'"
+    assert redact("wss://h/v1/realtime?model=m") == "wss://h/v1/realtime?model=m"
+    assert redact("see https://example.com/a:b@c") == "see https://example.com/a:b@c"
 
 
 def test_redacting_logger_formats_before_redacting(caplog: pytest.LogCaptureFixture) -> None:
