@@ -140,6 +140,17 @@ async def test_half_written_frame_is_an_abnormal_close(server: LocalRealtimeServ
     await client.disconnect()
 
 
+async def test_sending_after_a_lost_connection_says_why(server: LocalRealtimeServer) -> None:
+    client = await connected(server)
+    closing = asyncio.ensure_future(client.wait_for_next("close", 5))
+    await server.close_connections(1011, "injected failure")
+    assert await closing is not None
+    with pytest.raises(ConnectionClosedError, match="injected failure") as info:
+        client.send_user_message_content("anyone there?")
+    assert info.value.code == 1011
+    await client.disconnect()
+
+
 async def test_a_clean_close_before_the_session_keeps_its_reason() -> None:
     async def refuse(ws: ServerConnection) -> None:
         await ws.close(1000, "down for maintenance")
