@@ -3,19 +3,36 @@
 Rules:
 
 - ``await connect()`` opens the socket (typed :class:`ConnectError` subclasses on failure)
-  and starts two tasks: a reader that parses each frame and dispatches it as
-  ``server.<type>``, and a writer that drains the send queue. References to both are kept
-  and both are cancelled on close.
+  and starts the pump: a reader that parses each frame and dispatches it as
+  ``server.<type>``, a writer that drains the send queue and, unless ``ping_timeout`` is
+  ``None``, a watchdog of the writes. References to all are kept and all are cancelled on
+  close. One connection at a time: ``connect()`` while connected or while another
+  ``connect()`` is under way raises :class:`UsageError`; ``disconnect()`` during the
+  handshake makes that ``connect()`` close what it opened and raise :class:`ConnectError`.
 - ``send(type, payload)`` is synchronous: it adds an ``event_id``, serialises the event
-  (so a payload that is not JSON fails at the call), dispatches it as ``client.<type>`` and
-  queues it for the writer. It raises :class:`UsageError` when not connected.
-- A frame that cannot be understood (binary, invalid JSON, not an object, no ``type``)
-  never ends the session: it is dispatched as ``error`` with a :class:`ProtocolError`.
-  Only the loss of the transport ends the reader; it then dispatches ``close`` with the code,
-  the reason and whether the close was an error.
+  once, dispatches it as ``client.<type>`` and queues it for the writer. It refuses, with
+  nothing dispatched and nothing queued: a payload that is not JSON and an event over
+  ``max_frame_bytes`` (:class:`UsageError`), an event that would take the bytes waiting to
+  be written beyond ``max_send_queue_bytes`` (:class:`UsageError`: the server is not keeping
+  up; the same event may be sent again once the queue drains), and any event when not
+  connected: :class:`ConnectionClosedError` with the close code and reason when the server
+  or the transport ended the connection, else :class:`UsageError`.
+- A frame that cannot be understood (binary, invalid JSON, JSON nested too deeply or holding
+  a number too long to convert, not an object, no ``type``) never ends the session: it is
+  dispatched as ``error`` with a :class:`ProtocolError`.
+- Only the loss of the transport ends the reader; it then dispatches ``close`` with the
+  code, the reason, whether the close was an error (any code but 1000) and the
+  :class:`ConnectionClosedError` for it (``exception``, a clean close included). A failure
+  of the pump itself closes the socket with code 1011 first; so does a server that answers
+  no ping within ``ping_timeout`` (reason ``keepalive ping timeout``) or that takes none of
+  the bytes waiting to be written for ``ping_timeout`` seconds (the socket's buffers full,
+  when its pings cannot get through either).
 - ``disconnect()`` closes the socket and cancels the tasks; it returns a future that
   resolves when the socket is closed, which the caller may await or ignore.
 - The API key goes into one request header and nowhere else: not in the URL, reprs or logs.
+  Credentials in the URL itself (``?token=``, ``?api-key=``, a password) are used to
+  connect but shown as ``<redacted>`` wherever the URL is displayed: ``url``, reprs, log
+  lines and error messages.
 """
 
 from __future__ import annotations
@@ -47,7 +64,7 @@ from .errors import (
     UsageError,
 )
 from .events import RealtimeEventHandler
-from .logs import RedactingLogger
+from .logs import RedactingLogger, redact
 from .protocol import BETA_HEADER, DEFAULT_MODEL, Dialect
 
 __all__ = ["DEFAULT_URL", "RealtimeAPI"]
@@ -56,8 +73,13 @@ logger = logging.getLogger("realtime_widget.api")
 
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_SEND_QUEUE_BYTES = 16 * 1024 * 1024  # about 4 min of 24 kHz PCM16 as base64
+DEFAULT_MAX_RECEIVE_QUEUE_FRAMES = 4
+DEFAULT_PING_INTERVAL = 20.0
+DEFAULT_PING_TIMEOUT = 20.0
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _ELIDED_FIELDS = ("audio", "delta", "image_url")
+_PUMP_FAILED = "the client failed to handle a frame"
 
 
 def _elide(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,12 +92,40 @@ def _elide(event: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def _positive(name: str, value: Any, *, seconds: bool = False, optional: bool = False) -> None:
+    """UsageError unless ``value`` is a positive int (seconds: or float; optional: or None)."""
+    if optional and value is None:
+        return
+    kinds = (int, float) if seconds else (int,)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        allowed = " or None" if optional else ""
+        raise UsageError(f"{name} must be positive{allowed}, got {value!r}")
+
+
 class RealtimeAPI(RealtimeEventHandler):
     """A websocket connection to a realtime server, dispatching events both ways.
 
     ``url`` defaults to the OpenAI endpoint; ``api_key`` to ``$OPENAI_API_KEY``. Azure
     endpoints (``*.openai.azure.com``, or ``azure=True``) authenticate with an ``api-key``
     header and take the deployment from the URL. ``dialect="beta"`` adds the beta header.
+
+    Limits (each an attribute of the same name):
+
+    - ``max_frame_bytes`` (16 MiB): the largest frame either way. A bigger received frame
+      closes the connection with code 1009; a bigger event is refused by :meth:`send`.
+    - ``max_send_queue_bytes`` (16 MiB, about four minutes of 24 kHz audio): the most bytes
+      of events waiting to be written; beyond it :meth:`send` refuses events until the
+      writer catches up. An event sent when nothing waits is always taken.
+    - ``max_receive_queue_frames`` (4): received frames buffered before reading from the
+      socket pauses, so at most this many times ``max_frame_bytes`` wait in memory.
+    - ``ping_interval`` (20 s) and ``ping_timeout`` (20 s): a ping is sent every
+      ``ping_interval`` seconds and the connection is closed (code 1011) when no pong comes
+      within ``ping_timeout``, or when bytes wait to be written and the server takes none
+      of them over a whole ``ping_timeout`` (checked every ``ping_timeout`` seconds, so
+      found within twice that). ``None`` turns either off.
+    - ``close_timeout`` (5 s): the most time a closing handshake may take (the server's
+      answer to a close frame) before the socket is dropped.
+    - ``open_timeout`` (10 s): the most time the opening handshake may take.
     """
 
     def __init__(
@@ -89,6 +139,11 @@ class RealtimeAPI(RealtimeEventHandler):
         headers: Mapping[str, str] | None = None,
         debug: bool = False,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_send_queue_bytes: int = DEFAULT_MAX_SEND_QUEUE_BYTES,
+        max_receive_queue_frames: int = DEFAULT_MAX_RECEIVE_QUEUE_FRAMES,
+        ping_interval: float | None = DEFAULT_PING_INTERVAL,
+        ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
+        close_timeout: float = 5.0,
         open_timeout: float = 10.0,
     ) -> None:
         super().__init__()
@@ -96,31 +151,61 @@ class RealtimeAPI(RealtimeEventHandler):
             raise UsageError(f"dialect must be 'ga' or 'beta', got {dialect!r}")
         if not isinstance(model, str) or not model:
             raise UsageError(f"model must be a non-empty string, got {model!r}")
-        if max_frame_bytes <= 0:
-            raise UsageError(f"max_frame_bytes must be positive, got {max_frame_bytes!r}")
+        _positive("max_frame_bytes", max_frame_bytes)
+        _positive("max_send_queue_bytes", max_send_queue_bytes)
+        _positive("max_receive_queue_frames", max_receive_queue_frames)
+        _positive("ping_interval", ping_interval, seconds=True, optional=True)
+        _positive("ping_timeout", ping_timeout, seconds=True, optional=True)
+        _positive("close_timeout", close_timeout, seconds=True)
         self.url = url or DEFAULT_URL
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise UsageError(f"url must be a ws:// or wss:// address, got {self.url!r}")
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.model = model
         self.dialect: Dialect = dialect
-        host = parts.hostname or ""
+        host = urlsplit(self._url).hostname or ""
         self.azure = azure if azure is not None else host.endswith(".openai.azure.com")
         self.extra_headers = dict(headers or {})
         self.debug = debug
         self.max_frame_bytes = max_frame_bytes
+        self.max_send_queue_bytes = max_send_queue_bytes
+        self.max_receive_queue_frames = max_receive_queue_frames
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.close_timeout = close_timeout
         self.open_timeout = open_timeout
         self._ws: ClientConnection | None = None
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queued_bytes = 0  # the length of every text in _queue (json.dumps is ascii)
+        self._frames_started = 0  # frames the writer began to write: the watchdog's clock
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._closing = False
+        self._connecting = False
+        self._abandoned = False  # disconnect() was called during the handshake
+        self._failure: tuple[int, str] | None = None  # why this side ended the connection
+        self._lost: tuple[int, str] | None = None  # how the last connection ended, if not by us
 
     def __repr__(self) -> str:
         state = "connected" if self.is_connected() else "disconnected"
         key = "set" if self._api_key else "unset"
         return f"RealtimeAPI(url={self.url!r}, model={self.model!r}, key {key}, {state})"
+
+    @property
+    def url(self) -> str:
+        """The server's address as displayed: credentials in it read ``<redacted>``.
+
+        Setting it sets the address to connect to (see :meth:`connect_url`); UsageError
+        unless it is a ``ws://`` or ``wss://`` URL.
+        """
+        return self._shown_url
+
+    @url.setter
+    def url(self, value: str) -> None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise UsageError(f"url must be a ws:// or wss:// address, got {redact(value)!r}")
+        self._url = value
+        self._shown_url = redact(value)
 
     # -- connection -----------------------------------------------------------------------
 
@@ -129,8 +214,9 @@ class RealtimeAPI(RealtimeEventHandler):
         return self._ws is not None and not self._closing
 
     def connect_url(self) -> str:
-        """The URL the socket opens: ``model`` added to the query unless already there."""
-        parts = urlsplit(self.url)
+        """The URL the socket opens (credentials included): ``model`` added to the query
+        unless already there."""
+        parts = urlsplit(self._url)
         query = parts.query
         if not self.azure and "model=" not in query:
             query = (
@@ -154,18 +240,40 @@ class RealtimeAPI(RealtimeEventHandler):
     async def connect(self) -> None:
         """Open the socket and start the pump.
 
-        Raises UsageError when already connected; AuthenticationError (401/403),
-        ServerUnreachableError, DNSError or ConnectTimeoutError when it cannot connect.
+        Raises UsageError when already connected or connecting; AuthenticationError
+        (401/403), ServerUnreachableError, DNSError or ConnectTimeoutError when it cannot
+        connect; ConnectError when :meth:`disconnect` was called before the handshake ended.
         """
         if self._ws is not None:
             raise UsageError("already connected: call disconnect() first")
+        if self._connecting:
+            raise UsageError("already connecting: await the first connect() call")
+        self._connecting = True
+        self._abandoned = False
+        try:
+            ws = await self._open()
+            if self._abandoned:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+                raise ConnectError("disconnect() was called while connecting", url=self.url)
+        finally:
+            self._connecting = False
+        self._start(ws)
+
+    async def _open(self) -> ClientConnection:
+        """The opened socket; its failures as the ConnectError family (messages redacted)."""
         url = self.connect_url()
         host = urlsplit(url).hostname or ""
+        shown = self.url
         try:
-            ws = await connect(
+            return await connect(
                 url,
                 additional_headers=self._headers(),
                 max_size=self.max_frame_bytes,
+                max_queue=self.max_receive_queue_frames,
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+                close_timeout=self.close_timeout,
                 open_timeout=self.open_timeout,
                 compression=None,
                 proxy=None if host in _LOOPBACK else True,
@@ -177,41 +285,56 @@ class RealtimeAPI(RealtimeEventHandler):
             if status in (401, 403):
                 raise AuthenticationError(
                     f"the server refused the credentials (HTTP {status}): check the api key",
-                    url=self.url,
+                    url=shown,
                     status=status,
                 ) from None
             raise ServerUnreachableError(
-                f"the server rejected the connection with HTTP {status}", url=self.url
+                f"the server rejected the connection with HTTP {status}", url=shown
             ) from None
         except InvalidURI as exc:
-            raise UsageError(f"invalid url {self.url!r}: {exc}") from None
+            raise UsageError(self._scrub(f"invalid url {shown!r}: {exc}")) from None
         except socket.gaierror as exc:
-            raise DNSError(f"cannot resolve host {host!r}: {exc.strerror}", url=self.url) from None
+            raise DNSError(f"cannot resolve host {host!r}: {exc.strerror}", url=shown) from None
         except TimeoutError:
             raise ConnectTimeoutError(
-                f"no connection to {self.url} within {self.open_timeout:g} s", url=self.url
+                f"no connection to {shown} within {self.open_timeout:g} s", url=shown
             ) from None
         except OSError as exc:
-            raise ServerUnreachableError(
-                f"cannot connect to {self.url}: {exc.strerror or exc}", url=self.url
-            ) from None
+            message = f"cannot connect to {shown}: {exc.strerror or exc}"
+            raise ServerUnreachableError(self._scrub(message), url=shown) from None
         except Exception as exc:  # any other handshake failure
-            raise ConnectError(f"cannot connect to {self.url}: {exc}", url=self.url) from None
+            message = f"cannot connect to {shown}: {exc}"
+            raise ConnectError(self._scrub(message), url=shown) from None
+
+    def _scrub(self, text: str) -> str:
+        return redact(text, [self._api_key] if self._api_key else [])
+
+    def _start(self, ws: ClientConnection) -> None:
         self._ws = ws
         self._closing = False
+        self._failure = None
+        self._lost = None
         self._queue = asyncio.Queue()
+        self._queued_bytes = 0
         self._reader = asyncio.create_task(self._read(ws), name="realtime-reader")
         self._writer = asyncio.create_task(self._write(ws), name="realtime-writer")
+        if self.ping_timeout is not None:
+            self._watchdog = asyncio.create_task(
+                self._watch(ws, self.ping_timeout), name="realtime-write-watchdog"
+            )
         if self.debug:
             logger.info("connected to %s", self.url)
 
     def disconnect(self) -> asyncio.Future[None]:
         """Close the socket and stop the pump; returns a future done once it is closed.
 
-        Safe to call when not connected. No ``close`` event is dispatched for a
-        disconnect asked for here.
+        Safe to call when not connected; during a :meth:`connect` it makes that call fail.
+        No ``close`` event is dispatched for a disconnect asked for here.
         """
         loop = asyncio.get_event_loop()
+        self._lost = None
+        if self._connecting:
+            self._abandoned = True
         ws = self._ws
         if ws is None:
             done: asyncio.Future[None] = loop.create_future()
@@ -221,18 +344,22 @@ class RealtimeAPI(RealtimeEventHandler):
         self._ws = None
         return asyncio.ensure_future(self._shutdown(ws))
 
+    def _stop_tasks(self) -> list[asyncio.Task[None]]:
+        tasks = [t for t in (self._writer, self._watchdog) if t is not None]
+        for task in tasks:
+            task.cancel()
+        return tasks
+
     async def _shutdown(self, ws: ClientConnection) -> None:
-        writer, reader = self._writer, self._reader
-        if writer is not None:
-            writer.cancel()
+        tasks = self._stop_tasks()
         with contextlib.suppress(Exception):
             await ws.close()
-        if reader is not None:
-            reader.cancel()
-        for task in (writer, reader):
-            if task is not None:
-                with contextlib.suppress(BaseException):
-                    await task
+        if self._reader is not None:
+            self._reader.cancel()
+            tasks.append(self._reader)
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
 
     # -- sending --------------------------------------------------------------------------
 
@@ -240,10 +367,15 @@ class RealtimeAPI(RealtimeEventHandler):
         """Queue a client event; returns ``True``.
 
         Adds ``event_id`` (unless the payload has one) and dispatches ``client.<type>``.
-        Raises UsageError when not connected or when the payload cannot be serialised.
+        Raises, with nothing dispatched or queued: UsageError when the payload cannot be
+        serialised, when the event exceeds ``max_frame_bytes``, when the send queue is full
+        (see ``max_send_queue_bytes``) or when not connected; ConnectionClosedError
+        (code, reason) when the server or the transport ended the connection.
         """
         if not self.is_connected():
-            raise UsageError(f"cannot send {event_type!r}: not connected")
+            self.raise_if_closed(f"send {event_type!r}")
+            state = "still connecting" if self._connecting else "not connected"
+            raise UsageError(f"cannot send {event_type!r}: {state}")
         if payload is not None and not isinstance(payload, Mapping):
             raise UsageError(f"payload of {event_type!r} must be a dict, got {payload!r}")
         event: dict[str, Any] = {"event_id": generate_id("evt_"), "type": event_type}
@@ -254,36 +386,87 @@ class RealtimeAPI(RealtimeEventHandler):
             text = json.dumps(event, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise UsageError(f"payload of {event_type!r} is not valid json: {exc}") from None
+        size = len(text)  # bytes too: json.dumps escapes every non-ascii character
+        if size > self.max_frame_bytes:
+            raise UsageError(
+                f"cannot send {event_type!r}: its {size:,} bytes exceed "
+                f"max_frame_bytes ({self.max_frame_bytes:,})"
+            )
+        queued = self._queued_bytes
+        if queued and queued + size > self.max_send_queue_bytes:
+            raise UsageError(
+                f"cannot send {event_type!r} ({size:,} bytes): {queued:,} bytes wait to be "
+                f"sent and max_send_queue_bytes is {self.max_send_queue_bytes:,}; "
+                "the server is not keeping up"
+            )
         self.dispatch(f"client.{event_type}", event)
+        self._queued_bytes += size  # not queued + size: a handler may have sent meanwhile
         self._queue.put_nowait(text)
         if self.debug:
             logger.debug("sent %s", _elide(event))
         return True
 
+    def raise_if_closed(self, action: str) -> None:
+        """Raise :class:`ConnectionClosedError` if the server or the transport ended the
+        last connection (its code and reason; ``action`` names what cannot be done).
+
+        Returns otherwise: while connected, before the first connection, after
+        :meth:`disconnect`. A new connection forgets the old close.
+        """
+        if self._lost is not None and not self.is_connected():
+            error = ConnectionClosedError(*self._lost)
+            error.args = (f"cannot {action}: {error}",)
+            raise error
+
     async def _write(self, ws: ClientConnection) -> None:
+        queue = self._queue
         while True:
-            text = await self._queue.get()
-            if text is None:
-                return
+            text = await queue.get()
+            self._queued_bytes -= len(text)
+            self._frames_started += 1
             try:
                 await ws.send(text)
             except ConnectionClosed:
                 return  # the reader reports the close
 
+    async def _watch(self, ws: ClientConnection, period: float) -> None:
+        """Fail the connection when written bytes wait ``period`` seconds, none taken.
+
+        websockets' keepalive cannot see this: once the socket's buffers are full, its
+        ping waits behind the data. Between two checks with no new frame started, the
+        transport's buffer only shrinks as the server takes bytes (a ping adds a few).
+        """
+        transport = ws.transport
+        previous = (-1, 0)
+        while True:
+            await asyncio.sleep(period)
+            current = (self._frames_started, transport.get_write_buffer_size())
+            if previous[1] and current[0] == previous[0] and current[1] >= previous[1]:
+                logger.warning("the server took none of %d bytes for %g s", current[1], period)
+                self._failure = (1011, f"the server took no data for {period:g} s")
+                transport.abort()  # no close frame can get through
+                return
+            previous = current
+
     # -- receiving ------------------------------------------------------------------------
 
     async def _read(self, ws: ClientConnection) -> None:
         closed: ConnectionClosed | None = None
+        cause: Exception | None = None
         try:
             async for frame in ws:
                 self._receive(frame)
         except ConnectionClosed as exc:
             closed = exc
-        except Exception as exc:  # the transport broke in some other way
+        except Exception as exc:  # the pump itself failed: close the socket, then report
             logger.warning("realtime socket failed: %s", exc)
+            cause = exc
+            self._failure = (1011, _PUMP_FAILED)
+            with contextlib.suppress(Exception):
+                await ws.close(1011, _PUMP_FAILED)
         finally:
             if not self._closing:
-                self._on_lost(ws, closed)
+                self._on_lost(ws, closed, cause)
 
     def _receive(self, frame: str | bytes) -> None:
         if isinstance(frame, bytes):
@@ -295,6 +478,15 @@ class RealtimeAPI(RealtimeEventHandler):
             event = json.loads(frame)
         except json.JSONDecodeError as exc:
             self._bad_frame(ProtocolError(f"received invalid json ({exc.msg} at {exc.pos})"))
+            return
+        except RecursionError:
+            self._bad_frame(ProtocolError("received invalid json: nested too deeply"))
+            return
+        except ValueError as exc:  # a number with more digits than int() converts
+            problem = str(exc).split(";")[0]
+            self._bad_frame(
+                ProtocolError(f"received invalid json ({problem[:1].lower()}{problem[1:]})")
+            )
             return
         if not isinstance(event, dict):
             self._bad_frame(InvalidEventError(None, "<event>", "must be a json object"))
@@ -311,23 +503,29 @@ class RealtimeAPI(RealtimeEventHandler):
         logger.warning("ignored a server frame: %s", error)
         self.dispatch("error", {"type": "protocol_error", "error": error, "message": str(error)})
 
-    def _on_lost(self, ws: ClientConnection, closed: ConnectionClosed | None) -> None:
-        # the peer's close frame when there was one, else ours (1009 for a frame too big)
-        frame = (closed.rcvd or closed.sent) if closed is not None else None
-        code = frame.code if frame is not None else (ws.close_code or 1006)
-        reason = frame.reason if frame is not None else (ws.close_reason or "")
+    def _on_lost(
+        self, ws: ClientConnection, closed: ConnectionClosed | None, cause: Exception | None
+    ) -> None:
+        if self._failure is not None:  # this side ended it, with a close frame if it could
+            code, reason = self._failure
+        else:
+            # the peer's close frame when there was one, else ours (1009 for a frame too big)
+            frame = (closed.rcvd or closed.sent) if closed is not None else None
+            code = frame.code if frame is not None else (ws.close_code or 1006)
+            reason = frame.reason if frame is not None else (ws.close_reason or "")
         self._ws = None
         self._closing = True
-        if self._writer is not None:
-            self._writer.cancel()
-        error = code not in (1000,)
+        self._lost = (code, reason)
+        self._stop_tasks()
+        exception = ConnectionClosedError(code, reason)
+        exception.__cause__ = cause
         self.dispatch(
             "close",
             {
                 "code": code,
                 "reason": reason,
-                "error": error,
-                "exception": ConnectionClosedError(code, reason) if error else None,
+                "error": code != 1000,
+                "exception": exception,
                 "time": datetime.now(UTC).isoformat(),
             },
         )

@@ -526,6 +526,7 @@ class RealtimeClient(RealtimeEventHandler):
 
     def _require_connected(self, what: str) -> None:
         if not self.is_connected():
+            self.realtime.raise_if_closed(what)  # the close code and reason, when lost
             raise UsageError(f"cannot {what}: not connected (await client.connect() first)")
 
     # -- waiting --------------------------------------------------------------------------

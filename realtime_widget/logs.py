@@ -2,9 +2,10 @@
 
 websockets logs the handshake's header lines at debug level, ``Authorization`` and
 ``api-key`` included. :class:`RedactingLogger` is handed to it instead of a plain logger: it
-blanks the value of every credential header, the key carried in a browser subprotocol
-(``openai-insecure-api-key.KEY``), and any secret it is given, in the message and in each
-argument, before anything reaches a handler.
+blanks (see :func:`redact`) the value of every credential header, the key carried in a
+browser subprotocol (``openai-insecure-api-key.KEY``), credentials in a URL and any secret it
+is given, in the message and in each argument, before anything reaches a handler.
+:func:`redact` is also what makes a URL fit to display (reprs, log lines, error messages).
 """
 
 from __future__ import annotations
@@ -20,14 +21,29 @@ _CREDENTIAL_HEADER = re.compile(
     r"(?im)^([<>]?\s*(?:authorization|api-key|openai-api-key|x-api-key)\s*:\s*)(\S.*)$"
 )
 _SUBPROTOCOL_KEY = re.compile(r"(openai-insecure-api-key\.)[^\s,]+", re.IGNORECASE)
-_QUERY_TOKEN = re.compile(r"([?&](?:token|api-key|api_key)=)[^&\s]+", re.IGNORECASE)
+# query parameters that carry a credential (whole names, any case)
+_QUERY_CREDENTIAL = re.compile(
+    r"([?&](?:token|access_token|api[-_]?key|key|client_secret|secret|password|sig|signature)=)"
+    r"[^&#\s'\"]+",
+    re.IGNORECASE,
+)
+# the password of a URL's user information: scheme://user:PASSWORD@host
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+(@)", re.IGNORECASE)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with credential header values, subprotocol keys and ``secrets`` blanked."""
+    """``text`` with credentials blanked as ``<redacted>``.
+
+    Blanked: the values of credential headers (``Authorization``, ``api-key``, ...), keys in
+    a browser subprotocol, credential query parameters of URLs (``token``, ``access_token``,
+    ``api-key`` / ``api_key``, ``key``, ``client_secret``, ``secret``, ``password``, ``sig``,
+    ``signature``), passwords in URLs (``ws://user:PASSWORD@host``) and every one of
+    ``secrets``.
+    """
     text = _CREDENTIAL_HEADER.sub(r"\1<redacted>", text)
     text = _SUBPROTOCOL_KEY.sub(r"\1<redacted>", text)
-    text = _QUERY_TOKEN.sub(r"\1<redacted>", text)
+    text = _QUERY_CREDENTIAL.sub(r"\1<redacted>", text)
+    text = _URL_PASSWORD.sub(r"\1<redacted>\2", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "<redacted>")

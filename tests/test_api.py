@@ -3,30 +3,54 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from realtime_widget.api import RealtimeAPI
+from realtime_widget.client import RealtimeClient
 from realtime_widget.errors import (
     AuthenticationError,
+    ConnectError,
+    ConnectionClosedError,
     ConnectTimeoutError,
     DNSError,
     ProtocolError,
+    ServerUnreachableError,
     UsageError,
 )
 from realtime_widget.server import LocalRealtimeServer
 
 SECRET = "sk-test-SECRET-123"
+SESSION_CREATED = json.dumps({"type": "session.created", "event_id": "e1", "session": {}})
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[LocalRealtimeServer]:
     async with LocalRealtimeServer(pace="fast") as running:
         yield running
+
+
+@contextlib.asynccontextmanager
+async def scripted(handler: Callable[[ServerConnection], Awaitable[None]]) -> AsyncIterator[str]:
+    """A websockets server on a free loopback port running ``handler``; yields its url."""
+    async with serve(
+        handler, "127.0.0.1", 0, compression=None, max_size=None, close_timeout=0.2
+    ) as running:
+        port = running.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/v1/realtime"
+
+
+async def stops_reading(ws: ServerConnection) -> None:
+    """A server that says hello, then never reads again (nor answers pings)."""
+    await ws.send(SESSION_CREATED)
+    ws.transport.pause_reading()
+    await ws.wait_closed()
 
 
 async def test_send_adds_event_id_and_dispatches_both_ways(server: LocalRealtimeServer) -> None:
@@ -178,8 +202,22 @@ def test_redact_blanks_credentials_of_any_value() -> None:
         "Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.<redacted>"
     )
     assert redact("GET /v1/realtime?token=abc&x=1") == "GET /v1/realtime?token=<redacted>&x=1"
+    assert redact("wss://h/r?api-version=1&key=abc") == "wss://h/r?api-version=1&key=<redacted>"
+    assert redact("/r?API_KEY=a&Access_Token=b") == "/r?API_KEY=<redacted>&Access_Token=<redacted>"
+    assert redact("/r?monkey=abc&tokens=2") == "/r?monkey=abc&tokens=2"  # only whole names
     assert redact("the key is abc", ["abc"]) == "the key is <redacted>"
     assert redact("nothing here") == "nothing here"
+
+
+def test_redact_blanks_credentials_in_urls() -> None:
+    from realtime_widget.logs import redact
+
+    assert redact("ws://me:pw@h:1/v1/realtime?access_token=abc#x") == (
+        "ws://me:<redacted>@h:1/v1/realtime?access_token=<redacted>#x"
+    )
+    assert redact("cannot open 'wss://h/r?sig=abc'") == "cannot open 'wss://h/r?sig=<redacted>'"
+    assert redact("wss://h/v1/realtime?model=m") == "wss://h/v1/realtime?model=m"
+    assert redact("see https://example.com/a:b@c") == "see https://example.com/a:b@c"
 
 
 def test_redacting_logger_formats_before_redacting(caplog: pytest.LogCaptureFixture) -> None:
@@ -195,3 +233,247 @@ def test_redacting_logger_formats_before_redacting(caplog: pytest.LogCaptureFixt
         "value <redacted>",
         "count 3",
     ]
+
+
+# -- the pump's own failures -----------------------------------------------------------------
+
+
+class _FailingAPI(RealtimeAPI):
+    """A RealtimeAPI whose handling of ``server.boom`` fails outside any handler."""
+
+    def dispatch(self, event_name: str, event: Any) -> bool:
+        if event_name == "server.boom":
+            raise RuntimeError("handling failed")
+        return super().dispatch(event_name, event)
+
+
+async def test_a_failure_inside_the_pump_closes_the_socket(server: LocalRealtimeServer) -> None:
+    api = _FailingAPI(server.url)
+    closes: list[dict[str, Any]] = []
+    api.on("close", closes.append)
+    await api.connect()
+    await api.wait_for_next("server.session.created", 5)
+    connection = server.connections[-1]
+    closing = asyncio.ensure_future(api.wait_for_next("close", 5))
+    await server.send_raw(json.dumps({"type": "boom"}))
+    close = await closing
+    assert close is not None, "no close event"
+    assert (close["code"], close["error"]) == (1011, True)
+    assert "failed to handle a frame" in close["reason"]
+    assert isinstance(close["exception"], ConnectionClosedError)
+    assert isinstance(close["exception"].__cause__, RuntimeError)
+    assert not api.is_connected()
+    # the socket is closed on both ends, with the code reported
+    for _ in range(200):
+        if not server.connections:
+            break
+        await asyncio.sleep(0.01)
+    assert server.connections == []
+    assert connection.websocket.close_code == 1011
+
+
+# -- connecting ------------------------------------------------------------------------------
+
+
+async def test_a_second_connect_while_connecting_is_refused(server: LocalRealtimeServer) -> None:
+    api = RealtimeAPI(server.url)
+    results = await asyncio.gather(api.connect(), api.connect(), return_exceptions=True)
+    assert results[0] is None
+    assert isinstance(results[1], UsageError) and "already connecting" in str(results[1])
+    await api.wait_for_next("server.session.created", 5)
+    assert len(server.connections) == 1
+    await api.disconnect()
+
+
+async def test_disconnect_while_connecting_abandons_the_handshake(
+    server: LocalRealtimeServer,
+) -> None:
+    api = RealtimeAPI(server.url)
+    connecting = asyncio.ensure_future(api.connect())
+    await asyncio.sleep(0)  # the handshake is under way
+    await api.disconnect()
+    with pytest.raises(ConnectError, match="disconnect"):
+        await connecting
+    assert not api.is_connected()
+    for _ in range(200):
+        if not server.connections:
+            break
+        await asyncio.sleep(0.01)
+    assert server.connections == []
+    await api.connect()  # and it can connect again
+    assert api.is_connected()
+    await api.disconnect()
+
+
+# -- what send() refuses ---------------------------------------------------------------------
+
+
+async def test_an_event_over_the_frame_limit_is_refused_unsent(
+    server: LocalRealtimeServer,
+) -> None:
+    api = RealtimeAPI(server.url)
+    sent: list[dict[str, Any]] = []
+    api.on("client.*", sent.append)
+    await api.connect()
+    await api.wait_for_next("server.session.created", 5)
+    # 17 MiB of base64 audio: about 370 s of 24 kHz PCM16
+    item = {"type": "message", "role": "user", "content": [{"type": "input_audio"}]}
+    item["content"][0]["audio"] = "A" * (17 * 1024 * 1024)
+    with pytest.raises(UsageError, match=r"17,825,\d{3} bytes.*16,777,216"):
+        api.send("conversation.item.create", {"item": item})
+    assert sent == []
+    cleared = asyncio.ensure_future(api.wait_for_next("server.input_audio_buffer.cleared", 5))
+    api.send("input_audio_buffer.clear")
+    assert await cleared is not None
+    assert [e["type"] for e in server.connections[-1].received] == ["input_audio_buffer.clear"]
+    assert api.is_connected()
+    await api.disconnect()
+
+
+async def test_the_send_queue_is_bounded(server: LocalRealtimeServer) -> None:
+    api = RealtimeAPI(server.url, max_send_queue_bytes=64 * 1024)
+    await api.connect()
+    await api.wait_for_next("server.session.created", 5)
+    audio = "AAAA" * 2500  # 10,000 chars of base64
+    accepted = 0
+    with pytest.raises(UsageError, match=r"6\d,\d{3} bytes wait to be sent.*65,536") as info:
+        for _ in range(10):  # nothing yields: the writer cannot take any
+            api.send("input_audio_buffer.append", {"audio": audio})
+            accepted += 1
+    assert accepted == 6 and "'input_audio_buffer.append'" in str(info.value)
+    connection = server.connections[-1]
+    for _ in range(500):
+        if len(connection.received) == accepted:
+            break
+        await asyncio.sleep(0.01)
+    assert [e["type"] for e in connection.received] == ["input_audio_buffer.append"] * accepted
+    # once the writer caught up, the queue takes events again
+    api.send("input_audio_buffer.append", {"audio": audio})
+    await api.disconnect()
+
+
+def test_limits_are_checked() -> None:
+    url = "ws://127.0.0.1:1/v1/realtime"
+    for name, value in [
+        ("max_frame_bytes", 0),
+        ("max_send_queue_bytes", -1),
+        ("max_receive_queue_frames", 0),
+        ("max_receive_queue_frames", 2.5),
+        ("ping_interval", 0),
+        ("ping_timeout", -1.0),
+        ("close_timeout", 0),
+    ]:
+        with pytest.raises(UsageError, match=f"{name} must be positive"):
+            RealtimeAPI(url, **{name: value})
+    api = RealtimeAPI(url, ping_interval=None, ping_timeout=None)
+    assert api.ping_interval is None and api.ping_timeout is None
+
+
+# -- a server that stops reading -------------------------------------------------------------
+
+
+async def test_a_server_that_stops_answering_is_a_lost_connection() -> None:
+    async with scripted(stops_reading) as url:
+        api = RealtimeAPI(url, ping_interval=0.2, ping_timeout=0.2, close_timeout=0.2)
+        await api.connect()
+        close = await api.wait_for_next("close", 5)
+        assert close is not None, "the silent server was never detected"
+        assert (close["code"], close["reason"], close["error"]) == (
+            1011,
+            "keepalive ping timeout",
+            True,
+        )
+        assert not api.is_connected()
+
+
+async def test_a_server_that_stops_reading_under_a_flood_is_a_lost_connection() -> None:
+    """Enough is sent to fill the socket's buffers: the pings then wait behind the data."""
+    async with scripted(stops_reading) as url:
+        api = RealtimeAPI(
+            url,
+            ping_interval=0.2,
+            ping_timeout=0.3,
+            close_timeout=0.2,
+            max_send_queue_bytes=64 * 1024 * 1024,
+        )
+        closes: list[dict[str, Any]] = []
+        api.on("close", closes.append)
+        await api.connect()
+        megabyte = "A" * (1024 * 1024)
+        for _ in range(32):
+            if closes:
+                break
+            with contextlib.suppress(ConnectionClosedError):
+                api.send("input_audio_buffer.append", {"audio": megabyte})
+            await asyncio.sleep(0.01)
+        for _ in range(500):
+            if closes:
+                break
+            await asyncio.sleep(0.01)
+        assert closes, "the stuck server was never detected"
+        assert (closes[0]["code"], closes[0]["error"]) == (1011, True)
+        assert "took no data" in closes[0]["reason"] or "keepalive" in closes[0]["reason"]
+        assert not api.is_connected()
+
+
+# -- after the server ended the connection ---------------------------------------------------
+
+
+async def test_send_after_the_server_closed_says_why(server: LocalRealtimeServer) -> None:
+    api = RealtimeAPI(server.url)
+    with pytest.raises(UsageError, match="not connected"):
+        api.send("response.create")
+    await api.connect()
+    await api.wait_for_next("server.session.created", 5)
+    closing = asyncio.ensure_future(api.wait_for_next("close", 5))
+    await server.close_connections(1011, "injected failure")
+    assert await closing is not None
+    with pytest.raises(ConnectionClosedError, match="injected failure") as info:
+        api.send("response.create")
+    assert (info.value.code, info.value.reason) == (1011, "injected failure")
+    assert "'response.create'" in str(info.value)
+    await api.connect()  # a new connection forgets the old close
+    api.send("response.create")
+    await api.disconnect()
+    with pytest.raises(UsageError, match="not connected"):
+        api.send("response.create")
+
+
+async def test_a_clean_close_carries_its_reason(server: LocalRealtimeServer) -> None:
+    api = RealtimeAPI(server.url)
+    await api.connect()
+    await api.wait_for_next("server.session.created", 5)
+    closing = asyncio.ensure_future(api.wait_for_next("close", 5))
+    await server.close_connections(1000, "maintenance")
+    close = await closing
+    assert close is not None
+    assert (close["code"], close["reason"], close["error"]) == (1000, "maintenance", False)
+    assert isinstance(close["exception"], ConnectionClosedError)
+    assert close["exception"].reason == "maintenance"
+
+
+# -- credentials in the url ------------------------------------------------------------------
+
+
+async def test_a_token_in_the_url_is_never_shown(caplog: pytest.LogCaptureFixture) -> None:
+    token = "TOPSECRETTOKEN"
+    async with LocalRealtimeServer(pace="fast", token=token) as server:
+        api = RealtimeAPI(f"{server.url}?token={token}&x=1", debug=True)
+        client = RealtimeClient(url=f"{server.url}?token={token}")
+        with caplog.at_level(logging.DEBUG):
+            await api.connect()
+            await api.wait_for_next("server.session.created", 5)
+            await client.connect()
+            shown = [repr(api), api.url, repr(client)]
+            await api.disconnect()
+            await client.disconnect()
+        assert token in api.connect_url()  # the socket does use it
+        assert api.url == f"{server.url}?token=<redacted>&x=1"
+        unreachable = RealtimeAPI(f"ws://me:{token}@127.0.0.1:1/v1/realtime?api-key={token}")
+        with pytest.raises(ServerUnreachableError) as info:
+            await unreachable.connect()
+        shown += [str(info.value), info.value.url, repr(unreachable)]
+    shown += [r.getMessage() for r in caplog.records]
+    assert any("connected to" in text for text in shown)
+    for text in shown:
+        assert token not in text, text

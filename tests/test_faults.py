@@ -30,6 +30,7 @@ from reliability import (
     snapshot,
     talk,
 )
+from websockets.asyncio.server import ServerConnection, serve
 
 from realtime_widget.client import RealtimeClient
 from realtime_widget.errors import (
@@ -139,6 +140,43 @@ async def test_half_written_frame_is_an_abnormal_close(server: LocalRealtimeServ
     await client.disconnect()
 
 
+async def test_sending_after_a_lost_connection_says_why(server: LocalRealtimeServer) -> None:
+    client = await connected(server)
+    closing = asyncio.ensure_future(client.wait_for_next("close", 5))
+    await server.close_connections(1011, "injected failure")
+    assert await closing is not None
+    with pytest.raises(ConnectionClosedError, match="injected failure") as info:
+        client.send_user_message_content("anyone there?")
+    assert info.value.code == 1011
+    await client.disconnect()
+
+
+async def test_a_clean_close_before_the_session_keeps_its_reason() -> None:
+    async def refuse(ws: ServerConnection) -> None:
+        await ws.close(1000, "down for maintenance")
+
+    async with serve(refuse, "127.0.0.1", 0) as running:
+        port = running.sockets[0].getsockname()[1]
+        client = RealtimeClient(url=f"ws://127.0.0.1:{port}/v1/realtime")
+        with pytest.raises(ConnectionClosedError) as info:
+            await client.connect()
+        assert (info.value.code, info.value.reason) == (1000, "down for maintenance")
+
+
+async def test_bad_frames_in_a_row_leave_one_connection_open(server: LocalRealtimeServer) -> None:
+    client = await connected(server, reconnect=True, reconnect_delays=FAST_RECONNECT)
+    errors = collect(client, "error")
+    closes = collect(client, "close")
+    deep = '{"type": "x", "a": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    for _ in range(3):
+        await server.send_raw(deep)
+        await server.send_raw('{"type": "x", "n": ' + "1" * 5000 + "}")
+    await talk(client, "still the same session")
+    assert len(errors) == 6 and closes == []
+    assert len(server.connections) == 1
+    await client.disconnect()
+
+
 async def test_half_written_frame_mid_answer_reconnects_with_items(
     server: LocalRealtimeServer,
 ) -> None:
@@ -190,6 +228,17 @@ _GHOST = "item_ghost"
 BAD_FRAMES: dict[str, tuple[str | bytes, type[ProtocolError], str]] = {
     "binary frame": (b"\x00\x01\x02\x03", ProtocolError, "binary frame of 4 bytes"),
     "invalid json": ('{"type": "response.done", ', ProtocolError, "invalid json"),
+    # json.loads raises RecursionError and ValueError for these, not JSONDecodeError
+    "json nested too deeply": (
+        '{"type": "response.done", "a": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        ProtocolError,
+        "nested too deeply",
+    ),
+    "a number of 5,000 digits": (
+        '{"type": "rate_limits.updated", "n": ' + "9" * 5000 + "}",
+        ProtocolError,
+        "5000 digits",
+    ),
     "json not an object": ('["response.done"]', InvalidEventError, "must be a json object"),
     "no type": ('{"event_id": "event_1", "delta": "hi"}', InvalidEventError, "'type'"),
     "type not a string": ('{"type": 7}', InvalidEventError, "'type'"),

@@ -1,8 +1,10 @@
 """``python -m realtime_widget.server``: run the local realtime server from a shell.
 
-The first line printed is the URL to connect to; when a token is required (any host other
-than loopback, or ``--token``), the second line is ``token: TOKEN``. The server runs until
-interrupted (Ctrl+C or SIGTERM).
+The first line printed is the URL to connect to from this machine (a loopback one when
+bound to all interfaces, ``--host 0.0.0.0``; the address for other machines then goes to
+stderr); when a token is required (any host other than loopback, or ``--token``), the second
+line is ``token: TOKEN``. The server runs until interrupted (Ctrl+C or SIGTERM). Bad options
+print one ``error:`` line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +52,9 @@ async def _serve(server: LocalRealtimeServer) -> None:
         print(server.url, flush=True)
         if server.token is not None:
             print(f"token: {server.token}", flush=True)
+        if server.listens_everywhere:
+            remote = f"ws://{socket.gethostname()}:{server.port}/v1/realtime"
+            print(f"listening on all interfaces; from elsewhere: {remote}", file=sys.stderr)
         print("serving; press Ctrl+C to stop", file=sys.stderr, flush=True)
         await stop.wait()
 

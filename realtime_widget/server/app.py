@@ -8,10 +8,13 @@ Rules:
   anything else is answered 404 at the handshake.
 - Credentials: on loopback none are needed unless ``token`` or ``api_key`` is given. Bound
   to any other address, a token is required: a random one is generated when none is given
-  (see :attr:`LocalRealtimeServer.token`). A request shows a credential as
-  ``Authorization: Bearer X``, ``api-key: X``, ``?token=X`` or the browser subprotocol
-  ``openai-insecure-api-key.X``; when credentials are required and none matches, the
-  handshake is answered 401.
+  (see :attr:`LocalRealtimeServer.token`). An empty ``token`` or ``api_key`` is refused
+  (``ValueError``). A request shows a credential as ``Authorization: Bearer X``,
+  ``api-key: X``, ``?token=X`` or the browser subprotocol ``openai-insecure-api-key.X``;
+  when credentials are required and none matches, the handshake is answered 401. An empty
+  credential never matches.
+- :attr:`LocalRealtimeServer.url` is an address a client on this machine can use: the bound
+  host, or loopback when bound to all interfaces (``0.0.0.0``, ``::``).
 - Dialect: beta when the request carries ``OpenAI-Beta: realtime=v1`` (or the subprotocol
   ``openai-beta.realtime-v1``), else GA.
 - ``pace``: ``"realtime"`` sends audio as it would play, ``"fast"`` as fast as possible, a
@@ -88,7 +91,13 @@ def _offered_protocols(headers: Headers) -> list[str]:
     ]
 
 
+def _check_credential(name: str, value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+
+
 def _presented_credentials(request: Request, query: dict[str, list[str]]) -> list[str]:
+    """Every credential the request shows, empty ones left out."""
     found: list[str] = []
     authorization = request.headers.get("Authorization", "")
     if authorization[:7].lower() == "bearer ":
@@ -100,13 +109,15 @@ def _presented_credentials(request: Request, query: dict[str, list[str]]) -> lis
         for p in _offered_protocols(request.headers)
         if p.startswith(_KEY_PROTOCOL)
     )
-    return found
+    return [credential for credential in found if credential]
 
 
 class LocalRealtimeServer:
     """A realtime server speaking the Realtime API protocol with a deterministic model.
 
-    ``knowledge`` (seed-format scripts) is validated here (``ValueError`` when malformed).
+    ``port`` is 0 (any free port) to 65535 and ``token`` / ``api_key`` are non-empty
+    (``ValueError`` otherwise). ``knowledge`` (seed-format scripts) is validated here
+    (``ValueError`` when malformed).
     ``max_session_seconds`` ends each session after that long (error ``session_expired``,
     close code 1001). ``chunk_ms`` is the duration of each audio delta. ``record_limit`` caps
     each connection's ``received`` log. ``trace`` (a measuring aid) makes each connection
@@ -130,8 +141,12 @@ class LocalRealtimeServer:
         trace: bool = False,
     ) -> None:
         self.host = "127.0.0.1" if host == "localhost" else host
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got {port!r}")
         self._requested_port = port
         self.pace = _pace_factor(pace)
+        _check_credential("token", token)
+        _check_credential("api_key", api_key)
         if token is None and not _is_loopback(self.host):
             token = secrets.token_urlsafe(24)
         self.token = token
@@ -168,9 +183,19 @@ class LocalRealtimeServer:
         return self._port
 
     @property
+    def listens_everywhere(self) -> bool:
+        """Whether the server is bound to all interfaces (``0.0.0.0``, ``::`` or ``""``)."""
+        return self.host in ("", "0.0.0.0", "::")
+
+    @property
     def url(self) -> str:
-        """``ws://host:port/v1/realtime`` (valid once started); the token is not included."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        """``ws://host:port/v1/realtime`` (valid once started), the host a client on this
+        machine can reach: loopback when bound to all interfaces. The token is not
+        included."""
+        host = self.host
+        if self.listens_everywhere:
+            host = "::1" if host == "::" else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
         return f"ws://{host}:{self.port}/v1/realtime"
 
     @property
@@ -289,7 +314,7 @@ class LocalRealtimeServer:
         if path == "/openai/realtime" and not query.get("deployment"):
             return connection.respond(HTTPStatus.BAD_REQUEST, "missing deployment\n")
         if self.requires_credentials:
-            accepted = [c for c in (self.token, self.api_key) if c is not None]
+            accepted = [c for c in (self.token, self.api_key) if c]
             presented = _presented_credentials(request, query)
             if not any(
                 hmac.compare_digest(p.encode(), a.encode()) for p in presented for a in accepted

@@ -6,10 +6,11 @@ Rules:
   handles client frames one at a time, in order. A response streams in its own task, so
   ``response.cancel`` and audio appends are handled while it runs.
 - Any client frame the server cannot apply becomes an ``error`` event echoing the client's
-  ``event_id``: a binary frame (``invalid_frame``), text that is not JSON or not an object
-  (``invalid_json``), no ``type`` (``missing_required_parameter``), an unknown type or value
-  (``invalid_value``), an unknown field (``unknown_parameter``), a wrong type
-  (``invalid_type``). Nothing a client sends ends the connection or the server.
+  ``event_id``: a binary frame (``invalid_frame``), text that is not JSON (nesting too deep
+  and numbers too long included) or not an object (``invalid_json``), no ``type``
+  (``missing_required_parameter``), an unknown type or value (``invalid_value``), an
+  unknown field (``unknown_parameter``), a wrong type (``invalid_type``). Nothing a client
+  sends ends the connection or the server.
 - Input audio is counted in session-absolute samples (24 kHz; G.711 input is decoded and
   resampled). The uncommitted buffer starts at the last commit. With server or semantic VAD
   the detector (see :mod:`~realtime_widget.server.vad`) announces ``speech_started`` /
@@ -276,6 +277,12 @@ class Connection:
             return
         except RecursionError:
             await self._error(ClientEventError("json nested too deeply", code="invalid_json"), None)
+            return
+        except ValueError as exc:  # a number with more digits than int() converts
+            problem = str(exc).split(";")[0].lower()
+            await self._error(
+                ClientEventError(f"invalid json: {problem}", code="invalid_json"), None
+            )
             return
         if not isinstance(event, dict):
             error = ClientEventError("an event must be a json object", code="invalid_json")

@@ -43,6 +43,10 @@ async def test_bad_frames_become_errors_and_the_connection_survives(
     assert (await peer.next("error"))["error"]["code"] == "invalid_type"
     await peer.ws.send("[" * 100_000 + "]" * 100_000)
     assert (await peer.next("error"))["error"]["code"] == "invalid_json"
+    # json.loads refuses integers of more than 4,300 digits with a ValueError
+    await peer.ws.send('{"type": "session.update", "session": {"n": ' + "1" * 5000 + "}}")
+    error = (await peer.next("error"))["error"]
+    assert error["code"] == "invalid_json" and "5000 digits" in error["message"]
     await peer.send(type="output_audio_buffer.clear")
     assert "webrtc" in (await peer.next("error"))["error"]["message"]
     # still fully working
@@ -86,6 +90,33 @@ async def test_api_key_mismatch_is_401(open_peer: PeerFactory) -> None:
         assert refused.value.response.status_code == 401
         peer = await open_peer(server, headers={"Authorization": "Bearer sk-test"})
         assert peer.first["type"] == "session.created"
+
+
+async def test_an_empty_credential_never_matches(open_peer: PeerFactory) -> None:
+    for options in ({"token": ""}, {"api_key": ""}, {"token": "  "}):
+        with pytest.raises(ValueError, match=f"{next(iter(options))} must be a non-empty"):
+            LocalRealtimeServer("0.0.0.0", **options)  # type: ignore[arg-type]
+    async with LocalRealtimeServer(pace="fast", token="s3cret") as server:
+        server.token = ""  # even when the token is emptied later
+        for headers in ({"api-key": ""}, {"Authorization": "Bearer "}):
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(server.url, additional_headers=headers)
+            assert refused.value.response.status_code == 401
+        with pytest.raises(InvalidStatus):
+            await connect(server.url + "?token=")
+
+
+def test_a_port_out_of_range_is_a_value_error() -> None:
+    for port in (-1, 65536, 99999):
+        with pytest.raises(ValueError, match=f"port must be .*65535, got {port}"):
+            LocalRealtimeServer(port=port)
+
+
+async def test_bound_to_all_interfaces_the_url_is_a_loopback_one() -> None:
+    async with LocalRealtimeServer("0.0.0.0", pace="fast") as server:
+        assert server.url == f"ws://127.0.0.1:{server.port}/v1/realtime"
+        async with connect(server.url + f"?token={server.token}") as ws:
+            assert json.loads(await ws.recv())["type"] == "session.created"
 
 
 def test_off_loopback_a_token_is_generated() -> None:
@@ -240,3 +271,43 @@ def test_command_line_rejects_bad_knowledge(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "scripts must be a list" in result.stderr
+
+
+def test_command_line_refuses_a_bad_port_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "realtime_widget.server", "--port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: port must be between 0 and 65535, got 99999"
+    result = subprocess.run(
+        [sys.executable, "-m", "realtime_widget.server", "--token", ""],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: token must be a non-empty string")
+
+
+def test_command_line_on_all_interfaces_prints_a_usable_url() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widget.server", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("ws://127.0.0.1:") and url.endswith("/v1/realtime")
+        token = process.stdout.readline().strip().removeprefix("token: ")
+        assert len(token) >= 24
+        assert "all interfaces" in process.stderr.readline()
+        with connect_sync(f"{url}?token={token}") as ws:
+            assert json.loads(ws.recv())["type"] == "session.created"
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
