@@ -36,6 +36,7 @@
  *   | {type: "audio", item_id: string}
  *   | {type: "audio_done", item_id: string}
  *   | {type: "interrupt"}
+ *   | {type: "mic_check"}
  *   | {type: "item", item: ItemSummary}
  *   | {type: "snapshot", items: ItemSummary[]}} KernelMessage
  */
@@ -54,6 +55,9 @@
 const RTW_DELTA_FIELDS = ["text", "transcript", "arguments"];
 const RTW_PLAYED_INTERVAL_MS = 200;
 const RTW_MAX_PENDING_AUDIO = 2000;
+// A session whose last view went away stays live this long before it stops its audio: a
+// view disposed and rendered again at once (a cell moved) keeps the microphone going.
+const RTW_ORPHAN_MS = 250;
 
 /** @returns {ItemStore} an empty store */
 export function createItemStore() {
@@ -194,6 +198,8 @@ export function parseKernelMessage(msg, buffers = []) {
       return id === null ? null : { type: "audio_done", item_id: id };
     case "interrupt":
       return { type: "interrupt" };
+    case "mic_check":
+      return { type: "mic_check" };
     case "item":
       return normalizeSummary(msg.item) === null ? null : { type: "item", item: msg.item };
     case "snapshot":
@@ -319,6 +325,21 @@ export function micErrorState(err) {
   }
   const detail = err && typeof err.message === "string" && err.message ? `: ${err.message}` : "";
   return { mic: "unsupported", message: `The microphone could not be started${detail}` };
+}
+
+/**
+ * The message for a microphone that opened but could not be connected to the audio engine
+ * (the mic state is then "unsupported").
+ * @param {any} err what `createMediaStreamSource` or the capture node threw
+ * @returns {string}
+ */
+export function micConnectMessage(err) {
+  const name = err && typeof err.name === "string" ? err.name : "";
+  const detail = err && typeof err.message === "string" && err.message ? ` (${err.message})` : "";
+  if (name === "NotSupportedError") {
+    return `This browser cannot connect the microphone to the audio engine${detail}. Its sample rate may differ from the speakers': try Chrome or Edge, or another microphone.`;
+  }
+  return `The microphone could not be connected to the audio engine${detail}.`;
 }
 
 /**
