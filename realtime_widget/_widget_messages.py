@@ -8,8 +8,10 @@ Rules:
   little-endian 24 kHz mono samples; ``{"type": "audio_done", "item_id"}`` once an item's
   audio is complete; ``{"type": "interrupt"}`` when the user starts speaking (barge-in);
   ``{"type": "item", "item": summary}`` when one item changed between trait updates;
-  ``{"type": "snapshot", "items": [summary, ...]}`` answering ``hello`` with the items
-  that changed since the ``items`` trait was last set; ``{"type": "mic_check"}`` asking
+  ``{"type": "snapshot", "items": [summary, ...], "audio_sent": {item_id: samples}}``
+  answering ``hello`` with the items that changed since the ``items`` trait was last set,
+  and the samples sent so far of each item whose audio still streams (a page opened
+  mid-answer counts its played samples from there); ``{"type": "mic_check"}`` asking
   every page whether it captures (a page answers ``mic_held``). The widget sends only
   :data:`KernelMessage` values.
 - Browser to kernel: ``{"type": "audio"}`` with one binary buffer (PCM16 24 kHz mono, an
@@ -131,6 +133,7 @@ class ItemMessage(TypedDict):
 class SnapshotMessage(TypedDict):
     type: Literal["snapshot"]
     items: list[ItemSummary]
+    audio_sent: dict[str, int]  # items whose audio still streams: samples sent before this
 
 
 class MicCheckMessage(TypedDict):

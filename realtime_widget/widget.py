@@ -274,7 +274,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._failed_calls: set[str] = set()
         self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
         self._truncated: dict[str, int] = {}
-        self._audio_open: set[str] = set()  # items whose audio was sent but not closed
+        # items whose audio was sent but not closed: the samples sent so far
+        self._audio_open: dict[str, int] = {}
         self._muted: set[str] = set()  # interrupted items: their late audio is not sent
         self._played: dict[str, int] = {}
         self._interruptions: list[Interruption] = []
@@ -605,7 +606,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         audio = delta.get("audio")
         if audio is not None:
             if len(audio) and item_id not in self._muted:
-                self._audio_open.add(item_id)
+                self._audio_open[item_id] = self._audio_open.get(item_id, 0) + len(audio)
                 data = audio.astype("<i2", copy=False).tobytes()
                 self._send_message({"type": "audio", "item_id": item_id}, buffers=[data])
             return
@@ -620,8 +621,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         item = event["item"]
         item_id = str(item.get("id"))
         self._dirty.add(item_id)
-        if item_id in self._audio_open:
-            self._audio_open.discard(item_id)
+        if self._audio_open.pop(item_id, None) is not None:
             self._send_message({"type": "audio_done", "item_id": item_id})
         call_id = item.get("call_id")
         is_call = item.get("type") == "function_call" and isinstance(call_id, str)
@@ -787,7 +787,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._interruptions.append(Interruption(item_id, played, time.monotonic()))
         if item_id is not None:
             self._muted.add(item_id)
-            self._audio_open.discard(item_id)
+            self._audio_open.pop(item_id, None)
             self._record_played(item_id, played)
         if not self._client.is_connected():
             return
@@ -884,5 +884,6 @@ class RealtimeWidget(anywidget.AnyWidget):
             item_id = str(item.get("id"))
             if item_id in self._dirty or item_id not in self._shown:
                 summaries.append(self._summary(item))
-        self._send_message({"type": "snapshot", "items": summaries})
+        sent = dict(self._audio_open)
+        self._send_message({"type": "snapshot", "items": summaries, "audio_sent": sent})
         self._follow_turn_mode()

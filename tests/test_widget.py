@@ -359,6 +359,14 @@ async def test_hello_answers_with_items_still_streaming(
         assert flying[0]["id"] in trait_ids
         trait_copy = next(s for s in widget.items if s["id"] == flying[0]["id"])
         assert trait_copy["transcript"] == ""  # the trait holds the item as appended
+        # How much of its audio went out before: a page opened now counts from there.
+        sent = sum(
+            len(b[0]) // 2 for c, b in wire.custom("audio") if c["item_id"] == flying[0]["id"]
+        )
+        assert sent > 0 and snapshot["audio_sent"] == {flying[0]["id"]: sent}
+        await until(lambda: item(widget, flying[0]["id"])["status"] == "completed", 15)
+        wire.browser({"type": "hello"})
+        assert wire.custom("snapshot")[-1][0]["audio_sent"] == {}
         await widget.client.aclose()
 
 

@@ -678,6 +678,28 @@ describe("the microphone, push-to-talk and views with a stand-in Web Audio", () 
     }
   });
 
+  it("a page opened mid-answer reports positions in the item, counting what was sent before it", async () => {
+    const audio = installMic();
+    try {
+      const m = liveModel(connected());
+      const session = new w.RtwSession(m);
+      session.start();
+      await session.ensureAudio();
+      const player = audio.player();
+      // 480 samples of item "a" arrive before the snapshot; 2400 had been sent in all.
+      m.fire("msg:custom", { type: "audio", item_id: "a" }, [new DataView(new ArrayBuffer(960))]);
+      m.fire("msg:custom", { type: "snapshot", items: [], audio_sent: { a: 2400, bad: -1 } });
+      player.port.onmessage({ data: { type: "finished", itemId: "a", playedSamples: 480 } });
+      assert.deepEqual(m.sent.at(-1).content, { type: "played", item_id: "a", played_samples: 2400 });
+      m.fire("msg:custom", { type: "audio", item_id: "b" }, [new DataView(new ArrayBuffer(960))]);
+      player.port.onmessage({ data: { type: "interrupted", itemId: "b", playedSamples: 100 } });
+      assert.deepEqual(m.sent.at(-1).content, { type: "interrupted", item_id: "b", played_samples: 100 });
+      session.dispose();
+    } finally {
+      audio.restore();
+    }
+  });
+
   it("the last view going stops the mic and playback; a view rendered again brings them back", async (t) => {
     const audio = installMic();
     t.mock.timers.enable({ apis: ["setTimeout"] });

@@ -38,7 +38,7 @@
  *   | {type: "interrupt"}
  *   | {type: "mic_check"}
  *   | {type: "item", item: ItemSummary}
- *   | {type: "snapshot", items: ItemSummary[]}} KernelMessage
+ *   | {type: "snapshot", items: ItemSummary[], audio_sent: Map<string, number>}} KernelMessage
  */
 
 /**
@@ -202,8 +202,18 @@ export function parseKernelMessage(msg, buffers = []) {
       return { type: "mic_check" };
     case "item":
       return normalizeSummary(msg.item) === null ? null : { type: "item", item: msg.item };
-    case "snapshot":
-      return Array.isArray(msg.items) ? { type: "snapshot", items: msg.items } : null;
+    case "snapshot": {
+      if (!Array.isArray(msg.items)) return null;
+      /** @type {Map<string, number>} */
+      const sent = new Map();
+      const raw = msg.audio_sent;
+      if (raw !== null && typeof raw === "object") {
+        for (const [key, value] of Object.entries(raw)) {
+          if (key !== "" && Number.isInteger(value) && value >= 0) sent.set(key, value);
+        }
+      }
+      return { type: "snapshot", items: msg.items, audio_sent: sent };
+    }
     default:
       return null;
   }

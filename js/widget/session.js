@@ -88,6 +88,13 @@ export class RtwSession {
     this.orphanTimer = null;
     /** @type {Set<string>} items reported as unplayed while orphaned */
     this.unplayed = new Set();
+    /** @type {Map<string, number>} samples received per item, recent items only */
+    this.received = new Map();
+    /**
+     * @type {Map<string, number>} samples of an item sent before this page listened (a page
+     * opened mid-answer): added to what the player counts, so the kernel gets positions
+     */
+    this.audioBase = new Map();
     const trace = /** @type {any} */ (globalThis).__rtwTrace;
     /** @type {any[] | null} trace records, when the page asked for them (see the top) */
     this.trace = Array.isArray(trace) ? trace : null;
@@ -207,6 +214,10 @@ export class RtwSession {
       }
       case "snapshot": {
         for (const raw of msg.items) applyItemSummary(this.store, raw);
+        for (const [id, sent] of msg.audio_sent) {
+          const missed = sent - (this.received.get(id) ?? 0);
+          if (missed > 0) this.audioBase.set(id, missed);
+        }
         this.emit({ kind: "items" });
         break;
       }
@@ -217,11 +228,13 @@ export class RtwSession {
           const samples = buffer.byteLength >> 1;
           this.trace.push({ event: "audio", t: rtwEpochMs(), itemId: msg.item_id, samples });
         }
+        this._countReceived(msg.item_id, buffer.byteLength >> 1);
         if (this.orphaned) {
           // Nobody sees this widget: its answer is not played, and the kernel is told so.
           if (!this.unplayed.has(msg.item_id)) {
             this.unplayed.add(msg.item_id);
-            this.model.send({ type: "interrupted", item_id: msg.item_id, played_samples: 0 });
+            const played = this._position(msg.item_id, 0);
+            this.model.send({ type: "interrupted", item_id: msg.item_id, played_samples: played });
           }
           break;
         }
@@ -240,6 +253,30 @@ export class RtwSession {
         if (this.capturing) this.model.send({ type: "mic_held" });
         break;
     }
+  }
+
+  /**
+   * @param {string} itemId
+   * @param {number} samples
+   */
+  _countReceived(itemId, samples) {
+    const count = this.received.get(itemId);
+    if (count === undefined && this.received.size >= 64) {
+      const oldest = /** @type {string} */ (this.received.keys().next().value);
+      this.received.delete(oldest);
+      this.audioBase.delete(oldest);
+    }
+    this.received.set(itemId, (count ?? 0) + samples);
+  }
+
+  /**
+   * The item's position in samples for what the player counted (see `audioBase`).
+   * @param {string | null} itemId
+   * @param {number} played
+   * @returns {number}
+   */
+  _position(itemId, played) {
+    return (played | 0) + (itemId === null ? 0 : this.audioBase.get(itemId) ?? 0);
   }
 
   /**
@@ -335,16 +372,18 @@ export class RtwSession {
         if (this.playing === msg.itemId) this.playing = null;
         this.emit({ kind: "audio" });
         break;
-      case "interrupted":
+      case "interrupted": {
+        const itemId = typeof msg.itemId === "string" ? msg.itemId : null;
         this.model.send({
           type: "interrupted",
-          item_id: typeof msg.itemId === "string" ? msg.itemId : null,
-          played_samples: msg.playedSamples | 0,
+          item_id: itemId,
+          played_samples: this._position(itemId, msg.playedSamples),
         });
         if (typeof msg.itemId === "string") this.playedSentAt.delete(msg.itemId);
         this.playing = null;
         this.emit({ kind: "audio" });
         break;
+      }
       case "level":
         this.outLevel = msg.rms;
         this.emit({ kind: "levels" });
@@ -363,7 +402,8 @@ export class RtwSession {
    * @param {number} playedSamples
    */
   _sendPlayed(itemId, playedSamples) {
-    this.model.send({ type: "played", item_id: itemId, played_samples: playedSamples | 0 });
+    const position = this._position(itemId, playedSamples);
+    this.model.send({ type: "played", item_id: itemId, played_samples: position });
   }
 
   /** Stops playback at once; the worklet's answer goes to the kernel as `interrupted`. */
