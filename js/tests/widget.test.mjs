@@ -8,22 +8,11 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 
-const JS = fileURLToPath(new URL("../", import.meta.url));
-const jsFiles = (dir) =>
-  readdirSync(path.join(JS, dir))
-    .filter((name) => name.endsWith(".js"))
-    .sort()
-    .map((name) => path.join(JS, dir, name));
-const PARTS = [...jsFiles("widget"), path.join(JS, "widget.js")];
+import { JS, WIDGET_PARTS as PARTS, assembleWidget as assemble } from "./assembly.mjs";
+
 const WIDGET = PARTS.map((file) => readFileSync(file, "utf8")).join("\n");
-
-/** The module text, assembled by the rule of realtime_widget/_frontend.py. */
-function assemble() {
-  const lib = jsFiles("lib").map((file) => readFileSync(file, "utf8").replace(/^export /gm, ""));
-  return [...lib, WIDGET].join("\n");
-}
 
 let w;
 const dir = mkdtempSync(path.join(tmpdir(), "rtw-widget-"));

@@ -62,6 +62,28 @@ export class RtwView {
     this.nodes = new Map();
     /** @type {(() => void)[]} */
     this.cleanups = [];
+    // The parts build() makes (declared here for the type checker).
+    /** @type {HTMLElement} */ this.root;
+    /** @type {HTMLButtonElement} */ this.connectButton;
+    /** @type {HTMLElement} */ this.statePill;
+    /** @type {HTMLElement} */ this.stateDot;
+    /** @type {HTMLElement} */ this.stateText;
+    /** @type {HTMLSelectElement} */ this.turnSelect;
+    /** @type {HTMLButtonElement} */ this.micButton;
+    /** @type {HTMLButtonElement} */ this.pttButton;
+    /** @type {HTMLButtonElement} */ this.stopButton;
+    /** @type {HTMLElement} */ this.inMeter;
+    /** @type {HTMLElement} */ this.outMeter;
+    /** @type {HTMLElement} */ this.errorBanner;
+    /** @type {HTMLElement} */ this.errorText;
+    /** @type {HTMLButtonElement} */ this.errorClose;
+    /** @type {HTMLElement} */ this.notice;
+    /** @type {HTMLElement} */ this.tools;
+    /** @type {HTMLElement} */ this.log;
+    /** @type {HTMLElement} */ this.empty;
+    /** @type {HTMLFormElement} */ this.form;
+    /** @type {HTMLInputElement} */ this.input;
+    /** @type {HTMLButtonElement} */ this.sendButton;
     this.build();
   }
 
