@@ -111,7 +111,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ipykernel_warned = False
 
 
-def ipykernel_too_old(version: str) -> bool:
+def _ipykernel_too_old(version: str) -> bool:
     """Whether an ipykernel ``version`` holds comm messages while a cell awaits (before 7)."""
     major = version.split(".", 1)[0]
     return major.isdigit() and int(major) < 7
@@ -129,7 +129,7 @@ def _warn_if_old_ipykernel() -> None:
             version = importlib.metadata.version("ipykernel")
         except importlib.metadata.PackageNotFoundError:
             return
-    if ipykernel_too_old(version):
+    if _ipykernel_too_old(version):
         _ipykernel_warned = True
         warnings.warn(
             f"ipykernel {version} holds the widget's messages while a cell runs, even one "
@@ -714,7 +714,12 @@ class RealtimeWidget(anywidget.AnyWidget):
             if self.connection == "connected" and not self._client.is_connected():
                 self._closed_abnormally(False)
 
-        asyncio.get_running_loop().call_later(0.01, settle)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop, no reconnect task
+            settle()
+            return
+        loop.call_later(0.01, settle)
 
     def _on_reconnecting(self, event: Mapping[str, Any]) -> None:
         self._reconnecting_after = self._closes

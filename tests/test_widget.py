@@ -27,7 +27,7 @@ from realtime_widget.client import RealtimeClient
 from realtime_widget.errors import AuthenticationError
 from realtime_widget.server import LocalRealtimeServer
 from realtime_widget.server.synth import synthesize
-from realtime_widget.widget import RealtimeWidget, ipykernel_too_old
+from realtime_widget.widget import RealtimeWidget, _ipykernel_too_old
 
 SECRET = "sk-test-SECRET-123"
 
@@ -864,9 +864,9 @@ def test_tools_trait_follows_the_client_however_tools_are_registered(
 def test_an_old_ipykernel_is_warned_about_once(
     server: LocalRealtimeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert ipykernel_too_old("6.29.5") and ipykernel_too_old("5.0")
-    assert not ipykernel_too_old("7.0.0") and not ipykernel_too_old("7.4.0b1")
-    assert not ipykernel_too_old("dev")
+    assert _ipykernel_too_old("6.29.5") and _ipykernel_too_old("5.0")
+    assert not _ipykernel_too_old("7.0.0") and not _ipykernel_too_old("7.4.0b1")
+    assert not _ipykernel_too_old("dev")
     kernel = types.ModuleType("ipykernel")
     kernel.__version__ = "6.29.5"  # type: ignore[attr-defined]
     kernel.version_info = (6, 29, 5)  # type: ignore[attr-defined]  # ipywidgets reads it
