@@ -183,7 +183,6 @@ export class RtwSession {
     // The kernel says "error" only when no reconnect follows. While reconnecting the mic
     // stays open but nothing is sent (`sending`); audio resumes with the new session.
     if ((state === "disconnected" || state === "error") && this.capturing) this.stopMic();
-    this.emit({ kind: "audio" });
   }
 
   _onMic() {
