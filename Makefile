@@ -46,7 +46,15 @@ typecheck: venv
 pytest: venv browser-deps
 	$(BIN)/pytest -q
 
-nodetest:
+# TypeScript checks the frontend's JSDoc types (js/tests/types.test.mjs); it is installed
+# here, pinned, into a gitignored folder. Offline, the check is skipped and says so.
+TYPESCRIPT := 5.9.3
+TSC := js/.tsc/node_modules/typescript/bin/tsc
+
+$(TSC):
+	-npm install --silent --no-save --no-audit --no-fund --prefix js/.tsc typescript@$(TYPESCRIPT)
+
+nodetest: $(TSC)
 	@if [ -d js/tests ]; then node --test js/tests/; fi
 
 test: lint typecheck pytest nodetest
@@ -64,4 +72,4 @@ soak: venv
 	HYPOTHESIS_PROFILE=nightly $(BIN)/pytest -q -m soak -o addopts=""
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist js/.tsc

@@ -9,10 +9,14 @@
 //
 // Wire (see realtime_widget/_widget_messages.py for the kernel side):
 //   kernel -> browser: delta {item_id, field, delta} | audio {item_id} + one buffer |
-//     audio_done {item_id} | interrupt | item {item} | snapshot {items}
+//     audio_done {item_id} | interrupt | item {item} | snapshot {items} | mic_check
 //   browser -> kernel: audio + one buffer | interrupted {item_id, played_samples} |
 //     played {item_id, played_samples} | stop | text {text} | ptt_start | ptt_stop |
-//     connect | disconnect | hello
+//     connect | disconnect | hello | mic_check | mic_held
+//
+// A session outlives its views: the model's `initialize` makes it (or the first `render`),
+// each view attaches to it, and the session goes quiet once none is left (see
+// js/widget/session.js).
 
 /**
  * Sessions by the widget's `_session_key` trait: anywidget hands `initialize` and each view
@@ -30,14 +34,25 @@ function rtwSessionKey(model) {
   return typeof key === "string" && key !== "" ? key : "default";
 }
 
+/**
+ * A new session for `model`, registered under `key` and started.
+ * @param {string} key
+ * @param {AnyModel} model
+ * @returns {RtwSession}
+ */
+function rtwStartSession(key, model) {
+  rtwSessions.get(key)?.dispose();
+  const session = new RtwSession(model);
+  rtwSessions.set(key, session);
+  session.start();
+  return session;
+}
+
 export default {
   /** @param {{model: AnyModel}} context */
   initialize({ model }) {
     const key = rtwSessionKey(model);
-    rtwSessions.get(key)?.dispose();
-    const session = new RtwSession(model);
-    rtwSessions.set(key, session);
-    session.start();
+    const session = rtwStartSession(key, model);
     return () => {
       session.dispose();
       if (rtwSessions.get(key) === session) rtwSessions.delete(key);
@@ -46,13 +61,12 @@ export default {
   /** @param {{model: AnyModel, el: HTMLElement}} context */
   render({ model, el }) {
     const key = rtwSessionKey(model);
-    let session = rtwSessions.get(key);
-    if (session === undefined) {
-      session = new RtwSession(model);
-      rtwSessions.set(key, session);
-      session.start();
-    }
+    const session = rtwSessions.get(key) ?? rtwStartSession(key, model);
     const view = new RtwView(session, model, el);
-    return () => view.dispose();
+    session.attachView();
+    return () => {
+      view.dispose();
+      session.detachView();
+    };
   },
 };

@@ -8,14 +8,19 @@ Rules:
   little-endian 24 kHz mono samples; ``{"type": "audio_done", "item_id"}`` once an item's
   audio is complete; ``{"type": "interrupt"}`` when the user starts speaking (barge-in);
   ``{"type": "item", "item": summary}`` when one item changed between trait updates;
-  ``{"type": "snapshot", "items": [summary, ...]}`` answering ``hello`` with the items
-  that changed since the ``items`` trait was last set.
+  ``{"type": "snapshot", "items": [summary, ...], "audio_sent": {item_id: samples}}``
+  answering ``hello`` with the items that changed since the ``items`` trait was last set,
+  and the samples sent so far of each item whose audio still streams (a page opened
+  mid-answer counts its played samples from there); ``{"type": "mic_check"}`` asking
+  every page whether it captures (a page answers ``mic_held``). The widget sends only
+  :data:`KernelMessage` values.
 - Browser to kernel: ``{"type": "audio"}`` with one binary buffer (PCM16 24 kHz mono, an
   even number of bytes, at most :data:`MAX_AUDIO_BYTES`); ``{"type": "interrupted",
   "item_id": str | None, "played_samples": int}``; ``{"type": "played", "item_id": str,
   "played_samples": int}``; ``{"type": "text", "text": str}`` (1 to :data:`MAX_TEXT_CHARS`
   characters); and the bare ``stop``, ``ptt_start``, ``ptt_stop``, ``connect``,
-  ``disconnect``, ``hello``.
+  ``disconnect``, ``hello``, ``mic_check`` (a page starting while the ``mic`` trait reads
+  on) and ``mic_held`` (this page captures).
 - :func:`parse_browser_message` checks a browser message completely before anything acts on
   it and raises :class:`ProtocolError` naming the problem otherwise. Extra keys are ignored.
 - :func:`summarize_item` turns a conversation item into an :class:`ItemSummary`: light,
@@ -50,6 +55,8 @@ __all__ = [
     "InterruptMessage",
     "ItemMessage",
     "ItemSummary",
+    "KernelMessage",
+    "MicCheckMessage",
     "SnapshotMessage",
     "ToolState",
     "call_failed",
@@ -63,9 +70,11 @@ _MAX_SAMPLES: Final = 1 << 40
 
 DeltaField = Literal["text", "transcript", "arguments"]
 ToolState = Literal["running", "done", "error"]
-BareType = Literal["stop", "ptt_start", "ptt_stop", "connect", "disconnect", "hello"]
+BareType = Literal[
+    "stop", "ptt_start", "ptt_stop", "connect", "disconnect", "hello", "mic_check", "mic_held"
+]
 _BARE: Final[frozenset[str]] = frozenset(
-    {"stop", "ptt_start", "ptt_stop", "connect", "disconnect", "hello"}
+    {"stop", "ptt_start", "ptt_stop", "connect", "disconnect", "hello", "mic_check", "mic_held"}
 )
 
 
@@ -124,6 +133,22 @@ class ItemMessage(TypedDict):
 class SnapshotMessage(TypedDict):
     type: Literal["snapshot"]
     items: list[ItemSummary]
+    audio_sent: dict[str, int]  # items whose audio still streams: samples sent before this
+
+
+class MicCheckMessage(TypedDict):
+    type: Literal["mic_check"]
+
+
+KernelMessage: TypeAlias = (
+    DeltaMessage
+    | AudioMessage
+    | AudioDoneMessage
+    | InterruptMessage
+    | ItemMessage
+    | SnapshotMessage
+    | MicCheckMessage
+)
 
 
 # -- browser to kernel ------------------------------------------------------------------------

@@ -7,11 +7,14 @@ Rules:
   tools and ask for responses). The message shapes are in
   :mod:`realtime_widget._widget_messages`.
 - Traits: ``connection`` (``disconnected | connecting | connected | reconnecting |
-  error``), ``error`` (the last error, ``""`` when cleared), ``status`` (a short notice),
-  ``tools`` (``{name, description, parameters}`` each), ``turn_detection`` (``server_vad |
-  semantic_vad | manual``; the browser may change it and the session follows), ``mic`` (set
-  by the browser: ``off | starting | on | denied | unsupported``) and ``items`` (one
-  :class:`ItemSummary` per conversation item, in order).
+  error``; ``error`` only when no reconnect follows: a connection the client reopens goes
+  straight to ``reconnecting``), ``error`` (the last error, ``""`` when cleared),
+  ``status`` (a short notice), ``tools`` (``{name, description, parameters}`` each),
+  ``turn_detection`` (``server_vad | semantic_vad | manual``; it follows the client's
+  session whenever the session is sent, and the browser may change it, the session then
+  following), ``mic`` (set by the browser: ``off | starting | on | denied | unsupported``;
+  shared by every page showing the widget) and ``items`` (one :class:`ItemSummary` per
+  conversation item, in order).
 - ``items`` is set when an item is appended, completed, truncated or deleted, and when a
   tool call changes state; never per delta. Streamed pieces travel as ``delta`` and
   ``audio`` messages, whose size does not depend on the conversation's length. An item
@@ -23,6 +26,14 @@ Rules:
 - ``{"type": "connect"}`` from the browser schedules :meth:`RealtimeWidget.connect` as a
   task on the running loop (in a kernel, the kernel's loop, where comm messages are
   handled). Everything runs in background tasks: no cell stays busy while audio flows.
+  Under ipykernel 6, comm messages wait while any cell runs, awaiting or not: the widget
+  warns once when it is made there (ipykernel 7 or later is needed).
+- A view going away does not end the conversation: the browser stops the mic and playback
+  of a widget no view shows (and tells the kernel as a barge-in would), while the client
+  stays connected so that a view shown later, or a reloaded page, carries on.
+- ``mic_check`` from a page that starts while ``mic`` reads on (a reload, or a second
+  page): the kernel asks every page with its own ``mic_check``; unless one answers
+  ``mic_held`` within :data:`MIC_CHECK_SECONDS`, ``mic`` is set to ``off``.
 - The API key never reaches the browser: it is in no trait and no message, and error texts
   and the repr are scrubbed of it.
 """
@@ -31,11 +42,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast, overload
@@ -51,7 +65,9 @@ from ._widget_messages import (
     BrowserPlayed,
     BrowserText,
     CallRecord,
+    DeltaField,
     ItemSummary,
+    KernelMessage,
     call_failed,
     parse_browser_message,
     summarize_item,
@@ -64,6 +80,7 @@ from .tools import Tool
 
 __all__ = [
     "CONNECTION_STATES",
+    "MIC_CHECK_SECONDS",
     "MIC_STATES",
     "TURN_MODES",
     "ConnectionState",
@@ -83,12 +100,43 @@ MIC_STATES: Final = ("off", "starting", "on", "denied", "unsupported")
 TURN_MODES: Final = ("server_vad", "semantic_vad", "manual")
 
 DEFAULT_TRANSCRIPTION: Final = "gpt-4o-mini-transcribe"
-# Server errors that only mean a cancel crossed the server's own (interrupt_response).
+MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
 _MIN_PTT_SAMPLES: Final = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
 _MAX_INTERRUPTIONS: Final = 256
 _MAX_PLAYED_ITEMS: Final = 1024
+_DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_ipykernel_warned = False
+
+
+def _ipykernel_too_old(version: str) -> bool:
+    """Whether an ipykernel ``version`` holds comm messages while a cell awaits (before 7)."""
+    major = version.split(".", 1)[0]
+    return major.isdigit() and int(major) < 7
+
+
+def _warn_if_old_ipykernel() -> None:
+    """Warn once per process when running in an ipykernel older than 7."""
+    global _ipykernel_warned
+    module = sys.modules.get("ipykernel")
+    if _ipykernel_warned or module is None:
+        return
+    version = getattr(module, "__version__", None)
+    if not isinstance(version, str):
+        try:
+            version = importlib.metadata.version("ipykernel")
+        except importlib.metadata.PackageNotFoundError:
+            return
+    if _ipykernel_too_old(version):
+        _ipykernel_warned = True
+        warnings.warn(
+            f"ipykernel {version} holds the widget's messages while a cell runs, even one "
+            "that awaits: install ipykernel>=7 in the kernel's environment",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 class _Unset:
@@ -183,6 +231,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     ) -> None:
         if client is not None and any(v is not None for v in (url, api_key, model, dialect)):
             raise UsageError("give either client= or url/api_key/model/dialect, not both")
+        _warn_if_old_ipykernel()
         # Kept only to scrub error texts and reprs; never synced or sent.
         self.__secret = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if client is None:
@@ -225,7 +274,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._failed_calls: set[str] = set()
         self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
         self._truncated: dict[str, int] = {}
-        self._audio_open: set[str] = set()  # items whose audio was sent but not closed
+        # items whose audio was sent but not closed: the samples sent so far
+        self._audio_open: dict[str, int] = {}
         self._muted: set[str] = set()  # interrupted items: their late audio is not sent
         self._played: dict[str, int] = {}
         self._interruptions: list[Interruption] = []
@@ -233,6 +283,10 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._ptt_samples = 0
         self._dropped_audio_chunks = 0
         self._close_error = ""
+        self._closes = 0  # abnormal closes seen
+        self._reconnecting_after = 0  # the close the last `reconnecting` event followed
+        self._mic_held = False
+        self._mic_check: asyncio.TimerHandle | None = None
 
         super().__init__(
             tools=self._tool_summaries(),
@@ -249,6 +303,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             (client, "reconnecting", self._on_reconnecting),
             (client, "reconnected", self._on_reconnected),
             (client, "tools.updated", self._on_tools_updated),
+            (client.realtime, "client.session.update", self._on_session_sent),
             (client.realtime, "server.conversation.item.truncated", self._on_truncated),
             (client.realtime, "server.conversation.item.deleted", self._on_deleted),
         ]
@@ -267,9 +322,11 @@ class RealtimeWidget(anywidget.AnyWidget):
             "connect": self._browser_connect,
             "disconnect": self._browser_disconnect,
             "hello": self._browser_hello,
+            "mic_check": self._browser_mic_check,
+            "mic_held": self._browser_mic_held,
         }
         if client.is_connected():
-            self.connection = "connected"
+            self._set_connection("connected")
         if client.get_conversation_items():
             self._sync_items()
 
@@ -310,7 +367,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         if self._client.is_connected():
-            self.connection = "connected"
+            self._set_connection("connected")
             return
         task = self._connect_task
         if task is None or task.done():
@@ -318,25 +375,25 @@ class RealtimeWidget(anywidget.AnyWidget):
         await asyncio.shield(task)
 
     async def _connect(self) -> None:
-        self.connection = "connecting"
+        self._set_connection("connecting")
         self.error = ""
         try:
             await self._client.connect()
         except RealtimeError as exc:
-            self.connection = "error"
+            self._set_connection("error")
             self.error = self._scrub(str(exc))
             raise
         except BaseException:
-            self.connection = "error" if not self._client.is_connected() else "connected"
+            self._set_connection("connected" if self._client.is_connected() else "error")
             raise
-        self.connection = "connected"
+        self._set_connection("connected")
 
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection (the conversation is kept); returns an awaitable future."""
         self._close_open_audio()
         self._ptt_active = False
         future = self._client.disconnect()
-        self.connection = "disconnected"
+        self._set_connection("disconnected")
         return future
 
     def send_text(self, text: str) -> None:
@@ -388,9 +445,20 @@ class RealtimeWidget(anywidget.AnyWidget):
             with contextlib.suppress(UsageError):
                 source.off(name, handler)
         self._handlers = []
+        check = getattr(self, "_mic_check", None)
+        if check is not None:
+            check.cancel()
+            self._mic_check = None
         super().close()
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _set_connection(self, state: ConnectionState) -> None:
+        self.connection = state
+
+    def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
+        """Send one kernel-to-browser message (see :mod:`realtime_widget._widget_messages`)."""
+        self.send(message, buffers=buffers)
 
     def _scrub(self, text: str) -> str:
         secret = self.__secret
@@ -505,11 +573,11 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._dirty.add(item_id)
         if self._shown.get(item_id) != summary:
             self._shown[item_id] = summary
-            self.send({"type": "item", "item": summary})
+            self._send_message({"type": "item", "item": summary})
 
     def _close_open_audio(self) -> None:
         for item_id in sorted(self._audio_open):
-            self.send({"type": "audio_done", "item_id": item_id})
+            self._send_message({"type": "audio_done", "item_id": item_id})
         self._audio_open.clear()
 
     def _call_of(self, call_id: str) -> dict[str, Any] | None:
@@ -538,22 +606,23 @@ class RealtimeWidget(anywidget.AnyWidget):
         audio = delta.get("audio")
         if audio is not None:
             if len(audio) and item_id not in self._muted:
-                self._audio_open.add(item_id)
+                self._audio_open[item_id] = self._audio_open.get(item_id, 0) + len(audio)
                 data = audio.astype("<i2", copy=False).tobytes()
-                self.send({"type": "audio", "item_id": item_id}, buffers=[data])
+                self._send_message({"type": "audio", "item_id": item_id}, buffers=[data])
             return
-        for field in ("text", "transcript", "arguments"):
+        for field in _DELTA_FIELDS:
             piece = delta.get(field)
             if piece:
-                self.send({"type": "delta", "item_id": item_id, "field": field, "delta": piece})
+                self._send_message(
+                    {"type": "delta", "item_id": item_id, "field": field, "delta": piece}
+                )
 
     def _on_item_completed(self, event: Mapping[str, Any]) -> None:
         item = event["item"]
         item_id = str(item.get("id"))
         self._dirty.add(item_id)
-        if item_id in self._audio_open:
-            self._audio_open.discard(item_id)
-            self.send({"type": "audio_done", "item_id": item_id})
+        if self._audio_open.pop(item_id, None) is not None:
+            self._send_message({"type": "audio_done", "item_id": item_id})
         call_id = item.get("call_id")
         is_call = item.get("type") == "function_call" and isinstance(call_id, str)
         if is_call and call_id not in self._calls:
@@ -578,7 +647,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             self._dirty.add(str(call.get("id")))
 
     def _on_interrupted(self, event: Mapping[str, Any]) -> None:
-        self.send({"type": "interrupt"})
+        self._send_message({"type": "interrupt"})
 
     def _on_truncated(self, event: Mapping[str, Any]) -> None:
         item_id = event.get("item_id")
@@ -600,7 +669,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             if isinstance(call_id, str):
                 self._failed_calls.add(call_id)
         if event.get("type") == "reconnect_failed":
-            self.connection = "error"
+            self._set_connection("error")
             self.status = ""
         if isinstance(error, BaseException):
             message = str(error)
@@ -611,19 +680,54 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _on_close(self, event: Mapping[str, Any]) -> None:
         self._close_open_audio()
         self._ptt_active = False
-        if event.get("error"):
-            self.connection = "error"
-            reason = event.get("exception") or f"connection closed (code {event.get('code')})"
-            self.error = self._close_error = self._scrub(str(reason))
+        if not event.get("error"):
+            self._set_connection("disconnected")
+            return
+        reason = event.get("exception") or f"connection closed (code {event.get('code')})"
+        self.error = self._close_error = self._scrub(str(reason))
+        self._closes += 1
+        follows = event.get("reconnecting")
+        if isinstance(follows, bool):
+            self._closed_abnormally(follows)
         else:
-            self.connection = "disconnected"
+            self._settle_close_later(self._closes)
+
+    def _closed_abnormally(self, reconnect_follows: bool) -> None:
+        if reconnect_follows:
+            # the mic stays open in the browser: only "disconnected" or a final "error" stop it
+            self._set_connection("reconnecting")
+            self.status = "connection lost: reconnecting"
+        else:
+            self._set_connection("error")
+
+    def _settle_close_later(self, close: int) -> None:
+        """For a client whose ``close`` event does not say whether a reconnect follows.
+
+        Such a client starts its reconnect task after dispatching ``close``; the task's first
+        step dispatches ``reconnecting``, and runs before this timer. Without it, the close is
+        final.
+        """
+
+        def settle() -> None:
+            if self._reconnecting_after == close or self._closes != close:
+                return
+            if self.connection == "connected" and not self._client.is_connected():
+                self._closed_abnormally(False)
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop, no reconnect task
+            settle()
+            return
+        loop.call_later(0.01, settle)
 
     def _on_reconnecting(self, event: Mapping[str, Any]) -> None:
-        self.connection = "reconnecting"
+        self._reconnecting_after = self._closes
+        self._set_connection("reconnecting")
         self.status = f"connection lost: reconnecting (attempt {event.get('attempt')})"
 
     def _on_reconnected(self, event: Mapping[str, Any]) -> None:
-        self.connection = "connected"
+        self._set_connection("connected")
         self.status = ""
         if self.error and self.error == self._close_error:
             self.error = ""
@@ -637,9 +741,24 @@ class RealtimeWidget(anywidget.AnyWidget):
         def apply() -> None:
             if mode != "manual":
                 self._ptt_active = False
-            self._client.update_session(turn_detection=config)
+            if self._client_turn_mode() != mode:  # not an echo of the client's own change
+                self._client.update_session(turn_detection=config)
 
         self._on_home_loop(apply, "changing turn detection")
+
+    def _on_session_sent(self, event: Mapping[str, Any]) -> None:
+        self._follow_turn_mode()
+
+    def _follow_turn_mode(self) -> None:
+        """Set ``turn_detection`` from the client's session (changed from a cell, say)."""
+        detection = self._client.config.turn_detection()
+        if detection is not None and isinstance(detection.get("type"), str):
+            self._turn_configs[detection["type"]] = dict(detection)
+        mode = self._client_turn_mode()
+        if mode != "manual":
+            self._ptt_active = False
+        if self.turn_detection != mode:
+            self.turn_detection = mode
 
     # -- browser messages -----------------------------------------------------------------
 
@@ -673,7 +792,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._interruptions.append(Interruption(item_id, played, time.monotonic()))
         if item_id is not None:
             self._muted.add(item_id)
-            self._audio_open.discard(item_id)
+            self._audio_open.pop(item_id, None)
             self._record_played(item_id, played)
         if not self._client.is_connected():
             return
@@ -720,17 +839,49 @@ class RealtimeWidget(anywidget.AnyWidget):
             return
         if self._ptt_samples < _MIN_PTT_SAMPLES:
             self.status = "too short: hold the button while you speak"
+            self._discard_uncommitted_input()  # else the next turn would start with this tap
             return
         self._client.create_response()
 
+    def _discard_uncommitted_input(self) -> None:
+        """Drop the user audio sent since the last commit.
+
+        Uses the client's ``clear_input_audio()``; a client without it gets the
+        ``input_audio_buffer.clear`` event sent, and moves its commit offset past the
+        dropped audio when the server answers ``input_audio_buffer.cleared``.
+        """
+        clear = getattr(self._client, "clear_input_audio", None)
+        if callable(clear):
+            clear()
+        else:
+            self._client.realtime.send("input_audio_buffer.clear")
+
     def _browser_connect(self, message: Any) -> None:
         if self._client.is_connected():
-            self.connection = "connected"
+            self._set_connection("connected")
             return
         self._spawn(self.connect(), "connect")
 
     def _browser_disconnect(self, message: Any) -> None:
         self.disconnect()
+
+    def _browser_mic_check(self, message: Any) -> None:
+        if self.mic not in ("on", "starting"):
+            return
+        self._mic_held = False
+        if self._mic_check is not None:
+            self._mic_check.cancel()
+        self._send_message({"type": "mic_check"})
+        loop = self._loop or asyncio.get_event_loop_policy().get_event_loop()
+        self._mic_check = loop.call_later(MIC_CHECK_SECONDS, self._end_mic_check)
+
+    def _browser_mic_held(self, message: Any) -> None:
+        self._mic_held = True
+
+    def _end_mic_check(self) -> None:
+        self._mic_check = None
+        if not self._mic_held and self.mic in ("on", "starting"):
+            self.mic = "off"  # no page captures: a reloaded page left it on
 
     def _browser_hello(self, message: Any) -> None:
         summaries: list[ItemSummary] = []
@@ -738,4 +889,6 @@ class RealtimeWidget(anywidget.AnyWidget):
             item_id = str(item.get("id"))
             if item_id in self._dirty or item_id not in self._shown:
                 summaries.append(self._summary(item))
-        self.send({"type": "snapshot", "items": summaries})
+        sent = dict(self._audio_open)
+        self._send_message({"type": "snapshot", "items": summaries, "audio_sent": sent})
+        self._follow_turn_mode()

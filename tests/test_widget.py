@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import threading
 import traceback
+import types
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +21,13 @@ import numpy as np
 import pytest
 from comm.base_comm import BaseComm
 
+from realtime_widget import widget as widget_module
 from realtime_widget._frontend import assemble_css, assemble_esm, find_js_dir, strip_exports
 from realtime_widget.client import RealtimeClient
 from realtime_widget.errors import AuthenticationError
 from realtime_widget.server import LocalRealtimeServer
 from realtime_widget.server.synth import synthesize
-from realtime_widget.widget import RealtimeWidget
+from realtime_widget.widget import RealtimeWidget, _ipykernel_too_old
 
 SECRET = "sk-test-SECRET-123"
 
@@ -355,6 +359,14 @@ async def test_hello_answers_with_items_still_streaming(
         assert flying[0]["id"] in trait_ids
         trait_copy = next(s for s in widget.items if s["id"] == flying[0]["id"])
         assert trait_copy["transcript"] == ""  # the trait holds the item as appended
+        # How much of its audio went out before: a page opened now counts from there.
+        sent = sum(
+            len(b[0]) // 2 for c, b in wire.custom("audio") if c["item_id"] == flying[0]["id"]
+        )
+        assert sent > 0 and snapshot["audio_sent"] == {flying[0]["id"]: sent}
+        await until(lambda: item(widget, flying[0]["id"])["status"] == "completed", 15)
+        wire.browser({"type": "hello"})
+        assert wire.custom("snapshot")[-1][0]["audio_sent"] == {}
         await widget.client.aclose()
 
 
@@ -475,16 +487,29 @@ async def test_push_to_talk(
     assert by_role(widget, "user")[-1]["audio_ms"] > 300
     assert by_role(widget, "assistant")[-1]["transcript"] == "You said: hello."
 
-    # A tap too short to hold speech asks for nothing.
+    # A tap too short to hold speech asks for nothing, and its audio is dropped.
     wire.browser({"type": "ptt_start"})
     wire.browser({"type": "audio"}, [memoryview(bytes(960))])
     wire.browser({"type": "ptt_stop"})
-    await asyncio.sleep(0.1)
+    await until(lambda: received(server, "input_audio_buffer.clear"))
     assert len(received(server, "input_audio_buffer.commit")) == 1
     assert "too short" in widget.status
     # ptt_stop without ptt_start is ignored.
     wire.browser({"type": "ptt_stop"})
     assert len(received(server, "response.create")) == 1
+
+    # The next turn holds its own speech only, not the tap before it.
+    await asyncio.sleep(0.1)  # the server's input_audio_buffer.cleared is back
+    chunks = speech_chunks("again", silence_ms=0)
+    wire.browser({"type": "ptt_start"})
+    for chunk in chunks:
+        wire.browser({"type": "audio"}, [chunk])
+    wire.browser({"type": "ptt_stop"})
+    await until(lambda: len(by_role(widget, "assistant")) == 2)
+    await until(lambda: last_answer(widget).get("status") == "completed")
+    user = by_role(widget, "user")[-1]
+    assert user["transcript"] == "again"  # the server heard the speech alone
+    assert len(item(widget, user["id"])["formatted"]["audio"]) == sum(c.nbytes for c in chunks) // 2
 
 
 async def test_turn_detection_follows_the_browser(
@@ -507,6 +532,61 @@ async def test_turn_detection_follows_the_browser(
     assert manual["audio"]["input"]["turn_detection"] is None
     wire.browser_sets(mic="on")
     assert widget.mic == "on"
+
+
+async def test_turn_detection_follows_the_client(
+    server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
+) -> None:
+    widget = make_widget(turn_detection={"type": "server_vad", "silence_duration_ms": 700})
+    wire = Wire(widget)
+    await widget.connect()
+    await until(lambda: len(received(server, "session.update")) == 1)
+    widget.client.update_session(turn_detection=None)  # from a cell, on the client
+    assert widget.turn_detection == "manual"
+    assert wire.updates("turn_detection")[-1] == {"turn_detection": "manual"}
+    widget.client.update_session(turn_detection={"type": "semantic_vad", "eagerness": "low"})
+    assert widget.turn_detection == "semantic_vad"
+    # One session.update per change: following the client sends nothing back.
+    await asyncio.sleep(0.1)
+    assert len(received(server, "session.update")) == 3
+    # The browser switches back and forth; each mode keeps the settings it last had.
+    wire.browser_sets(turn_detection="server_vad")
+    assert widget.client.config.turn_detection() == {
+        "type": "server_vad",
+        "silence_duration_ms": 700,
+    }
+    wire.browser_sets(turn_detection="semantic_vad")
+    assert widget.client.config.turn_detection() == {"type": "semantic_vad", "eagerness": "low"}
+    await until(lambda: len(received(server, "session.update")) == 5)
+    # Changed while disconnected, it shows when the session is sent again.
+    await widget.disconnect()
+    widget.client.update_session(turn_detection=None)
+    await widget.connect()
+    assert widget.turn_detection == "manual"
+
+
+async def test_a_page_starting_while_the_mic_reads_on_finds_out_who_holds_it(
+    make_widget: Callable[..., RealtimeWidget], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("realtime_widget.widget.MIC_CHECK_SECONDS", 0.1)
+    widget = make_widget()
+    wire = Wire(widget)
+    wire.browser_sets(mic="on")
+    # a second page: the first one answers that it captures, and the mic stays on
+    wire.browser({"type": "mic_check"})
+    assert [c for c, _ in wire.custom("mic_check")] == [{"type": "mic_check"}]
+    wire.browser({"type": "mic_held"})
+    await asyncio.sleep(0.3)
+    assert widget.mic == "on"
+    # a reloaded page: nobody answers, so the mic the old page left on is turned off
+    wire.browser({"type": "mic_check"})
+    assert len(wire.custom("mic_check")) == 2
+    await asyncio.sleep(0.05)
+    assert widget.mic == "on"
+    await until(lambda: widget.mic == "off")
+    # with the mic off there is nothing to check
+    wire.browser({"type": "mic_check"})
+    assert len(wire.custom("mic_check")) == 2
 
 
 # -- tools ------------------------------------------------------------------------------------
@@ -712,10 +792,13 @@ async def test_a_lost_connection_reconnects(
     wire = Wire(widget)
     await widget.connect()
     await text_turn(widget, "remember me")
+    mark = wire.mark()
     await server.close_connections(1011, "server restart")
     await until(lambda: widget.connection == "connected" and len(server.connections) == 1)
-    states = [s["connection"] for s in wire.updates("connection")]
-    assert states[-3:] == ["error", "reconnecting", "connected"]
+    # Straight to reconnecting: the browser keeps its mic open through a reconnect, and
+    # stops it only on "disconnected" or a final "error".
+    states = [s["connection"] for s in wire.since(mark).updates("connection")]
+    assert states == ["reconnecting", "connected"]
     assert widget.error == "" and widget.status == ""
     assert len(widget.items) == 2
     answer = await text_turn(widget, "and now")
@@ -726,11 +809,33 @@ async def test_a_client_made_without_reconnect_stays_closed(
     server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
 ) -> None:
     widget = make_widget(reconnect=False)
+    wire = Wire(widget)
     await widget.connect()
+    mark = wire.mark()
     await server.close_connections(1011, "gone")
     await until(lambda: widget.connection == "error")
     await asyncio.sleep(0.2)
     assert widget.connection == "error" and "1011" in widget.error
+    assert [s["connection"] for s in wire.since(mark).updates("connection")] == ["error"]
+
+
+async def test_a_close_event_that_says_whether_a_reconnect_follows_is_believed(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    await widget.client.realtime.disconnect()  # no close event for this one
+    mark = wire.mark()
+    closed = {"code": 1006, "reason": "", "error": True, "exception": None}
+    widget.client.dispatch("close", {**closed, "reconnecting": True})
+    assert widget.connection == "reconnecting"  # at once, not after an "error"
+    assert "reconnecting" in widget.status
+    widget.client.dispatch("close", {**closed, "code": 1008, "reconnecting": False})
+    assert widget.connection == "error" and "1008" in widget.error
+    await asyncio.sleep(0.1)
+    states = [s["connection"] for s in wire.since(mark).updates("connection")]
+    assert states == ["reconnecting", "error"]
 
 
 def test_tools_trait_follows_the_client_however_tools_are_registered(
@@ -754,3 +859,29 @@ def test_tools_trait_follows_the_client_however_tools_are_registered(
     widget.client.unregister_tool("first")
     widget.client.remove_tool("manual")
     assert [t["name"] for t in widget.tools] == ["second"]
+
+
+def test_an_old_ipykernel_is_warned_about_once(
+    server: LocalRealtimeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _ipykernel_too_old("6.29.5") and _ipykernel_too_old("5.0")
+    assert not _ipykernel_too_old("7.0.0") and not _ipykernel_too_old("7.4.0b1")
+    assert not _ipykernel_too_old("dev")
+    kernel = types.ModuleType("ipykernel")
+    kernel.__version__ = "6.29.5"  # type: ignore[attr-defined]
+    kernel.version_info = (6, 29, 5)  # type: ignore[attr-defined]  # ipywidgets reads it
+    monkeypatch.setitem(sys.modules, "ipykernel", kernel)
+    monkeypatch.setattr(widget_module, "_ipykernel_warned", False)
+    with pytest.warns(RuntimeWarning, match=r"ipykernel 6\.29\.5 .* ipykernel>=7"):
+        first = RealtimeWidget(url=server.url, api_key=SECRET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        second = RealtimeWidget(url=server.url, api_key=SECRET)  # once per process
+    kernel.__version__ = "7.1.0"  # type: ignore[attr-defined]
+    kernel.version_info = (7, 1, 0)  # type: ignore[attr-defined]
+    monkeypatch.setattr(widget_module, "_ipykernel_warned", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = RealtimeWidget(url=server.url, api_key=SECRET)
+    for made in (first, second, third):
+        made.close()

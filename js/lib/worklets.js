@@ -126,8 +126,9 @@ export function defineCaptureProcessor(env) {
     _post(chunk) {
       if (chunk === null) return;
       const offset = this._chunker.emitted - chunk.length;
+      const buffer = /** @type {ArrayBuffer} */ (chunk.buffer); // the chunk's own, whole
       /** @type {{type: string, buffer: ArrayBuffer, offset: number, samples: number, t?: number}} */
-      const message = { type: "chunk", buffer: chunk.buffer, offset, samples: chunk.length };
+      const message = { type: "chunk", buffer, offset, samples: chunk.length };
       if (this._trace) message.t = Date.now();
       this.port.postMessage(message, [chunk.buffer]);
     }

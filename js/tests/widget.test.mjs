@@ -8,22 +8,11 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 
-const JS = fileURLToPath(new URL("../", import.meta.url));
-const jsFiles = (dir) =>
-  readdirSync(path.join(JS, dir))
-    .filter((name) => name.endsWith(".js"))
-    .sort()
-    .map((name) => path.join(JS, dir, name));
-const PARTS = [...jsFiles("widget"), path.join(JS, "widget.js")];
+import { JS, WIDGET_PARTS as PARTS, assembleWidget as assemble } from "./assembly.mjs";
+
 const WIDGET = PARTS.map((file) => readFileSync(file, "utf8")).join("\n");
-
-/** The module text, assembled by the rule of realtime_widget/_frontend.py. */
-function assemble() {
-  const lib = jsFiles("lib").map((file) => readFileSync(file, "utf8").replace(/^export /gm, ""));
-  return [...lib, WIDGET].join("\n");
-}
 
 let w;
 const dir = mkdtempSync(path.join(tmpdir(), "rtw-widget-"));
@@ -257,14 +246,19 @@ describe("the session without a browser", () => {
     };
   }
 
-  it("says hello, resets a stale mic, and applies kernel messages to its store", () => {
+  it("says hello, asks who holds a mic that reads on, and applies kernel messages to its store", () => {
     const model = fakeModel({ items: [summary({ id: "a" })], mic: "on", connection: "connected" });
     const session = new w.RtwSession(model);
     const events = [];
     session.subscribe((e) => events.push(e));
     session.start();
-    assert.deepEqual(model.sent[0].content, { type: "hello" });
-    assert.equal(model.state.mic, "off");
+    assert.deepEqual(
+      model.sent.map((m) => m.content),
+      [{ type: "hello" }, { type: "mic_check" }],
+    );
+    assert.equal(model.state.mic, "on", "another page may be capturing: the trait is left alone");
+    model.fire("msg:custom", { type: "mic_check" });
+    assert.equal(model.sent.length, 2, "a page that does not capture does not claim the mic");
     model.fire("msg:custom", { type: "delta", item_id: "a", field: "transcript", delta: "Hi" });
     assert.equal(session.store.items.get("a").transcript, "Hi");
     model.fire("msg:custom", { type: "snapshot", items: [summary({ id: "b", text: "in flight" })] });
@@ -451,6 +445,301 @@ describe("the audio engine with a stand-in Web Audio", () => {
       assert.equal(session.ctx.state, "running");
       session.dispose();
     } finally {
+      audio.restore();
+    }
+  });
+});
+
+describe("the microphone, push-to-talk and views with a stand-in Web Audio", () => {
+  /**
+   * A stand-in Web Audio and getUserMedia: `failSource` makes createMediaStreamSource throw
+   * what Firefox throws for a microphone whose rate differs from the context's.
+   */
+  function installMic({ failSource = false } = {}) {
+    const log = { nodes: [], tracks: [], gets: 0 };
+    class Port {
+      constructor() {
+        this.posted = [];
+        this.onmessage = null;
+      }
+      postMessage(message) {
+        this.posted.push(message);
+      }
+    }
+    class Node {
+      constructor(ctx, name) {
+        Object.assign(this, { ctx, name, port: new Port(), connected: [], disconnects: 0 });
+        log.nodes.push(this);
+      }
+      connect(target) {
+        this.connected.push(target);
+      }
+      disconnect() {
+        this.disconnects += 1;
+        this.connected = [];
+      }
+    }
+    class Context {
+      constructor() {
+        this.state = "running";
+        this.destination = { name: "destination" };
+        this.audioWorklet = { addModule: async () => {} };
+      }
+      createMediaStreamSource() {
+        if (failSource) {
+          const message = "Connecting AudioNodes from AudioContexts with different sample-rate is currently not supported.";
+          throw Object.assign(new Error(message), { name: "NotSupportedError" });
+        }
+        return new Node(this, "source");
+      }
+      createGain() {
+        const gain = new Node(this, "gain");
+        gain.gain = { value: 1 };
+        return gain;
+      }
+      async resume() {}
+      async close() {}
+    }
+    const saved = {
+      AudioContext: globalThis.AudioContext,
+      AudioWorkletNode: globalThis.AudioWorkletNode,
+      navigator: Object.getOwnPropertyDescriptor(globalThis, "navigator"),
+      isSecureContext: globalThis.isSecureContext,
+    };
+    globalThis.AudioContext = Context;
+    globalThis.AudioWorkletNode = Node;
+    globalThis.isSecureContext = true;
+    const getUserMedia = async () => {
+      log.gets += 1;
+      const track = { stopped: false, stop() { this.stopped = true; }, addEventListener() {} };
+      log.tracks.push(track);
+      return { getTracks: () => [track], getAudioTracks: () => [track] };
+    };
+    Object.defineProperty(globalThis, "navigator", {
+      value: { mediaDevices: { getUserMedia } },
+      configurable: true,
+      writable: true,
+    });
+    log.capture = () => log.nodes.filter((n) => n.name === "rtw-capture").at(-1);
+    log.player = () => log.nodes.find((n) => n.name === "rtw-playback");
+    log.restore = () => {
+      globalThis.AudioContext = saved.AudioContext;
+      globalThis.AudioWorkletNode = saved.AudioWorkletNode;
+      globalThis.isSecureContext = saved.isSecureContext;
+      if (saved.navigator) Object.defineProperty(globalThis, "navigator", saved.navigator);
+      else delete globalThis.navigator;
+    };
+    return log;
+  }
+
+  /** A model whose set() fires change events, as anywidget's does. */
+  function liveModel(state) {
+    const handlers = new Map();
+    const sent = [];
+    const fire = (name, ...args) => {
+      for (const cb of handlers.get(name) ?? []) cb(...args);
+    };
+    return {
+      sent,
+      state,
+      get: (name) => state[name],
+      set: (name, value) => {
+        const changed = state[name] !== value;
+        state[name] = value;
+        if (changed) fire(`change:${name}`);
+      },
+      save_changes() {},
+      send: (content, _callbacks, buffers) => sent.push({ content, buffers }),
+      on: (name, cb) => handlers.set(name, [...(handlers.get(name) ?? []), cb]),
+      off: (name, cb) => handlers.set(name, (handlers.get(name) ?? []).filter((h) => h !== cb)),
+      fire,
+      types: () => sent.map((m) => m.content.type),
+    };
+  }
+
+  const connected = (extra = {}) => ({
+    items: [],
+    mic: "off",
+    connection: "connected",
+    turn_detection: "server_vad",
+    ...extra,
+  });
+
+  it("a microphone the audio engine refuses ends unsupported, released, with a message", async () => {
+    const audio = installMic({ failSource: true });
+    try {
+      const m = liveModel(connected());
+      const session = new w.RtwSession(m);
+      session.start();
+      await session.startMic(); // resolves: nothing is left unhandled
+      assert.equal(m.state.mic, "unsupported");
+      assert.equal(audio.tracks.length, 1);
+      assert.equal(audio.tracks[0].stopped, true, "the device is released");
+      assert.match(session.micMessage, /cannot connect the microphone.*different sample-rate/);
+      assert.equal(session.capNode, null);
+      assert.equal(session.micStarting, false);
+      await session.startMic(); // a second click tries again
+      assert.equal(audio.gets, 2);
+      assert.equal(m.state.mic, "unsupported");
+      assert.equal(audio.tracks[1].stopped, true);
+      session.dispose();
+    } finally {
+      audio.restore();
+    }
+  });
+
+  it("stopping the mic while the push-to-talk button is held ends the turn", async () => {
+    const audio = installMic();
+    try {
+      const m = liveModel(connected({ turn_detection: "manual" }));
+      const session = new w.RtwSession(m);
+      session.start();
+      await session.startMic();
+      assert.equal(m.state.mic, "on");
+      session.pttPress();
+      session.stopMic();
+      assert.deepEqual(m.types().filter((t) => t.startsWith("ptt")), ["ptt_start", "ptt_stop"]);
+      assert.equal(m.state.mic, "off");
+      assert.equal(audio.tracks[0].stopped, true);
+
+      // Released, then the mic stopped before the capture node answered the flush.
+      await session.startMic();
+      session.pttPress();
+      session.pttRelease();
+      assert.deepEqual(audio.capture().port.posted.at(-1), { type: "flush" });
+      session.stopMic();
+      audio.capture().port.onmessage?.({ data: { type: "flushed", offset: 0 } }); // too late: detached
+      assert.deepEqual(
+        m.types().filter((t) => t.startsWith("ptt")),
+        ["ptt_start", "ptt_stop", "ptt_start", "ptt_stop"],
+        "exactly one ptt_stop per turn",
+      );
+      session.dispose();
+    } finally {
+      audio.restore();
+    }
+  });
+
+  it("a capturing page stops when another page turns the shared mic off, and answers mic checks", async () => {
+    const audio = installMic();
+    try {
+      const m = liveModel(connected());
+      const session = new w.RtwSession(m);
+      session.start();
+      await session.startMic();
+      m.fire("msg:custom", { type: "mic_check" });
+      assert.equal(m.types().at(-1), "mic_held");
+      m.set("mic", "off"); // another page's Mic button
+      assert.equal(audio.tracks[0].stopped, true);
+      assert.equal(session.capNode, null);
+      assert.equal(m.state.mic, "off");
+      await session.startMic(); // and this page's button starts it again
+      assert.equal(m.state.mic, "on");
+      assert.ok(session.capNode !== null);
+      session.dispose();
+    } finally {
+      audio.restore();
+    }
+  });
+
+  it("a reconnect keeps the mic open; a final error or a disconnect closes it", async () => {
+    const audio = installMic();
+    try {
+      const m = liveModel(connected());
+      const session = new w.RtwSession(m);
+      session.start();
+      await session.startMic();
+      m.set("connection", "reconnecting");
+      assert.equal(m.state.mic, "on");
+      assert.equal(session.sending, false, "nothing is sent while the connection is down");
+      m.set("connection", "connected");
+      assert.equal(session.sending, true);
+      m.set("connection", "error");
+      assert.equal(m.state.mic, "off");
+      assert.equal(audio.tracks[0].stopped, true);
+      m.set("connection", "connected");
+      await session.startMic();
+      m.set("connection", "disconnected");
+      assert.equal(audio.tracks[1].stopped, true);
+      session.dispose();
+    } finally {
+      audio.restore();
+    }
+  });
+
+  it("a page opened mid-answer reports positions in the item, counting what was sent before it", async () => {
+    const audio = installMic();
+    try {
+      const m = liveModel(connected());
+      const session = new w.RtwSession(m);
+      session.start();
+      await session.ensureAudio();
+      const player = audio.player();
+      // 480 samples of item "a" arrive before the snapshot; 2400 had been sent in all.
+      m.fire("msg:custom", { type: "audio", item_id: "a" }, [new DataView(new ArrayBuffer(960))]);
+      m.fire("msg:custom", { type: "snapshot", items: [], audio_sent: { a: 2400, bad: -1 } });
+      player.port.onmessage({ data: { type: "finished", itemId: "a", playedSamples: 480 } });
+      assert.deepEqual(m.sent.at(-1).content, { type: "played", item_id: "a", played_samples: 2400 });
+      m.fire("msg:custom", { type: "audio", item_id: "b" }, [new DataView(new ArrayBuffer(960))]);
+      player.port.onmessage({ data: { type: "interrupted", itemId: "b", playedSamples: 100 } });
+      assert.deepEqual(m.sent.at(-1).content, { type: "interrupted", item_id: "b", played_samples: 100 });
+      session.dispose();
+    } finally {
+      audio.restore();
+    }
+  });
+
+  it("the last view going stops the mic and playback; a view rendered again brings them back", async (t) => {
+    const audio = installMic();
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    try {
+      const m = liveModel(connected());
+      const session = new w.RtwSession(m);
+      session.start();
+      session.attachView();
+      await session.startMic();
+      const player = audio.player();
+      const pcm = () => [new DataView(new ArrayBuffer(960))];
+      m.fire("msg:custom", { type: "audio", item_id: "a" }, pcm());
+      assert.equal(player.port.posted.at(-1).type, "push");
+
+      // A view disposed and rendered again at once (a cell moved): nothing stops.
+      session.detachView();
+      session.attachView();
+      t.mock.timers.tick(1000);
+      assert.equal(m.state.mic, "on");
+      assert.equal(player.port.posted.at(-1).type, "push");
+
+      // The output replaced (the cell re-run): after a moment the session goes quiet.
+      session.detachView();
+      t.mock.timers.tick(100);
+      assert.equal(m.state.mic, "on", "not at once");
+      t.mock.timers.tick(500);
+      assert.equal(m.state.mic, "off", "the kernel hears the mic is off");
+      assert.equal(audio.tracks[0].stopped, true);
+      assert.deepEqual(player.port.posted.at(-1), { type: "interrupt" });
+      // The player's answer becomes the barge-in message: the kernel truncates there.
+      player.port.onmessage({ data: { type: "interrupted", itemId: "a", playedSamples: 240 } });
+      assert.deepEqual(m.sent.at(-1).content, { type: "interrupted", item_id: "a", played_samples: 240 });
+
+      // An answer arriving with no view is not played: the kernel is told, once per item.
+      const pushes = player.port.posted.length;
+      m.fire("msg:custom", { type: "audio", item_id: "b" }, pcm());
+      m.fire("msg:custom", { type: "audio", item_id: "b" }, pcm());
+      assert.equal(player.port.posted.length, pushes);
+      const unplayed = m.sent.filter((s) => s.content.type === "interrupted" && s.content.item_id === "b");
+      assert.deepEqual(unplayed.map((s) => s.content), [{ type: "interrupted", item_id: "b", played_samples: 0 }]);
+      // The store still follows: a later view shows everything.
+      m.fire("msg:custom", { type: "delta", item_id: "b", field: "transcript", delta: "Hi" });
+      assert.equal(session.store.items.get("b").transcript, "Hi");
+
+      session.attachView(); // displayed again
+      m.fire("msg:custom", { type: "audio", item_id: "c" }, pcm());
+      assert.equal(player.port.posted.at(-1).type, "push");
+      assert.equal(player.port.posted.at(-1).itemId, "c");
+      session.dispose();
+    } finally {
+      t.mock.timers.reset();
       audio.restore();
     }
   });

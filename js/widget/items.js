@@ -36,8 +36,9 @@
  *   | {type: "audio", item_id: string}
  *   | {type: "audio_done", item_id: string}
  *   | {type: "interrupt"}
+ *   | {type: "mic_check"}
  *   | {type: "item", item: ItemSummary}
- *   | {type: "snapshot", items: ItemSummary[]}} KernelMessage
+ *   | {type: "snapshot", items: ItemSummary[], audio_sent: Map<string, number>}} KernelMessage
  */
 
 /**
@@ -54,6 +55,9 @@
 const RTW_DELTA_FIELDS = ["text", "transcript", "arguments"];
 const RTW_PLAYED_INTERVAL_MS = 200;
 const RTW_MAX_PENDING_AUDIO = 2000;
+// A session whose last view went away stays live this long before it stops its audio: a
+// view disposed and rendered again at once (a cell moved) keeps the microphone going.
+const RTW_ORPHAN_MS = 250;
 
 /** @returns {ItemStore} an empty store */
 export function createItemStore() {
@@ -194,10 +198,22 @@ export function parseKernelMessage(msg, buffers = []) {
       return id === null ? null : { type: "audio_done", item_id: id };
     case "interrupt":
       return { type: "interrupt" };
+    case "mic_check":
+      return { type: "mic_check" };
     case "item":
       return normalizeSummary(msg.item) === null ? null : { type: "item", item: msg.item };
-    case "snapshot":
-      return Array.isArray(msg.items) ? { type: "snapshot", items: msg.items } : null;
+    case "snapshot": {
+      if (!Array.isArray(msg.items)) return null;
+      /** @type {Map<string, number>} */
+      const sent = new Map();
+      const raw = msg.audio_sent;
+      if (raw !== null && typeof raw === "object") {
+        for (const [key, value] of Object.entries(raw)) {
+          if (key !== "" && Number.isInteger(value) && value >= 0) sent.set(key, value);
+        }
+      }
+      return { type: "snapshot", items: msg.items, audio_sent: sent };
+    }
     default:
       return null;
   }
@@ -319,6 +335,21 @@ export function micErrorState(err) {
   }
   const detail = err && typeof err.message === "string" && err.message ? `: ${err.message}` : "";
   return { mic: "unsupported", message: `The microphone could not be started${detail}` };
+}
+
+/**
+ * The message for a microphone that opened but could not be connected to the audio engine
+ * (the mic state is then "unsupported").
+ * @param {any} err what `createMediaStreamSource` or the capture node threw
+ * @returns {string}
+ */
+export function micConnectMessage(err) {
+  const name = err && typeof err.name === "string" ? err.name : "";
+  const detail = err && typeof err.message === "string" && err.message ? ` (${err.message})` : "";
+  if (name === "NotSupportedError") {
+    return `This browser cannot connect the microphone to the audio engine${detail}. Its sample rate may differ from the speakers': try Chrome or Edge, or another microphone.`;
+  }
+  return `The microphone could not be connected to the audio engine${detail}.`;
 }
 
 /**

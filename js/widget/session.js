@@ -2,6 +2,21 @@
 // capture and playback worklets, the microphone and push-to-talk. Nothing audio starts before
 // a click: start() only subscribes and says hello.
 //
+// Views: each rendered view attaches to the session and detaches when it is disposed. When
+// the last one has been gone for RTW_ORPHAN_MS (a re-run cell replaced the output, the
+// output was cleared), the session goes quiet: it stops its microphone (the `mic` trait
+// goes "off"), cuts playback as a barge-in would (the kernel truncates the answer where it
+// stopped) and, until a view attaches again, plays no audio: an answer that arrives is
+// reported as interrupted with nothing played. Its item store keeps following the kernel,
+// so a view rendered later shows the whole conversation.
+//
+// The `mic` trait is shared by every page showing the widget; each session knows only
+// whether it captures itself. A session that captures stops when the trait leaves
+// "on"/"starting" (another page turned the mic off). A session starting on a page while the
+// trait reads "on" does not reset it (another page may be capturing): it sends `mic_check`;
+// the kernel asks every page, a capturing one answers `mic_held`, and the kernel turns a mic
+// nobody holds "off" (a reloaded page's).
+//
 // Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
 // `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
 // imports, declares top-level names unique across js/lib and js/widget, and has no side
@@ -60,25 +75,79 @@ export class RtwSession {
     this.outLevel = 0;
     this.pttHeld = false;
     this.pttFlushing = false;
+    /** startMic() is under way (awaiting the permission prompt or the audio engine) */
+    this.micStarting = false;
     this.micMessage = "";
     this.audioMessage = "";
     this.disposed = false;
+    /** views attached now */
+    this.views = 0;
+    /** no view for RTW_ORPHAN_MS: no capture, no playback (see the top) */
+    this.orphaned = false;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.orphanTimer = null;
+    /** @type {Set<string>} items reported as unplayed while orphaned */
+    this.unplayed = new Set();
+    /** @type {Map<string, number>} samples received per item, recent items only */
+    this.received = new Map();
+    /**
+     * @type {Map<string, number>} samples of an item sent before this page listened (a page
+     * opened mid-answer): added to what the player counts, so the kernel gets positions
+     */
+    this.audioBase = new Map();
     const trace = /** @type {any} */ (globalThis).__rtwTrace;
     /** @type {any[] | null} trace records, when the page asked for them (see the top) */
     this.trace = Array.isArray(trace) ? trace : null;
     this._onCustom = this._onCustom.bind(this);
     this._onItems = this._onItems.bind(this);
     this._onConnection = this._onConnection.bind(this);
+    this._onMic = this._onMic.bind(this);
   }
 
   start() {
     this.model.on("msg:custom", this._onCustom);
     this.model.on("change:items", this._onItems);
     this.model.on("change:connection", this._onConnection);
+    this.model.on("change:mic", this._onMic);
     applySummaries(this.store, this.model.get("items"));
-    const mic = this.model.get("mic");
-    if (mic === "on" || mic === "starting") this.setMic("off"); // a page reload: no capture here
     this.model.send({ type: "hello" });
+    // Another page may capture, or a reloaded page left the trait on: the kernel finds out.
+    if (this.micClaimed()) this.model.send({ type: "mic_check" });
+  }
+
+  /** Whether the shared `mic` trait says some page captures (or is starting to). */
+  micClaimed() {
+    const mic = this.model.get("mic");
+    return mic === "on" || mic === "starting";
+  }
+
+  /** Whether this session captures, or is starting to. */
+  get capturing() {
+    return this.capNode !== null || this.micStarting;
+  }
+
+  /** A view was rendered. */
+  attachView() {
+    this.views += 1;
+    if (this.orphanTimer !== null) clearTimeout(this.orphanTimer);
+    this.orphanTimer = null;
+    this.orphaned = false;
+    this.unplayed.clear();
+  }
+
+  /** A view was disposed; the last one going starts the orphan timer (see the top). */
+  detachView() {
+    this.views = Math.max(0, this.views - 1);
+    if (this.views > 0 || this.disposed || this.orphanTimer !== null) return;
+    this.orphanTimer = setTimeout(() => this._orphan(), RTW_ORPHAN_MS);
+  }
+
+  _orphan() {
+    this.orphanTimer = null;
+    if (this.views > 0 || this.disposed) return;
+    this.orphaned = true;
+    if (this.capturing) this.stopMic();
+    this.interruptPlayback();
   }
 
   /** @param {(event: SessionEvent) => void} listener @returns {() => void} unsubscribe */
@@ -111,8 +180,14 @@ export class RtwSession {
 
   _onConnection() {
     const state = this.model.get("connection");
-    // A reconnect keeps the mic open: audio resumes with the new session.
-    if ((state === "disconnected" || state === "error") && this.capNode !== null) this.stopMic();
+    // The kernel says "error" only when no reconnect follows. While reconnecting the mic
+    // stays open but nothing is sent (`sending`); audio resumes with the new session.
+    if ((state === "disconnected" || state === "error") && this.capturing) this.stopMic();
+  }
+
+  _onMic() {
+    // Another page (or the kernel) turned the shared mic off: release this page's device.
+    if (!this.micClaimed() && this.capNode !== null) this._releaseMic();
   }
 
   /**
@@ -138,6 +213,10 @@ export class RtwSession {
       }
       case "snapshot": {
         for (const raw of msg.items) applyItemSummary(this.store, raw);
+        for (const [id, sent] of msg.audio_sent) {
+          const missed = sent - (this.received.get(id) ?? 0);
+          if (missed > 0) this.audioBase.set(id, missed);
+        }
         this.emit({ kind: "items" });
         break;
       }
@@ -147,6 +226,16 @@ export class RtwSession {
         if (this.trace !== null) {
           const samples = buffer.byteLength >> 1;
           this.trace.push({ event: "audio", t: rtwEpochMs(), itemId: msg.item_id, samples });
+        }
+        this._countReceived(msg.item_id, buffer.byteLength >> 1);
+        if (this.orphaned) {
+          // Nobody sees this widget: its answer is not played, and the kernel is told so.
+          if (!this.unplayed.has(msg.item_id)) {
+            this.unplayed.add(msg.item_id);
+            const played = this._position(msg.item_id, 0);
+            this.model.send({ type: "interrupted", item_id: msg.item_id, played_samples: played });
+          }
+          break;
         }
         this._toPlayer({ type: "push", itemId: msg.item_id, buffer }, [buffer]);
         if (this.audioReady === null) this.ensureAudio().catch(() => {});
@@ -159,7 +248,34 @@ export class RtwSession {
         if (this.trace !== null) this.trace.push({ event: "interrupt", t: rtwEpochMs() });
         this.interruptPlayback();
         break;
+      case "mic_check":
+        if (this.capturing) this.model.send({ type: "mic_held" });
+        break;
     }
+  }
+
+  /**
+   * @param {string} itemId
+   * @param {number} samples
+   */
+  _countReceived(itemId, samples) {
+    const count = this.received.get(itemId);
+    if (count === undefined && this.received.size >= 64) {
+      const oldest = /** @type {string} */ (this.received.keys().next().value);
+      this.received.delete(oldest);
+      this.audioBase.delete(oldest);
+    }
+    this.received.set(itemId, (count ?? 0) + samples);
+  }
+
+  /**
+   * The item's position in samples for what the player counted (see `audioBase`).
+   * @param {string | null} itemId
+   * @param {number} played
+   * @returns {number}
+   */
+  _position(itemId, played) {
+    return (played | 0) + (itemId === null ? 0 : this.audioBase.get(itemId) ?? 0);
   }
 
   /**
@@ -255,16 +371,18 @@ export class RtwSession {
         if (this.playing === msg.itemId) this.playing = null;
         this.emit({ kind: "audio" });
         break;
-      case "interrupted":
+      case "interrupted": {
+        const itemId = typeof msg.itemId === "string" ? msg.itemId : null;
         this.model.send({
           type: "interrupted",
-          item_id: typeof msg.itemId === "string" ? msg.itemId : null,
-          played_samples: msg.playedSamples | 0,
+          item_id: itemId,
+          played_samples: this._position(itemId, msg.playedSamples),
         });
         if (typeof msg.itemId === "string") this.playedSentAt.delete(msg.itemId);
         this.playing = null;
         this.emit({ kind: "audio" });
         break;
+      }
       case "level":
         this.outLevel = msg.rms;
         this.emit({ kind: "levels" });
@@ -283,7 +401,8 @@ export class RtwSession {
    * @param {number} playedSamples
    */
   _sendPlayed(itemId, playedSamples) {
-    this.model.send({ type: "played", item_id: itemId, played_samples: playedSamples | 0 });
+    const position = this._position(itemId, playedSamples);
+    this.model.send({ type: "played", item_id: itemId, played_samples: position });
   }
 
   /** Stops playback at once; the worklet's answer goes to the kernel as `interrupted`. */
@@ -308,9 +427,13 @@ export class RtwSession {
     return this.model.get("turn_detection") !== "manual" || this.pttHeld || this.pttFlushing;
   }
 
-  /** Starts the microphone (call from a click). Sets `mic` and, on failure, `micMessage`. */
+  /**
+   * Starts the microphone (call from a click). Sets `mic` and, on failure, `micMessage`;
+   * never rejects: every failure ends in "denied" or "unsupported" with the device released.
+   * @returns {Promise<void>}
+   */
   async startMic() {
-    if (this.capNode !== null || this.model.get("mic") === "starting") return;
+    if (this.capturing) return;
     const env = {
       isSecureContext: globalThis.isSecureContext,
       mediaDevices: globalThis.navigator ? navigator.mediaDevices : undefined,
@@ -324,7 +447,16 @@ export class RtwSession {
       return;
     }
     this.micMessage = "";
+    this.micStarting = true;
     this.setMic("starting");
+    try {
+      await this._openMic();
+    } finally {
+      this.micStarting = false;
+    }
+  }
+
+  async _openMic() {
     const audio = this.ensureAudio();
     /** @type {MediaStream} */
     let stream;
@@ -338,40 +470,70 @@ export class RtwSession {
       this.setMic(state.mic);
       return;
     }
+    const stopTracks = () => {
+      for (const track of stream.getTracks()) track.stop();
+    };
     try {
       await audio;
     } catch (err) {
-      for (const track of stream.getTracks()) track.stop();
+      stopTracks();
       this.micMessage = this.audioMessage || "Audio could not start.";
       this.setMic("unsupported");
       return;
     }
-    const ctx = /** @type {AudioContext} */ (this.ctx);
-    if (this.disposed) {
-      for (const track of stream.getTracks()) track.stop();
+    if (this.disposed || this.orphaned || this.model.get("mic") !== "starting") {
+      // disposed, no view left, or turned off (here or on another page) while starting
+      stopTracks();
+      if (!this.disposed && this.model.get("mic") === "starting") this.setMic("off");
       return;
     }
-    const source = ctx.createMediaStreamSource(stream);
-    const node = new AudioWorkletNode(ctx, "rtw-capture", {
-      numberOfInputs: 1,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      processorOptions: { chunkMs: 80, levelMs: 50, trace: this.trace !== null },
-    });
-    // The capture node outputs silence; a muted path to the destination keeps it pulled.
-    const sink = ctx.createGain();
-    sink.gain.value = 0;
-    node.port.onmessage = (event) => this._onCaptureMessage(event.data);
-    source.connect(node);
-    node.connect(sink);
-    sink.connect(ctx.destination);
+    const ctx = /** @type {AudioContext} */ (this.ctx);
+    /** @type {MediaStreamAudioSourceNode | null} */
+    let source = null;
+    /** @type {AudioWorkletNode | null} */
+    let node = null;
+    /** @type {GainNode | null} */
+    let sink = null;
+    try {
+      // Firefox refuses a microphone whose rate differs from the context's (NotSupportedError).
+      source = ctx.createMediaStreamSource(stream);
+      node = new AudioWorkletNode(ctx, "rtw-capture", {
+        numberOfInputs: 1,
+        numberOfOutputs: 1,
+        outputChannelCount: [1],
+        processorOptions: { chunkMs: 80, levelMs: 50, trace: this.trace !== null },
+      });
+      // The capture node outputs silence; a muted path to the destination keeps it pulled.
+      sink = ctx.createGain();
+      sink.gain.value = 0;
+      source.connect(node);
+      node.connect(sink);
+      sink.connect(ctx.destination);
+    } catch (err) {
+      console.warn("[realtime_widget] the microphone could not be connected", err);
+      if (node !== null) node.port.postMessage({ type: "close" });
+      for (const part of [source, node, sink]) {
+        try {
+          if (part !== null) part.disconnect();
+        } catch (_) {
+          // never connected
+        }
+      }
+      stopTracks();
+      this.micMessage = micConnectMessage(err);
+      this.setMic("unsupported");
+      return;
+    }
+    const capture = /** @type {AudioWorkletNode} */ (node);
+    capture.port.onmessage = (event) => this._onCaptureMessage(event.data);
     for (const track of stream.getAudioTracks()) {
       track.addEventListener("ended", () => {
+        if (this.stream !== stream) return;
         this.micMessage = "The microphone stopped (unplugged or taken by another application).";
         this.stopMic();
       });
     }
-    Object.assign(this, { stream, source, capNode: node, sink });
+    Object.assign(this, { stream, source, capNode: capture, sink });
     this.setMic("on");
   }
 
@@ -400,9 +562,21 @@ export class RtwSession {
     }
   }
 
-  /** Stops the microphone and releases the device. */
+  /** Stops the microphone and releases the device; the shared `mic` trait goes "off". */
   stopMic() {
-    if (this.pttHeld) this.pttRelease();
+    this._releaseMic();
+    if (this.micClaimed()) this.setMic("off");
+  }
+
+  /**
+   * Releases this page's capture (the trait is left as it is). A push-to-talk turn under way
+   * ends with `ptt_stop` at once: the capture node's flush would never be answered now, and
+   * what was said is committed (less the last chunk, under 80 ms).
+   */
+  _releaseMic() {
+    const unfinished = this.pttHeld || this.pttFlushing;
+    this.pttHeld = false;
+    this.pttFlushing = false;
     const node = this.capNode;
     if (node !== null) {
       node.port.postMessage({ type: "close" });
@@ -417,10 +591,9 @@ export class RtwSession {
     this.sink = null;
     this.stream = null;
     this.inLevel = 0;
-    this.pttFlushing = false;
-    const mic = this.model.get("mic");
-    if (mic === "on" || mic === "starting") this.setMic("off");
+    if (unfinished) this.model.send({ type: "ptt_stop" });
     this.emit({ kind: "levels" });
+    this.emit({ kind: "audio" });
   }
 
   /** Push-to-talk pressed: stop the model talking and capture from now on. */
@@ -449,10 +622,20 @@ export class RtwSession {
 
   dispose() {
     this.disposed = true;
-    this.stopMic();
+    if (this.orphanTimer !== null) clearTimeout(this.orphanTimer);
+    this.orphanTimer = null;
+    if (this.capNode !== null) {
+      this._releaseMic();
+      try {
+        this.setMic("off"); // the model may already be closed
+      } catch (_) {
+        // nothing to tell then
+      }
+    }
     this.model.off("msg:custom", this._onCustom);
     this.model.off("change:items", this._onItems);
     this.model.off("change:connection", this._onConnection);
+    this.model.off("change:mic", this._onMic);
     if (this.playNode !== null) {
       this.playNode.port.postMessage({ type: "close" });
       this.playNode.port.onmessage = null;

@@ -62,6 +62,28 @@ export class RtwView {
     this.nodes = new Map();
     /** @type {(() => void)[]} */
     this.cleanups = [];
+    // The parts build() makes (declared here for the type checker).
+    /** @type {HTMLElement} */ this.root;
+    /** @type {HTMLButtonElement} */ this.connectButton;
+    /** @type {HTMLElement} */ this.statePill;
+    /** @type {HTMLElement} */ this.stateDot;
+    /** @type {HTMLElement} */ this.stateText;
+    /** @type {HTMLSelectElement} */ this.turnSelect;
+    /** @type {HTMLButtonElement} */ this.micButton;
+    /** @type {HTMLButtonElement} */ this.pttButton;
+    /** @type {HTMLButtonElement} */ this.stopButton;
+    /** @type {HTMLElement} */ this.inMeter;
+    /** @type {HTMLElement} */ this.outMeter;
+    /** @type {HTMLElement} */ this.errorBanner;
+    /** @type {HTMLElement} */ this.errorText;
+    /** @type {HTMLButtonElement} */ this.errorClose;
+    /** @type {HTMLElement} */ this.notice;
+    /** @type {HTMLElement} */ this.tools;
+    /** @type {HTMLElement} */ this.log;
+    /** @type {HTMLElement} */ this.empty;
+    /** @type {HTMLFormElement} */ this.form;
+    /** @type {HTMLInputElement} */ this.input;
+    /** @type {HTMLButtonElement} */ this.sendButton;
     this.build();
   }
 
@@ -180,7 +202,11 @@ export class RtwView {
     });
 
     const traits = ["connection", "error", "status", "turn_detection", "mic", "tools"];
-    for (const name of traits) this.model.on(`change:${name}`, () => this.renderState());
+    const render = () => this.renderState();
+    for (const name of traits) {
+      this.model.on(`change:${name}`, render);
+      this.cleanups.push(() => this.model.off(`change:${name}`, render));
+    }
     this.cleanups.push(this.session.subscribe((event) => this.onSession(event)));
     this.renderState();
     this.renderAll();
@@ -218,7 +244,12 @@ export class RtwView {
   onMicClick() {
     const mic = this.model.get("mic");
     if (mic === "on") this.session.stopMic();
-    else if (mic !== "starting") this.session.startMic().then(() => this.renderState());
+    else if (mic !== "starting") {
+      this.session
+        .startMic()
+        .catch((err) => console.error("[realtime_widget] the microphone failed to start", err))
+        .finally(() => this.renderState());
+    }
   }
 
   /** @param {SessionEvent} event */
@@ -268,6 +299,9 @@ export class RtwView {
     const notices = [];
     if (mic === "denied" || mic === "unsupported") {
       notices.push(this.session.micMessage || (mic === "denied" ? "Microphone access was denied." : "The microphone cannot be used here."));
+    }
+    if (connection === "reconnecting" && mic === "on") {
+      notices.push("Not listening while the connection is down: what you say now is not sent.");
     }
     if (this.session.audioMessage) notices.push(this.session.audioMessage);
     const ctx = this.session.ctx;

@@ -58,6 +58,97 @@ KERNEL_EXEC = """async (code) => {
   return out;
 }"""
 
+# An init script (``open_notebook(init_script=...)``) that watches the page's audio from the
+# outside, for checks that must not rest on the widget's own counters:
+# - ``window.__rtwTrace = []`` turns the widget's trace records on (js/widget/session.js);
+# - every getUserMedia stream is kept in ``window.__rtwStreams`` (are its tracks live?);
+# - the playback node's output also feeds a recorder worklet (``window.__rtwTap``): after
+#   ``__rtwTap.start()``, every rendered frame is kept, with a mark at the first frame
+#   rendered after each ``interrupt`` posted to the player; ``await __rtwTap.dump()`` gives
+#   ``{samples, marks, rate}``; the audio pushed to the player is kept per item in
+#   ``__rtwTap.pushed`` (Int16Array chunks, copied before they are transferred).
+AUDIO_TAP_SCRIPT = """(() => {
+  window.__rtwTrace = [];
+  window.__rtwStreams = [];
+  const devices = navigator.mediaDevices;
+  if (devices && devices.getUserMedia) {
+    const getUserMedia = devices.getUserMedia.bind(devices);
+    devices.getUserMedia = async (constraints) => {
+      const stream = await getUserMedia(constraints);
+      window.__rtwStreams.push(stream);
+      return stream;
+    };
+  }
+  const RECORDER = `
+    class RtwTestRecorder extends AudioWorkletProcessor {
+      constructor() {
+        super();
+        this.blocks = null;
+        this.marks = [];
+        this.markDue = 0;
+        this.port.onmessage = (event) => {
+          const type = event.data.type;
+          if (type === "start") { this.blocks = []; this.first = -1; this.marks = []; }
+          else if (type === "mark") this.markDue += 1;
+          else if (type === "dump") {
+            const blocks = this.blocks || [];
+            const samples = new Float32Array(blocks.length * 128);
+            blocks.forEach((block, i) => samples.set(block, i * 128));
+            this.port.postMessage({samples, first: this.first, marks: this.marks, rate: sampleRate},
+                                  [samples.buffer]);
+            this.blocks = null;
+          }
+        };
+      }
+      process(inputs) {
+        if (this.blocks === null) return true;
+        if (this.first < 0) this.first = currentFrame;
+        for (; this.markDue > 0; this.markDue--) this.marks.push(currentFrame - this.first);
+        const channel = inputs[0] && inputs[0][0];
+        this.blocks.push(channel ? Float32Array.from(channel) : new Float32Array(128));
+        return true;
+      }
+    }
+    registerProcessor("rtw-test-recorder", RtwTestRecorder);`;
+  const recorderUrl = URL.createObjectURL(new Blob([RECORDER], {type: "text/javascript"}));
+  const tap = {recorder: null, pushed: new Map(), answer: null};
+  tap.start = () => { tap.pushed.clear(); tap.recorder.port.postMessage({type: "start"}); };
+  tap.dump = () => new Promise((resolve) => {
+    tap.answer = resolve;
+    tap.recorder.port.postMessage({type: "dump"});
+  });
+  window.__rtwTap = tap;
+  const addModule = AudioWorklet.prototype.addModule;
+  AudioWorklet.prototype.addModule = async function (url, options) {
+    await addModule.call(this, recorderUrl);
+    return addModule.call(this, url, options);
+  };
+  const Base = window.AudioWorkletNode;
+  window.AudioWorkletNode = class extends Base {
+    constructor(context, name, options) {
+      super(context, name, options);
+      if (name !== "rtw-playback") return;
+      const recorder = new Base(context, "rtw-test-recorder", {numberOfInputs: 1,
+        numberOfOutputs: 1, outputChannelCount: [1]});
+      this.connect(recorder);
+      recorder.connect(context.destination); // it outputs silence; this keeps it pulled
+      recorder.port.onmessage = (event) => tap.answer && tap.answer(event.data);
+      tap.recorder = recorder;
+      const port = this.port;
+      const post = port.postMessage.bind(port);
+      port.postMessage = (message, transfer) => {
+        if (message && message.type === "interrupt") recorder.port.postMessage({type: "mark"});
+        if (message && message.type === "push") {
+          const chunks = tap.pushed.get(message.itemId) || [];
+          chunks.push(new Int16Array(message.buffer.slice(0)));
+          tap.pushed.set(message.itemId, chunks);
+        }
+        return post(message, transfer);
+      };
+    }
+  };
+})();"""
+
 WAIT_NOTEBOOK_IDLE = """() => {
   const app = window.jupyterapp;
   const widget = app && app.shell.currentWidget;
@@ -165,12 +256,19 @@ class Jupyter:
     log: Path
 
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples.ipynb"
+NO_KEY_KERNEL = "python3-no-key"
+
+
 def start_jupyter(
     app: str, root: Path, server_url: str, *, server_config: str | None = None
 ) -> Jupyter:
     """Start ``jupyter lab`` or ``jupyter notebook`` on a free port; returns once it answers.
 
-    ``server_config``: the text of a ``jupyter_server_config.py`` for this server.
+    ``server_config``: the text of a ``jupyter_server_config.py`` for this server. Its
+    folder also holds ``examples.ipynb`` as shipped, except that it names the kernel
+    :data:`NO_KEY_KERNEL`: this Python with no key and no ``$REALTIME_WIDGET_URL``, so
+    ``default_url()`` starts the embedded local server, as in a fresh checkout.
     """
     home = root / "home"
     for sub in ("config", "data", "runtime", "ipython", "settings", "workspaces", "nb"):
@@ -183,6 +281,22 @@ def start_jupyter(
     (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     notebook = "talk.ipynb"
     (home / "nb" / notebook).write_text(json.dumps(notebook_json(server_url)))
+    kernel = home / "data" / "kernels" / NO_KEY_KERNEL
+    kernel.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (no key)",
+        "language": "python",
+        "env": {"OPENAI_API_KEY": "", "REALTIME_WIDGET_URL": ""},
+    }
+    (kernel / "kernel.json").write_text(json.dumps(spec))
+    examples = json.loads(EXAMPLES.read_text())
+    examples["metadata"]["kernelspec"] = {
+        "display_name": spec["display_name"],
+        "language": "python",
+        "name": NO_KEY_KERNEL,
+    }
+    (home / "nb" / EXAMPLES.name).write_text(json.dumps(examples))
     port, token = free_port(), "rtw-test-token"
     env = {
         **os.environ,

@@ -3,13 +3,17 @@
 One JupyterLab page carries a conversation through the module's tests, in order: connect,
 a text reply played to the end, HTML shown as text, a tool call card, then the microphone:
 speech detected by the server's voice activity detection, an answer, and a barge-in by the
-looping fake microphone that stops playback and truncates the answer where it stopped.
-Screenshots of the widget in the light and dark themes go to a temporary folder, or to docs/
-when ``UPDATE_SCREENSHOTS=1`` is set.
+looping fake microphone that stops playback and truncates the answer where it stopped
+(checked against the page's rendered output, tapped by :data:`AUDIO_TAP_SCRIPT`), a kernel
+blocked for two seconds while the mic streams, push-to-talk, reloads (after and during an
+answer), and the widget's cell run again. Screenshots of the widget in the light and dark
+themes go to a temporary folder, or to docs/ when ``UPDATE_SCREENSHOTS=1`` is set. Then
+other pages: a denied microphone, ``examples.ipynb`` run in JupyterLab, and Notebook 7.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -19,6 +23,8 @@ from typing import Any
 
 import pytest
 from jupyter_harness import (
+    AUDIO_TAP_SCRIPT,
+    EXAMPLES,
     KERNEL_EXEC,
     SECRET,
     WAIT_NOTEBOOK_IDLE,
@@ -67,9 +73,111 @@ def lab(jupyter_factory: Callable[[str], Jupyter]) -> Jupyter:
 
 @pytest.fixture(scope="module")
 def page(browser: Any, lab: Jupyter) -> Iterator[Any]:
-    page = open_notebook(browser, lab, f"/lab/tree/{lab.notebook}", permissions=["microphone"])
+    page = open_notebook(
+        browser,
+        lab,
+        f"/lab/tree/{lab.notebook}",
+        init_script=AUDIO_TAP_SCRIPT,
+        permissions=["microphone"],
+    )
     yield page
     page.context.close()
+
+
+def server_received(server: LocalRealtimeServer, kind: str) -> list[dict[str, Any]]:
+    async def read() -> list[dict[str, Any]]:
+        return [e for c in server.connections for e in c.received if e.get("type") == kind]
+
+    return server.call_in_thread(read())
+
+
+def appended_samples(server: LocalRealtimeServer) -> int:
+    """Samples of microphone audio the server received, over every connection."""
+    events = server_received(server, "input_audio_buffer.append")
+    return sum(len(base64.b64decode(e["audio"])) // 2 for e in events)
+
+
+# Where the page's rendered output says an interrupted answer stopped. The recorder tapped
+# the playback node's output (AUDIO_TAP_SCRIPT); the answer's audio is what the page pushed
+# to the player. The answer starts at the output frame that matches the start of its audio
+# best; from there, each rendered frame moves the position in the answer on by 24000/rate
+# samples, except a frame of pure silence where the answer has sound (the player starved).
+# The mark is the first frame rendered after the interrupt reached the player. Returns the
+# position reached at the mark, and how long the output still had sound after it.
+ANALYZE_CUT = """async (itemId) => {
+  const tap = window.__rtwTap;
+  const {samples: y, marks, rate} = await tap.dump();
+  const chunks = tap.pushed.get(itemId) || [];
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const x = new Float32Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    for (let i = 0; i < c.length; i++) x[at + i] = c[i] / 32768;
+    at += c.length;
+  }
+  const step = 24000 / rate;
+  const source = (p) => {
+    const i = Math.floor(p), f = p - i;
+    if (i + 1 >= x.length) return i < x.length ? x[i] : 0;
+    return x[i] * (1 - f) + x[i + 1] * f;
+  };
+  const quiet = Math.round(0.1 * rate);
+  let run = quiet, best = null;
+  for (let i = 0; i < y.length; i++) {
+    if (y[i] === 0) { run += 1; continue; }
+    if (run >= quiet) {
+      for (let o = -8; o <= 8; o++) {
+        const f0 = i + o, n = Math.min(2400, y.length - f0);
+        if (f0 < 0 || n < 100) continue;
+        let err = 0;
+        for (let j = 0; j < n; j++) err += Math.abs(y[f0 + j] - source(j * step));
+        err /= n;
+        if (best === null || err < best.err) best = {f0, err};
+      }
+    }
+    run = 0;
+  }
+  if (best === null) return {error: "no onset in the output"};
+  const mark = marks.find((m) => m > best.f0);
+  if (mark === undefined) return {error: "no interrupt mark after the onset", marks, best};
+  // Silence the output rendered may be the answer's own pause or the player starving: where
+  // sound comes back, the position is set where the answer fits the next frames best.
+  const fit = (f, q) => {
+    let err = 0;
+    for (let j = 0; j < 256 && f + j < mark; j++) err += Math.abs(y[f + j] - source(q + j * step));
+    return err;
+  };
+  let p = 0, starved = 0, mismatched = 0, zeros = 0;
+  for (let f = best.f0; f < mark; f++) {
+    if (y[f] === 0) {
+      zeros += 1;
+      p += step;
+      continue;
+    }
+    if (zeros >= 32) {
+      let back = 0, least = fit(f, p);
+      for (let d = 1; d <= zeros; d++) {
+        const err = fit(f, p - d * step);
+        if (err < least) { least = err; back = d; }
+      }
+      p -= back * step;
+      starved += back;
+    }
+    zeros = 0;
+    if (Math.abs(y[f] - source(p)) > 0.05) mismatched += 1;
+    p += step;
+  }
+  let lastSound = -1;
+  const end = Math.min(y.length, mark + Math.round(0.4 * rate));
+  for (let f = mark; f < end; f++) if (y[f] !== 0) lastSound = f;
+  return {
+    rate, onsetError: best.err, frames: mark - best.f0, mismatched,
+    playedMs: p * 1000 / 24000, starvedMs: starved * 1000 / rate,
+    soundAfterMs: lastSound < 0 ? 0 : (lastSound + 1 - mark) * 1000 / rate,
+    recordedAfterMs: (y.length - mark) * 1000 / rate,
+    pushedMs: x.length * 1000 / 24000,
+  };
+}"""
 
 
 def test_the_widget_renders_and_connects(page: Any) -> None:
@@ -144,10 +252,36 @@ def test_script_bearing_tool_arguments_and_outputs_show_as_text(page: Any) -> No
     assert page.evaluate("() => window.__rtwPwned") is None
 
 
+def test_a_script_bearing_tool_name_from_the_server_shows_as_text(
+    page: Any, realtime_server: LocalRealtimeServer
+) -> None:
+    """The client refuses such names for its own tools; a server may still send one."""
+    name = "<img src=x onerror=window.__rtwPwned=2><script>window.__rtwPwned=3</script>"
+    item = {
+        "id": "item_injected_call",
+        "object": "realtime.item",
+        "type": "function_call",
+        "status": "in_progress",
+        "name": name,
+        "call_id": "call_injected",
+        "arguments": "",
+    }
+    event = {"type": "conversation.item.added", "event_id": "event_injected", "item": item}
+    realtime_server.call_in_thread(realtime_server.send_raw(json.dumps(event)))
+    card = page.locator('.rtw-tool[data-item-id="item_injected_call"]')
+    card.wait_for(timeout=5_000)
+    assert card.locator(".rtw-who").inner_text() == name
+    assert page.locator(".rtw img, .rtw b, .rtw script").count() == 0
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.__rtwPwned") is None
+    assert page.dialogs == []
+
+
 def test_speech_is_answered_and_a_barge_in_truncates_the_answer(
     page: Any, realtime_server: LocalRealtimeServer
 ) -> None:
     before = kernel_stats(page)
+    page.evaluate("() => window.__rtwTap.start()")
     page.click(".rtw-mic")
     page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
     # The server's VAD hears the fake mic's speech: a user audio item appears.
@@ -168,38 +302,75 @@ def test_speech_is_answered_and_a_barge_in_truncates_the_answer(
         20,
         "a barge-in during the spoken answer",
     )
+    page.wait_for_timeout(500)  # the output after the cut, recorded
+    item_id = next(
+        i for i, _ in stats["interruptions"] if i is not None and i not in before["received"]
+    )
+    cut = page.evaluate(ANALYZE_CUT, item_id)
     page.click(".rtw-mic")
     page.wait_for_selector('.rtw[data-mic="off"]')
-    item_id, played = next(
-        (i, p) for i, p in stats["interruptions"] if i is not None and i not in before["received"]
+    assert "error" not in cut, cut
+    assert cut["recordedAfterMs"] >= 400, cut
+    # the output rendered exactly this answer's audio from its onset up to the cut
+    assert cut["onsetError"] < 0.01, cut
+    assert cut["mismatched"] <= cut["frames"] // 100, cut
+    # silent within 50 ms of the interrupt reaching the page (and for 400 ms after)
+    assert cut["soundAfterMs"] <= 50, cut
+
+    (truncate,) = wait_until(
+        lambda: [
+            e
+            for e in server_received(realtime_server, "conversation.item.truncate")
+            if e.get("item_id") == item_id
+        ],
+        5,
+        "the truncate event at the server",
     )
-    # The player names an item only while it is queued or playing: this one was cut short.
-    assert played > 0
-
-    def truncates() -> list[dict[str, Any]]:
-        async def read() -> list[dict[str, Any]]:
-            return [
-                e
-                for c in realtime_server.connections
-                for e in c.received
-                if e.get("type") == "conversation.item.truncate" and e.get("item_id") == item_id
-            ]
-
-        return realtime_server.call_in_thread(read())
-
-    (truncate,) = wait_until(truncates, 5, "the truncate event at the server")
-    assert abs(truncate["audio_end_ms"] - played * 1000 / 24000) <= 50
+    # truncated where the output stopped playing it, as counted at the output
+    assert abs(truncate["audio_end_ms"] - cut["playedMs"]) <= 20, (truncate, cut)
     # The kernel's copy of the answer is cut where the user stopped hearing it.
     wait_until(
         lambda: kernel_stats(page)["received"][item_id] == truncate["audio_end_ms"] * 24,
         5,
         "the truncated answer in the kernel",
     )
-    # Playback stopped at once: nothing more was played for that item.
-    time.sleep(0.5)
-    assert kernel_stats(page)["played"].get(item_id, 0) <= played
     card = page.locator(f'.rtw-msg[data-item-id="{item_id}"] .rtw-notes')
     card.filter(has_text="interrupted at").wait_for(timeout=5_000)
+    assert kernel_stats(page)["error"] == ""
+
+
+def test_a_kernel_blocked_for_two_seconds_loses_no_microphone_audio(
+    page: Any, realtime_server: LocalRealtimeServer
+) -> None:
+    """Comm messages wait while a cell blocks (time.sleep); then every chunk arrives."""
+
+    def settled() -> list[int] | None:
+        first = appended_samples(realtime_server)
+        time.sleep(0.3)
+        return [first] if appended_samples(realtime_server) == first else None
+
+    (start,) = wait_until(settled, 5, "no microphone audio in flight")
+    mark = page.evaluate("() => window.__rtwTrace.length")
+    page.click(".rtw-mic")
+    page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
+    page.wait_for_timeout(300)
+    blocked = time.monotonic()
+    out = page.evaluate(KERNEL_EXEC, "import time; time.sleep(2); print('slept')")
+    assert out == "slept\n" and time.monotonic() - blocked >= 2
+    after_sleep = appended_samples(realtime_server)
+    page.wait_for_timeout(1_000)
+    # audio flows again after the block
+    assert appended_samples(realtime_server) - after_sleep > 0.7 * 24_000
+    page.click(".rtw-mic")
+    page.wait_for_selector('.rtw[data-mic="off"]')
+    (end,) = wait_until(settled, 5, "the last chunks at the server")
+    sent = page.evaluate(
+        "(mark) => window.__rtwTrace.slice(mark).filter((r) => r.event === 'mic')"
+        ".reduce((n, r) => n + r.samples, 0)",
+        mark,
+    )
+    assert sent > 3 * 24_000  # over three seconds captured and sent, two of them blocked
+    assert end - start == sent, "every sample the page sent reached the server, once"
     assert kernel_stats(page)["error"] == ""
 
 
@@ -273,13 +444,18 @@ def test_screenshots_in_light_and_dark_themes(page: Any, tmp_path: Path) -> None
     assert dark_mean < light_mean - 80, (light_mean, dark_mean)
 
 
-def test_a_reloaded_page_rebuilds_the_conversation(page: Any) -> None:
-    shown = page.locator(".rtw-item:visible").all_inner_texts()
-    assert len(shown) >= 8
+def save_notebook(page: Any) -> None:
+    """Save, so that a reload asks no "leave the page?" question."""
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_function(
         "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=10_000
     )
+
+
+def test_a_reloaded_page_rebuilds_the_conversation(page: Any) -> None:
+    shown = page.locator(".rtw-item:visible").all_inner_texts()
+    assert len(shown) >= 8
+    save_notebook(page)
     page.reload()
     page.wait_for_function(WAIT_NOTEBOOK_IDLE, timeout=60_000, polling=200)
     page.wait_for_selector('.rtw[data-connection="connected"]', timeout=30_000)
@@ -288,12 +464,84 @@ def test_a_reloaded_page_rebuilds_the_conversation(page: Any) -> None:
     assert page.locator(".rtw").get_attribute("data-mic") == "off"
 
 
+def test_a_page_reloaded_mid_answer_rebuilds_it_and_the_answer_plays_on(page: Any) -> None:
+    words = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+    send_text(page, words)
+    flying = '.rtw-msg[data-role="assistant"][data-status="in_progress"]'
+    page.wait_for_selector(flying, timeout=10_000)
+    item_id = page.locator(flying).last.get_attribute("data-item-id")
+    wait_until(
+        lambda: kernel_stats(page)["played"].get(item_id, 0) > 12_000, 10, "half a second heard"
+    )
+    save_notebook(page)
+    page.reload()
+    page.wait_for_function(WAIT_NOTEBOOK_IDLE, timeout=60_000, polling=200)
+    page.wait_for_selector('.rtw[data-connection="connected"]', timeout=30_000)
+    answer = page.locator(f'.rtw-msg[data-item-id="{item_id}"]')
+    answer.wait_for(timeout=10_000)
+    # the answer is shown and completes in the reloaded page, transcript whole
+    page.wait_for_selector(
+        f'.rtw-msg[data-item-id="{item_id}"][data-status="completed"]', timeout=20_000
+    )
+    assert answer.locator(".rtw-content").inner_text() == f"You said: {words}."
+    assert page.locator(f'.rtw-msg[data-item-id="{item_id}"]').count() == 1
+
+    # its rest is played there, and counted as positions in the whole answer
+    def played_to_the_end() -> bool:
+        stats = kernel_stats(page)
+        return abs(stats["played"].get(item_id, 0) - stats["received"][item_id]) <= 24
+
+    wait_until(played_to_the_end, 15, "the rest of the answer played after the reload")
+    assert kernel_stats(page)["error"] == ""
+
+
 def test_the_key_never_reached_the_page(page: Any) -> None:
     assert page.evaluate(KERNEL_EXEC, "import os; print(os.environ['OPENAI_API_KEY'][:7])") == (
         "sk-test\n"
     ), "the kernel holds the key"
     assert page.key_seen == [], "a websocket frame carried the key"
     assert SECRET not in page.content()
+    assert not [e for e in page.console_errors if "realtime_widget" in e]
+
+
+def test_running_the_widget_cell_again_stops_the_old_conversation(page: Any) -> None:
+    page.click(".rtw-mic")
+    page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
+    out = page.evaluate(KERNEL_EXEC, "_old = w; print(_old.mic, _old.client.is_connected())")
+    assert out == "on True\n"
+    wait_until(
+        lambda: page.evaluate(KERNEL_EXEC, "print(_old.client.input_audio_buffer.end)") != "0\n",
+        5,
+        "microphone audio in the kernel",
+    )
+    # the user runs the widget's cell again (say, to change a setting)
+    page.evaluate(
+        """() => {
+          const notebook = window.jupyterapp.shell.currentWidget.content;
+          notebook.activeCellIndex = 0;
+          return window.jupyterapp.commands.execute('notebook:run-cell');
+        }"""
+    )
+    page.wait_for_selector('.rtw[data-connection="disconnected"]', timeout=15_000)
+    assert page.locator(".rtw").count() == 1, "the old view is gone"
+    wait_until(
+        lambda: page.evaluate(KERNEL_EXEC, "print(_old.mic)") == "off\n",
+        5,
+        "the old widget's mic off in the kernel",
+    )
+    # the page's microphone is released, and no more audio reaches the old conversation
+    live = (
+        "() => window.__rtwStreams.flatMap((s) => s.getTracks())"
+        ".filter((t) => t.readyState === 'live').length"
+    )
+    wait_until(lambda: page.evaluate(live) == 0, 5, "every microphone track ended")
+    probe = "print(_old.client.input_audio_buffer.end, _old.played_samples)"
+    first = page.evaluate(KERNEL_EXEC, probe)
+    page.wait_for_timeout(1_000)
+    assert page.evaluate(KERNEL_EXEC, probe) == first, "the old conversation went quiet"
+    # the kernel keeps the old client: a view shown again would carry on
+    assert page.evaluate(KERNEL_EXEC, "print(_old.client.is_connected())") == "True\n"
+    page.evaluate(KERNEL_EXEC, "_old.disconnect(); del _old")
     assert not [e for e in page.console_errors if "realtime_widget" in e]
 
 
@@ -307,6 +555,62 @@ def test_a_denied_microphone_says_so(browser: Any, lab: Jupyter) -> None:
         notice = page.locator(".rtw-notice")
         assert notice.is_visible()
         assert "denied" in notice.inner_text()
+    finally:
+        page.context.close()
+
+
+# The errors in the current notebook's outputs, as "name: value" strings.
+CELL_ERRORS = """() => {
+  const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+  const found = [];
+  for (let i = 0; i < cells.length; i++) {
+    const outputs = cells.get(i).outputs;
+    for (let j = 0; outputs && j < outputs.length; j++) {
+      const out = outputs.get(j).toJSON();
+      if (out.output_type === "error") found.push(out.ename + ": " + out.evalue);
+    }
+  }
+  return found;
+}"""
+
+
+def test_examples_notebook_runs_in_jupyterlab(browser: Any, lab: Jupyter) -> None:
+    """examples.ipynb as shipped, in a kernel with no key: the embedded local server."""
+    page = open_notebook(browser, lab, f"/lab/tree/{EXAMPLES.name}")
+    try:
+        widget = page.locator(".rtw")
+        assert widget.count() == 1
+        page.wait_for_selector('.rtw[data-connection="connected"]', timeout=30_000)
+        page.wait_for_selector(".rtw-chip:text('calculate')", timeout=30_000)
+        answer = assistant_items(page).filter(has_text="calculate returned 14")
+        answer.first.wait_for(timeout=30_000)
+        card = page.locator(".rtw-tool .rtw-who:text('calculate')")
+        card.first.wait_for(timeout=10_000)
+        # every code cell ran (or one failed), and the kernel is done
+        page.wait_for_function(
+            f"""() => {{
+              const panel = window.jupyterapp.shell.currentWidget;
+              const cells = panel.content.model.cells;
+              let ran = true;
+              for (let i = 0; i < cells.length; i++) {{
+                const cell = cells.get(i);
+                if (cell.type === "code" && !cell.executionCount) ran = false;
+              }}
+              const idle = panel.sessionContext.session.kernel.status === "idle";
+              return idle && (ran || ({CELL_ERRORS})().length > 0);
+            }}""",
+            timeout=60_000,
+            polling=200,
+        )
+        # text content: cells scrolled out of view are not rendered (JupyterLab's windowing)
+        outputs = page.locator(".jp-OutputArea-output").all_text_contents()
+        text = "\n".join(outputs)
+        assert "talking to ws://127.0.0.1:" in text, "the embedded local server"
+        assert "calculate returned 14" in text
+        assert "nine to five" in text
+        errors = page.evaluate(f"() => ({CELL_ERRORS})()")
+        assert errors == []
+        assert not [e for e in page.console_errors if "realtime_widget" in e]
     finally:
         page.context.close()
 
