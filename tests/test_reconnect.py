@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from realtime_widget.client import RealtimeClient
-from realtime_widget.replay import replay_items
+from realtime_widget.replay import HeardAudio, heard_text, replay_items
 from realtime_widget.server import LocalRealtimeServer
 
 FAST = (0.01, 0.05, 0.1)
@@ -209,3 +209,33 @@ def test_replay_items_shapes() -> None:
     beta = replay_items([spoken], "beta")
     assert beta[0]["content"] == [{"type": "text", "text": "cut here"}]
     assert replay_items([audio_item], "ga", include_audio=False) == []
+
+
+def test_heard_text_cuts_in_proportion_at_a_word() -> None:
+    item = {
+        "id": "item_a",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "formatted": {"transcript": "", "text": "", "audio": np.zeros(600, dtype=np.int16)},
+    }
+    said = "The ships sail north over quiet water"
+    # truncated after done: the transcript was dropped, the audio cut at 600 of 1000 samples
+    assert heard_text(item, HeardAudio(600, said, 1000)) == "The ships sail north…"
+    assert heard_text(item, HeardAudio(500, said, 1000)) == "The ships sail…"  # not "nor"
+    assert heard_text(item, HeardAudio(0, said, 1000)) == ""
+    assert heard_text(item, HeardAudio(1000, said, 1000)) == said
+    assert heard_text(item, HeardAudio(20, said, 1000)) == ""  # not even the first word
+    # truncated while streaming: what streamed in after it belongs to the answer too
+    streaming = {**item, "formatted": {**item["formatted"], "transcript": " over quiet water"}}
+    streaming["formatted"]["audio"] = np.zeros(600 + 300, dtype=np.int16)
+    assert heard_text(streaming, HeardAudio(600, "The ships sail north", 700)) == (
+        "The ships sail north…"
+    )
+    # not truncated (yet): the item's own transcript and audio
+    whole = {**item, "formatted": {**item["formatted"], "transcript": said}}
+    whole["formatted"]["audio"] = np.zeros(1000, dtype=np.int16)
+    assert heard_text(whole, HeardAudio(600)) == "The ships sail north…"
+    replayed = replay_items([item], "ga", heard={"item_a": HeardAudio(600, said, 1000)})
+    assert replayed[0]["content"] == [{"type": "output_text", "text": "The ships sail north…"}]
+    assert replay_items([item], "ga") == []  # without what was heard, nothing to say
