@@ -68,8 +68,9 @@ demo: venv
 server: venv
 	$(BIN)/python -m realtime_widget.server --port $(SERVER_PORT)
 
+# the soak runs, the fuzzing state machines and every property test, at the nightly size
 soak: venv
-	HYPOTHESIS_PROFILE=nightly $(BIN)/pytest -q -m soak -o addopts=""
+	HYPOTHESIS_PROFILE=nightly $(BIN)/pytest -q -m "soak or property" -o addopts="" --timeout=0
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist js/.tsc

@@ -175,6 +175,8 @@ class RealtimeAPI(RealtimeEventHandler):
         self._ws: ClientConnection | None = None
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued_bytes = 0  # the length of every text in _queue (json.dumps is ascii)
+        self._drained = asyncio.Event()  # set while nothing waits in _queue
+        self._drained.set()
         self._frames_started = 0  # frames the writer began to write: the watchdog's clock
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -316,6 +318,7 @@ class RealtimeAPI(RealtimeEventHandler):
         self._lost = None
         self._queue = asyncio.Queue()
         self._queued_bytes = 0
+        self._drained.set()
         self._reader = asyncio.create_task(self._read(ws), name="realtime-reader")
         self._writer = asyncio.create_task(self._write(ws), name="realtime-writer")
         if self.ping_timeout is not None:
@@ -342,6 +345,7 @@ class RealtimeAPI(RealtimeEventHandler):
             return done
         self._closing = True
         self._ws = None
+        self._drained.set()  # nothing more will be written: wake drain()
         return asyncio.ensure_future(self._shutdown(ws))
 
     def _stop_tasks(self) -> list[asyncio.Task[None]]:
@@ -401,10 +405,22 @@ class RealtimeAPI(RealtimeEventHandler):
             )
         self.dispatch(f"client.{event_type}", event)
         self._queued_bytes += size  # not queued + size: a handler may have sent meanwhile
+        self._drained.clear()
         self._queue.put_nowait(text)
         if self.debug:
             logger.debug("sent %s", _elide(event))
         return True
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of events queued by :meth:`send` and not yet handed to the socket."""
+        return self._queued_bytes
+
+    async def drain(self) -> None:
+        """Wait until every queued event has been handed to the socket, or the connection
+        has ended (then the next :meth:`send` says why). Returns at once when none wait."""
+        if self._queued_bytes:
+            await self._drained.wait()
 
     def raise_if_closed(self, action: str) -> None:
         """Raise :class:`ConnectionClosedError` if the server or the transport ended the
@@ -423,6 +439,8 @@ class RealtimeAPI(RealtimeEventHandler):
         while True:
             text = await queue.get()
             self._queued_bytes -= len(text)
+            if not self._queued_bytes:
+                self._drained.set()
             self._frames_started += 1
             try:
                 await ws.send(text)
@@ -517,6 +535,7 @@ class RealtimeAPI(RealtimeEventHandler):
         self._closing = True
         self._lost = (code, reason)
         self._stop_tasks()
+        self._drained.set()  # nothing more will be written: wake drain()
         exception = ConnectionClosedError(code, reason)
         exception.__cause__ = cause
         self.dispatch(

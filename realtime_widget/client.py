@@ -12,7 +12,9 @@ Rules:
   ``{item}`` once per new item, ``conversation.item.completed`` ``{item}`` once per
   finished item, ``conversation.interrupted`` when the user starts speaking, ``error`` (a
   server ``error`` event as :class:`ServerError`, an event the conversation could not apply
-  as :class:`ProtocolError`, a tool failure as :class:`ToolError`) and ``close``.
+  as :class:`ProtocolError`, a tool failure as :class:`ToolError`) and ``close`` (the
+  socket layer's ``{code, reason, error, exception, time}`` plus ``reconnecting``: whether a
+  reconnect follows).
 - One bad event never ends the session: it becomes an ``error`` event.
 - Tools: when a ``function_call`` item is done, its handler runs (sync handlers in a thread,
   async ones as tasks, each with its timeout) and its output, or ``{"error": ...}``, is sent
@@ -25,13 +27,37 @@ Rules:
   coded as it is sent (input format as configured), and the model's audio is decoded and
   brought back to 24 kHz as it arrives (output format as the server's session states it).
 - ``disconnect()`` keeps the conversation (``reset()`` clears it) and never reconnects.
-- With ``reconnect=True``, a connection lost abnormally (close codes 1001, 1006, 1011,
+- A session is *ready* once its ``session.update`` is sent (after a reconnect: once the
+  conversation is replayed and the server has answered that update, or, from a server that
+  never answers, once ``connect_timeout`` has passed). Until then, on an open
+  connection, user messages, audio appends, ``create_response``, input clears and tool outputs
+  are held, in order and bounded (:mod:`realtime_widget.held`), and sent once it is ready, so
+  nothing reaches a new session before its configuration and history.
+- With ``reconnect=True``, a ready session lost abnormally (close codes 1001, 1006, 1011,
   1012, 1013, a network failure, or the service's session-length limit) is reopened after
   ``reconnect_delays``: the new session gets the same configuration and tools, and the
   conversation so far is replayed into it (:mod:`realtime_widget.replay`), so the model keeps
-  its context while the items stay as they were. It dispatches ``reconnecting``
-  ``{attempt, delay, code}`` before each try, then ``reconnected`` ``{attempt, replayed}``,
-  or an ``error`` of type ``reconnect_failed`` once every try failed.
+  its context while the items stay as they were. :attr:`RealtimeClient.reconnecting` is true
+  from the moment the loss is seen (the ``close`` event already carries ``reconnecting:
+  True``) until the reconnect ends. Each try dispatches ``reconnecting`` ``{attempt, delay,
+  code}``; a try fails when the new connection cannot open, closes or times out before it is
+  ready. The reconnect ends either with ``reconnected`` ``{attempt, replayed}`` (connected
+  and ready) or with an ``error`` of type ``reconnect_failed`` (every try failed, or one
+  failed in a way a retry cannot mend: refused credentials, a normal close). A ``connect()``
+  while a reconnect is pending takes it over: the reconnect stops and ``connect()`` resumes
+  the session itself, replaying the conversation, as does the ``connect()`` after a
+  reconnect that failed.
+- ``$OPENAI_API_KEY`` is used only over ``wss://`` to OpenAI's hosts (``api.openai.com``,
+  ``*.openai.com``) and Azure OpenAI's (``*.openai.azure.com``); any other server gets a key
+  only when one is given (``api_key=``).
+- Manual turns: ``create_response()`` commits the audio appended since the last commit; the
+  client moves its commit point when the server confirms (``input_audio_buffer.committed``),
+  so a commit the server refuses (too short) leaves the audio to the next one, as on the
+  server. ``clear_input_audio()`` discards the audio not yet committed.
+- Answers cut short by ``cancel_response`` (or any ``conversation.item.truncated``) are
+  replayed holding what was heard of them (see :func:`realtime_widget.replay.heard_text`).
+- At most :data:`MAX_ACTIVE_RESPONSES` responses are tracked as running at once: a server
+  that starts responses and never finishes them makes the client forget the oldest (logged).
 - ``max_audio_seconds`` bounds the audio kept across the conversation's items: past it, the
   audio of the oldest items is emptied (``formatted["audio_dropped"]`` set); text and
   transcripts are always kept. ``None`` (the default) keeps all audio.
@@ -41,20 +67,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import math
+import operator
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Final, Literal, TypeVar, overload
+from urllib.parse import urlsplit
 
-from .api import RealtimeAPI
-from .audio import to_int16
+from .api import DEFAULT_URL, RealtimeAPI
+from .audio import generate_id, to_int16
 from .buffers import AudioRetention, InputAudioBuffer
 from .calls import PendingCalls
+from .commits import InputCommits
 from .content import user_message
 from .conversation import RealtimeConversation
 from .errors import (
+    AuthenticationError,
     ConnectionClosedError,
     ConnectTimeoutError,
     ProtocolError,
@@ -64,8 +96,9 @@ from .errors import (
     UsageError,
 )
 from .events import EventCallback, RealtimeEventHandler
+from .held import HeldCall, HeldCalls
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, AudioFormat, canonical_event_type
-from .replay import replay_items
+from .replay import HeardAudio, replay_items
 from .session import SessionConfig, SessionShape, session_payload, session_tools
 from .tools import (
     DEFAULT_TIMEOUT,
@@ -98,6 +131,35 @@ _RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013})
 _SETTINGS_KEYS = frozenset(
     {"url", "api_key", "apiKey", "dangerouslyAllowAPIKeyInBrowser", "debug", "model", "dialect"}
 )
+# responses tracked as running at once; past it the oldest is forgotten (a server that never
+# finishes its responses must not grow the client)
+MAX_ACTIVE_RESPONSES: Final = 64
+_KEY_HOSTS = ("api.openai.com",)
+_EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
+_KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
+
+
+def environment_key_allowed(url: str | None) -> bool:
+    """Whether ``$OPENAI_API_KEY`` may be sent to ``url``: ``wss://`` to OpenAI or Azure OpenAI."""
+    parts = urlsplit(url or DEFAULT_URL)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "wss" and (host in _KEY_HOSTS or host.endswith(_KEY_HOST_SUFFIXES))
+
+
+def _optional_str(name: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise UsageError(f"{name} must be a string, got {value!r}")
+    return value
+
+
+def _seconds(name: str, value: Any, *, positive: bool = False) -> float:
+    """``value`` as seconds: a finite number, non-negative (or positive)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UsageError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise UsageError(f"{name} must be {kind}, got {value!r}")
+    return float(value)
 
 
 class RealtimeClient(RealtimeEventHandler):
@@ -107,7 +169,11 @@ class RealtimeClient(RealtimeEventHandler):
     ``model``, ``dialect``); the same settings may be given as keyword arguments, which win.
     ``config`` is the grouped session config (``model``, ``speech``, ``hearing``, ``vision``,
     ``knowledge``). ``dialect`` is ``"ga"`` (default), ``"beta"``, or ``"nested"`` (GA
-    events with the grouped config sent as the session).
+    events with the grouped config sent as the session). ``api_key`` defaults to
+    ``$OPENAI_API_KEY`` for OpenAI's and Azure OpenAI's ``wss://`` hosts only (see the module
+    docstring). ``connect_timeout`` bounds the whole of ``connect()`` (and of each reconnect
+    try): opening the socket and the session. A value of the wrong type or range raises
+    :class:`UsageError` naming it.
     """
 
     def __init__(
@@ -129,48 +195,75 @@ class RealtimeClient(RealtimeEventHandler):
         max_audio_seconds: float | None = None,
     ) -> None:
         super().__init__()
+        if settings is not None and not isinstance(settings, Mapping):
+            raise UsageError(f"settings must be a dict, got {settings!r}")
         settings = dict(settings or {})
         unknown = set(settings) - _SETTINGS_KEYS
         if unknown:
             raise UsageError(f"unknown settings {sorted(unknown)!r}")
-        url = url if url is not None else settings.get("url")
+        url = _optional_str("url", url if url is not None else settings.get("url"))
         if api_key is None:
             api_key = settings.get("api_key", settings.get("apiKey"))
-        model = model or settings.get("model")
+        api_key = _optional_str("api_key", api_key)
+        model = _optional_str("model", model if model is not None else settings.get("model"))
+        if model is not None and not model:
+            raise UsageError("model must be a non-empty string, got ''")
         shape: SessionShape = dialect or settings.get("dialect") or "ga"
         if shape not in ("ga", "beta", "nested"):
             raise UsageError(f"dialect must be 'ga', 'beta' or 'nested', got {shape!r}")
-        self.debug = bool(debug if debug is not None else settings.get("debug", False))
+        debug = debug if debug is not None else settings.get("debug", False)
+        if not isinstance(debug, bool):
+            raise UsageError(f"debug must be True or False, got {debug!r}")
+        if not isinstance(reconnect, bool):
+            raise UsageError(f"reconnect must be True or False, got {reconnect!r}")
+        self.debug = debug
         self.session_shape: SessionShape = shape
         self.config = SessionConfig(config)
         if model:
             self.config.update_config({"model": {"name": model}})
-        self.connect_timeout = connect_timeout
-        if any(not isinstance(d, int | float) or d < 0 for d in reconnect_delays):
-            raise UsageError(f"reconnect_delays must be non-negative seconds: {reconnect_delays!r}")
+        self.connect_timeout = _seconds("connect_timeout", connect_timeout, positive=True)
+        if isinstance(reconnect_delays, str | bytes) or not isinstance(reconnect_delays, Sequence):
+            raise UsageError(f"reconnect_delays must be a list of seconds: {reconnect_delays!r}")
+        try:
+            delays = tuple(_seconds("reconnect delay", d) for d in reconnect_delays)
+        except UsageError:
+            raise UsageError(
+                f"reconnect_delays must be non-negative seconds: {reconnect_delays!r}"
+            ) from None
         self.reconnect = reconnect
-        self.reconnect_delays = tuple(float(d) for d in reconnect_delays)
+        self.reconnect_delays = delays
         self._reconnect_task: asyncio.Task[None] | None = None
         self._user_closed = False
+        self._connecting = False
+        # the session was lost with reconnect on: the next session replays the conversation
+        self._resume_pending = False
+        self._ready = False  # the session is set up: sends go straight out
+        self._held = HeldCalls()
         self._replaying: set[str] = set()
         self._unsent_outputs: list[tuple[str, str]] = []
-        if max_audio_seconds is not None and max_audio_seconds < 0:
-            raise UsageError(f"max_audio_seconds must be non-negative, got {max_audio_seconds!r}")
+        if max_audio_seconds is not None:
+            max_audio_seconds = _seconds("max_audio_seconds", max_audio_seconds)
         self.max_audio_seconds = max_audio_seconds
         self._retention = (
             AudioRetention(int(max_audio_seconds * SAMPLE_RATE))
             if max_audio_seconds is not None
             else None
         )
-        self.input_audio_retention_seconds = input_audio_retention_seconds
+        self.input_audio_retention_seconds = _seconds(
+            "input_audio_retention_seconds", input_audio_retention_seconds
+        )
+        if api_key is None:
+            # "" rather than None: the socket layer must not fall back to the environment
+            api_key = os.environ.get("OPENAI_API_KEY", "") if environment_key_allowed(url) else ""
         self.realtime = RealtimeAPI(
             url,
-            api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"),
+            api_key,
             model=str(self.config.get("model", "name") or DEFAULT_MODEL),
             dialect="beta" if shape == "beta" else "ga",
             azure=azure,
             headers=headers,
             debug=self.debug,
+            open_timeout=self.connect_timeout,
         )
         self._audio_in = InputAudioEncoder()
         self._audio_out = OutputAudioDecoder(
@@ -179,16 +272,20 @@ class RealtimeClient(RealtimeEventHandler):
         self.conversation = RealtimeConversation(audio_decoder=self._audio_out)
         self.tools = ToolRegistry()
         self.input_audio_buffer = self._new_input_buffer()
+        self._commits = InputCommits()
         self.session_created = False
         self.session: dict[str, Any] | None = None
         self._session_waiter: asyncio.Future[dict[str, Any]] | None = None
-        self._commit_offset = 0
+        self._update_waiter: asyncio.Future[None] | None = None
+        self._update_id: str | None = None
+        self._lost: ConnectionClosedError | None = None  # how the last connection closed
         # responses the server is running (out-of-band ones may overlap), oldest first
         self._active: dict[str, None] = {}
         self._deferred_create = False
         self._cancel_sent = False  # a response.cancel of ours may race the response's end
         self._calls = PendingCalls()
         self._completed: set[str] = set()
+        self._heard: dict[str, HeardAudio] = {}  # answers cut short: what was heard of them
         self._tool_tasks: set[asyncio.Task[Any]] = set()
         self._install_handlers()
 
@@ -204,6 +301,14 @@ class RealtimeClient(RealtimeEventHandler):
         limit = int(self.input_audio_retention_seconds * SAMPLE_RATE)
         return InputAudioBuffer(max_samples=limit if limit > 0 else None)
 
+    def _reset_input(self) -> None:
+        """A new session counts input audio from zero again, with nothing committed and no
+        speech open."""
+        self.input_audio_buffer = self._new_input_buffer()
+        self._audio_in = InputAudioEncoder()
+        self._commits.reset()
+        self.conversation.reset_input()
+
     def _install_handlers(self) -> None:
         self.realtime.on("server.*", self._on_server_event)
         self.realtime.on("client.*", self._on_client_event)
@@ -213,67 +318,201 @@ class RealtimeClient(RealtimeEventHandler):
     # -- connection -----------------------------------------------------------------------
 
     def is_connected(self) -> bool:
-        """Whether the socket is open."""
+        """Whether the socket is open (the session may still be being set up)."""
         return self.realtime.is_connected()
+
+    @property
+    def reconnecting(self) -> bool:
+        """Whether a lost session is being reopened.
+
+        True from the moment the loss is seen (before the ``close`` event is dispatched)
+        until the reconnect ends: just before ``reconnected`` (connected and ready) or the
+        ``reconnect_failed`` error is dispatched, or when ``connect()`` / ``disconnect()``
+        takes over. Calls made while it is true and the socket is open are held and sent once
+        the session is ready; while the socket is closed they raise :class:`UsageError`.
+        """
+        return self._reconnect_task is not None
 
     async def connect(self) -> None:
         """Connect, wait for ``session.created``, then send the session.
 
-        Raises the :class:`ConnectError` family when the socket cannot open, and
-        :class:`ConnectTimeoutError` when no ``session.created`` arrives in time.
+        A reconnect under way is stopped first and this call resumes the session in its
+        place (replaying the conversation), as it does after a reconnect that failed.
+        Raises :class:`UsageError` when already connected or connecting, the
+        :class:`ConnectError` family when the socket cannot open,
+        :class:`ConnectTimeoutError` when the session is not set up within
+        ``connect_timeout``, and :class:`ConnectionClosedError` when the connection closes
+        (or ``disconnect()`` is called) first.
         """
+        task = self._reconnect_task
+        if task is not None:
+            self._reconnect_task = None
+            task.cancel()
+            await asyncio.wait([task])
         if self.is_connected():
             raise UsageError("already connected: call disconnect() first")
+        if self._connecting:
+            raise UsageError("already connecting: await the connect() under way")
         self._user_closed = False
-        await self._open_session()
-
-    async def _open_session(self) -> None:
-        self.session_created = False
-        self._session_waiter = asyncio.get_running_loop().create_future()
-        # a new session counts input audio from zero again
-        self.input_audio_buffer = self._new_input_buffer()
-        self._audio_in = InputAudioEncoder()
-        self._commit_offset = 0
-        await self.realtime.connect()
+        self._connecting = True
         try:
-            await asyncio.wait_for(asyncio.shield(self._session_waiter), self.connect_timeout)
+            await self._open_session(resume=self._resume_pending)
+        except BaseException:
+            self._drop_held("the connection could not be set up")
+            raise
+        finally:
+            self._connecting = False
+
+    async def _open_session(self, *, resume: bool) -> int:
+        """Open a connection and set its session up; returns how many items were replayed.
+
+        ``resume``: replay the conversation, and count the session as set up only once the
+        server has answered its ``session.update`` (or, for a server that never does, once
+        ``connect_timeout`` has passed with the connection still open). Whatever was opened
+        is closed again when this fails.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.connect_timeout
+        self._ready = False
+        self.session_created = False
+        self._lost = None
+        self._reset_input()
+        created: asyncio.Future[dict[str, Any]] = loop.create_future()
+        answered: asyncio.Future[None] = loop.create_future()
+        self._session_waiter = created
+        replayed = 0
+        try:
+            self.realtime.open_timeout = self.connect_timeout
+            await self.realtime.connect()
+            await self._wait(created, deadline, "no session.created")
+            self._check_open()
+            self._update_waiter = answered
+            self._send_session()
+            if resume:
+                replayed = await self._replay()
+                try:
+                    await self._wait(answered, deadline, "no answer to session.update")
+                except ConnectTimeoutError:
+                    logger.info("the server did not answer session.update: going on")
+                self._check_open()
+        except BaseException:
+            self.realtime.disconnect()
+            raise
+        finally:
+            self._session_waiter = None
+            self._update_waiter = None
+            for waiter in (created, answered):
+                # a failure set on a wait that never came (the try was cancelled) is known
+                if waiter.done() and not waiter.cancelled():
+                    waiter.exception()
+                waiter.cancel()
+        self._ready = True
+        self._resume_pending = False
+        if resume:
+            self._send_unsent_outputs()
+        self._run_held()
+        return replayed
+
+    async def _wait(self, future: asyncio.Future[Any], deadline: float, what: str) -> Any:
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), remaining)
         except TimeoutError:
-            await self.realtime.disconnect()
             raise ConnectTimeoutError(
-                f"no session.created within {self.connect_timeout:g} s", url=self.realtime.url
+                f"{what} within {self.connect_timeout:g} s", url=self.realtime.url
             ) from None
-        self.update_session()
+
+    def _check_open(self) -> None:
+        if not self.realtime.is_connected():
+            lost = self._lost
+            raise ConnectionClosedError(
+                lost.code if lost else None,
+                lost.reason if lost else "closed before the session was set up",
+            )
 
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection; the conversation is kept. Returns an awaitable future.
 
-        Never followed by a reconnect; a reconnect under way is stopped.
+        Never followed by a reconnect; a reconnect under way is stopped, a ``connect()``
+        under way fails with :class:`ConnectionClosedError`, and calls held for the session
+        are dropped.
         """
         self._user_closed = True
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            self._reconnect_task = None
+        task, self._reconnect_task = self._reconnect_task, None
+        if task is not None:
+            task.cancel()
+        self._resume_pending = False
+        self._ready = False
         self.session_created = False
+        closed = ConnectionClosedError(1000, "disconnect() was called")
+        for waiter in (self._session_waiter, self._update_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(closed)
         self._active.clear()
         self._deferred_create = False
-        for task in list(self._tool_tasks):
-            task.cancel()
+        self._unsent_outputs.clear()
+        self._drop_held("disconnect() was called")
+        for tool_task in list(self._tool_tasks):
+            tool_task.cancel()
         return self.realtime.disconnect()
 
     def reset(self) -> bool:
-        """Disconnect, and clear the conversation, config, tools and event handlers."""
+        """Disconnect, and clear the conversation, config, tools and event handlers.
+
+        The config goes back to the defaults, with the model the connection was made for.
+        """
         self.disconnect()
         self.clear_event_handlers()
         self.conversation.clear()
-        self.config = SessionConfig()
+        self.config = SessionConfig({"model": {"name": self.realtime.model}})
         self.tools = ToolRegistry()
-        self.input_audio_buffer = self._new_input_buffer()
-        self._commit_offset = 0
+        self._reset_input()
         self._calls.clear()
         self._completed.clear()
+        self._heard.clear()
+        self._replaying.clear()
         if self._retention is not None:
             self._retention = AudioRetention(self._retention.max_samples)
         return True
+
+    # -- holding calls until the session is ready -----------------------------------------
+
+    def _when_ready(self, what: str, run: Callable[[], object], samples: int = 0) -> bool:
+        """Run ``run`` now if the session is ready, else hold it; ``False`` if audio dropped.
+
+        Raises UsageError when the socket is closed, or when too many calls are held.
+        """
+        self._require_connected(what)
+        if self._ready and not self._held:
+            run()
+            return True
+        if self._held.hold(HeldCall(what, run, samples)):
+            return True
+        if samples:
+            logger.warning(
+                "dropped %d samples of input audio: %d are already held for the session",
+                samples,
+                self._held.samples,
+            )
+            return False
+        raise UsageError(
+            f"cannot {what}: the session is being set up and {len(self._held)} calls "
+            "already wait for it"
+        )
+
+    def _run_held(self) -> None:
+        while (call := self._held.pop()) is not None:
+            try:
+                call.run()
+            except RealtimeError as exc:
+                logger.warning("a held %s failed: %s", call.what, exc)
+                self.dispatch("error", {"type": "internal_error", "error": exc, "call": call.what})
+
+    def _drop_held(self, why: str) -> int:
+        dropped = self._held.clear()
+        if dropped:
+            logger.warning("dropped %d calls held for the session: %s", dropped, why)
+        return dropped
 
     # -- configuration --------------------------------------------------------------------
 
@@ -298,8 +537,15 @@ class RealtimeClient(RealtimeEventHandler):
         return True
 
     def _send_session_if_connected(self) -> None:
+        # before session.created the session is sent as soon as it is
         if self.is_connected() and self.session_created:
-            self.realtime.send("session.update", self.get_session_payload())
+            self._send_session()
+
+    def _send_session(self) -> None:
+        self._update_id = generate_id("evt_")
+        self.realtime.send(
+            "session.update", {"event_id": self._update_id, **self.get_session_payload()}
+        )
 
     def get_session_payload(self) -> dict[str, Any]:
         """``{"session": ...}`` in the client's dialect shape, with every tool."""
@@ -418,30 +664,46 @@ class RealtimeClient(RealtimeEventHandler):
         ``content`` is a string or a list of parts: ``{"type": "input_text", "text": ...}``,
         ``{"type": "input_audio", "audio": samples}`` (array, bytes or base64 string),
         ``{"type": "input_image", "image": path | bytes | PIL image | figure | array}``
-        (or ``image_url``). Returns ``True``.
+        (or ``image_url``). Held until the session is ready. Returns ``True``.
         """
         item = user_message(content, self._input_format())
-        self._require_connected("send_user_message_content")
-        self.realtime.send("conversation.item.create", {"item": item})
-        self.create_response()
+        if any(part["type"] == "input_audio" for part in item["content"]):
+            # the server does not echo audio back: kept for the item, for replays among others
+            item["id"] = generate_id("item_")
+            self.conversation.expect_item(item)
+        self._when_ready("send_user_message_content", functools.partial(self._send_user, item))
         return True
+
+    def _send_user(self, item: dict[str, Any]) -> None:
+        self.realtime.send("conversation.item.create", {"item": item})
+        self._ask_response()
 
     def append_input_audio(self, data: Any) -> bool:
         """Send user audio (int16/float arrays, bytes, memoryview, ...; 24 kHz mono PCM).
 
         It goes out in the session's input format (G.711 is resampled to 8 kHz and coded;
         the filter holds the last ~5 ms until more audio, or a manual commit, comes). Keeps
-        it in the input buffer for voice activity slicing. Returns ``True``.
+        it in the input buffer for voice activity slicing. Held until the session is ready;
+        returns ``False`` when the chunk was dropped because too much audio is already held
+        (30 s: neither the buffer nor the server gets it), else ``True``.
         """
         samples = to_int16(data)
         if samples.size == 0:
             return True
-        self._require_connected("append_input_audio")
+        if self._ready and not self._held:
+            self._require_connected("append_input_audio")
+            self._append(samples)
+            return True
+        kept = samples.copy()  # the caller's buffer may be reused before it is sent
+        return self._when_ready(
+            "append_input_audio", functools.partial(self._append, kept), kept.size
+        )
+
+    def _append(self, samples: Any) -> None:
         encoded = self._audio_in.encode(samples, self._input_format())
         if encoded:
             self.realtime.send("input_audio_buffer.append", {"audio": encoded})
         self.input_audio_buffer.append(samples)
-        return True
 
     def _input_format(self) -> AudioFormat:
         """The input audio format the session was asked for (what the server now expects)."""
@@ -458,66 +720,98 @@ class RealtimeClient(RealtimeEventHandler):
         """Ask for a response; in manual turns, commit pending user audio first.
 
         If the server refuses it because a response is still running, it is asked for again
-        once that response is done.
+        once that response is done. Held until the session is ready.
         """
-        self._require_connected("create_response")
+        self._when_ready("create_response", self._ask_response)
+        return True
+
+    def _ask_response(self) -> None:
         if self.get_turn_detection_type() is None:
             end = self.input_audio_buffer.end
-            if end > self._commit_offset:
+            if end > self._commits.cursor:
                 tail = self._audio_in.flush()
                 if tail:
                     self.realtime.send("input_audio_buffer.append", {"audio": tail})
-                self.realtime.send("input_audio_buffer.commit")
-                audio = self.input_audio_buffer.slice(self._commit_offset, end)
-                self.conversation.queue_input_audio(audio)
-                self.input_audio_buffer.discard_before(end)
-                self._commit_offset = end
+                event_id = generate_id("evt_")
+                self.realtime.send("input_audio_buffer.commit", {"event_id": event_id})
+                self._commits.commit(event_id, end)
         self.realtime.send("response.create")
+
+    def clear_input_audio(self) -> bool:
+        """Discard the input audio not yet committed (``input_audio_buffer.clear``).
+
+        For a push-to-talk press too short to send: the next manual commit starts after the
+        audio appended so far. Held until the session is ready. Returns ``True``.
+        """
+        self._when_ready("clear_input_audio", self._clear_input)
         return True
+
+    def _clear_input(self) -> None:
+        self._audio_in.flush()  # what the filter held back is cleared with the rest
+        event_id = generate_id("evt_")
+        self.realtime.send("input_audio_buffer.clear", {"event_id": event_id})
+        self._commits.clear(event_id, self.input_audio_buffer.end)
 
     def cancel_response(self, id: str | None = None, sample_count: int = 0) -> dict[str, Any]:
         """Cancel the response in progress and truncate item ``id`` where playback stopped.
 
-        ``sample_count`` is how many 24 kHz samples of the item were played. The truncate is
-        clamped to the audio received, skipped when nothing was played or when playback had
-        already finished. Returns ``{"item": item}`` (``None`` without ``id``).
+        ``sample_count`` (any integer, numpy's too) is how many 24 kHz samples of the item
+        were played. The truncate is clamped to the audio received, skipped when nothing was
+        played or when playback had already finished. What was heard is kept for a replay
+        into a later session; while the session is being set up nothing is sent (nothing of
+        the new session is playing). Returns ``{"item": item}`` (``None`` without ``id``).
         """
         self._require_connected("cancel_response")
-        if isinstance(sample_count, bool) or not isinstance(sample_count, int) or sample_count < 0:
+        if isinstance(sample_count, bool):
             raise UsageError(f"sample_count must be a non-negative int, got {sample_count!r}")
-        if self._active:
+        try:
+            count = operator.index(sample_count)
+        except TypeError:
+            raise UsageError(
+                f"sample_count must be a non-negative int, got {sample_count!r}"
+            ) from None
+        if count < 0:
+            raise UsageError(f"sample_count must be a non-negative int, got {sample_count!r}")
+        item = self.conversation.get_item(id) if id is not None else None
+        if id is not None:
+            if item is None:
+                raise UsageError(f"cannot cancel: no item {id!r} in the conversation")
+            if item.get("type") != "message" or item.get("role") != "assistant":
+                raise UsageError(f"can only truncate assistant messages, {id!r} is not one")
+        if self._active and self._ready:
             self._cancel_sent = True
             self.realtime.send("response.cancel")
-        if id is None:
+        if id is None or item is None:
             return {"item": None}
-        item = self.conversation.get_item(id)
-        if item is None:
-            raise UsageError(f"cannot cancel: no item {id!r} in the conversation")
-        if item.get("type") != "message" or item.get("role") != "assistant":
-            raise UsageError(f"can only truncate assistant messages, {id!r} is not one")
         content = item.get("content") or []
         index = next(
             (i for i, part in enumerate(content) if part.get("type") in ("output_audio", "audio")),
             None,
         )
         received = len(item["formatted"]["audio"])
-        played = min(sample_count, received)
+        played = min(count, received)
         finished = item.get("status") == "completed" and played >= received
         if index is not None and played > 0 and not finished:
-            self.realtime.send(
-                "conversation.item.truncate",
-                {
-                    "item_id": id,
-                    "content_index": index,
-                    "audio_end_ms": played * 1000 // SAMPLE_RATE,
-                },
+            known = self._heard.get(id)
+            self._heard[id] = HeardAudio(
+                played, known.text if known else None, known.received if known else None
             )
+            if self._ready:
+                self.realtime.send(
+                    "conversation.item.truncate",
+                    {
+                        "item_id": id,
+                        "content_index": index,
+                        "audio_end_ms": played * 1000 // SAMPLE_RATE,
+                    },
+                )
         return {"item": item}
 
     def send_function_call_output(self, call_id: str, output: Any) -> bool:
         """Answer a function call yourself (for tools added without a handler).
 
-        ``output`` is sent as is when a string, else as JSON. Returns ``True``.
+        ``output`` is sent as is when a string, else as JSON. Held until the session is
+        ready. Returns ``True``.
         """
         self._require_connected("send_function_call_output")
         text = output if isinstance(output, str) else json.dumps(output, default=str)
@@ -584,63 +878,94 @@ class RealtimeClient(RealtimeEventHandler):
         self.dispatch("error", event)
 
     def _on_close(self, event: dict[str, Any]) -> None:
+        was_ready = self._ready
+        self._ready = False
         self.session_created = False
+        code = event.get("code")
+        self._lost = ConnectionClosedError(code, str(event.get("reason") or ""))
         self._active.clear()
         self._deferred_create = False
+        self._cancel_sent = False
         # what was streaming when the connection went will never finish: close it as the
         # server would, so it is kept, replayed and ordered before what comes next
         for item in self.conversation.close_in_progress():
             self.dispatch("conversation.updated", {"item": item, "delta": None})
             self._complete(item)
-        if self._session_waiter is not None and not self._session_waiter.done():
-            self._session_waiter.set_exception(
-                event.get("exception") or ConnectionClosedError(event.get("code"), "closed")
-            )
-        self.dispatch("close", event)
-        code = event.get("code")
+        for waiter in (self._session_waiter, self._update_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(event.get("exception") or self._lost)
         if (
-            self.reconnect
+            was_ready
+            and self.reconnect
             and not self._user_closed
             and self._reconnect_task is None
             and (code is None or code in _RECONNECT_CODES)
         ):
+            self._resume_pending = True
             self._reconnect_task = asyncio.get_running_loop().create_task(
                 self._reconnect_loop(code), name="realtime-reconnect"
             )
+        elif self._reconnect_task is None and not self._connecting:
+            self._drop_held(f"the connection closed (code {code})")
+        self.dispatch("close", {**event, "reconnecting": self.reconnecting})
 
     async def _reconnect_loop(self, code: int | None) -> None:
+        """Reopen the session: ends in ``reconnected`` or a ``reconnect_failed`` error."""
+        me = asyncio.current_task()
         failure: BaseException | None = None
         try:
             for attempt, delay in enumerate(self.reconnect_delays, start=1):
                 self.dispatch("reconnecting", {"attempt": attempt, "delay": delay, "code": code})
                 await asyncio.sleep(delay)
                 try:
-                    await self._open_session()
-                except RealtimeError as exc:
+                    replayed = await self._open_session(resume=True)
+                except Exception as exc:  # every failure of a try is a reason to try again
                     failure = exc
                     logger.warning("reconnect attempt %d failed: %s", attempt, exc)
+                    if not _worth_retrying(exc):
+                        break
                     continue
-                replayed = self._replay()
+                self._reconnect_task = None
                 self.dispatch("reconnected", {"attempt": attempt, "replayed": replayed})
                 return
+            self._reconnect_task = None
+            error = failure if isinstance(failure, RealtimeError) else None
+            unsent = self._drop_held("the reconnect failed")
             self.dispatch(
                 "error",
                 {
                     "type": "reconnect_failed",
-                    "error": failure or ConnectionClosedError(code, "reconnect failed"),
+                    "error": error or ConnectionClosedError(code, f"reconnect failed: {failure}"),
+                    "unsent": unsent,
                 },
             )
         finally:
-            self._reconnect_task = None
+            if self._reconnect_task is me:
+                self._reconnect_task = None
 
-    def _replay(self) -> int:
-        """Send the conversation so far into the new session; returns how many items."""
+    async def _replay(self) -> int:
+        """Send the conversation so far into the new session; returns how many items.
+
+        Paced by the send queue: an item that would overfill it waits for it to drain, so a
+        long conversation (minutes of untranscribed audio, large images) still goes through.
+        """
+        self._replaying.clear()
         items = replay_items(
-            self.conversation.get_items(), self.realtime.dialect, audio_format=self._input_format()
+            self.conversation.get_items(),
+            self.realtime.dialect,
+            audio_format=self._input_format(),
+            heard=self._heard,
         )
         for item in items:
             self._replaying.add(item["id"])
+            size = len(json.dumps(item)) + _EVENT_OVERHEAD
+            if self.realtime.queued_bytes + size > self.realtime.max_send_queue_bytes:
+                await self.realtime.drain()
             self.realtime.send("conversation.item.create", {"item": item})
+        return len(items)
+
+    def _send_unsent_outputs(self) -> None:
+        """Answer the calls left open by the lost session, and let their responses go on."""
         # the old session's responses are over: none will send response.done now
         ready = self._calls.finish_all()
         unsent, self._unsent_outputs = self._unsent_outputs, []
@@ -648,7 +973,6 @@ class RealtimeClient(RealtimeEventHandler):
             ready += self._send_output(call_id, output)
         if ready:
             self.realtime.send("response.create")
-        return len(items)
 
     def _on_server_event(self, event: dict[str, Any]) -> None:
         try:
@@ -661,18 +985,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._log_event("server", event)
         kind = canonical_event_type(event["type"])
         if kind == "error":
-            error = ServerError(event)
-            if error.code == "conversation_already_has_active_response":
-                # asked while one was running: ask again once it is done
-                self._deferred_create = True
-                logger.debug("response.create refused while a response runs: deferred")
-                return
-            if error.code == "response_cancel_not_active" and self._cancel_sent:
-                # our cancel crossed the response's own end on the wire: nothing to report
-                self._cancel_sent = False
-                logger.debug("response.cancel arrived after the response ended")
-                return
-            self.dispatch("error", {"type": "server_error", "error": error})
+            self._on_server_error(event)
             return
         if kind in ("session.created", "session.updated"):
             self._on_session(kind, event)
@@ -680,6 +993,15 @@ class RealtimeClient(RealtimeEventHandler):
         if self._replaying and self._is_replay_echo(kind, event):
             return
         is_new = kind in _ITEM_CREATED and self._event_item_id(event) not in self.conversation
+        commit: tuple[int, int] | None = None
+        if kind == "input_audio_buffer.committed" and isinstance(event.get("item_id"), str):
+            # our manual commit, confirmed: its audio goes to the item it makes
+            commit = self._commits.committed()
+            if commit is not None:
+                self.conversation.queue_input_audio(self.input_audio_buffer.slice(*commit))
+        heard = (
+            self._heard_before_truncation(event) if kind == "conversation.item.truncated" else None
+        )
         try:
             item, delta = self.conversation.process_event(event, self.input_audio_buffer)
         except ProtocolError as exc:
@@ -696,13 +1018,18 @@ class RealtimeClient(RealtimeEventHandler):
             # the server commits up to here: a later manual commit starts after it
             end_ms = event.get("audio_end_ms")
             if isinstance(end_ms, int | float) and not isinstance(end_ms, bool):
-                self._commit_offset = max(self._commit_offset, int(end_ms * SAMPLE_RATE) // 1000)
+                self._commits.advance(int(end_ms * SAMPLE_RATE) // 1000)
+        elif kind == "input_audio_buffer.committed" and commit is not None:
+            self.input_audio_buffer.discard_before(commit[1])
         elif kind == "input_audio_buffer.cleared":
-            self._commit_offset = self.input_audio_buffer.end
+            offset = self._commits.cleared(self.input_audio_buffer.end)
+            self.input_audio_buffer.discard_before(offset)
+        elif kind == "conversation.item.truncated" and heard is not None:
+            self._heard[heard[0]] = heard[1]
+        elif kind == "conversation.item.deleted" and item is not None:
+            self._heard.pop(str(item.get("id")), None)
         elif kind == "response.created":
-            response_id = _response_id(event)
-            if response_id is not None:
-                self._active[response_id] = None
+            self._response_started(event)
         elif kind == "response.done":
             self._on_response_done(event)
         if item is None:
@@ -719,6 +1046,67 @@ class RealtimeClient(RealtimeEventHandler):
             self._on_item_done(item, event)
         elif kind in _ITEM_CREATED and _is_finished_input(item):
             self._complete(item)
+
+    def _on_server_error(self, event: dict[str, Any]) -> None:
+        error = ServerError(event)
+        details = event.get("error")
+        refused = details.get("event_id") if isinstance(details, Mapping) else None
+        if refused is not None and refused == self._update_id:
+            # the session update was refused, but answered: the session is up
+            self._answer_update()
+        if self._commits.refuse(refused) or (
+            error.code == "input_audio_buffer_commit_empty" and self._commits.refuse_oldest_commit()
+        ):
+            # the server keeps that audio: it goes with the next commit
+            logger.debug("a commit or clear of input audio was refused: %s", error)
+        if error.code == "conversation_already_has_active_response":
+            # asked while one was running: ask again once it is done
+            self._deferred_create = True
+            logger.debug("response.create refused while a response runs: deferred")
+            return
+        if error.code == "response_cancel_not_active" and self._cancel_sent:
+            # our cancel crossed the response's own end on the wire: nothing to report
+            self._cancel_sent = False
+            logger.debug("response.cancel arrived after the response ended")
+            return
+        self.dispatch("error", {"type": "server_error", "error": error})
+
+    def _heard_before_truncation(self, event: Mapping[str, Any]) -> tuple[str, HeardAudio] | None:
+        """What the user heard of the answer ``event`` truncates, read before the
+        conversation drops its transcript (``None`` when it names no answer held)."""
+        item_id = event.get("item_id")
+        item = self.conversation.get_item(item_id) if isinstance(item_id, str) else None
+        end_ms = event.get("audio_end_ms")
+        if (
+            item is None
+            or (item.get("type"), item.get("role")) != ("message", "assistant")
+            or isinstance(end_ms, bool)
+            or not isinstance(end_ms, int | float)
+            or not 0 <= end_ms < 1e12
+        ):
+            return None
+        formatted = item["formatted"]
+        known = self._heard.get(str(item_id))
+        if known is not None and known.text is not None:
+            # truncated again: the transcript was already dropped, keep what it was
+            text, received = known.text, known.received
+        else:
+            text, received = str(formatted.get("transcript") or ""), len(formatted["audio"])
+        return str(item_id), HeardAudio(int(end_ms * SAMPLE_RATE) // 1000, text, received)
+
+    def _response_started(self, event: Mapping[str, Any]) -> None:
+        response_id = _response_id(event)
+        if response_id is None:
+            return
+        self._active[response_id] = None
+        if len(self._active) > MAX_ACTIVE_RESPONSES:
+            oldest = next(iter(self._active))
+            del self._active[oldest]
+            logger.warning(
+                "%d responses started and none finished: forgot %s",
+                MAX_ACTIVE_RESPONSES,
+                oldest,
+            )
 
     def _is_replay_echo(self, kind: str, event: Mapping[str, Any]) -> bool:
         """Whether ``event`` only echoes an item replayed after a reconnect (kept as it was)."""
@@ -749,6 +1137,12 @@ class RealtimeClient(RealtimeEventHandler):
             self.session_created = True
             if self._session_waiter is not None and not self._session_waiter.done():
                 self._session_waiter.set_result(event)
+        else:
+            self._answer_update()
+
+    def _answer_update(self) -> None:
+        if self._update_waiter is not None and not self._update_waiter.done():
+            self._update_waiter.set_result(None)
 
     def _complete(self, item: dict[str, Any]) -> None:
         item_id = item.get("id")
@@ -794,8 +1188,9 @@ class RealtimeClient(RealtimeEventHandler):
 
     def _answer_call(self, call_id: str, output: str) -> None:
         self._calls.claim(call_id)
-        if not self.is_connected():
-            # lost mid-call: sent after a reconnect, so the model is not left waiting
+        if not self._ready:
+            # lost mid-call (or the new session is not set up yet): sent once the session
+            # is resumed, after the replay, so the model is not left waiting
             self._unsent_outputs.append((call_id, output))
             return
         if self._send_output(call_id, output):
@@ -817,7 +1212,7 @@ class RealtimeClient(RealtimeEventHandler):
         # the response that was running when one was asked for is over
         ready = response_id is not None and self._calls.finish(response_id)
         deferred = self._deferred_create and not self._active
-        if (ready or deferred) and self.is_connected():
+        if (ready or deferred) and self._ready:
             self._deferred_create = False
             self.realtime.send("response.create")
 
@@ -843,6 +1238,15 @@ class RealtimeClient(RealtimeEventHandler):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Whether a reconnect try that failed with ``exc`` may succeed when tried again."""
+    if isinstance(exc, AuthenticationError | UsageError):
+        return False
+    if isinstance(exc, ConnectionClosedError):
+        return exc.code is None or exc.code in _RECONNECT_CODES
+    return True
 
 
 def _is_finished_input(item: Mapping[str, Any]) -> bool:

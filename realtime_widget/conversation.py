@@ -252,6 +252,26 @@ class RealtimeConversation:
             )
         self._queued_audio = array.copy()
 
+    def expect_item(self, item: dict[str, Any]) -> None:
+        """Keep the audio of a user item this side is about to create, for when it arrives.
+
+        ``item`` is the ``item`` of a ``conversation.item.create`` (with its ``id``); its
+        ``input_audio`` parts are decoded as an echoed item's would be. The server's echo of
+        such an item carries no audio, so the item it adds gets these samples (an item already
+        held with no audio gets them at once). Bounded with the speech audio waiting for its
+        items. Raises :class:`InvalidEventError` for an item that is not a valid one.
+        """
+        expected = self._new_item("conversation.item.create", item)
+        audio = expected["formatted"]["audio"]
+        if not len(audio):
+            return
+        item_id: str = expected["id"]
+        stored = self._items.get(item_id)
+        if stored is None:
+            self._speech.put(item_id, Speech(audio=audio.to_numpy()))
+        elif not len(stored["formatted"]["audio"]):
+            stored["formatted"]["audio"].append(audio.to_numpy())
+
     def process_event(self, event: dict[str, Any], *args: Any) -> Result:
         """Apply one server event; returns ``(item, delta)`` (see the module rules).
 

@@ -8,8 +8,15 @@
 - user and system messages keep their text; a user audio part becomes its transcript when
   there is one, else the audio itself (``input_audio``, in the session's ``audio_format``)
   when ``include_audio`` is true, else it is left out;
-- assistant messages become text (``output_text``, beta ``text``) holding what was said:
-  the transcript of spoken answers (already cut at what was heard after a truncation);
+- assistant messages become text (``output_text``, beta ``text``) holding what was said: the
+  transcript of spoken answers, or their text. An answer the user cut short (``heard`` names
+  it, see :class:`HeardAudio`) holds only the part that was heard: the server dropped its
+  transcript on truncation and kept the audio up to the cut, which cannot be replayed as
+  assistant text, so the transcript as it stood is cut in proportion to the audio heard
+  (heard samples / samples received), back to the last whole word, and ends in "…". That is
+  an estimate (speech is not spoken at an even rate), never longer than the transcript; an
+  answer whose audio length is unknown keeps its whole transcript, one heard not at all is
+  left out;
 - function calls and their outputs are replayed as they are;
 - items with nothing left to say, and items still in progress, are skipped.
 
@@ -19,12 +26,65 @@ Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from .protocol import AudioFormat, Dialect
 from .wireaudio import encode_clip
 
-__all__ = ["replay_items"]
+__all__ = ["CUT_MARK", "HeardAudio", "heard_text", "replay_items"]
+
+CUT_MARK: Final = "…"
+
+
+@dataclass(frozen=True)
+class HeardAudio:
+    """How much of an assistant item's audio the user heard.
+
+    ``samples`` were heard. Once the server has truncated the item (and dropped its
+    transcript), ``text`` and ``received`` are the transcript and the samples of audio it had
+    just before; ``None`` until then.
+    """
+
+    samples: int
+    text: str | None = None
+    received: int | None = None
+
+
+def heard_text(item: Mapping[str, Any], heard: HeardAudio) -> str:
+    """What the user heard of assistant ``item`` (see the module docstring).
+
+    The whole answer is the transcript before the truncation and what streamed in after it
+    (a final transcript that repeats the first part replaces it); its audio, the samples
+    received before and after. The part heard is ``heard.samples`` over that audio.
+    """
+    formatted = item.get("formatted") or {}
+    current = str(formatted.get("transcript") or formatted.get("text") or "")
+    audio = formatted.get("audio")
+    current_audio = len(audio) if audio is not None else 0
+    if heard.text is None or heard.received is None:
+        text, received = current, current_audio
+    else:
+        text = current if current.startswith(heard.text) else heard.text + current
+        after = max(current_audio - min(heard.samples, heard.received), 0)
+        received = heard.received + after
+    if received <= 0 or heard.samples >= received:
+        return text
+    if heard.samples <= 0:
+        return ""
+    return _cut(text, heard.samples / received)
+
+
+def _cut(text: str, fraction: float) -> str:
+    """The first ``fraction`` of ``text``, back to a whole word, marked as cut."""
+    end = round(len(text) * fraction)
+    if end >= len(text):
+        return text
+    head = text[:end]
+    if not text[end].isspace():  # inside a word: it was not heard to its end
+        head = head[: max(head.rfind(" "), 0)]
+    head = head.rstrip()
+    return f"{head}{CUT_MARK}" if head else ""
 
 
 def _user_parts(
@@ -59,8 +119,13 @@ def replay_items(
     *,
     include_audio: bool = True,
     audio_format: AudioFormat = "pcm16",
+    heard: Mapping[str, HeardAudio] | None = None,
 ) -> list[dict[str, Any]]:
-    """The ``conversation.item.create`` payload items that rebuild ``items`` (see above)."""
+    """The ``conversation.item.create`` payload items that rebuild ``items`` (see above).
+
+    ``heard`` maps the ids of assistant answers the user cut short to how much was heard.
+    """
+    heard = heard or {}
     replayed: list[dict[str, Any]] = []
     for item in items:
         if item.get("status") == "in_progress" or not isinstance(item.get("id"), str):
@@ -70,7 +135,8 @@ def replay_items(
         if kind == "message":
             role = item.get("role")
             if role == "assistant":
-                text = _assistant_text(item)
+                cut = heard.get(item["id"])
+                text = _assistant_text(item) if cut is None else heard_text(item, cut)
                 if not text:
                     continue
                 part_type = "output_text" if dialect == "ga" else "text"

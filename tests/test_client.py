@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -12,9 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from realtime_widget.client import RealtimeClient
+from realtime_widget.client import MAX_ACTIVE_RESPONSES, RealtimeClient
 from realtime_widget.errors import (
     AuthenticationError,
+    ConnectTimeoutError,
     ProtocolError,
     ServerError,
     ServerUnreachableError,
@@ -688,4 +690,176 @@ async def test_a_cancel_that_crosses_the_responses_end_is_not_an_error(
     client.realtime.send("response.cancel")
     assert await refused is not None
     await eventually(lambda: any(e["type"] == "server_error" for e in errors))
+    await client.disconnect()
+
+
+# -- manual commits the server refuses, and clearing input ----------------------------------
+
+
+def _server_user_audio(server: LocalRealtimeServer) -> np.ndarray:
+    users = [s for s in server.connections[-1].conversation.items() if s.item.get("role") == "user"]
+    return np.asarray(users[-1].audio[0])
+
+
+async def test_a_refused_commit_leaves_its_audio_to_the_next_one(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(server, config={"hearing": {"turn_detection": None}})
+    errors = collect(client, "error")
+    tap = np.full(1200, 3000, dtype=np.int16)  # 50 ms: too short to commit
+    client.append_input_audio(tap)
+    client.create_response()
+    await next_completed(client, "assistant")
+    refused = [e["error"] for e in errors if e["type"] == "server_error"]
+    assert [e.code for e in refused] == ["input_audio_buffer_commit_empty"]
+    speech = np.asarray(synthesize("second").samples, dtype=np.int16)
+    client.append_input_audio(speech)
+    client.create_response()
+    user = await next_completed(client, "user")
+    # the server kept the refused 50 ms: the item holds it, on both sides
+    expected = np.concatenate([tap, speech])
+    np.testing.assert_array_equal(_server_user_audio(server), expected)
+    np.testing.assert_array_equal(np.asarray(user["formatted"]["audio"]), expected)
+    await client.disconnect()
+
+
+async def test_clear_input_audio_discards_what_is_not_committed(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(server, config={"hearing": {"turn_detection": None}})
+    errors = collect(client, "error")
+    client.append_input_audio(np.full(1200, 3000, dtype=np.int16))  # a tap too short to send
+    cleared = asyncio.ensure_future(
+        client.realtime.wait_for_next("server.input_audio_buffer.cleared", 5)
+    )
+    assert client.clear_input_audio() is True
+    speech = np.asarray(synthesize("after the tap").samples, dtype=np.int16)
+    client.append_input_audio(speech)  # before the server's answer to the clear
+    assert await cleared is not None
+    client.create_response()
+    user = await next_completed(client, "user")
+    np.testing.assert_array_equal(np.asarray(user["formatted"]["audio"]), speech)
+    np.testing.assert_array_equal(_server_user_audio(server), speech)
+    assert errors == []
+    await client.disconnect()
+    with pytest.raises(UsageError, match="not connected"):
+        client.clear_input_audio()
+
+
+# -- connect timeout, constructor input, keys -------------------------------------------------
+
+
+async def test_connect_timeout_bounds_the_handshake() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts the TCP connection, never answers the handshake
+        writer.close()
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    client = RealtimeClient(url=f"ws://127.0.0.1:{port}/v1/realtime", connect_timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(ConnectTimeoutError, match=r"within 0\.3 s"):
+        await client.connect()
+    assert time.monotonic() - started < 2.0
+    assert not client.is_connected()
+    listener.close()
+    await listener.wait_closed()
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), True, "10"])
+async def test_connect_timeout_must_be_positive_seconds(value: Any) -> None:
+    with pytest.raises(UsageError, match=f"connect_timeout.*{re.escape(repr(value))}"):
+        RealtimeClient(url="ws://127.0.0.1:9/v1/realtime", connect_timeout=value)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((["url"],), {}, "settings must be a dict, got ['url']"),
+        (({"url": 5},), {}, "url must be a string, got 5"),
+        (({"apiKey": 7},), {}, "api_key must be a string, got 7"),
+        ((), {"model": 5}, "model must be a string, got 5"),
+        ((), {"model": ""}, "model must be a non-empty string"),
+        ((), {"debug": "no"}, "debug must be True or False, got 'no'"),
+        (({"debug": 1},), {}, "debug must be True or False, got 1"),
+        ((), {"reconnect": "yes"}, "reconnect must be True or False, got 'yes'"),
+        ((), {"reconnect_delays": "abc"}, "reconnect_delays must be a list of seconds"),
+        ((), {"reconnect_delays": [1, float("nan")]}, "reconnect_delays must be non-negative"),
+        ((), {"input_audio_retention_seconds": -5}, "input_audio_retention_seconds must be"),
+        ((), {"max_audio_seconds": "1"}, "max_audio_seconds must be a number"),
+    ],
+)
+async def test_bad_constructor_input_is_named(
+    args: tuple[Any, ...], kwargs: dict[str, Any], message: str
+) -> None:
+    if not args:
+        kwargs = {"url": "ws://127.0.0.1:9/v1/realtime", **kwargs}
+    with pytest.raises(UsageError, match=re.escape(message)):
+        RealtimeClient(*args, **kwargs)
+
+
+async def test_cancel_response_takes_any_integer(server: LocalRealtimeServer) -> None:
+    client = await connected(server)
+    assert client.cancel_response(None, np.int64(5)) == {"item": None}
+    for bad in (1.5, True, "5", -1, np.int64(-1)):
+        with pytest.raises(UsageError, match="sample_count"):
+            client.cancel_response(None, bad)
+    await client.disconnect()
+
+
+async def test_reset_keeps_the_model(server: LocalRealtimeServer) -> None:
+    client = RealtimeClient(url=server.url, model="gpt-realtime-mini", config={"model": {}})
+    client.update_session(instructions="dropped by reset")
+    client.reset()
+    assert client.get_session_payload()["session"]["model"] == "gpt-realtime-mini"
+    assert client.get_session_payload()["session"].get("instructions") != "dropped by reset"
+    await client.connect()
+    conn = await server.wait_for_connection()
+    update = await conn.wait_for_received("session.update")
+    assert update["session"]["model"] == "gpt-realtime-mini"
+    assert "model=gpt-realtime-mini" in client.realtime.connect_url()
+    await client.disconnect()
+
+
+async def test_environment_key_only_goes_to_openai_hosts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-key")
+    async with LocalRealtimeServer(pace="fast", api_key="sk-env-key") as server:
+        # a server that is not OpenAI's never sees the environment's key
+        client = RealtimeClient(url=server.url)
+        assert "key unset" in repr(client.realtime)
+        with pytest.raises(AuthenticationError):
+            await client.connect()
+        explicit = RealtimeClient(url=server.url, api_key="sk-env-key")
+        await explicit.connect()
+        await explicit.disconnect()
+    for url in (
+        None,
+        "wss://api.openai.com/v1/realtime",
+        "wss://eu.api.openai.com/v1/realtime",
+        "wss://myres.openai.azure.com/openai/realtime?deployment=x",
+    ):
+        assert "key set" in repr(RealtimeClient(url=url).realtime), url
+    for url in (
+        "ws://api.openai.com/v1/realtime",  # plaintext
+        "wss://api.openai.com.evil.example/v1/realtime",
+        "wss://openai.com.example/v1/realtime",
+        "ws://10.0.0.5:8765/v1/realtime",
+    ):
+        assert "key unset" in repr(RealtimeClient(url=url).realtime), url
+
+
+async def test_responses_that_never_finish_are_bounded(server: LocalRealtimeServer) -> None:
+    client = await connected(server)
+    frames = [
+        json.dumps({"type": "response.created", "response": {"id": f"resp_h{n}", "output": []}})
+        for n in range(300)
+    ]
+    for frame in frames:
+        await server.send_raw(frame)
+    await eventually(lambda: "resp_h299" in client._active)
+    assert len(client._active) == MAX_ACTIVE_RESPONSES
+    assert "resp_h0" not in client._active
+    assert client.is_connected()
     await client.disconnect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import math
 from typing import Any
@@ -1070,3 +1071,30 @@ def test_other_sample_rates_scale_truncation_and_slicing() -> None:
     }
     conversation.process_event(truncated)
     assert len(item["formatted"]["audio"]) == 2_000
+
+
+def test_an_expected_item_gets_the_audio_its_echo_lacks() -> None:
+    conversation = RealtimeConversation()
+    samples = (np.arange(4_800) % 200 - 100).astype(np.int16)
+    sent = base64.b64encode(samples.astype("<i2").tobytes()).decode("ascii")
+    conversation.expect_item(
+        {
+            "id": "item_sent",
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_audio", "audio": sent}],
+        }
+    )
+    echo = {
+        "id": "item_sent",
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_audio", "transcript": None}],
+    }
+    item, _ = conversation.process_event(
+        {"event_id": "e1", "type": "conversation.item.added", "item": echo}
+    )
+    assert item is not None
+    assert np.array_equal(np.asarray(item["formatted"]["audio"]), samples)
+    with pytest.raises(InvalidEventError):
+        conversation.expect_item({"type": "message", "content": "not parts"})

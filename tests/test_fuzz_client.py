@@ -1,22 +1,37 @@
 """Fuzzing the client: random interleavings of client actions and server misbehaviour.
 
-A hypothesis state machine drives a :class:`RealtimeClient` connected to the local server over
-loopback: sending text and audio, asking for and cancelling responses, (un)registering tools,
-updating the session; and server-side faults: responses that hang until cancelled, and events
-injected into the socket (whole recorded turns with fresh ids, reordered, duplicated or cut
-short, and malformed frames and events). After every step:
+A hypothesis state machine drives a :class:`RealtimeClient` (reconnecting, with short delays)
+connected to the local server over loopback: sending text and audio, asking for and cancelling
+responses, (un)registering tools, updating the session, disconnecting and connecting again;
+and server-side faults: responses that hang until cancelled, events injected into the socket
+(whole recorded turns with fresh ids, reordered, duplicated or cut short, and malformed frames
+and events), connections closed with every close code that matters (1000, 1001, 1011, 1012,
+1013) or dropped without a close frame (1006), at any moment, also while a reconnect is under
+way, and slow sessions (a relay, :mod:`relay`, holds a new session's ``session.created``, so
+the machine acts on a socket that is open but not set up yet). After every step:
 
-- a call that misuses the API raised :class:`UsageError`, and every other call raised
-  nothing, whatever the server sent before;
+- a call that misuses the API raised :class:`UsageError`, one that needs a connection while
+  there is none raised :class:`UsageError` (never connected, or disconnected) or
+  :class:`ConnectionClosedError` (the server or the transport ended it), and every other
+  call raised nothing, whatever the server sent before;
 - every ``error`` event carries a :class:`RealtimeError`; no event handler of the package
   failed (those failures are only logged) and the loop saw no stray exception;
 - every item that completed is still in ``get_conversation_items()`` (unless the server
   deleted it);
+- the client is connected, or reconnecting, or down for a reason: a manual disconnect (after
+  which it never reconnects), a normal close, or a reconnect that ended in
+  ``reconnect_failed``;
+- a connection lost and waited for ends, within seconds, connected again (every item as it
+  was, in the same order, the replay's echoes changing nothing, no id colliding with the
+  replay) or in ``reconnect_failed``;
+- the first event every session of the client gets is its ``session.update``;
 
-and at the end of each case a text turn still gets its answer.
+and at the end of each case a text turn still gets its answer (after a ``connect()`` if the
+client is down).
 
-One server serves every case of a test; each case gets its own client and connection. The
-machine is synchronous, so it drives one dedicated event loop with ``run_until_complete``.
+One server (and one relay in front of it) serves every case of a test; each case gets its own
+client and connection. The machine is synchronous, so it drives one dedicated event loop with
+``run_until_complete``; what depends on the state of the connection is decided inside it.
 The fast run (``make test``) makes a few dozen cases; the ``soak`` run makes
 ``settings.default.max_examples`` cases (10,000 under ``HYPOTHESIS_PROFILE=nightly``).
 """
@@ -38,11 +53,14 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from reliability import collect, speech, talk
+from relay import FaultRelay
+from reliability import FAST_RECONNECT, collect, snapshot, speech, talk
+from websockets.protocol import State
 
 from realtime_widget.client import RealtimeClient
-from realtime_widget.errors import RealtimeError, UsageError
+from realtime_widget.errors import ConnectionClosedError, RealtimeError, UsageError
 from realtime_widget.server import LocalRealtimeServer
+from realtime_widget.server.connection import Connection
 
 T = TypeVar("T")
 
@@ -61,6 +79,7 @@ _TEXTS = (
 # finds turns at random points of the machine's run
 _TALK = np.concatenate([speech("hello there"), speech("one more thing", tail_s=1.2)])
 _CHUNK = 2400
+_CLOSE_CODES = (1000, 1001, 1006, 1011, 1012, 1013)
 
 
 async def _lookup(term: str) -> str:
@@ -144,6 +163,7 @@ class ClientMachine(RuleBasedStateMachine):
 
     loop: ClassVar[asyncio.AbstractEventLoop]
     server: ClassVar[LocalRealtimeServer]
+    relay: ClassVar[FaultRelay]
     turns: ClassVar[list[list[dict[str, Any]]]]
     loop_errors: ClassVar[list[dict[str, Any]]]
     cases: ClassVar[int] = 0
@@ -151,6 +171,8 @@ class ClientMachine(RuleBasedStateMachine):
     injected: ClassVar[int] = 0
     error_events: ClassVar[int] = 0
     forced_cancels: ClassVar[int] = 0
+    closes: ClassVar[int] = 0
+    reconnects: ClassVar[int] = 0
     _serial = itertools.count()
 
     def __init__(self) -> None:
@@ -158,16 +180,27 @@ class ClientMachine(RuleBasedStateMachine):
         type(self).cases += 1
         self.case = next(self._serial)
         self.loop_errors.clear()  # each case answers for its own failures
-        self.client = RealtimeClient(url=self.server.url)
+        self.relay.hold_created = None
+        self.client = RealtimeClient(
+            url=self.relay.url,
+            reconnect=True,
+            reconnect_delays=FAST_RECONNECT,
+            connect_timeout=2.0,
+        )
         self.errors = collect(self.client, "error")
+        self.reconnecting = collect(self.client, "reconnecting")
+        self.reconnected = collect(self.client, "reconnected")
         self.completed: dict[str, dict[str, Any]] = {}
         self.deleted: set[str] = set()
         self.cursor = 0
         self.injections = 0
+        self.down: str | None = None  # why the client may be disconnected
+        self.failures = 0  # reconnect_failed errors before the last manual connect
+        self.at_close: list[tuple[str, str, str, int, str]] = []
         self.client.on("conversation.item.completed", self._on_completed)
+        self.client.on("close", self._on_close)
         self.client.realtime.on("server.conversation.item.deleted", self._on_deleted)
         self.run(self.client.connect())
-        self.connection = self.server.connections[-1]
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -181,12 +214,18 @@ class ClientMachine(RuleBasedStateMachine):
         """Let the client and the server run for a moment."""
         self.run(asyncio.sleep(seconds))
 
-    def act(self, action: Callable[[], Any], *, misuse: bool = False) -> None:
-        """Run a client call. A call that misuses the API must raise UsageError; any other
+    def act(
+        self, action: Callable[[], Any], *, misuse: bool = False, needs_socket: bool = False
+    ) -> None:
+        """Run a client call. A call that misuses the API must raise UsageError, one that
+        needs a socket while there is none UsageError or ConnectionClosedError; any other
         must raise nothing, whatever the server did before."""
         type(self).steps += 1
         if misuse:
             with pytest.raises(UsageError):
+                action()
+        elif needs_socket and not self.client.is_connected():
+            with pytest.raises((UsageError, ConnectionClosedError)):
                 action()
         else:
             action()
@@ -200,11 +239,45 @@ class ClientMachine(RuleBasedStateMachine):
         if isinstance(event.get("item_id"), str):
             self.deleted.add(event["item_id"])
 
+    def _on_close(self, event: dict[str, Any]) -> None:
+        self.at_close = snapshot(self.client)
+        if not event["reconnecting"]:
+            self.down = f"closed with {event['code']} and no reconnect"
+
+    @property
+    def connection(self) -> Connection | None:
+        """The server's side of the client's socket, when it is open."""
+        if not self.client.is_connected() or not self.server.connections:
+            return None
+        newest = self.server.connections[-1]
+        return newest if newest.websocket.state is State.OPEN else None
+
+    def failed(self) -> bool:
+        """Whether a reconnect failed since the last manual connect."""
+        return sum(e["type"] == "reconnect_failed" for e in self.errors) > self.failures
+
+    def release_sessions(self) -> None:
+        """New sessions start at once again (see :meth:`hold_sessions`)."""
+        hold, self.relay.hold_created = self.relay.hold_created, None
+        if hold is not None:
+            hold.set()
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Let a reconnect under way end."""
+        self.release_sessions()
+        deadline = time.monotonic() + timeout
+        while self.client.reconnecting:
+            assert time.monotonic() < deadline, "a reconnect never ended"
+            self.pump(0.005)
+
     def inject(self, frames: list[str | bytes]) -> None:
         type(self).steps += 1
+        connection = self.connection
+        if connection is None:
+            return
         type(self).injected += len(frames)
         for frame in frames:
-            self.run(self.connection.send_raw(frame))
+            self.run(connection.send_raw(frame))
         self.pump()
 
     def item_id(self, index: int, *, role: str | None = None) -> str | None:
@@ -217,7 +290,7 @@ class ClientMachine(RuleBasedStateMachine):
 
     @rule(text=st.sampled_from(_TEXTS))
     def send_text(self, text: str) -> None:
-        self.act(lambda: self.client.send_user_message_content(text))
+        self.act(lambda: self.client.send_user_message_content(text), needs_socket=True)
 
     @rule(chunks=st.integers(1, 12))
     def append_audio(self, chunks: int) -> None:
@@ -227,11 +300,11 @@ class ClientMachine(RuleBasedStateMachine):
                 self.client.append_input_audio(_TALK[start : start + _CHUNK])
                 self.cursor += _CHUNK
 
-        self.act(append)
+        self.act(append, needs_socket=True)
 
     @rule()
     def create_response(self) -> None:
-        self.act(self.client.create_response)
+        self.act(self.client.create_response, needs_socket=True)
 
     @rule(
         which=st.sampled_from(["none", "assistant", "any", "unknown"]),
@@ -251,7 +324,9 @@ class ClientMachine(RuleBasedStateMachine):
             "assistant",
         )
         misuse = samples < 0 or (item_id is not None and not truncatable)
-        self.act(lambda: self.client.cancel_response(item_id, samples), misuse=misuse)
+        self.act(
+            lambda: self.client.cancel_response(item_id, samples), misuse=misuse, needs_socket=True
+        )
 
     @rule(name=st.sampled_from(sorted(_TOOLS)))
     def register_tool(self, name: str) -> None:
@@ -282,6 +357,44 @@ class ClientMachine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([0.0, 0.005, 0.02, 0.05]))
     def wait(self, seconds: float) -> None:
         self.pump(seconds)
+
+    @rule()
+    def disconnect(self) -> None:
+        """A manual disconnect: never followed by a reconnect, even one under way."""
+        type(self).steps += 1
+
+        async def disconnect() -> int:
+            tries = len(self.reconnecting)  # a try may start before this task runs
+            await self.client.disconnect()
+            return tries
+
+        tries = self.run(disconnect())
+        self.down = "disconnect()"
+        self.pump(sum(FAST_RECONNECT[:2]) + 0.02)
+        assert len(self.reconnecting) == tries, "reconnected after disconnect()"
+        assert not self.client.is_connected() and not self.client.reconnecting
+
+    @rule()
+    def connect(self) -> None:
+        """A manual connect: refused when connected, else it connects (taking over a reconnect
+        under way)."""
+        type(self).steps += 1
+        self.release_sessions()  # a session held back would make connect() time out
+
+        async def connect() -> bool:
+            # decided here: the loss of the connection may reach the client just before
+            if self.client.is_connected() and not self.client.reconnecting:
+                with pytest.raises(UsageError):
+                    await self.client.connect()
+                return False
+            await self.client.connect()
+            return True
+
+        if not self.run(connect()):
+            return
+        self.down = None
+        self.failures = sum(e["type"] == "reconnect_failed" for e in self.errors)
+        assert self.client.is_connected() and not self.client.reconnecting
 
     # -- server misbehaviour ----------------------------------------------------------------
 
@@ -314,6 +427,79 @@ class ClientMachine(RuleBasedStateMachine):
         type(self).steps += 1
         self.server.stall_responses = on
         self.pump()
+
+    @rule(
+        code=st.sampled_from(_CLOSE_CODES),
+        then=st.sampled_from(["settle", "socket open", "go on"]),
+        slow=st.booleans(),
+    )
+    def lose_connection(self, code: int, then: str, slow: bool) -> None:
+        """The server closes the client's connection with ``code`` (1006: drops it).
+
+        ``slow``: the next sessions' ``session.created`` waits (a slow service) until the
+        machine releases it. ``then``: "settle" waits for the reconnect to end, which must
+        leave a session resumed with every item as it was, or a reported failure; "socket
+        open" waits for the next try's socket to open (calls made then, on an open socket,
+        must wait for the session's setup); "go on" goes on while the client reconnects.
+        """
+        type(self).steps += 1
+        connection = self.connection
+        if connection is None:
+            return
+        type(self).closes += 1
+        was_ready = not self.client.reconnecting
+        reconnected = len(self.reconnected)
+        errors = len(self.errors)
+        if slow and self.relay.hold_created is None:
+            self.relay.hold_created = asyncio.Event()
+        if code == 1006:
+            self.run(connection.break_transport())
+        else:
+            self.run(connection.websocket.close(code, "fuzz"))
+        if then == "go on":
+            self.pump()
+            return
+        deadline = time.monotonic() + 5
+        while self.client.is_connected() and not self.client.reconnecting:
+            assert time.monotonic() < deadline, "the close never reached the client"
+            self.pump(0.002)
+        if then == "socket open":
+            self.wait_for_a_socket()
+            return
+        before = self.at_close
+        self.settle()
+        if self.client.is_connected():
+            type(self).reconnects += 1
+            assert len(self.reconnected) > reconnected
+            self.pump(0.05)  # the replay's echoes come back
+            held = {row[0] for row in before}
+            now = [row for row in snapshot(self.client) if row[0] in held]
+            assert now == [row for row in before if row[0] not in self.deleted], (
+                "a reconnect changed the items"
+            )
+            # nothing reached the new session before its history: no id collides with it
+            collisions = [e for e in self.errors[errors:] if "id not in use" in str(e["error"])]
+            assert not collisions, collisions
+        else:
+            assert self.failed() or (code == 1000 and was_ready), "lost without a reason"
+
+    @rule()
+    def release_held_sessions(self) -> None:
+        type(self).steps += 1
+        self.release_sessions()
+        self.pump()
+
+    @rule()
+    def wait_for_a_socket(self) -> None:
+        """While reconnecting, wait for the next try's socket to open."""
+        type(self).steps += 1
+        deadline = time.monotonic() + 1.0
+        while (
+            self.client.reconnecting
+            and not self.client.is_connected()
+            and time.monotonic() < deadline
+        ):
+            self.pump(0.002)
 
     @rule(frame=st.sampled_from(_MALFORMED))
     def inject_malformed(self, frame: str | bytes) -> None:
@@ -377,10 +563,21 @@ class ClientMachine(RuleBasedStateMachine):
         assert not lost, f"completed items lost: {sorted(lost)}"
 
     @invariant()
-    def still_connected(self) -> None:
-        assert self.client.is_connected()
+    def sessions_start_with_their_configuration(self) -> None:
+        """The first thing every session of the client hears is its ``session.update``."""
+        connection = self.connection
+        if connection is not None and connection.received:
+            first = [e["type"] for e in connection.received[:3]]
+            assert first[0] == "session.update", f"a session began with {first}"
+
+    @invariant()
+    def connected_or_down_for_a_reason(self) -> None:
+        if self.client.is_connected() or self.client.reconnecting:
+            return
+        assert self.down is not None or self.failed(), "disconnected for no reason"
 
     def teardown(self) -> None:
+        self.release_sessions()
         try:
             type(self).error_events += len(self.errors)
             self._final_turn()
@@ -389,7 +586,17 @@ class ClientMachine(RuleBasedStateMachine):
 
     def _final_turn(self) -> None:
         """The session is still usable: a plain text turn gets its answer."""
-        connection = self.connection
+        deadline = time.monotonic() + 10
+        while True:
+            self.settle()
+            if not self.client.is_connected():
+                self.run(self.client.connect())
+            connection = self.connection
+            if connection is not None:
+                break
+            # the server's side is gone and the loss is still on its way to the client
+            assert time.monotonic() < deadline, "the client never saw its connection lost"
+            self.pump(0.005)
         self.server.stall_responses = False
 
         def responding() -> bool:
@@ -446,13 +653,17 @@ def _run(max_examples: int) -> tuple[int, float]:
     logging.getLogger("realtime_widget").addHandler(failures)
     server = LocalRealtimeServer(pace="fast")
     loop.run_until_complete(server.start())
+    relay = FaultRelay(f"ws://127.0.0.1:{server.port}")
+    loop.run_until_complete(relay.__aenter__())
     try:
         ClientMachine.loop = loop
         ClientMachine.server = server
+        ClientMachine.relay = relay
         ClientMachine.turns = loop.run_until_complete(_record_turns(server))
         ClientMachine.loop_errors = loop_errors
         ClientMachine.cases = ClientMachine.steps = ClientMachine.injected = 0
         ClientMachine.error_events = ClientMachine.forced_cancels = 0
+        ClientMachine.closes = ClientMachine.reconnects = 0
         started = time.perf_counter()
         run_state_machine_as_test(
             ClientMachine,
@@ -467,6 +678,7 @@ def _run(max_examples: int) -> tuple[int, float]:
         elapsed = time.perf_counter() - started
     finally:
         logging.getLogger("realtime_widget").removeHandler(failures)
+        loop.run_until_complete(relay.__aexit__(None, None, None))
         loop.run_until_complete(server.stop())
         loop.close()
     cases = ClientMachine.cases
@@ -474,6 +686,7 @@ def _run(max_examples: int) -> tuple[int, float]:
         f"\nclient fuzz: {cases} cases, {ClientMachine.steps} steps, "
         f"{ClientMachine.injected} frames injected, {ClientMachine.error_events} error events, "
         f"{ClientMachine.forced_cancels} raw cancels, "
+        f"{ClientMachine.closes} closes, {ClientMachine.reconnects} reconnects waited for, "
         f"{elapsed:.1f} s, {1000 * elapsed / max(cases, 1):.1f} ms per case"
     )
     return cases, elapsed
