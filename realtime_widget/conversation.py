@@ -27,10 +27,13 @@ Rules:
   :class:`UnknownItemError`, with three exceptions. Input transcriptions (``.delta``,
   ``.completed``, ``.failed``) may arrive before their item: they are kept and applied when
   it appears; the user's speech audio (from ``speech_started`` / ``speech_stopped``) and the
-  audio given to :meth:`queue_input_audio` wait for their item the same way, within the
-  bounds of :mod:`realtime_widget.pending`. ``response.done`` merges its output items into
-  the items held and adds none (an item it names that is not held, such as the output of a
-  response outside the conversation, is only listed by id in the response). The
+  audio given to :meth:`queue_input_audio` or :meth:`expect_item` wait for their item the
+  same way, within the bounds of :mod:`realtime_widget.pending`. ``response.created`` and
+  ``response.done`` keep the response (status, usage, output ids; the last
+  :data:`MAX_RESPONSES`, so a server that never finishes its responses cannot grow it).
+  ``response.done`` merges its output items into the items held and adds none (an item it
+  names that is not held, such as the output of a response outside the conversation, is
+  only listed by id in the response). The
   ``mcp_list_tools.*`` events set the status of the tool list item when it is held, and
   are ignored when it is not (the list may be reported before its item).
 - MCP tool calls stream like function calls: ``response.mcp_call_arguments.delta`` /
@@ -103,6 +106,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ITEM_TEXT",
     "MAX_PENDING_AUDIO_SECONDS",
+    "MAX_RESPONSES",
     "ConversationItem",
     "Delta",
     "Formatted",
@@ -141,6 +145,10 @@ _FINAL_STATUSES: Final = frozenset({"completed", "incomplete", "cancelled", "fai
 
 MAX_PENDING_AUDIO_SECONDS: Final = 120
 """How much user audio may wait for items not held yet, in all (the newest always stays)."""
+
+MAX_RESPONSES: Final = 1024
+"""How many responses :meth:`RealtimeConversation.get_response` remembers; past it the
+oldest is forgotten (its items stay)."""
 
 
 # -- the conversation --------------------------------------------------------------------------
@@ -190,7 +198,8 @@ class RealtimeConversation:
         return list(self._items.values())
 
     def get_response(self, response_id: str) -> dict[str, Any] | None:
-        """The response with ``response_id``: the server's dict, ``output`` as item ids."""
+        """The response with ``response_id``: the server's dict, ``output`` as item ids
+        (``None`` for one never seen, or one of more than :data:`MAX_RESPONSES` ago)."""
         return self._responses.get(response_id)
 
     def __contains__(self, item_id: object) -> bool:
@@ -602,7 +611,7 @@ class RealtimeConversation:
         stored = self._responses.get(response["id"])
         if stored is None:
             response.setdefault("output", [])
-            self._responses[response["id"]] = response
+            self._remember(response)
             return None, None
         output = stored.get("output") or []
         for key, value in response.items():
@@ -611,9 +620,18 @@ class RealtimeConversation:
         stored["output"] = output + [i for i in response.get("output") or () if i not in output]
         return None, None
 
+    def _remember(self, response: dict[str, Any], response_id: str | None = None) -> dict[str, Any]:
+        responses = self._responses
+        responses[response_id or response["id"]] = response
+        if len(responses) > MAX_RESPONSES:
+            del responses[next(iter(responses))]
+        return response
+
     def _on_response_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         response, items = self._copy_response(etype, event)
-        stored = self._responses.setdefault(response["id"], {"output": []})
+        stored = self._responses.get(response["id"])
+        if stored is None:
+            stored = self._remember({"output": []}, response["id"])
         for key, value in response.items():
             if value is not None or key not in stored:
                 stored[key] = value

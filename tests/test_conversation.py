@@ -24,7 +24,7 @@ from conversation_streams import (
 )
 
 from realtime_widget.buffers import AudioBuffer, InputAudioBuffer
-from realtime_widget.conversation import RealtimeConversation
+from realtime_widget.conversation import MAX_RESPONSES, RealtimeConversation
 from realtime_widget.errors import (
     InvalidEventError,
     ProtocolError,
@@ -1098,3 +1098,23 @@ def test_an_expected_item_gets_the_audio_its_echo_lacks() -> None:
     assert np.array_equal(np.asarray(item["formatted"]["audio"]), samples)
     with pytest.raises(InvalidEventError):
         conversation.expect_item({"type": "message", "content": "not parts"})
+
+
+def test_only_the_latest_responses_are_remembered() -> None:
+    conversation = RealtimeConversation()
+    for n in range(MAX_RESPONSES + 10):
+        conversation.process_event(
+            {"event_id": f"e{n}", "type": "response.created", "response": {"id": f"resp_{n}"}}
+        )
+    assert conversation.get_response("resp_9") is None
+    assert conversation.get_response("resp_10") is not None
+    last = f"resp_{MAX_RESPONSES + 9}"
+    conversation.process_event(
+        {
+            "event_id": "done",
+            "type": "response.done",
+            "response": {"id": last, "status": "completed", "output": []},
+        }
+    )
+    assert conversation.get_response(last)["status"] == "completed"
+    assert "1024 responses" in repr(conversation)
