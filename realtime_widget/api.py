@@ -41,6 +41,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 from collections.abc import Mapping
@@ -97,7 +98,12 @@ def _positive(name: str, value: Any, *, seconds: bool = False, optional: bool = 
     if optional and value is None:
         return
     kinds = (int, float) if seconds else (int,)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         allowed = " or None" if optional else ""
         raise UsageError(f"{name} must be positive{allowed}, got {value!r}")
 

@@ -134,6 +134,16 @@ _SETTINGS_KEYS = frozenset(
 # responses tracked as running at once; past it the oldest is forgotten (a server that never
 # finishes its responses must not grow the client)
 MAX_ACTIVE_RESPONSES: Final = 64
+_TRANSPORT_KEYS = frozenset(
+    {
+        "max_frame_bytes",
+        "max_send_queue_bytes",
+        "max_receive_queue_frames",
+        "ping_interval",
+        "ping_timeout",
+        "close_timeout",
+    }
+)
 _KEY_HOSTS = ("api.openai.com",)
 _EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
 _KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
@@ -172,7 +182,10 @@ class RealtimeClient(RealtimeEventHandler):
     events with the grouped config sent as the session). ``api_key`` defaults to
     ``$OPENAI_API_KEY`` for OpenAI's and Azure OpenAI's ``wss://`` hosts only (see the module
     docstring). ``connect_timeout`` bounds the whole of ``connect()`` (and of each reconnect
-    try): opening the socket and the session. A value of the wrong type or range raises
+    try): opening the socket and the session. ``transport`` passes limits to the
+    :class:`RealtimeAPI` under the client (``max_frame_bytes``, ``max_send_queue_bytes``,
+    ``max_receive_queue_frames``, ``ping_interval``, ``ping_timeout``, ``close_timeout``;
+    see there for their defaults). A value of the wrong type or range raises
     :class:`UsageError` naming it.
     """
 
@@ -193,8 +206,18 @@ class RealtimeClient(RealtimeEventHandler):
         reconnect: bool = False,
         reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
         max_audio_seconds: float | None = None,
+        transport: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        if transport is not None and not isinstance(transport, Mapping):
+            raise UsageError(f"transport must be a dict of RealtimeAPI limits, got {transport!r}")
+        transport = dict(transport or {})
+        unknown_limits = set(transport) - _TRANSPORT_KEYS
+        if unknown_limits:
+            raise UsageError(
+                f"unknown transport options {sorted(unknown_limits)!r}; "
+                f"known: {sorted(_TRANSPORT_KEYS)!r}"
+            )
         if settings is not None and not isinstance(settings, Mapping):
             raise UsageError(f"settings must be a dict, got {settings!r}")
         settings = dict(settings or {})
@@ -264,6 +287,7 @@ class RealtimeClient(RealtimeEventHandler):
             headers=headers,
             debug=self.debug,
             open_timeout=self.connect_timeout,
+            **transport,
         )
         self._audio_in = InputAudioEncoder()
         self._audio_out = OutputAudioDecoder(

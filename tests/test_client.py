@@ -863,3 +863,31 @@ async def test_responses_that_never_finish_are_bounded(server: LocalRealtimeServ
     assert "resp_h0" not in client._active
     assert client.is_connected()
     await client.disconnect()
+
+
+async def test_transport_limits_reach_the_socket_layer(server: LocalRealtimeServer) -> None:
+    client = RealtimeClient(
+        url=server.url, transport={"max_frame_bytes": 2_000, "ping_interval": 5.0}
+    )
+    assert client.realtime.max_frame_bytes == 2_000
+    assert client.realtime.ping_interval == 5.0
+    await client.connect()
+    with pytest.raises(UsageError, match="max_frame_bytes"):
+        client.send_user_message_content("x" * 5_000)
+    client.send_user_message_content("short enough")  # nothing was lost: it still works
+    assert await client.wait_for_answer(10) is not None
+    await client.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("transport", "message"),
+    [
+        ({"max_frame_byte": 10}, "unknown transport options"),
+        ({"ping_timeout": float("nan")}, "ping_timeout must be positive"),
+        ({"max_send_queue_bytes": 0}, "max_send_queue_bytes must be positive"),
+        ("max_frame_bytes=10", "transport must be a dict"),
+    ],
+)
+async def test_bad_transport_limits_are_named(transport: Any, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        RealtimeClient(url="ws://127.0.0.1:1/v1/realtime", transport=transport)
