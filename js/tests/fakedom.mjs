@@ -73,9 +73,16 @@ export class FakeElement extends FakeNode {
     };
   }
 
-  /** Each child is 20 px high: enough for the view's "near the bottom" checks. */
+  /** Each child is 20 px high: enough for the view's "near the bottom" checks. Reading it
+   * counts as a layout read (a browser lays out first if anything changed). */
   get scrollHeight() {
+    this.ownerDocument.stats.layoutReads += 1;
     return 20 * this.childNodes.length;
+  }
+
+  /** Runs the listeners of `type` with a bare event. */
+  dispatch(type) {
+    for (const handler of this.listeners.get(type) ?? []) handler({ type, target: this });
   }
 
   get children() {
@@ -144,14 +151,14 @@ export class FakeElement extends FakeNode {
 /** A document whose `stats` count elements created and child-list changes. */
 export function createDocument() {
   const doc = {
-    stats: { created: 0, inserted: 0, removed: 0, appended: 0 },
+    stats: { created: 0, inserted: 0, removed: 0, appended: 0, layoutReads: 0 },
     createElement: (tag) => {
       doc.stats.created += 1;
       return new FakeElement(doc, tag);
     },
     createTextNode: (data) => new FakeText(doc, data),
     resetStats() {
-      Object.assign(doc.stats, { created: 0, inserted: 0, removed: 0, appended: 0 });
+      Object.assign(doc.stats, { created: 0, inserted: 0, removed: 0, appended: 0, layoutReads: 0 });
     },
   };
   doc.body = new FakeElement(doc, "body");

@@ -942,10 +942,44 @@ describe("the view with a stand-in DOM", () => {
     const [small, large] = costs;
     assert.deepEqual(large, small);
     assert.ok(small.added.created > 0 && small.added.created < 12, JSON.stringify(small.added));
-    assert.deepEqual(small.streamed, { created: 0, inserted: 0, removed: 0, appended: 1 });
+    assert.deepEqual(small.streamed, { created: 0, inserted: 0, removed: 0, appended: 1, layoutReads: 0 });
+    for (const [what, cost] of Object.entries(small)) assert.equal(cost.layoutReads, 0, what);
     assert.equal(small.completed.created, 0);
     assert.equal(small.removed.removed, 1);
     assert.equal(small.state.created, 0, "the changed item's nodes are reused");
+  });
+
+  it("follows the end of the log once per frame, unless the user scrolled up", async () => {
+    const frame = () => new Promise((resolve) => setTimeout(resolve, 40));
+    const { m, view, session } = open(conversation(30));
+    await frame();
+    const log = view.log;
+    const end = () => log.scrollHeight - log.clientHeight;
+    assert.equal(log.scrollTop, log.scrollHeight, "scrolled to the end after the first render");
+    for (let k = 0; k < 5; k++) {
+      m.fire("msg:custom", { type: "item", item: summary({ id: `n${k}`, rev: 100 + k }) });
+    }
+    document.resetStats();
+    await frame();
+    assert.equal(log.scrollTop, log.scrollHeight);
+    assert.ok(document.stats.layoutReads <= 2, "one scroll for the five changes");
+    log.dispatch("scroll"); // the scroll it made: still following
+    assert.equal(view.following, true);
+    log.scrollTop = 100; // the user scrolls up
+    log.dispatch("scroll");
+    assert.equal(view.following, false);
+    m.fire("msg:custom", { type: "item", item: summary({ id: "later", rev: 200 }) });
+    await frame();
+    assert.equal(log.scrollTop, 100, "left where the user put it");
+    log.scrollTop = end(); // and back down to the end
+    log.dispatch("scroll");
+    assert.equal(view.following, true);
+    m.fire("msg:custom", { type: "delta", item_id: "later", field: "transcript", delta: "more" });
+    m.fire("msg:custom", { type: "item", item: summary({ id: "last", rev: 201 }) });
+    await frame();
+    assert.equal(log.scrollTop, log.scrollHeight);
+    view.dispose();
+    session.dispose();
   });
 
   it("a new item goes before the next item that has nodes; a state that moves items renders all", () => {

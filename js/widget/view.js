@@ -5,7 +5,11 @@
 // Items render incrementally: the whole list only when the view is made (or when an `items`
 // state moved items relative to each other); after that, each change touches the nodes of
 // the items it names (a new item's nodes go in before the next item's that has nodes) and a
-// streamed piece is appended to its Text node.
+// streamed piece is appended to its Text node. Handling a change reads no layout (a read
+// after a change makes the browser lay out the whole log at once, for each message): the
+// log follows its end unless the user scrolled up from it (a scroll listener says which),
+// and scrolls there once per frame. So the cost of handling an item change does not grow
+// with the conversation.
 //
 // Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
 // `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
@@ -71,6 +75,12 @@ export class RtwView {
     this.visible = 0;
     /** @type {Map<string, string>} function call output items with nodes, by call_id */
     this.outputs = new Map();
+    /** the log follows its end (the user has not scrolled up from it) */
+    this.following = true;
+    /** where the last scroll to the end left the log */
+    this.endTop = 0;
+    /** @type {(() => void) | null} cancels the scroll to the end due at the next frame */
+    this.scrollDue = null;
     /** @type {(() => void)[]} */
     this.cleanups = [];
     // The parts build() makes (declared here for the type checker).
@@ -205,6 +215,10 @@ export class RtwView {
     this.listen(this.pttButton, "keyup", (event) => {
       const key = /** @type {KeyboardEvent} */ (event).key;
       if (key === " " || key === "Enter") this.session.pttRelease();
+    });
+    this.listen(this.log, "scroll", () => {
+      if (this.following && this.log.scrollTop >= this.endTop - 1) return; // ours, or further
+      this.following = this.nearBottom();
     });
     // Any click may unlock a suspended AudioContext (browsers need a gesture).
     this.listen(root, "pointerdown", () => {
@@ -348,13 +362,12 @@ export class RtwView {
     for (const id of [...this.nodes.keys()]) {
       if (!store.items.has(id)) this.removeNodes(id, false);
     }
-    const atBottom = this.nearBottom();
     for (const id of store.order) this.renderItem(id, false);
     this.log.replaceChildren(
       ...store.order.map((id) => /** @type {ItemNodes} */ (this.nodes.get(id)).root),
     );
     this.showEmpty();
-    if (atBottom) this.scrollToEnd();
+    this.followEnd();
   }
 
   /**
@@ -410,7 +423,6 @@ export class RtwView {
       nodes.root.remove();
       nodes = undefined;
     }
-    const atBottom = place && this.nearBottom();
     if (nodes === undefined) {
       nodes = this.createNodes(view.kind);
       this.nodes.set(id, nodes);
@@ -443,7 +455,7 @@ export class RtwView {
     const output = item.type === "function_call" ? this.outputs.get(item.call_id) : undefined;
     if (output !== undefined && output !== id) this.renderItem(output); // hidden behind its card
     this.showEmpty();
-    if (atBottom) this.scrollToEnd();
+    this.followEnd();
   }
 
   /**
@@ -507,7 +519,6 @@ export class RtwView {
       this.renderItem(id);
       return;
     }
-    const atBottom = this.nearBottom();
     if (field === "arguments" && nodes.args !== undefined) nodes.args.appendData(delta);
     else if (field === "text" && nodes.kind === "message") nodes.text.appendData(delta);
     else if (field === "transcript" && nodes.kind === "message") {
@@ -516,19 +527,39 @@ export class RtwView {
       nodes.transcript.appendData(delta);
     }
     if (!nodes.placeholder.hidden && field !== "arguments") nodes.placeholder.hidden = true;
-    if (atBottom) this.scrollToEnd();
+    this.followEnd();
   }
 
+  /** Whether the log shows its end, or nearly (reads layout: not for the hot path). */
   nearBottom() {
     const log = this.log;
     return log.scrollHeight - log.scrollTop - log.clientHeight < 48;
   }
 
+  /** The log grew: if it follows its end, scroll there at the next frame (once per frame). */
+  followEnd() {
+    if (!this.following || this.scrollDue !== null) return;
+    const run = () => {
+      this.scrollDue = null;
+      if (this.following) this.scrollToEnd();
+    };
+    if (typeof globalThis.requestAnimationFrame === "function") {
+      const frame = requestAnimationFrame(run);
+      this.scrollDue = () => cancelAnimationFrame(frame);
+    } else {
+      const timer = setTimeout(run, 16);
+      this.scrollDue = () => clearTimeout(timer);
+    }
+  }
+
   scrollToEnd() {
     this.log.scrollTop = this.log.scrollHeight;
+    this.endTop = this.log.scrollTop;
   }
 
   dispose() {
+    if (this.scrollDue !== null) this.scrollDue();
+    this.scrollDue = null;
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     /** @type {HTMLElement} */ (this.root).remove();
     this.nodes.clear();
