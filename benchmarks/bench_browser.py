@@ -36,6 +36,16 @@ Figures (rows with targets):
    received against the playback worklet's count of samples played when it went silent.
    Target: every barge-in within 20 ms.
 
+5. **The first audio delta of each answer, with a short and a long conversation** (no
+   target): the kernel -> main thread leg of each answer's first audio delta, against the
+   other deltas. An answer opens with item changes (the user's item, the answer's item)
+   whose messages travel just ahead of its first delta, and whose handling on the main
+   thread delays it. After the conversation above, the microphone is turned off, the kernel
+   creates :data:`PRELOAD_ITEMS` user text items on the server (``conversation.item.create``,
+   which the server echoes; trait syncs held while they arrive), and the conversation
+   carries on for a few more answers: their first deltas are the long-conversation figures.
+   Figures 1-4 come from the first part only.
+
 Without Chromium (``/usr/bin/chromium``), espeak-ng, Playwright or JupyterLab the rows are
 returned with ``value`` and ``ok`` ``None`` and a note saying what is missing.
 
@@ -76,6 +86,7 @@ TARGET_ADDED_MS = 15.0
 TARGET_BARGE_IN_MS = 50.0
 TARGET_TRUNCATION_MS = 20.0
 AUDIO_DELTAS = ("response.output_audio.delta", "response.audio.delta")
+PRELOAD_ITEMS = 1_000
 
 # Wraps the kernel's widget `w` (the harness notebook's) to stamp what crosses the kernel:
 # browser audio as the comm hands it over (in whichever thread that is) and as its handler
@@ -174,6 +185,7 @@ def _converse(
     nagle: bool,
 ) -> dict[str, Any]:
     barge_ins = 3 if quick else 12
+    later = 3 if quick else 6  # answers after the preload
     budget = 30.0 if quick else 90.0  # seconds of talking at most
     page = harness.open_notebook(
         browser,
@@ -190,26 +202,56 @@ def _converse(
         page.wait_for_selector('.rtw[data-connection="connected"]', timeout=15_000)
         page.click(".rtw-mic")
         page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
-        started = time.monotonic()
-        while time.monotonic() - started < budget:
-            time.sleep(1.0)
-            if _truncates(server) >= barge_ins:
-                break
-        talked = time.monotonic() - started
+        talked = _talk(server, barge_ins, budget)
         page.click(".rtw-mic")
         page.wait_for_selector('.rtw[data-mic="off"]', timeout=10_000)
         time.sleep(1.0)  # the last interrupt's truncate and late audio land
+        split_ms = time.time() * 1000
+        preload = (
+            f"{harness.KERNEL_ADD_NOTES}\nprint('items', await _rtw_add_notes({PRELOAD_ITEMS}))"
+        )
+        out = page.evaluate(harness.KERNEL_EXEC, preload)
+        if "items" not in out:
+            raise RuntimeError(f"the preload failed: {out}")
+        conversation = int(out.split()[-1])
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('.rtw-item').length >= n",
+            arg=PRELOAD_ITEMS,
+            timeout=120_000,
+        )
+        time.sleep(2.0)  # what the widget sends once the conversation is quiet
+        page.click(".rtw-mic")
+        page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
+        done = _truncates(server)
+        talked_later = _talk(server, done + later, budget)
+        page.click(".rtw-mic")
+        page.wait_for_selector('.rtw[data-mic="off"]', timeout=10_000)
+        time.sleep(1.0)
         records = {
             "page": page.evaluate("() => window.__rtwTrace"),
             "kernel": json.loads(page.evaluate(harness.KERNEL_EXEC, KERNEL_DUMP).splitlines()[-1]),
             "server": _server_trace(server),
             "clock_skew_ms": _clock_skew(page),
             "talked_s": talked,
+            "talked_later_s": talked_later,
+            "split_ms": split_ms,
+            "items": (conversation - PRELOAD_ITEMS, conversation),
             "nagle": nagle,
         }
     finally:
         page.context.close()
     return records
+
+
+def _talk(server: LocalRealtimeServer, truncates: int, budget: float) -> float:
+    """Let the fake microphone talk until the server saw ``truncates`` truncations (one per
+    barge-in) or ``budget`` seconds passed; returns the seconds talked."""
+    started = time.monotonic()
+    while time.monotonic() - started < budget:
+        time.sleep(1.0)
+        if _truncates(server) >= truncates:
+            break
+    return time.monotonic() - started
 
 
 def _truncates(server: LocalRealtimeServer) -> int:
@@ -366,6 +408,38 @@ def _playback(
     }
 
 
+def _first_deltas(page: list[dict[str, Any]], kernel: list[list[Any]]) -> dict[str, list[float]]:
+    """The kernel -> main thread leg of each answer's first audio delta, and of the others."""
+    relayed = [(r[0], r[2], r[3]) for r in kernel if r[1] == "audio"]
+    arrived = _per_item_ends(
+        [(r["t"], r["itemId"], r["samples"]) for r in page if r.get("event") == "audio"]
+    )
+    first: list[float] = []
+    rest: list[float] = []
+    seen: set[str] = set()
+    for key, stamp in _per_item_ends(relayed).items():
+        if key not in arrived:
+            continue
+        (first if key[0] not in seen else rest).append(arrived[key] - stamp)
+        seen.add(key[0])
+    return {"first": first, "rest": rest}
+
+
+def _split(records: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The page's, kernel's and server's records before and after the preload."""
+    split = records["split_ms"]
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, stamp in (
+        ("page", lambda r: r["t"]),
+        ("kernel", lambda r: r[0]),
+        ("server", lambda r: r[0] * 1000),
+    ):
+        before[name] = [r for r in records[name] if stamp(r) < split]
+        after[name] = [r for r in records[name] if stamp(r) >= split]
+    return before, after
+
+
 def _first_after(stamps: list[float], after: float) -> float | None:
     return next((t for t in stamps if t >= after), None)
 
@@ -426,8 +500,33 @@ def _within(value: float | None, limit: float) -> bool:
     return value is not None and value <= limit
 
 
+def _first_delta_rows(
+    records: dict[str, Any], short: dict[str, Any], long: dict[str, Any], prefix: str
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    before, after = records["items"]
+    for label, part in (("short conversation", short), ("after the preload", long)):
+        legs = _first_deltas(part["page"], part["kernel"])
+        first, rest = legs["first"], legs["rest"]
+        median = float(np.median(first)) if first else None
+        worst = max(first) if first else None
+        others = float(np.median(rest)) if rest else None
+        name = f"first audio delta of an answer, kernel -> main, {label}"
+        note = f"{prefix}n={len(first)} answers; other deltas: median " + (
+            f"{others:.1f} ms (n={len(rest)})" if others is not None else "-"
+        )
+        if label == "after the preload":
+            note += f"; {after:,} items from the preload on, {records['talked_later_s']:.0f} s"
+        else:
+            note += f"; up to {before} items"
+        rows.append(row(GROUP, f"{name}: median", median, "ms", note=note))
+        rows.append(row(GROUP, f"{name}: max", worst, "ms", note=f"{prefix}n={len(first)}"))
+    return rows
+
+
 def _rows(records: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
-    page, kernel, server = records["page"], records["kernel"], records["server"]
+    short, long = _split(records)
+    page, kernel, server = short["page"], short["kernel"], short["server"]
     mic = _mic(page, kernel, server)
     play = _playback(page, kernel, server)
     barge = _barge_ins(page, kernel, server)
@@ -471,6 +570,7 @@ def _rows(records: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
         ("barge-ins measured", n, least[2]),
     ):
         rows.append(row(GROUP, name, count, "count", f">= {minimum}", count >= minimum, note))
+    rows += _first_delta_rows(records, short, long, prefix)
     return rows
 
 

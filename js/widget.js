@@ -9,7 +9,8 @@
 //
 // Wire (see realtime_widget/_widget_messages.py for the kernel side):
 //   kernel -> browser: delta {item_id, field, delta} | audio {item_id} + one buffer |
-//     audio_done {item_id} | interrupt | item {item} | snapshot {items} | mic_check
+//     audio_done {item_id} | interrupt | item {item} | item_removed {item_id, rev} |
+//     snapshot {items, audio_sent} | mic_check; the `items` trait is {rev, items}
 //   browser -> kernel: audio + one buffer | interrupted {item_id, played_samples} |
 //     played {item_id, played_samples} | stop | text {text} | ptt_start | ptt_stop |
 //     connect | disconnect | hello | mic_check | mic_held

@@ -7,13 +7,26 @@ Rules:
   for each streamed piece; ``{"type": "audio", "item_id"}`` with one binary buffer of PCM16
   little-endian 24 kHz mono samples; ``{"type": "audio_done", "item_id"}`` once an item's
   audio is complete; ``{"type": "interrupt"}`` when the user starts speaking (barge-in);
-  ``{"type": "item", "item": summary}`` when one item changed between trait updates;
+  ``{"type": "item", "item": summary}`` whenever an item is appended or changes (a new id
+  goes last); ``{"type": "item_removed", "item_id", "rev"}`` when one is deleted;
   ``{"type": "snapshot", "items": [summary, ...], "audio_sent": {item_id: samples}}``
-  answering ``hello`` with the items that changed since the ``items`` trait was last set,
-  and the samples sent so far of each item whose audio still streams (a page opened
-  mid-answer counts its played samples from there); ``{"type": "mic_check"}`` asking
+  answering ``hello`` with the items whose text streamed since their summary was made (as
+  they are now) and the samples sent so far of each item whose audio still streams (a page
+  opened mid-answer counts its played samples from there); ``{"type": "mic_check"}`` asking
   every page whether it captures (a page answers ``mic_held``). The widget sends only
   :data:`KernelMessage` values.
+- The ``items`` trait goes to the browser as an :class:`ItemsState`, ``{"rev", "items"}``:
+  every summary in conversation order, and ``rev``, the widget's revision when the state
+  was taken (:func:`items_state`).
+- Revisions: the widget counts item changes; each summary carries the count when it was
+  made (``rev``), an ``item_removed`` the count at the deletion. A later summary of an item
+  has a higher ``rev``; a summary answering ``hello`` keeps the ``rev`` of the item's summary
+  (it adds only streamed text). The browser keeps the newest of what it got: an ``item``
+  or ``snapshot`` summary replaces one of the same or a lower ``rev``; an ``items`` state
+  replaces only lower revisions (the browser's copy of an equal one may hold streamed text
+  on top), adds what it lacks unless it was removed after the state was taken, and removes
+  what it does not list unless that arrived after the state was taken (``rev`` above the
+  state's).
 - Browser to kernel: ``{"type": "audio"}`` with one binary buffer (PCM16 24 kHz mono, an
   even number of bytes, at most :data:`MAX_AUDIO_BYTES`); ``{"type": "interrupted",
   "item_id": str | None, "played_samples": int}``; ``{"type": "played", "item_id": str,
@@ -54,13 +67,17 @@ __all__ = [
     "DeltaMessage",
     "InterruptMessage",
     "ItemMessage",
+    "ItemRemovedMessage",
     "ItemSummary",
+    "ItemsState",
     "KernelMessage",
     "MicCheckMessage",
     "SnapshotMessage",
     "ToolState",
     "call_failed",
+    "items_state",
     "parse_browser_message",
+    "same_summary",
     "summarize_item",
 ]
 
@@ -100,6 +117,7 @@ class ItemSummary(TypedDict):
     tool_ms: int | None  # function_call: how long the tool ran, once it returned
     truncated_ms: int | None  # assistant audio cut at this position after an interruption
     transcription_error: str
+    rev: int  # the widget's revision when this summary was made (see the rules above)
 
 
 class DeltaMessage(TypedDict):
@@ -130,6 +148,19 @@ class ItemMessage(TypedDict):
     item: ItemSummary
 
 
+class ItemRemovedMessage(TypedDict):
+    type: Literal["item_removed"]
+    item_id: str
+    rev: int
+
+
+class ItemsState(TypedDict):
+    """The ``items`` trait as the browser gets it."""
+
+    rev: int  # the widget's revision when the state was taken
+    items: list[ItemSummary]
+
+
 class SnapshotMessage(TypedDict):
     type: Literal["snapshot"]
     items: list[ItemSummary]
@@ -146,6 +177,7 @@ KernelMessage: TypeAlias = (
     | AudioDoneMessage
     | InterruptMessage
     | ItemMessage
+    | ItemRemovedMessage
     | SnapshotMessage
     | MicCheckMessage
 )
@@ -279,14 +311,25 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def items_state(summaries: list[ItemSummary], rev: int) -> ItemsState:
+    """The ``items`` trait's value as sent: ``summaries`` (not copied) taken at ``rev``."""
+    return {"rev": rev, "items": summaries}
+
+
+def same_summary(a: ItemSummary, b: ItemSummary) -> bool:
+    """Whether two summaries say the same of their item (their revisions aside)."""
+    return all(value == b[key] for key, value in a.items() if key != "rev")  # type: ignore[literal-required]
+
+
 def summarize_item(
     item: Mapping[str, Any],
     *,
     call: CallRecord | None = None,
     heard_transcript: str | None = None,
     truncated_ms: int | None = None,
+    rev: int = 0,
 ) -> ItemSummary:
-    """The summary of a conversation item (see :class:`ItemSummary`).
+    """The summary of a conversation item (see :class:`ItemSummary`), at revision ``rev``.
 
     ``call`` is the record of a function call's run. ``heard_transcript`` is shown when the
     item's own transcript was dropped by a truncation, ``truncated_ms`` where it was cut.
@@ -331,4 +374,5 @@ def summarize_item(
             if isinstance(error, Mapping)
             else ""
         ),
+        "rev": rev,
     }

@@ -14,12 +14,20 @@ Rules:
   session whenever the session is sent, and the browser may change it, the session then
   following), ``mic`` (set by the browser: ``off | starting | on | denied | unsupported``;
   shared by every page showing the widget) and ``items`` (one :class:`ItemSummary` per
-  conversation item, in order).
-- ``items`` is set when an item is appended, completed, truncated or deleted, and when a
-  tool call changes state; never per delta. Streamed pieces travel as ``delta`` and
-  ``audio`` messages, whose size does not depend on the conversation's length. An item
-  that changes between two settings of ``items`` is sent alone as an ``item`` message, and
-  a view opened later asks with ``hello`` for those (``snapshot``).
+  conversation item, in order; read-only).
+- Each item change costs the same however long the conversation: when an item is appended,
+  changes (completed, truncated, a transcript set), or its tool call changes state, its
+  summary alone goes out as an ``item`` message; a deleted item goes as ``item_removed``.
+  The ``items`` list is changed in place (:mod:`realtime_widget._widget_items`), so in the
+  kernel it is always current, but it is not set per change: the whole list goes to the
+  browser, and its observers are told, only once the conversation has been quiet (no item
+  change, nothing streamed) for :data:`ITEMS_QUIET_SECONDS`, and at the latest
+  :data:`ITEMS_SYNC_SECONDS` after the first change not yet sent (without a running event
+  loop, at once). Summaries carry revisions, so the browser keeps the newest of what it got
+  (see :mod:`realtime_widget._widget_messages`). Streamed pieces travel as ``delta`` and
+  ``audio`` messages, whose size does not depend on the conversation's length either.
+- A page starting asks with ``hello``: the whole list is sent first if a change is not in
+  it yet, then a ``snapshot`` gives the items whose text streamed since their summary.
 - The browser's messages are checked first; a malformed or unknown one is logged and
   dropped, and no handler raises into the comm. Errors of the client and of the actions a
   message asks for land in the ``error`` trait.
@@ -58,6 +66,7 @@ import anywidget
 import traitlets
 
 from ._frontend import assemble_css, assemble_esm
+from ._widget_items import ItemList, SendSchedule
 from ._widget_messages import (
     BrowserAudio,
     BrowserInterrupted,
@@ -66,9 +75,11 @@ from ._widget_messages import (
     BrowserText,
     CallRecord,
     DeltaField,
+    ItemsState,
     ItemSummary,
     KernelMessage,
     call_failed,
+    items_state,
     parse_browser_message,
     summarize_item,
 )
@@ -80,6 +91,8 @@ from .tools import Tool
 
 __all__ = [
     "CONNECTION_STATES",
+    "ITEMS_QUIET_SECONDS",
+    "ITEMS_SYNC_SECONDS",
     "MIC_CHECK_SECONDS",
     "MIC_STATES",
     "TURN_MODES",
@@ -101,6 +114,8 @@ TURN_MODES: Final = ("server_vad", "semantic_vad", "manual")
 
 DEFAULT_TRANSCRIPTION: Final = "gpt-4o-mini-transcribe"
 MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
+ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this long quiet
+ITEMS_SYNC_SECONDS: Final = 3.0  # ... or this long after the first change it lacks
 _MIN_PTT_SAMPLES: Final = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
 _MAX_INTERRUPTIONS: Final = 256
 _MAX_PLAYED_ITEMS: Final = 1024
@@ -156,6 +171,11 @@ class Interruption:
     time: float  # time.monotonic()
 
 
+def _items_json(value: list[ItemSummary], widget: RealtimeWidget) -> ItemsState:
+    """The ``items`` trait as the browser gets it: the summaries and the revision now."""
+    return items_state(value, widget._items.rev)
+
+
 def _turn_config(value: object) -> dict[str, Any] | None:
     """The session's ``turn_detection`` for a widget value (``None`` means manual turns)."""
     if value is None or value == "manual":
@@ -205,13 +225,20 @@ class RealtimeWidget(anywidget.AnyWidget):
     tools = traitlets.List(traitlets.Dict()).tag(sync=True)
     turn_detection = traitlets.Enum(TURN_MODES, default_value="server_vad").tag(sync=True)
     mic = traitlets.Enum(MIC_STATES, default_value="off").tag(sync=True)
-    items = traitlets.List(traitlets.Dict()).tag(sync=True)
+    # The ItemList's own list, changed in place (no element trait: it would copy the list).
+    items: traitlets.List[ItemSummary] = traitlets.List(read_only=True).tag(
+        sync=True, to_json=_items_json
+    )
     # Names this widget's audio session in the browser, shared by all its views on a page.
     _session_key = traitlets.Unicode().tag(sync=True)
 
     @traitlets.default("_session_key")
     def _default_session_key(self) -> str:
         return uuid.uuid4().hex
+
+    @traitlets.default("items")
+    def _default_items(self) -> list[ItemSummary]:
+        return self._items.summaries
 
     def __init__(
         self,
@@ -231,6 +258,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     ) -> None:
         if client is not None and any(v is not None for v in (url, api_key, model, dialect)):
             raise UsageError("give either client= or url/api_key/model/dialect, not both")
+        if "items" in kwargs:
+            raise UsageError("items is set by the widget, from its client's conversation")
         _warn_if_old_ipykernel()
         # Kept only to scrub error texts and reprs; never synced or sent.
         self.__secret = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -268,9 +297,8 @@ class RealtimeWidget(anywidget.AnyWidget):
             self._loop_thread = threading.get_ident()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._connect_task: asyncio.Task[None] | None = None
-        self._shown: dict[str, ItemSummary] = {}  # what the browser last got, per item
-        self._dirty: set[str] = set()  # changed since the items trait was last set
         self._calls: dict[str, CallRecord] = {}  # by call_id
+        self._call_items: dict[str, str] = {}  # function call item ids, by call_id
         self._failed_calls: set[str] = set()
         self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
         self._truncated: dict[str, int] = {}
@@ -287,6 +315,15 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._reconnecting_after = 0  # the close the last `reconnecting` event followed
         self._mic_held = False
         self._mic_check: asyncio.TimerHandle | None = None
+        self._items = ItemList()
+        for item in client.get_conversation_items():
+            self._index_call(item)
+            self._items.put(self._summary(item))
+        self._items_schedule = SendSchedule(ITEMS_QUIET_SECONDS, ITEMS_SYNC_SECONDS)
+        self._items_timer: asyncio.TimerHandle | None = None
+        self._items_timer_loop: asyncio.AbstractEventLoop | None = None
+        self._sending_items = False
+        self._items_observed: list[ItemSummary] = list(self._items.summaries)
 
         super().__init__(
             tools=self._tool_summaries(),
@@ -327,8 +364,6 @@ class RealtimeWidget(anywidget.AnyWidget):
         }
         if client.is_connected():
             self._set_connection("connected")
-        if client.get_conversation_items():
-            self._sync_items()
 
     # -- public API -----------------------------------------------------------------------
 
@@ -445,11 +480,25 @@ class RealtimeWidget(anywidget.AnyWidget):
             with contextlib.suppress(UsageError):
                 source.off(name, handler)
         self._handlers = []
-        check = getattr(self, "_mic_check", None)
-        if check is not None:
-            check.cancel()
-            self._mic_check = None
+        for name in ("_mic_check", "_items_timer"):
+            timer = getattr(self, name, None)
+            if timer is not None:
+                timer.cancel()
+                setattr(self, name, None)
         super().close()
+
+    def send_state(self, key: str | Iterable[str] | None = None) -> None:
+        """Send traits to the browser (ipywidgets' method); ``items`` whole, as it is now."""
+        keys = None if key is None else [key] if isinstance(key, str) else list(key)
+        if keys is None or "items" in keys:
+            self._items_schedule.sent()
+        super().send_state(keys)
+
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        # ``items`` changes in place and goes out from _send_items alone (see the rules).
+        if key == "items" and not self._sending_items:
+            return False
+        return bool(super()._should_send_property(key, value))
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -551,58 +600,94 @@ class RealtimeWidget(anywidget.AnyWidget):
             truncated_ms=self._truncated.get(item_id),
         )
 
-    def _sync_items(self) -> None:
-        """Set ``items`` from the conversation, recomputing only the items that changed."""
-        summaries: list[dict[str, Any]] = []
-        for item in self._client.get_conversation_items():
-            item_id = str(item.get("id"))
-            shown = self._shown.get(item_id)
-            if shown is None or item_id in self._dirty:
-                shown = self._shown[item_id] = self._summary(item)
-            summaries.append(cast(dict[str, Any], shown))
-        self._dirty.clear()
-        if len(self._shown) > len(summaries):
-            keep = {s["id"] for s in summaries}
-            self._shown = {k: v for k, v in self._shown.items() if k in keep}
-        self.items = summaries
-
-    def _send_item(self, item: Mapping[str, Any]) -> None:
-        """Send one changed item's summary (between two settings of ``items``)."""
-        item_id = str(item.get("id"))
+    def _put(self, item: Mapping[str, Any]) -> None:
+        """Summarize the item again; if that says something new, send it and note the change."""
         summary = self._summary(item)
-        self._dirty.add(item_id)
-        if self._shown.get(item_id) != summary:
-            self._shown[item_id] = summary
+        if self._items.put(summary):
             self._send_message({"type": "item", "item": summary})
+            self._schedule_items()
+
+    def _schedule_items(self) -> None:
+        """An item changed: the whole list goes out later (see the rules)."""
+        self._items_schedule.changed(time.monotonic())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # nothing could send it later
+            self._send_items()
+            return
+        if self._items_timer is not None and self._items_timer_loop is loop:
+            return  # when it fires, it looks at the schedule again
+        if self._items_timer is not None:
+            self._items_timer.cancel()
+        wait = self._items_schedule.wait(time.monotonic()) or 0.0
+        self._items_timer = loop.call_later(wait, self._items_due)
+        self._items_timer_loop = loop
+
+    def _items_due(self) -> None:
+        self._items_timer = None
+        wait = self._items_schedule.wait(time.monotonic())
+        if wait is None:
+            return  # sent meanwhile (a page asked for the state)
+        if wait > 0.001:
+            self._items_timer = asyncio.get_running_loop().call_later(wait, self._items_due)
+            return
+        self._send_items()
+
+    def _send_items(self) -> None:
+        """Send the whole ``items`` list now, in the conversation's order, and tell observers."""
+        if self._items_timer is not None:
+            self._items_timer.cancel()
+            self._items_timer = None
+        self._items.follow(self._client.get_conversation_items(), self._summary)
+        old, self._items_observed = self._items_observed, list(self._items.summaries)
+        change = traitlets.Bunch(
+            name="items", old=old, new=self._items.summaries, owner=self, type="change"
+        )
+        self._sending_items = True
+        try:
+            self.notify_change(change)
+        finally:
+            self._sending_items = False
+        self._items_schedule.sent()  # also when a hold_sync() holds it: it goes out then
+
+    def _index_call(self, item: Mapping[str, Any]) -> None:
+        call_id = item.get("call_id")
+        if item.get("type") == "function_call" and isinstance(call_id, str):
+            self._call_items[call_id] = str(item.get("id"))
 
     def _close_open_audio(self) -> None:
         for item_id in sorted(self._audio_open):
             self._send_message({"type": "audio_done", "item_id": item_id})
         self._audio_open.clear()
 
-    def _call_of(self, call_id: str) -> dict[str, Any] | None:
+    def _call_of(self, call_id: str) -> Mapping[str, Any] | None:
         """The function call item with ``call_id``, if the conversation holds it."""
-        for item in reversed(self._client.get_conversation_items()):
+        item_id = self._call_items.get(call_id)
+        known = self._client.conversation.get_item(item_id) if item_id is not None else None
+        if known is not None and known.get("call_id") == call_id:
+            return known
+        for item in reversed(self._client.get_conversation_items()):  # not indexed as a call
             if item.get("type") == "function_call" and item.get("call_id") == call_id:
-                return dict(item)
+                return cast(Mapping[str, Any], item)
         return None
 
     # -- client events --------------------------------------------------------------------
 
     def _on_item_appended(self, event: Mapping[str, Any]) -> None:
         item = event["item"]
-        self._dirty.add(str(item.get("id")))
         if item.get("type") == "function_call_output":
             self._finish_call(item)
-        self._sync_items()
+        self._index_call(item)
+        self._put(item)
 
     def _on_updated(self, event: Mapping[str, Any]) -> None:
         item, delta = event["item"], event.get("delta")
         item_id = str(item.get("id"))
         if not delta:
-            self._send_item(item)
+            self._put(item)
             return
-        self._dirty.add(item_id)
+        self._items.streamed.add(item_id)
+        self._items_schedule.streamed(time.monotonic())
         audio = delta.get("audio")
         if audio is not None:
             if len(audio) and item_id not in self._muted:
@@ -620,14 +705,14 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _on_item_completed(self, event: Mapping[str, Any]) -> None:
         item = event["item"]
         item_id = str(item.get("id"))
-        self._dirty.add(item_id)
         if self._audio_open.pop(item_id, None) is not None:
             self._send_message({"type": "audio_done", "item_id": item_id})
         call_id = item.get("call_id")
         is_call = item.get("type") == "function_call" and isinstance(call_id, str)
         if is_call and call_id not in self._calls:
             self._calls[call_id] = CallRecord("running", time.monotonic())
-        self._sync_items()
+        self._index_call(item)
+        self._put(item)
 
     def _finish_call(self, output_item: Mapping[str, Any]) -> None:
         call_id = output_item.get("call_id")
@@ -644,7 +729,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         )
         call = self._call_of(call_id)
         if call is not None:
-            self._dirty.add(str(call.get("id")))
+            self._put(call)
 
     def _on_interrupted(self, event: Mapping[str, Any]) -> None:
         self._send_message({"type": "interrupt"})
@@ -656,11 +741,18 @@ class RealtimeWidget(anywidget.AnyWidget):
         if item is None or not isinstance(end, int | float):
             return
         self._truncated[str(item_id)] = int(end)
-        self._dirty.add(str(item_id))
-        self._sync_items()
+        self._put(item)
 
     def _on_deleted(self, event: Mapping[str, Any]) -> None:
-        self._sync_items()
+        item_id = event.get("item_id")
+        if not isinstance(item_id, str):
+            return
+        self._heard.pop(item_id, None)
+        self._truncated.pop(item_id, None)
+        rev = self._items.remove(item_id)
+        if rev is not None:
+            self._send_message({"type": "item_removed", "item_id": item_id, "rev": rev})
+            self._schedule_items()
 
     def _on_error(self, event: Mapping[str, Any]) -> None:
         error = event.get("error")
@@ -884,11 +976,18 @@ class RealtimeWidget(anywidget.AnyWidget):
             self.mic = "off"  # no page captures: a reloaded page left it on
 
     def _browser_hello(self, message: Any) -> None:
+        if self._items_schedule.pending:
+            self._send_items()
         summaries: list[ItemSummary] = []
-        for item in self._client.get_conversation_items():
-            item_id = str(item.get("id"))
-            if item_id in self._dirty or item_id not in self._shown:
-                summaries.append(self._summary(item))
+        for item_id in list(self._items.streamed):
+            item = self._client.conversation.get_item(item_id)
+            held = self._items.get(item_id)
+            if item is None or held is None:
+                self._items.streamed.discard(item_id)
+                continue
+            summary = self._summary(item)
+            summary["rev"] = held["rev"]  # the same summary, with what streamed since
+            summaries.append(summary)
         sent = dict(self._audio_open)
         self._send_message({"type": "snapshot", "items": summaries, "audio_sent": sent})
         self._follow_turn_mode()

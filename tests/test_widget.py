@@ -12,14 +12,23 @@ import threading
 import traceback
 import types
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import comm
 import numpy as np
 import pytest
-from comm.base_comm import BaseComm
+from widget_wire import (
+    SECRET,
+    Wire,
+    by_role,
+    last_answer,
+    make_widget,
+    recording_comm,
+    server,
+    text_turn,
+    until,
+)
 
 from realtime_widget import widget as widget_module
 from realtime_widget._frontend import assemble_css, assemble_esm, find_js_dir, strip_exports
@@ -29,116 +38,7 @@ from realtime_widget.server import LocalRealtimeServer
 from realtime_widget.server.synth import synthesize
 from realtime_widget.widget import RealtimeWidget, _ipykernel_too_old
 
-SECRET = "sk-test-SECRET-123"
-
-
-class RecordingComm(BaseComm):
-    """A comm that keeps what the widget publishes instead of sending it to a frontend."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.published: list[tuple[str, dict[str, Any], list[Any]]] = []
-        super().__init__(**kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        buffers: list[Any] | None = None,
-        **keys: Any,
-    ) -> None:
-        self.published.append((msg_type, data or {}, list(buffers or [])))
-
-
-class Wire:
-    """What one widget sent, and a way to play the browser."""
-
-    def __init__(self, widget: RealtimeWidget) -> None:
-        self.widget = widget
-        self.comm: RecordingComm = widget.comm
-
-    def custom(self, kind: str | None = None) -> list[tuple[dict[str, Any], list[Any]]]:
-        found = []
-        for _, data, buffers in self.comm.published:
-            if data.get("method") == "custom":
-                content = data["content"]
-                if kind is None or content.get("type") == kind:
-                    found.append((content, buffers))
-        return found
-
-    def updates(self, trait: str | None = None) -> list[dict[str, Any]]:
-        states = [
-            data["state"] for _, data, _ in self.comm.published if data.get("method") == "update"
-        ]
-        return [s for s in states if trait is None or trait in s]
-
-    def mark(self) -> int:
-        return len(self.comm.published)
-
-    def since(self, mark: int) -> Wire:
-        view = Wire.__new__(Wire)
-        view.widget = self.widget
-        view.comm = RecordingComm.__new__(RecordingComm)
-        view.comm.published = self.comm.published[mark:]
-        return view
-
-    def browser(self, content: Any, buffers: list[Any] | None = None) -> None:
-        message = {"content": {"data": {"method": "custom", "content": content}}}
-        self.comm.handle_msg({**message, "buffers": buffers or []})
-
-    def browser_sets(self, **state: Any) -> None:
-        self.comm.handle_msg(
-            {"content": {"data": {"method": "update", "state": state}}, "buffers": []}
-        )
-
-
-@pytest.fixture(autouse=True)
-def recording_comm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(comm, "create_comm", lambda **kwargs: RecordingComm(**kwargs))
-    yield
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LocalRealtimeServer]:
-    async with LocalRealtimeServer(pace="fast") as started:
-        yield started
-
-
-@pytest.fixture
-async def make_widget(
-    server: LocalRealtimeServer,
-) -> AsyncIterator[Callable[..., RealtimeWidget]]:
-    widgets: list[RealtimeWidget] = []
-
-    def make(**kwargs: Any) -> RealtimeWidget:
-        kwargs.setdefault("url", server.url)
-        kwargs.setdefault("api_key", SECRET)
-        widget = RealtimeWidget(**kwargs)
-        widgets.append(widget)
-        return widget
-
-    yield make
-    for widget in widgets:
-        await widget.client.aclose()
-        widget.close()
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
-def by_role(widget: RealtimeWidget, role: str) -> list[dict[str, Any]]:
-    return [i for i in widget.items if i["type"] == "message" and i["role"] == role]
-
-
-def last_answer(widget: RealtimeWidget) -> dict[str, Any]:
-    """The last assistant message summary, or an empty dict before there is one."""
-    answers = by_role(widget, "assistant")
-    return answers[-1] if answers else {}
+FIXTURES = (make_widget, recording_comm, server)  # pytest finds them here by name
 
 
 def item(widget: RealtimeWidget, item_id: str) -> dict[str, Any]:
@@ -149,19 +49,6 @@ def item(widget: RealtimeWidget, item_id: str) -> dict[str, Any]:
 
 def received(server: LocalRealtimeServer, kind: str) -> list[dict[str, Any]]:
     return [e for c in server.connections for e in c.received if e.get("type") == kind]
-
-
-async def text_turn(widget: RealtimeWidget, text: str) -> dict[str, Any]:
-    """Send ``text`` and wait for the completed assistant message answering it."""
-    before = len(by_role(widget, "assistant"))
-    widget.send_text(text)
-    await until(
-        lambda: (
-            len(by_role(widget, "assistant")) > before
-            and by_role(widget, "assistant")[-1]["status"] == "completed"
-        )
-    )
-    return by_role(widget, "assistant")[-1]
 
 
 def speech_chunks(text: str, silence_ms: int = 900, chunk_ms: int = 80) -> list[memoryview]:
@@ -273,8 +160,9 @@ async def test_connect_and_disconnect_from_the_browser(
 
 
 async def test_text_turn_streams_deltas_and_binary_audio(
-    make_widget: Callable[..., RealtimeWidget],
+    make_widget: Callable[..., RealtimeWidget], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(widget_module, "ITEMS_SYNC_SECONDS", 30.0)  # a slow machine's turn
     widget = make_widget()
     wire = Wire(widget)
     await widget.connect()
@@ -306,9 +194,15 @@ async def test_text_turn_streams_deltas_and_binary_audio(
     kinds = [c["type"] for c, _ in turn.custom()]
     assert kinds.index("audio_done") > max(i for i, k in enumerate(kinds) if k == "audio")
 
-    # The items trait is set per item event, never per delta.
-    assert len(deltas) + len(audio) > len(turn.updates("items"))
-    assert len(turn.updates("items")) <= 4
+    # Per item event one item message; the whole items list goes out later, once quiet.
+    summaries = [c["item"] for c, _ in turn.custom("item")]
+    assert {s["id"] for s in summaries} == {user["id"], answer["id"]}
+    assert [s["rev"] for s in summaries] == sorted({s["rev"] for s in summaries})
+    assert summaries[-1] == answer  # the last message says what the kernel's list says
+    assert turn.updates("items") == []
+    await until(lambda: wire.since(start).updates("items"))
+    state = wire.since(start).updates("items")[-1]["items"]
+    assert state == {"rev": summaries[-1]["rev"], "items": widget.items}
 
 
 async def test_per_delta_traffic_does_not_grow_with_the_conversation(
@@ -322,8 +216,9 @@ async def test_per_delta_traffic_does_not_grow_with_the_conversation(
         turn = wire.since(mark)
         streamed = turn.custom("delta") + turn.custom("audio")
         sizes = [len(json.dumps(c)) + sum(len(bytes(b)) for b in bufs) for c, bufs in streamed]
-        item_messages = [len(json.dumps(c)) for c, _ in turn.custom("item")]
-        return max(sizes), len(turn.updates("items")), max(item_messages)
+        # the revision's digits aside
+        item_messages = [len(json.dumps({**c["item"], "rev": 0})) for c, _ in turn.custom("item")]
+        return max(sizes), len(turn.custom("item")), max(item_messages)
 
     mark = wire.mark()
     await text_turn(widget, "tell me a story")
@@ -335,7 +230,7 @@ async def test_per_delta_traffic_does_not_grow_with_the_conversation(
     last = turn_costs(mark)
     assert len(widget.items) == 16
     assert last[0] == first[0]  # the largest streamed message is the same size
-    assert last[1] == first[1]  # the same number of trait settings per turn
+    assert last[1] == first[1]  # the same number of item messages per turn
     assert last[2] == first[2]  # item messages carry one item, whatever came before
 
 
@@ -619,10 +514,7 @@ async def test_tool_call_cards(make_widget: Callable[..., RealtimeWidget]) -> No
     assert call["tool_ms"] is not None and call["tool_ms"] >= 40
     assert json.loads(call["output"]) == {"city": "Paris", "forecast": "sunny"}
     states = [
-        s["tool_state"]
-        for u in wire.updates("items")
-        for s in u["items"]
-        if s["type"] == "function_call"
+        c["item"]["tool_state"] for c, _ in wire.custom("item") if c["item"]["id"] == call["id"]
     ]
     assert "running" in states and states[-1] == "done"
     arguments = "".join(c["delta"] for c, _ in wire.custom("delta") if c["field"] == "arguments")

@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 
 import { JS, WIDGET_PARTS as PARTS, assembleWidget as assemble } from "./assembly.mjs";
+import { installDocument } from "./fakedom.mjs";
 
 const WIDGET = PARTS.map((file) => readFileSync(file, "utf8")).join("\n");
 
@@ -69,25 +70,37 @@ describe("the assembled module", () => {
 });
 
 describe("item store", () => {
+  const state = (rev, items) => ({ rev, items });
+
   it("takes the items trait in order, reports changes and removals", () => {
     const store = w.createItemStore();
-    let result = w.applySummaries(store, [summary({ id: "a", text: "hi" }), summary({ id: "b" })]);
-    assert.deepEqual(result, { changed: ["a", "b"], removed: [] });
+    let result = w.applySummaries(store, state(2, [summary({ id: "a", text: "hi", rev: 1 }), summary({ id: "b", rev: 2 })]));
+    assert.deepEqual(result, { changed: ["a", "b"], removed: [], reordered: false });
     assert.deepEqual(store.order, ["a", "b"]);
-    result = w.applySummaries(store, [summary({ id: "b" }), summary({ id: "c", role: "user" })]);
-    assert.deepEqual(result, { changed: ["c"], removed: ["a"] });
+    result = w.applySummaries(store, state(4, [summary({ id: "b", rev: 2 }), summary({ id: "c", role: "user", rev: 4 })]));
+    assert.deepEqual(result, { changed: ["c"], removed: ["a"], reordered: false });
     assert.deepEqual(store.order, ["b", "c"]);
     assert.equal(store.items.get("c").role, "user");
+    result = w.applySummaries(store, state(5, [summary({ id: "c", role: "user", rev: 4 }), summary({ id: "b", rev: 2 })]));
+    assert.deepEqual(result, { changed: [], removed: [], reordered: true });
+    assert.deepEqual(store.order, ["c", "b"]);
+  });
+
+  it("takes a bare list (an older saved state) as it is", () => {
+    const store = w.createItemStore();
+    w.applyItemSummary(store, summary({ id: "x", rev: 9 }));
+    const result = w.applySummaries(store, [summary({ id: "a" })]);
+    assert.deepEqual(result, { changed: ["a"], removed: ["x"], reordered: false });
   });
 
   it("normalizes fields and skips entries without an id or repeated", () => {
     const store = w.createItemStore();
-    w.applySummaries(store, [
-      { id: "x", text: 5, audio_ms: -1, tool_state: "weird", tool_ms: 12 },
+    w.applySummaries(store, state(1, [
+      { id: "x", text: 5, audio_ms: -1, tool_state: "weird", tool_ms: 12, rev: -3 },
       { text: "no id" },
       null,
       { id: "x", text: "again" },
-    ]);
+    ]));
     assert.deepEqual(store.order, ["x"]);
     const item = store.items.get("x");
     assert.equal(item.text, "");
@@ -95,28 +108,86 @@ describe("item store", () => {
     assert.equal(item.tool_state, null);
     assert.equal(item.tool_ms, 12);
     assert.equal(item.truncated_ms, null);
+    assert.equal(item.rev, 0);
   });
 
   it("appends deltas to their field, creating a placeholder for an unknown item", () => {
     const store = w.createItemStore();
-    w.applySummaries(store, [summary({ id: "a", transcript: "Hel" })]);
+    w.applySummaries(store, state(1, [summary({ id: "a", transcript: "Hel", rev: 1 })]));
     w.applyDelta(store, { item_id: "a", field: "transcript", delta: "lo" });
     assert.equal(store.items.get("a").transcript, "Hello");
     const call = w.applyDelta(store, { item_id: "f", field: "arguments", delta: '{"c' });
     assert.equal(call.type, "function_call");
+    assert.equal(call.rev, 0);
     w.applyDelta(store, { item_id: "f", field: "arguments", delta: 'ity": "Paris"}' });
     assert.equal(store.items.get("f").arguments, '{"city": "Paris"}');
     assert.deepEqual(store.order, ["a", "f"]);
   });
 
-  it("an item message replaces the summary; a trait setting later wins again", () => {
+  it("an item message replaces a summary of the same or a lower revision, never a newer one", () => {
     const store = w.createItemStore();
-    w.applySummaries(store, [summary({ id: "a", transcript: "x" })]);
-    w.applyItemSummary(store, summary({ id: "a", transcript: "xyz", status: "completed" }));
+    w.applySummaries(store, state(3, [summary({ id: "a", transcript: "x", rev: 3 })]));
+    assert.ok(w.applyItemSummary(store, summary({ id: "a", transcript: "xyz", status: "completed", rev: 5 })));
     assert.equal(store.items.get("a").status, "completed");
+    assert.equal(w.applyItemSummary(store, summary({ id: "a", transcript: "x", rev: 4 })), null, "older");
+    assert.equal(store.items.get("a").transcript, "xyz");
+    assert.ok(w.applyItemSummary(store, summary({ id: "a", transcript: "xyz!", status: "completed", rev: 5 })));
+    assert.equal(store.items.get("a").transcript, "xyz!", "the same revision with more streamed text");
     assert.equal(w.applyItemSummary(store, { nope: 1 }), null);
-    w.applyItemSummary(store, summary({ id: "b" }));
+    w.applyItemSummary(store, summary({ id: "b", rev: 6 }));
     assert.deepEqual(store.order, ["a", "b"]);
+  });
+
+  it("a trait state taken before an item message cannot undo it, whatever the order they come in", () => {
+    const store = w.createItemStore();
+    w.applySummaries(store, state(3, [summary({ id: "a", rev: 2 }), summary({ id: "b", rev: 3 })]));
+    // the kernel: b completes (rev 4), c is appended (rev 5); a state taken at rev 3 arrives late
+    w.applyItemSummary(store, summary({ id: "b", status: "completed", transcript: "done", rev: 4 }));
+    w.applyItemSummary(store, summary({ id: "c", rev: 5 }));
+    w.applyDelta(store, { item_id: "c", field: "transcript", delta: "streaming" });
+    let result = w.applySummaries(store, state(3, [summary({ id: "a", rev: 2 }), summary({ id: "b", rev: 3 })]));
+    assert.deepEqual(result, { changed: [], removed: [], reordered: false });
+    assert.deepEqual(store.order, ["a", "b", "c"], "c arrived after the state was taken: kept");
+    assert.equal(store.items.get("b").status, "completed");
+    // a state taken later, with c as appended: equal revisions keep the streamed text
+    result = w.applySummaries(store, state(5, [summary({ id: "a", rev: 2 }), summary({ id: "b", status: "completed", transcript: "done", rev: 4 }), summary({ id: "c", rev: 5 })]));
+    assert.deepEqual(result, { changed: [], removed: [], reordered: false });
+    assert.equal(store.items.get("c").transcript, "streaming");
+    // one that lists c no more (deleted, its removal not seen here): removed
+    result = w.applySummaries(store, state(6, [summary({ id: "a", rev: 2 }), summary({ id: "b", status: "completed", transcript: "done", rev: 4 })]));
+    assert.deepEqual(result.removed, ["c"]);
+  });
+
+  it("a removal is at once, and an older summary or state cannot bring the item back", () => {
+    const store = w.createItemStore();
+    w.applySummaries(store, state(3, [summary({ id: "a", rev: 1 }), summary({ id: "b", rev: 2 }), summary({ id: "c", rev: 3 })]));
+    assert.equal(w.removeItem(store, "b", 4), true);
+    assert.deepEqual(store.order, ["a", "c"]);
+    assert.equal(w.removeItem(store, "b", 4), false, "not held any more");
+    assert.equal(w.applyItemSummary(store, summary({ id: "b", rev: 2 })), null);
+    assert.equal(w.applyDelta(store, { item_id: "b", field: "text", delta: "late" }), null);
+    let result = w.applySummaries(store, state(3, [summary({ id: "a", rev: 1 }), summary({ id: "b", rev: 2 }), summary({ id: "c", rev: 3 })]));
+    assert.deepEqual(result, { changed: [], removed: [], reordered: false });
+    assert.deepEqual(store.order, ["a", "c"]);
+    result = w.applySummaries(store, state(4, [summary({ id: "a", rev: 1 }), summary({ id: "c", rev: 3 })]));
+    assert.equal(store.removed.has("b"), false, "forgotten once a state taken after it came");
+    // an item made again after its removal is taken
+    assert.ok(w.applyItemSummary(store, summary({ id: "b", rev: 7 })));
+    // a removal older than the summary held is ignored
+    assert.equal(w.removeItem(store, "b", 6), false);
+    assert.deepEqual(store.order, ["a", "c", "b"]);
+  });
+
+  it("finds a function call by its call_id", () => {
+    const store = w.createItemStore();
+    w.applySummaries(store, state(2, [
+      { id: "f", type: "function_call", call_id: "c1", rev: 1 },
+      { id: "o", type: "function_call_output", call_id: "c1", rev: 2 },
+    ]));
+    assert.equal(w.callOf(store, "c1").id, "f");
+    assert.equal(w.callOf(store, "c2"), undefined);
+    w.removeItem(store, "f", 3);
+    assert.equal(w.callOf(store, "c1"), undefined);
   });
 });
 
@@ -133,6 +204,11 @@ describe("kernel messages", () => {
     assert.deepEqual(w.parseKernelMessage({ type: "audio_done", item_id: "a" }), { type: "audio_done", item_id: "a" });
     assert.deepEqual(w.parseKernelMessage({ type: "interrupt" }), { type: "interrupt" });
     assert.equal(w.parseKernelMessage({ type: "item", item: summary({}) }).type, "item");
+    assert.deepEqual(w.parseKernelMessage({ type: "item_removed", item_id: "a", rev: 4 }), {
+      type: "item_removed",
+      item_id: "a",
+      rev: 4,
+    });
     assert.equal(w.parseKernelMessage({ type: "snapshot", items: [] }).type, "snapshot");
   });
 
@@ -146,6 +222,9 @@ describe("kernel messages", () => {
       [{ type: "audio", item_id: "a" }, ["text"]],
       [{ type: "audio_done" }],
       [{ type: "item", item: { id: 3 } }],
+      [{ type: "item_removed", item_id: "a" }],
+      [{ type: "item_removed", item_id: "a", rev: -1 }],
+      [{ type: "item_removed", rev: 2 }],
       [{ type: "snapshot", items: "no" }],
       [{ type: "surprise" }],
     ]) {
@@ -742,5 +821,212 @@ describe("the microphone, push-to-talk and views with a stand-in Web Audio", () 
       t.mock.timers.reset();
       audio.restore();
     }
+  });
+});
+
+describe("the view with a stand-in DOM", () => {
+  let dom;
+  before(() => {
+    dom = installDocument();
+  });
+  after(() => dom.restore());
+
+  /** A model whose set() fires change events, as anywidget's does. */
+  function model(state) {
+    const handlers = new Map();
+    const sent = [];
+    const fire = (name, ...args) => {
+      for (const cb of handlers.get(name) ?? []) cb(...args);
+    };
+    return {
+      sent,
+      state,
+      get: (name) => state[name],
+      set: (name, value) => {
+        state[name] = value;
+        fire(`change:${name}`);
+      },
+      save_changes() {},
+      send: (content) => sent.push(content),
+      on: (name, cb) => handlers.set(name, [...(handlers.get(name) ?? []), cb]),
+      off: (name, cb) => handlers.set(name, (handlers.get(name) ?? []).filter((h) => h !== cb)),
+      fire,
+    };
+  }
+
+  /** `count` alternating user and assistant messages, revisions 1..count. */
+  function conversation(count) {
+    const items = [];
+    for (let n = 1; n <= count; n++) {
+      const role = n % 2 ? "user" : "assistant";
+      items.push(summary({ id: `i${n}`, role, status: "completed", text: `message ${n}`, rev: n }));
+    }
+    return { rev: count, items };
+  }
+
+  function open(items) {
+    const m = model({ items, mic: "off", connection: "connected", turn_detection: "server_vad", tools: [] });
+    const session = new w.RtwSession(m);
+    session.start();
+    const el = document.createElement("div");
+    document.body.append(el);
+    const view = new w.RtwView(session, m, el);
+    return { m, session, view };
+  }
+
+  /** The ids of the item nodes in the log, in order, and their texts. */
+  function shown(view) {
+    const roots = view.log.children.filter((node) => node.dataset.itemId !== undefined);
+    return roots.map((node) => node.dataset.itemId);
+  }
+
+  function textOf(view, id) {
+    return view.nodes.get(id).root.children.at(-1).textContent;
+  }
+
+  it("renders every item on its first render, in order, and text as text", () => {
+    const { view, session } = open({
+      rev: 2,
+      items: [
+        summary({ id: "a", role: "user", text: "<img src=x onerror=alert(1)>", rev: 1 }),
+        summary({ id: "b", transcript: "<b>bold</b>", rev: 2 }),
+      ],
+    });
+    assert.deepEqual(shown(view), ["a", "b"]);
+    assert.equal(textOf(view, "a"), "<img src=x onerror=alert(1)>");
+    assert.ok(view.nodes.get("a").text.data.includes("<img"), "a Text node holds it");
+    assert.equal(view.empty.parentNode, null);
+    view.dispose();
+    session.dispose();
+  });
+
+  it("an item change touches only that item's nodes, the same at 10 and 1,000 items", () => {
+    const costs = [];
+    for (const count of [10, 1000]) {
+      const { m, view, session } = open(conversation(count));
+      assert.equal(shown(view).length, count);
+      const cost = () => ({ ...document.stats });
+      // a new item
+      document.resetStats();
+      m.fire("msg:custom", { type: "item", item: summary({ id: "new", status: "in_progress", rev: count + 1 }) });
+      const added = cost();
+      assert.deepEqual(shown(view).slice(-2), [`i${count}`, "new"]);
+      // it streams, then completes
+      document.resetStats();
+      m.fire("msg:custom", { type: "delta", item_id: "new", field: "transcript", delta: "Hi" });
+      const streamed = cost();
+      document.resetStats();
+      m.fire("msg:custom", { type: "item", item: summary({ id: "new", status: "completed", transcript: "Hi", rev: count + 2 }) });
+      const completed = cost();
+      assert.equal(view.nodes.get("new").root.dataset.status, "completed");
+      // an items state that changes one item
+      const next = conversation(count);
+      next.items[0] = { ...next.items[0], text: "edited", rev: count + 3 };
+      next.items.push(summary({ id: "new", status: "completed", transcript: "Hi", rev: count + 2 }));
+      next.rev = count + 3;
+      document.resetStats();
+      m.set("items", next);
+      const state = cost();
+      assert.equal(textOf(view, "i1"), "edited");
+      // a removal
+      document.resetStats();
+      m.fire("msg:custom", { type: "item_removed", item_id: "i2", rev: count + 4 });
+      const removed = cost();
+      assert.equal(view.nodes.has("i2"), false);
+      assert.equal(shown(view).length, count);
+      assert.deepEqual(shown(view), session.store.order);
+      costs.push({ added, streamed, completed, removed, state });
+      view.dispose();
+      session.dispose();
+    }
+    const [small, large] = costs;
+    assert.deepEqual(large, small);
+    assert.ok(small.added.created > 0 && small.added.created < 12, JSON.stringify(small.added));
+    assert.deepEqual(small.streamed, { created: 0, inserted: 0, removed: 0, appended: 1, layoutReads: 0 });
+    for (const [what, cost] of Object.entries(small)) assert.equal(cost.layoutReads, 0, what);
+    assert.equal(small.completed.created, 0);
+    assert.equal(small.removed.removed, 1);
+    assert.equal(small.state.created, 0, "the changed item's nodes are reused");
+  });
+
+  it("follows the end of the log once per frame, unless the user scrolled up", async () => {
+    const frame = () => new Promise((resolve) => setTimeout(resolve, 40));
+    const { m, view, session } = open(conversation(30));
+    await frame();
+    const log = view.log;
+    const end = () => log.scrollHeight - log.clientHeight;
+    assert.equal(log.scrollTop, log.scrollHeight, "scrolled to the end after the first render");
+    for (let k = 0; k < 5; k++) {
+      m.fire("msg:custom", { type: "item", item: summary({ id: `n${k}`, rev: 100 + k }) });
+    }
+    document.resetStats();
+    await frame();
+    assert.equal(log.scrollTop, log.scrollHeight);
+    assert.ok(document.stats.layoutReads <= 2, "one scroll for the five changes");
+    log.dispatch("scroll"); // the scroll it made: still following
+    assert.equal(view.following, true);
+    log.scrollTop = 100; // the user scrolls up
+    log.dispatch("scroll");
+    assert.equal(view.following, false);
+    m.fire("msg:custom", { type: "item", item: summary({ id: "later", rev: 200 }) });
+    await frame();
+    assert.equal(log.scrollTop, 100, "left where the user put it");
+    log.scrollTop = end(); // and back down to the end
+    log.dispatch("scroll");
+    assert.equal(view.following, true);
+    m.fire("msg:custom", { type: "delta", item_id: "later", field: "transcript", delta: "more" });
+    m.fire("msg:custom", { type: "item", item: summary({ id: "last", rev: 201 }) });
+    await frame();
+    assert.equal(log.scrollTop, log.scrollHeight);
+    view.dispose();
+    session.dispose();
+  });
+
+  it("a new item goes before the next item that has nodes; a state that moves items renders all", () => {
+    const { m, view, session } = open(conversation(3));
+    m.set("items", {
+      rev: 5,
+      items: [...conversation(3).items.slice(0, 1), summary({ id: "mid", rev: 5 }), ...conversation(3).items.slice(1)],
+    });
+    assert.deepEqual(shown(view), ["i1", "mid", "i2", "i3"]);
+    const moved = conversation(3);
+    moved.items.reverse();
+    moved.rev = 6;
+    m.set("items", moved);
+    assert.deepEqual(shown(view), ["i3", "i2", "i1"]);
+    view.dispose();
+    session.dispose();
+  });
+
+  it("an older state arriving after an item message or a removal changes nothing", () => {
+    const { m, view, session } = open(conversation(2));
+    m.fire("msg:custom", { type: "item", item: summary({ id: "i2", status: "completed", text: "newer", rev: 4 }) });
+    m.fire("msg:custom", { type: "item_removed", item_id: "i1", rev: 5 });
+    m.set("items", conversation(2)); // taken at rev 2
+    assert.deepEqual(shown(view), ["i2"]);
+    assert.equal(textOf(view, "i2"), "newer");
+    view.dispose();
+    session.dispose();
+  });
+
+  it("shows a tool call as a card that hides its output, and the output alone once the call is gone", () => {
+    const { m, view, session } = open({ rev: 0, items: [] });
+    assert.equal(view.empty.parentNode, view.log, "no messages yet");
+    m.fire("msg:custom", { type: "item", item: { id: "f", type: "function_call", name: "<script>", call_id: "c1", rev: 1 } });
+    m.fire("msg:custom", { type: "delta", item_id: "f", field: "arguments", delta: '{"city": "<b>"}' });
+    m.fire("msg:custom", { type: "item", item: { id: "o", type: "function_call_output", call_id: "c1", output: "{}", rev: 2 } });
+    m.fire("msg:custom", { type: "item", item: { id: "f", type: "function_call", name: "<script>", call_id: "c1", arguments: '{"city": "<b>"}', tool_state: "done", output: "{}", rev: 3 } });
+    const card = view.nodes.get("f");
+    assert.equal(card.root.dataset.toolState, "done");
+    assert.equal(card.label.textContent, "<script>");
+    assert.equal(card.args.data, '{"city": "<b>"}');
+    assert.equal(view.nodes.get("o").root.hidden, true);
+    assert.equal(view.empty.parentNode, null);
+    m.fire("msg:custom", { type: "item_removed", item_id: "f", rev: 4 });
+    assert.equal(view.nodes.get("o").root.hidden, false, "the output shows without its call");
+    m.fire("msg:custom", { type: "item_removed", item_id: "o", rev: 5 });
+    assert.equal(view.empty.parentNode, view.log, "nothing left to show");
+    view.dispose();
+    session.dispose();
   });
 });

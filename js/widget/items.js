@@ -23,12 +23,22 @@
  * @property {number | null} tool_ms
  * @property {number | null} truncated_ms
  * @property {string} transcription_error
+ * @property {number} rev the kernel's revision when it made this summary (0: made here)
  */
 
 /**
  * @typedef {object} ItemStore conversation items as the browser knows them
  * @property {Map<string, ItemSummary>} items by id
  * @property {string[]} order ids in conversation order
+ * @property {Map<string, number>} removed recently removed ids: the removal's revision
+ * @property {Map<string, string>} calls function call item ids by call_id (check the item)
+ */
+
+/**
+ * @typedef {object} StoreChanges what applying an `items` state changed
+ * @property {string[]} changed ids added or whose summary changed, in order
+ * @property {string[]} removed ids gone
+ * @property {boolean} reordered whether items kept moved relative to each other
  */
 
 /**
@@ -38,6 +48,7 @@
  *   | {type: "interrupt"}
  *   | {type: "mic_check"}
  *   | {type: "item", item: ItemSummary}
+ *   | {type: "item_removed", item_id: string, rev: number}
  *   | {type: "snapshot", items: ItemSummary[], audio_sent: Map<string, number>}} KernelMessage
  */
 
@@ -58,10 +69,21 @@ const RTW_MAX_PENDING_AUDIO = 2000;
 // A session whose last view went away stays live this long before it stops its audio: a
 // view disposed and rendered again at once (a cell moved) keeps the microphone going.
 const RTW_ORPHAN_MS = 250;
+// Removals remembered, so that an `items` state taken before one cannot bring the item back.
+const RTW_MAX_REMOVED = 256;
+
+// Merging (the kernel's rules are in realtime_widget/_widget_messages.py): every summary
+// carries the kernel's revision when it was made, and the store keeps the newest of what it
+// got, whatever the order messages and trait states are handled in. An `item` or `snapshot`
+// summary replaces one of the same or a lower revision (a snapshot's has the same revision
+// and the text streamed since). An `items` state (taken at revision R) replaces only lower
+// revisions: the store's copy of an equal one may hold streamed text on top. It adds what
+// the store lacks unless the store saw it removed after R, and removes what it does not list
+// unless the store got it after R (revision above R).
 
 /** @returns {ItemStore} an empty store */
 export function createItemStore() {
-  return { items: new Map(), order: [] };
+  return { items: new Map(), order: [], removed: new Map(), calls: new Map() };
 }
 
 /**
@@ -95,60 +117,149 @@ export function normalizeSummary(raw) {
     tool_ms: num(raw.tool_ms),
     truncated_ms: num(raw.truncated_ms),
     transcription_error: str(raw.transcription_error),
+    rev: Number.isSafeInteger(raw.rev) && raw.rev >= 0 ? raw.rev : 0,
   };
 }
 
 /**
- * Replaces the store's content with the `items` trait (the whole conversation, in order).
+ * Stores one summary under its id (the caller has placed the id in `order`).
  * @param {ItemStore} store
- * @param {any} summaries the trait value
- * @returns {{changed: string[], removed: string[]}} ids whose summary differs, and ids gone
+ * @param {ItemSummary} summary
  */
-export function applySummaries(store, summaries) {
-  const list = Array.isArray(summaries) ? summaries : [];
-  /** @type {Map<string, ItemSummary>} */
-  const next = new Map();
+function rtwStoreSummary(store, summary) {
+  store.items.set(summary.id, summary);
+  if (summary.type === "function_call" && summary.call_id) store.calls.set(summary.call_id, summary.id);
+}
+
+/**
+ * The function call item with `callId`, if the store holds one.
+ * @param {ItemStore} store
+ * @param {string} callId
+ * @returns {ItemSummary | undefined}
+ */
+export function callOf(store, callId) {
+  const id = store.calls.get(callId);
+  const item = id === undefined ? undefined : store.items.get(id);
+  return item !== undefined && item.type === "function_call" && item.call_id === callId ? item : undefined;
+}
+
+/**
+ * Merges an `items` trait state ({rev, items}: every summary, in order) into the store.
+ * A bare list (a state saved by an older version) counts as taken after everything.
+ * @param {ItemStore} store
+ * @param {any} state the trait value
+ * @returns {StoreChanges}
+ */
+export function applySummaries(store, state) {
+  const bare = Array.isArray(state);
+  const list = bare ? state : state !== null && typeof state === "object" && Array.isArray(state.items) ? state.items : [];
+  const taken = bare ? Infinity : Number.isSafeInteger(state && state.rev) ? state.rev : 0;
+  /** @type {Set<string>} */
+  const listed = new Set();
   /** @type {string[]} */
   const order = [];
   /** @type {string[]} */
   const changed = [];
   for (const raw of list) {
     const summary = normalizeSummary(raw);
-    if (summary === null || next.has(summary.id)) continue;
+    if (summary === null || listed.has(summary.id)) continue;
+    listed.add(summary.id);
+    const gone = store.removed.get(summary.id);
+    if (gone !== undefined && gone > taken) continue; // removed after this state was taken
     const old = store.items.get(summary.id);
-    if (old === undefined || !sameSummary(old, summary)) changed.push(summary.id);
-    next.set(summary.id, summary);
+    if (old === undefined || summary.rev > old.rev) {
+      if (old === undefined || !sameSummary(old, summary)) changed.push(summary.id);
+      rtwStoreSummary(store, summary);
+    }
     order.push(summary.id);
   }
-  const removed = store.order.filter((id) => !next.has(id));
-  store.items = next;
-  store.order = order;
-  return { changed, removed };
+  /** @type {string[]} */
+  const removed = [];
+  /** @type {string[]} */
+  const later = [];
+  for (const id of store.order) {
+    if (listed.has(id)) continue;
+    const item = /** @type {ItemSummary} */ (store.items.get(id));
+    if (item.rev > taken || item.rev === 0) later.push(id); // newer than the state: kept
+    else {
+      store.items.delete(id);
+      removed.push(id);
+    }
+  }
+  for (const [id, rev] of store.removed) if (rev <= taken) store.removed.delete(id);
+  const kept = store.order.filter((id) => store.items.has(id));
+  const next = [...order, ...later];
+  const position = new Map(next.map((id, index) => [id, index]));
+  let reordered = false;
+  let last = -1;
+  for (const id of kept) {
+    const index = /** @type {number} */ (position.get(id));
+    if (index < last) {
+      reordered = true;
+      break;
+    }
+    last = index;
+  }
+  store.order = next;
+  return { changed, removed, reordered };
 }
 
 /**
- * Applies one item summary (from an `item` or `snapshot` message); a new id goes last.
+ * Applies one item summary (from an `item` or `snapshot` message); a new id goes last. A
+ * summary older than the one held, or than the item's removal, is ignored.
  * @param {ItemStore} store
  * @param {any} raw
- * @returns {ItemSummary | null} the stored summary, null when `raw` is not one
+ * @returns {ItemSummary | null} the stored summary, null when `raw` is not one or is older
  */
 export function applyItemSummary(store, raw) {
   const summary = normalizeSummary(raw);
   if (summary === null) return null;
-  if (!store.items.has(summary.id)) store.order.push(summary.id);
-  store.items.set(summary.id, summary);
+  const old = store.items.get(summary.id);
+  if (old !== undefined && summary.rev < old.rev) return null;
+  const gone = store.removed.get(summary.id);
+  if (gone !== undefined) {
+    if (summary.rev <= gone) return null;
+    store.removed.delete(summary.id);
+  }
+  if (old === undefined) store.order.push(summary.id);
+  rtwStoreSummary(store, summary);
   return summary;
 }
 
 /**
- * Appends a streamed piece to its item; an unknown id gets a placeholder assistant item.
+ * Removes an item (an `item_removed` message) and remembers the removal, so that an older
+ * summary or `items` state cannot bring it back.
+ * @param {ItemStore} store
+ * @param {string} id
+ * @param {number} rev the removal's revision
+ * @returns {boolean} whether the store held the item
+ */
+export function removeItem(store, id, rev) {
+  const old = store.items.get(id);
+  if (old !== undefined && old.rev > rev) return false; // made again since
+  store.removed.delete(id);
+  store.removed.set(id, rev);
+  if (store.removed.size > RTW_MAX_REMOVED) {
+    store.removed.delete(/** @type {string} */ (store.removed.keys().next().value));
+  }
+  if (old === undefined) return false;
+  store.items.delete(id);
+  const index = store.order.lastIndexOf(id);
+  if (index >= 0) store.order.splice(index, 1);
+  return true;
+}
+
+/**
+ * Appends a streamed piece to its item; an unknown id gets a placeholder assistant item
+ * (revision 0), a removed one nothing.
  * @param {ItemStore} store
  * @param {{item_id: string, field: "text" | "transcript" | "arguments", delta: string}} msg
- * @returns {ItemSummary}
+ * @returns {ItemSummary | null} the item, null when it was removed
  */
 export function applyDelta(store, msg) {
   let item = store.items.get(msg.item_id);
   if (item === undefined) {
+    if (store.removed.has(msg.item_id)) return null;
     item = /** @type {ItemSummary} */ (
       normalizeSummary({
         id: msg.item_id,
@@ -165,12 +276,13 @@ export function applyDelta(store, msg) {
 }
 
 /**
+ * Whether two summaries say the same of their item (their revisions aside).
  * @param {ItemSummary} a
  * @param {ItemSummary} b
  */
 function sameSummary(a, b) {
   for (const key of /** @type {(keyof ItemSummary)[]} */ (Object.keys(a))) {
-    if (a[key] !== b[key]) return false;
+    if (key !== "rev" && a[key] !== b[key]) return false;
   }
   return true;
 }
@@ -202,6 +314,9 @@ export function parseKernelMessage(msg, buffers = []) {
       return { type: "mic_check" };
     case "item":
       return normalizeSummary(msg.item) === null ? null : { type: "item", item: msg.item };
+    case "item_removed":
+      if (id === null || !Number.isSafeInteger(msg.rev) || msg.rev < 0) return null;
+      return { type: "item_removed", item_id: id, rev: msg.rev };
     case "snapshot": {
       if (!Array.isArray(msg.items)) return null;
       /** @type {Map<string, number>} */
@@ -272,11 +387,7 @@ export function describeItem(item, store) {
     return { kind: "tool", label: item.name || "tool", notes, placeholder: "" };
   }
   if (item.type === "function_call_output") {
-    for (const other of store.items.values()) {
-      if (other.type === "function_call" && other.call_id === item.call_id) {
-        return { kind: "hidden", label: "", notes, placeholder: "" };
-      }
-    }
+    if (callOf(store, item.call_id) !== undefined) return { kind: "hidden", label: "", notes, placeholder: "" };
     return { kind: "output", label: "tool output", notes, placeholder: "" };
   }
   if (item.images > 0) notes.push(item.images === 1 ? "image" : `${item.images} images`);

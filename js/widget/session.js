@@ -31,7 +31,10 @@
 // interrupt). With tracing off, each hot path pays one null check.
 
 /**
- * @typedef {{kind: "items"} | {kind: "item", id: string}
+ * What changed, for the views: "items" several items at once (an `items` state or a
+ * snapshot), "item" one summary, "removed" one item gone, "delta" a streamed piece.
+ * @typedef {({kind: "items"} & StoreChanges) | {kind: "item", id: string}
+ *   | {kind: "removed", id: string}
  *   | {kind: "delta", id: string, field: "text" | "transcript" | "arguments", delta: string}
  *   | {kind: "audio"} | {kind: "levels"}} SessionEvent
  */
@@ -174,8 +177,10 @@ export class RtwSession {
   }
 
   _onItems() {
-    applySummaries(this.store, this.model.get("items"));
-    this.emit({ kind: "items" });
+    const changes = applySummaries(this.store, this.model.get("items"));
+    if (changes.changed.length || changes.removed.length || changes.reordered) {
+      this.emit({ kind: "items", ...changes });
+    }
   }
 
   _onConnection() {
@@ -202,7 +207,7 @@ export class RtwSession {
     }
     switch (msg.type) {
       case "delta": {
-        applyDelta(this.store, msg);
+        if (applyDelta(this.store, msg) === null) break;
         this.emit({ kind: "delta", id: msg.item_id, field: msg.field, delta: msg.delta });
         break;
       }
@@ -211,13 +216,21 @@ export class RtwSession {
         if (summary !== null) this.emit({ kind: "item", id: summary.id });
         break;
       }
+      case "item_removed":
+        if (removeItem(this.store, msg.item_id, msg.rev)) this.emit({ kind: "removed", id: msg.item_id });
+        break;
       case "snapshot": {
-        for (const raw of msg.items) applyItemSummary(this.store, raw);
+        /** @type {string[]} */
+        const changed = [];
+        for (const raw of msg.items) {
+          const summary = applyItemSummary(this.store, raw);
+          if (summary !== null) changed.push(summary.id);
+        }
         for (const [id, sent] of msg.audio_sent) {
           const missed = sent - (this.received.get(id) ?? 0);
           if (missed > 0) this.audioBase.set(id, missed);
         }
-        this.emit({ kind: "items" });
+        if (changed.length) this.emit({ kind: "items", changed, removed: [], reordered: false });
         break;
       }
       case "audio": {

@@ -2,6 +2,15 @@
 // Every piece of model or user text is set with textContent or a Text node, never parsed as
 // HTML.
 //
+// Items render incrementally: the whole list only when the view is made (or when an `items`
+// state moved items relative to each other); after that, each change touches the nodes of
+// the items it names (a new item's nodes go in before the next item's that has nodes) and a
+// streamed piece is appended to its Text node. Handling a change reads no layout (a read
+// after a change makes the browser lay out the whole log at once, for each message): the
+// log follows its end unless the user scrolled up from it (a scroll listener says which),
+// and scrolls there once per frame. So the cost of handling an item change does not grow
+// with the conversation.
+//
 // Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
 // `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
 // imports, declares top-level names unique across js/lib and js/widget, and has no side
@@ -45,6 +54,8 @@ const RTW_TURN_LABELS = [
  * @property {Text} [args]
  * @property {HTMLElement} [output]
  * @property {string} kind
+ * @property {boolean} shown not hidden (counted in `RtwView.visible`)
+ * @property {string} callId the item's call_id
  */
 
 /** One rendered view of the widget. */
@@ -60,6 +71,16 @@ export class RtwView {
     this.el = el;
     /** @type {Map<string, ItemNodes>} */
     this.nodes = new Map();
+    /** items shown (not hidden): the "no messages" line shows when there is none */
+    this.visible = 0;
+    /** @type {Map<string, string>} function call output items with nodes, by call_id */
+    this.outputs = new Map();
+    /** the log follows its end (the user has not scrolled up from it) */
+    this.following = true;
+    /** where the last scroll to the end left the log */
+    this.endTop = 0;
+    /** @type {(() => void) | null} cancels the scroll to the end due at the next frame */
+    this.scrollDue = null;
     /** @type {(() => void)[]} */
     this.cleanups = [];
     // The parts build() makes (declared here for the type checker).
@@ -195,6 +216,10 @@ export class RtwView {
       const key = /** @type {KeyboardEvent} */ (event).key;
       if (key === " " || key === "Enter") this.session.pttRelease();
     });
+    this.listen(this.log, "scroll", () => {
+      if (this.following && this.log.scrollTop >= this.endTop - 1) return; // ours, or further
+      this.following = this.nearBottom();
+    });
     // Any click may unlock a suspended AudioContext (browsers need a gesture).
     this.listen(root, "pointerdown", () => {
       const ctx = this.session.ctx;
@@ -254,8 +279,9 @@ export class RtwView {
 
   /** @param {SessionEvent} event */
   onSession(event) {
-    if (event.kind === "items") this.renderAll();
+    if (event.kind === "items") this.renderChanges(event);
     else if (event.kind === "item") this.renderItem(event.id);
+    else if (event.kind === "removed") this.removeNodes(event.id);
     else if (event.kind === "delta") this.appendDelta(event.id, event.field, event.delta);
     else if (event.kind === "levels") this.renderLevels();
     else this.renderState();
@@ -330,30 +356,61 @@ export class RtwView {
     this.outMeter.style.width = `${meterPercent(this.session.outLevel)}%`;
   }
 
-  /** Rebuilds the list from the store, reusing each item's nodes. */
+  /** Rebuilds the list from the store, reusing each item's nodes (a view's first render). */
   renderAll() {
     const store = this.session.store;
     for (const id of [...this.nodes.keys()]) {
-      if (!store.items.has(id)) {
-        /** @type {ItemNodes} */ (this.nodes.get(id)).root.remove();
-        this.nodes.delete(id);
-      }
+      if (!store.items.has(id)) this.removeNodes(id, false);
     }
-    const atBottom = this.nearBottom();
     for (const id of store.order) this.renderItem(id, false);
     this.log.replaceChildren(
       ...store.order.map((id) => /** @type {ItemNodes} */ (this.nodes.get(id)).root),
     );
-    if (store.order.every((id) => /** @type {ItemNodes} */ (this.nodes.get(id)).root.hidden)) {
-      this.log.prepend(this.empty);
+    this.showEmpty();
+    this.followEnd();
+  }
+
+  /**
+   * Renders what an `items` state or a snapshot changed, and only that.
+   * @param {StoreChanges} changes
+   */
+  renderChanges({ changed, removed, reordered }) {
+    if (reordered) {
+      this.renderAll();
+      return;
     }
-    if (atBottom) this.scrollToEnd();
+    for (const id of removed) this.removeNodes(id);
+    for (const id of changed) this.renderItem(id);
+  }
+
+  /** Shows the "no messages" line when no item is shown, and only then. */
+  showEmpty() {
+    if (this.visible > 0) this.empty.remove();
+    else if (this.empty.parentNode !== this.log) this.log.prepend(this.empty);
+  }
+
+  /**
+   * Removes one item's nodes.
+   * @param {string} id
+   * @param {boolean} [update] show the "no messages" line and a call's output again
+   */
+  removeNodes(id, update = true) {
+    const nodes = this.nodes.get(id);
+    if (nodes === undefined) return;
+    nodes.root.remove();
+    this.nodes.delete(id);
+    if (nodes.shown) this.visible -= 1;
+    if (this.outputs.get(nodes.callId) === id) this.outputs.delete(nodes.callId);
+    if (!update) return;
+    const output = nodes.kind === "tool" ? this.outputs.get(nodes.callId) : undefined;
+    if (output !== undefined) this.renderItem(output); // shown again without its call
+    this.showEmpty();
   }
 
   /**
    * Creates or updates one item's nodes.
    * @param {string} id
-   * @param {boolean} [place] append a new item to the list and keep the scroll at the end
+   * @param {boolean} [place] put a new item's nodes in the list, keep the scroll at the end
    */
   renderItem(id, place = true) {
     const store = this.session.store;
@@ -361,26 +418,23 @@ export class RtwView {
     if (item === undefined) return;
     const view = describeItem(item, store);
     let nodes = this.nodes.get(id);
+    const wasShown = nodes !== undefined && nodes.shown;
     if (nodes !== undefined && nodes.kind !== view.kind) {
       nodes.root.remove();
       nodes = undefined;
     }
-    const atBottom = place && this.nearBottom();
     if (nodes === undefined) {
       nodes = this.createNodes(view.kind);
       this.nodes.set(id, nodes);
-      if (place) {
-        this.empty.remove();
-        const index = store.order.indexOf(id);
-        const nextId = store.order.slice(index + 1).find((other) => this.nodes.has(other));
-        const next = nextId === undefined ? null : /** @type {ItemNodes} */ (this.nodes.get(nextId)).root;
-        this.log.insertBefore(nodes.root, next);
-      }
+      if (place) this.log.insertBefore(nodes.root, this.nextRoot(id));
     }
+    nodes.shown = view.kind !== "hidden";
+    this.visible += Number(nodes.shown) - Number(wasShown);
+    nodes.callId = item.call_id;
     nodes.root.dataset.itemId = id;
     nodes.root.dataset.role = item.role;
     nodes.root.dataset.status = item.status;
-    nodes.root.hidden = view.kind === "hidden";
+    nodes.root.hidden = !nodes.shown;
     nodes.label.textContent = view.label;
     nodes.notes.textContent = view.notes.join(" · ");
     if (view.kind === "tool") {
@@ -396,7 +450,27 @@ export class RtwView {
       nodes.placeholder.textContent = view.placeholder;
       nodes.placeholder.hidden = view.placeholder === "";
     }
-    if (atBottom) this.scrollToEnd();
+    if (item.type === "function_call_output" && item.call_id) this.outputs.set(item.call_id, id);
+    if (!place) return;
+    const output = item.type === "function_call" ? this.outputs.get(item.call_id) : undefined;
+    if (output !== undefined && output !== id) this.renderItem(output); // hidden behind its card
+    this.showEmpty();
+    this.followEnd();
+  }
+
+  /**
+   * The root of the first item after `id` that has nodes, or null: where `id`'s go.
+   * @param {string} id
+   * @returns {HTMLElement | null}
+   */
+  nextRoot(id) {
+    const order = this.session.store.order;
+    if (order[order.length - 1] === id) return null; // a new item is usually the last
+    for (let i = order.lastIndexOf(id) + 1; i > 0 && i < order.length; i++) {
+      const nodes = this.nodes.get(order[i]);
+      if (nodes !== undefined) return nodes.root;
+    }
+    return null;
   }
 
   /**
@@ -414,7 +488,7 @@ export class RtwView {
     const transcript = document.createTextNode("");
     const placeholder = rtwElement("span", "rtw-placeholder");
     /** @type {ItemNodes} */
-    const nodes = { root, label, notes, text, transcript, placeholder, kind };
+    const nodes = { root, label, notes, text, transcript, placeholder, kind, shown: false, callId: "" };
     if (kind === "tool") {
       head.prepend(rtwElement("span", "rtw-tool-icon", "ƒ"));
       const args = document.createTextNode("");
@@ -445,7 +519,6 @@ export class RtwView {
       this.renderItem(id);
       return;
     }
-    const atBottom = this.nearBottom();
     if (field === "arguments" && nodes.args !== undefined) nodes.args.appendData(delta);
     else if (field === "text" && nodes.kind === "message") nodes.text.appendData(delta);
     else if (field === "transcript" && nodes.kind === "message") {
@@ -454,21 +527,42 @@ export class RtwView {
       nodes.transcript.appendData(delta);
     }
     if (!nodes.placeholder.hidden && field !== "arguments") nodes.placeholder.hidden = true;
-    if (atBottom) this.scrollToEnd();
+    this.followEnd();
   }
 
+  /** Whether the log shows its end, or nearly (reads layout: not for the hot path). */
   nearBottom() {
     const log = this.log;
     return log.scrollHeight - log.scrollTop - log.clientHeight < 48;
   }
 
+  /** The log grew: if it follows its end, scroll there at the next frame (once per frame). */
+  followEnd() {
+    if (!this.following || this.scrollDue !== null) return;
+    const run = () => {
+      this.scrollDue = null;
+      if (this.following) this.scrollToEnd();
+    };
+    if (typeof globalThis.requestAnimationFrame === "function") {
+      const frame = requestAnimationFrame(run);
+      this.scrollDue = () => cancelAnimationFrame(frame);
+    } else {
+      const timer = setTimeout(run, 16);
+      this.scrollDue = () => clearTimeout(timer);
+    }
+  }
+
   scrollToEnd() {
     this.log.scrollTop = this.log.scrollHeight;
+    this.endTop = this.log.scrollTop;
   }
 
   dispose() {
+    if (this.scrollDue !== null) this.scrollDue();
+    this.scrollDue = null;
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     /** @type {HTMLElement} */ (this.root).remove();
     this.nodes.clear();
+    this.outputs.clear();
   }
 }

@@ -58,6 +58,28 @@ KERNEL_EXEC = """async (code) => {
   return out;
 }"""
 
+# Defines ``await _rtw_add_notes(count)`` in the notebook's kernel: creates ``count`` user
+# text items on the server (``conversation.item.create``, which the server echoes, no
+# response asked) and returns the conversation's length once they are all in. The widget's
+# trait syncs are held meanwhile and sent once at the end.
+KERNEL_ADD_NOTES = """
+import asyncio as _rtw_asyncio
+async def _rtw_add_notes(count):
+    client = w.client
+    target = len(client.conversation) + count
+    with w.hold_sync():
+        for n in range(count):
+            client.realtime.send("conversation.item.create", {"item": {
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": f"note number {n}: nothing to answer"}],
+            }})
+            if n % 50 == 49:
+                await _rtw_asyncio.sleep(0)
+        while len(client.conversation) < target:
+            await _rtw_asyncio.sleep(0.05)
+    return len(client.conversation)
+"""
+
 # An init script (``open_notebook(init_script=...)``) that watches the page's audio from the
 # outside, for checks that must not rest on the widget's own counters:
 # - ``window.__rtwTrace = []`` turns the widget's trace records on (js/widget/session.js);

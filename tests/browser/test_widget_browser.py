@@ -6,9 +6,10 @@ speech detected by the server's voice activity detection, an answer, and a barge
 looping fake microphone that stops playback and truncates the answer where it stopped
 (checked against the page's rendered output, tapped by :data:`AUDIO_TAP_SCRIPT`), a kernel
 blocked for two seconds while the mic streams, push-to-talk, reloads (after and during an
-answer), and the widget's cell run again. Screenshots of the widget in the light and dark
-themes go to a temporary folder, or to docs/ when ``UPDATE_SCREENSHOTS=1`` is set. Then
-other pages: a denied microphone, ``examples.ipynb`` run in JupyterLab, and Notebook 7.
+answer), hundreds of items more, and the widget's cell run again. Screenshots of the widget
+in the light and dark themes go to a temporary folder, or to docs/ when
+``UPDATE_SCREENSHOTS=1`` is set. Then other pages: a denied microphone, ``examples.ipynb``
+run in JupyterLab, and Notebook 7.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 from jupyter_harness import (
     AUDIO_TAP_SCRIPT,
     EXAMPLES,
+    KERNEL_ADD_NOTES,
     KERNEL_EXEC,
     SECRET,
     WAIT_NOTEBOOK_IDLE,
@@ -501,6 +503,32 @@ def test_the_key_never_reached_the_page(page: Any) -> None:
     ), "the kernel holds the key"
     assert page.key_seen == [], "a websocket frame carried the key"
     assert SECRET not in page.content()
+    assert not [e for e in page.console_errors if "realtime_widget" in e]
+
+
+def test_a_long_conversation_renders_item_by_item(page: Any) -> None:
+    """Hundreds of items more: each arrives alone and is rendered alone, a deleted one goes at
+    once, and the page ends up showing exactly the kernel's items, in order."""
+    count = 300
+    before = page.locator(".rtw-item").count()
+    out = page.evaluate(KERNEL_EXEC, f"{KERNEL_ADD_NOTES}\nprint(await _rtw_add_notes({count}))")
+    assert "ERROR" not in out, out
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.rtw-item').length >= n", arg=before + count
+    )
+    last = page.locator('.rtw-msg[data-role="user"]').last.locator(".rtw-content")
+    assert last.inner_text() == f"note number {count - 1}: nothing to answer"
+    doomed = page.locator('.rtw-msg[data-role="user"]').nth(-3).get_attribute("data-item-id")
+    code = f"w.client.realtime.send('conversation.item.delete', {{'item_id': {doomed!r}}})"
+    page.evaluate(KERNEL_EXEC, code)
+    page.wait_for_selector(f'[data-item-id="{doomed}"]', state="detached", timeout=5_000)
+    ids = "import json; print(json.dumps([s['id'] for s in w.items]))"
+    kernel_ids = json.loads(page.evaluate(KERNEL_EXEC, ids))
+    assert doomed not in kernel_ids and len(kernel_ids) == before + count - 1
+    shown = "() => [...document.querySelectorAll('.rtw-item')].map((e) => e.dataset.itemId)"
+    assert page.evaluate(shown) == kernel_ids
+    page.wait_for_timeout(1_000)  # the whole list, once quiet, changes nothing
+    assert page.evaluate(shown) == kernel_ids
     assert not [e for e in page.console_errors if "realtime_widget" in e]
 
 
