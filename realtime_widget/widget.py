@@ -311,8 +311,6 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._ptt_samples = 0
         self._dropped_audio_chunks = 0
         self._close_error = ""
-        self._closes = 0  # abnormal closes seen
-        self._reconnecting_after = 0  # the close the last `reconnecting` event followed
         self._mic_held = False
         self._mic_check: asyncio.TimerHandle | None = None
         self._items = ItemList()
@@ -777,44 +775,14 @@ class RealtimeWidget(anywidget.AnyWidget):
             return
         reason = event.get("exception") or f"connection closed (code {event.get('code')})"
         self.error = self._close_error = self._scrub(str(reason))
-        self._closes += 1
-        follows = event.get("reconnecting")
-        if isinstance(follows, bool):
-            self._closed_abnormally(follows)
-        else:
-            self._settle_close_later(self._closes)
-
-    def _closed_abnormally(self, reconnect_follows: bool) -> None:
-        if reconnect_follows:
+        if event.get("reconnecting"):
             # the mic stays open in the browser: only "disconnected" or a final "error" stop it
             self._set_connection("reconnecting")
             self.status = "connection lost: reconnecting"
         else:
             self._set_connection("error")
 
-    def _settle_close_later(self, close: int) -> None:
-        """For a client whose ``close`` event does not say whether a reconnect follows.
-
-        Such a client starts its reconnect task after dispatching ``close``; the task's first
-        step dispatches ``reconnecting``, and runs before this timer. Without it, the close is
-        final.
-        """
-
-        def settle() -> None:
-            if self._reconnecting_after == close or self._closes != close:
-                return
-            if self.connection == "connected" and not self._client.is_connected():
-                self._closed_abnormally(False)
-
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop, no reconnect task
-            settle()
-            return
-        loop.call_later(0.01, settle)
-
     def _on_reconnecting(self, event: Mapping[str, Any]) -> None:
-        self._reconnecting_after = self._closes
         self._set_connection("reconnecting")
         self.status = f"connection lost: reconnecting (attempt {event.get('attempt')})"
 
@@ -931,22 +899,9 @@ class RealtimeWidget(anywidget.AnyWidget):
             return
         if self._ptt_samples < _MIN_PTT_SAMPLES:
             self.status = "too short: hold the button while you speak"
-            self._discard_uncommitted_input()  # else the next turn would start with this tap
+            self._client.clear_input_audio()  # else the next turn would start with this tap
             return
         self._client.create_response()
-
-    def _discard_uncommitted_input(self) -> None:
-        """Drop the user audio sent since the last commit.
-
-        Uses the client's ``clear_input_audio()``; a client without it gets the
-        ``input_audio_buffer.clear`` event sent, and moves its commit offset past the
-        dropped audio when the server answers ``input_audio_buffer.cleared``.
-        """
-        clear = getattr(self._client, "clear_input_audio", None)
-        if callable(clear):
-            clear()
-        else:
-            self._client.realtime.send("input_audio_buffer.clear")
 
     def _browser_connect(self, message: Any) -> None:
         if self._client.is_connected():
