@@ -70,8 +70,6 @@ import contextlib
 import functools
 import json
 import logging
-import math
-import operator
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -97,6 +95,7 @@ from .errors import (
 )
 from .events import EventCallback, RealtimeEventHandler
 from .held import HeldCall, HeldCalls
+from .options import client_options, non_negative_int
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, AudioFormat, canonical_event_type
 from .replay import HeardAudio, replay_items
 from .session import SessionConfig, SessionShape, session_payload, session_tools
@@ -128,22 +127,9 @@ _ITEM_CREATED = frozenset(
 )
 _ITEM_DONE = frozenset({"response.output_item.done", "conversation.item.done"})
 _RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013})
-_SETTINGS_KEYS = frozenset(
-    {"url", "api_key", "apiKey", "dangerouslyAllowAPIKeyInBrowser", "debug", "model", "dialect"}
-)
 # responses tracked as running at once; past it the oldest is forgotten (a server that never
 # finishes its responses must not grow the client)
 MAX_ACTIVE_RESPONSES: Final = 64
-_TRANSPORT_KEYS = frozenset(
-    {
-        "max_frame_bytes",
-        "max_send_queue_bytes",
-        "max_receive_queue_frames",
-        "ping_interval",
-        "ping_timeout",
-        "close_timeout",
-    }
-)
 _KEY_HOSTS = ("api.openai.com",)
 _EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
 _KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
@@ -154,22 +140,6 @@ def environment_key_allowed(url: str | None) -> bool:
     parts = urlsplit(url or DEFAULT_URL)
     host = (parts.hostname or "").lower()
     return parts.scheme == "wss" and (host in _KEY_HOSTS or host.endswith(_KEY_HOST_SUFFIXES))
-
-
-def _optional_str(name: str, value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise UsageError(f"{name} must be a string, got {value!r}")
-    return value
-
-
-def _seconds(name: str, value: Any, *, positive: bool = False) -> float:
-    """``value`` as seconds: a finite number, non-negative (or positive)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise UsageError(f"{name} must be a number of seconds, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise UsageError(f"{name} must be {kind}, got {value!r}")
-    return float(value)
 
 
 class RealtimeClient(RealtimeEventHandler):
@@ -209,52 +179,27 @@ class RealtimeClient(RealtimeEventHandler):
         transport: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if transport is not None and not isinstance(transport, Mapping):
-            raise UsageError(f"transport must be a dict of RealtimeAPI limits, got {transport!r}")
-        transport = dict(transport or {})
-        unknown_limits = set(transport) - _TRANSPORT_KEYS
-        if unknown_limits:
-            raise UsageError(
-                f"unknown transport options {sorted(unknown_limits)!r}; "
-                f"known: {sorted(_TRANSPORT_KEYS)!r}"
-            )
-        if settings is not None and not isinstance(settings, Mapping):
-            raise UsageError(f"settings must be a dict, got {settings!r}")
-        settings = dict(settings or {})
-        unknown = set(settings) - _SETTINGS_KEYS
-        if unknown:
-            raise UsageError(f"unknown settings {sorted(unknown)!r}")
-        url = _optional_str("url", url if url is not None else settings.get("url"))
-        if api_key is None:
-            api_key = settings.get("api_key", settings.get("apiKey"))
-        api_key = _optional_str("api_key", api_key)
-        model = _optional_str("model", model if model is not None else settings.get("model"))
-        if model is not None and not model:
-            raise UsageError("model must be a non-empty string, got ''")
-        shape: SessionShape = dialect or settings.get("dialect") or "ga"
-        if shape not in ("ga", "beta", "nested"):
-            raise UsageError(f"dialect must be 'ga', 'beta' or 'nested', got {shape!r}")
-        debug = debug if debug is not None else settings.get("debug", False)
-        if not isinstance(debug, bool):
-            raise UsageError(f"debug must be True or False, got {debug!r}")
-        if not isinstance(reconnect, bool):
-            raise UsageError(f"reconnect must be True or False, got {reconnect!r}")
-        self.debug = debug
-        self.session_shape: SessionShape = shape
-        self.config = SessionConfig(config)
-        if model:
-            self.config.update_config({"model": {"name": model}})
-        self.connect_timeout = _seconds("connect_timeout", connect_timeout, positive=True)
-        if isinstance(reconnect_delays, str | bytes) or not isinstance(reconnect_delays, Sequence):
-            raise UsageError(f"reconnect_delays must be a list of seconds: {reconnect_delays!r}")
-        try:
-            delays = tuple(_seconds("reconnect delay", d) for d in reconnect_delays)
-        except UsageError:
-            raise UsageError(
-                f"reconnect_delays must be non-negative seconds: {reconnect_delays!r}"
-            ) from None
-        self.reconnect = reconnect
-        self.reconnect_delays = delays
+        options = client_options(
+            settings,
+            config,
+            url=url,
+            api_key=api_key,
+            model=model,
+            dialect=dialect,
+            debug=debug,
+            reconnect=reconnect,
+            connect_timeout=connect_timeout,
+            reconnect_delays=reconnect_delays,
+            max_audio_seconds=max_audio_seconds,
+            input_audio_retention_seconds=input_audio_retention_seconds,
+            transport=transport,
+        )
+        self.debug = options.debug
+        self.session_shape: SessionShape = options.shape
+        self.config = options.config
+        self.connect_timeout = options.connect_timeout
+        self.reconnect = options.reconnect
+        self.reconnect_delays = options.reconnect_delays
         self._reconnect_task: asyncio.Task[None] | None = None
         self._user_closed = False
         self._connecting = False
@@ -264,17 +209,14 @@ class RealtimeClient(RealtimeEventHandler):
         self._held = HeldCalls()
         self._replaying: set[str] = set()
         self._unsent_outputs: list[tuple[str, str]] = []
-        if max_audio_seconds is not None:
-            max_audio_seconds = _seconds("max_audio_seconds", max_audio_seconds)
-        self.max_audio_seconds = max_audio_seconds
+        self.max_audio_seconds = options.max_audio_seconds
         self._retention = (
-            AudioRetention(int(max_audio_seconds * SAMPLE_RATE))
-            if max_audio_seconds is not None
+            AudioRetention(int(options.max_audio_seconds * SAMPLE_RATE))
+            if options.max_audio_seconds is not None
             else None
         )
-        self.input_audio_retention_seconds = _seconds(
-            "input_audio_retention_seconds", input_audio_retention_seconds
-        )
+        self.input_audio_retention_seconds = options.input_audio_retention_seconds
+        url, api_key = options.url, options.api_key
         if api_key is None:
             # "" rather than None: the socket layer must not fall back to the environment
             api_key = os.environ.get("OPENAI_API_KEY", "") if environment_key_allowed(url) else ""
@@ -282,12 +224,12 @@ class RealtimeClient(RealtimeEventHandler):
             url,
             api_key,
             model=str(self.config.get("model", "name") or DEFAULT_MODEL),
-            dialect="beta" if shape == "beta" else "ga",
+            dialect="beta" if options.shape == "beta" else "ga",
             azure=azure,
             headers=headers,
             debug=self.debug,
             open_timeout=self.connect_timeout,
-            **transport,
+            **options.transport,
         )
         self._audio_in = InputAudioEncoder()
         self._audio_out = OutputAudioDecoder(
@@ -786,16 +728,7 @@ class RealtimeClient(RealtimeEventHandler):
         the new session is playing). Returns ``{"item": item}`` (``None`` without ``id``).
         """
         self._require_connected("cancel_response")
-        if isinstance(sample_count, bool):
-            raise UsageError(f"sample_count must be a non-negative int, got {sample_count!r}")
-        try:
-            count = operator.index(sample_count)
-        except TypeError:
-            raise UsageError(
-                f"sample_count must be a non-negative int, got {sample_count!r}"
-            ) from None
-        if count < 0:
-            raise UsageError(f"sample_count must be a non-negative int, got {sample_count!r}")
+        count = non_negative_int("sample_count", sample_count)
         item = self.conversation.get_item(id) if id is not None else None
         if id is not None:
             if item is None:

@@ -22,6 +22,7 @@ CORE = [
     "realtime_widget.calls",
     "realtime_widget.content",
     "realtime_widget.wireaudio",
+    "realtime_widget.options",
 ]
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 
