@@ -21,7 +21,8 @@ Rules:
   as a ``function_call_output`` item. Once every call of a response is answered and that
   response is done, exactly one ``response.create`` follows.
 - Input audio is kept in an :class:`InputAudioBuffer` addressed by session-absolute samples,
-  so voice activity events can slice the user's utterance out of it; old audio is dropped.
+  so voice activity events can slice the user's utterance out of it; old audio is dropped
+  (:mod:`realtime_widget.inputaudio`).
 - Audio is 24 kHz PCM16 throughout the client; on the wire it is the session's format
   (:mod:`realtime_widget.wireaudio`): with G.711 the user's audio is resampled to 8 kHz and
   coded as it is sent (input format as configured), and the model's audio is decoded and
@@ -80,7 +81,6 @@ from .api import DEFAULT_URL, RealtimeAPI
 from .audio import generate_id, to_int16
 from .buffers import AudioRetention, InputAudioBuffer
 from .calls import PendingCalls
-from .commits import InputCommits
 from .content import user_message
 from .conversation import RealtimeConversation
 from .errors import (
@@ -95,6 +95,7 @@ from .errors import (
 )
 from .events import EventCallback, RealtimeEventHandler
 from .held import HeldCall, HeldCalls
+from .inputaudio import InputAudio
 from .options import client_options, non_negative_int
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, AudioFormat, canonical_event_type
 from .replay import HeardAudio, replay_items
@@ -109,7 +110,7 @@ from .tools import (
     validate_definition,
 )
 from .tools import tool as make_tool
-from .wireaudio import InputAudioEncoder, OutputAudioDecoder, session_audio_format
+from .wireaudio import OutputAudioDecoder, session_audio_format
 
 __all__ = ["RealtimeClient"]
 
@@ -215,7 +216,6 @@ class RealtimeClient(RealtimeEventHandler):
             if options.max_audio_seconds is not None
             else None
         )
-        self.input_audio_retention_seconds = options.input_audio_retention_seconds
         url, api_key = options.url, options.api_key
         if api_key is None:
             # "" rather than None: the socket layer must not fall back to the environment
@@ -231,14 +231,12 @@ class RealtimeClient(RealtimeEventHandler):
             open_timeout=self.connect_timeout,
             **options.transport,
         )
-        self._audio_in = InputAudioEncoder()
+        self._input = InputAudio(options.input_audio_retention_seconds)
         self._audio_out = OutputAudioDecoder(
             lambda: self._wire_format("output"), lambda: self._wire_format("input")
         )
         self.conversation = RealtimeConversation(audio_decoder=self._audio_out)
         self.tools = ToolRegistry()
-        self.input_audio_buffer = self._new_input_buffer()
-        self._commits = InputCommits()
         self.session_created = False
         self.session: dict[str, Any] | None = None
         self._session_waiter: asyncio.Future[dict[str, Any]] | None = None
@@ -263,16 +261,24 @@ class RealtimeClient(RealtimeEventHandler):
             f"{len(self.tools)} tools, {state})"
         )
 
-    def _new_input_buffer(self) -> InputAudioBuffer:
-        limit = int(self.input_audio_retention_seconds * SAMPLE_RATE)
-        return InputAudioBuffer(max_samples=limit if limit > 0 else None)
+    @property
+    def input_audio_buffer(self) -> InputAudioBuffer:
+        """The user's audio of the current session (a new buffer for each session)."""
+        return self._input.buffer
+
+    @property
+    def input_audio_retention_seconds(self) -> float:
+        """How much input audio the buffer keeps (``0``: no limit), from the next session."""
+        return self._input.retention_seconds
+
+    @input_audio_retention_seconds.setter
+    def input_audio_retention_seconds(self, value: float) -> None:
+        self._input.retention_seconds = value
 
     def _reset_input(self) -> None:
         """A new session counts input audio from zero again, with nothing committed and no
         speech open."""
-        self.input_audio_buffer = self._new_input_buffer()
-        self._audio_in = InputAudioEncoder()
-        self._commits.reset()
+        self._input.reset()
         self.conversation.reset_input()
 
     def _install_handlers(self) -> None:
@@ -666,10 +672,7 @@ class RealtimeClient(RealtimeEventHandler):
         )
 
     def _append(self, samples: Any) -> None:
-        encoded = self._audio_in.encode(samples, self._input_format())
-        if encoded:
-            self.realtime.send("input_audio_buffer.append", {"audio": encoded})
-        self.input_audio_buffer.append(samples)
+        self._input.append(samples, self._input_format(), self.realtime.send)
 
     def _input_format(self) -> AudioFormat:
         """The input audio format the session was asked for (what the server now expects)."""
@@ -693,14 +696,7 @@ class RealtimeClient(RealtimeEventHandler):
 
     def _ask_response(self) -> None:
         if self.get_turn_detection_type() is None:
-            end = self.input_audio_buffer.end
-            if end > self._commits.cursor:
-                tail = self._audio_in.flush()
-                if tail:
-                    self.realtime.send("input_audio_buffer.append", {"audio": tail})
-                event_id = generate_id("evt_")
-                self.realtime.send("input_audio_buffer.commit", {"event_id": event_id})
-                self._commits.commit(event_id, end)
+            self._input.commit(self.realtime.send)
         self.realtime.send("response.create")
 
     def clear_input_audio(self) -> bool:
@@ -713,10 +709,7 @@ class RealtimeClient(RealtimeEventHandler):
         return True
 
     def _clear_input(self) -> None:
-        self._audio_in.flush()  # what the filter held back is cleared with the rest
-        event_id = generate_id("evt_")
-        self.realtime.send("input_audio_buffer.clear", {"event_id": event_id})
-        self._commits.clear(event_id, self.input_audio_buffer.end)
+        self._input.clear(self.realtime.send)
 
     def cancel_response(self, id: str | None = None, sample_count: int = 0) -> dict[str, Any]:
         """Cancel the response in progress and truncate item ``id`` where playback stopped.
@@ -953,14 +946,14 @@ class RealtimeClient(RealtimeEventHandler):
         commit: tuple[int, int] | None = None
         if kind == "input_audio_buffer.committed" and isinstance(event.get("item_id"), str):
             # our manual commit, confirmed: its audio goes to the item it makes
-            commit = self._commits.committed()
+            commit = self._input.committed()
             if commit is not None:
-                self.conversation.queue_input_audio(self.input_audio_buffer.slice(*commit))
+                self.conversation.queue_input_audio(self._input.buffer.slice(*commit))
         heard = (
             self._heard_before_truncation(event) if kind == "conversation.item.truncated" else None
         )
         try:
-            item, delta = self.conversation.process_event(event, self.input_audio_buffer)
+            item, delta = self.conversation.process_event(event, self._input.buffer)
         except ProtocolError as exc:
             logger.warning("could not apply %s: %s", event.get("type"), exc)
             self.dispatch("error", {"type": "protocol_error", "error": exc, "event": event})
@@ -972,15 +965,11 @@ class RealtimeClient(RealtimeEventHandler):
                 self._active.clear()
             self.dispatch("conversation.interrupted", {"event": event})
         elif kind == "input_audio_buffer.speech_stopped":
-            # the server commits up to here: a later manual commit starts after it
-            end_ms = event.get("audio_end_ms")
-            if isinstance(end_ms, int | float) and not isinstance(end_ms, bool):
-                self._commits.advance(int(end_ms * SAMPLE_RATE) // 1000)
+            self._input.speech_stopped(event)  # a later manual commit starts after it
         elif kind == "input_audio_buffer.committed" and commit is not None:
-            self.input_audio_buffer.discard_before(commit[1])
+            self._input.discard_committed(commit)
         elif kind == "input_audio_buffer.cleared":
-            offset = self._commits.cleared(self.input_audio_buffer.end)
-            self.input_audio_buffer.discard_before(offset)
+            self._input.cleared()
         elif kind == "conversation.item.truncated" and heard is not None:
             self._heard[heard[0]] = heard[1]
         elif kind == "conversation.item.deleted" and item is not None:
@@ -1011,9 +1000,7 @@ class RealtimeClient(RealtimeEventHandler):
         if refused is not None and refused == self._update_id:
             # the session update was refused, but answered: the session is up
             self._answer_update()
-        if self._commits.refuse(refused) or (
-            error.code == "input_audio_buffer_commit_empty" and self._commits.refuse_oldest_commit()
-        ):
+        if self._input.refused(refused, error.code):
             # the server keeps that audio: it goes with the next commit
             logger.debug("a commit or clear of input audio was refused: %s", error)
         if error.code == "conversation_already_has_active_response":

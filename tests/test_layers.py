@@ -23,6 +23,7 @@ CORE = [
     "realtime_widget.content",
     "realtime_widget.wireaudio",
     "realtime_widget.options",
+    "realtime_widget.inputaudio",
 ]
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 
