@@ -58,7 +58,8 @@ Rules:
 - Answers cut short by ``cancel_response`` (or any ``conversation.item.truncated``) are
   replayed holding what was heard of them (see :func:`realtime_widget.replay.heard_text`).
 - At most :data:`MAX_ACTIVE_RESPONSES` responses are tracked as running at once: a server
-  that starts responses and never finishes them makes the client forget the oldest (logged).
+  that starts responses and never finishes them makes the client forget the oldest (logged;
+  :mod:`realtime_widget.serverevents`).
 - ``max_audio_seconds`` bounds the audio kept across the conversation's items: past it, the
   audio of the oldest items is emptied (``formatted["audio_dropped"]`` set); text and
   transcripts are always kept. ``None`` (the default) keeps all audio.
@@ -99,6 +100,14 @@ from .inputaudio import InputAudio
 from .options import client_options, non_negative_int
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, AudioFormat, canonical_event_type
 from .replay import HeardAudio, replay_items
+from .serverevents import (
+    ITEM_CREATED,
+    ITEM_DONE,
+    ActiveResponses,
+    event_item_id,
+    is_finished_input,
+)
+from .serverevents import MAX_ACTIVE_RESPONSES as MAX_ACTIVE_RESPONSES  # the bound it keeps
 from .session import SessionConfig, SessionShape, session_payload, session_tools
 from .tools import (
     DEFAULT_TIMEOUT,
@@ -118,19 +127,7 @@ logger = logging.getLogger("realtime_widget.client")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_ITEM_CREATED = frozenset(
-    {
-        "conversation.item.added",
-        "conversation.item.created",
-        "conversation.item.retrieved",
-        "response.output_item.added",
-    }
-)
-_ITEM_DONE = frozenset({"response.output_item.done", "conversation.item.done"})
 _RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013})
-# responses tracked as running at once; past it the oldest is forgotten (a server that never
-# finishes its responses must not grow the client)
-MAX_ACTIVE_RESPONSES: Final = 64
 _KEY_HOSTS = ("api.openai.com",)
 _EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
 _KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
@@ -243,10 +240,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._update_waiter: asyncio.Future[None] | None = None
         self._update_id: str | None = None
         self._lost: ConnectionClosedError | None = None  # how the last connection closed
-        # responses the server is running (out-of-band ones may overlap), oldest first
-        self._active: dict[str, None] = {}
-        self._deferred_create = False
-        self._cancel_sent = False  # a response.cancel of ours may race the response's end
+        self._active = ActiveResponses()
         self._calls = PendingCalls()
         self._completed: set[str] = set()
         self._heard: dict[str, HeardAudio] = {}  # answers cut short: what was heard of them
@@ -421,7 +415,7 @@ class RealtimeClient(RealtimeEventHandler):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(closed)
         self._active.clear()
-        self._deferred_create = False
+        self._active.deferred = False
         self._unsent_outputs.clear()
         self._drop_held("disconnect() was called")
         for tool_task in list(self._tool_tasks):
@@ -729,7 +723,7 @@ class RealtimeClient(RealtimeEventHandler):
             if item.get("type") != "message" or item.get("role") != "assistant":
                 raise UsageError(f"can only truncate assistant messages, {id!r} is not one")
         if self._active and self._ready:
-            self._cancel_sent = True
+            self._active.cancel_sent = True
             self.realtime.send("response.cancel")
         if id is None or item is None:
             return {"item": None}
@@ -834,8 +828,8 @@ class RealtimeClient(RealtimeEventHandler):
         code = event.get("code")
         self._lost = ConnectionClosedError(code, str(event.get("reason") or ""))
         self._active.clear()
-        self._deferred_create = False
-        self._cancel_sent = False
+        self._active.deferred = False
+        self._active.cancel_sent = False
         # what was streaming when the connection went will never finish: close it as the
         # server would, so it is kept, replayed and ordered before what comes next
         for item in self.conversation.close_in_progress():
@@ -942,7 +936,7 @@ class RealtimeClient(RealtimeEventHandler):
             return
         if self._replaying and self._is_replay_echo(kind, event):
             return
-        is_new = kind in _ITEM_CREATED and self._event_item_id(event) not in self.conversation
+        is_new = kind in ITEM_CREATED and event_item_id(event) not in self.conversation
         commit: tuple[int, int] | None = None
         if kind == "input_audio_buffer.committed" and isinstance(event.get("item_id"), str):
             # our manual commit, confirmed: its audio goes to the item it makes
@@ -975,7 +969,7 @@ class RealtimeClient(RealtimeEventHandler):
         elif kind == "conversation.item.deleted" and item is not None:
             self._heard.pop(str(item.get("id")), None)
         elif kind == "response.created":
-            self._response_started(event)
+            self._active.started(event)
         elif kind == "response.done":
             self._on_response_done(event)
         if item is None:
@@ -988,9 +982,9 @@ class RealtimeClient(RealtimeEventHandler):
         if is_new:
             self.dispatch("conversation.item.appended", {"item": item})
         self.dispatch("conversation.updated", {"item": item, "delta": delta})
-        if kind in _ITEM_DONE:
+        if kind in ITEM_DONE:
             self._on_item_done(item, event)
-        elif kind in _ITEM_CREATED and _is_finished_input(item):
+        elif kind in ITEM_CREATED and is_finished_input(item):
             self._complete(item)
 
     def _on_server_error(self, event: dict[str, Any]) -> None:
@@ -1005,12 +999,12 @@ class RealtimeClient(RealtimeEventHandler):
             logger.debug("a commit or clear of input audio was refused: %s", error)
         if error.code == "conversation_already_has_active_response":
             # asked while one was running: ask again once it is done
-            self._deferred_create = True
+            self._active.deferred = True
             logger.debug("response.create refused while a response runs: deferred")
             return
-        if error.code == "response_cancel_not_active" and self._cancel_sent:
+        if error.code == "response_cancel_not_active" and self._active.cancel_sent:
             # our cancel crossed the response's own end on the wire: nothing to report
-            self._cancel_sent = False
+            self._active.cancel_sent = False
             logger.debug("response.cancel arrived after the response ended")
             return
         self.dispatch("error", {"type": "server_error", "error": error})
@@ -1038,25 +1032,11 @@ class RealtimeClient(RealtimeEventHandler):
             text, received = str(formatted.get("transcript") or ""), len(formatted["audio"])
         return str(item_id), HeardAudio(int(end_ms * SAMPLE_RATE) // 1000, text, received)
 
-    def _response_started(self, event: Mapping[str, Any]) -> None:
-        response_id = _response_id(event)
-        if response_id is None:
-            return
-        self._active[response_id] = None
-        if len(self._active) > MAX_ACTIVE_RESPONSES:
-            oldest = next(iter(self._active))
-            del self._active[oldest]
-            logger.warning(
-                "%d responses started and none finished: forgot %s",
-                MAX_ACTIVE_RESPONSES,
-                oldest,
-            )
-
     def _is_replay_echo(self, kind: str, event: Mapping[str, Any]) -> bool:
         """Whether ``event`` only echoes an item replayed after a reconnect (kept as it was)."""
-        if kind not in _ITEM_CREATED and kind != "conversation.item.done":
+        if kind not in ITEM_CREATED and kind != "conversation.item.done":
             return False
-        item_id = self._event_item_id(event)
+        item_id = event_item_id(event)
         if item_id not in self._replaying:
             return False
         last = (
@@ -1067,11 +1047,6 @@ class RealtimeClient(RealtimeEventHandler):
         if kind == last:
             self._replaying.discard(item_id)
         return True
-
-    @staticmethod
-    def _event_item_id(event: Mapping[str, Any]) -> Any:
-        item = event.get("item")
-        return item.get("id") if isinstance(item, Mapping) else event.get("item_id")
 
     def _on_session(self, kind: str, event: dict[str, Any]) -> None:
         session = event.get("session")
@@ -1101,7 +1076,7 @@ class RealtimeClient(RealtimeEventHandler):
         if item.get("type") != "function_call" or item.get("status") == "incomplete":
             return
         call_id = item.get("call_id")
-        response_id = event.get("response_id") or next(reversed(self._active), "unknown")
+        response_id = event.get("response_id") or self._active.newest() or "unknown"
         if not isinstance(call_id, str) or not self._calls.expect(str(response_id), call_id):
             return
         name = str(item.get("name") or "")
@@ -1149,15 +1124,12 @@ class RealtimeClient(RealtimeEventHandler):
         return self._calls.settle(call_id)
 
     def _on_response_done(self, event: Mapping[str, Any]) -> None:
-        response_id = _response_id(event)
-        if response_id is not None:
-            self._active.pop(response_id, None)
+        finished = self._active.done(event)
         # one response.create once every call of a finished response is answered, or once
         # the response that was running when one was asked for is over
-        ready = response_id is not None and self._calls.finish(response_id)
-        deferred = self._deferred_create and not self._active
-        if (ready or deferred) and self._ready:
-            self._deferred_create = False
+        ready = finished is not None and self._calls.finish(finished)
+        if (ready or self._active.create_due()) and self._ready:
+            self._active.deferred = False
             self.realtime.send("response.create")
 
     # -- events to handlers ---------------------------------------------------------------
@@ -1191,19 +1163,3 @@ def _worth_retrying(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionClosedError):
         return exc.code is None or exc.code in _RECONNECT_CODES
     return True
-
-
-def _is_finished_input(item: Mapping[str, Any]) -> bool:
-    """A user or system message that arrives complete (no ``.done`` follows in beta)."""
-    return (
-        item.get("type") == "message"
-        and item.get("role") in ("user", "system")
-        and item.get("status") == "completed"
-    )
-
-
-def _response_id(event: Mapping[str, Any]) -> str | None:
-    response = event.get("response")
-    if isinstance(response, Mapping) and isinstance(response.get("id"), str):
-        return str(response["id"])
-    return None

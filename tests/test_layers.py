@@ -24,6 +24,7 @@ CORE = [
     "realtime_widget.wireaudio",
     "realtime_widget.options",
     "realtime_widget.inputaudio",
+    "realtime_widget.serverevents",
 ]
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 
