@@ -56,7 +56,7 @@ Rules:
   so a commit the server refuses (too short) leaves the audio to the next one, as on the
   server. ``clear_input_audio()`` discards the audio not yet committed.
 - Answers cut short by ``cancel_response`` (or any ``conversation.item.truncated``) are
-  replayed holding what was heard of them (see :func:`realtime_widget.replay.heard_text`).
+  replayed holding what was heard of them (see :mod:`realtime_widget.resume`).
 - At most :data:`MAX_ACTIVE_RESPONSES` responses are tracked as running at once: a server
   that starts responses and never finishes them makes the client forget the oldest (logged;
   :mod:`realtime_widget.serverevents`).
@@ -99,7 +99,7 @@ from .held import HeldCall, HeldCalls
 from .inputaudio import InputAudio
 from .options import client_options, non_negative_int
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, AudioFormat, canonical_event_type
-from .replay import HeardAudio, replay_items
+from .resume import Resume
 from .serverevents import (
     ITEM_CREATED,
     ITEM_DONE,
@@ -201,12 +201,9 @@ class RealtimeClient(RealtimeEventHandler):
         self._reconnect_task: asyncio.Task[None] | None = None
         self._user_closed = False
         self._connecting = False
-        # the session was lost with reconnect on: the next session replays the conversation
-        self._resume_pending = False
+        self._resume = Resume()
         self._ready = False  # the session is set up: sends go straight out
         self._held = HeldCalls()
-        self._replaying: set[str] = set()
-        self._unsent_outputs: list[tuple[str, str]] = []
         self.max_audio_seconds = options.max_audio_seconds
         self._retention = (
             AudioRetention(int(options.max_audio_seconds * SAMPLE_RATE))
@@ -243,7 +240,6 @@ class RealtimeClient(RealtimeEventHandler):
         self._active = ActiveResponses()
         self._calls = PendingCalls()
         self._completed: set[str] = set()
-        self._heard: dict[str, HeardAudio] = {}  # answers cut short: what was heard of them
         self._tool_tasks: set[asyncio.Task[Any]] = set()
         self._install_handlers()
 
@@ -322,7 +318,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._user_closed = False
         self._connecting = True
         try:
-            await self._open_session(resume=self._resume_pending)
+            await self._open_session(resume=self._resume.pending)
         except BaseException:
             self._drop_held("the connection could not be set up")
             raise
@@ -373,7 +369,7 @@ class RealtimeClient(RealtimeEventHandler):
                     waiter.exception()
                 waiter.cancel()
         self._ready = True
-        self._resume_pending = False
+        self._resume.pending = False
         if resume:
             self._send_unsent_outputs()
         self._run_held()
@@ -407,7 +403,7 @@ class RealtimeClient(RealtimeEventHandler):
         task, self._reconnect_task = self._reconnect_task, None
         if task is not None:
             task.cancel()
-        self._resume_pending = False
+        self._resume.pending = False
         self._ready = False
         self.session_created = False
         closed = ConnectionClosedError(1000, "disconnect() was called")
@@ -416,7 +412,7 @@ class RealtimeClient(RealtimeEventHandler):
                 waiter.set_exception(closed)
         self._active.clear()
         self._active.deferred = False
-        self._unsent_outputs.clear()
+        self._resume.drop_outputs()
         self._drop_held("disconnect() was called")
         for tool_task in list(self._tool_tasks):
             tool_task.cancel()
@@ -435,8 +431,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._reset_input()
         self._calls.clear()
         self._completed.clear()
-        self._heard.clear()
-        self._replaying.clear()
+        self._resume.clear()
         if self._retention is not None:
             self._retention = AudioRetention(self._retention.max_samples)
         return True
@@ -727,28 +722,17 @@ class RealtimeClient(RealtimeEventHandler):
             self.realtime.send("response.cancel")
         if id is None or item is None:
             return {"item": None}
-        content = item.get("content") or []
-        index = next(
-            (i for i, part in enumerate(content) if part.get("type") in ("output_audio", "audio")),
-            None,
-        )
-        received = len(item["formatted"]["audio"])
-        played = min(count, received)
-        finished = item.get("status") == "completed" and played >= received
-        if index is not None and played > 0 and not finished:
-            known = self._heard.get(id)
-            self._heard[id] = HeardAudio(
-                played, known.text if known else None, known.received if known else None
+        cut = self._resume.cut(id, item, count)
+        if cut is not None and self._ready:
+            index, played = cut
+            self.realtime.send(
+                "conversation.item.truncate",
+                {
+                    "item_id": id,
+                    "content_index": index,
+                    "audio_end_ms": played * 1000 // SAMPLE_RATE,
+                },
             )
-            if self._ready:
-                self.realtime.send(
-                    "conversation.item.truncate",
-                    {
-                        "item_id": id,
-                        "content_index": index,
-                        "audio_end_ms": played * 1000 // SAMPLE_RATE,
-                    },
-                )
         return {"item": item}
 
     def send_function_call_output(self, call_id: str, output: Any) -> bool:
@@ -845,7 +829,7 @@ class RealtimeClient(RealtimeEventHandler):
             and self._reconnect_task is None
             and (code is None or code in _RECONNECT_CODES)
         ):
-            self._resume_pending = True
+            self._resume.pending = True
             self._reconnect_task = asyncio.get_running_loop().create_task(
                 self._reconnect_loop(code), name="realtime-reconnect"
             )
@@ -893,15 +877,11 @@ class RealtimeClient(RealtimeEventHandler):
         Paced by the send queue: an item that would overfill it waits for it to drain, so a
         long conversation (minutes of untranscribed audio, large images) still goes through.
         """
-        self._replaying.clear()
-        items = replay_items(
-            self.conversation.get_items(),
-            self.realtime.dialect,
-            audio_format=self._input_format(),
-            heard=self._heard,
+        items = self._resume.replay(
+            self.conversation.get_items(), self.realtime.dialect, self._input_format()
         )
         for item in items:
-            self._replaying.add(item["id"])
+            self._resume.replayed(item["id"])
             size = len(json.dumps(item)) + _EVENT_OVERHEAD
             if self.realtime.queued_bytes + size > self.realtime.max_send_queue_bytes:
                 await self.realtime.drain()
@@ -912,8 +892,7 @@ class RealtimeClient(RealtimeEventHandler):
         """Answer the calls left open by the lost session, and let their responses go on."""
         # the old session's responses are over: none will send response.done now
         ready = self._calls.finish_all()
-        unsent, self._unsent_outputs = self._unsent_outputs, []
-        for call_id, output in unsent:
+        for call_id, output in self._resume.take_outputs():
             ready += self._send_output(call_id, output)
         if ready:
             self.realtime.send("response.create")
@@ -934,7 +913,7 @@ class RealtimeClient(RealtimeEventHandler):
         if kind in ("session.created", "session.updated"):
             self._on_session(kind, event)
             return
-        if self._replaying and self._is_replay_echo(kind, event):
+        if self._resume.is_echo(kind, event, self.session_shape):
             return
         is_new = kind in ITEM_CREATED and event_item_id(event) not in self.conversation
         commit: tuple[int, int] | None = None
@@ -944,7 +923,9 @@ class RealtimeClient(RealtimeEventHandler):
             if commit is not None:
                 self.conversation.queue_input_audio(self._input.buffer.slice(*commit))
         heard = (
-            self._heard_before_truncation(event) if kind == "conversation.item.truncated" else None
+            self._resume.before_truncation(event, self.conversation)
+            if kind == "conversation.item.truncated"
+            else None
         )
         try:
             item, delta = self.conversation.process_event(event, self._input.buffer)
@@ -965,9 +946,9 @@ class RealtimeClient(RealtimeEventHandler):
         elif kind == "input_audio_buffer.cleared":
             self._input.cleared()
         elif kind == "conversation.item.truncated" and heard is not None:
-            self._heard[heard[0]] = heard[1]
+            self._resume.truncated(heard)
         elif kind == "conversation.item.deleted" and item is not None:
-            self._heard.pop(str(item.get("id")), None)
+            self._resume.forget(str(item.get("id")))
         elif kind == "response.created":
             self._active.started(event)
         elif kind == "response.done":
@@ -1008,45 +989,6 @@ class RealtimeClient(RealtimeEventHandler):
             logger.debug("response.cancel arrived after the response ended")
             return
         self.dispatch("error", {"type": "server_error", "error": error})
-
-    def _heard_before_truncation(self, event: Mapping[str, Any]) -> tuple[str, HeardAudio] | None:
-        """What the user heard of the answer ``event`` truncates, read before the
-        conversation drops its transcript (``None`` when it names no answer held)."""
-        item_id = event.get("item_id")
-        item = self.conversation.get_item(item_id) if isinstance(item_id, str) else None
-        end_ms = event.get("audio_end_ms")
-        if (
-            item is None
-            or (item.get("type"), item.get("role")) != ("message", "assistant")
-            or isinstance(end_ms, bool)
-            or not isinstance(end_ms, int | float)
-            or not 0 <= end_ms < 1e12
-        ):
-            return None
-        formatted = item["formatted"]
-        known = self._heard.get(str(item_id))
-        if known is not None and known.text is not None:
-            # truncated again: the transcript was already dropped, keep what it was
-            text, received = known.text, known.received
-        else:
-            text, received = str(formatted.get("transcript") or ""), len(formatted["audio"])
-        return str(item_id), HeardAudio(int(end_ms * SAMPLE_RATE) // 1000, text, received)
-
-    def _is_replay_echo(self, kind: str, event: Mapping[str, Any]) -> bool:
-        """Whether ``event`` only echoes an item replayed after a reconnect (kept as it was)."""
-        if kind not in ITEM_CREATED and kind != "conversation.item.done":
-            return False
-        item_id = event_item_id(event)
-        if item_id not in self._replaying:
-            return False
-        last = (
-            "conversation.item.created"
-            if self.session_shape == "beta"
-            else ("conversation.item.done")
-        )
-        if kind == last:
-            self._replaying.discard(item_id)
-        return True
 
     def _on_session(self, kind: str, event: dict[str, Any]) -> None:
         session = event.get("session")
@@ -1110,7 +1052,7 @@ class RealtimeClient(RealtimeEventHandler):
         if not self._ready:
             # lost mid-call (or the new session is not set up yet): sent once the session
             # is resumed, after the replay, so the model is not left waiting
-            self._unsent_outputs.append((call_id, output))
+            self._resume.keep_output(call_id, output)
             return
         if self._send_output(call_id, output):
             self.realtime.send("response.create")

@@ -25,6 +25,7 @@ CORE = [
     "realtime_widget.options",
     "realtime_widget.inputaudio",
     "realtime_widget.serverevents",
+    "realtime_widget.resume",
 ]
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 
