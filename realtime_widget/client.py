@@ -85,7 +85,6 @@ from .calls import PendingCalls
 from .content import user_message
 from .conversation import RealtimeConversation
 from .errors import (
-    AuthenticationError,
     ConnectionClosedError,
     ConnectTimeoutError,
     ProtocolError,
@@ -99,6 +98,7 @@ from .held import HeldCall, HeldCalls
 from .inputaudio import InputAudio
 from .options import client_options, non_negative_int
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, AudioFormat, canonical_event_type
+from .reconnect import Reconnector, lost_abnormally
 from .resume import Resume
 from .serverevents import (
     ITEM_CREATED,
@@ -127,7 +127,6 @@ logger = logging.getLogger("realtime_widget.client")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013})
 _KEY_HOSTS = ("api.openai.com",)
 _EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
 _KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
@@ -198,7 +197,12 @@ class RealtimeClient(RealtimeEventHandler):
         self.connect_timeout = options.connect_timeout
         self.reconnect = options.reconnect
         self.reconnect_delays = options.reconnect_delays
-        self._reconnect_task: asyncio.Task[None] | None = None
+        self._reconnector = Reconnector(
+            functools.partial(self._open_session, resume=True),
+            lambda: self.reconnect_delays,
+            self.dispatch,
+            functools.partial(self._drop_held, "the reconnect failed"),
+        )
         self._user_closed = False
         self._connecting = False
         self._resume = Resume()
@@ -293,7 +297,7 @@ class RealtimeClient(RealtimeEventHandler):
         takes over. Calls made while it is true and the socket is open are held and sent once
         the session is ready; while the socket is closed they raise :class:`UsageError`.
         """
-        return self._reconnect_task is not None
+        return self._reconnector.running
 
     async def connect(self) -> None:
         """Connect, wait for ``session.created``, then send the session.
@@ -306,11 +310,7 @@ class RealtimeClient(RealtimeEventHandler):
         ``connect_timeout``, and :class:`ConnectionClosedError` when the connection closes
         (or ``disconnect()`` is called) first.
         """
-        task = self._reconnect_task
-        if task is not None:
-            self._reconnect_task = None
-            task.cancel()
-            await asyncio.wait([task])
+        await self._reconnector.stop()
         if self.is_connected():
             raise UsageError("already connected: call disconnect() first")
         if self._connecting:
@@ -400,9 +400,7 @@ class RealtimeClient(RealtimeEventHandler):
         are dropped.
         """
         self._user_closed = True
-        task, self._reconnect_task = self._reconnect_task, None
-        if task is not None:
-            task.cancel()
+        self._reconnector.cancel()
         self._resume.pending = False
         self._ready = False
         self.session_created = False
@@ -826,50 +824,14 @@ class RealtimeClient(RealtimeEventHandler):
             was_ready
             and self.reconnect
             and not self._user_closed
-            and self._reconnect_task is None
-            and (code is None or code in _RECONNECT_CODES)
+            and not self._reconnector.running
+            and lost_abnormally(code)
         ):
             self._resume.pending = True
-            self._reconnect_task = asyncio.get_running_loop().create_task(
-                self._reconnect_loop(code), name="realtime-reconnect"
-            )
-        elif self._reconnect_task is None and not self._connecting:
+            self._reconnector.start(code)
+        elif not self._reconnector.running and not self._connecting:
             self._drop_held(f"the connection closed (code {code})")
         self.dispatch("close", {**event, "reconnecting": self.reconnecting})
-
-    async def _reconnect_loop(self, code: int | None) -> None:
-        """Reopen the session: ends in ``reconnected`` or a ``reconnect_failed`` error."""
-        me = asyncio.current_task()
-        failure: BaseException | None = None
-        try:
-            for attempt, delay in enumerate(self.reconnect_delays, start=1):
-                self.dispatch("reconnecting", {"attempt": attempt, "delay": delay, "code": code})
-                await asyncio.sleep(delay)
-                try:
-                    replayed = await self._open_session(resume=True)
-                except Exception as exc:  # every failure of a try is a reason to try again
-                    failure = exc
-                    logger.warning("reconnect attempt %d failed: %s", attempt, exc)
-                    if not _worth_retrying(exc):
-                        break
-                    continue
-                self._reconnect_task = None
-                self.dispatch("reconnected", {"attempt": attempt, "replayed": replayed})
-                return
-            self._reconnect_task = None
-            error = failure if isinstance(failure, RealtimeError) else None
-            unsent = self._drop_held("the reconnect failed")
-            self.dispatch(
-                "error",
-                {
-                    "type": "reconnect_failed",
-                    "error": error or ConnectionClosedError(code, f"reconnect failed: {failure}"),
-                    "unsent": unsent,
-                },
-            )
-        finally:
-            if self._reconnect_task is me:
-                self._reconnect_task = None
 
     async def _replay(self) -> int:
         """Send the conversation so far into the new session; returns how many items.
@@ -1096,12 +1058,3 @@ class RealtimeClient(RealtimeEventHandler):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def _worth_retrying(exc: BaseException) -> bool:
-    """Whether a reconnect try that failed with ``exc`` may succeed when tried again."""
-    if isinstance(exc, AuthenticationError | UsageError):
-        return False
-    if isinstance(exc, ConnectionClosedError):
-        return exc.code is None or exc.code in _RECONNECT_CODES
-    return True
