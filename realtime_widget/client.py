@@ -19,7 +19,7 @@ Rules:
 - Tools: when a ``function_call`` item is done, its handler runs (sync handlers in a thread,
   async ones as tasks, each with its timeout) and its output, or ``{"error": ...}``, is sent
   as a ``function_call_output`` item. Once every call of a response is answered and that
-  response is done, exactly one ``response.create`` follows.
+  response is done, exactly one ``response.create`` follows (:mod:`realtime_widget.toolcalls`).
 - Input audio is kept in an :class:`InputAudioBuffer` addressed by session-absolute samples,
   so voice activity events can slice the user's utterance out of it; old audio is dropped
   (:mod:`realtime_widget.inputaudio`).
@@ -68,7 +68,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -81,7 +80,6 @@ from urllib.parse import urlsplit
 from .api import DEFAULT_URL, RealtimeAPI
 from .audio import generate_id, to_int16
 from .buffers import AudioRetention, InputAudioBuffer
-from .calls import PendingCalls
 from .content import user_message
 from .conversation import RealtimeConversation
 from .errors import (
@@ -109,11 +107,11 @@ from .serverevents import (
 )
 from .serverevents import MAX_ACTIVE_RESPONSES as MAX_ACTIVE_RESPONSES  # the bound it keeps
 from .session import SessionConfig, SessionShape, session_payload, session_tools
+from .toolcalls import ToolCalls
 from .tools import (
     DEFAULT_TIMEOUT,
     Tool,
     ToolRegistry,
-    ToolResult,
     as_tool,
     run_tool,
     validate_definition,
@@ -242,9 +240,8 @@ class RealtimeClient(RealtimeEventHandler):
         self._update_id: str | None = None
         self._lost: ConnectionClosedError | None = None  # how the last connection closed
         self._active = ActiveResponses()
-        self._calls = PendingCalls()
         self._completed: set[str] = set()
-        self._tool_tasks: set[asyncio.Task[Any]] = set()
+        self._tool_calls = ToolCalls(self.realtime, self.dispatch, lambda: self._ready)
         self._install_handlers()
 
     def __repr__(self) -> str:
@@ -371,7 +368,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._ready = True
         self._resume.pending = False
         if resume:
-            self._send_unsent_outputs()
+            self._tool_calls.send_unsent()
         self._run_held()
         return replayed
 
@@ -410,10 +407,9 @@ class RealtimeClient(RealtimeEventHandler):
                 waiter.set_exception(closed)
         self._active.clear()
         self._active.deferred = False
-        self._resume.drop_outputs()
+        self._tool_calls.drop_unsent()
         self._drop_held("disconnect() was called")
-        for tool_task in list(self._tool_tasks):
-            tool_task.cancel()
+        self._tool_calls.cancel()
         return self.realtime.disconnect()
 
     def reset(self) -> bool:
@@ -427,7 +423,7 @@ class RealtimeClient(RealtimeEventHandler):
         self.config = SessionConfig({"model": {"name": self.realtime.model}})
         self.tools = ToolRegistry()
         self._reset_input()
-        self._calls.clear()
+        self._tool_calls.clear()
         self._completed.clear()
         self._resume.clear()
         if self._retention is not None:
@@ -741,7 +737,7 @@ class RealtimeClient(RealtimeEventHandler):
         """
         self._require_connected("send_function_call_output")
         text = output if isinstance(output, str) else json.dumps(output, default=str)
-        self._answer_call(call_id, text)
+        self._tool_calls.answer(call_id, text)
         return True
 
     def _require_connected(self, what: str) -> None:
@@ -849,15 +845,6 @@ class RealtimeClient(RealtimeEventHandler):
                 await self.realtime.drain()
             self.realtime.send("conversation.item.create", {"item": item})
         return len(items)
-
-    def _send_unsent_outputs(self) -> None:
-        """Answer the calls left open by the lost session, and let their responses go on."""
-        # the old session's responses are over: none will send response.done now
-        ready = self._calls.finish_all()
-        for call_id, output in self._resume.take_outputs():
-            ready += self._send_output(call_id, output)
-        if ready:
-            self.realtime.send("response.create")
 
     def _on_server_event(self, event: dict[str, Any]) -> None:
         try:
@@ -977,61 +964,14 @@ class RealtimeClient(RealtimeEventHandler):
     def _on_item_done(self, item: dict[str, Any], event: Mapping[str, Any]) -> None:
         if item.get("status") in ("completed", "incomplete") or item.get("type") != "message":
             self._complete(item)
-        if item.get("type") != "function_call" or item.get("status") == "incomplete":
-            return
-        call_id = item.get("call_id")
         response_id = event.get("response_id") or self._active.newest() or "unknown"
-        if not isinstance(call_id, str) or not self._calls.expect(str(response_id), call_id):
-            return
-        name = str(item.get("name") or "")
-        registered = self.tools.get(name)
-        if registered is None and name in {
-            t.get("name") for t in self.config.get("model", "tools")
-        }:
-            return  # a definition-only tool: the caller answers with send_function_call_output
-        self._start_tool(registered, name, call_id, str(item.get("arguments") or ""))
-
-    def _start_tool(self, registered: Tool | None, name: str, call_id: str, arguments: str) -> None:
-        async def run() -> None:
-            result: ToolResult = await run_tool(registered, name, arguments)
-            if not result.ok:
-                self.dispatch(
-                    "error",
-                    {
-                        "type": "tool_error",
-                        "error": ToolError(result.error or "tool failed", tool=name),
-                        "call_id": call_id,
-                    },
-                )
-            self._answer_call(call_id, result.output)
-
-        task = asyncio.get_running_loop().create_task(run(), name=f"tool-{name}")
-        self._tool_tasks.add(task)
-        task.add_done_callback(self._tool_tasks.discard)
-
-    def _answer_call(self, call_id: str, output: str) -> None:
-        self._calls.claim(call_id)
-        if not self._ready:
-            # lost mid-call (or the new session is not set up yet): sent once the session
-            # is resumed, after the replay, so the model is not left waiting
-            self._resume.keep_output(call_id, output)
-            return
-        if self._send_output(call_id, output):
-            self.realtime.send("response.create")
-
-    def _send_output(self, call_id: str, output: str) -> bool:
-        """Send a call's output; ``True`` when its response may now continue."""
-        self.realtime.send(
-            "conversation.item.create",
-            {"item": {"type": "function_call_output", "call_id": call_id, "output": output}},
-        )
-        return self._calls.settle(call_id)
+        self._tool_calls.call_done(item, str(response_id), self.tools, self.config)
 
     def _on_response_done(self, event: Mapping[str, Any]) -> None:
         finished = self._active.done(event)
         # one response.create once every call of a finished response is answered, or once
         # the response that was running when one was asked for is over
-        ready = finished is not None and self._calls.finish(finished)
+        ready = finished is not None and self._tool_calls.response_done(finished)
         if (ready or self._active.create_due()) and self._ready:
             self._active.deferred = False
             self.realtime.send("response.create")
@@ -1048,9 +988,7 @@ class RealtimeClient(RealtimeEventHandler):
     async def aclose(self) -> None:
         """Disconnect and wait until tool tasks and the socket are finished."""
         await self.disconnect()
-        for task in list(self._tool_tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        await self._tool_calls.wait()
 
     async def __aenter__(self) -> RealtimeClient:
         await self.connect()

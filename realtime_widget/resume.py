@@ -19,8 +19,6 @@ Rules:
   ``conversation.item.truncated`` makes the conversation drop its transcript, and
   :meth:`~Resume.truncated` records it once the event is applied. A deleted item is
   forgotten (:meth:`~Resume.forget`).
-- Tool outputs made while no session is ready wait here (:meth:`~Resume.keep_output`); the
-  next ready session gets them after the replay (:meth:`~Resume.take_outputs`).
 
 Pure bookkeeping: no I/O.
 """
@@ -49,14 +47,12 @@ class Resume:
         self.pending = False  # the session was lost with reconnect on: replay into the next
         self._heard: dict[str, HeardAudio] = {}  # answers cut short: what was heard of them
         self._replaying: set[str] = set()  # replayed items whose last echo is still to come
-        self._outputs: list[tuple[str, str]] = []  # (call_id, output) for the next session
 
     def clear(self) -> None:
         """Forget everything (the conversation was cleared)."""
         self.pending = False
         self._heard.clear()
         self._replaying.clear()
-        self._outputs.clear()
 
     # -- replay -----------------------------------------------------------------------------
 
@@ -148,18 +144,3 @@ class Resume:
     def forget(self, item_id: str) -> None:
         """The item ``item_id`` was deleted."""
         self._heard.pop(item_id, None)
-
-    # -- tool outputs -----------------------------------------------------------------------
-
-    def keep_output(self, call_id: str, output: str) -> None:
-        """Keep the output of ``call_id`` for the next ready session."""
-        self._outputs.append((call_id, output))
-
-    def take_outputs(self) -> list[tuple[str, str]]:
-        """The outputs kept, oldest first; none are kept after."""
-        outputs, self._outputs = self._outputs, []
-        return outputs
-
-    def drop_outputs(self) -> None:
-        """Forget the outputs kept (no session will take them)."""
-        self._outputs.clear()
