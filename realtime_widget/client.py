@@ -6,6 +6,13 @@ Rules:
   items), a :class:`SessionConfig` and a :class:`ToolRegistry`. Every server event goes
   through the conversation; the client only adds the decisions the reference client makes:
   when to send the session, run tools, ask for responses, cancel and truncate.
+- The client is the public surface and the pump (the socket's events come in through its
+  handlers); each concern keeps its state in a part of its own: the options
+  (:mod:`realtime_widget.options`), the user's audio (:mod:`realtime_widget.inputaudio`), the
+  responses running (:mod:`realtime_widget.serverevents`), the function calls
+  (:mod:`realtime_widget.toolcalls`), the calls held for a session
+  (:mod:`realtime_widget.held`), and what a lost session leaves for the next
+  (:mod:`realtime_widget.resume`, :mod:`realtime_widget.reconnect`).
 - Events it dispatches: ``tools.updated`` ``{tools}`` after every change of the tools,
   ``realtime.event`` ``{time, source, event}`` for every event both
   ways, ``conversation.updated`` ``{item, delta}``, ``conversation.item.appended``
@@ -44,10 +51,10 @@ Rules:
   code}``; a try fails when the new connection cannot open, closes or times out before it is
   ready. The reconnect ends either with ``reconnected`` ``{attempt, replayed}`` (connected
   and ready) or with an ``error`` of type ``reconnect_failed`` (every try failed, or one
-  failed in a way a retry cannot mend: refused credentials, a normal close). A ``connect()``
-  while a reconnect is pending takes it over: the reconnect stops and ``connect()`` resumes
-  the session itself, replaying the conversation, as does the ``connect()`` after a
-  reconnect that failed.
+  failed in a way a retry cannot mend: refused credentials, a normal close; see
+  :mod:`realtime_widget.reconnect`). A ``connect()`` while a reconnect is pending takes it
+  over: the reconnect stops and ``connect()`` resumes the session itself, replaying the
+  conversation, as does the ``connect()`` after a reconnect that failed.
 - ``$OPENAI_API_KEY`` is used only over ``wss://`` to OpenAI's hosts (``api.openai.com``,
   ``*.openai.com``) and Azure OpenAI's (``*.openai.azure.com``); any other server gets a key
   only when one is given (``api_key=``).
