@@ -133,8 +133,8 @@ logger = logging.getLogger("realtime_widget.client")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _KEY_HOSTS = ("api.openai.com",)
-_EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
 _KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
+_EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
 
 
 def environment_key_allowed(url: str | None) -> bool:
@@ -395,6 +395,23 @@ class RealtimeClient(RealtimeEventHandler):
                 lost.code if lost else None,
                 lost.reason if lost else "closed before the session was set up",
             )
+
+    async def _replay(self) -> int:
+        """Send the conversation so far into the new session; returns how many items.
+
+        Paced by the send queue: an item that would overfill it waits for it to drain, so a
+        long conversation (minutes of untranscribed audio, large images) still goes through.
+        """
+        items = self._resume.replay(
+            self.conversation.get_items(), self.realtime.dialect, self._input_format()
+        )
+        for item in items:
+            self._resume.replayed(item["id"])
+            size = len(json.dumps(item)) + _EVENT_OVERHEAD
+            if self.realtime.queued_bytes + size > self.realtime.max_send_queue_bytes:
+                await self.realtime.drain()
+            self.realtime.send("conversation.item.create", {"item": item})
+        return len(items)
 
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection; the conversation is kept. Returns an awaitable future.
@@ -835,23 +852,6 @@ class RealtimeClient(RealtimeEventHandler):
         elif not self._reconnector.running and not self._connecting:
             self._drop_held(f"the connection closed (code {code})")
         self.dispatch("close", {**event, "reconnecting": self.reconnecting})
-
-    async def _replay(self) -> int:
-        """Send the conversation so far into the new session; returns how many items.
-
-        Paced by the send queue: an item that would overfill it waits for it to drain, so a
-        long conversation (minutes of untranscribed audio, large images) still goes through.
-        """
-        items = self._resume.replay(
-            self.conversation.get_items(), self.realtime.dialect, self._input_format()
-        )
-        for item in items:
-            self._resume.replayed(item["id"])
-            size = len(json.dumps(item)) + _EVENT_OVERHEAD
-            if self.realtime.queued_bytes + size > self.realtime.max_send_queue_bytes:
-                await self.realtime.drain()
-            self.realtime.send("conversation.item.create", {"item": item})
-        return len(items)
 
     def _on_server_event(self, event: dict[str, Any]) -> None:
         try:
