@@ -6,7 +6,7 @@ Rules:
   (the reconnect's, or the caller's ``connect()``) gets the conversation so far replayed into
   it. It stays pending until a session is ready, or the caller disconnects.
 - :meth:`~Resume.replay` turns the conversation's items into the ``item`` payloads to send
-  (:func:`realtime_widget.replay.replay_items`). Each item sent is marked
+  (:func:`realtime_widget.replay.replay_items`). Each item is marked as it is sent
   (:meth:`~Resume.replayed`), and :meth:`~Resume.is_echo` then tells the server's echoes of
   it (its ``conversation.item.added`` / ``.created`` / ``.retrieved`` / ``.done``,
   ``response.output_item.added``), which the client swallows: the items stay as they were.

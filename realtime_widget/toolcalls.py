@@ -8,9 +8,10 @@ Rules:
   (:func:`~realtime_widget.tools.run_tool`: sync handlers in a thread, async ones as tasks,
   each with its timeout); a tool only defined (``add_tool``) is left to the caller's
   ``send_function_call_output``; an unknown tool is answered with an error.
-- A handler that fails dispatches an ``error`` of type ``tool_error`` (a :class:`ToolError`
-  and the ``call_id``), and its call is answered with ``{"error": ...}`` all the same: the
-  model is never left waiting.
+- A call that fails (an unknown tool, arguments that do not fit, a handler that raises or
+  times out) dispatches an ``error`` of type ``tool_error`` (a :class:`ToolError` and the
+  ``call_id``), and is answered with ``{"error": ...}`` all the same: the model is never
+  left waiting.
 - Every call is answered once (a second answer is a :class:`UsageError`). The answer goes
   out as a ``function_call_output`` item when the session is ready; otherwise it waits for
   the next session, which gets it once set up, after the replay (:meth:`send_unsent`).
