@@ -26,6 +26,8 @@ CORE = [
     "realtime_widget.inputaudio",
     "realtime_widget.serverevents",
     "realtime_widget.resume",
+    "realtime_widget.held",
+    "realtime_widget.commits",
 ]
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 
