@@ -17,7 +17,8 @@ Rules:
 - The server's own commits (voice activity) move the commit point to their
   ``speech_stopped``'s ``audio_end_ms``: a later manual commit starts after them.
 - Whatever is sent goes through the ``send`` given (the socket's ``send(type, payload)``),
-  before anything is recorded here, so a send that raises records nothing.
+  and before the buffer or the commit requests record it, so a send that raises leaves them
+  as they were.
 - :meth:`~InputAudio.reset` starts over for a new session: its offsets count from zero.
 
 Pure: no I/O but the ``send`` given.
