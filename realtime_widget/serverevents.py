@@ -11,10 +11,10 @@ Rules:
   overlap), oldest first, from ``response.created`` to ``response.done``. At most
   :data:`MAX_ACTIVE_RESPONSES` are followed at once: a server that starts responses and never
   finishes them makes it forget the oldest (logged), so it cannot grow.
-- It also keeps the two facts that decide the client's next ``response.create`` and
-  ``response.cancel``: :attr:`~ActiveResponses.deferred` (a ``response.create`` was refused
-  while one ran: ask again once none runs) and :attr:`~ActiveResponses.cancel_sent` (our
-  ``response.cancel`` may cross the response's own end on the wire).
+- It also keeps two facts about the client's own requests: :attr:`~ActiveResponses.deferred`
+  (a ``response.create`` was refused while one ran: ask again once none runs) and
+  :attr:`~ActiveResponses.cancel_sent` (a ``response.cancel`` of ours may cross the
+  response's own end on the wire: the server's ``response_cancel_not_active`` is no error).
 
 Pure bookkeeping: no I/O.
 """
