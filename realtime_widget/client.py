@@ -6,6 +6,13 @@ Rules:
   items), a :class:`SessionConfig` and a :class:`ToolRegistry`. Every server event goes
   through the conversation; the client only adds the decisions the reference client makes:
   when to send the session, run tools, ask for responses, cancel and truncate.
+- The client is the public surface and the pump (the socket's events come in through its
+  handlers); each concern keeps its state in a part of its own: the options
+  (:mod:`realtime_widget.options`), the user's audio (:mod:`realtime_widget.inputaudio`), the
+  responses running (:mod:`realtime_widget.serverevents`), the function calls
+  (:mod:`realtime_widget.toolcalls`), the calls held for a session
+  (:mod:`realtime_widget.held`), and what a lost session leaves for the next
+  (:mod:`realtime_widget.resume`, :mod:`realtime_widget.reconnect`).
 - Events it dispatches: ``tools.updated`` ``{tools}`` after every change of the tools,
   ``realtime.event`` ``{time, source, event}`` for every event both
   ways, ``conversation.updated`` ``{item, delta}``, ``conversation.item.appended``
@@ -19,9 +26,10 @@ Rules:
 - Tools: when a ``function_call`` item is done, its handler runs (sync handlers in a thread,
   async ones as tasks, each with its timeout) and its output, or ``{"error": ...}``, is sent
   as a ``function_call_output`` item. Once every call of a response is answered and that
-  response is done, exactly one ``response.create`` follows.
+  response is done, exactly one ``response.create`` follows (:mod:`realtime_widget.toolcalls`).
 - Input audio is kept in an :class:`InputAudioBuffer` addressed by session-absolute samples,
-  so voice activity events can slice the user's utterance out of it; old audio is dropped.
+  so voice activity events can slice the user's utterance out of it; old audio is dropped
+  (:mod:`realtime_widget.inputaudio`).
 - Audio is 24 kHz PCM16 throughout the client; on the wire it is the session's format
   (:mod:`realtime_widget.wireaudio`): with G.711 the user's audio is resampled to 8 kHz and
   coded as it is sent (input format as configured), and the model's audio is decoded and
@@ -43,10 +51,10 @@ Rules:
   code}``; a try fails when the new connection cannot open, closes or times out before it is
   ready. The reconnect ends either with ``reconnected`` ``{attempt, replayed}`` (connected
   and ready) or with an ``error`` of type ``reconnect_failed`` (every try failed, or one
-  failed in a way a retry cannot mend: refused credentials, a normal close). A ``connect()``
-  while a reconnect is pending takes it over: the reconnect stops and ``connect()`` resumes
-  the session itself, replaying the conversation, as does the ``connect()`` after a
-  reconnect that failed.
+  failed in a way a retry cannot mend: refused credentials, a normal close; see
+  :mod:`realtime_widget.reconnect`). A ``connect()`` while a reconnect is pending takes it
+  over: the reconnect stops and ``connect()`` resumes the session itself, replaying the
+  conversation, as does the ``connect()`` after a reconnect that failed.
 - ``$OPENAI_API_KEY`` is used only over ``wss://`` to OpenAI's hosts (``api.openai.com``,
   ``*.openai.com``) and Azure OpenAI's (``*.openai.azure.com``); any other server gets a key
   only when one is given (``api_key=``).
@@ -55,9 +63,10 @@ Rules:
   so a commit the server refuses (too short) leaves the audio to the next one, as on the
   server. ``clear_input_audio()`` discards the audio not yet committed.
 - Answers cut short by ``cancel_response`` (or any ``conversation.item.truncated``) are
-  replayed holding what was heard of them (see :func:`realtime_widget.replay.heard_text`).
+  replayed holding what was heard of them (see :mod:`realtime_widget.resume`).
 - At most :data:`MAX_ACTIVE_RESPONSES` responses are tracked as running at once: a server
-  that starts responses and never finishes them makes the client forget the oldest (logged).
+  that starts responses and never finishes them makes the client forget the oldest (logged;
+  :mod:`realtime_widget.serverevents`).
 - ``max_audio_seconds`` bounds the audio kept across the conversation's items: past it, the
   audio of the oldest items is emptied (``formatted["audio_dropped"]`` set); text and
   transcripts are always kept. ``None`` (the default) keeps all audio.
@@ -66,12 +75,9 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
-import math
-import operator
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -81,12 +87,9 @@ from urllib.parse import urlsplit
 from .api import DEFAULT_URL, RealtimeAPI
 from .audio import generate_id, to_int16
 from .buffers import AudioRetention, InputAudioBuffer
-from .calls import PendingCalls
-from .commits import InputCommits
 from .content import user_message
 from .conversation import RealtimeConversation
 from .errors import (
-    AuthenticationError,
     ConnectionClosedError,
     ConnectTimeoutError,
     ProtocolError,
@@ -97,20 +100,31 @@ from .errors import (
 )
 from .events import EventCallback, RealtimeEventHandler
 from .held import HeldCall, HeldCalls
+from .inputaudio import InputAudio
+from .options import client_options, non_negative_int
 from .protocol import DEFAULT_MODEL, SAMPLE_RATE, AudioFormat, canonical_event_type
-from .replay import HeardAudio, replay_items
+from .reconnect import Reconnector, lost_abnormally
+from .resume import Resume
+from .serverevents import (
+    ITEM_CREATED,
+    ITEM_DONE,
+    ActiveResponses,
+    event_item_id,
+    is_finished_input,
+)
+from .serverevents import MAX_ACTIVE_RESPONSES as MAX_ACTIVE_RESPONSES  # the bound it keeps
 from .session import SessionConfig, SessionShape, session_payload, session_tools
+from .toolcalls import ToolCalls
 from .tools import (
     DEFAULT_TIMEOUT,
     Tool,
     ToolRegistry,
-    ToolResult,
     as_tool,
     run_tool,
     validate_definition,
 )
 from .tools import tool as make_tool
-from .wireaudio import InputAudioEncoder, OutputAudioDecoder, session_audio_format
+from .wireaudio import OutputAudioDecoder, session_audio_format
 
 __all__ = ["RealtimeClient"]
 
@@ -118,35 +132,9 @@ logger = logging.getLogger("realtime_widget.client")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_ITEM_CREATED = frozenset(
-    {
-        "conversation.item.added",
-        "conversation.item.created",
-        "conversation.item.retrieved",
-        "response.output_item.added",
-    }
-)
-_ITEM_DONE = frozenset({"response.output_item.done", "conversation.item.done"})
-_RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013})
-_SETTINGS_KEYS = frozenset(
-    {"url", "api_key", "apiKey", "dangerouslyAllowAPIKeyInBrowser", "debug", "model", "dialect"}
-)
-# responses tracked as running at once; past it the oldest is forgotten (a server that never
-# finishes its responses must not grow the client)
-MAX_ACTIVE_RESPONSES: Final = 64
-_TRANSPORT_KEYS = frozenset(
-    {
-        "max_frame_bytes",
-        "max_send_queue_bytes",
-        "max_receive_queue_frames",
-        "ping_interval",
-        "ping_timeout",
-        "close_timeout",
-    }
-)
 _KEY_HOSTS = ("api.openai.com",)
-_EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
 _KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
+_EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
 
 
 def environment_key_allowed(url: str | None) -> bool:
@@ -154,22 +142,6 @@ def environment_key_allowed(url: str | None) -> bool:
     parts = urlsplit(url or DEFAULT_URL)
     host = (parts.hostname or "").lower()
     return parts.scheme == "wss" and (host in _KEY_HOSTS or host.endswith(_KEY_HOST_SUFFIXES))
-
-
-def _optional_str(name: str, value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise UsageError(f"{name} must be a string, got {value!r}")
-    return value
-
-
-def _seconds(name: str, value: Any, *, positive: bool = False) -> float:
-    """``value`` as seconds: a finite number, non-negative (or positive)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise UsageError(f"{name} must be a number of seconds, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise UsageError(f"{name} must be {kind}, got {value!r}")
-    return float(value)
 
 
 class RealtimeClient(RealtimeEventHandler):
@@ -209,72 +181,45 @@ class RealtimeClient(RealtimeEventHandler):
         transport: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if transport is not None and not isinstance(transport, Mapping):
-            raise UsageError(f"transport must be a dict of RealtimeAPI limits, got {transport!r}")
-        transport = dict(transport or {})
-        unknown_limits = set(transport) - _TRANSPORT_KEYS
-        if unknown_limits:
-            raise UsageError(
-                f"unknown transport options {sorted(unknown_limits)!r}; "
-                f"known: {sorted(_TRANSPORT_KEYS)!r}"
-            )
-        if settings is not None and not isinstance(settings, Mapping):
-            raise UsageError(f"settings must be a dict, got {settings!r}")
-        settings = dict(settings or {})
-        unknown = set(settings) - _SETTINGS_KEYS
-        if unknown:
-            raise UsageError(f"unknown settings {sorted(unknown)!r}")
-        url = _optional_str("url", url if url is not None else settings.get("url"))
-        if api_key is None:
-            api_key = settings.get("api_key", settings.get("apiKey"))
-        api_key = _optional_str("api_key", api_key)
-        model = _optional_str("model", model if model is not None else settings.get("model"))
-        if model is not None and not model:
-            raise UsageError("model must be a non-empty string, got ''")
-        shape: SessionShape = dialect or settings.get("dialect") or "ga"
-        if shape not in ("ga", "beta", "nested"):
-            raise UsageError(f"dialect must be 'ga', 'beta' or 'nested', got {shape!r}")
-        debug = debug if debug is not None else settings.get("debug", False)
-        if not isinstance(debug, bool):
-            raise UsageError(f"debug must be True or False, got {debug!r}")
-        if not isinstance(reconnect, bool):
-            raise UsageError(f"reconnect must be True or False, got {reconnect!r}")
-        self.debug = debug
-        self.session_shape: SessionShape = shape
-        self.config = SessionConfig(config)
-        if model:
-            self.config.update_config({"model": {"name": model}})
-        self.connect_timeout = _seconds("connect_timeout", connect_timeout, positive=True)
-        if isinstance(reconnect_delays, str | bytes) or not isinstance(reconnect_delays, Sequence):
-            raise UsageError(f"reconnect_delays must be a list of seconds: {reconnect_delays!r}")
-        try:
-            delays = tuple(_seconds("reconnect delay", d) for d in reconnect_delays)
-        except UsageError:
-            raise UsageError(
-                f"reconnect_delays must be non-negative seconds: {reconnect_delays!r}"
-            ) from None
-        self.reconnect = reconnect
-        self.reconnect_delays = delays
-        self._reconnect_task: asyncio.Task[None] | None = None
+        options = client_options(
+            settings,
+            config,
+            url=url,
+            api_key=api_key,
+            model=model,
+            dialect=dialect,
+            debug=debug,
+            reconnect=reconnect,
+            connect_timeout=connect_timeout,
+            reconnect_delays=reconnect_delays,
+            max_audio_seconds=max_audio_seconds,
+            input_audio_retention_seconds=input_audio_retention_seconds,
+            transport=transport,
+        )
+        self.debug = options.debug
+        self.session_shape: SessionShape = options.shape
+        self.config = options.config
+        self.connect_timeout = options.connect_timeout
+        self.reconnect = options.reconnect
+        self.reconnect_delays = options.reconnect_delays
+        self._reconnector = Reconnector(
+            functools.partial(self._open_session, resume=True),
+            lambda: self.reconnect_delays,
+            self.dispatch,
+            functools.partial(self._drop_held, "the reconnect failed"),
+        )
         self._user_closed = False
         self._connecting = False
-        # the session was lost with reconnect on: the next session replays the conversation
-        self._resume_pending = False
+        self._resume = Resume()
         self._ready = False  # the session is set up: sends go straight out
         self._held = HeldCalls()
-        self._replaying: set[str] = set()
-        self._unsent_outputs: list[tuple[str, str]] = []
-        if max_audio_seconds is not None:
-            max_audio_seconds = _seconds("max_audio_seconds", max_audio_seconds)
-        self.max_audio_seconds = max_audio_seconds
+        self.max_audio_seconds = options.max_audio_seconds
         self._retention = (
-            AudioRetention(int(max_audio_seconds * SAMPLE_RATE))
-            if max_audio_seconds is not None
+            AudioRetention(int(options.max_audio_seconds * SAMPLE_RATE))
+            if options.max_audio_seconds is not None
             else None
         )
-        self.input_audio_retention_seconds = _seconds(
-            "input_audio_retention_seconds", input_audio_retention_seconds
-        )
+        url, api_key = options.url, options.api_key
         if api_key is None:
             # "" rather than None: the socket layer must not fall back to the environment
             api_key = os.environ.get("OPENAI_API_KEY", "") if environment_key_allowed(url) else ""
@@ -282,35 +227,28 @@ class RealtimeClient(RealtimeEventHandler):
             url,
             api_key,
             model=str(self.config.get("model", "name") or DEFAULT_MODEL),
-            dialect="beta" if shape == "beta" else "ga",
+            dialect="beta" if options.shape == "beta" else "ga",
             azure=azure,
             headers=headers,
             debug=self.debug,
             open_timeout=self.connect_timeout,
-            **transport,
+            **options.transport,
         )
-        self._audio_in = InputAudioEncoder()
+        self._input = InputAudio(options.input_audio_retention_seconds)
         self._audio_out = OutputAudioDecoder(
             lambda: self._wire_format("output"), lambda: self._wire_format("input")
         )
         self.conversation = RealtimeConversation(audio_decoder=self._audio_out)
         self.tools = ToolRegistry()
-        self.input_audio_buffer = self._new_input_buffer()
-        self._commits = InputCommits()
         self.session_created = False
         self.session: dict[str, Any] | None = None
         self._session_waiter: asyncio.Future[dict[str, Any]] | None = None
         self._update_waiter: asyncio.Future[None] | None = None
         self._update_id: str | None = None
         self._lost: ConnectionClosedError | None = None  # how the last connection closed
-        # responses the server is running (out-of-band ones may overlap), oldest first
-        self._active: dict[str, None] = {}
-        self._deferred_create = False
-        self._cancel_sent = False  # a response.cancel of ours may race the response's end
-        self._calls = PendingCalls()
+        self._active = ActiveResponses()
         self._completed: set[str] = set()
-        self._heard: dict[str, HeardAudio] = {}  # answers cut short: what was heard of them
-        self._tool_tasks: set[asyncio.Task[Any]] = set()
+        self._tool_calls = ToolCalls(self.realtime, self.dispatch, lambda: self._ready)
         self._install_handlers()
 
     def __repr__(self) -> str:
@@ -321,16 +259,24 @@ class RealtimeClient(RealtimeEventHandler):
             f"{len(self.tools)} tools, {state})"
         )
 
-    def _new_input_buffer(self) -> InputAudioBuffer:
-        limit = int(self.input_audio_retention_seconds * SAMPLE_RATE)
-        return InputAudioBuffer(max_samples=limit if limit > 0 else None)
+    @property
+    def input_audio_buffer(self) -> InputAudioBuffer:
+        """The user's audio of the current session (a new buffer for each session)."""
+        return self._input.buffer
+
+    @property
+    def input_audio_retention_seconds(self) -> float:
+        """How much input audio the buffer keeps (``0``: no limit), from the next session."""
+        return self._input.retention_seconds
+
+    @input_audio_retention_seconds.setter
+    def input_audio_retention_seconds(self, value: float) -> None:
+        self._input.retention_seconds = value
 
     def _reset_input(self) -> None:
         """A new session counts input audio from zero again, with nothing committed and no
         speech open."""
-        self.input_audio_buffer = self._new_input_buffer()
-        self._audio_in = InputAudioEncoder()
-        self._commits.reset()
+        self._input.reset()
         self.conversation.reset_input()
 
     def _install_handlers(self) -> None:
@@ -355,7 +301,7 @@ class RealtimeClient(RealtimeEventHandler):
         takes over. Calls made while it is true and the socket is open are held and sent once
         the session is ready; while the socket is closed they raise :class:`UsageError`.
         """
-        return self._reconnect_task is not None
+        return self._reconnector.running
 
     async def connect(self) -> None:
         """Connect, wait for ``session.created``, then send the session.
@@ -368,11 +314,7 @@ class RealtimeClient(RealtimeEventHandler):
         ``connect_timeout``, and :class:`ConnectionClosedError` when the connection closes
         (or ``disconnect()`` is called) first.
         """
-        task = self._reconnect_task
-        if task is not None:
-            self._reconnect_task = None
-            task.cancel()
-            await asyncio.wait([task])
+        await self._reconnector.stop()
         if self.is_connected():
             raise UsageError("already connected: call disconnect() first")
         if self._connecting:
@@ -380,7 +322,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._user_closed = False
         self._connecting = True
         try:
-            await self._open_session(resume=self._resume_pending)
+            await self._open_session(resume=self._resume.pending)
         except BaseException:
             self._drop_held("the connection could not be set up")
             raise
@@ -431,9 +373,9 @@ class RealtimeClient(RealtimeEventHandler):
                     waiter.exception()
                 waiter.cancel()
         self._ready = True
-        self._resume_pending = False
+        self._resume.pending = False
         if resume:
-            self._send_unsent_outputs()
+            self._tool_calls.send_unsent()
         self._run_held()
         return replayed
 
@@ -454,6 +396,23 @@ class RealtimeClient(RealtimeEventHandler):
                 lost.reason if lost else "closed before the session was set up",
             )
 
+    async def _replay(self) -> int:
+        """Send the conversation so far into the new session; returns how many items.
+
+        Paced by the send queue: an item that would overfill it waits for it to drain, so a
+        long conversation (minutes of untranscribed audio, large images) still goes through.
+        """
+        items = self._resume.replay(
+            self.conversation.get_items(), self.realtime.dialect, self._input_format()
+        )
+        for item in items:
+            self._resume.replayed(item["id"])
+            size = len(json.dumps(item)) + _EVENT_OVERHEAD
+            if self.realtime.queued_bytes + size > self.realtime.max_send_queue_bytes:
+                await self.realtime.drain()
+            self.realtime.send("conversation.item.create", {"item": item})
+        return len(items)
+
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection; the conversation is kept. Returns an awaitable future.
 
@@ -462,10 +421,8 @@ class RealtimeClient(RealtimeEventHandler):
         are dropped.
         """
         self._user_closed = True
-        task, self._reconnect_task = self._reconnect_task, None
-        if task is not None:
-            task.cancel()
-        self._resume_pending = False
+        self._reconnector.cancel()
+        self._resume.pending = False
         self._ready = False
         self.session_created = False
         closed = ConnectionClosedError(1000, "disconnect() was called")
@@ -473,11 +430,10 @@ class RealtimeClient(RealtimeEventHandler):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(closed)
         self._active.clear()
-        self._deferred_create = False
-        self._unsent_outputs.clear()
+        self._active.deferred = False
+        self._tool_calls.drop_unsent()
         self._drop_held("disconnect() was called")
-        for tool_task in list(self._tool_tasks):
-            tool_task.cancel()
+        self._tool_calls.cancel()
         return self.realtime.disconnect()
 
     def reset(self) -> bool:
@@ -491,10 +447,9 @@ class RealtimeClient(RealtimeEventHandler):
         self.config = SessionConfig({"model": {"name": self.realtime.model}})
         self.tools = ToolRegistry()
         self._reset_input()
-        self._calls.clear()
+        self._tool_calls.clear()
         self._completed.clear()
-        self._heard.clear()
-        self._replaying.clear()
+        self._resume.clear()
         if self._retention is not None:
             self._retention = AudioRetention(self._retention.max_samples)
         return True
@@ -724,10 +679,7 @@ class RealtimeClient(RealtimeEventHandler):
         )
 
     def _append(self, samples: Any) -> None:
-        encoded = self._audio_in.encode(samples, self._input_format())
-        if encoded:
-            self.realtime.send("input_audio_buffer.append", {"audio": encoded})
-        self.input_audio_buffer.append(samples)
+        self._input.append(samples, self._input_format(), self.realtime.send)
 
     def _input_format(self) -> AudioFormat:
         """The input audio format the session was asked for (what the server now expects)."""
@@ -751,14 +703,7 @@ class RealtimeClient(RealtimeEventHandler):
 
     def _ask_response(self) -> None:
         if self.get_turn_detection_type() is None:
-            end = self.input_audio_buffer.end
-            if end > self._commits.cursor:
-                tail = self._audio_in.flush()
-                if tail:
-                    self.realtime.send("input_audio_buffer.append", {"audio": tail})
-                event_id = generate_id("evt_")
-                self.realtime.send("input_audio_buffer.commit", {"event_id": event_id})
-                self._commits.commit(event_id, end)
+            self._input.commit(self.realtime.send)
         self.realtime.send("response.create")
 
     def clear_input_audio(self) -> bool:
@@ -771,10 +716,7 @@ class RealtimeClient(RealtimeEventHandler):
         return True
 
     def _clear_input(self) -> None:
-        self._audio_in.flush()  # what the filter held back is cleared with the rest
-        event_id = generate_id("evt_")
-        self.realtime.send("input_audio_buffer.clear", {"event_id": event_id})
-        self._commits.clear(event_id, self.input_audio_buffer.end)
+        self._input.clear(self.realtime.send)
 
     def cancel_response(self, id: str | None = None, sample_count: int = 0) -> dict[str, Any]:
         """Cancel the response in progress and truncate item ``id`` where playback stopped.
@@ -786,16 +728,7 @@ class RealtimeClient(RealtimeEventHandler):
         the new session is playing). Returns ``{"item": item}`` (``None`` without ``id``).
         """
         self._require_connected("cancel_response")
-        if isinstance(sample_count, bool):
-            raise UsageError(f"sample_count must be a non-negative int, got {sample_count!r}")
-        try:
-            count = operator.index(sample_count)
-        except TypeError:
-            raise UsageError(
-                f"sample_count must be a non-negative int, got {sample_count!r}"
-            ) from None
-        if count < 0:
-            raise UsageError(f"sample_count must be a non-negative int, got {sample_count!r}")
+        count = non_negative_int("sample_count", sample_count)
         item = self.conversation.get_item(id) if id is not None else None
         if id is not None:
             if item is None:
@@ -803,32 +736,21 @@ class RealtimeClient(RealtimeEventHandler):
             if item.get("type") != "message" or item.get("role") != "assistant":
                 raise UsageError(f"can only truncate assistant messages, {id!r} is not one")
         if self._active and self._ready:
-            self._cancel_sent = True
+            self._active.cancel_sent = True
             self.realtime.send("response.cancel")
         if id is None or item is None:
             return {"item": None}
-        content = item.get("content") or []
-        index = next(
-            (i for i, part in enumerate(content) if part.get("type") in ("output_audio", "audio")),
-            None,
-        )
-        received = len(item["formatted"]["audio"])
-        played = min(count, received)
-        finished = item.get("status") == "completed" and played >= received
-        if index is not None and played > 0 and not finished:
-            known = self._heard.get(id)
-            self._heard[id] = HeardAudio(
-                played, known.text if known else None, known.received if known else None
+        cut = self._resume.cut(id, item, count)
+        if cut is not None and self._ready:
+            index, played = cut
+            self.realtime.send(
+                "conversation.item.truncate",
+                {
+                    "item_id": id,
+                    "content_index": index,
+                    "audio_end_ms": played * 1000 // SAMPLE_RATE,
+                },
             )
-            if self._ready:
-                self.realtime.send(
-                    "conversation.item.truncate",
-                    {
-                        "item_id": id,
-                        "content_index": index,
-                        "audio_end_ms": played * 1000 // SAMPLE_RATE,
-                    },
-                )
         return {"item": item}
 
     def send_function_call_output(self, call_id: str, output: Any) -> bool:
@@ -839,7 +761,7 @@ class RealtimeClient(RealtimeEventHandler):
         """
         self._require_connected("send_function_call_output")
         text = output if isinstance(output, str) else json.dumps(output, default=str)
-        self._answer_call(call_id, text)
+        self._tool_calls.answer(call_id, text)
         return True
 
     def _require_connected(self, what: str) -> None:
@@ -908,8 +830,8 @@ class RealtimeClient(RealtimeEventHandler):
         code = event.get("code")
         self._lost = ConnectionClosedError(code, str(event.get("reason") or ""))
         self._active.clear()
-        self._deferred_create = False
-        self._cancel_sent = False
+        self._active.deferred = False
+        self._active.cancel_sent = False
         # what was streaming when the connection went will never finish: close it as the
         # server would, so it is kept, replayed and ordered before what comes next
         for item in self.conversation.close_in_progress():
@@ -922,81 +844,14 @@ class RealtimeClient(RealtimeEventHandler):
             was_ready
             and self.reconnect
             and not self._user_closed
-            and self._reconnect_task is None
-            and (code is None or code in _RECONNECT_CODES)
+            and not self._reconnector.running
+            and lost_abnormally(code)
         ):
-            self._resume_pending = True
-            self._reconnect_task = asyncio.get_running_loop().create_task(
-                self._reconnect_loop(code), name="realtime-reconnect"
-            )
-        elif self._reconnect_task is None and not self._connecting:
+            self._resume.pending = True
+            self._reconnector.start(code)
+        elif not self._reconnector.running and not self._connecting:
             self._drop_held(f"the connection closed (code {code})")
         self.dispatch("close", {**event, "reconnecting": self.reconnecting})
-
-    async def _reconnect_loop(self, code: int | None) -> None:
-        """Reopen the session: ends in ``reconnected`` or a ``reconnect_failed`` error."""
-        me = asyncio.current_task()
-        failure: BaseException | None = None
-        try:
-            for attempt, delay in enumerate(self.reconnect_delays, start=1):
-                self.dispatch("reconnecting", {"attempt": attempt, "delay": delay, "code": code})
-                await asyncio.sleep(delay)
-                try:
-                    replayed = await self._open_session(resume=True)
-                except Exception as exc:  # every failure of a try is a reason to try again
-                    failure = exc
-                    logger.warning("reconnect attempt %d failed: %s", attempt, exc)
-                    if not _worth_retrying(exc):
-                        break
-                    continue
-                self._reconnect_task = None
-                self.dispatch("reconnected", {"attempt": attempt, "replayed": replayed})
-                return
-            self._reconnect_task = None
-            error = failure if isinstance(failure, RealtimeError) else None
-            unsent = self._drop_held("the reconnect failed")
-            self.dispatch(
-                "error",
-                {
-                    "type": "reconnect_failed",
-                    "error": error or ConnectionClosedError(code, f"reconnect failed: {failure}"),
-                    "unsent": unsent,
-                },
-            )
-        finally:
-            if self._reconnect_task is me:
-                self._reconnect_task = None
-
-    async def _replay(self) -> int:
-        """Send the conversation so far into the new session; returns how many items.
-
-        Paced by the send queue: an item that would overfill it waits for it to drain, so a
-        long conversation (minutes of untranscribed audio, large images) still goes through.
-        """
-        self._replaying.clear()
-        items = replay_items(
-            self.conversation.get_items(),
-            self.realtime.dialect,
-            audio_format=self._input_format(),
-            heard=self._heard,
-        )
-        for item in items:
-            self._replaying.add(item["id"])
-            size = len(json.dumps(item)) + _EVENT_OVERHEAD
-            if self.realtime.queued_bytes + size > self.realtime.max_send_queue_bytes:
-                await self.realtime.drain()
-            self.realtime.send("conversation.item.create", {"item": item})
-        return len(items)
-
-    def _send_unsent_outputs(self) -> None:
-        """Answer the calls left open by the lost session, and let their responses go on."""
-        # the old session's responses are over: none will send response.done now
-        ready = self._calls.finish_all()
-        unsent, self._unsent_outputs = self._unsent_outputs, []
-        for call_id, output in unsent:
-            ready += self._send_output(call_id, output)
-        if ready:
-            self.realtime.send("response.create")
 
     def _on_server_event(self, event: dict[str, Any]) -> None:
         try:
@@ -1014,20 +869,22 @@ class RealtimeClient(RealtimeEventHandler):
         if kind in ("session.created", "session.updated"):
             self._on_session(kind, event)
             return
-        if self._replaying and self._is_replay_echo(kind, event):
+        if self._resume.is_echo(kind, event, self.session_shape):
             return
-        is_new = kind in _ITEM_CREATED and self._event_item_id(event) not in self.conversation
+        is_new = kind in ITEM_CREATED and event_item_id(event) not in self.conversation
         commit: tuple[int, int] | None = None
         if kind == "input_audio_buffer.committed" and isinstance(event.get("item_id"), str):
             # our manual commit, confirmed: its audio goes to the item it makes
-            commit = self._commits.committed()
+            commit = self._input.committed()
             if commit is not None:
-                self.conversation.queue_input_audio(self.input_audio_buffer.slice(*commit))
+                self.conversation.queue_input_audio(self._input.buffer.slice(*commit))
         heard = (
-            self._heard_before_truncation(event) if kind == "conversation.item.truncated" else None
+            self._resume.before_truncation(event, self.conversation)
+            if kind == "conversation.item.truncated"
+            else None
         )
         try:
-            item, delta = self.conversation.process_event(event, self.input_audio_buffer)
+            item, delta = self.conversation.process_event(event, self._input.buffer)
         except ProtocolError as exc:
             logger.warning("could not apply %s: %s", event.get("type"), exc)
             self.dispatch("error", {"type": "protocol_error", "error": exc, "event": event})
@@ -1039,21 +896,17 @@ class RealtimeClient(RealtimeEventHandler):
                 self._active.clear()
             self.dispatch("conversation.interrupted", {"event": event})
         elif kind == "input_audio_buffer.speech_stopped":
-            # the server commits up to here: a later manual commit starts after it
-            end_ms = event.get("audio_end_ms")
-            if isinstance(end_ms, int | float) and not isinstance(end_ms, bool):
-                self._commits.advance(int(end_ms * SAMPLE_RATE) // 1000)
+            self._input.speech_stopped(event)  # a later manual commit starts after it
         elif kind == "input_audio_buffer.committed" and commit is not None:
-            self.input_audio_buffer.discard_before(commit[1])
+            self._input.discard_committed(commit)
         elif kind == "input_audio_buffer.cleared":
-            offset = self._commits.cleared(self.input_audio_buffer.end)
-            self.input_audio_buffer.discard_before(offset)
+            self._input.cleared()
         elif kind == "conversation.item.truncated" and heard is not None:
-            self._heard[heard[0]] = heard[1]
+            self._resume.truncated(heard)
         elif kind == "conversation.item.deleted" and item is not None:
-            self._heard.pop(str(item.get("id")), None)
+            self._resume.forget(str(item.get("id")))
         elif kind == "response.created":
-            self._response_started(event)
+            self._active.started(event)
         elif kind == "response.done":
             self._on_response_done(event)
         if item is None:
@@ -1066,9 +919,9 @@ class RealtimeClient(RealtimeEventHandler):
         if is_new:
             self.dispatch("conversation.item.appended", {"item": item})
         self.dispatch("conversation.updated", {"item": item, "delta": delta})
-        if kind in _ITEM_DONE:
+        if kind in ITEM_DONE:
             self._on_item_done(item, event)
-        elif kind in _ITEM_CREATED and _is_finished_input(item):
+        elif kind in ITEM_CREATED and is_finished_input(item):
             self._complete(item)
 
     def _on_server_error(self, event: dict[str, Any]) -> None:
@@ -1078,80 +931,20 @@ class RealtimeClient(RealtimeEventHandler):
         if refused is not None and refused == self._update_id:
             # the session update was refused, but answered: the session is up
             self._answer_update()
-        if self._commits.refuse(refused) or (
-            error.code == "input_audio_buffer_commit_empty" and self._commits.refuse_oldest_commit()
-        ):
+        if self._input.refused(refused, error.code):
             # the server keeps that audio: it goes with the next commit
             logger.debug("a commit or clear of input audio was refused: %s", error)
         if error.code == "conversation_already_has_active_response":
             # asked while one was running: ask again once it is done
-            self._deferred_create = True
+            self._active.deferred = True
             logger.debug("response.create refused while a response runs: deferred")
             return
-        if error.code == "response_cancel_not_active" and self._cancel_sent:
+        if error.code == "response_cancel_not_active" and self._active.cancel_sent:
             # our cancel crossed the response's own end on the wire: nothing to report
-            self._cancel_sent = False
+            self._active.cancel_sent = False
             logger.debug("response.cancel arrived after the response ended")
             return
         self.dispatch("error", {"type": "server_error", "error": error})
-
-    def _heard_before_truncation(self, event: Mapping[str, Any]) -> tuple[str, HeardAudio] | None:
-        """What the user heard of the answer ``event`` truncates, read before the
-        conversation drops its transcript (``None`` when it names no answer held)."""
-        item_id = event.get("item_id")
-        item = self.conversation.get_item(item_id) if isinstance(item_id, str) else None
-        end_ms = event.get("audio_end_ms")
-        if (
-            item is None
-            or (item.get("type"), item.get("role")) != ("message", "assistant")
-            or isinstance(end_ms, bool)
-            or not isinstance(end_ms, int | float)
-            or not 0 <= end_ms < 1e12
-        ):
-            return None
-        formatted = item["formatted"]
-        known = self._heard.get(str(item_id))
-        if known is not None and known.text is not None:
-            # truncated again: the transcript was already dropped, keep what it was
-            text, received = known.text, known.received
-        else:
-            text, received = str(formatted.get("transcript") or ""), len(formatted["audio"])
-        return str(item_id), HeardAudio(int(end_ms * SAMPLE_RATE) // 1000, text, received)
-
-    def _response_started(self, event: Mapping[str, Any]) -> None:
-        response_id = _response_id(event)
-        if response_id is None:
-            return
-        self._active[response_id] = None
-        if len(self._active) > MAX_ACTIVE_RESPONSES:
-            oldest = next(iter(self._active))
-            del self._active[oldest]
-            logger.warning(
-                "%d responses started and none finished: forgot %s",
-                MAX_ACTIVE_RESPONSES,
-                oldest,
-            )
-
-    def _is_replay_echo(self, kind: str, event: Mapping[str, Any]) -> bool:
-        """Whether ``event`` only echoes an item replayed after a reconnect (kept as it was)."""
-        if kind not in _ITEM_CREATED and kind != "conversation.item.done":
-            return False
-        item_id = self._event_item_id(event)
-        if item_id not in self._replaying:
-            return False
-        last = (
-            "conversation.item.created"
-            if self.session_shape == "beta"
-            else ("conversation.item.done")
-        )
-        if kind == last:
-            self._replaying.discard(item_id)
-        return True
-
-    @staticmethod
-    def _event_item_id(event: Mapping[str, Any]) -> Any:
-        item = event.get("item")
-        return item.get("id") if isinstance(item, Mapping) else event.get("item_id")
 
     def _on_session(self, kind: str, event: dict[str, Any]) -> None:
         session = event.get("session")
@@ -1178,66 +971,16 @@ class RealtimeClient(RealtimeEventHandler):
     def _on_item_done(self, item: dict[str, Any], event: Mapping[str, Any]) -> None:
         if item.get("status") in ("completed", "incomplete") or item.get("type") != "message":
             self._complete(item)
-        if item.get("type") != "function_call" or item.get("status") == "incomplete":
-            return
-        call_id = item.get("call_id")
-        response_id = event.get("response_id") or next(reversed(self._active), "unknown")
-        if not isinstance(call_id, str) or not self._calls.expect(str(response_id), call_id):
-            return
-        name = str(item.get("name") or "")
-        registered = self.tools.get(name)
-        if registered is None and name in {
-            t.get("name") for t in self.config.get("model", "tools")
-        }:
-            return  # a definition-only tool: the caller answers with send_function_call_output
-        self._start_tool(registered, name, call_id, str(item.get("arguments") or ""))
-
-    def _start_tool(self, registered: Tool | None, name: str, call_id: str, arguments: str) -> None:
-        async def run() -> None:
-            result: ToolResult = await run_tool(registered, name, arguments)
-            if not result.ok:
-                self.dispatch(
-                    "error",
-                    {
-                        "type": "tool_error",
-                        "error": ToolError(result.error or "tool failed", tool=name),
-                        "call_id": call_id,
-                    },
-                )
-            self._answer_call(call_id, result.output)
-
-        task = asyncio.get_running_loop().create_task(run(), name=f"tool-{name}")
-        self._tool_tasks.add(task)
-        task.add_done_callback(self._tool_tasks.discard)
-
-    def _answer_call(self, call_id: str, output: str) -> None:
-        self._calls.claim(call_id)
-        if not self._ready:
-            # lost mid-call (or the new session is not set up yet): sent once the session
-            # is resumed, after the replay, so the model is not left waiting
-            self._unsent_outputs.append((call_id, output))
-            return
-        if self._send_output(call_id, output):
-            self.realtime.send("response.create")
-
-    def _send_output(self, call_id: str, output: str) -> bool:
-        """Send a call's output; ``True`` when its response may now continue."""
-        self.realtime.send(
-            "conversation.item.create",
-            {"item": {"type": "function_call_output", "call_id": call_id, "output": output}},
-        )
-        return self._calls.settle(call_id)
+        response_id = event.get("response_id") or self._active.newest() or "unknown"
+        self._tool_calls.call_done(item, str(response_id), self.tools, self.config)
 
     def _on_response_done(self, event: Mapping[str, Any]) -> None:
-        response_id = _response_id(event)
-        if response_id is not None:
-            self._active.pop(response_id, None)
+        finished = self._active.done(event)
         # one response.create once every call of a finished response is answered, or once
         # the response that was running when one was asked for is over
-        ready = response_id is not None and self._calls.finish(response_id)
-        deferred = self._deferred_create and not self._active
-        if (ready or deferred) and self._ready:
-            self._deferred_create = False
+        ready = finished is not None and self._tool_calls.response_done(finished)
+        if (ready or self._active.create_due()) and self._ready:
+            self._active.deferred = False
             self.realtime.send("response.create")
 
     # -- events to handlers ---------------------------------------------------------------
@@ -1252,9 +995,7 @@ class RealtimeClient(RealtimeEventHandler):
     async def aclose(self) -> None:
         """Disconnect and wait until tool tasks and the socket are finished."""
         await self.disconnect()
-        for task in list(self._tool_tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        await self._tool_calls.wait()
 
     async def __aenter__(self) -> RealtimeClient:
         await self.connect()
@@ -1262,28 +1003,3 @@ class RealtimeClient(RealtimeEventHandler):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def _worth_retrying(exc: BaseException) -> bool:
-    """Whether a reconnect try that failed with ``exc`` may succeed when tried again."""
-    if isinstance(exc, AuthenticationError | UsageError):
-        return False
-    if isinstance(exc, ConnectionClosedError):
-        return exc.code is None or exc.code in _RECONNECT_CODES
-    return True
-
-
-def _is_finished_input(item: Mapping[str, Any]) -> bool:
-    """A user or system message that arrives complete (no ``.done`` follows in beta)."""
-    return (
-        item.get("type") == "message"
-        and item.get("role") in ("user", "system")
-        and item.get("status") == "completed"
-    )
-
-
-def _response_id(event: Mapping[str, Any]) -> str | None:
-    response = event.get("response")
-    if isinstance(response, Mapping) and isinstance(response.get("id"), str):
-        return str(response["id"])
-    return None

@@ -22,6 +22,12 @@ CORE = [
     "realtime_widget.calls",
     "realtime_widget.content",
     "realtime_widget.wireaudio",
+    "realtime_widget.options",
+    "realtime_widget.inputaudio",
+    "realtime_widget.serverevents",
+    "realtime_widget.resume",
+    "realtime_widget.held",
+    "realtime_widget.commits",
 ]
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 
