@@ -429,8 +429,7 @@ class RealtimeClient(RealtimeEventHandler):
         for waiter in (self._session_waiter, self._update_waiter):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(closed)
-        self._active.clear()
-        self._active.deferred = False
+        self._active.end_session()
         self._tool_calls.drop_unsent()
         self._drop_held("disconnect() was called")
         self._tool_calls.cancel()
@@ -829,9 +828,7 @@ class RealtimeClient(RealtimeEventHandler):
         self.session_created = False
         code = event.get("code")
         self._lost = ConnectionClosedError(code, str(event.get("reason") or ""))
-        self._active.clear()
-        self._active.deferred = False
-        self._active.cancel_sent = False
+        self._active.end_session()
         # what was streaming when the connection went will never finish: close it as the
         # server would, so it is kept, replayed and ordered before what comes next
         for item in self.conversation.close_in_progress():

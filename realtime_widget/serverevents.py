@@ -124,5 +124,11 @@ class ActiveResponses:
         return self.deferred and not self._running
 
     def clear(self) -> None:
-        """No response runs any more (the server cancelled them, or the session is over)."""
+        """No response runs any more (the server cancelled them)."""
         self._running.clear()
+
+    def end_session(self) -> None:
+        """The session is over: no response runs, and nothing asked of it is pending."""
+        self._running.clear()
+        self.deferred = False
+        self.cancel_sent = False

@@ -693,6 +693,24 @@ async def test_a_cancel_that_crosses_the_responses_end_is_not_an_error(
     await client.disconnect()
 
 
+async def test_a_cancel_left_in_flight_by_disconnect_does_not_hide_the_next_sessions_error(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(server)
+    errors = collect(client, "error")
+    waiting = asyncio.ensure_future(client.realtime.wait_for_next("server.response.created", 5))
+    await server.send_raw(json.dumps({"type": "response.created", "response": {"id": "r_old"}}))
+    assert await waiting is not None
+    client.cancel_response()  # its answer never comes: the connection goes first
+    await client.disconnect()
+    await client.connect()
+    refused = asyncio.ensure_future(client.realtime.wait_for_next("server.error", 5))
+    client.realtime.send("response.cancel")  # a cancel of the new session's, not the client's
+    assert await refused is not None
+    await eventually(lambda: any(e["type"] == "server_error" for e in errors))
+    await client.disconnect()
+
+
 # -- manual commits the server refuses, and clearing input ----------------------------------
 
 
