@@ -101,7 +101,7 @@ async def _turn(client: RealtimeClient, chunks: list[Int16Array]) -> float:
 async def _conversation(minutes: float, window: float, limit: float | None) -> dict[str, Any]:
     """Run the conversation in this process; returns its figures."""
     turns = _utterances()
-    options: dict[str, Any] = {} if limit is None else {"max_audio_seconds": limit}
+    options: dict[str, Any] = {"max_audio_seconds": limit}  # None: every sample kept
     with ServerProcess() as server:
         client = RealtimeClient(url=server.url, **options)
         await client.connect()

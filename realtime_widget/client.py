@@ -69,7 +69,9 @@ Rules:
   :mod:`realtime_widget.serverevents`).
 - ``max_audio_seconds`` bounds the audio kept across the conversation's items: past it, the
   audio of the oldest items is emptied (``formatted["audio_dropped"]`` set); text and
-  transcripts are always kept. ``None`` (the default) keeps all audio.
+  transcripts are always kept. The default, :data:`DEFAULT_MAX_AUDIO_SECONDS` (an hour of
+  audio, 165 MB), keeps a long session whole while a server that streams without end cannot
+  exhaust memory; ``None`` keeps all audio.
 """
 
 from __future__ import annotations
@@ -126,9 +128,12 @@ from .tools import (
 from .tools import tool as make_tool
 from .wireaudio import OutputAudioDecoder, session_audio_format
 
-__all__ = ["RealtimeClient"]
+__all__ = ["DEFAULT_MAX_AUDIO_SECONDS", "RealtimeClient"]
 
 logger = logging.getLogger("realtime_widget.client")
+
+DEFAULT_MAX_AUDIO_SECONDS: Final = 3600.0
+"""The audio the conversation's items keep by default, in seconds, across items."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -177,7 +182,7 @@ class RealtimeClient(RealtimeEventHandler):
         connect_timeout: float = 10.0,
         reconnect: bool = False,
         reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
-        max_audio_seconds: float | None = None,
+        max_audio_seconds: float | None = DEFAULT_MAX_AUDIO_SECONDS,
         transport: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()

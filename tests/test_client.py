@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from realtime_widget.client import MAX_ACTIVE_RESPONSES, RealtimeClient
+from realtime_widget.client import DEFAULT_MAX_AUDIO_SECONDS, MAX_ACTIVE_RESPONSES, RealtimeClient
 from realtime_widget.errors import (
     AuthenticationError,
     ConnectTimeoutError,
@@ -575,6 +575,12 @@ async def test_max_audio_seconds_bounds_audio_and_keeps_transcripts(
     with pytest.raises(UsageError, match="max_audio_seconds"):
         RealtimeClient(url=server.url, max_audio_seconds=-1)
     await client.disconnect()
+
+
+async def test_audio_is_bounded_by_default_and_unbounded_on_request() -> None:
+    url = "ws://127.0.0.1:9/v1/realtime"
+    assert RealtimeClient(url=url).max_audio_seconds == DEFAULT_MAX_AUDIO_SECONDS == 3600
+    assert RealtimeClient(url=url, max_audio_seconds=None).max_audio_seconds is None
 
 
 async def test_manual_commit_after_voice_turns_sends_only_new_audio(
