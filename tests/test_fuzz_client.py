@@ -217,15 +217,16 @@ class ClientMachine(RuleBasedStateMachine):
     def act(
         self, action: Callable[[], Any], *, misuse: bool = False, needs_socket: bool = False
     ) -> None:
-        """Run a client call. A call that misuses the API must raise UsageError, one that
-        needs a socket while there is none UsageError or ConnectionClosedError; any other
-        must raise nothing, whatever the server did before."""
+        """Run a client call. One that needs a socket while there is none must raise
+        UsageError or ConnectionClosedError (the connection is checked first), one that
+        misuses the API UsageError; any other must raise nothing, whatever the server did
+        before."""
         type(self).steps += 1
-        if misuse:
-            with pytest.raises(UsageError):
-                action()
-        elif needs_socket and not self.client.is_connected():
+        if needs_socket and not self.client.is_connected():
             with pytest.raises((UsageError, ConnectionClosedError)):
+                action()
+        elif misuse:
+            with pytest.raises(UsageError):
                 action()
         else:
             action()
