@@ -21,7 +21,8 @@ Rules:
   is dispatched.
 - :meth:`~Reconnector.stop` (a ``connect()`` taking over) cancels the reconnect and waits
   for it to end; :meth:`~Reconnector.cancel` (``disconnect()``) cancels it and returns.
-  A cancelled reconnect dispatches nothing more.
+  A cancelled reconnect dispatches nothing more, even when its cancellation reaches it as
+  a try's failure.
 """
 
 from __future__ import annotations
@@ -111,13 +112,21 @@ class Reconnector:
                 try:
                     replayed = await self._open_session()
                 except Exception as exc:  # every failure of a try is a reason to try again
+                    if self._task is not me:
+                        # stopped while the try ran, its cancellation turned into this failure
+                        # on the way (asyncio.wait_for can do that): nothing more to say
+                        return
                     failure = exc
                     logger.warning("reconnect attempt %d failed: %s", attempt, exc)
                     if not worth_retrying(exc):
                         break
                     continue
+                if self._task is not me:
+                    return
                 self._task = None
                 self._dispatch("reconnected", {"attempt": attempt, "replayed": replayed})
+                return
+            if self._task is not me:
                 return
             self._task = None
             error = failure if isinstance(failure, RealtimeError) else None
