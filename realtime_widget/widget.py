@@ -54,11 +54,10 @@ import importlib.metadata
 import logging
 import os
 import sys
-import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast, overload
 
@@ -67,6 +66,7 @@ import traitlets
 
 from ._frontend import assemble_css, assemble_esm
 from ._widget_items import ItemList, SendSchedule
+from ._widget_loop import HomeLoop
 from ._widget_messages import (
     BrowserAudio,
     BrowserInterrupted,
@@ -288,14 +288,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         for tool in tools:
             self._add_tool(tool)
 
-        # The loop the client runs on: the one running where the widget is made (a kernel's
-        # main loop), or the one connect() is awaited on.
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        with contextlib.suppress(RuntimeError):
-            self._loop = asyncio.get_running_loop()
-            self._loop_thread = threading.get_ident()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._home = HomeLoop(self._report, self._scrub)
         self._connect_task: asyncio.Task[None] | None = None
         self._calls: dict[str, CallRecord] = {}  # by call_id
         self._call_items: dict[str, str] = {}  # function call item ids, by call_id
@@ -397,8 +390,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         ``"error"`` and ``error`` to its message. A second call while connecting waits for
         the first one.
         """
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._home.adopt()
         if self._client.is_connected():
             self._set_connection("connected")
             return
@@ -414,7 +406,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             await self._client.connect()
         except RealtimeError as exc:
             self._set_connection("error")
-            self.error = self._scrub(str(exc))
+            self._report(str(exc))
             raise
         except BaseException:
             self._set_connection("connected" if self._client.is_connected() else "error")
@@ -507,6 +499,10 @@ class RealtimeWidget(anywidget.AnyWidget):
         """Send one kernel-to-browser message (see :mod:`realtime_widget._widget_messages`)."""
         self.send(message, buffers=buffers)
 
+    def _report(self, text: str) -> None:
+        """Show ``text`` in the ``error`` trait, scrubbed of the key."""
+        self.error = self._scrub(text)
+
     def _scrub(self, text: str) -> str:
         secret = self.__secret
         if secret and len(secret) >= 4 and secret in text:
@@ -541,51 +537,6 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _client_turn_mode(self) -> TurnMode:
         kind = self._client.get_turn_detection_type()
         return cast(TurnMode, kind) if kind in ("server_vad", "semantic_vad") else "manual"
-
-    def _on_home_loop(self, action: Callable[[], None], what: str) -> None:
-        """Run ``action`` on the client's loop, in its thread, reporting its errors.
-
-        Comm messages and trait changes from the browser may be handled in another thread:
-        JupyterLab sends widget messages on a kernel subshell, whose thread has its own loop.
-        The client is not thread-safe, so what they ask for hops to the client's thread.
-        """
-
-        def run() -> None:
-            try:
-                action()
-            except RealtimeError as exc:
-                self.error = self._scrub(str(exc))
-            except Exception as exc:
-                logger.exception("%s failed", what)
-                self.error = self._scrub(f"{what} failed: {exc}")
-
-        loop = self._loop
-        elsewhere = self._loop_thread is not None and self._loop_thread != threading.get_ident()
-        if loop is not None and elsewhere and loop.is_running():
-            loop.call_soon_threadsafe(run)
-        else:
-            run()
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any], what: str) -> None:
-        """Run ``coroutine`` as a background task on the client's loop (in this thread)."""
-
-        async def guarded() -> None:
-            try:
-                await coroutine
-            except asyncio.CancelledError:
-                raise
-            except RealtimeError as exc:
-                logger.info("%s failed: %s", what, self._scrub(str(exc)))
-            except Exception as exc:
-                logger.exception("%s failed", what)
-                self.error = self._scrub(f"{what} failed: {exc}")
-
-        loop = self._loop
-        if loop is None:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        task = loop.create_task(guarded(), name=f"realtime-widget-{what}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _summary(self, item: Mapping[str, Any]) -> ItemSummary:
         item_id = str(item.get("id"))
@@ -804,7 +755,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             if self._client_turn_mode() != mode:  # not an echo of the client's own change
                 self._client.update_session(turn_detection=config)
 
-        self._on_home_loop(apply, "changing turn detection")
+        self._home.run(apply, "changing turn detection")
 
     def _on_session_sent(self, event: Mapping[str, Any]) -> None:
         self._follow_turn_mode()
@@ -834,7 +785,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             # The comm's frame may not outlive this call: keep a copy for the hop.
             message["data"] = memoryview(message["data"].tobytes())
         handler = self._browser_handlers[message["type"]]
-        self._on_home_loop(lambda: handler(message), f"browser message {message['type']}")
+        self._home.run(lambda: handler(message), f"browser message {message['type']}")
 
     def _browser_audio(self, message: BrowserAudio) -> None:
         if not self._client.is_connected():
@@ -907,7 +858,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         if self._client.is_connected():
             self._set_connection("connected")
             return
-        self._spawn(self.connect(), "connect")
+        self._home.spawn(self.connect(), "connect")
 
     def _browser_disconnect(self, message: Any) -> None:
         self.disconnect()
@@ -919,8 +870,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         if self._mic_check is not None:
             self._mic_check.cancel()
         self._send_message({"type": "mic_check"})
-        loop = self._loop or asyncio.get_event_loop_policy().get_event_loop()
-        self._mic_check = loop.call_later(MIC_CHECK_SECONDS, self._end_mic_check)
+        self._mic_check = self._home.call_later(MIC_CHECK_SECONDS, self._end_mic_check)
 
     def _browser_mic_held(self, message: Any) -> None:
         self._mic_held = True
