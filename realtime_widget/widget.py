@@ -83,9 +83,9 @@ from ._widget_messages import (
     parse_browser_message,
     summarize_item,
 )
+from ._widget_turns import TURN_MODES, TurnMode, Turns, turn_config
 from .client import RealtimeClient
 from .errors import ProtocolError, RealtimeError, ToolError, UsageError
-from .protocol import SAMPLE_RATE
 from .session import SessionShape
 from .tools import Tool
 
@@ -107,16 +107,13 @@ logger = logging.getLogger("realtime_widget.widget")
 
 ConnectionState = Literal["disconnected", "connecting", "connected", "reconnecting", "error"]
 MicState = Literal["off", "starting", "on", "denied", "unsupported"]
-TurnMode = Literal["server_vad", "semantic_vad", "manual"]
 CONNECTION_STATES: Final = ("disconnected", "connecting", "connected", "reconnecting", "error")
 MIC_STATES: Final = ("off", "starting", "on", "denied", "unsupported")
-TURN_MODES: Final = ("server_vad", "semantic_vad", "manual")
 
 DEFAULT_TRANSCRIPTION: Final = "gpt-4o-mini-transcribe"
 MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
 ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this long quiet
 ITEMS_SYNC_SECONDS: Final = 3.0  # ... or this long after the first change it lacks
-_MIN_PTT_SAMPLES: Final = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
 _MAX_INTERRUPTIONS: Final = 256
 _MAX_PLAYED_ITEMS: Final = 1024
 _DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments")
@@ -174,20 +171,6 @@ class Interruption:
 def _items_json(value: list[ItemSummary], widget: RealtimeWidget) -> ItemsState:
     """The ``items`` trait as the browser gets it: the summaries and the revision now."""
     return items_state(value, widget._items.rev)
-
-
-def _turn_config(value: object) -> dict[str, Any] | None:
-    """The session's ``turn_detection`` for a widget value (``None`` means manual turns)."""
-    if value is None or value == "manual":
-        return None
-    if value in ("server_vad", "semantic_vad"):
-        return {"type": value}
-    if isinstance(value, Mapping) and value.get("type") in ("server_vad", "semantic_vad"):
-        return dict(value)
-    raise UsageError(
-        "turn_detection must be 'server_vad', 'semantic_vad', 'manual', None or a dict with "
-        f"one of those types, got {value!r}"
-    )
 
 
 def _transcription_config(value: object) -> dict[str, Any] | None:
@@ -277,18 +260,16 @@ class RealtimeWidget(anywidget.AnyWidget):
             fields["voice"] = voice
         if transcription is not _UNSET:
             fields["input_audio_transcription"] = _transcription_config(transcription)
-        self._turn_configs: dict[str, dict[str, Any]] = {}
+        detection = None
         if turn_detection is not _UNSET:
-            detection = _turn_config(turn_detection)
-            fields["turn_detection"] = detection
-            if detection is not None:
-                self._turn_configs[str(detection["type"])] = detection
+            detection = fields["turn_detection"] = turn_config(turn_detection)
         if fields:
             client.update_session(**fields)
         for tool in tools:
             self._add_tool(tool)
 
         self._home = HomeLoop(self._report, self._scrub)
+        self._turns = Turns(self, self._home, detection)
         self._connect_task: asyncio.Task[None] | None = None
         self._calls: dict[str, CallRecord] = {}  # by call_id
         self._call_items: dict[str, str] = {}  # function call item ids, by call_id
@@ -300,8 +281,6 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._muted: set[str] = set()  # interrupted items: their late audio is not sent
         self._played: dict[str, int] = {}
         self._interruptions: list[Interruption] = []
-        self._ptt_active = False
-        self._ptt_samples = 0
         self._dropped_audio_chunks = 0
         self._close_error = ""
         self._mic_held = False
@@ -318,7 +297,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
         super().__init__(
             tools=self._tool_summaries(),
-            turn_detection=self._client_turn_mode(),
+            turn_detection=self._turns.client_mode(),
             **kwargs,
         )
         self._handlers: list[tuple[Any, str, Callable[[Any], None]]] = [
@@ -337,7 +316,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         ]
         for source, name, handler in self._handlers:
             source.on(name, handler)
-        self.observe(self._on_turn_detection_trait, names="turn_detection")
+        self.observe(self._turns.chosen, names="turn_detection")
         self.on_msg(self._on_browser_msg)
         self._browser_handlers: dict[str, Callable[[Any], None]] = {
             "audio": self._browser_audio,
@@ -416,7 +395,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection (the conversation is kept); returns an awaitable future."""
         self._close_open_audio()
-        self._ptt_active = False
+        self._turns.end()
         future = self._client.disconnect()
         self._set_connection("disconnected")
         return future
@@ -533,10 +512,6 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _on_tools_updated(self, event: Mapping[str, Any]) -> None:
         # tools change from cells (on the widget or on its client directly)
         self.tools = self._tool_summaries(event["tools"])
-
-    def _client_turn_mode(self) -> TurnMode:
-        kind = self._client.get_turn_detection_type()
-        return cast(TurnMode, kind) if kind in ("server_vad", "semantic_vad") else "manual"
 
     def _summary(self, item: Mapping[str, Any]) -> ItemSummary:
         item_id = str(item.get("id"))
@@ -720,7 +695,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _on_close(self, event: Mapping[str, Any]) -> None:
         self._close_open_audio()
-        self._ptt_active = False
+        self._turns.end()
         if not event.get("error"):
             self._set_connection("disconnected")
             return
@@ -743,33 +718,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         if self.error and self.error == self._close_error:
             self.error = ""
 
-    # -- trait changes --------------------------------------------------------------------
-
-    def _on_turn_detection_trait(self, change: Mapping[str, Any]) -> None:
-        mode = change["new"]
-        config = None if mode == "manual" else self._turn_configs.get(mode, {"type": mode})
-
-        def apply() -> None:
-            if mode != "manual":
-                self._ptt_active = False
-            if self._client_turn_mode() != mode:  # not an echo of the client's own change
-                self._client.update_session(turn_detection=config)
-
-        self._home.run(apply, "changing turn detection")
-
     def _on_session_sent(self, event: Mapping[str, Any]) -> None:
-        self._follow_turn_mode()
-
-    def _follow_turn_mode(self) -> None:
-        """Set ``turn_detection`` from the client's session (changed from a cell, say)."""
-        detection = self._client.config.turn_detection()
-        if detection is not None and isinstance(detection.get("type"), str):
-            self._turn_configs[detection["type"]] = dict(detection)
-        mode = self._client_turn_mode()
-        if mode != "manual":
-            self._ptt_active = False
-        if self.turn_detection != mode:
-            self.turn_detection = mode
+        self._turns.follow()
 
     # -- browser messages -----------------------------------------------------------------
 
@@ -793,8 +743,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             return
         data = message["data"]
         self._client.append_input_audio(data)
-        if self._ptt_active:
-            self._ptt_samples += data.nbytes // 2
+        self._turns.heard(data.nbytes)
 
     def _browser_interrupted(self, message: BrowserInterrupted) -> None:
         item_id, played = message["item_id"], message["played_samples"]
@@ -838,21 +787,10 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._client.send_user_message_content(message["text"])
 
     def _browser_ptt_start(self, message: Any) -> None:
-        self._ptt_active = True
-        self._ptt_samples = 0
-        self.status = ""
+        self._turns.press()
 
     def _browser_ptt_stop(self, message: Any) -> None:
-        if not self._ptt_active:
-            return
-        self._ptt_active = False
-        if self.turn_detection != "manual" or not self._client.is_connected():
-            return
-        if self._ptt_samples < _MIN_PTT_SAMPLES:
-            self.status = "too short: hold the button while you speak"
-            self._client.clear_input_audio()  # else the next turn would start with this tap
-            return
-        self._client.create_response()
+        self._turns.release()
 
     def _browser_connect(self, message: Any) -> None:
         if self._client.is_connected():
@@ -895,4 +833,4 @@ class RealtimeWidget(anywidget.AnyWidget):
             summaries.append(summary)
         sent = dict(self._audio_open)
         self._send_message({"type": "snapshot", "items": summaries, "audio_sent": sent})
-        self._follow_turn_mode()
+        self._turns.follow()
