@@ -50,13 +50,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import logging
 import os
-import sys
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast, overload
@@ -83,7 +80,16 @@ from ._widget_messages import (
     parse_browser_message,
     summarize_item,
 )
-from ._widget_turns import TURN_MODES, TurnMode, Turns, turn_config
+from ._widget_options import (
+    DEFAULT_TRANSCRIPTION,
+    UNSET,
+    Scrubber,
+    add_tool,
+    session_fields,
+    tool_summaries,
+    warn_if_old_ipykernel,
+)
+from ._widget_turns import TURN_MODES, TurnMode, Turns
 from .client import RealtimeClient
 from .errors import ProtocolError, RealtimeError, ToolError, UsageError
 from .session import SessionShape
@@ -110,7 +116,6 @@ MicState = Literal["off", "starting", "on", "denied", "unsupported"]
 CONNECTION_STATES: Final = ("disconnected", "connecting", "connected", "reconnecting", "error")
 MIC_STATES: Final = ("off", "starting", "on", "denied", "unsupported")
 
-DEFAULT_TRANSCRIPTION: Final = "gpt-4o-mini-transcribe"
 MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
 ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this long quiet
 ITEMS_SYNC_SECONDS: Final = 3.0  # ... or this long after the first change it lacks
@@ -119,44 +124,6 @@ _MAX_PLAYED_ITEMS: Final = 1024
 _DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_ipykernel_warned = False
-
-
-def _ipykernel_too_old(version: str) -> bool:
-    """Whether an ipykernel ``version`` holds comm messages while a cell awaits (before 7)."""
-    major = version.split(".", 1)[0]
-    return major.isdigit() and int(major) < 7
-
-
-def _warn_if_old_ipykernel() -> None:
-    """Warn once per process when running in an ipykernel older than 7."""
-    global _ipykernel_warned
-    module = sys.modules.get("ipykernel")
-    if _ipykernel_warned or module is None:
-        return
-    version = getattr(module, "__version__", None)
-    if not isinstance(version, str):
-        try:
-            version = importlib.metadata.version("ipykernel")
-        except importlib.metadata.PackageNotFoundError:
-            return
-    if _ipykernel_too_old(version):
-        _ipykernel_warned = True
-        warnings.warn(
-            f"ipykernel {version} holds the widget's messages while a cell runs, even one "
-            "that awaits: install ipykernel>=7 in the kernel's environment",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-_UNSET: Final = _Unset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,16 +138,6 @@ class Interruption:
 def _items_json(value: list[ItemSummary], widget: RealtimeWidget) -> ItemsState:
     """The ``items`` trait as the browser gets it: the summaries and the revision now."""
     return items_state(value, widget._items.rev)
-
-
-def _transcription_config(value: object) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value:
-        return {"model": value}
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise UsageError(f"transcription must be a model name, a dict or None, got {value!r}")
 
 
 class RealtimeWidget(anywidget.AnyWidget):
@@ -233,8 +190,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         instructions: str | None = None,
         voice: str | None = None,
         tools: Iterable[Any] = (),
-        turn_detection: Any = _UNSET,
-        transcription: Any = _UNSET,
+        turn_detection: Any = UNSET,
+        transcription: Any = UNSET,
         dialect: SessionShape | None = None,
         reconnect: bool = True,
         **kwargs: Any,
@@ -243,33 +200,29 @@ class RealtimeWidget(anywidget.AnyWidget):
             raise UsageError("give either client= or url/api_key/model/dialect, not both")
         if "items" in kwargs:
             raise UsageError("items is set by the widget, from its client's conversation")
-        _warn_if_old_ipykernel()
-        # Kept only to scrub error texts and reprs; never synced or sent.
-        self.__secret = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        warn_if_old_ipykernel()
+        # The key is kept only to scrub error texts and reprs; never synced or sent.
+        self._scrub = Scrubber(api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"))
         if client is None:
             client = RealtimeClient(
                 url=url, api_key=api_key, model=model, dialect=dialect, reconnect=reconnect
             )
-            if transcription is _UNSET:
+            if transcription is UNSET:
                 transcription = DEFAULT_TRANSCRIPTION
         self._client = client
-        fields: dict[str, Any] = {}
-        if instructions is not None:
-            fields["instructions"] = instructions
-        if voice is not None:
-            fields["voice"] = voice
-        if transcription is not _UNSET:
-            fields["input_audio_transcription"] = _transcription_config(transcription)
-        detection = None
-        if turn_detection is not _UNSET:
-            detection = fields["turn_detection"] = turn_config(turn_detection)
+        fields = session_fields(
+            instructions=instructions,
+            voice=voice,
+            transcription=transcription,
+            turn_detection=turn_detection,
+        )
         if fields:
             client.update_session(**fields)
         for tool in tools:
-            self._add_tool(tool)
+            add_tool(client, tool)
 
         self._home = HomeLoop(self._report, self._scrub)
-        self._turns = Turns(self, self._home, detection)
+        self._turns = Turns(self, self._home, fields.get("turn_detection"))
         self._connect_task: asyncio.Task[None] | None = None
         self._calls: dict[str, CallRecord] = {}  # by call_id
         self._call_items: dict[str, str] = {}  # function call item ids, by call_id
@@ -296,7 +249,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._items_observed: list[ItemSummary] = list(self._items.summaries)
 
         super().__init__(
-            tools=self._tool_summaries(),
+            tools=tool_summaries(client.get_tools()),
             turn_detection=self._turns.client_mode(),
             **kwargs,
         )
@@ -482,36 +435,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         """Show ``text`` in the ``error`` trait, scrubbed of the key."""
         self.error = self._scrub(text)
 
-    def _scrub(self, text: str) -> str:
-        secret = self.__secret
-        if secret and len(secret) >= 4 and secret in text:
-            return text.replace(secret, "***")
-        return text
-
-    def _add_tool(self, tool: Any) -> None:
-        if isinstance(tool, Mapping) and "handler" not in tool:
-            self._client.add_tool(tool)
-        elif isinstance(tool, Mapping):
-            definition = {k: v for k, v in tool.items() if k != "handler"}
-            self._client.register_tool(definition, tool["handler"])
-        else:
-            self._client.register_tool(tool)
-
-    def _tool_summaries(
-        self, tools: Iterable[Mapping[str, Any]] | None = None
-    ) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": str(t.get("name", "")),
-                "description": str(t.get("description", "")),
-                "parameters": t.get("parameters") or {},
-            }
-            for t in (self._client.get_tools() if tools is None else tools)
-        ]
-
     def _on_tools_updated(self, event: Mapping[str, Any]) -> None:
         # tools change from cells (on the widget or on its client directly)
-        self.tools = self._tool_summaries(event["tools"])
+        self.tools = tool_summaries(event["tools"])
 
     def _summary(self, item: Mapping[str, Any]) -> ItemSummary:
         item_id = str(item.get("id"))
