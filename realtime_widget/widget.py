@@ -56,12 +56,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar, cast, overload
+from typing import Any, Final, Literal, TypeVar, overload
 
 import anywidget
 import traitlets
 
 from ._frontend import assemble_css, assemble_esm
+from ._widget_calls import CallCards
 from ._widget_items import ItemList, SendSchedule
 from ._widget_loop import HomeLoop
 from ._widget_messages import (
@@ -70,12 +71,10 @@ from ._widget_messages import (
     BrowserMessage,
     BrowserPlayed,
     BrowserText,
-    CallRecord,
     DeltaField,
     ItemsState,
     ItemSummary,
     KernelMessage,
-    call_failed,
     items_state,
     parse_browser_message,
     summarize_item,
@@ -224,9 +223,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._home = HomeLoop(self._report, self._scrub)
         self._turns = Turns(self, self._home, fields.get("turn_detection"))
         self._connect_task: asyncio.Task[None] | None = None
-        self._calls: dict[str, CallRecord] = {}  # by call_id
-        self._call_items: dict[str, str] = {}  # function call item ids, by call_id
-        self._failed_calls: set[str] = set()
+        self._calls = CallCards(client)
         self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
         self._truncated: dict[str, int] = {}
         # items whose audio was sent but not closed: the samples sent so far
@@ -240,7 +237,6 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._mic_check: asyncio.TimerHandle | None = None
         self._items = ItemList()
         for item in client.get_conversation_items():
-            self._index_call(item)
             self._items.put(self._summary(item))
         self._items_schedule = SendSchedule(ITEMS_QUIET_SECONDS, ITEMS_SYNC_SECONDS)
         self._items_timer: asyncio.TimerHandle | None = None
@@ -441,11 +437,9 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _summary(self, item: Mapping[str, Any]) -> ItemSummary:
         item_id = str(item.get("id"))
-        call_id = item.get("call_id")
-        call = self._calls.get(call_id) if isinstance(call_id, str) else None
         return summarize_item(
             item,
-            call=call,
+            call=self._calls.record(item),
             heard_transcript=self._heard.get(item_id),
             truncated_ms=self._truncated.get(item_id),
         )
@@ -500,34 +494,18 @@ class RealtimeWidget(anywidget.AnyWidget):
             self._sending_items = False
         self._items_schedule.sent()  # also when a hold_sync() holds it: it goes out then
 
-    def _index_call(self, item: Mapping[str, Any]) -> None:
-        call_id = item.get("call_id")
-        if item.get("type") == "function_call" and isinstance(call_id, str):
-            self._call_items[call_id] = str(item.get("id"))
-
     def _close_open_audio(self) -> None:
         for item_id in sorted(self._audio_open):
             self._send_message({"type": "audio_done", "item_id": item_id})
         self._audio_open.clear()
 
-    def _call_of(self, call_id: str) -> Mapping[str, Any] | None:
-        """The function call item with ``call_id``, if the conversation holds it."""
-        item_id = self._call_items.get(call_id)
-        known = self._client.conversation.get_item(item_id) if item_id is not None else None
-        if known is not None and known.get("call_id") == call_id:
-            return known
-        for item in reversed(self._client.get_conversation_items()):  # not indexed as a call
-            if item.get("type") == "function_call" and item.get("call_id") == call_id:
-                return cast(Mapping[str, Any], item)
-        return None
-
     # -- client events --------------------------------------------------------------------
 
     def _on_item_appended(self, event: Mapping[str, Any]) -> None:
         item = event["item"]
-        if item.get("type") == "function_call_output":
-            self._finish_call(item)
-        self._index_call(item)
+        call = self._calls.appended(item)
+        if call is not None:
+            self._put(call)
         self._put(item)
 
     def _on_updated(self, event: Mapping[str, Any]) -> None:
@@ -557,29 +535,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         item_id = str(item.get("id"))
         if self._audio_open.pop(item_id, None) is not None:
             self._send_message({"type": "audio_done", "item_id": item_id})
-        call_id = item.get("call_id")
-        is_call = item.get("type") == "function_call" and isinstance(call_id, str)
-        if is_call and call_id not in self._calls:
-            self._calls[call_id] = CallRecord("running", time.monotonic())
-        self._index_call(item)
+        self._calls.completed(item)
         self._put(item)
-
-    def _finish_call(self, output_item: Mapping[str, Any]) -> None:
-        call_id = output_item.get("call_id")
-        if not isinstance(call_id, str):
-            return
-        output = str(output_item.get("output") or "")
-        record = self._calls.get(call_id) or CallRecord("running", time.monotonic())
-        failed = call_id in self._failed_calls or call_failed(output)
-        self._calls[call_id] = CallRecord(
-            "error" if failed else "done",
-            record.started,
-            ms=round((time.monotonic() - record.started) * 1000),
-            output=output,
-        )
-        call = self._call_of(call_id)
-        if call is not None:
-            self._put(call)
 
     def _on_interrupted(self, event: Mapping[str, Any]) -> None:
         self._send_message({"type": "interrupt"})
@@ -607,9 +564,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _on_error(self, event: Mapping[str, Any]) -> None:
         error = event.get("error")
         if isinstance(error, ToolError):
-            call_id = event.get("call_id")
-            if isinstance(call_id, str):
-                self._failed_calls.add(call_id)
+            self._calls.failed(event.get("call_id"))
         if event.get("type") == "reconnect_failed":
             self._set_connection("error")
             self.status = ""
