@@ -55,7 +55,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, overload
 
 import anywidget
@@ -88,6 +87,7 @@ from ._widget_options import (
     tool_summaries,
     warn_if_old_ipykernel,
 )
+from ._widget_playback import Interruption, Playback
 from ._widget_turns import TURN_MODES, TurnMode, Turns
 from .client import RealtimeClient
 from .errors import ProtocolError, RealtimeError, ToolError, UsageError
@@ -118,20 +118,9 @@ MIC_STATES: Final = ("off", "starting", "on", "denied", "unsupported")
 MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
 ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this long quiet
 ITEMS_SYNC_SECONDS: Final = 3.0  # ... or this long after the first change it lacks
-_MAX_INTERRUPTIONS: Final = 256
-_MAX_PLAYED_ITEMS: Final = 1024
 _DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True, slots=True)
-class Interruption:
-    """Playback stopped by the browser: the item playing and the samples it had played."""
-
-    item_id: str | None
-    played_samples: int
-    time: float  # time.monotonic()
 
 
 def _items_json(value: list[ItemSummary], widget: RealtimeWidget) -> ItemsState:
@@ -226,11 +215,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._calls = CallCards(client)
         self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
         self._truncated: dict[str, int] = {}
-        # items whose audio was sent but not closed: the samples sent so far
-        self._audio_open: dict[str, int] = {}
-        self._muted: set[str] = set()  # interrupted items: their late audio is not sent
-        self._played: dict[str, int] = {}
-        self._interruptions: list[Interruption] = []
+        self._playback = Playback(self._send_message)
         self._dropped_audio_chunks = 0
         self._close_error = ""
         self._mic_held = False
@@ -294,12 +279,12 @@ class RealtimeWidget(anywidget.AnyWidget):
     @property
     def played_samples(self) -> dict[str, int]:
         """Samples of each assistant item the browser reported as played (a copy)."""
-        return dict(self._played)
+        return self._playback.played_samples
 
     @property
     def interruptions(self) -> list[Interruption]:
         """Playback interruptions reported by the browser, oldest first (a copy)."""
-        return list(self._interruptions)
+        return self._playback.interruptions
 
     def __repr__(self) -> str:
         client = self._client
@@ -343,7 +328,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection (the conversation is kept); returns an awaitable future."""
-        self._close_open_audio()
+        self._playback.close_all()
         self._turns.end()
         future = self._client.disconnect()
         self._set_connection("disconnected")
@@ -494,11 +479,6 @@ class RealtimeWidget(anywidget.AnyWidget):
             self._sending_items = False
         self._items_schedule.sent()  # also when a hold_sync() holds it: it goes out then
 
-    def _close_open_audio(self) -> None:
-        for item_id in sorted(self._audio_open):
-            self._send_message({"type": "audio_done", "item_id": item_id})
-        self._audio_open.clear()
-
     # -- client events --------------------------------------------------------------------
 
     def _on_item_appended(self, event: Mapping[str, Any]) -> None:
@@ -518,10 +498,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._items_schedule.streamed(time.monotonic())
         audio = delta.get("audio")
         if audio is not None:
-            if len(audio) and item_id not in self._muted:
-                self._audio_open[item_id] = self._audio_open.get(item_id, 0) + len(audio)
-                data = audio.astype("<i2", copy=False).tobytes()
-                self._send_message({"type": "audio", "item_id": item_id}, buffers=[data])
+            self._playback.send(item_id, audio)
             return
         for field in _DELTA_FIELDS:
             piece = delta.get(field)
@@ -532,9 +509,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _on_item_completed(self, event: Mapping[str, Any]) -> None:
         item = event["item"]
-        item_id = str(item.get("id"))
-        if self._audio_open.pop(item_id, None) is not None:
-            self._send_message({"type": "audio_done", "item_id": item_id})
+        self._playback.done(str(item.get("id")))
         self._calls.completed(item)
         self._put(item)
 
@@ -575,7 +550,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.error = self._scrub(message)
 
     def _on_close(self, event: Mapping[str, Any]) -> None:
-        self._close_open_audio()
+        self._playback.close_all()
         self._turns.end()
         if not event.get("error"):
             self._set_connection("disconnected")
@@ -628,13 +603,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _browser_interrupted(self, message: BrowserInterrupted) -> None:
         item_id, played = message["item_id"], message["played_samples"]
-        if len(self._interruptions) >= _MAX_INTERRUPTIONS:
-            del self._interruptions[: _MAX_INTERRUPTIONS // 2]
-        self._interruptions.append(Interruption(item_id, played, time.monotonic()))
-        if item_id is not None:
-            self._muted.add(item_id)
-            self._audio_open.pop(item_id, None)
-            self._record_played(item_id, played)
+        self._playback.interrupted(item_id, played)
         if not self._client.is_connected():
             return
         item = self._client.conversation.get_item(item_id) if item_id is not None else None
@@ -650,12 +619,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._client.cancel_response(item_id, played)
 
     def _browser_played(self, message: BrowserPlayed) -> None:
-        self._record_played(message["item_id"], message["played_samples"])
-
-    def _record_played(self, item_id: str, samples: int) -> None:
-        if item_id not in self._played and len(self._played) >= _MAX_PLAYED_ITEMS:
-            del self._played[next(iter(self._played))]
-        self._played[item_id] = max(samples, self._played.get(item_id, 0))
+        self._playback.played(message["item_id"], message["played_samples"])
 
     def _browser_stop(self, message: Any) -> None:
         if self._client.is_connected():
@@ -712,6 +676,6 @@ class RealtimeWidget(anywidget.AnyWidget):
             summary = self._summary(item)
             summary["rev"] = held["rev"]  # the same summary, with what streamed since
             summaries.append(summary)
-        sent = dict(self._audio_open)
+        sent = self._playback.open_items()
         self._send_message({"type": "snapshot", "items": summaries, "audio_sent": sent})
         self._turns.follow()
