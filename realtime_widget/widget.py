@@ -52,7 +52,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal, TypeVar, overload
@@ -62,7 +61,6 @@ import traitlets
 
 from ._frontend import assemble_css, assemble_esm
 from ._widget_calls import CallCards
-from ._widget_items import ItemList, SendSchedule
 from ._widget_loop import HomeLoop
 from ._widget_messages import (
     BrowserAudio,
@@ -76,7 +74,6 @@ from ._widget_messages import (
     KernelMessage,
     items_state,
     parse_browser_message,
-    summarize_item,
 )
 from ._widget_options import (
     DEFAULT_TRANSCRIPTION,
@@ -88,6 +85,7 @@ from ._widget_options import (
     warn_if_old_ipykernel,
 )
 from ._widget_playback import Interruption, Playback
+from ._widget_sync import ItemSync
 from ._widget_turns import TURN_MODES, TurnMode, Turns
 from .client import RealtimeClient
 from .errors import ProtocolError, RealtimeError, ToolError, UsageError
@@ -213,21 +211,20 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._turns = Turns(self, self._home, fields.get("turn_detection"))
         self._connect_task: asyncio.Task[None] | None = None
         self._calls = CallCards(client)
-        self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
-        self._truncated: dict[str, int] = {}
         self._playback = Playback(self._send_message)
         self._dropped_audio_chunks = 0
         self._close_error = ""
         self._mic_held = False
         self._mic_check: asyncio.TimerHandle | None = None
-        self._items = ItemList()
-        for item in client.get_conversation_items():
-            self._items.put(self._summary(item))
-        self._items_schedule = SendSchedule(ITEMS_QUIET_SECONDS, ITEMS_SYNC_SECONDS)
-        self._items_timer: asyncio.TimerHandle | None = None
-        self._items_timer_loop: asyncio.AbstractEventLoop | None = None
+        self._items = ItemSync(
+            client,
+            self._calls,
+            self._send_message,
+            self._publish_items,
+            quiet=ITEMS_QUIET_SECONDS,
+            longest=ITEMS_SYNC_SECONDS,
+        )
         self._sending_items = False
-        self._items_observed: list[ItemSummary] = list(self._items.summaries)
 
         super().__init__(
             tools=tool_summaries(client.get_tools()),
@@ -383,22 +380,24 @@ class RealtimeWidget(anywidget.AnyWidget):
             with contextlib.suppress(UsageError):
                 source.off(name, handler)
         self._handlers = []
-        for name in ("_mic_check", "_items_timer"):
-            timer = getattr(self, name, None)
-            if timer is not None:
-                timer.cancel()
-                setattr(self, name, None)
+        mic_check = getattr(self, "_mic_check", None)
+        if mic_check is not None:
+            mic_check.cancel()
+            self._mic_check = None
+        items = getattr(self, "_items", None)  # None in a widget whose __init__ raised
+        if items is not None:
+            items.close()
         super().close()
 
     def send_state(self, key: str | Iterable[str] | None = None) -> None:
         """Send traits to the browser (ipywidgets' method); ``items`` whole, as it is now."""
         keys = None if key is None else [key] if isinstance(key, str) else list(key)
         if keys is None or "items" in keys:
-            self._items_schedule.sent()
+            self._items.state_sent()
         super().send_state(keys)
 
     def _should_send_property(self, key: str, value: Any) -> bool:
-        # ``items`` changes in place and goes out from _send_items alone (see the rules).
+        # ``items`` changes in place and goes out from _publish_items alone (see the rules).
         if key == "items" and not self._sending_items:
             return False
         return bool(super()._should_send_property(key, value))
@@ -407,6 +406,15 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _set_connection(self, state: ConnectionState) -> None:
         self.connection = state
+
+    def _publish_items(self, old: list[ItemSummary], new: list[ItemSummary]) -> None:
+        """Tell the ``items`` observers, and send the trait: the list went from ``old``."""
+        change = traitlets.Bunch(name="items", old=old, new=new, owner=self, type="change")
+        self._sending_items = True
+        try:
+            self.notify_change(change)
+        finally:
+            self._sending_items = False
 
     def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
         """Send one kernel-to-browser message (see :mod:`realtime_widget._widget_messages`)."""
@@ -420,82 +428,22 @@ class RealtimeWidget(anywidget.AnyWidget):
         # tools change from cells (on the widget or on its client directly)
         self.tools = tool_summaries(event["tools"])
 
-    def _summary(self, item: Mapping[str, Any]) -> ItemSummary:
-        item_id = str(item.get("id"))
-        return summarize_item(
-            item,
-            call=self._calls.record(item),
-            heard_transcript=self._heard.get(item_id),
-            truncated_ms=self._truncated.get(item_id),
-        )
-
-    def _put(self, item: Mapping[str, Any]) -> None:
-        """Summarize the item again; if that says something new, send it and note the change."""
-        summary = self._summary(item)
-        if self._items.put(summary):
-            self._send_message({"type": "item", "item": summary})
-            self._schedule_items()
-
-    def _schedule_items(self) -> None:
-        """An item changed: the whole list goes out later (see the rules)."""
-        self._items_schedule.changed(time.monotonic())
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # nothing could send it later
-            self._send_items()
-            return
-        if self._items_timer is not None and self._items_timer_loop is loop:
-            return  # when it fires, it looks at the schedule again
-        if self._items_timer is not None:
-            self._items_timer.cancel()
-        wait = self._items_schedule.wait(time.monotonic()) or 0.0
-        self._items_timer = loop.call_later(wait, self._items_due)
-        self._items_timer_loop = loop
-
-    def _items_due(self) -> None:
-        self._items_timer = None
-        wait = self._items_schedule.wait(time.monotonic())
-        if wait is None:
-            return  # sent meanwhile (a page asked for the state)
-        if wait > 0.001:
-            self._items_timer = asyncio.get_running_loop().call_later(wait, self._items_due)
-            return
-        self._send_items()
-
-    def _send_items(self) -> None:
-        """Send the whole ``items`` list now, in the conversation's order, and tell observers."""
-        if self._items_timer is not None:
-            self._items_timer.cancel()
-            self._items_timer = None
-        self._items.follow(self._client.get_conversation_items(), self._summary)
-        old, self._items_observed = self._items_observed, list(self._items.summaries)
-        change = traitlets.Bunch(
-            name="items", old=old, new=self._items.summaries, owner=self, type="change"
-        )
-        self._sending_items = True
-        try:
-            self.notify_change(change)
-        finally:
-            self._sending_items = False
-        self._items_schedule.sent()  # also when a hold_sync() holds it: it goes out then
-
     # -- client events --------------------------------------------------------------------
 
     def _on_item_appended(self, event: Mapping[str, Any]) -> None:
         item = event["item"]
         call = self._calls.appended(item)
         if call is not None:
-            self._put(call)
-        self._put(item)
+            self._items.put(call)
+        self._items.put(item)
 
     def _on_updated(self, event: Mapping[str, Any]) -> None:
         item, delta = event["item"], event.get("delta")
         item_id = str(item.get("id"))
         if not delta:
-            self._put(item)
+            self._items.put(item)
             return
-        self._items.streamed.add(item_id)
-        self._items_schedule.streamed(time.monotonic())
+        self._items.streamed(item_id)
         audio = delta.get("audio")
         if audio is not None:
             self._playback.send(item_id, audio)
@@ -511,30 +459,20 @@ class RealtimeWidget(anywidget.AnyWidget):
         item = event["item"]
         self._playback.done(str(item.get("id")))
         self._calls.completed(item)
-        self._put(item)
+        self._items.put(item)
 
     def _on_interrupted(self, event: Mapping[str, Any]) -> None:
         self._send_message({"type": "interrupt"})
 
     def _on_truncated(self, event: Mapping[str, Any]) -> None:
-        item_id = event.get("item_id")
-        end = event.get("audio_end_ms")
-        item = self._client.conversation.get_item(item_id) if isinstance(item_id, str) else None
-        if item is None or not isinstance(end, int | float):
-            return
-        self._truncated[str(item_id)] = int(end)
-        self._put(item)
+        item_id, end = event.get("item_id"), event.get("audio_end_ms")
+        if isinstance(item_id, str) and isinstance(end, int | float):
+            self._items.truncated(item_id, int(end))
 
     def _on_deleted(self, event: Mapping[str, Any]) -> None:
         item_id = event.get("item_id")
-        if not isinstance(item_id, str):
-            return
-        self._heard.pop(item_id, None)
-        self._truncated.pop(item_id, None)
-        rev = self._items.remove(item_id)
-        if rev is not None:
-            self._send_message({"type": "item_removed", "item_id": item_id, "rev": rev})
-            self._schedule_items()
+        if isinstance(item_id, str):
+            self._items.removed(item_id)
 
     def _on_error(self, event: Mapping[str, Any]) -> None:
         error = event.get("error")
@@ -615,7 +553,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             return
         transcript = item["formatted"].get("transcript")
         if transcript:
-            self._heard[str(item_id)] = str(transcript)
+            self._items.heard(str(item_id), str(transcript))
         self._client.cancel_response(item_id, played)
 
     def _browser_played(self, message: BrowserPlayed) -> None:
@@ -664,18 +602,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             self.mic = "off"  # no page captures: a reloaded page left it on
 
     def _browser_hello(self, message: Any) -> None:
-        if self._items_schedule.pending:
-            self._send_items()
-        summaries: list[ItemSummary] = []
-        for item_id in list(self._items.streamed):
-            item = self._client.conversation.get_item(item_id)
-            held = self._items.get(item_id)
-            if item is None or held is None:
-                self._items.streamed.discard(item_id)
-                continue
-            summary = self._summary(item)
-            summary["rev"] = held["rev"]  # the same summary, with what streamed since
-            summaries.append(summary)
+        summaries = self._items.catch_up()
         sent = self._playback.open_items()
         self._send_message({"type": "snapshot", "items": summaries, "audio_sent": sent})
         self._turns.follow()
