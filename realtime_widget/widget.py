@@ -49,7 +49,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import uuid
@@ -61,6 +60,7 @@ import traitlets
 
 from ._frontend import assemble_css, assemble_esm
 from ._widget_calls import CallCards
+from ._widget_events import ClientEvents
 from ._widget_loop import HomeLoop
 from ._widget_messages import (
     BrowserAudio,
@@ -68,7 +68,6 @@ from ._widget_messages import (
     BrowserMessage,
     BrowserPlayed,
     BrowserText,
-    DeltaField,
     ItemsState,
     ItemSummary,
     KernelMessage,
@@ -88,7 +87,7 @@ from ._widget_playback import Interruption, Playback
 from ._widget_sync import ItemSync
 from ._widget_turns import TURN_MODES, TurnMode, Turns
 from .client import RealtimeClient
-from .errors import ProtocolError, RealtimeError, ToolError, UsageError
+from .errors import ProtocolError, RealtimeError, UsageError
 from .session import SessionShape
 from .tools import Tool
 
@@ -110,13 +109,18 @@ logger = logging.getLogger("realtime_widget.widget")
 
 ConnectionState = Literal["disconnected", "connecting", "connected", "reconnecting", "error"]
 MicState = Literal["off", "starting", "on", "denied", "unsupported"]
-CONNECTION_STATES: Final = ("disconnected", "connecting", "connected", "reconnecting", "error")
-MIC_STATES: Final = ("off", "starting", "on", "denied", "unsupported")
+CONNECTION_STATES: Final[tuple[ConnectionState, ...]] = (
+    "disconnected",
+    "connecting",
+    "connected",
+    "reconnecting",
+    "error",
+)
+MIC_STATES: Final[tuple[MicState, ...]] = ("off", "starting", "on", "denied", "unsupported")
 
 MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
 ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this long quiet
 ITEMS_SYNC_SECONDS: Final = 3.0  # ... or this long after the first change it lacks
-_DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -145,12 +149,14 @@ class RealtimeWidget(anywidget.AnyWidget):
     _esm = assemble_esm()
     _css = assemble_css()
 
-    connection = traitlets.Enum(CONNECTION_STATES, default_value="disconnected").tag(sync=True)
+    connection: traitlets.Enum[ConnectionState] = traitlets.Enum(
+        CONNECTION_STATES, default_value="disconnected"
+    ).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     tools = traitlets.List(traitlets.Dict()).tag(sync=True)
     turn_detection = traitlets.Enum(TURN_MODES, default_value="server_vad").tag(sync=True)
-    mic = traitlets.Enum(MIC_STATES, default_value="off").tag(sync=True)
+    mic: traitlets.Enum[MicState] = traitlets.Enum(MIC_STATES, default_value="off").tag(sync=True)
     # The ItemList's own list, changed in place (no element trait: it would copy the list).
     items: traitlets.List[ItemSummary] = traitlets.List(read_only=True).tag(
         sync=True, to_json=_items_json
@@ -213,7 +219,6 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._calls = CallCards(client)
         self._playback = Playback(self._send_message)
         self._dropped_audio_chunks = 0
-        self._close_error = ""
         self._mic_held = False
         self._mic_check: asyncio.TimerHandle | None = None
         self._items = ItemSync(
@@ -231,22 +236,15 @@ class RealtimeWidget(anywidget.AnyWidget):
             turn_detection=self._turns.client_mode(),
             **kwargs,
         )
-        self._handlers: list[tuple[Any, str, Callable[[Any], None]]] = [
-            (client, "conversation.item.appended", self._on_item_appended),
-            (client, "conversation.updated", self._on_updated),
-            (client, "conversation.item.completed", self._on_item_completed),
-            (client, "conversation.interrupted", self._on_interrupted),
-            (client, "error", self._on_error),
-            (client, "close", self._on_close),
-            (client, "reconnecting", self._on_reconnecting),
-            (client, "reconnected", self._on_reconnected),
-            (client, "tools.updated", self._on_tools_updated),
-            (client.realtime, "client.session.update", self._on_session_sent),
-            (client.realtime, "server.conversation.item.truncated", self._on_truncated),
-            (client.realtime, "server.conversation.item.deleted", self._on_deleted),
-        ]
-        for source, name, handler in self._handlers:
-            source.on(name, handler)
+        self._events = ClientEvents(
+            self,
+            items=self._items,
+            calls=self._calls,
+            playback=self._playback,
+            turns=self._turns,
+            send=self._send_message,
+            scrub=self._scrub,
+        )
         self.observe(self._turns.chosen, names="turn_detection")
         self.on_msg(self._on_browser_msg)
         self._browser_handlers: dict[str, Callable[[Any], None]] = {
@@ -264,7 +262,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             "mic_held": self._browser_mic_held,
         }
         if client.is_connected():
-            self._set_connection("connected")
+            self.connection = "connected"
 
     # -- public API -----------------------------------------------------------------------
 
@@ -302,7 +300,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         """
         self._home.adopt()
         if self._client.is_connected():
-            self._set_connection("connected")
+            self.connection = "connected"
             return
         task = self._connect_task
         if task is None or task.done():
@@ -310,25 +308,25 @@ class RealtimeWidget(anywidget.AnyWidget):
         await asyncio.shield(task)
 
     async def _connect(self) -> None:
-        self._set_connection("connecting")
+        self.connection = "connecting"
         self.error = ""
         try:
             await self._client.connect()
         except RealtimeError as exc:
-            self._set_connection("error")
+            self.connection = "error"
             self._report(str(exc))
             raise
         except BaseException:
-            self._set_connection("connected" if self._client.is_connected() else "error")
+            self.connection = "connected" if self._client.is_connected() else "error"
             raise
-        self._set_connection("connected")
+        self.connection = "connected"
 
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection (the conversation is kept); returns an awaitable future."""
         self._playback.close_all()
         self._turns.end()
         future = self._client.disconnect()
-        self._set_connection("disconnected")
+        self.connection = "disconnected"
         return future
 
     def send_text(self, text: str) -> None:
@@ -376,15 +374,14 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop listening to the client and close the widget (the client stays as it is)."""
-        for source, name, handler in getattr(self, "_handlers", ()):
-            with contextlib.suppress(UsageError):
-                source.off(name, handler)
-        self._handlers = []
+        events = getattr(self, "_events", None)  # None in a widget whose __init__ raised
+        if events is not None:
+            events.close()
         mic_check = getattr(self, "_mic_check", None)
         if mic_check is not None:
             mic_check.cancel()
             self._mic_check = None
-        items = getattr(self, "_items", None)  # None in a widget whose __init__ raised
+        items = getattr(self, "_items", None)
         if items is not None:
             items.close()
         super().close()
@@ -404,9 +401,6 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _set_connection(self, state: ConnectionState) -> None:
-        self.connection = state
-
     def _publish_items(self, old: list[ItemSummary], new: list[ItemSummary]) -> None:
         """Tell the ``items`` observers, and send the trait: the list went from ``old``."""
         change = traitlets.Bunch(name="items", old=old, new=new, owner=self, type="change")
@@ -423,97 +417,6 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _report(self, text: str) -> None:
         """Show ``text`` in the ``error`` trait, scrubbed of the key."""
         self.error = self._scrub(text)
-
-    def _on_tools_updated(self, event: Mapping[str, Any]) -> None:
-        # tools change from cells (on the widget or on its client directly)
-        self.tools = tool_summaries(event["tools"])
-
-    # -- client events --------------------------------------------------------------------
-
-    def _on_item_appended(self, event: Mapping[str, Any]) -> None:
-        item = event["item"]
-        call = self._calls.appended(item)
-        if call is not None:
-            self._items.put(call)
-        self._items.put(item)
-
-    def _on_updated(self, event: Mapping[str, Any]) -> None:
-        item, delta = event["item"], event.get("delta")
-        item_id = str(item.get("id"))
-        if not delta:
-            self._items.put(item)
-            return
-        self._items.streamed(item_id)
-        audio = delta.get("audio")
-        if audio is not None:
-            self._playback.send(item_id, audio)
-            return
-        for field in _DELTA_FIELDS:
-            piece = delta.get(field)
-            if piece:
-                self._send_message(
-                    {"type": "delta", "item_id": item_id, "field": field, "delta": piece}
-                )
-
-    def _on_item_completed(self, event: Mapping[str, Any]) -> None:
-        item = event["item"]
-        self._playback.done(str(item.get("id")))
-        self._calls.completed(item)
-        self._items.put(item)
-
-    def _on_interrupted(self, event: Mapping[str, Any]) -> None:
-        self._send_message({"type": "interrupt"})
-
-    def _on_truncated(self, event: Mapping[str, Any]) -> None:
-        item_id, end = event.get("item_id"), event.get("audio_end_ms")
-        if isinstance(item_id, str) and isinstance(end, int | float):
-            self._items.truncated(item_id, int(end))
-
-    def _on_deleted(self, event: Mapping[str, Any]) -> None:
-        item_id = event.get("item_id")
-        if isinstance(item_id, str):
-            self._items.removed(item_id)
-
-    def _on_error(self, event: Mapping[str, Any]) -> None:
-        error = event.get("error")
-        if isinstance(error, ToolError):
-            self._calls.failed(event.get("call_id"))
-        if event.get("type") == "reconnect_failed":
-            self._set_connection("error")
-            self.status = ""
-        if isinstance(error, BaseException):
-            message = str(error)
-        else:
-            message = str(event.get("message") or event.get("type") or "error")
-        self.error = self._scrub(message)
-
-    def _on_close(self, event: Mapping[str, Any]) -> None:
-        self._playback.close_all()
-        self._turns.end()
-        if not event.get("error"):
-            self._set_connection("disconnected")
-            return
-        reason = event.get("exception") or f"connection closed (code {event.get('code')})"
-        self.error = self._close_error = self._scrub(str(reason))
-        if event.get("reconnecting"):
-            # the mic stays open in the browser: only "disconnected" or a final "error" stop it
-            self._set_connection("reconnecting")
-            self.status = "connection lost: reconnecting"
-        else:
-            self._set_connection("error")
-
-    def _on_reconnecting(self, event: Mapping[str, Any]) -> None:
-        self._set_connection("reconnecting")
-        self.status = f"connection lost: reconnecting (attempt {event.get('attempt')})"
-
-    def _on_reconnected(self, event: Mapping[str, Any]) -> None:
-        self._set_connection("connected")
-        self.status = ""
-        if self.error and self.error == self._close_error:
-            self.error = ""
-
-    def _on_session_sent(self, event: Mapping[str, Any]) -> None:
-        self._turns.follow()
 
     # -- browser messages -----------------------------------------------------------------
 
@@ -577,7 +480,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _browser_connect(self, message: Any) -> None:
         if self._client.is_connected():
-            self._set_connection("connected")
+            self.connection = "connected"
             return
         self._home.spawn(self.connect(), "connect")
 
