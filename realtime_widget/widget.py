@@ -6,6 +6,16 @@ Rules:
   makes no protocol decision of its own (the client decides when to cancel, truncate, run
   tools and ask for responses). The message shapes are in
   :mod:`realtime_widget._widget_messages`.
+- This module is the public class: its traits, its methods, and the parts it is made of,
+  each keeping one concern's state: what the settings become
+  (:mod:`realtime_widget._widget_options`), the client's events
+  (:mod:`realtime_widget._widget_events`) and the browser's messages
+  (:mod:`realtime_widget._widget_browser`) mapped to traits and messages, the items
+  (:mod:`realtime_widget._widget_sync`), the tool call cards
+  (:mod:`realtime_widget._widget_calls`), the model's audio
+  (:mod:`realtime_widget._widget_playback`), turn detection and push-to-talk
+  (:mod:`realtime_widget._widget_turns`) and the client's loop
+  (:mod:`realtime_widget._widget_loop`).
 - Traits: ``connection`` (``disconnected | connecting | connected | reconnecting |
   error``; ``error`` only when no reconnect follows: a connection the client reopens goes
   straight to ``reconnecting``), ``error`` (the last error, ``""`` when cleared),
@@ -49,31 +59,20 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal, TypeVar, overload
 
 import anywidget
 import traitlets
 
 from ._frontend import assemble_css, assemble_esm
+from ._widget_browser import BrowserMessages
 from ._widget_calls import CallCards
 from ._widget_events import ClientEvents
 from ._widget_loop import HomeLoop
-from ._widget_messages import (
-    BrowserAudio,
-    BrowserInterrupted,
-    BrowserMessage,
-    BrowserPlayed,
-    BrowserText,
-    ItemsState,
-    ItemSummary,
-    KernelMessage,
-    items_state,
-    parse_browser_message,
-)
+from ._widget_messages import ItemsState, ItemSummary, KernelMessage, items_state
 from ._widget_options import (
     DEFAULT_TRANSCRIPTION,
     UNSET,
@@ -87,7 +86,7 @@ from ._widget_playback import Interruption, Playback
 from ._widget_sync import ItemSync
 from ._widget_turns import TURN_MODES, TurnMode, Turns
 from .client import RealtimeClient
-from .errors import ProtocolError, RealtimeError, UsageError
+from .errors import RealtimeError, UsageError
 from .session import SessionShape
 from .tools import Tool
 
@@ -104,8 +103,6 @@ __all__ = [
     "RealtimeWidget",
     "TurnMode",
 ]
-
-logger = logging.getLogger("realtime_widget.widget")
 
 ConnectionState = Literal["disconnected", "connecting", "connected", "reconnecting", "error"]
 MicState = Literal["off", "starting", "on", "denied", "unsupported"]
@@ -155,9 +152,11 @@ class RealtimeWidget(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     tools = traitlets.List(traitlets.Dict()).tag(sync=True)
-    turn_detection = traitlets.Enum(TURN_MODES, default_value="server_vad").tag(sync=True)
+    turn_detection: traitlets.Enum[TurnMode] = traitlets.Enum(
+        TURN_MODES, default_value="server_vad"
+    ).tag(sync=True)
     mic: traitlets.Enum[MicState] = traitlets.Enum(MIC_STATES, default_value="off").tag(sync=True)
-    # The ItemList's own list, changed in place (no element trait: it would copy the list).
+    # The ItemSync's own list, changed in place (no element trait: it would copy the list).
     items: traitlets.List[ItemSummary] = traitlets.List(read_only=True).tag(
         sync=True, to_json=_items_json
     )
@@ -213,14 +212,11 @@ class RealtimeWidget(anywidget.AnyWidget):
         for tool in tools:
             add_tool(client, tool)
 
+        # The parts, each keeping one concern's state (see the module rules).
         self._home = HomeLoop(self._report, self._scrub)
         self._turns = Turns(self, self._home, fields.get("turn_detection"))
-        self._connect_task: asyncio.Task[None] | None = None
         self._calls = CallCards(client)
         self._playback = Playback(self._send_message)
-        self._dropped_audio_chunks = 0
-        self._mic_held = False
-        self._mic_check: asyncio.TimerHandle | None = None
         self._items = ItemSync(
             client,
             self._calls,
@@ -230,6 +226,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             longest=ITEMS_SYNC_SECONDS,
         )
         self._sending_items = False
+        self._connect_task: asyncio.Task[None] | None = None
 
         super().__init__(
             tools=tool_summaries(client.get_tools()),
@@ -246,21 +243,16 @@ class RealtimeWidget(anywidget.AnyWidget):
             scrub=self._scrub,
         )
         self.observe(self._turns.chosen, names="turn_detection")
-        self.on_msg(self._on_browser_msg)
-        self._browser_handlers: dict[str, Callable[[Any], None]] = {
-            "audio": self._browser_audio,
-            "interrupted": self._browser_interrupted,
-            "played": self._browser_played,
-            "stop": self._browser_stop,
-            "text": self._browser_text,
-            "ptt_start": self._browser_ptt_start,
-            "ptt_stop": self._browser_ptt_stop,
-            "connect": self._browser_connect,
-            "disconnect": self._browser_disconnect,
-            "hello": self._browser_hello,
-            "mic_check": self._browser_mic_check,
-            "mic_held": self._browser_mic_held,
-        }
+        self._browser = BrowserMessages(
+            self,
+            items=self._items,
+            playback=self._playback,
+            turns=self._turns,
+            home=self._home,
+            send=self._send_message,
+            mic_check_seconds=MIC_CHECK_SECONDS,
+        )
+        self.on_msg(self._browser.receive)
         if client.is_connected():
             self.connection = "connected"
 
@@ -374,16 +366,10 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop listening to the client and close the widget (the client stays as it is)."""
-        events = getattr(self, "_events", None)  # None in a widget whose __init__ raised
-        if events is not None:
-            events.close()
-        mic_check = getattr(self, "_mic_check", None)
-        if mic_check is not None:
-            mic_check.cancel()
-            self._mic_check = None
-        items = getattr(self, "_items", None)
-        if items is not None:
-            items.close()
+        for name in ("_events", "_browser", "_items"):
+            part = getattr(self, name, None)  # None in a widget whose __init__ raised
+            if part is not None:
+                part.close()
         super().close()
 
     def send_state(self, key: str | Iterable[str] | None = None) -> None:
@@ -399,16 +385,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             return False
         return bool(super()._should_send_property(key, value))
 
-    # -- helpers --------------------------------------------------------------------------
-
-    def _publish_items(self, old: list[ItemSummary], new: list[ItemSummary]) -> None:
-        """Tell the ``items`` observers, and send the trait: the list went from ``old``."""
-        change = traitlets.Bunch(name="items", old=old, new=new, owner=self, type="change")
-        self._sending_items = True
-        try:
-            self.notify_change(change)
-        finally:
-            self._sending_items = False
+    # -- what the parts call back ---------------------------------------------------------
 
     def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
         """Send one kernel-to-browser message (see :mod:`realtime_widget._widget_messages`)."""
@@ -418,94 +395,11 @@ class RealtimeWidget(anywidget.AnyWidget):
         """Show ``text`` in the ``error`` trait, scrubbed of the key."""
         self.error = self._scrub(text)
 
-    # -- browser messages -----------------------------------------------------------------
-
-    def _on_browser_msg(self, _widget: object, content: object, buffers: list[Any]) -> None:
-        if isinstance(content, Mapping) and content.get("kind") == "anywidget-command":
-            return  # anywidget's own request/response channel
+    def _publish_items(self, old: list[ItemSummary], new: list[ItemSummary]) -> None:
+        """Tell the ``items`` observers, and send the trait: the list went from ``old``."""
+        change = traitlets.Bunch(name="items", old=old, new=new, owner=self, type="change")
+        self._sending_items = True
         try:
-            message: BrowserMessage = parse_browser_message(content, buffers or [])
-        except ProtocolError as exc:
-            logger.warning("ignored a browser message: %s", exc)
-            return
-        if message["type"] == "audio":
-            # The comm's frame may not outlive this call: keep a copy for the hop.
-            message["data"] = memoryview(message["data"].tobytes())
-        handler = self._browser_handlers[message["type"]]
-        self._home.run(lambda: handler(message), f"browser message {message['type']}")
-
-    def _browser_audio(self, message: BrowserAudio) -> None:
-        if not self._client.is_connected():
-            self._dropped_audio_chunks += 1
-            return
-        data = message["data"]
-        self._client.append_input_audio(data)
-        self._turns.heard(data.nbytes)
-
-    def _browser_interrupted(self, message: BrowserInterrupted) -> None:
-        item_id, played = message["item_id"], message["played_samples"]
-        self._playback.interrupted(item_id, played)
-        if not self._client.is_connected():
-            return
-        item = self._client.conversation.get_item(item_id) if item_id is not None else None
-        is_assistant = (
-            item is not None and item.get("type") == "message" and item.get("role") == "assistant"
-        )
-        if item is None or not is_assistant:
-            self._client.cancel_response()
-            return
-        transcript = item["formatted"].get("transcript")
-        if transcript:
-            self._items.heard(str(item_id), str(transcript))
-        self._client.cancel_response(item_id, played)
-
-    def _browser_played(self, message: BrowserPlayed) -> None:
-        self._playback.played(message["item_id"], message["played_samples"])
-
-    def _browser_stop(self, message: Any) -> None:
-        if self._client.is_connected():
-            self._client.cancel_response()
-
-    def _browser_text(self, message: BrowserText) -> None:
-        if not self._client.is_connected():
-            self.error = "not connected: press Connect first"
-            return
-        self._client.send_user_message_content(message["text"])
-
-    def _browser_ptt_start(self, message: Any) -> None:
-        self._turns.press()
-
-    def _browser_ptt_stop(self, message: Any) -> None:
-        self._turns.release()
-
-    def _browser_connect(self, message: Any) -> None:
-        if self._client.is_connected():
-            self.connection = "connected"
-            return
-        self._home.spawn(self.connect(), "connect")
-
-    def _browser_disconnect(self, message: Any) -> None:
-        self.disconnect()
-
-    def _browser_mic_check(self, message: Any) -> None:
-        if self.mic not in ("on", "starting"):
-            return
-        self._mic_held = False
-        if self._mic_check is not None:
-            self._mic_check.cancel()
-        self._send_message({"type": "mic_check"})
-        self._mic_check = self._home.call_later(MIC_CHECK_SECONDS, self._end_mic_check)
-
-    def _browser_mic_held(self, message: Any) -> None:
-        self._mic_held = True
-
-    def _end_mic_check(self) -> None:
-        self._mic_check = None
-        if not self._mic_held and self.mic in ("on", "starting"):
-            self.mic = "off"  # no page captures: a reloaded page left it on
-
-    def _browser_hello(self, message: Any) -> None:
-        summaries = self._items.catch_up()
-        sent = self._playback.open_items()
-        self._send_message({"type": "snapshot", "items": summaries, "audio_sent": sent})
-        self._turns.follow()
+            self.notify_change(change)
+        finally:
+            self._sending_items = False

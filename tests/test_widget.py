@@ -292,7 +292,7 @@ async def test_audio_before_connect_is_dropped(make_widget: Callable[..., Realti
     widget = make_widget()
     Wire(widget).browser({"type": "audio"}, [memoryview(bytes(3840))])
     assert widget.error == ""
-    assert widget._dropped_audio_chunks == 1
+    assert widget._browser.dropped_audio_chunks == 1
 
 
 # -- interruption -----------------------------------------------------------------------------
