@@ -5,14 +5,14 @@ Rules:
 - Every browser message is checked first (:func:`parse_browser_message`); a malformed or
   unknown one is logged and dropped. anywidget's own commands are not ours and are left
   alone. A checked message is handled in the client's thread (:class:`HomeLoop`), by the
-  handler :attr:`BrowserMessages.handlers` holds for its type when it is handled; what a
+  handler :attr:`BrowserMessages.handlers` holds for its type as it arrives; what a
   handler raises is reported in the ``error`` trait, never raised into the comm. An audio
   message's buffer is copied first: the comm's frame may not outlive the call.
 - ``audio`` goes to the client's input audio while it is connected (dropped, and counted,
   otherwise); ``interrupted`` and ``played`` are what the browser played
-  (:class:`Playback`): an interruption of an assistant message cancels the response and
-  truncates the item where playback stopped, keeping what was heard of its transcript;
-  one of anything else, or of nothing, only cancels. ``stop`` cancels the response.
+  (:class:`Playback`). While connected, an interruption of an assistant message cancels
+  the response and truncates the item where playback stopped, keeping what was heard of
+  its transcript; one of anything else, or of nothing, only cancels, as ``stop`` does.
 - ``text`` sends a user message while connected; otherwise ``error`` says to connect.
 - ``ptt_start`` and ``ptt_stop`` are push-to-talk (:class:`Turns`).
 - ``connect`` schedules :meth:`RealtimeWidget.connect` as a task (a connected client only

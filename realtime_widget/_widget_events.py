@@ -8,12 +8,13 @@ Rules:
   text, transcript or arguments out as a ``delta`` message, a barge-in as ``interrupt``.
 - ``tools.updated`` sets the ``tools`` trait (tools change from cells, on the widget or on
   its client); every ``session.update`` the client sends sets ``turn_detection``.
-- ``connection``: a close the client asked for reads ``disconnected``; a connection lost
-  reads ``reconnecting`` when the client's close event says a reconnect follows (the mic
-  stays open in the browser: only ``disconnected`` or a final ``error`` stop it), else
-  ``error``, as does a reconnect that failed. Each reconnect try shows in ``status``; once
-  reconnected, ``connection`` reads ``connected`` again and the loss's error is cleared.
-  Whenever a connection ends, the open audio is closed and a push-to-talk turn dropped.
+- ``connection``: a normal close (code 1000) reads ``disconnected``; any other close is a
+  loss, which reads ``reconnecting`` when the client's close event says a reconnect
+  follows (the mic stays open in the browser: only ``disconnected`` or a final ``error``
+  stop it), else ``error``, as does a reconnect that failed. Each reconnect try shows in
+  ``status``; once reconnected, ``connection`` reads ``connected`` again and the loss's
+  error is cleared. Whenever a connection ends, the open audio is closed and a
+  push-to-talk turn dropped.
 - ``error`` shows the client's last error and why a connection was lost, scrubbed of the
   key. A tool failure also marks its call's card as failed.
 - :meth:`ClientEvents.close` stops following the client (the client stays as it is).

@@ -8,8 +8,9 @@ Rules:
 - The client is not thread-safe, and comm messages and trait changes from the browser may
   be handled in another thread: JupyterLab sends widget messages on a kernel subshell,
   whose thread has its own loop. :meth:`HomeLoop.run` runs what they ask for in the home
-  thread: at once when called there (or when the home loop is not running), else through
-  ``call_soon_threadsafe``.
+  thread, through ``call_soon_threadsafe`` when called from another thread while the home
+  loop runs; otherwise (in the home thread, with no home loop yet, or one not running) at
+  once.
 - Nothing raises into the caller (the comm). An action or task that raises a
   :class:`RealtimeError` has its message reported; any other exception is logged with its
   traceback and reported as ``"<what> failed: <exception>"``. Reports go to the owner's

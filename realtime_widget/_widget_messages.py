@@ -14,7 +14,7 @@ Rules:
   they are now) and the samples sent so far of each item whose audio still streams (a page
   opened mid-answer counts its played samples from there); ``{"type": "mic_check"}`` asking
   every page whether it captures (a page answers ``mic_held``). The widget sends only
-  :data:`KernelMessage` values, each through a :class:`SendMessage`.
+  :data:`KernelMessage` values (its parts through a :class:`SendMessage`).
 - The ``items`` trait goes to the browser as an :class:`ItemsState`, ``{"rev", "items"}``:
   every summary in conversation order, and ``rev``, the widget's revision when the state
   was taken (:func:`items_state`).

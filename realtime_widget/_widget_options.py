@@ -12,8 +12,9 @@ Rules:
   with a ``handler`` is registered with it, one without is only defined (the caller
   answers it with ``client.send_function_call_output``). :func:`tool_summaries` is what
   the ``tools`` trait lists of them: ``{name, description, parameters}`` each.
-- The API key is kept only in a :class:`Scrubber`, which replaces it with ``***`` in a
-  text bound for a trait, a log or a repr; it is never synced or sent.
+- The widget keeps the API key only in a :class:`Scrubber` (the client has its own), which
+  replaces it with ``***`` in a text bound for a trait, a log or a repr; the widget never
+  syncs or sends it.
 - Under ipykernel 6 comm messages wait while any cell runs, even one that awaits:
   :func:`warn_if_old_ipykernel` warns once per process (ipykernel 7 or later is needed).
 """

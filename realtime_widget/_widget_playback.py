@@ -2,12 +2,12 @@
 
 Rules:
 
-- Each piece of an item's audio goes out as one ``audio`` message with one buffer of PCM16
-  little-endian samples (:meth:`Playback.send`); the item is *open* from its first piece
-  until ``audio_done`` closes it: when the item completes (:meth:`Playback.done`) or the
-  connection ends (:meth:`Playback.close_all`, every open item in id order). The samples
-  sent so far of each open item (:meth:`Playback.open_items`) tell a page opened
-  mid-answer where its playback starts.
+- Each piece of an item's audio that holds samples goes out as one ``audio`` message with
+  one buffer of PCM16 little-endian samples (:meth:`Playback.send`); the item is *open*
+  from its first piece until ``audio_done`` closes it: when the item completes
+  (:meth:`Playback.done`) or the connection ends (:meth:`Playback.close_all`, every open
+  item in id order). The samples sent so far of each open item
+  (:meth:`Playback.open_items`) tell a page opened mid-answer where its playback starts.
 - An item the browser reports as interrupted is closed without ``audio_done`` and muted:
   its late audio is not sent.
 - What the browser reports: :attr:`Playback.played_samples` keeps the highest position
