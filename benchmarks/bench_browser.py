@@ -104,11 +104,11 @@ def _rtw_traced_send(content, buffers=None, *args, **kwargs):
         _rtw_kernel.append([_rtw_time.time() * 1000, "interrupt", None, 0])
     return _rtw_send(content, buffers, *args, **kwargs)
 w.send = _rtw_traced_send
-_rtw_mic = w._browser_handlers["audio"]
+_rtw_mic = w._browser.handlers["audio"]
 def _rtw_traced_mic(message):
     _rtw_kernel.append([_rtw_time.time() * 1000, "mic", None, message["data"].nbytes // 2])
     return _rtw_mic(message)
-w._browser_handlers["audio"] = _rtw_traced_mic
+w._browser.handlers["audio"] = _rtw_traced_mic
 def _rtw_comm(_widget, content, buffers):
     if isinstance(content, dict) and content.get("type") == "audio" and buffers:
         _rtw_kernel.append([_rtw_time.time() * 1000, "comm", None, buffers[0].nbytes // 2])

@@ -266,7 +266,7 @@ class _Setup:
         before = self.comm.totals()
         gc.collect()
         cpu = time.process_time()
-        self.widget._send_items()
+        self.widget._items.send_all()
         cpu = time.process_time() - cpu
         after = self.comm.totals()
         return cpu, (after[1] - before[1]) + (after[2] - before[2])

@@ -2,8 +2,9 @@
 //
 // Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
 // `export ` stripped (the audio core), then js/widget/*.js as they are (items.js: the item
-// store, message checks and labels, pure; session.js: RtwSession, the kernel's messages and
-// the browser's audio; view.js: RtwView, the DOM), then this file. anywidget loads the module
+// store, message checks and labels, pure; mic.js: RtwMic, the microphone and push-to-talk;
+// session.js: RtwSession, the kernel's messages and playback; view.js: RtwView, the DOM),
+// then this file. anywidget loads the module
 // from a blob: URL, where relative imports do not resolve, hence one module. No file has side
 // effects at import: node tests import the assembled module (js/tests/widget.test.mjs).
 //

@@ -14,7 +14,7 @@ Rules:
   they are now) and the samples sent so far of each item whose audio still streams (a page
   opened mid-answer counts its played samples from there); ``{"type": "mic_check"}`` asking
   every page whether it captures (a page answers ``mic_held``). The widget sends only
-  :data:`KernelMessage` values.
+  :data:`KernelMessage` values (its parts through a :class:`SendMessage`).
 - The ``items`` trait goes to the browser as an :class:`ItemsState`, ``{"rev", "items"}``:
   every summary in conversation order, and ``rev``, the widget's revision when the state
   was taken (:func:`items_state`).
@@ -47,7 +47,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias, TypedDict
+from typing import Any, Final, Literal, Protocol, TypeAlias, TypedDict
 
 from .errors import ProtocolError
 from .protocol import SAMPLE_RATE
@@ -72,6 +72,7 @@ __all__ = [
     "ItemsState",
     "KernelMessage",
     "MicCheckMessage",
+    "SendMessage",
     "SnapshotMessage",
     "ToolState",
     "call_failed",
@@ -181,6 +182,12 @@ KernelMessage: TypeAlias = (
     | SnapshotMessage
     | MicCheckMessage
 )
+
+
+class SendMessage(Protocol):
+    """Sends one kernel-to-browser message, with the binary buffers it carries."""
+
+    def __call__(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None: ...
 
 
 # -- browser to kernel ------------------------------------------------------------------------

@@ -6,6 +6,16 @@ Rules:
   makes no protocol decision of its own (the client decides when to cancel, truncate, run
   tools and ask for responses). The message shapes are in
   :mod:`realtime_widget._widget_messages`.
+- This module is the public class: its traits, its methods, and the parts it is made of,
+  each keeping one concern's state: what the settings become
+  (:mod:`realtime_widget._widget_options`), the client's events
+  (:mod:`realtime_widget._widget_events`) and the browser's messages
+  (:mod:`realtime_widget._widget_browser`) mapped to traits and messages, the items
+  (:mod:`realtime_widget._widget_sync`), the tool call cards
+  (:mod:`realtime_widget._widget_calls`), the model's audio
+  (:mod:`realtime_widget._widget_playback`), turn detection and push-to-talk
+  (:mod:`realtime_widget._widget_turns`) and the client's loop
+  (:mod:`realtime_widget._widget_loop`).
 - Traits: ``connection`` (``disconnected | connecting | connected | reconnecting |
   error``; ``error`` only when no reconnect follows: a connection the client reopens goes
   straight to ``reconnecting``), ``error`` (the last error, ``""`` when cleared),
@@ -49,43 +59,34 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib.metadata
-import logging
 import os
-import sys
-import threading
-import time
 import uuid
-import warnings
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar, cast, overload
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Literal, TypeVar, overload
 
 import anywidget
 import traitlets
 
 from ._frontend import assemble_css, assemble_esm
-from ._widget_items import ItemList, SendSchedule
-from ._widget_messages import (
-    BrowserAudio,
-    BrowserInterrupted,
-    BrowserMessage,
-    BrowserPlayed,
-    BrowserText,
-    CallRecord,
-    DeltaField,
-    ItemsState,
-    ItemSummary,
-    KernelMessage,
-    call_failed,
-    items_state,
-    parse_browser_message,
-    summarize_item,
+from ._widget_browser import BrowserMessages
+from ._widget_calls import CallCards
+from ._widget_events import ClientEvents
+from ._widget_loop import HomeLoop
+from ._widget_messages import ItemsState, ItemSummary, KernelMessage, items_state
+from ._widget_options import (
+    DEFAULT_TRANSCRIPTION,
+    UNSET,
+    Scrubber,
+    add_tool,
+    session_fields,
+    tool_summaries,
+    warn_if_old_ipykernel,
 )
+from ._widget_playback import Interruption, Playback
+from ._widget_sync import ItemSync
+from ._widget_turns import TURN_MODES, TurnMode, Turns
 from .client import RealtimeClient
-from .errors import ProtocolError, RealtimeError, ToolError, UsageError
-from .protocol import SAMPLE_RATE
+from .errors import RealtimeError, UsageError
 from .session import SessionShape
 from .tools import Tool
 
@@ -103,101 +104,27 @@ __all__ = [
     "TurnMode",
 ]
 
-logger = logging.getLogger("realtime_widget.widget")
-
 ConnectionState = Literal["disconnected", "connecting", "connected", "reconnecting", "error"]
 MicState = Literal["off", "starting", "on", "denied", "unsupported"]
-TurnMode = Literal["server_vad", "semantic_vad", "manual"]
-CONNECTION_STATES: Final = ("disconnected", "connecting", "connected", "reconnecting", "error")
-MIC_STATES: Final = ("off", "starting", "on", "denied", "unsupported")
-TURN_MODES: Final = ("server_vad", "semantic_vad", "manual")
+CONNECTION_STATES: Final[tuple[ConnectionState, ...]] = (
+    "disconnected",
+    "connecting",
+    "connected",
+    "reconnecting",
+    "error",
+)
+MIC_STATES: Final[tuple[MicState, ...]] = ("off", "starting", "on", "denied", "unsupported")
 
-DEFAULT_TRANSCRIPTION: Final = "gpt-4o-mini-transcribe"
 MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
 ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this long quiet
 ITEMS_SYNC_SECONDS: Final = 3.0  # ... or this long after the first change it lacks
-_MIN_PTT_SAMPLES: Final = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
-_MAX_INTERRUPTIONS: Final = 256
-_MAX_PLAYED_ITEMS: Final = 1024
-_DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_ipykernel_warned = False
-
-
-def _ipykernel_too_old(version: str) -> bool:
-    """Whether an ipykernel ``version`` holds comm messages while a cell awaits (before 7)."""
-    major = version.split(".", 1)[0]
-    return major.isdigit() and int(major) < 7
-
-
-def _warn_if_old_ipykernel() -> None:
-    """Warn once per process when running in an ipykernel older than 7."""
-    global _ipykernel_warned
-    module = sys.modules.get("ipykernel")
-    if _ipykernel_warned or module is None:
-        return
-    version = getattr(module, "__version__", None)
-    if not isinstance(version, str):
-        try:
-            version = importlib.metadata.version("ipykernel")
-        except importlib.metadata.PackageNotFoundError:
-            return
-    if _ipykernel_too_old(version):
-        _ipykernel_warned = True
-        warnings.warn(
-            f"ipykernel {version} holds the widget's messages while a cell runs, even one "
-            "that awaits: install ipykernel>=7 in the kernel's environment",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-_UNSET: Final = _Unset()
-
-
-@dataclass(frozen=True, slots=True)
-class Interruption:
-    """Playback stopped by the browser: the item playing and the samples it had played."""
-
-    item_id: str | None
-    played_samples: int
-    time: float  # time.monotonic()
 
 
 def _items_json(value: list[ItemSummary], widget: RealtimeWidget) -> ItemsState:
     """The ``items`` trait as the browser gets it: the summaries and the revision now."""
     return items_state(value, widget._items.rev)
-
-
-def _turn_config(value: object) -> dict[str, Any] | None:
-    """The session's ``turn_detection`` for a widget value (``None`` means manual turns)."""
-    if value is None or value == "manual":
-        return None
-    if value in ("server_vad", "semantic_vad"):
-        return {"type": value}
-    if isinstance(value, Mapping) and value.get("type") in ("server_vad", "semantic_vad"):
-        return dict(value)
-    raise UsageError(
-        "turn_detection must be 'server_vad', 'semantic_vad', 'manual', None or a dict with "
-        f"one of those types, got {value!r}"
-    )
-
-
-def _transcription_config(value: object) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value:
-        return {"model": value}
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise UsageError(f"transcription must be a model name, a dict or None, got {value!r}")
 
 
 class RealtimeWidget(anywidget.AnyWidget):
@@ -219,13 +146,17 @@ class RealtimeWidget(anywidget.AnyWidget):
     _esm = assemble_esm()
     _css = assemble_css()
 
-    connection = traitlets.Enum(CONNECTION_STATES, default_value="disconnected").tag(sync=True)
+    connection: traitlets.Enum[ConnectionState] = traitlets.Enum(
+        CONNECTION_STATES, default_value="disconnected"
+    ).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     tools = traitlets.List(traitlets.Dict()).tag(sync=True)
-    turn_detection = traitlets.Enum(TURN_MODES, default_value="server_vad").tag(sync=True)
-    mic = traitlets.Enum(MIC_STATES, default_value="off").tag(sync=True)
-    # The ItemList's own list, changed in place (no element trait: it would copy the list).
+    turn_detection: traitlets.Enum[TurnMode] = traitlets.Enum(
+        TURN_MODES, default_value="server_vad"
+    ).tag(sync=True)
+    mic: traitlets.Enum[MicState] = traitlets.Enum(MIC_STATES, default_value="off").tag(sync=True)
+    # The ItemSync's own list, changed in place (no element trait: it would copy the list).
     items: traitlets.List[ItemSummary] = traitlets.List(read_only=True).tag(
         sync=True, to_json=_items_json
     )
@@ -250,8 +181,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         instructions: str | None = None,
         voice: str | None = None,
         tools: Iterable[Any] = (),
-        turn_detection: Any = _UNSET,
-        transcription: Any = _UNSET,
+        turn_detection: Any = UNSET,
+        transcription: Any = UNSET,
         dialect: SessionShape | None = None,
         reconnect: bool = True,
         **kwargs: Any,
@@ -260,108 +191,70 @@ class RealtimeWidget(anywidget.AnyWidget):
             raise UsageError("give either client= or url/api_key/model/dialect, not both")
         if "items" in kwargs:
             raise UsageError("items is set by the widget, from its client's conversation")
-        _warn_if_old_ipykernel()
-        # Kept only to scrub error texts and reprs; never synced or sent.
-        self.__secret = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        warn_if_old_ipykernel()
+        # The key is kept only to scrub error texts and reprs; never synced or sent.
+        self._scrub = Scrubber(api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"))
         if client is None:
             client = RealtimeClient(
                 url=url, api_key=api_key, model=model, dialect=dialect, reconnect=reconnect
             )
-            if transcription is _UNSET:
+            if transcription is UNSET:
                 transcription = DEFAULT_TRANSCRIPTION
         self._client = client
-        fields: dict[str, Any] = {}
-        if instructions is not None:
-            fields["instructions"] = instructions
-        if voice is not None:
-            fields["voice"] = voice
-        if transcription is not _UNSET:
-            fields["input_audio_transcription"] = _transcription_config(transcription)
-        self._turn_configs: dict[str, dict[str, Any]] = {}
-        if turn_detection is not _UNSET:
-            detection = _turn_config(turn_detection)
-            fields["turn_detection"] = detection
-            if detection is not None:
-                self._turn_configs[str(detection["type"])] = detection
+        fields = session_fields(
+            instructions=instructions,
+            voice=voice,
+            transcription=transcription,
+            turn_detection=turn_detection,
+        )
         if fields:
             client.update_session(**fields)
         for tool in tools:
-            self._add_tool(tool)
+            add_tool(client, tool)
 
-        # The loop the client runs on: the one running where the widget is made (a kernel's
-        # main loop), or the one connect() is awaited on.
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        with contextlib.suppress(RuntimeError):
-            self._loop = asyncio.get_running_loop()
-            self._loop_thread = threading.get_ident()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._connect_task: asyncio.Task[None] | None = None
-        self._calls: dict[str, CallRecord] = {}  # by call_id
-        self._call_items: dict[str, str] = {}  # function call item ids, by call_id
-        self._failed_calls: set[str] = set()
-        self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
-        self._truncated: dict[str, int] = {}
-        # items whose audio was sent but not closed: the samples sent so far
-        self._audio_open: dict[str, int] = {}
-        self._muted: set[str] = set()  # interrupted items: their late audio is not sent
-        self._played: dict[str, int] = {}
-        self._interruptions: list[Interruption] = []
-        self._ptt_active = False
-        self._ptt_samples = 0
-        self._dropped_audio_chunks = 0
-        self._close_error = ""
-        self._mic_held = False
-        self._mic_check: asyncio.TimerHandle | None = None
-        self._items = ItemList()
-        for item in client.get_conversation_items():
-            self._index_call(item)
-            self._items.put(self._summary(item))
-        self._items_schedule = SendSchedule(ITEMS_QUIET_SECONDS, ITEMS_SYNC_SECONDS)
-        self._items_timer: asyncio.TimerHandle | None = None
-        self._items_timer_loop: asyncio.AbstractEventLoop | None = None
+        # The parts, each keeping one concern's state (see the module rules).
+        self._home = HomeLoop(self._report, self._scrub)
+        self._turns = Turns(self, self._home, fields.get("turn_detection"))
+        self._calls = CallCards(client)
+        self._playback = Playback(self._send_message)
+        self._items = ItemSync(
+            client,
+            self._calls,
+            self._send_message,
+            self._publish_items,
+            quiet=ITEMS_QUIET_SECONDS,
+            longest=ITEMS_SYNC_SECONDS,
+        )
         self._sending_items = False
-        self._items_observed: list[ItemSummary] = list(self._items.summaries)
+        self._connect_task: asyncio.Task[None] | None = None
 
         super().__init__(
-            tools=self._tool_summaries(),
-            turn_detection=self._client_turn_mode(),
+            tools=tool_summaries(client.get_tools()),
+            turn_detection=self._turns.client_mode(),
             **kwargs,
         )
-        self._handlers: list[tuple[Any, str, Callable[[Any], None]]] = [
-            (client, "conversation.item.appended", self._on_item_appended),
-            (client, "conversation.updated", self._on_updated),
-            (client, "conversation.item.completed", self._on_item_completed),
-            (client, "conversation.interrupted", self._on_interrupted),
-            (client, "error", self._on_error),
-            (client, "close", self._on_close),
-            (client, "reconnecting", self._on_reconnecting),
-            (client, "reconnected", self._on_reconnected),
-            (client, "tools.updated", self._on_tools_updated),
-            (client.realtime, "client.session.update", self._on_session_sent),
-            (client.realtime, "server.conversation.item.truncated", self._on_truncated),
-            (client.realtime, "server.conversation.item.deleted", self._on_deleted),
-        ]
-        for source, name, handler in self._handlers:
-            source.on(name, handler)
-        self.observe(self._on_turn_detection_trait, names="turn_detection")
-        self.on_msg(self._on_browser_msg)
-        self._browser_handlers: dict[str, Callable[[Any], None]] = {
-            "audio": self._browser_audio,
-            "interrupted": self._browser_interrupted,
-            "played": self._browser_played,
-            "stop": self._browser_stop,
-            "text": self._browser_text,
-            "ptt_start": self._browser_ptt_start,
-            "ptt_stop": self._browser_ptt_stop,
-            "connect": self._browser_connect,
-            "disconnect": self._browser_disconnect,
-            "hello": self._browser_hello,
-            "mic_check": self._browser_mic_check,
-            "mic_held": self._browser_mic_held,
-        }
+        self._events = ClientEvents(
+            self,
+            items=self._items,
+            calls=self._calls,
+            playback=self._playback,
+            turns=self._turns,
+            send=self._send_message,
+            scrub=self._scrub,
+        )
+        self.observe(self._turns.chosen, names="turn_detection")
+        self._browser = BrowserMessages(
+            self,
+            items=self._items,
+            playback=self._playback,
+            turns=self._turns,
+            home=self._home,
+            send=self._send_message,
+            mic_check_seconds=MIC_CHECK_SECONDS,
+        )
+        self.on_msg(self._browser.receive)
         if client.is_connected():
-            self._set_connection("connected")
+            self.connection = "connected"
 
     # -- public API -----------------------------------------------------------------------
 
@@ -373,12 +266,12 @@ class RealtimeWidget(anywidget.AnyWidget):
     @property
     def played_samples(self) -> dict[str, int]:
         """Samples of each assistant item the browser reported as played (a copy)."""
-        return dict(self._played)
+        return self._playback.played_samples
 
     @property
     def interruptions(self) -> list[Interruption]:
         """Playback interruptions reported by the browser, oldest first (a copy)."""
-        return list(self._interruptions)
+        return self._playback.interruptions
 
     def __repr__(self) -> str:
         client = self._client
@@ -397,10 +290,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         ``"error"`` and ``error`` to its message. A second call while connecting waits for
         the first one.
         """
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._home.adopt()
         if self._client.is_connected():
-            self._set_connection("connected")
+            self.connection = "connected"
             return
         task = self._connect_task
         if task is None or task.done():
@@ -408,25 +300,25 @@ class RealtimeWidget(anywidget.AnyWidget):
         await asyncio.shield(task)
 
     async def _connect(self) -> None:
-        self._set_connection("connecting")
+        self.connection = "connecting"
         self.error = ""
         try:
             await self._client.connect()
         except RealtimeError as exc:
-            self._set_connection("error")
-            self.error = self._scrub(str(exc))
+            self.connection = "error"
+            self._report(str(exc))
             raise
         except BaseException:
-            self._set_connection("connected" if self._client.is_connected() else "error")
+            self.connection = "connected" if self._client.is_connected() else "error"
             raise
-        self._set_connection("connected")
+        self.connection = "connected"
 
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection (the conversation is kept); returns an awaitable future."""
-        self._close_open_audio()
-        self._ptt_active = False
+        self._playback.close_all()
+        self._turns.end()
         future = self._client.disconnect()
-        self._set_connection("disconnected")
+        self.connection = "disconnected"
         return future
 
     def send_text(self, text: str) -> None:
@@ -474,475 +366,40 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop listening to the client and close the widget (the client stays as it is)."""
-        for source, name, handler in getattr(self, "_handlers", ()):
-            with contextlib.suppress(UsageError):
-                source.off(name, handler)
-        self._handlers = []
-        for name in ("_mic_check", "_items_timer"):
-            timer = getattr(self, name, None)
-            if timer is not None:
-                timer.cancel()
-                setattr(self, name, None)
+        for name in ("_events", "_browser", "_items"):
+            part = getattr(self, name, None)  # None in a widget whose __init__ raised
+            if part is not None:
+                part.close()
         super().close()
 
     def send_state(self, key: str | Iterable[str] | None = None) -> None:
         """Send traits to the browser (ipywidgets' method); ``items`` whole, as it is now."""
         keys = None if key is None else [key] if isinstance(key, str) else list(key)
         if keys is None or "items" in keys:
-            self._items_schedule.sent()
+            self._items.state_sent()
         super().send_state(keys)
 
     def _should_send_property(self, key: str, value: Any) -> bool:
-        # ``items`` changes in place and goes out from _send_items alone (see the rules).
+        # ``items`` changes in place and goes out from _publish_items alone (see the rules).
         if key == "items" and not self._sending_items:
             return False
         return bool(super()._should_send_property(key, value))
 
-    # -- helpers --------------------------------------------------------------------------
-
-    def _set_connection(self, state: ConnectionState) -> None:
-        self.connection = state
+    # -- what the parts call back ---------------------------------------------------------
 
     def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
         """Send one kernel-to-browser message (see :mod:`realtime_widget._widget_messages`)."""
         self.send(message, buffers=buffers)
 
-    def _scrub(self, text: str) -> str:
-        secret = self.__secret
-        if secret and len(secret) >= 4 and secret in text:
-            return text.replace(secret, "***")
-        return text
+    def _report(self, text: str) -> None:
+        """Show ``text`` in the ``error`` trait, scrubbed of the key."""
+        self.error = self._scrub(text)
 
-    def _add_tool(self, tool: Any) -> None:
-        if isinstance(tool, Mapping) and "handler" not in tool:
-            self._client.add_tool(tool)
-        elif isinstance(tool, Mapping):
-            definition = {k: v for k, v in tool.items() if k != "handler"}
-            self._client.register_tool(definition, tool["handler"])
-        else:
-            self._client.register_tool(tool)
-
-    def _tool_summaries(
-        self, tools: Iterable[Mapping[str, Any]] | None = None
-    ) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": str(t.get("name", "")),
-                "description": str(t.get("description", "")),
-                "parameters": t.get("parameters") or {},
-            }
-            for t in (self._client.get_tools() if tools is None else tools)
-        ]
-
-    def _on_tools_updated(self, event: Mapping[str, Any]) -> None:
-        # tools change from cells (on the widget or on its client directly)
-        self.tools = self._tool_summaries(event["tools"])
-
-    def _client_turn_mode(self) -> TurnMode:
-        kind = self._client.get_turn_detection_type()
-        return cast(TurnMode, kind) if kind in ("server_vad", "semantic_vad") else "manual"
-
-    def _on_home_loop(self, action: Callable[[], None], what: str) -> None:
-        """Run ``action`` on the client's loop, in its thread, reporting its errors.
-
-        Comm messages and trait changes from the browser may be handled in another thread:
-        JupyterLab sends widget messages on a kernel subshell, whose thread has its own loop.
-        The client is not thread-safe, so what they ask for hops to the client's thread.
-        """
-
-        def run() -> None:
-            try:
-                action()
-            except RealtimeError as exc:
-                self.error = self._scrub(str(exc))
-            except Exception as exc:
-                logger.exception("%s failed", what)
-                self.error = self._scrub(f"{what} failed: {exc}")
-
-        loop = self._loop
-        elsewhere = self._loop_thread is not None and self._loop_thread != threading.get_ident()
-        if loop is not None and elsewhere and loop.is_running():
-            loop.call_soon_threadsafe(run)
-        else:
-            run()
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any], what: str) -> None:
-        """Run ``coroutine`` as a background task on the client's loop (in this thread)."""
-
-        async def guarded() -> None:
-            try:
-                await coroutine
-            except asyncio.CancelledError:
-                raise
-            except RealtimeError as exc:
-                logger.info("%s failed: %s", what, self._scrub(str(exc)))
-            except Exception as exc:
-                logger.exception("%s failed", what)
-                self.error = self._scrub(f"{what} failed: {exc}")
-
-        loop = self._loop
-        if loop is None:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        task = loop.create_task(guarded(), name=f"realtime-widget-{what}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _summary(self, item: Mapping[str, Any]) -> ItemSummary:
-        item_id = str(item.get("id"))
-        call_id = item.get("call_id")
-        call = self._calls.get(call_id) if isinstance(call_id, str) else None
-        return summarize_item(
-            item,
-            call=call,
-            heard_transcript=self._heard.get(item_id),
-            truncated_ms=self._truncated.get(item_id),
-        )
-
-    def _put(self, item: Mapping[str, Any]) -> None:
-        """Summarize the item again; if that says something new, send it and note the change."""
-        summary = self._summary(item)
-        if self._items.put(summary):
-            self._send_message({"type": "item", "item": summary})
-            self._schedule_items()
-
-    def _schedule_items(self) -> None:
-        """An item changed: the whole list goes out later (see the rules)."""
-        self._items_schedule.changed(time.monotonic())
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # nothing could send it later
-            self._send_items()
-            return
-        if self._items_timer is not None and self._items_timer_loop is loop:
-            return  # when it fires, it looks at the schedule again
-        if self._items_timer is not None:
-            self._items_timer.cancel()
-        wait = self._items_schedule.wait(time.monotonic()) or 0.0
-        self._items_timer = loop.call_later(wait, self._items_due)
-        self._items_timer_loop = loop
-
-    def _items_due(self) -> None:
-        self._items_timer = None
-        wait = self._items_schedule.wait(time.monotonic())
-        if wait is None:
-            return  # sent meanwhile (a page asked for the state)
-        if wait > 0.001:
-            self._items_timer = asyncio.get_running_loop().call_later(wait, self._items_due)
-            return
-        self._send_items()
-
-    def _send_items(self) -> None:
-        """Send the whole ``items`` list now, in the conversation's order, and tell observers."""
-        if self._items_timer is not None:
-            self._items_timer.cancel()
-            self._items_timer = None
-        self._items.follow(self._client.get_conversation_items(), self._summary)
-        old, self._items_observed = self._items_observed, list(self._items.summaries)
-        change = traitlets.Bunch(
-            name="items", old=old, new=self._items.summaries, owner=self, type="change"
-        )
+    def _publish_items(self, old: list[ItemSummary], new: list[ItemSummary]) -> None:
+        """Tell the ``items`` observers, and send the trait: the list went from ``old``."""
+        change = traitlets.Bunch(name="items", old=old, new=new, owner=self, type="change")
         self._sending_items = True
         try:
             self.notify_change(change)
         finally:
             self._sending_items = False
-        self._items_schedule.sent()  # also when a hold_sync() holds it: it goes out then
-
-    def _index_call(self, item: Mapping[str, Any]) -> None:
-        call_id = item.get("call_id")
-        if item.get("type") == "function_call" and isinstance(call_id, str):
-            self._call_items[call_id] = str(item.get("id"))
-
-    def _close_open_audio(self) -> None:
-        for item_id in sorted(self._audio_open):
-            self._send_message({"type": "audio_done", "item_id": item_id})
-        self._audio_open.clear()
-
-    def _call_of(self, call_id: str) -> Mapping[str, Any] | None:
-        """The function call item with ``call_id``, if the conversation holds it."""
-        item_id = self._call_items.get(call_id)
-        known = self._client.conversation.get_item(item_id) if item_id is not None else None
-        if known is not None and known.get("call_id") == call_id:
-            return known
-        for item in reversed(self._client.get_conversation_items()):  # not indexed as a call
-            if item.get("type") == "function_call" and item.get("call_id") == call_id:
-                return cast(Mapping[str, Any], item)
-        return None
-
-    # -- client events --------------------------------------------------------------------
-
-    def _on_item_appended(self, event: Mapping[str, Any]) -> None:
-        item = event["item"]
-        if item.get("type") == "function_call_output":
-            self._finish_call(item)
-        self._index_call(item)
-        self._put(item)
-
-    def _on_updated(self, event: Mapping[str, Any]) -> None:
-        item, delta = event["item"], event.get("delta")
-        item_id = str(item.get("id"))
-        if not delta:
-            self._put(item)
-            return
-        self._items.streamed.add(item_id)
-        self._items_schedule.streamed(time.monotonic())
-        audio = delta.get("audio")
-        if audio is not None:
-            if len(audio) and item_id not in self._muted:
-                self._audio_open[item_id] = self._audio_open.get(item_id, 0) + len(audio)
-                data = audio.astype("<i2", copy=False).tobytes()
-                self._send_message({"type": "audio", "item_id": item_id}, buffers=[data])
-            return
-        for field in _DELTA_FIELDS:
-            piece = delta.get(field)
-            if piece:
-                self._send_message(
-                    {"type": "delta", "item_id": item_id, "field": field, "delta": piece}
-                )
-
-    def _on_item_completed(self, event: Mapping[str, Any]) -> None:
-        item = event["item"]
-        item_id = str(item.get("id"))
-        if self._audio_open.pop(item_id, None) is not None:
-            self._send_message({"type": "audio_done", "item_id": item_id})
-        call_id = item.get("call_id")
-        is_call = item.get("type") == "function_call" and isinstance(call_id, str)
-        if is_call and call_id not in self._calls:
-            self._calls[call_id] = CallRecord("running", time.monotonic())
-        self._index_call(item)
-        self._put(item)
-
-    def _finish_call(self, output_item: Mapping[str, Any]) -> None:
-        call_id = output_item.get("call_id")
-        if not isinstance(call_id, str):
-            return
-        output = str(output_item.get("output") or "")
-        record = self._calls.get(call_id) or CallRecord("running", time.monotonic())
-        failed = call_id in self._failed_calls or call_failed(output)
-        self._calls[call_id] = CallRecord(
-            "error" if failed else "done",
-            record.started,
-            ms=round((time.monotonic() - record.started) * 1000),
-            output=output,
-        )
-        call = self._call_of(call_id)
-        if call is not None:
-            self._put(call)
-
-    def _on_interrupted(self, event: Mapping[str, Any]) -> None:
-        self._send_message({"type": "interrupt"})
-
-    def _on_truncated(self, event: Mapping[str, Any]) -> None:
-        item_id = event.get("item_id")
-        end = event.get("audio_end_ms")
-        item = self._client.conversation.get_item(item_id) if isinstance(item_id, str) else None
-        if item is None or not isinstance(end, int | float):
-            return
-        self._truncated[str(item_id)] = int(end)
-        self._put(item)
-
-    def _on_deleted(self, event: Mapping[str, Any]) -> None:
-        item_id = event.get("item_id")
-        if not isinstance(item_id, str):
-            return
-        self._heard.pop(item_id, None)
-        self._truncated.pop(item_id, None)
-        rev = self._items.remove(item_id)
-        if rev is not None:
-            self._send_message({"type": "item_removed", "item_id": item_id, "rev": rev})
-            self._schedule_items()
-
-    def _on_error(self, event: Mapping[str, Any]) -> None:
-        error = event.get("error")
-        if isinstance(error, ToolError):
-            call_id = event.get("call_id")
-            if isinstance(call_id, str):
-                self._failed_calls.add(call_id)
-        if event.get("type") == "reconnect_failed":
-            self._set_connection("error")
-            self.status = ""
-        if isinstance(error, BaseException):
-            message = str(error)
-        else:
-            message = str(event.get("message") or event.get("type") or "error")
-        self.error = self._scrub(message)
-
-    def _on_close(self, event: Mapping[str, Any]) -> None:
-        self._close_open_audio()
-        self._ptt_active = False
-        if not event.get("error"):
-            self._set_connection("disconnected")
-            return
-        reason = event.get("exception") or f"connection closed (code {event.get('code')})"
-        self.error = self._close_error = self._scrub(str(reason))
-        if event.get("reconnecting"):
-            # the mic stays open in the browser: only "disconnected" or a final "error" stop it
-            self._set_connection("reconnecting")
-            self.status = "connection lost: reconnecting"
-        else:
-            self._set_connection("error")
-
-    def _on_reconnecting(self, event: Mapping[str, Any]) -> None:
-        self._set_connection("reconnecting")
-        self.status = f"connection lost: reconnecting (attempt {event.get('attempt')})"
-
-    def _on_reconnected(self, event: Mapping[str, Any]) -> None:
-        self._set_connection("connected")
-        self.status = ""
-        if self.error and self.error == self._close_error:
-            self.error = ""
-
-    # -- trait changes --------------------------------------------------------------------
-
-    def _on_turn_detection_trait(self, change: Mapping[str, Any]) -> None:
-        mode = change["new"]
-        config = None if mode == "manual" else self._turn_configs.get(mode, {"type": mode})
-
-        def apply() -> None:
-            if mode != "manual":
-                self._ptt_active = False
-            if self._client_turn_mode() != mode:  # not an echo of the client's own change
-                self._client.update_session(turn_detection=config)
-
-        self._on_home_loop(apply, "changing turn detection")
-
-    def _on_session_sent(self, event: Mapping[str, Any]) -> None:
-        self._follow_turn_mode()
-
-    def _follow_turn_mode(self) -> None:
-        """Set ``turn_detection`` from the client's session (changed from a cell, say)."""
-        detection = self._client.config.turn_detection()
-        if detection is not None and isinstance(detection.get("type"), str):
-            self._turn_configs[detection["type"]] = dict(detection)
-        mode = self._client_turn_mode()
-        if mode != "manual":
-            self._ptt_active = False
-        if self.turn_detection != mode:
-            self.turn_detection = mode
-
-    # -- browser messages -----------------------------------------------------------------
-
-    def _on_browser_msg(self, _widget: object, content: object, buffers: list[Any]) -> None:
-        if isinstance(content, Mapping) and content.get("kind") == "anywidget-command":
-            return  # anywidget's own request/response channel
-        try:
-            message: BrowserMessage = parse_browser_message(content, buffers or [])
-        except ProtocolError as exc:
-            logger.warning("ignored a browser message: %s", exc)
-            return
-        if message["type"] == "audio":
-            # The comm's frame may not outlive this call: keep a copy for the hop.
-            message["data"] = memoryview(message["data"].tobytes())
-        handler = self._browser_handlers[message["type"]]
-        self._on_home_loop(lambda: handler(message), f"browser message {message['type']}")
-
-    def _browser_audio(self, message: BrowserAudio) -> None:
-        if not self._client.is_connected():
-            self._dropped_audio_chunks += 1
-            return
-        data = message["data"]
-        self._client.append_input_audio(data)
-        if self._ptt_active:
-            self._ptt_samples += data.nbytes // 2
-
-    def _browser_interrupted(self, message: BrowserInterrupted) -> None:
-        item_id, played = message["item_id"], message["played_samples"]
-        if len(self._interruptions) >= _MAX_INTERRUPTIONS:
-            del self._interruptions[: _MAX_INTERRUPTIONS // 2]
-        self._interruptions.append(Interruption(item_id, played, time.monotonic()))
-        if item_id is not None:
-            self._muted.add(item_id)
-            self._audio_open.pop(item_id, None)
-            self._record_played(item_id, played)
-        if not self._client.is_connected():
-            return
-        item = self._client.conversation.get_item(item_id) if item_id is not None else None
-        is_assistant = (
-            item is not None and item.get("type") == "message" and item.get("role") == "assistant"
-        )
-        if item is None or not is_assistant:
-            self._client.cancel_response()
-            return
-        transcript = item["formatted"].get("transcript")
-        if transcript:
-            self._heard[str(item_id)] = str(transcript)
-        self._client.cancel_response(item_id, played)
-
-    def _browser_played(self, message: BrowserPlayed) -> None:
-        self._record_played(message["item_id"], message["played_samples"])
-
-    def _record_played(self, item_id: str, samples: int) -> None:
-        if item_id not in self._played and len(self._played) >= _MAX_PLAYED_ITEMS:
-            del self._played[next(iter(self._played))]
-        self._played[item_id] = max(samples, self._played.get(item_id, 0))
-
-    def _browser_stop(self, message: Any) -> None:
-        if self._client.is_connected():
-            self._client.cancel_response()
-
-    def _browser_text(self, message: BrowserText) -> None:
-        if not self._client.is_connected():
-            self.error = "not connected: press Connect first"
-            return
-        self._client.send_user_message_content(message["text"])
-
-    def _browser_ptt_start(self, message: Any) -> None:
-        self._ptt_active = True
-        self._ptt_samples = 0
-        self.status = ""
-
-    def _browser_ptt_stop(self, message: Any) -> None:
-        if not self._ptt_active:
-            return
-        self._ptt_active = False
-        if self.turn_detection != "manual" or not self._client.is_connected():
-            return
-        if self._ptt_samples < _MIN_PTT_SAMPLES:
-            self.status = "too short: hold the button while you speak"
-            self._client.clear_input_audio()  # else the next turn would start with this tap
-            return
-        self._client.create_response()
-
-    def _browser_connect(self, message: Any) -> None:
-        if self._client.is_connected():
-            self._set_connection("connected")
-            return
-        self._spawn(self.connect(), "connect")
-
-    def _browser_disconnect(self, message: Any) -> None:
-        self.disconnect()
-
-    def _browser_mic_check(self, message: Any) -> None:
-        if self.mic not in ("on", "starting"):
-            return
-        self._mic_held = False
-        if self._mic_check is not None:
-            self._mic_check.cancel()
-        self._send_message({"type": "mic_check"})
-        loop = self._loop or asyncio.get_event_loop_policy().get_event_loop()
-        self._mic_check = loop.call_later(MIC_CHECK_SECONDS, self._end_mic_check)
-
-    def _browser_mic_held(self, message: Any) -> None:
-        self._mic_held = True
-
-    def _end_mic_check(self) -> None:
-        self._mic_check = None
-        if not self._mic_held and self.mic in ("on", "starting"):
-            self.mic = "off"  # no page captures: a reloaded page left it on
-
-    def _browser_hello(self, message: Any) -> None:
-        if self._items_schedule.pending:
-            self._send_items()
-        summaries: list[ItemSummary] = []
-        for item_id in list(self._items.streamed):
-            item = self._client.conversation.get_item(item_id)
-            held = self._items.get(item_id)
-            if item is None or held is None:
-                self._items.streamed.discard(item_id)
-                continue
-            summary = self._summary(item)
-            summary["rev"] = held["rev"]  # the same summary, with what streamed since
-            summaries.append(summary)
-        sent = dict(self._audio_open)
-        self._send_message({"type": "snapshot", "items": summaries, "audio_sent": sent})
-        self._follow_turn_mode()

@@ -1,4 +1,4 @@
-"""The layers: the pure core imports no I/O, and the public names resolve."""
+"""The layers: the pure core and the widget's parts import no I/O library; public names resolve."""
 
 from __future__ import annotations
 
@@ -32,14 +32,27 @@ CORE = [
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
 
 
-def test_pure_core_imports_no_io_libraries() -> None:
+def _io_loaded(modules: list[str]) -> str:
+    """The I/O libraries a fresh interpreter holds once it imported ``modules``, as printed."""
     code = (
         "import sys\n"
-        + "".join(f"import {name}\n" for name in CORE)
+        + "".join(f"import {name}\n" for name in modules)
         + f"print(sorted(m for m in {IO!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    return out.stdout.strip()
+
+
+def test_pure_core_imports_no_io_libraries() -> None:
+    assert _io_loaded(CORE) == "[]"
+
+
+def test_the_widget_parts_import_no_io_libraries() -> None:
+    """Only ``realtime_widget.widget`` binds the notebook: its parts do not."""
+    package = Path(realtime_widget.__file__).parent
+    parts = sorted(f"realtime_widget.{p.stem}" for p in package.glob("_widget_*.py"))
+    assert "realtime_widget._widget_browser" in parts and "realtime_widget._widget_sync" in parts
+    assert _io_loaded([*parts, "realtime_widget._frontend"]) == "[]"
 
 
 def _imports(module: str, seen: set[str]) -> set[str]:

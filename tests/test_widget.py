@@ -30,13 +30,15 @@ from widget_wire import (
     until,
 )
 
+from realtime_widget import _widget_options
 from realtime_widget import widget as widget_module
 from realtime_widget._frontend import assemble_css, assemble_esm, find_js_dir, strip_exports
+from realtime_widget._widget_options import ipykernel_too_old
 from realtime_widget.client import RealtimeClient
 from realtime_widget.errors import AuthenticationError
 from realtime_widget.server import LocalRealtimeServer
 from realtime_widget.server.synth import synthesize
-from realtime_widget.widget import RealtimeWidget, _ipykernel_too_old
+from realtime_widget.widget import RealtimeWidget
 
 FIXTURES = (make_widget, recording_comm, server)  # pytest finds them here by name
 
@@ -290,7 +292,7 @@ async def test_audio_before_connect_is_dropped(make_widget: Callable[..., Realti
     widget = make_widget()
     Wire(widget).browser({"type": "audio"}, [memoryview(bytes(3840))])
     assert widget.error == ""
-    assert widget._dropped_audio_chunks == 1
+    assert widget._browser.dropped_audio_chunks == 1
 
 
 # -- interruption -----------------------------------------------------------------------------
@@ -756,14 +758,14 @@ def test_tools_trait_follows_the_client_however_tools_are_registered(
 def test_an_old_ipykernel_is_warned_about_once(
     server: LocalRealtimeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert _ipykernel_too_old("6.29.5") and _ipykernel_too_old("5.0")
-    assert not _ipykernel_too_old("7.0.0") and not _ipykernel_too_old("7.4.0b1")
-    assert not _ipykernel_too_old("dev")
+    assert ipykernel_too_old("6.29.5") and ipykernel_too_old("5.0")
+    assert not ipykernel_too_old("7.0.0") and not ipykernel_too_old("7.4.0b1")
+    assert not ipykernel_too_old("dev")
     kernel = types.ModuleType("ipykernel")
     kernel.__version__ = "6.29.5"  # type: ignore[attr-defined]
     kernel.version_info = (6, 29, 5)  # type: ignore[attr-defined]  # ipywidgets reads it
     monkeypatch.setitem(sys.modules, "ipykernel", kernel)
-    monkeypatch.setattr(widget_module, "_ipykernel_warned", False)
+    monkeypatch.setattr(_widget_options, "_ipykernel_warned", False)
     with pytest.warns(RuntimeWarning, match=r"ipykernel 6\.29\.5 .* ipykernel>=7"):
         first = RealtimeWidget(url=server.url, api_key=SECRET)
     with warnings.catch_warnings():
@@ -771,7 +773,7 @@ def test_an_old_ipykernel_is_warned_about_once(
         second = RealtimeWidget(url=server.url, api_key=SECRET)  # once per process
     kernel.__version__ = "7.1.0"  # type: ignore[attr-defined]
     kernel.version_info = (7, 1, 0)  # type: ignore[attr-defined]
-    monkeypatch.setattr(widget_module, "_ipykernel_warned", False)
+    monkeypatch.setattr(_widget_options, "_ipykernel_warned", False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         third = RealtimeWidget(url=server.url, api_key=SECRET)

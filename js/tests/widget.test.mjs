@@ -367,23 +367,23 @@ describe("the session without a browser", () => {
     const model = fakeModel({ items: [], mic: "on", connection: "connected", turn_detection: "server_vad" });
     const session = new w.RtwSession(model);
     const chunk = () => ({ type: "chunk", buffer: new ArrayBuffer(3840), offset: 0, samples: 1920 });
-    session._onCaptureMessage(chunk());
+    session.mic._onCaptureMessage(chunk());
     assert.equal(model.sent.at(-1).content.type, "audio");
     assert.equal(model.sent.at(-1).buffers[0].byteLength, 3840);
     model.state.turn_detection = "manual";
     const before = model.sent.length;
-    session._onCaptureMessage(chunk());
+    session.mic._onCaptureMessage(chunk());
     assert.equal(model.sent.length, before, "manual turns send nothing while the button is up");
-    session.pttPress();
+    session.mic.pttPress();
     assert.deepEqual(model.sent.at(-1).content, { type: "ptt_start" });
-    session._onCaptureMessage(chunk());
+    session.mic._onCaptureMessage(chunk());
     assert.equal(model.sent.at(-1).content.type, "audio");
-    session.pttRelease(); // no capture node here: ptt_stop at once
+    session.mic.pttRelease(); // no capture node here: ptt_stop at once
     assert.deepEqual(model.sent.at(-1).content, { type: "ptt_stop" });
     model.state.connection = "disconnected";
     model.state.turn_detection = "server_vad";
     const count = model.sent.length;
-    session._onCaptureMessage(chunk());
+    session.mic._onCaptureMessage(chunk());
     assert.equal(model.sent.length, count);
   });
 });
@@ -650,14 +650,14 @@ describe("the microphone, push-to-talk and views with a stand-in Web Audio", () 
       const m = liveModel(connected());
       const session = new w.RtwSession(m);
       session.start();
-      await session.startMic(); // resolves: nothing is left unhandled
+      await session.mic.start(); // resolves: nothing is left unhandled
       assert.equal(m.state.mic, "unsupported");
       assert.equal(audio.tracks.length, 1);
       assert.equal(audio.tracks[0].stopped, true, "the device is released");
-      assert.match(session.micMessage, /cannot connect the microphone.*different sample-rate/);
-      assert.equal(session.capNode, null);
-      assert.equal(session.micStarting, false);
-      await session.startMic(); // a second click tries again
+      assert.match(session.mic.message, /cannot connect the microphone.*different sample-rate/);
+      assert.equal(session.mic.node, null);
+      assert.equal(session.mic.starting, false);
+      await session.mic.start(); // a second click tries again
       assert.equal(audio.gets, 2);
       assert.equal(m.state.mic, "unsupported");
       assert.equal(audio.tracks[1].stopped, true);
@@ -673,20 +673,20 @@ describe("the microphone, push-to-talk and views with a stand-in Web Audio", () 
       const m = liveModel(connected({ turn_detection: "manual" }));
       const session = new w.RtwSession(m);
       session.start();
-      await session.startMic();
+      await session.mic.start();
       assert.equal(m.state.mic, "on");
-      session.pttPress();
-      session.stopMic();
+      session.mic.pttPress();
+      session.mic.stop();
       assert.deepEqual(m.types().filter((t) => t.startsWith("ptt")), ["ptt_start", "ptt_stop"]);
       assert.equal(m.state.mic, "off");
       assert.equal(audio.tracks[0].stopped, true);
 
       // Released, then the mic stopped before the capture node answered the flush.
-      await session.startMic();
-      session.pttPress();
-      session.pttRelease();
+      await session.mic.start();
+      session.mic.pttPress();
+      session.mic.pttRelease();
       assert.deepEqual(audio.capture().port.posted.at(-1), { type: "flush" });
-      session.stopMic();
+      session.mic.stop();
       audio.capture().port.onmessage?.({ data: { type: "flushed", offset: 0 } }); // too late: detached
       assert.deepEqual(
         m.types().filter((t) => t.startsWith("ptt")),
@@ -705,16 +705,16 @@ describe("the microphone, push-to-talk and views with a stand-in Web Audio", () 
       const m = liveModel(connected());
       const session = new w.RtwSession(m);
       session.start();
-      await session.startMic();
+      await session.mic.start();
       m.fire("msg:custom", { type: "mic_check" });
       assert.equal(m.types().at(-1), "mic_held");
       m.set("mic", "off"); // another page's Mic button
       assert.equal(audio.tracks[0].stopped, true);
-      assert.equal(session.capNode, null);
+      assert.equal(session.mic.node, null);
       assert.equal(m.state.mic, "off");
-      await session.startMic(); // and this page's button starts it again
+      await session.mic.start(); // and this page's button starts it again
       assert.equal(m.state.mic, "on");
-      assert.ok(session.capNode !== null);
+      assert.ok(session.mic.node !== null);
       session.dispose();
     } finally {
       audio.restore();
@@ -727,17 +727,17 @@ describe("the microphone, push-to-talk and views with a stand-in Web Audio", () 
       const m = liveModel(connected());
       const session = new w.RtwSession(m);
       session.start();
-      await session.startMic();
+      await session.mic.start();
       m.set("connection", "reconnecting");
       assert.equal(m.state.mic, "on");
-      assert.equal(session.sending, false, "nothing is sent while the connection is down");
+      assert.equal(session.mic.sending, false, "nothing is sent while the connection is down");
       m.set("connection", "connected");
-      assert.equal(session.sending, true);
+      assert.equal(session.mic.sending, true);
       m.set("connection", "error");
       assert.equal(m.state.mic, "off");
       assert.equal(audio.tracks[0].stopped, true);
       m.set("connection", "connected");
-      await session.startMic();
+      await session.mic.start();
       m.set("connection", "disconnected");
       assert.equal(audio.tracks[1].stopped, true);
       session.dispose();
@@ -776,7 +776,7 @@ describe("the microphone, push-to-talk and views with a stand-in Web Audio", () 
       const session = new w.RtwSession(m);
       session.start();
       session.attachView();
-      await session.startMic();
+      await session.mic.start();
       const player = audio.player();
       const pcm = () => [new DataView(new ArrayBuffer(960))];
       m.fire("msg:custom", { type: "audio", item_id: "a" }, pcm());

@@ -1,6 +1,7 @@
-// RtwSession, one per widget model on a page: the kernel's messages, the AudioContext, the
-// capture and playback worklets, the microphone and push-to-talk. Nothing audio starts before
-// a click: start() only subscribes and says hello.
+// RtwSession, one per widget model on a page: the kernel's messages, the item store, the
+// AudioContext and the playback worklet; its microphone and push-to-talk are an RtwMic
+// (js/widget/mic.js). Nothing audio starts before a click: start() only subscribes and says
+// hello.
 //
 // Views: each rendered view attaches to the session and detaches when it is disposed. When
 // the last one has been gone for RTW_ORPHAN_MS (a re-run cell replaced the output, the
@@ -11,8 +12,9 @@
 // so a view rendered later shows the whole conversation.
 //
 // The `mic` trait is shared by every page showing the widget; each session knows only
-// whether it captures itself. A session that captures stops when the trait leaves
-// "on"/"starting" (another page turned the mic off). A session starting on a page while the
+// whether it captures itself (`mic.capturing`). A session that captures stops when the trait
+// leaves "on"/"starting" (another page turned the mic off), or when the connection ends
+// ("disconnected", or "error": no reconnect follows). A session starting on a page while the
 // trait reads "on" does not reset it (another page may be capturing): it sends `mic_check`;
 // the kernel asks every page, a capturing one answers `mic_held`, and the kernel turns a mic
 // nobody holds "off" (a reloaded page's).
@@ -23,7 +25,7 @@
 // effects at import; the lib declarations are in scope.
 //
 // Tracing (a measuring aid, off unless the page sets `window.__rtwTrace = []` before the
-// widget starts): the session then pushes `{event, t, ...}` records to that array, `t` in
+// widget starts): the session and its mic then push `{event, t, ...}` records to it, `t` in
 // wall-clock epoch ms (`performance.timeOrigin + performance.now()` here, `Date.now()` in
 // the worklets): "mic" (a captured chunk sent to the kernel; `tw`: when the capture worklet
 // posted it), "audio" and "interrupt" (kernel messages received), and the playback
@@ -60,27 +62,13 @@ export class RtwSession {
     this.workletUrl = null;
     /** @type {AudioWorkletNode | null} */
     this.playNode = null;
-    /** @type {AudioWorkletNode | null} */
-    this.capNode = null;
-    /** @type {MediaStream | null} */
-    this.stream = null;
-    /** @type {MediaStreamAudioSourceNode | null} */
-    this.source = null;
-    /** @type {GainNode | null} */
-    this.sink = null;
     /** @type {any[]} messages for the playback worklet until it exists */
     this.pending = [];
     /** @type {Map<string, number>} */
     this.playedSentAt = new Map();
     /** @type {string | null} */
     this.playing = null;
-    this.inLevel = 0;
     this.outLevel = 0;
-    this.pttHeld = false;
-    this.pttFlushing = false;
-    /** startMic() is under way (awaiting the permission prompt or the audio engine) */
-    this.micStarting = false;
-    this.micMessage = "";
     this.audioMessage = "";
     this.disposed = false;
     /** views attached now */
@@ -101,6 +89,7 @@ export class RtwSession {
     const trace = /** @type {any} */ (globalThis).__rtwTrace;
     /** @type {any[] | null} trace records, when the page asked for them (see the top) */
     this.trace = Array.isArray(trace) ? trace : null;
+    this.mic = new RtwMic(this);
     this._onCustom = this._onCustom.bind(this);
     this._onItems = this._onItems.bind(this);
     this._onConnection = this._onConnection.bind(this);
@@ -124,11 +113,6 @@ export class RtwSession {
     return mic === "on" || mic === "starting";
   }
 
-  /** Whether this session captures, or is starting to. */
-  get capturing() {
-    return this.capNode !== null || this.micStarting;
-  }
-
   /** A view was rendered. */
   attachView() {
     this.views += 1;
@@ -149,7 +133,7 @@ export class RtwSession {
     this.orphanTimer = null;
     if (this.views > 0 || this.disposed) return;
     this.orphaned = true;
-    if (this.capturing) this.stopMic();
+    if (this.mic.capturing) this.mic.stop();
     this.interruptPlayback();
   }
 
@@ -186,13 +170,13 @@ export class RtwSession {
   _onConnection() {
     const state = this.model.get("connection");
     // The kernel says "error" only when no reconnect follows. While reconnecting the mic
-    // stays open but nothing is sent (`sending`); audio resumes with the new session.
-    if ((state === "disconnected" || state === "error") && this.capturing) this.stopMic();
+    // stays open but nothing is sent (`mic.sending`); audio resumes with the new session.
+    if ((state === "disconnected" || state === "error") && this.mic.capturing) this.mic.stop();
   }
 
   _onMic() {
     // Another page (or the kernel) turned the shared mic off: release this page's device.
-    if (!this.micClaimed() && this.capNode !== null) this._releaseMic();
+    if (!this.micClaimed() && this.mic.node !== null) this.mic.release();
   }
 
   /**
@@ -262,7 +246,7 @@ export class RtwSession {
         this.interruptPlayback();
         break;
       case "mic_check":
-        if (this.capturing) this.model.send({ type: "mic_held" });
+        if (this.mic.capturing) this.model.send({ type: "mic_held" });
         break;
     }
   }
@@ -434,211 +418,12 @@ export class RtwSession {
     else this.model.send({ type: "stop" });
   }
 
-  /** Whether captured audio goes to the kernel now. */
-  get sending() {
-    if (this.model.get("connection") !== "connected" || this.model.get("mic") !== "on") return false;
-    return this.model.get("turn_detection") !== "manual" || this.pttHeld || this.pttFlushing;
-  }
-
-  /**
-   * Starts the microphone (call from a click). Sets `mic` and, on failure, `micMessage`;
-   * never rejects: every failure ends in "denied" or "unsupported" with the device released.
-   * @returns {Promise<void>}
-   */
-  async startMic() {
-    if (this.capturing) return;
-    const env = {
-      isSecureContext: globalThis.isSecureContext,
-      mediaDevices: globalThis.navigator ? navigator.mediaDevices : undefined,
-      AudioContext: /** @type {any} */ (globalThis).AudioContext,
-      AudioWorkletNode: globalThis.AudioWorkletNode,
-    };
-    const reason = micUnsupportedReason(env);
-    if (reason !== null) {
-      this.micMessage = reason;
-      this.setMic("unsupported");
-      return;
-    }
-    this.micMessage = "";
-    this.micStarting = true;
-    this.setMic("starting");
-    try {
-      await this._openMic();
-    } finally {
-      this.micStarting = false;
-    }
-  }
-
-  async _openMic() {
-    const audio = this.ensureAudio();
-    /** @type {MediaStream} */
-    let stream;
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-      });
-    } catch (err) {
-      const state = micErrorState(err);
-      this.micMessage = state.message;
-      this.setMic(state.mic);
-      return;
-    }
-    const stopTracks = () => {
-      for (const track of stream.getTracks()) track.stop();
-    };
-    try {
-      await audio;
-    } catch (err) {
-      stopTracks();
-      this.micMessage = this.audioMessage || "Audio could not start.";
-      this.setMic("unsupported");
-      return;
-    }
-    if (this.disposed || this.orphaned || this.model.get("mic") !== "starting") {
-      // disposed, no view left, or turned off (here or on another page) while starting
-      stopTracks();
-      if (!this.disposed && this.model.get("mic") === "starting") this.setMic("off");
-      return;
-    }
-    const ctx = /** @type {AudioContext} */ (this.ctx);
-    /** @type {MediaStreamAudioSourceNode | null} */
-    let source = null;
-    /** @type {AudioWorkletNode | null} */
-    let node = null;
-    /** @type {GainNode | null} */
-    let sink = null;
-    try {
-      // Firefox refuses a microphone whose rate differs from the context's (NotSupportedError).
-      source = ctx.createMediaStreamSource(stream);
-      node = new AudioWorkletNode(ctx, "rtw-capture", {
-        numberOfInputs: 1,
-        numberOfOutputs: 1,
-        outputChannelCount: [1],
-        processorOptions: { chunkMs: 80, levelMs: 50, trace: this.trace !== null },
-      });
-      // The capture node outputs silence; a muted path to the destination keeps it pulled.
-      sink = ctx.createGain();
-      sink.gain.value = 0;
-      source.connect(node);
-      node.connect(sink);
-      sink.connect(ctx.destination);
-    } catch (err) {
-      console.warn("[realtime_widget] the microphone could not be connected", err);
-      if (node !== null) node.port.postMessage({ type: "close" });
-      for (const part of [source, node, sink]) {
-        try {
-          if (part !== null) part.disconnect();
-        } catch (_) {
-          // never connected
-        }
-      }
-      stopTracks();
-      this.micMessage = micConnectMessage(err);
-      this.setMic("unsupported");
-      return;
-    }
-    const capture = /** @type {AudioWorkletNode} */ (node);
-    capture.port.onmessage = (event) => this._onCaptureMessage(event.data);
-    for (const track of stream.getAudioTracks()) {
-      track.addEventListener("ended", () => {
-        if (this.stream !== stream) return;
-        this.micMessage = "The microphone stopped (unplugged or taken by another application).";
-        this.stopMic();
-      });
-    }
-    Object.assign(this, { stream, source, capNode: capture, sink });
-    this.setMic("on");
-  }
-
-  /** @param {any} msg */
-  _onCaptureMessage(msg) {
-    if (!msg || typeof msg !== "object") return;
-    if (msg.type === "chunk") {
-      if (this.sending && msg.buffer instanceof ArrayBuffer) {
-        if (this.trace !== null) {
-          const { offset, samples } = msg;
-          this.trace.push({ event: "mic", t: rtwEpochMs(), tw: msg.t, offset, samples });
-        }
-        this.model.send({ type: "audio" }, undefined, [msg.buffer]);
-      }
-    } else if (msg.type === "level") {
-      this.inLevel = msg.rms;
-      this.emit({ kind: "levels" });
-    } else if (msg.type === "flushed") {
-      if (this.pttFlushing) {
-        this.pttFlushing = false;
-        this.model.send({ type: "ptt_stop" });
-        this.emit({ kind: "audio" });
-      }
-    } else if (msg.type === "error") {
-      console.warn("[realtime_widget] capture:", msg.message);
-    }
-  }
-
-  /** Stops the microphone and releases the device; the shared `mic` trait goes "off". */
-  stopMic() {
-    this._releaseMic();
-    if (this.micClaimed()) this.setMic("off");
-  }
-
-  /**
-   * Releases this page's capture (the trait is left as it is). A push-to-talk turn under way
-   * ends with `ptt_stop` at once: the capture node's flush would never be answered now, and
-   * what was said is committed (less the last chunk, under 80 ms).
-   */
-  _releaseMic() {
-    const unfinished = this.pttHeld || this.pttFlushing;
-    this.pttHeld = false;
-    this.pttFlushing = false;
-    const node = this.capNode;
-    if (node !== null) {
-      node.port.postMessage({ type: "close" });
-      node.port.onmessage = null;
-      node.disconnect();
-    }
-    if (this.source !== null) this.source.disconnect();
-    if (this.sink !== null) this.sink.disconnect();
-    if (this.stream !== null) for (const track of this.stream.getTracks()) track.stop();
-    this.capNode = null;
-    this.source = null;
-    this.sink = null;
-    this.stream = null;
-    this.inLevel = 0;
-    if (unfinished) this.model.send({ type: "ptt_stop" });
-    this.emit({ kind: "levels" });
-    this.emit({ kind: "audio" });
-  }
-
-  /** Push-to-talk pressed: stop the model talking and capture from now on. */
-  pttPress() {
-    if (this.pttHeld) return;
-    this.pttHeld = true;
-    this.pttFlushing = false;
-    if (this.playing !== null) this.interruptPlayback();
-    if (this.capNode !== null) this.capNode.port.postMessage({ type: "reset" });
-    this.model.send({ type: "ptt_start" });
-    this.emit({ kind: "audio" });
-  }
-
-  /** Push-to-talk released: send what is left, then ask for the response. */
-  pttRelease() {
-    if (!this.pttHeld) return;
-    this.pttHeld = false;
-    if (this.capNode !== null) {
-      this.pttFlushing = true;
-      this.capNode.port.postMessage({ type: "flush" });
-    } else {
-      this.model.send({ type: "ptt_stop" });
-    }
-    this.emit({ kind: "audio" });
-  }
-
   dispose() {
     this.disposed = true;
     if (this.orphanTimer !== null) clearTimeout(this.orphanTimer);
     this.orphanTimer = null;
-    if (this.capNode !== null) {
-      this._releaseMic();
+    if (this.mic.node !== null) {
+      this.mic.release();
       try {
         this.setMic("off"); // the model may already be closed
       } catch (_) {

@@ -200,21 +200,21 @@ export class RtwView {
     this.listen(this.pttButton, "pointerdown", (event) => {
       event.preventDefault();
       this.pttButton.setPointerCapture?.(/** @type {PointerEvent} */ (event).pointerId);
-      this.session.pttPress();
+      this.session.mic.pttPress();
     });
     for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) {
-      this.listen(this.pttButton, type, () => this.session.pttRelease());
+      this.listen(this.pttButton, type, () => this.session.mic.pttRelease());
     }
     this.listen(this.pttButton, "keydown", (event) => {
       const key = /** @type {KeyboardEvent} */ (event);
       if ((key.key === " " || key.key === "Enter") && !key.repeat) {
         event.preventDefault();
-        this.session.pttPress();
+        this.session.mic.pttPress();
       }
     });
     this.listen(this.pttButton, "keyup", (event) => {
       const key = /** @type {KeyboardEvent} */ (event).key;
-      if (key === " " || key === "Enter") this.session.pttRelease();
+      if (key === " " || key === "Enter") this.session.mic.pttRelease();
     });
     this.listen(this.log, "scroll", () => {
       if (this.following && this.log.scrollTop >= this.endTop - 1) return; // ours, or further
@@ -258,7 +258,7 @@ export class RtwView {
   onConnectClick() {
     const state = this.model.get("connection");
     if (state === "connected" || state === "connecting" || state === "reconnecting") {
-      this.session.stopMic();
+      this.session.mic.stop();
       this.model.send({ type: "disconnect" });
     } else {
       this.session.ensureAudio().catch(() => {}); // the click unlocks playback
@@ -268,10 +268,10 @@ export class RtwView {
 
   onMicClick() {
     const mic = this.model.get("mic");
-    if (mic === "on") this.session.stopMic();
+    if (mic === "on") this.session.mic.stop();
     else if (mic !== "starting") {
-      this.session
-        .startMic()
+      this.session.mic
+        .start()
         .catch((err) => console.error("[realtime_widget] the microphone failed to start", err))
         .finally(() => this.renderState());
     }
@@ -313,7 +313,7 @@ export class RtwView {
     const manual = turn === "manual";
     this.pttButton.hidden = !manual;
     this.pttButton.disabled = !(micOn && connection === "connected");
-    this.pttButton.classList.toggle("rtw-active", this.session.pttHeld);
+    this.pttButton.classList.toggle("rtw-active", this.session.mic.pttHeld);
     this.stopButton.disabled = connection !== "connected";
     this.sendButton.disabled = connection !== "connected";
 
@@ -324,7 +324,7 @@ export class RtwView {
     /** @type {string[]} */
     const notices = [];
     if (mic === "denied" || mic === "unsupported") {
-      notices.push(this.session.micMessage || (mic === "denied" ? "Microphone access was denied." : "The microphone cannot be used here."));
+      notices.push(this.session.mic.message || (mic === "denied" ? "Microphone access was denied." : "The microphone cannot be used here."));
     }
     if (connection === "reconnecting" && mic === "on") {
       notices.push("Not listening while the connection is down: what you say now is not sent.");
@@ -352,7 +352,7 @@ export class RtwView {
   }
 
   renderLevels() {
-    this.inMeter.style.width = `${meterPercent(this.session.inLevel)}%`;
+    this.inMeter.style.width = `${meterPercent(this.session.mic.level)}%`;
     this.outMeter.style.width = `${meterPercent(this.session.outLevel)}%`;
   }
 

@@ -1,0 +1,102 @@
+"""`Playback`: the model's audio on its way to the browser, and what the browser played.
+
+Rules:
+
+- Each piece of an item's audio that holds samples goes out as one ``audio`` message with
+  one buffer of PCM16 little-endian samples (:meth:`Playback.send`); the item is *open*
+  from its first piece until ``audio_done`` closes it: when the item completes
+  (:meth:`Playback.done`) or the connection ends (:meth:`Playback.close_all`, every open
+  item in id order). The samples sent so far of each open item
+  (:meth:`Playback.open_items`) tell a page opened mid-answer where its playback starts.
+- An item the browser reports as interrupted is closed without ``audio_done`` and muted:
+  its late audio is not sent.
+- What the browser reports: :attr:`Playback.played_samples` keeps the highest position
+  played of each item (the :data:`MAX_PLAYED_ITEMS` latest items),
+  :attr:`Playback.interruptions` every interruption (at most :data:`MAX_INTERRUPTIONS`:
+  when full, the older half goes).
+
+No traitlets, no I/O but the ``send`` it is given.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+from numpy.typing import NDArray
+
+from ._widget_messages import SendMessage
+
+__all__ = ["MAX_INTERRUPTIONS", "MAX_PLAYED_ITEMS", "Interruption", "Playback"]
+
+MAX_INTERRUPTIONS: Final = 256
+MAX_PLAYED_ITEMS: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    """Playback stopped by the browser: the item playing and the samples it had played."""
+
+    item_id: str | None
+    played_samples: int
+    time: float  # time.monotonic()
+
+
+class Playback:
+    """The model's audio for one widget (see the module rules); messages go to ``send``."""
+
+    def __init__(self, send: SendMessage) -> None:
+        self._send = send
+        self._open: dict[str, int] = {}  # items whose audio is not closed: samples sent
+        self._muted: set[str] = set()  # interrupted items: their late audio is not sent
+        self._played: dict[str, int] = {}
+        self._interruptions: list[Interruption] = []
+
+    @property
+    def played_samples(self) -> dict[str, int]:
+        """Samples of each item the browser reported as played (a copy)."""
+        return dict(self._played)
+
+    @property
+    def interruptions(self) -> list[Interruption]:
+        """Playback interruptions reported by the browser, oldest first (a copy)."""
+        return list(self._interruptions)
+
+    def open_items(self) -> dict[str, int]:
+        """The samples sent so far of each item whose audio is open (a copy)."""
+        return dict(self._open)
+
+    def send(self, item_id: str, audio: NDArray[Any]) -> None:
+        """Send the item's next ``audio`` samples, unless there are none or it is muted."""
+        if len(audio) and item_id not in self._muted:
+            self._open[item_id] = self._open.get(item_id, 0) + len(audio)
+            data = audio.astype("<i2", copy=False).tobytes()
+            self._send({"type": "audio", "item_id": item_id}, buffers=[data])
+
+    def done(self, item_id: str) -> None:
+        """The item is complete: close its audio if it is open."""
+        if self._open.pop(item_id, None) is not None:
+            self._send({"type": "audio_done", "item_id": item_id})
+
+    def close_all(self) -> None:
+        """The connection ended: close every open item."""
+        for item_id in sorted(self._open):
+            self._send({"type": "audio_done", "item_id": item_id})
+        self._open.clear()
+
+    def interrupted(self, item_id: str | None, played: int) -> None:
+        """The browser stopped playback of ``item_id`` (or of nothing) at ``played``."""
+        if len(self._interruptions) >= MAX_INTERRUPTIONS:
+            del self._interruptions[: MAX_INTERRUPTIONS // 2]
+        self._interruptions.append(Interruption(item_id, played, time.monotonic()))
+        if item_id is not None:
+            self._muted.add(item_id)
+            self._open.pop(item_id, None)
+            self.played(item_id, played)
+
+    def played(self, item_id: str, samples: int) -> None:
+        """The browser played ``samples`` of the item."""
+        if item_id not in self._played and len(self._played) >= MAX_PLAYED_ITEMS:
+            del self._played[next(iter(self._played))]
+        self._played[item_id] = max(samples, self._played.get(item_id, 0))
