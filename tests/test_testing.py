@@ -42,7 +42,7 @@ async def dawdle() -> str:
 @tool(timeout=0.2)
 def dawdle_in_thread() -> str:
     """A sync tool that takes longer than its timeout."""
-    time.sleep(1)
+    time.sleep(3)
     return "too late"
 
 
@@ -124,7 +124,7 @@ async def test_a_tool_past_its_timeout_is_an_error(slow: Any) -> None:
     async with testing.tool_session(slow) as session:
         result = await session.call(slow.__name__)
     assert result.error == f"tool {slow.__name__!r} timed out after 0.2 s"
-    assert 0.2 <= result.duration < 1.0
+    assert 0.2 <= result.duration < 2.5  # the timeout, not the handler, ended it
     assert result.answer.startswith(f"{slow.__name__} failed: ")
 
 
