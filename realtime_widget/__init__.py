@@ -8,6 +8,8 @@ The public surface::
 - :class:`RealtimeWidget` — the notebook widget: microphone, playback, conversation view.
 - :class:`LocalRealtimeServer` / :func:`serve_in_thread` — a local server speaking the same
   protocol with a deterministic model (no key, no network).
+- :mod:`realtime_widget.testing` — test your own tools over that server (``tool_session``,
+  ``call_tool``).
 - The sans-I/O core: :class:`RealtimeEventHandler`, :class:`RealtimeConversation`,
   :class:`RealtimeUtils`, and the exception tree rooted at :class:`RealtimeError`.
 
