@@ -312,15 +312,19 @@ class RealtimeClient(RealtimeEventHandler):
         """Connect, wait for ``session.created``, then send the session.
 
         A reconnect under way is stopped first and this call resumes the session in its
-        place (replaying the conversation), as it does after a reconnect that failed.
+        place (replaying the conversation), as it does after a reconnect that failed; when
+        that reconnect had already set the session up, this call returns at once.
         Raises :class:`UsageError` when already connected or connecting, the
         :class:`ConnectError` family when the socket cannot open,
         :class:`ConnectTimeoutError` when the session is not set up within
         ``connect_timeout``, and :class:`ConnectionClosedError` when the connection closes
         (or ``disconnect()`` is called) first.
         """
+        taking_over = self._reconnector.running
         await self._reconnector.stop()
         if self.is_connected():
+            if taking_over and self._ready:
+                return  # the reconnect set the session up before it could be stopped
             raise UsageError("already connected: call disconnect() first")
         if self._connecting:
             raise UsageError("already connecting: await the connect() under way")
@@ -387,7 +391,10 @@ class RealtimeClient(RealtimeEventHandler):
     async def _wait(self, future: asyncio.Future[Any], deadline: float, what: str) -> Any:
         remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), remaining)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancellation that
+            # arrives as the future completes, and a stopped reconnect would go on
+            async with asyncio.timeout(remaining):
+                return await asyncio.shield(future)
         except TimeoutError:
             raise ConnectTimeoutError(
                 f"{what} within {self.connect_timeout:g} s", url=self.realtime.url
@@ -802,7 +809,8 @@ class RealtimeClient(RealtimeEventHandler):
 
         self.on("conversation.item.completed", on_completed)
         try:
-            return await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):  # a cancellation is never lost (see _wait)
+                return await future
         except TimeoutError:
             return None
         finally:

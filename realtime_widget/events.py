@@ -252,7 +252,10 @@ class RealtimeEventHandler:
 
         self.on_next(event_name, resolve)
         try:
-            return await asyncio.wait_for(future, timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancellation that
+            # arrives as the event does
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             return None
         finally:

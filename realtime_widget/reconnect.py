@@ -22,7 +22,8 @@ Rules:
 - :meth:`~Reconnector.stop` (a ``connect()`` taking over) cancels the reconnect and waits
   for it to end; :meth:`~Reconnector.cancel` (``disconnect()``) cancels it and returns.
   A cancelled reconnect dispatches nothing more, even when its cancellation reaches it as
-  a try's failure.
+  a try's failure, unless the try it cancelled had already set the session up: then it
+  still dispatches ``reconnected``.
 """
 
 from __future__ import annotations
@@ -121,9 +122,10 @@ class Reconnector:
                     if not worth_retrying(exc):
                         break
                     continue
-                if self._task is not me:
-                    return
-                self._task = None
+                # stopped too late to matter (the try had set the session up, the cancellation
+                # lost on the way): the session is back all the same, and says so
+                if self._task is me:
+                    self._task = None
                 self._dispatch("reconnected", {"attempt": attempt, "replayed": replayed})
                 return
             if self._task is not me:

@@ -264,7 +264,8 @@ class ToolSession:
             else:
                 self.client.send_user_message_content(text)
             try:
-                await asyncio.wait_for(turn.finished, self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    await turn.finished
             except TimeoutError:
                 raise TimeoutError(
                     f"no answer within {self.timeout:g} s: a tool still running? "

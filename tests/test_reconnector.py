@@ -33,6 +33,12 @@ class Owner:
                 raise ConnectError(
                     "disconnect() was called while connecting", url="ws://127.0.0.1:1"
                 ) from None
+        if outcome == "hang, then succeed":
+            self.in_try.set()
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                return 2  # the cancellation lost on the way (asyncio.wait_for can do that)
         if isinstance(outcome, BaseException):
             raise outcome
         return int(outcome)
@@ -81,3 +87,12 @@ async def test_stop_waits_for_the_end() -> None:
     await owner.in_try.wait()
     await owner.reconnector.stop()
     assert owner.names() == ["reconnecting"] and owner.tries == 1
+
+
+async def test_a_try_that_succeeds_despite_the_cancel_still_says_reconnected() -> None:
+    owner = Owner(["hang, then succeed"])
+    owner.reconnector.start(1011)
+    await owner.in_try.wait()
+    await owner.reconnector.stop()
+    assert owner.names() == ["reconnecting", "reconnected"]
+    assert not owner.reconnector.running

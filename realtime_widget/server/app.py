@@ -376,7 +376,8 @@ class LocalRealtimeServer:
             return self.connections[-1]
         future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
         self._connection_waiters.append(future)
-        return await asyncio.wait_for(future, timeout)
+        async with asyncio.timeout(timeout):
+            return await future
 
 
 def serve_in_thread(host: str = "127.0.0.1", port: int = 0, **options: Any) -> LocalRealtimeServer:

@@ -253,7 +253,8 @@ class Connection:
         entry = (lambda e: e.get("type") == event_type, future)
         self._waiters.append(entry)
         try:
-            return await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                return await future
         finally:
             if entry in self._waiters:
                 self._waiters.remove(entry)

@@ -365,7 +365,8 @@ class ResponseRun:
             await asyncio.sleep(0)
         else:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._cancelled.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._cancelled.wait()
         return self._cancelled.is_set()
 
     async def _open_item(self, index: int, item: dict[str, Any]) -> StoredItem:
