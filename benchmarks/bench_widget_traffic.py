@@ -202,19 +202,10 @@ class _Setup:
         texts = [make(self.response_id, self.item_id, self.index + i) for i in range(count)]
         self.index += count
         expected = "audio" if kind == "audio" else "delta"
-        before = self.comm.totals()
         typed_before = self.comm.totals(expected)[0]
-        loads, dispatch = json.loads, self.dispatch
-        gc.collect()
-        cpu = time.process_time()
-        for text in texts:
-            event = loads(text)
-            dispatch(f"server.{event['type']}", event)
-        cpu = time.process_time() - cpu
-        after = self.comm.totals()
+        cpu, size = self.measure(texts)
         sent = self.comm.totals(expected)[0] - typed_before
         assert sent == count, f"{sent} {expected} messages for {count} deltas"
-        size = (after[1] - before[1]) + (after[2] - before[2])
         return cpu / count, size / count
 
     def items_batch(self, count: int) -> tuple[float, float, float, float]:

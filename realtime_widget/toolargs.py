@@ -303,21 +303,12 @@ def bind_arguments(
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
         return (), dict(arguments)  # no signature to check against: pass everything on
-    try:
-        hints = hints_of(fn)
-    except Exception:
-        hints = {}  # unresolvable hints: pass the values as they are
+    hints = _hints_or_none(fn)  # unresolvable hints: pass the values as they are
     params = signature.parameters
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
     named = [p for p in params.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     unknown = [key for key in arguments if key not in params or params[key] not in named]
-    missing = [
-        p.name
-        for p in named
-        if p.name not in arguments
-        and p.default is p.empty
-        and not accepts_none(hints.get(p.name, Any))
-    ]
+    missing = _required_not_in(named, arguments, hints)
     problems = []
     if missing:
         problems.append(f"missing required {_plural('argument', missing)}")
@@ -377,19 +368,9 @@ def takes_arguments_dict(
         and named[0].name not in properties
     ):
         return True
-    try:
-        hints = hints_of(fn)
-    except Exception:
-        hints = {}
     names = {p.name for p in named}
     unused = [] if takes_kwargs else [key for key in properties if key not in names]
-    unfilled = [
-        p.name
-        for p in named
-        if p.name not in properties
-        and p.default is p.empty
-        and not accepts_none(hints.get(p.name, Any))
-    ]
+    unfilled = _required_not_in(named, properties, _hints_or_none(fn))
     problems = []
     if unused:
         listed = ", ".join(repr(key) for key in unused)
@@ -407,6 +388,26 @@ def takes_arguments_dict(
             + " (a handler of one parameter that is no property gets the arguments dict)"
         )
     return False
+
+
+def _hints_or_none(fn: Callable[..., Any]) -> dict[str, Any]:
+    """``fn``'s resolved type hints; none when they cannot be resolved."""
+    try:
+        return hints_of(fn)
+    except Exception:
+        return {}
+
+
+def _required_not_in(
+    named: list[inspect.Parameter], given: Mapping[str, Any], hints: Mapping[str, Any]
+) -> list[str]:
+    """The parameters in ``named`` that need a value and are not keys of ``given`` (one
+    without a default that accepts ``None`` is filled with it)."""
+    return [
+        p.name
+        for p in named
+        if p.name not in given and p.default is p.empty and not accepts_none(hints.get(p.name, Any))
+    ]
 
 
 # -- the runner's helpers -------------------------------------------------------------------
