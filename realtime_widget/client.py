@@ -738,8 +738,8 @@ class RealtimeClient(RealtimeEventHandler):
         into a later session; while the session is being set up nothing is sent (nothing of
         the new session is playing). Returns ``{"item": item}`` (``None`` without ``id``).
         """
-        self._require_connected("cancel_response")
         count = non_negative_int("sample_count", sample_count)
+        self._require_connected("cancel_response")
         item = self.conversation.get_item(id) if id is not None else None
         if id is not None:
             if item is None:

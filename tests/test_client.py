@@ -829,6 +829,9 @@ async def test_cancel_response_takes_any_integer(server: LocalRealtimeServer) ->
         with pytest.raises(UsageError, match="sample_count"):
             client.cancel_response(None, bad)
     await client.disconnect()
+    # a bad value is named even before there is a connection to cancel on
+    with pytest.raises(UsageError, match="sample_count"):
+        client.cancel_response(None, -1)
 
 
 async def test_reset_keeps_the_model(server: LocalRealtimeServer) -> None:

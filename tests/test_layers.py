@@ -84,3 +84,9 @@ def test_conversation_imports_no_asyncio_or_io() -> None:
 def test_every_public_name_resolves() -> None:
     for name in realtime_widget.__all__:
         assert getattr(realtime_widget, name) is not None, name
+
+
+def test_dir_lists_the_public_names_for_tab_completion() -> None:
+    names = dir(realtime_widget)
+    assert names == sorted(realtime_widget.__all__)
+    assert "RealtimeClient" in names and "importlib" not in names
