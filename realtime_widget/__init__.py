@@ -91,7 +91,13 @@ __all__ = [
 ]
 
 
+# the modules the documentation names, reachable as attributes (``realtime_widget.testing``)
+_MODULES = ("demo", "server", "testing")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'realtime_widget' has no attribute {name!r}")
@@ -101,4 +107,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    """The public names and modules, for tab completion."""
+    return sorted({*__all__, *_MODULES})

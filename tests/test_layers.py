@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import realtime_widget
 
 CORE = [
@@ -88,5 +90,10 @@ def test_every_public_name_resolves() -> None:
 
 def test_dir_lists_the_public_names_for_tab_completion() -> None:
     names = dir(realtime_widget)
-    assert names == sorted(realtime_widget.__all__)
+    assert set(realtime_widget.__all__) <= set(names)
     assert "RealtimeClient" in names and "importlib" not in names
+    for module in ("demo", "server", "testing"):
+        assert module in names
+        assert getattr(realtime_widget, module).__name__ == f"realtime_widget.{module}"
+    with pytest.raises(AttributeError, match="'nope'"):
+        realtime_widget.nope  # noqa: B018
