@@ -656,11 +656,12 @@ class RealtimeClient(RealtimeEventHandler):
         ``{"type": "input_image", "image": path | bytes | PIL image | figure | array}``
         (or ``image_url``). Held until the session is ready. Returns ``True``.
         """
-        item = user_message(content, self._input_format())
+        audio_format = self._input_format()
+        item = user_message(content, audio_format)
         if any(part["type"] == "input_audio" for part in item["content"]):
             # the server does not echo audio back: kept for the item, for replays among others
             item["id"] = generate_id("item_")
-            self.conversation.expect_item(item)
+            self.conversation.expect_item(item, audio_format)
         self._when_ready("send_user_message_content", functools.partial(self._send_user, item))
         return True
 

@@ -98,7 +98,8 @@ from .items import (
     sync_formatted,
 )
 from .pending import PendingSpeech, PendingTranscripts, Speech, Transcript
-from .protocol import canonical_event_type
+from .protocol import AudioFormat, canonical_event_type
+from .wireaudio import decode_clip
 
 if TYPE_CHECKING:
     from .wireaudio import AudioDecoder
@@ -261,25 +262,23 @@ class RealtimeConversation:
             )
         self._queued_audio = array.copy()
 
-    def expect_item(self, item: dict[str, Any]) -> None:
+    def expect_item(self, item: dict[str, Any], audio_format: AudioFormat = "pcm16") -> None:
         """Keep the audio of a user item this side is about to create, for when it arrives.
 
         ``item`` is the ``item`` of a ``conversation.item.create`` (with its ``id``); its
-        ``input_audio`` parts are decoded as an echoed item's would be. The server's echo of
-        such an item carries no audio, so the item it adds gets these samples (an item already
-        held with no audio gets them at once). Bounded with the speech audio waiting for its
-        items. Raises :class:`InvalidEventError` for an item that is not a valid one.
+        ``input_audio`` parts are read in ``audio_format``, the format they were encoded in.
+        The server's echo of such an item carries no audio, so the item it adds gets these
+        samples (an item already held with no audio gets them at once). Bounded with the
+        speech audio waiting for its items. Raises :class:`InvalidEventError` for an item
+        that is not a valid one.
         """
-        expected = self._new_item("conversation.item.create", item)
-        audio = expected["formatted"]["audio"]
-        if not len(audio):
-            return
-        item_id: str = expected["id"]
-        stored = self._items.get(item_id)
-        if stored is None:
-            self._speech.put(item_id, Speech(audio=audio.to_numpy()))
-        elif not len(stored["formatted"]["audio"]):
-            stored["formatted"]["audio"].append(audio.to_numpy())
+        etype = "conversation.item.create"
+        checked = copy_item(etype, item)
+        audio = item_audio(
+            etype, checked, "item", lambda e, f, data: decode_clip(data, audio_format, e, f)
+        )
+        if audio is not None and audio.size:
+            self._give_audio(checked["id"], Speech(audio=audio))
 
     def process_event(self, event: dict[str, Any], *args: Any) -> Result:
         """Apply one server event; returns ``(item, delta)`` (see the module rules).
@@ -323,6 +322,18 @@ class RealtimeConversation:
             )
         part: dict[str, Any] = content[index]
         return part
+
+    def _give_audio(self, item_id: str, speech: Speech) -> ConversationItem | None:
+        """Give ``speech``'s audio to item ``item_id`` when it is held and has none, or keep
+        it until the item arrives; returns the held item, if any."""
+        item = self._items.get(item_id)
+        if item is None:
+            self._speech.put(item_id, speech)
+            return None
+        self._speech.pop(item_id)
+        if speech.audio is not None and not len(item["formatted"]["audio"]):
+            item["formatted"]["audio"].append(speech.audio)
+        return item
 
     def _samples(self, ms: float) -> int:
         return int(ms * self.sample_rate // 1000)
@@ -541,13 +552,7 @@ class RealtimeConversation:
         end = self._samples(end_ms)
         if buffer is not None and start_ms is not None:
             audio = buffer.slice(self._samples(start_ms), end)
-        item = self._items.get(item_id)
-        if item is not None:
-            self._speech.pop(item_id)
-            if audio is not None and not len(item["formatted"]["audio"]):
-                item["formatted"]["audio"].append(audio)
-        else:
-            self._speech.put(item_id, replace(speech, end_ms=end_ms, audio=audio))
+        item = self._give_audio(item_id, replace(speech, end_ms=end_ms, audio=audio))
         if buffer is not None:
             self._drop_input(buffer, end)
         return item, None
@@ -620,9 +625,9 @@ class RealtimeConversation:
         stored["output"] = output + [i for i in response.get("output") or () if i not in output]
         return None, None
 
-    def _remember(self, response: dict[str, Any], response_id: str | None = None) -> dict[str, Any]:
+    def _remember(self, response: dict[str, Any]) -> dict[str, Any]:
         responses = self._responses
-        responses[response_id or response["id"]] = response
+        responses[response["id"]] = response
         if len(responses) > MAX_RESPONSES:
             del responses[next(iter(responses))]
         return response
@@ -631,7 +636,7 @@ class RealtimeConversation:
         response, items = self._copy_response(etype, event)
         stored = self._responses.get(response["id"])
         if stored is None:
-            stored = self._remember({"output": []}, response["id"])
+            stored = self._remember({"id": response["id"], "output": []})
         for key, value in response.items():
             if value is not None or key not in stored:
                 stored[key] = value

@@ -15,8 +15,9 @@ Rules:
   :meth:`~InputAudioEncoder.flush` and the decoder's :meth:`~OutputAudioDecoder.finish` hand
   them out at the end of a stream.
 - :func:`encode_clip` converts a whole clip at once (an ``input_audio`` content part,
-  replayed audio); the decoder's :meth:`~OutputAudioDecoder.decode_clip` reads one back (the
-  audio of a retrieved item).
+  replayed audio) and :func:`decode_clip` reads one back; the decoder's
+  :meth:`~OutputAudioDecoder.decode_clip` reads one in the session's current input format
+  (the audio of a retrieved item).
 - Each call costs time linear in its chunk; nothing grows with the session. Pure: no I/O.
 """
 
@@ -105,6 +106,18 @@ def encode_clip(samples: AudioInput, audio_format: AudioFormat) -> str:
     if audio_format == "pcm16":
         return array_to_base64(pcm)
     return _b64(_g711_encode(resample(pcm, SAMPLE_RATE, _G711_RATE), audio_format))
+
+
+def decode_clip(
+    data: str, audio_format: AudioFormat, event_type: str = "", field: str = "audio"
+) -> Int16Array:
+    """Base64 audio in ``audio_format`` as 24 kHz samples (what :func:`encode_clip` made);
+    raises :class:`~realtime_widget.errors.InvalidEventError` naming ``event_type`` and
+    ``field`` for data that is not such audio."""
+    if audio_format == "pcm16":
+        return decode_pcm16(event_type, field, data)
+    codes = decode_base64(event_type, field, data)
+    return resample(_g711_decode(codes, audio_format), _G711_RATE, SAMPLE_RATE)
 
 
 def session_audio_format(session: Mapping[str, Any] | None, side: Side) -> AudioFormat | None:
@@ -208,8 +221,4 @@ class OutputAudioDecoder:
         self._streams.pop(item_id, None)
 
     def decode_clip(self, event_type: str, field: str, data: str) -> Int16Array:
-        audio_format = self._input_format()
-        if audio_format == "pcm16":
-            return decode_pcm16(event_type, field, data)
-        codes = decode_base64(event_type, field, data)
-        return resample(_g711_decode(codes, audio_format), _G711_RATE, SAMPLE_RATE)
+        return decode_clip(data, self._input_format(), event_type, field)

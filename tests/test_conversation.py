@@ -32,6 +32,7 @@ from realtime_widget.errors import (
     UnknownItemError,
     UsageError,
 )
+from realtime_widget.wireaudio import OutputAudioDecoder, decode_clip, encode_clip
 
 
 def run(steps: list[Any], conversation: RealtimeConversation | None = None) -> Any:
@@ -1098,6 +1099,29 @@ def test_an_expected_item_gets_the_audio_its_echo_lacks() -> None:
     assert np.array_equal(np.asarray(item["formatted"]["audio"]), samples)
     with pytest.raises(InvalidEventError):
         conversation.expect_item({"type": "message", "content": "not parts"})
+
+
+def test_an_expected_item_is_read_in_the_format_it_was_sent_in() -> None:
+    # the session still says pcm16 while the client already sends G.711 (its update is on
+    # the way): the item's audio is read as what was sent, not as the session's format
+    conversation = RealtimeConversation(audio_decoder=OutputAudioDecoder())
+    samples = (1_000 * np.sin(np.arange(2_403) / 20)).astype(np.int16)
+    item = {
+        "id": "item_ulaw",
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_audio", "audio": encode_clip(samples, "g711_ulaw")}],
+    }
+    conversation.expect_item(item, "g711_ulaw")
+    echo = {**item, "content": [{"type": "input_audio", "transcript": None}]}
+    added, _ = conversation.process_event(
+        {"event_id": "e1", "type": "conversation.item.added", "item": echo}
+    )
+    assert added is not None
+    heard = np.asarray(added["formatted"]["audio"])
+    assert np.array_equal(heard, decode_clip(item["content"][0]["audio"], "g711_ulaw"))
+    assert abs(len(heard) - len(samples)) <= 3
+    assert np.corrcoef(heard[100:-100], samples[100:-100])[0, 1] > 0.99
 
 
 def test_only_the_latest_responses_are_remembered() -> None:
