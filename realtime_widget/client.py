@@ -685,9 +685,9 @@ class RealtimeClient(RealtimeEventHandler):
             self._require_connected("append_input_audio")
             self._append(samples)
             return True
-        kept = samples.copy()  # the caller's buffer may be reused before it is sent
+        # to_int16 made a copy: the caller may reuse its buffer while this waits
         return self._when_ready(
-            "append_input_audio", functools.partial(self._append, kept), kept.size
+            "append_input_audio", functools.partial(self._append, samples), samples.size
         )
 
     def _append(self, samples: Any) -> None:

@@ -28,6 +28,7 @@ at most :data:`CACHE_SIZE` names, the oldest entry going first: names such as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import math
@@ -263,15 +264,8 @@ class RealtimeEventHandler:
 
     def _discard(self, event_name: str, callback: EventCallback) -> None:
         """Remove a one-shot handler if it is still registered (no error when it is not)."""
-        for entry in self._entries + self._taken:
-            if (
-                entry.active
-                and entry.once
-                and entry.pattern == event_name
-                and entry.callback is callback
-            ):
-                self._remove(event_name, callback, once=True)
-                return
+        with contextlib.suppress(UsageError):
+            self._remove(event_name, callback, once=True)
 
     async def drain_handler_tasks(self) -> None:
         """Wait until every scheduled async handler has finished."""

@@ -59,7 +59,7 @@ def heard_text(item: Mapping[str, Any], heard: HeardAudio) -> str:
     received before and after. The part heard is ``heard.samples`` over that audio.
     """
     formatted = item.get("formatted") or {}
-    current = str(formatted.get("transcript") or formatted.get("text") or "")
+    current = answer_text(item)
     audio = formatted.get("audio")
     current_audio = len(audio) if audio is not None else 0
     if heard.text is None or heard.received is None:
@@ -108,8 +108,9 @@ def _user_parts(
     return parts
 
 
-def _assistant_text(item: Mapping[str, Any]) -> str:
-    formatted = item.get("formatted") or {}
+def answer_text(item: Mapping[str, Any] | None) -> str:
+    """What assistant ``item`` said: its transcript, else its text (``""`` for none)."""
+    formatted = (item or {}).get("formatted") or {}
     return str(formatted.get("transcript") or formatted.get("text") or "")
 
 
@@ -136,7 +137,7 @@ def replay_items(
             role = item.get("role")
             if role == "assistant":
                 cut = heard.get(item["id"])
-                text = _assistant_text(item) if cut is None else heard_text(item, cut)
+                text = answer_text(item) if cut is None else heard_text(item, cut)
                 if not text:
                     continue
                 part_type = "output_text" if dialect == "ga" else "text"

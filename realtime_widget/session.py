@@ -225,13 +225,20 @@ def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
     return {"type": "function", "name": str(name)}
 
 
-def _check_value(group: str, key: str, value: Any) -> None:
-    """Raise UsageError when ``value`` cannot be right for ``group.key``."""
+# what a session cannot do without: None is refused for these
+_NOT_NONE = frozenset(
+    {"voice", "name", "modalities", "tools", "input_audio_format", "output_audio_format"}
+)
+
+
+def _checked(group: str, key: str, value: Any) -> Any:
+    """``value`` as ``group.key`` stores it (formats by name, a tool choice in its wire form,
+    a plain copy otherwise); raises UsageError when it cannot be right there."""
     where = f"{group}.{key}"
     if value is None:
-        if key in {"voice", "name", "modalities", "tools"}:
+        if key in _NOT_NONE:
             raise UsageError(f"{where} cannot be None")
-        return
+        return None
     if key in {"voice", "instructions", "name", "provider"} and not isinstance(value, str):
         raise UsageError(f"{where} must be a string, got {value!r}")
     if key == "modalities":
@@ -240,7 +247,7 @@ def _check_value(group: str, key: str, value: Any) -> None:
         if not all(_one_of(m, _MODALITIES) for m in value):
             raise UsageError(f"{where} may hold only 'text' and 'audio', got {value!r}")
     elif key in {"input_audio_format", "output_audio_format"}:
-        audio_format_name(value, where)
+        return audio_format_name(value, where)
     elif key == "turn_detection":
         if not isinstance(value, Mapping) or not _one_of(value.get("type"), _TURN_TYPES):
             raise UsageError(
@@ -251,7 +258,7 @@ def _check_value(group: str, key: str, value: Any) -> None:
         if not isinstance(value, list | tuple) or not all(isinstance(t, Mapping) for t in value):
             raise UsageError(f"{where} must be a list of tool definitions, got {value!r}")
     elif key == "tool_choice":
-        _tool_choice(where, value)
+        return _tool_choice(where, value)
     elif key == "temperature":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(f"{where} must be a number, got {value!r}")
@@ -268,6 +275,7 @@ def _check_value(group: str, key: str, value: Any) -> None:
         value, Mapping
     ):
         raise UsageError(f"{where} must be a dict or None, got {value!r}")
+    return copy.deepcopy(_as_plain(value))
 
 
 class SessionConfig:
@@ -343,8 +351,7 @@ class SessionConfig:
             current = staged[home].get(key)
             if merge:
                 value = _merged(key, current, value)
-            _check_value(group, key, value)
-            staged[home][key] = _normalised(group, key, value)
+            staged[home][key] = _checked(group, key, value)
         self._config = staged
 
     def turn_detection(self) -> dict[str, Any] | None:
@@ -368,15 +375,6 @@ def _merged(key: str, current: Any, update: Any) -> Any:
     for name, value in update.items():
         merged[name] = _merged(name, current.get(name), value)
     return merged
-
-
-def _normalised(group: str, key: str, value: Any) -> Any:
-    """A checked value as it is stored: formats by name, a tool choice in its wire form."""
-    if value is not None and key in ("input_audio_format", "output_audio_format"):
-        return audio_format_name(value)
-    if value is not None and key == "tool_choice":
-        return _tool_choice(f"{group}.{key}", value)
-    return copy.deepcopy(_as_plain(value))
 
 
 def _as_plain(value: Any) -> Any:
@@ -439,8 +437,8 @@ def session_payload(
             "modalities": ["text", "audio"] if "audio" in modalities else ["text"],
             "instructions": _instructions(config),
             "voice": voice,
-            "input_audio_format": audio_format_name(in_format),
-            "output_audio_format": audio_format_name(out_format),
+            "input_audio_format": in_format,
+            "output_audio_format": out_format,
             "tools": all_tools,
             "tool_choice": tool_choice,
         }

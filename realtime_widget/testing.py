@@ -44,13 +44,14 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .client import RealtimeClient
 from .content import user_message
 from .errors import ConnectionClosedError, RealtimeError, UsageError
+from .replay import answer_text
 from .server import LocalRealtimeServer
 from .tools import ToolLike, as_tool
 
@@ -101,11 +102,6 @@ class Answer:
     transcript: str
     item: dict[str, Any] | None
     calls: tuple[ToolCallResult, ...]
-
-
-def _transcript(item: Mapping[str, Any] | None) -> str:
-    formatted = (item or {}).get("formatted") or {}
-    return str(formatted.get("transcript") or formatted.get("text") or "")
 
 
 @dataclass
@@ -169,7 +165,7 @@ class _Turn:
             self.finished.set_exception(lost)
 
     def results(self) -> tuple[ToolCallResult, ...]:
-        answer = _transcript(self.answer)
+        answer = answer_text(self.answer)
         return tuple(call.result(call_id, answer) for call_id, call in self.calls.items())
 
 
@@ -252,7 +248,7 @@ class ToolSession:
             raise UsageError(f"text must be a non-empty string, got {text!r}")
         async with self._lock:
             turn = await self._turn(text, scripted=False)
-        return Answer(_transcript(turn.answer), turn.answer, turn.results())
+        return Answer(answer_text(turn.answer), turn.answer, turn.results())
 
     async def _turn(self, text: str, *, scripted: bool) -> _Turn:
         turn = _Turn(asyncio.get_running_loop().create_future())

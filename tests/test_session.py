@@ -181,6 +181,8 @@ def test_registered_tools_win_over_config_tools_of_same_name() -> None:
         ({"model": {"modalities": ["video"]}}, "may hold only 'text' and 'audio'"),
         ({"hearing": {"turn_detection": {"type": "push"}}}, "'server_vad' or 'semantic_vad'"),
         ({"hearing": {"input_audio_format": "mp3"}}, "unknown audio format 'mp3'"),
+        ({"hearing": {"input_audio_format": None}}, "hearing.input_audio_format cannot be None"),
+        ({"speech": {"output_audio_format": None}}, "speech.output_audio_format cannot be None"),
         ({"model": {"tool_choice": "sometimes"}}, "tool_choice must be"),
         ({"model": {"temperature": "hot"}}, "temperature must be a number"),
         ({"model": {"max_response_output_tokens": 0}}, "positive integer or 'inf'"),
