@@ -250,7 +250,6 @@ class RealtimeClient(RealtimeEventHandler):
         self._session_waiter: asyncio.Future[dict[str, Any]] | None = None
         self._update_waiter: asyncio.Future[None] | None = None
         self._update_id: str | None = None
-        self._lost: ConnectionClosedError | None = None  # how the last connection closed
         self._active = ActiveResponses()
         self._completed: set[str] = set()
         self._tool_calls = ToolCalls(self.realtime, self.dispatch, lambda: self._ready)
@@ -350,7 +349,6 @@ class RealtimeClient(RealtimeEventHandler):
         deadline = loop.time() + self.connect_timeout
         self._ready = False
         self.session_created = False
-        self._lost = None
         self._reset_input()
         created: asyncio.Future[dict[str, Any]] = loop.create_future()
         answered: asyncio.Future[None] = loop.create_future()
@@ -402,11 +400,8 @@ class RealtimeClient(RealtimeEventHandler):
 
     def _check_open(self) -> None:
         if not self.realtime.is_connected():
-            lost = self._lost
-            raise ConnectionClosedError(
-                lost.code if lost else None,
-                lost.reason if lost else "closed before the session was set up",
-            )
+            self.realtime.raise_if_closed("set the session up")  # the code and reason
+            raise ConnectionClosedError(None, "closed before the session was set up")
 
     async def _replay(self) -> int:
         """Send the conversation so far into the new session; returns how many items.
@@ -435,13 +430,7 @@ class RealtimeClient(RealtimeEventHandler):
         self._user_closed = True
         self._reconnector.cancel()
         self._resume.pending = False
-        self._ready = False
-        self.session_created = False
-        closed = ConnectionClosedError(1000, "disconnect() was called")
-        for waiter in (self._session_waiter, self._update_waiter):
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(closed)
-        self._active.end_session()
+        self._end_session(ConnectionClosedError(1000, "disconnect() was called"))
         self._tool_calls.drop_unsent()
         self._drop_held("disconnect() was called")
         self._tool_calls.cancel()
@@ -833,24 +822,27 @@ class RealtimeClient(RealtimeEventHandler):
     def _on_client_event(self, event: dict[str, Any]) -> None:
         self._log_event("client", event)
 
+    def _end_session(self, error: BaseException) -> None:
+        """The session is over: nothing is ready, and what waits for its setup fails."""
+        self._ready = False
+        self.session_created = False
+        self._active.end_session()
+        for waiter in (self._session_waiter, self._update_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(error)
+
     def _on_api_error(self, event: dict[str, Any]) -> None:
         self.dispatch("error", event)
 
     def _on_close(self, event: dict[str, Any]) -> None:
         was_ready = self._ready
-        self._ready = False
-        self.session_created = False
         code = event.get("code")
-        self._lost = ConnectionClosedError(code, str(event.get("reason") or ""))
-        self._active.end_session()
+        self._end_session(event["exception"])
         # what was streaming when the connection went will never finish: close it as the
         # server would, so it is kept, replayed and ordered before what comes next
         for item in self.conversation.close_in_progress():
             self.dispatch("conversation.updated", {"item": item, "delta": None})
             self._complete(item)
-        for waiter in (self._session_waiter, self._update_waiter):
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(event.get("exception") or self._lost)
         if (
             was_ready
             and self.reconnect
