@@ -108,10 +108,21 @@ def _positive(name: str, value: Any, *, seconds: bool = False, optional: bool = 
         raise UsageError(f"{name} must be positive{allowed}, got {value!r}")
 
 
+_KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
+
+
+def environment_key_allowed(url: str | None) -> bool:
+    """Whether ``$OPENAI_API_KEY`` may be sent to ``url``: ``wss://`` to OpenAI or Azure OpenAI."""
+    parts = urlsplit(url or DEFAULT_URL)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "wss" and host.endswith(_KEY_HOST_SUFFIXES)
+
+
 class RealtimeAPI(RealtimeEventHandler):
     """A websocket connection to a realtime server, dispatching events both ways.
 
-    ``url`` defaults to the OpenAI endpoint; ``api_key`` to ``$OPENAI_API_KEY``. Azure
+    ``url`` defaults to the OpenAI endpoint; ``api_key`` to ``$OPENAI_API_KEY`` when ``url`` is
+    ``wss://`` to OpenAI's or Azure OpenAI's hosts (no other server gets it unasked). Azure
     endpoints (``*.openai.azure.com``, or ``azure=True``) authenticate with an ``api-key``
     header and take the deployment from the URL. ``dialect="beta"`` adds the beta header.
 
@@ -164,7 +175,7 @@ class RealtimeAPI(RealtimeEventHandler):
         _positive("ping_timeout", ping_timeout, seconds=True, optional=True)
         _positive("close_timeout", close_timeout, seconds=True)
         self.url = url or DEFAULT_URL
-        self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self._given_key = api_key
         self.model = model
         self.dialect: Dialect = dialect
         host = urlsplit(self._url).hostname or ""
@@ -234,13 +245,21 @@ class RealtimeAPI(RealtimeEventHandler):
             )
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
+    @property
+    def _api_key(self) -> str | None:
+        """The key given, else ``$OPENAI_API_KEY`` when the current URL may have it."""
+        if self._given_key is not None:
+            return self._given_key
+        return os.environ.get("OPENAI_API_KEY") if environment_key_allowed(self._url) else None
+
     def _headers(self) -> dict[str, str]:
         headers = dict(self.extra_headers)
-        if self._api_key:
+        key = self._api_key
+        if key:
             if self.azure:
-                headers["api-key"] = self._api_key
+                headers["api-key"] = key
             else:
-                headers["Authorization"] = f"Bearer {self._api_key}"
+                headers["Authorization"] = f"Bearer {key}"
         if self.dialect == "beta":
             headers[BETA_HEADER[0]] = BETA_HEADER[1]
         return headers
@@ -315,7 +334,8 @@ class RealtimeAPI(RealtimeEventHandler):
             raise ConnectError(self._scrub(message), url=shown) from None
 
     def _scrub(self, text: str) -> str:
-        return redact(text, [self._api_key] if self._api_key else [])
+        key = self._api_key
+        return redact(text, [key] if key else [])
 
     def _start(self, ws: ClientConnection) -> None:
         self._ws = ws

@@ -80,13 +80,11 @@ import asyncio
 import functools
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar, overload
-from urllib.parse import urlsplit
 
-from .api import DEFAULT_URL, RealtimeAPI
+from .api import RealtimeAPI
 from .audio import generate_id, to_int16
 from .buffers import AudioRetention, InputAudioBuffer
 from .content import user_message
@@ -137,16 +135,7 @@ DEFAULT_MAX_AUDIO_SECONDS: Final = 3600.0
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_KEY_HOSTS = ("api.openai.com",)
-_KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
 _EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
-
-
-def environment_key_allowed(url: str | None) -> bool:
-    """Whether ``$OPENAI_API_KEY`` may be sent to ``url``: ``wss://`` to OpenAI or Azure OpenAI."""
-    parts = urlsplit(url or DEFAULT_URL)
-    host = (parts.hostname or "").lower()
-    return parts.scheme == "wss" and (host in _KEY_HOSTS or host.endswith(_KEY_HOST_SUFFIXES))
 
 
 class RealtimeClient(RealtimeEventHandler):
@@ -224,13 +213,9 @@ class RealtimeClient(RealtimeEventHandler):
             if options.max_audio_seconds is not None
             else None
         )
-        url, api_key = options.url, options.api_key
-        if api_key is None:
-            # "" rather than None: the socket layer must not fall back to the environment
-            api_key = os.environ.get("OPENAI_API_KEY", "") if environment_key_allowed(url) else ""
         self.realtime = RealtimeAPI(
-            url,
-            api_key,
+            options.url,
+            options.api_key,
             model=str(self.config.get("model", "name") or DEFAULT_MODEL),
             dialect="beta" if options.shape == "beta" else "ga",
             azure=azure,

@@ -85,6 +85,21 @@ async def test_model_goes_in_the_query_and_beta_sends_its_header(
     await api.disconnect()
 
 
+def test_the_environment_key_only_goes_to_openai_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-key")
+    api = RealtimeAPI()  # the OpenAI endpoint
+    assert api._headers()["Authorization"] == "Bearer sk-env-key"
+    assert RealtimeAPI("wss://my-resource.openai.azure.com/openai/realtime")._headers() == {
+        "api-key": "sk-env-key"
+    }
+    for url in ("ws://127.0.0.1:9/v1/realtime", "wss://example.com/v1/realtime"):
+        assert "key unset" in repr(RealtimeAPI(url))
+        assert RealtimeAPI(url)._headers() == {}
+        assert RealtimeAPI(url, "sk-given")._headers() == {"Authorization": "Bearer sk-given"}
+    api.url = "wss://example.com/v1/realtime"  # pointed elsewhere: the key stays home
+    assert "Authorization" not in api._headers()
+
+
 async def test_azure_uses_the_api_key_header_and_deployment_url() -> None:
     async with LocalRealtimeServer(pace="fast", api_key=SECRET) as server:
         url = f"ws://127.0.0.1:{server.port}/openai/realtime?api-version=2025-08-28&deployment=rt"
