@@ -402,10 +402,34 @@ class RealtimeAPI(RealtimeEventHandler):
         (see ``max_send_queue_bytes``) or when not connected; ConnectionClosedError
         (code, reason) when the server or the transport ended the connection.
         """
+        event, text = self._serialised(event_type, payload)
+        self._enqueue(event, text)
+        return True
+
+    async def send_paced(self, event_type: str, payload: Mapping[str, Any] | None = None) -> bool:
+        """:meth:`send`, but an event that would overfill the send queue first waits for it
+        to drain (so events of any size up to ``max_frame_bytes`` go through in turn).
+
+        Raises what :meth:`send` raises, the queue being full excepted.
+        """
+        event, text = self._serialised(event_type, payload)
+        if self._queued_bytes + len(text) > self.max_send_queue_bytes:
+            await self.drain()
+            self._require_open(event_type)  # the connection may have ended meanwhile
+        self._enqueue(event, text)
+        return True
+
+    def _require_open(self, event_type: str) -> None:
         if not self.is_connected():
             self.raise_if_closed(f"send {event_type!r}")
             state = "still connecting" if self._connecting else "not connected"
             raise UsageError(f"cannot send {event_type!r}: {state}")
+
+    def _serialised(
+        self, event_type: str, payload: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Any], str]:
+        """The event and its JSON text; raises what :meth:`send` raises but a full queue."""
+        self._require_open(event_type)
         if payload is not None and not isinstance(payload, Mapping):
             raise UsageError(f"payload of {event_type!r} must be a dict, got {payload!r}")
         event: dict[str, Any] = {"event_id": generate_id("evt_"), "type": event_type}
@@ -422,7 +446,10 @@ class RealtimeAPI(RealtimeEventHandler):
                 f"cannot send {event_type!r}: its {size:,} bytes exceed "
                 f"max_frame_bytes ({self.max_frame_bytes:,})"
             )
-        queued = self._queued_bytes
+        return event, text
+
+    def _enqueue(self, event: dict[str, Any], text: str) -> None:
+        event_type, size, queued = event["type"], len(text), self._queued_bytes
         if queued and queued + size > self.max_send_queue_bytes:
             raise UsageError(
                 f"cannot send {event_type!r} ({size:,} bytes): {queued:,} bytes wait to be "
@@ -435,7 +462,6 @@ class RealtimeAPI(RealtimeEventHandler):
         self._queue.put_nowait(text)
         if self.debug:
             logger.debug("sent %s", _elide(event))
-        return True
 
     @property
     def queued_bytes(self) -> int:

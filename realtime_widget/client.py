@@ -135,7 +135,6 @@ DEFAULT_MAX_AUDIO_SECONDS: Final = 3600.0
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_EVENT_OVERHEAD: Final = 256  # what send() adds to a payload: type, event_id, its wrapper
 
 
 class RealtimeClient(RealtimeEventHandler):
@@ -399,10 +398,7 @@ class RealtimeClient(RealtimeEventHandler):
         )
         for item in items:
             self._resume.replayed(item["id"])
-            size = len(json.dumps(item)) + _EVENT_OVERHEAD
-            if self.realtime.queued_bytes + size > self.realtime.max_send_queue_bytes:
-                await self.realtime.drain()
-            self.realtime.send("conversation.item.create", {"item": item})
+            await self.realtime.send_paced("conversation.item.create", {"item": item})
         return len(items)
 
     def disconnect(self) -> asyncio.Future[None]:

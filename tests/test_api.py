@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from reliability import eventually
 from websockets.asyncio.server import ServerConnection, serve
 
 from realtime_widget.api import RealtimeAPI
@@ -279,10 +280,7 @@ async def test_a_failure_inside_the_pump_closes_the_socket(server: LocalRealtime
     assert isinstance(close["exception"].__cause__, RuntimeError)
     assert not api.is_connected()
     # the socket is closed on both ends, with the code reported
-    for _ in range(200):
-        if not server.connections:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: not server.connections, 2)
     assert server.connections == []
     assert connection.websocket.close_code == 1011
 
@@ -292,10 +290,11 @@ async def test_a_failure_inside_the_pump_closes_the_socket(server: LocalRealtime
 
 async def test_a_second_connect_while_connecting_is_refused(server: LocalRealtimeServer) -> None:
     api = RealtimeAPI(server.url)
+    created = asyncio.ensure_future(api.wait_for_next("server.session.created", 5))
     results = await asyncio.gather(api.connect(), api.connect(), return_exceptions=True)
     assert results[0] is None
     assert isinstance(results[1], UsageError) and "already connecting" in str(results[1])
-    await api.wait_for_next("server.session.created", 5)
+    assert await created is not None
     assert len(server.connections) == 1
     await api.disconnect()
 
@@ -357,14 +356,33 @@ async def test_the_send_queue_is_bounded(server: LocalRealtimeServer) -> None:
             accepted += 1
     assert accepted == 6 and "'input_audio_buffer.append'" in str(info.value)
     connection = server.connections[-1]
-    for _ in range(500):
-        if len(connection.received) == accepted:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: len(connection.received) == accepted, 5)
     assert [e["type"] for e in connection.received] == ["input_audio_buffer.append"] * accepted
     # once the writer caught up, the queue takes events again
     api.send("input_audio_buffer.append", {"audio": audio})
     await api.disconnect()
+
+
+async def test_send_paced_waits_for_room_in_the_send_queue(server: LocalRealtimeServer) -> None:
+    api = RealtimeAPI(server.url, max_send_queue_bytes=64 * 1024)
+    await api.connect()
+    await api.wait_for_next("server.session.created", 5)
+    audio = "AAAA" * 2500  # 10,000 chars of base64
+    for _ in range(6):
+        api.send("input_audio_buffer.append", {"audio": audio})
+    with pytest.raises(UsageError, match="bytes wait to be sent"):
+        api.send("input_audio_buffer.append", {"audio": audio})
+    assert api.queued_bytes > 60_000
+    for _ in range(4):  # each waits for the queue to drain when it would overfill it
+        assert await api.send_paced("input_audio_buffer.append", {"audio": audio})
+    connection = server.connections[-1]
+    await eventually(lambda: len(connection.received) == 10, 5)
+    assert all(e["audio"] == audio for e in connection.received)
+    with pytest.raises(UsageError, match="must be a dict"):
+        await api.send_paced("input_audio_buffer.append", ["not", "a", "dict"])  # type: ignore[arg-type]
+    await api.disconnect()
+    with pytest.raises(UsageError, match="not connected"):
+        await api.send_paced("input_audio_buffer.append", {"audio": audio})
 
 
 def test_limits_are_checked() -> None:
@@ -421,10 +439,7 @@ async def test_a_server_that_stops_reading_under_a_flood_is_a_lost_connection() 
             with contextlib.suppress(ConnectionClosedError):
                 api.send("input_audio_buffer.append", {"audio": megabyte})
             await asyncio.sleep(0.01)
-        for _ in range(500):
-            if closes:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: bool(closes), 5)
         assert closes, "the stuck server was never detected"
         assert (closes[0]["code"], closes[0]["error"]) == (1011, True)
         assert "took no data" in closes[0]["reason"] or "keepalive" in closes[0]["reason"]
