@@ -38,9 +38,10 @@ Rules:
 - A session is *ready* once its ``session.update`` is sent (after a reconnect: once the
   conversation is replayed and the server has answered that update, or, from a server that
   never answers, once ``connect_timeout`` has passed). Until then, on an open
-  connection, user messages, audio appends, ``create_response``, input clears and tool outputs
-  are held, in order and bounded (:mod:`realtime_widget.held`), and sent once it is ready, so
-  nothing reaches a new session before its configuration and history.
+  connection, user messages, audio appends, ``create_response`` and input clears are held, in
+  order and bounded (:mod:`realtime_widget.held`), and tool outputs wait beside them (sent
+  first: the model asked for them); all go once it is ready, so nothing reaches a new session
+  before its configuration and history.
 - With ``reconnect=True``, a ready session lost abnormally (close codes 1001, 1006, 1011,
   1012, 1013, a network failure, or the service's session-length limit) is reopened after
   ``reconnect_delays``: the new session gets the same configuration and tools, and the

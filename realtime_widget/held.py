@@ -22,10 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from .protocol import SAMPLE_RATE
+
 __all__ = ["MAX_HELD_CALLS", "MAX_HELD_SAMPLES", "HeldCall", "HeldCalls"]
 
 MAX_HELD_CALLS: Final = 256
-MAX_HELD_SAMPLES: Final = 24_000 * 30  # 30 s of 24 kHz audio
+MAX_HELD_SAMPLES: Final = SAMPLE_RATE * 30  # 30 s of 24 kHz audio
 
 
 @dataclass(frozen=True)
