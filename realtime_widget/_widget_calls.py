@@ -11,8 +11,8 @@ Rules:
   from the answer) and the output. The call's card changes then:
   :meth:`CallCards.appended` returns the call's item, for its summary to be made again.
 - Calls are found by ``call_id``: the ids of function call items are indexed as they
-  arrive (those of the conversation the client holds already, too); a call not indexed is
-  looked for from the newest item back.
+  arrive (those of the conversation the client holds already, too), so finding one costs
+  the same however long the conversation.
 
 No traitlets, no I/O: the client is only read.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ._widget_messages import CallRecord, call_failed
 
@@ -85,9 +85,4 @@ class CallCards:
         """The function call item with ``call_id``, if the conversation holds it."""
         item_id = self._items.get(call_id)
         known = self._client.conversation.get_item(item_id) if item_id is not None else None
-        if known is not None and known.get("call_id") == call_id:
-            return known
-        for item in reversed(self._client.get_conversation_items()):  # not indexed as a call
-            if item.get("type") == "function_call" and item.get("call_id") == call_id:
-                return cast(Mapping[str, Any], item)
-        return None
+        return known if known is not None and known.get("call_id") == call_id else None

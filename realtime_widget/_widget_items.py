@@ -40,9 +40,6 @@ class ItemList:
         self.streamed: set[str] = set()
         self._index: dict[str, int] = {}
 
-    def __len__(self) -> int:
-        return len(self.summaries)
-
     def get(self, item_id: str) -> ItemSummary | None:
         """The summary held for ``item_id``, or ``None``."""
         index = self._index.get(item_id)

@@ -334,9 +334,9 @@ def summarize_item(
     call: CallRecord | None = None,
     heard_transcript: str | None = None,
     truncated_ms: int | None = None,
-    rev: int = 0,
 ) -> ItemSummary:
-    """The summary of a conversation item (see :class:`ItemSummary`), at revision ``rev``.
+    """The summary of a conversation item (see :class:`ItemSummary`), at revision 0: the
+    :class:`~realtime_widget._widget_items.ItemList` that keeps it sets its ``rev``.
 
     ``call`` is the record of a function call's run. ``heard_transcript`` is shown when the
     item's own transcript was dropped by a truncation, ``truncated_ms`` where it was cut.
@@ -381,5 +381,5 @@ def summarize_item(
             if isinstance(error, Mapping)
             else ""
         ),
-        "rev": rev,
+        "rev": 0,
     }

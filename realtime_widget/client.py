@@ -137,7 +137,6 @@ DEFAULT_MAX_AUDIO_SECONDS: Final = 3600.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 class RealtimeClient(RealtimeEventHandler):
     """A realtime session with config, tools, audio and conversation state.
 

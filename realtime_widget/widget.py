@@ -225,7 +225,6 @@ class RealtimeWidget(anywidget.AnyWidget):
             quiet=ITEMS_QUIET_SECONDS,
             longest=ITEMS_SYNC_SECONDS,
         )
-        self._sending_items = False
         self._connect_task: asyncio.Task[None] | None = None
 
         super().__init__(
@@ -379,12 +378,6 @@ class RealtimeWidget(anywidget.AnyWidget):
             self._items.state_sent()
         super().send_state(keys)
 
-    def _should_send_property(self, key: str, value: Any) -> bool:
-        # ``items`` changes in place and goes out from _publish_items alone (see the rules).
-        if key == "items" and not self._sending_items:
-            return False
-        return bool(super()._should_send_property(key, value))
-
     # -- what the parts call back ---------------------------------------------------------
 
     def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
@@ -397,9 +390,6 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _publish_items(self, old: list[ItemSummary], new: list[ItemSummary]) -> None:
         """Tell the ``items`` observers, and send the trait: the list went from ``old``."""
-        change = traitlets.Bunch(name="items", old=old, new=new, owner=self, type="change")
-        self._sending_items = True
-        try:
-            self.notify_change(change)
-        finally:
-            self._sending_items = False
+        self.notify_change(
+            traitlets.Bunch(name="items", old=old, new=new, owner=self, type="change")
+        )
