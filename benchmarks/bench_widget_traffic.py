@@ -34,6 +34,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -72,29 +73,28 @@ class _Stream:
         self.count += 1
         return json.dumps({"type": kind, "event_id": f"event_{self.count:09d}", **fields})
 
-    def user_text(self, item_id: str, text: str) -> list[str]:
-        item = {
+    @staticmethod
+    def message(
+        item_id: str, role: str, status: str, content: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        return {
             "id": item_id,
             "object": "realtime.item",
             "type": "message",
-            "role": "user",
-            "status": "completed",
-            "content": [{"type": "input_text", "text": text}],
+            "role": role,
+            "status": status,
+            "content": content or [],
         }
+
+    def user_text(self, item_id: str, text: str) -> list[str]:
+        item = self.message(item_id, "user", "completed", [{"type": "input_text", "text": text}])
         return [
             self.event("conversation.item.added", previous_item_id=None, item=item),
             self.event("conversation.item.done", item=item),
         ]
 
     def answer_start(self, response_id: str, item_id: str) -> list[str]:
-        item = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "role": "assistant",
-            "status": "in_progress",
-            "content": [],
-        }
+        item = self.message(item_id, "assistant", "in_progress")
         return [
             self.event("response.created", response={"id": response_id, "status": "in_progress"}),
             self.event(
@@ -134,14 +134,7 @@ class _Stream:
     def answer_end(self, response_id: str, item_id: str, transcript: str) -> list[str]:
         ids = self.ids(response_id, item_id)
         part = {"type": "output_audio", "transcript": transcript}
-        item = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "role": "assistant",
-            "status": "completed",
-            "content": [part],
-        }
+        item = self.message(item_id, "assistant", "completed", [part])
         return [
             self.event("response.output_audio.done", **ids),
             self.event("response.output_audio_transcript.done", **ids, transcript=transcript),
@@ -180,13 +173,8 @@ class _Setup:
         assert len(self.client.conversation) == size
         # The answer measured below: its item is appended (item size + 1) and stays open.
         self.response_id, self.item_id = "resp_measured", "item_measured"
-        before = self.comm.totals()
-        gc.collect()
-        cpu = time.process_time()
-        self.feed(self.stream.answer_start(self.response_id, self.item_id))
-        self.append_cpu = time.process_time() - cpu
-        after = self.comm.totals()
-        self.append_bytes = (after[1] - before[1]) + (after[2] - before[2])
+        opening = self.stream.answer_start(self.response_id, self.item_id)
+        self.append_cpu, self.append_bytes = self.measure(opening)
         self.index = 0
         self.extra = 0
 
@@ -218,17 +206,10 @@ class _Setup:
         ids = [f"item_x{n:06d}" for n in range(first, first + count)]
         added, done = [], []
         for n, item_id in enumerate(ids):
-            item = {
-                "id": item_id,
-                "object": "realtime.item",
-                "type": "message",
-                "role": "assistant",
-                "status": "in_progress",
-                "content": [],
-            }
+            item = self.stream.message(item_id, "assistant", "in_progress")
             added.append(self.stream.event("conversation.item.added", item=item))
             part = {"type": "output_text", "text": f"answer number {first + n}"}
-            item = {**item, "status": "completed", "content": [part]}
+            item = self.stream.message(item_id, "assistant", "completed", [part])
             done.append(self.stream.event("conversation.item.done", item=item))
         deleted = [self.stream.event("conversation.item.deleted", item_id=i) for i in ids]
         size = len(self.client.conversation)
@@ -241,23 +222,18 @@ class _Setup:
 
     def measure(self, texts: list[str]) -> tuple[float, int]:
         """Feed ``texts``; returns the CPU seconds and the bytes the comm was given."""
-        before = self.comm.totals()
-        loads, dispatch = json.loads, self.dispatch
-        gc.collect()
-        cpu = time.process_time()
-        for text in texts:
-            event = loads(text)
-            dispatch(f"server.{event['type']}", event)
-        cpu = time.process_time() - cpu
-        after = self.comm.totals()
-        return cpu, (after[1] - before[1]) + (after[2] - before[2])
+        return self._timed(lambda: self.feed(texts))
 
     def whole_list(self) -> tuple[float, int]:
         """Send the whole ``items`` list as the widget does once quiet: (CPU s, bytes)."""
+        return self._timed(self.widget._items.send_all)
+
+    def _timed(self, action: Callable[[], None]) -> tuple[float, int]:
+        """Run ``action``; returns its CPU seconds and the bytes the comm was given."""
         before = self.comm.totals()
         gc.collect()
         cpu = time.process_time()
-        self.widget._items.send_all()
+        action()
         cpu = time.process_time() - cpu
         after = self.comm.totals()
         return cpu, (after[1] - before[1]) + (after[2] - before[2])
@@ -332,38 +308,15 @@ async def _run(quick: bool) -> list[dict[str, Any]]:
             setup.close()
     rows: list[dict[str, Any]] = []
     small, large = SIZES
-    target = f"<= {RATIO_TARGET:g}"
-    for kind, label in (("appended", "per item appended"), ("completed", "per item completed")):
+    for kind, label in (
+        ("transcript", "transcript delta"),
+        ("audio", "audio delta"),
+        ("appended", "per item appended"),
+        ("completed", "per item completed"),
+    ):
         rows += _ratio_rows(label, "bytes", size_of[(small, kind)], size_of[(large, kind)], "B")
         low, high = (statistics.median(cpu[(size, kind)]) * 1e6 for size in SIZES)
         rows += _ratio_rows(label, "kernel CPU", low, high, "us")
-    for kind, label in (("transcript", "transcript delta"), ("audio", "audio delta")):
-        for size in SIZES:
-            rows.append(row(GROUP, f"{label}, {size} items: bytes", size_of[(size, kind)], "B"))
-            median = statistics.median(cpu[(size, kind)])
-            rows.append(row(GROUP, f"{label}, {size} items: kernel CPU", median * 1e6, "us"))
-        bytes_ratio = size_of[(large, kind)] / size_of[(small, kind)]
-        cpu_ratio = statistics.median(cpu[(large, kind)]) / statistics.median(cpu[(small, kind)])
-        rows.append(
-            row(
-                GROUP,
-                f"{label} bytes {large} / {small} items",
-                bytes_ratio,
-                "ratio",
-                target,
-                bytes_ratio <= RATIO_TARGET,
-            )
-        )
-        rows.append(
-            row(
-                GROUP,
-                f"{label} CPU {large} / {small} items",
-                cpu_ratio,
-                "ratio",
-                target,
-                cpu_ratio <= RATIO_TARGET,
-            )
-        )
     for size in SIZES:
         setup = setups[size]
         name = f"answer opened (4 events, one run), {size} items"
