@@ -146,12 +146,24 @@ async def test_audio_content_part_in_g711(
 
 async def test_switching_formats_mid_session(server: LocalRealtimeServer) -> None:
     client = await connected(server, config={"hearing": {"turn_detection": None}})
+    connection = server.connections[-1]
+    speech = np.asarray(synthesize("switch").samples, dtype=np.int16)
     for audio_format in ("g711_ulaw", "pcm16", "g711_alaw"):
+        updated = asyncio.ensure_future(client.realtime.wait_for_next("server.session.updated", 5))
         client.update_session(input_audio_format=audio_format, output_audio_format=audio_format)
-        await client.realtime.wait_for_next("server.session.updated", 5)
-        client.append_input_audio(np.asarray(synthesize("switch").samples, dtype=np.int16))
+        assert await updated is not None
+        mark = len(connection.received)
+        client.append_input_audio(speech)
         client.create_response()
         answer = await next_completed(client, "assistant")
+        sent = b"".join(
+            base64.b64decode(e["audio"])
+            for e in connection.received[mark:]
+            if e["type"] == "input_audio_buffer.append"
+        )
+        # the audio went out in the new format: two bytes a sample, or one at 8 kHz
+        expected = 2 * speech.size if audio_format == "pcm16" else -(-speech.size // 3)
+        assert len(sent) == expected, audio_format
         assert answer["formatted"]["transcript"] == "You said: switch."
         assert hear(np.asarray(answer["formatted"]["audio"])) == "you said switch."
     await client.disconnect()
@@ -169,9 +181,11 @@ async def test_cancel_truncates_at_the_played_24khz_position() -> None:
         truncated = asyncio.ensure_future(
             client.realtime.wait_for_next("server.conversation.item.truncated", 5)
         )
+        completed = asyncio.ensure_future(client.wait_for_next("conversation.item.completed", 5))
         client.cancel_response(item["id"], played)
         event = await truncated
         assert event is not None and event["audio_end_ms"] == played * 1000 // 24_000
-        await client.wait_for_next("conversation.item.completed", 5)
+        done = await completed
+        assert done is not None and done["item"] is item
         assert len(item["formatted"]["audio"]) == played * 1000 // 24_000 * 24
         await client.disconnect()

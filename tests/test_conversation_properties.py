@@ -328,6 +328,16 @@ def test_fault_stream_gives_identical_items_in_both_dialects() -> None:
     assert [i["id"] for i in ga.get_items()] == ["item_a", "item_f", "item_m", "item_u"]
 
 
+def check_reordered(steps: list[Step], moves: list[tuple[int, int]]) -> None:
+    """``steps`` with the ``moves`` swapped in: both dialects give the same outcomes and items."""
+    for i, j in moves:
+        i, j = i % len(steps), j % len(steps)
+        steps[i], steps[j] = steps[j], steps[i]
+    ga, beta = RealtimeConversation(), RealtimeConversation()
+    assert outcomes(ga, steps) == outcomes(beta, to_beta(steps))
+    assert snapshot(ga) == snapshot(beta)
+
+
 swaps = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_size=1, max_size=6)
 
 
@@ -336,26 +346,14 @@ swaps = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_si
 def test_reordered_fault_streams_give_identical_items_in_both_dialects(
     moves: list[tuple[int, int]],
 ) -> None:
-    steps = without_item_done(full_stream())
-    for i, j in moves:
-        i, j = i % len(steps), j % len(steps)
-        steps[i], steps[j] = steps[j], steps[i]
-    ga, beta = RealtimeConversation(), RealtimeConversation()
-    assert outcomes(ga, steps) == outcomes(beta, to_beta(steps))
-    assert snapshot(ga) == snapshot(beta)
+    check_reordered(without_item_done(full_stream()), moves)
 
 
 @given(streams(), swaps)
 def test_reordered_generated_streams_give_identical_items_in_both_dialects(
     stream: Stream, moves: list[tuple[int, int]]
 ) -> None:
-    steps = without_item_done(stream.steps)
-    for i, j in moves:
-        i, j = i % len(steps), j % len(steps)
-        steps[i], steps[j] = steps[j], steps[i]
-    ga, beta = RealtimeConversation(), RealtimeConversation()
-    assert outcomes(ga, steps) == outcomes(beta, to_beta(steps))
-    assert snapshot(ga) == snapshot(beta)
+    check_reordered(without_item_done(stream.steps), moves)
 
 
 @given(mangled())

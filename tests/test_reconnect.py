@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from relay import FaultRelay
-from reliability import speech
+from reliability import eventually, speech
 
 from realtime_widget.client import RealtimeClient
 from realtime_widget.errors import ConnectionClosedError
@@ -230,14 +230,6 @@ def _record(client: RealtimeClient, *names: str) -> list[tuple[str, dict[str, An
     return seen
 
 
-async def _until(condition: Any, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition never held")
-
-
 @pytest.mark.parametrize("codes", [[1012], [1013], [1012, 1013, 1012]])
 async def test_sessions_closed_right_after_created_are_tried_again(
     server: LocalRealtimeServer, relay: FaultRelay, codes: list[int]
@@ -249,7 +241,7 @@ async def test_sessions_closed_right_after_created_are_tried_again(
     ids_before = [i["id"] for i in client.get_conversation_items()]
     relay.close_after_created = list(codes)
     await server.close_connections(1011, "restarting")
-    await _until(lambda: any(name in ("reconnected", "error") for name, _ in events))
+    await eventually(lambda: any(name in ("reconnected", "error") for name, _ in events))
     assert not client.reconnecting and client.is_connected()
     names = [name for name, _ in events]
     assert names == ["close", "reconnecting"] + ["close", "reconnecting"] * len(codes) + [
@@ -280,7 +272,7 @@ async def test_reconnect_gives_up_when_every_session_closes_after_created(
     await _talk(client, "one turn")
     relay.close_after_created = [1013, 1012, 1013]
     await server.close_connections(1012, "restarting")
-    await _until(lambda: any(name == "error" for name, _ in events))
+    await eventually(lambda: any(name == "error" for name, _ in events))
     await asyncio.sleep(0.05)
     assert [name for name, _ in events] == ["close", "reconnecting"] * 3 + ["close", "error"]
     failed = events[-1][1]
@@ -319,7 +311,7 @@ async def test_close_event_says_whether_a_reconnect_follows(server: LocalRealtim
         client.on("close", lambda e: seen.append((e["reconnecting"], client.reconnecting)))
         await client.connect()
         await server.close_connections(code, "x")
-        await _until(lambda: bool(seen))
+        await eventually(lambda: bool(seen))
         await client.disconnect()
         return seen[0]
 
@@ -345,7 +337,7 @@ async def test_a_tool_finishing_before_the_session_is_set_up_waits_for_it(
 
     await client.connect()
     client.send_user_message_content("slow_lookup for cats")
-    await _until(
+    await eventually(
         lambda: any(
             i["type"] == "function_call" and i["status"] == "completed"
             for i in client.get_conversation_items()
@@ -354,7 +346,7 @@ async def test_a_tool_finishing_before_the_session_is_set_up_waits_for_it(
     relay.hold_created = asyncio.Event()
     await server.close_connections(1011, "blip")
     # the new socket is open, its session.created held back by the relay
-    await _until(lambda: client.is_connected() and relay.opened == 2)
+    await eventually(lambda: client.is_connected() and relay.opened == 2)
     assert client.reconnecting
     release.set()
     await asyncio.sleep(0.05)  # the tool has finished: its output waits for the session
@@ -362,7 +354,7 @@ async def test_a_tool_finishing_before_the_session_is_set_up_waits_for_it(
     assert second.received == []
     relay.hold_created.set()
     await client.wait_for_next("reconnected", 5)
-    await _until(
+    await eventually(
         lambda: any(
             i.get("role") == "assistant" and "found cats" in i["formatted"]["transcript"]
             for i in client.get_conversation_items()
@@ -391,7 +383,7 @@ async def test_text_and_audio_sent_while_the_session_is_set_up_follow_the_replay
     await _talk(client, "my name is Ada")
     relay.hold_created = asyncio.Event()
     await server.close_connections(1011, "blip")
-    await _until(lambda: client.is_connected() and relay.opened == 2)
+    await eventually(lambda: client.is_connected() and relay.opened == 2)
     assert client.reconnecting
     client.append_input_audio(np.zeros(2400, dtype=np.int16))
     client.send_user_message_content("what is my name?")
@@ -432,12 +424,12 @@ async def test_calls_held_for_a_session_that_closes_wait_for_the_next_one(
     relay.hold_created = asyncio.Event()
     relay.close_after_created = [1013]
     await server.close_connections(1011, "blip")
-    await _until(lambda: client.is_connected() and relay.opened == 2)
+    await eventually(lambda: client.is_connected() and relay.opened == 2)
     client.send_user_message_content("held across a failed try")
     relay.hold_created.set()  # this try's session closes right after session.created
     relay.hold_created = None
     await client.wait_for_next("reconnected", 5)
-    await _until(lambda: len(server.connections[-1].conversation.items()) >= 4)
+    await eventually(lambda: len(server.connections[-1].conversation.items()) >= 4)
     texts = [s.item["content"][0].get("text") for s in server.connections[-1].conversation.items()]
     assert texts[:3] == ["first", "You said: first.", "held across a failed try"]
     await client.disconnect()
@@ -461,7 +453,7 @@ async def test_connect_during_a_pending_reconnect_takes_it_over(
     await server.close_connections(1011, "blip")
     assert await closed is not None
     if when == "opening":
-        await _until(lambda: relay.opened == 2)
+        await eventually(lambda: relay.opened == 2)
         relay.hold_created = None
     assert client.reconnecting
     await client.connect()  # e.g. the widget's Connect button
@@ -483,7 +475,7 @@ async def test_disconnect_while_a_try_waits_for_its_session(
     await client.connect()
     relay.hold_created = asyncio.Event()
     await server.close_connections(1011, "blip")
-    await _until(lambda: client.is_connected() and relay.opened == 2)
+    await eventually(lambda: client.is_connected() and relay.opened == 2)
     client.send_user_message_content("never sent")
     await client.disconnect()
     assert not client.reconnecting and not client.is_connected()
