@@ -24,6 +24,31 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A model whose set() fires change events, as anywidget's does. */
+function liveModel(state) {
+  const handlers = new Map();
+  const sent = [];
+  const fire = (name, ...args) => {
+    for (const cb of handlers.get(name) ?? []) cb(...args);
+  };
+  return {
+    sent,
+    state,
+    get: (name) => state[name],
+    set: (name, value) => {
+      const changed = state[name] !== value;
+      state[name] = value;
+      if (changed) fire(`change:${name}`);
+    },
+    save_changes() {},
+    send: (content, _callbacks, buffers) => sent.push({ content, buffers }),
+    on: (name, cb) => handlers.set(name, [...(handlers.get(name) ?? []), cb]),
+    off: (name, cb) => handlers.set(name, (handlers.get(name) ?? []).filter((h) => h !== cb)),
+    fire,
+    types: () => sent.map((m) => m.content.type),
+  };
+}
+
 function summary(fields) {
   return { id: "item_1", type: "message", role: "assistant", status: "in_progress", ...fields };
 }
@@ -611,31 +636,6 @@ describe("the microphone, push-to-talk and views with a stand-in Web Audio", () 
     return log;
   }
 
-  /** A model whose set() fires change events, as anywidget's does. */
-  function liveModel(state) {
-    const handlers = new Map();
-    const sent = [];
-    const fire = (name, ...args) => {
-      for (const cb of handlers.get(name) ?? []) cb(...args);
-    };
-    return {
-      sent,
-      state,
-      get: (name) => state[name],
-      set: (name, value) => {
-        const changed = state[name] !== value;
-        state[name] = value;
-        if (changed) fire(`change:${name}`);
-      },
-      save_changes() {},
-      send: (content, _callbacks, buffers) => sent.push({ content, buffers }),
-      on: (name, cb) => handlers.set(name, [...(handlers.get(name) ?? []), cb]),
-      off: (name, cb) => handlers.set(name, (handlers.get(name) ?? []).filter((h) => h !== cb)),
-      fire,
-      types: () => sent.map((m) => m.content.type),
-    };
-  }
-
   const connected = (extra = {}) => ({
     items: [],
     mic: "off",
@@ -831,29 +831,6 @@ describe("the view with a stand-in DOM", () => {
   });
   after(() => dom.restore());
 
-  /** A model whose set() fires change events, as anywidget's does. */
-  function model(state) {
-    const handlers = new Map();
-    const sent = [];
-    const fire = (name, ...args) => {
-      for (const cb of handlers.get(name) ?? []) cb(...args);
-    };
-    return {
-      sent,
-      state,
-      get: (name) => state[name],
-      set: (name, value) => {
-        state[name] = value;
-        fire(`change:${name}`);
-      },
-      save_changes() {},
-      send: (content) => sent.push(content),
-      on: (name, cb) => handlers.set(name, [...(handlers.get(name) ?? []), cb]),
-      off: (name, cb) => handlers.set(name, (handlers.get(name) ?? []).filter((h) => h !== cb)),
-      fire,
-    };
-  }
-
   /** `count` alternating user and assistant messages, revisions 1..count. */
   function conversation(count) {
     const items = [];
@@ -865,7 +842,7 @@ describe("the view with a stand-in DOM", () => {
   }
 
   function open(items) {
-    const m = model({ items, mic: "off", connection: "connected", turn_detection: "server_vad", tools: [] });
+    const m = liveModel({ items, mic: "off", connection: "connected", turn_detection: "server_vad", tools: [] });
     const session = new w.RtwSession(m);
     session.start();
     const el = document.createElement("div");
