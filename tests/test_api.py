@@ -344,11 +344,17 @@ async def test_an_event_over_the_frame_limit_is_refused_unsent(
     await api.disconnect()
 
 
-async def test_the_send_queue_is_bounded(server: LocalRealtimeServer) -> None:
+async def small_queue(server: LocalRealtimeServer) -> tuple[RealtimeAPI, str]:
+    """A connected RealtimeAPI with a 64 KiB send queue, and an append's audio (10,000
+    chars of base64): six appends fill the queue."""
     api = RealtimeAPI(server.url, max_send_queue_bytes=64 * 1024)
     await api.connect()
     await api.wait_for_next("server.session.created", 5)
-    audio = "AAAA" * 2500  # 10,000 chars of base64
+    return api, "AAAA" * 2500
+
+
+async def test_the_send_queue_is_bounded(server: LocalRealtimeServer) -> None:
+    api, audio = await small_queue(server)
     accepted = 0
     with pytest.raises(UsageError, match=r"6\d,\d{3} bytes wait to be sent.*65,536") as info:
         for _ in range(10):  # nothing yields: the writer cannot take any
@@ -364,10 +370,7 @@ async def test_the_send_queue_is_bounded(server: LocalRealtimeServer) -> None:
 
 
 async def test_send_paced_waits_for_room_in_the_send_queue(server: LocalRealtimeServer) -> None:
-    api = RealtimeAPI(server.url, max_send_queue_bytes=64 * 1024)
-    await api.connect()
-    await api.wait_for_next("server.session.created", 5)
-    audio = "AAAA" * 2500  # 10,000 chars of base64
+    api, audio = await small_queue(server)
     for _ in range(6):
         api.send("input_audio_buffer.append", {"audio": audio})
     with pytest.raises(UsageError, match="bytes wait to be sent"):
