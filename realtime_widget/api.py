@@ -132,7 +132,8 @@ class RealtimeAPI(RealtimeEventHandler):
       closes the connection with code 1009; a bigger event is refused by :meth:`send`.
     - ``max_send_queue_bytes`` (16 MiB, about four minutes of 24 kHz audio): the most bytes
       of events waiting to be written; beyond it :meth:`send` refuses events until the
-      writer catches up. An event sent when nothing waits is always taken.
+      writer catches up (:meth:`send_paced` waits for it instead). An event sent when
+      nothing waits is always taken.
     - ``max_receive_queue_frames`` (4): received frames buffered before reading from the
       socket pauses, so at most this many times ``max_frame_bytes`` wait in memory.
     - ``ping_interval`` (20 s) and ``ping_timeout`` (20 s): a ping is sent every
