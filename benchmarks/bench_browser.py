@@ -8,9 +8,12 @@ utterance, the model answers, and the next loop of speech barges in on the answe
 barge-in per loop, while microphone chunks flow one way and answer audio the other.
 
 Everything runs on this machine, so every stamp is wall-clock epoch milliseconds on one
-clock: ``performance.timeOrigin + performance.now()`` in the page's main thread,
-``Date.now()`` in the audio worklets (their scope has no ``performance``: 1 ms steps), and
-``time.time()`` in the kernel and the server. Tracing is off by default everywhere; here
+clock: ``Date.now()`` in the audio worklets (their scope has no ``performance``: 1 ms
+steps), ``performance.now()`` on an anchor kept within 1.5 ms of ``Date.now()`` in the
+page's main thread (monotonic, it drifts from the wall clock when the system clock is
+stepped), and ``time.time()`` in the kernel and the server. The notes give the page's
+clocks minus this process's at the end (``performance.timeOrigin + performance.now()``,
+which does drift, and ``Date.now()``). Tracing is off by default everywhere; here
 the page sets ``window.__rtwTrace = []`` before the widget starts, the server is made with
 ``trace=True``, and the kernel's widget gets two wrappers (its ``send`` and its browser
 ``audio`` handler) that stamp, for the breakdown of each path.

@@ -26,8 +26,9 @@
 //
 // Tracing (a measuring aid, off unless the page sets `window.__rtwTrace = []` before the
 // widget starts): the session and its mic then push `{event, t, ...}` records to it, `t` in
-// wall-clock epoch ms (`performance.timeOrigin + performance.now()` here, `Date.now()` in
-// the worklets): "mic" (a captured chunk sent to the kernel; `tw`: when the capture worklet
+// wall-clock epoch ms (`Date.now()` in the worklets; here `performance.now()` on an anchor
+// kept to `Date.now()`, for sub-millisecond steps on the clock the kernel and the worklets
+// use, even when the system clock is stepped): "mic" (a captured chunk sent to the kernel; `tw`: when the capture worklet
 // posted it), "audio" and "interrupt" (kernel messages received), and the playback
 // worklet's "queued" (a push received) and "silent" (the first silent block after an
 // interrupt). With tracing off, each hot path pays one null check.
@@ -41,9 +42,20 @@
  *   | {kind: "audio"} | {kind: "levels"}} SessionEvent
  */
 
-/** Wall-clock epoch milliseconds, sub-millisecond (trace records). */
+/** `Date.now()` minus `performance.now()`, give or take a millisecond (see rtwEpochMs). */
+let rtwClockAnchor = Number.NaN;
+
+/**
+ * Wall-clock epoch milliseconds, sub-millisecond (trace records): `performance.now()` is
+ * monotonic and drifts from the wall clock when the system clock is stepped, so its anchor
+ * moves to `Date.now()` (whole milliseconds: + 0.5 centres its rounding down) once they
+ * part by more than 1.5 ms.
+ */
 function rtwEpochMs() {
-  return performance.timeOrigin + performance.now();
+  const now = performance.now();
+  const wall = Date.now() + 0.5;
+  if (!(Math.abs(wall - (rtwClockAnchor + now)) <= 1.5)) rtwClockAnchor = wall - now;
+  return rtwClockAnchor + now;
 }
 
 /** The model-level state: one per widget model on the page, shared by its views. */
