@@ -135,6 +135,7 @@ class ClientEvents:
         item_id = event.get("item_id")
         if isinstance(item_id, str):
             self._items.removed(item_id)
+            self._playback.removed(item_id)
 
     # -- session and tools ----------------------------------------------------------------
 

@@ -216,7 +216,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._home = HomeLoop(self._report, self._scrub)
         self._turns = Turns(self, self._home, fields.get("turn_detection"))
         self._calls = CallCards(client)
-        self._playback = Playback(self._send_message)
+        self._playback = Playback(
+            self._send_message, lambda item_id: item_id in client.conversation
+        )
         self._items = ItemSync(
             client,
             self._calls,

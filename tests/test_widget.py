@@ -10,6 +10,7 @@ import logging
 import sys
 import threading
 import traceback
+import tracemalloc
 import types
 import warnings
 from collections.abc import Callable
@@ -359,6 +360,28 @@ async def test_interrupted_with_nothing_playing_only_cancels(
     assert not received(server, "conversation.item.truncate")
     assert not received(server, "response.cancel")
     assert widget.error == ""
+
+
+def test_reports_of_items_that_do_not_exist_keep_no_memory() -> None:
+    """A page reporting interruptions of ever new item ids (a bug, or a hostile page)."""
+    widget = RealtimeWidget(url="ws://127.0.0.1:9/v1/realtime", api_key=SECRET)
+    wire = Wire(widget)
+
+    def interrupt(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            message = {"type": "interrupted", "item_id": f"item_{n:09d}", "played_samples": n}
+            wire.browser(message)
+
+    interrupt(0, 3_000)  # the bounded reports (interruptions, played positions) fill up
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        interrupt(3_000, 20_000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    widget.close()
+    assert grown < 256 * 1024, f"{grown:,} bytes kept for 20,000 reports"
 
 
 # -- push to talk -----------------------------------------------------------------------------
