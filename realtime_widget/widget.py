@@ -54,11 +54,16 @@ Rules:
   ``mic_held`` within :data:`MIC_CHECK_SECONDS`, ``mic`` is set to ``off``.
 - The API key never reaches the browser: it is in no trait and no message, and error texts
   and the repr are scrubbed of it.
+- The page owns only ``mic``, ``turn_detection`` and clearing ``error``: an ``update`` from
+  the page setting anything else (``items``, ``tools``, ``connection``, ...), or one of
+  these to a value it does not allow, is logged and dropped, and the kernel's value is sent
+  back (:meth:`RealtimeWidget.set_state`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable
@@ -120,6 +125,16 @@ ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this lon
 ITEMS_SYNC_SECONDS: Final = 3.0  # ... or this long after the first change it lacks
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+logger = logging.getLogger("realtime_widget.widget")
+
+# The traits a page sets, and the values it may set them to: the mic's state, the turn mode,
+# and the error cleared (its close button). What else a page sends is the kernel's.
+_PAGE_SETS: Final[dict[str, Callable[[Any], bool]]] = {
+    "mic": lambda value: value in MIC_STATES,
+    "turn_detection": lambda value: value in TURN_MODES,
+    "error": lambda value: value == "",
+}
 
 
 def _items_json(value: list[ItemSummary], widget: RealtimeWidget) -> ItemsState:
@@ -372,6 +387,31 @@ class RealtimeWidget(anywidget.AnyWidget):
             if part is not None:
                 part.close()
         super().close()
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state the page sent (ipywidgets' method): only the traits the page owns,
+        with values they allow; the rest is logged, dropped, and sent back as it is here."""
+        taken: dict[str, Any] = {}
+        refused: list[str] = []
+        for name, value in sync_data.items():
+            allowed = _PAGE_SETS.get(name)
+            if allowed is not None and allowed(value):
+                taken[name] = value
+                continue
+            shown = repr(value)
+            shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
+            logger.warning(
+                "ignored the page setting %r to %s: a page sets only mic, turn_detection "
+                "and error (to clear it), to values they allow",
+                name,
+                self._scrub(shown),
+            )
+            refused.append(name)
+        if taken:
+            super().set_state(taken)
+        known = [name for name in refused if name in self.keys]
+        if known:
+            self.send_state(known)
 
     def send_state(self, key: str | Iterable[str] | None = None) -> None:
         """Send traits to the browser (ipywidgets' method); ``items`` whole, as it is now."""

@@ -454,6 +454,58 @@ async def test_turn_detection_follows_the_browser(
     assert widget.mic == "on"
 
 
+async def test_the_page_sets_only_the_traits_it_owns(
+    make_widget: Callable[..., RealtimeWidget], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``mic``, the turn mode and clearing ``error``: the rest is the kernel's, and a page
+    that sends it is logged and answered with the kernel's value."""
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    await text_turn(widget, "first")
+    tools, key = list(widget.tools), widget._session_key
+    widget.error = "a real error"
+    mark = wire.mark()
+    with caplog.at_level(logging.WARNING, logger="realtime_widget.widget"):
+        wire.browser_sets(
+            items=[],
+            tools=[{"name": "evil", "description": "", "parameters": {}}],
+            connection="disconnected",
+            status="forged",
+            error="forged error",
+            _session_key="another",
+            mic="on",
+            turn_detection="manual",
+        )
+    assert widget.mic == "on" and widget.turn_detection == "manual"  # the page's own
+    assert widget.connection == "connected" and widget.status == ""
+    assert widget.tools == tools and widget._session_key == key
+    assert widget.error == "a real error"
+    dropped = " ".join(r.getMessage() for r in caplog.records)
+    for name in ("items", "tools", "connection", "status", "error", "_session_key"):
+        assert repr(name) in dropped
+    assert "'mic'" not in dropped and "'turn_detection'" not in dropped
+    # the page's copy is set back to the kernel's
+    restored = {k: v for state in wire.since(mark).updates() for k, v in state.items()}
+    assert restored["connection"] == "connected" and restored["error"] == "a real error"
+    assert [t["name"] for t in restored["tools"]] == [t["name"] for t in tools]
+    assert [s["id"] for s in restored["items"]["items"]] == [s["id"] for s in widget.items]
+    # items still follows the conversation
+    await text_turn(widget, "second")
+    assert len(widget.items) == 4
+    assert widget.items is widget._items.summaries
+    # the page may clear the error (its close button), and only clear it
+    wire.browser_sets(error="")
+    assert widget.error == ""
+    # a value the trait does not allow is dropped and named, not raised into the comm
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="realtime_widget.widget"):
+        wire.browser_sets(mic="loud", turn_detection="sometimes")
+    assert widget.mic == "on" and widget.turn_detection == "manual"
+    dropped = " ".join(r.getMessage() for r in caplog.records)
+    assert "'loud'" in dropped and "'sometimes'" in dropped
+
+
 async def test_turn_detection_follows_the_client(
     server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
 ) -> None:
