@@ -52,8 +52,11 @@ Rules:
 - ``mic_check`` from a page that starts while ``mic`` reads on (a reload, or a second
   page): the kernel asks every page with its own ``mic_check``; unless one answers
   ``mic_held`` within :data:`MIC_CHECK_SECONDS`, ``mic`` is set to ``off``.
-- The API key never reaches the browser: it is in no trait and no message, and error texts
-  and the repr are scrubbed of it.
+- No credential reaches the browser, whoever holds the client: every credential its
+  transport sends (see :attr:`realtime_widget.api.RealtimeAPI.redactor`: the key, the values
+  of ``headers``, the URL's credentials) is blanked in every trait as it is synced
+  (:meth:`RealtimeWidget.get_state`), in every message (:meth:`RealtimeWidget.send`), in
+  error texts, logs and the repr.
 - The page owns only ``mic``, ``turn_detection`` and clearing ``error``: an ``update`` from
   the page setting anything else (``items``, ``tools``, ``connection``, ...), or one of
   these to a value it does not allow, is logged and dropped, and the kernel's value is sent
@@ -64,7 +67,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal, TypeVar, overload
@@ -81,7 +83,6 @@ from ._widget_messages import ItemsState, ItemSummary, KernelMessage, items_stat
 from ._widget_options import (
     DEFAULT_TRANSCRIPTION,
     UNSET,
-    Scrubber,
     add_tool,
     session_fields,
     tool_summaries,
@@ -207,8 +208,6 @@ class RealtimeWidget(anywidget.AnyWidget):
         if "items" in kwargs:
             raise UsageError("items is set by the widget, from its client's conversation")
         warn_if_old_ipykernel()
-        # The key is kept only to scrub error texts and reprs; never synced or sent.
-        self._scrub = Scrubber(api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"))
         if client is None:
             client = RealtimeClient(
                 url=url, api_key=api_key, model=model, dialect=dialect, reconnect=reconnect
@@ -216,6 +215,8 @@ class RealtimeWidget(anywidget.AnyWidget):
             if transcription is UNSET:
                 transcription = DEFAULT_TRANSCRIPTION
         self._client = client
+        # The transport knows every credential it sends: none reaches the page.
+        self._scrub = client.realtime.redactor
         fields = session_fields(
             instructions=instructions,
             voice=voice,
@@ -388,6 +389,14 @@ class RealtimeWidget(anywidget.AnyWidget):
                 part.close()
         super().close()
 
+    def get_state(
+        self, key: str | Iterable[str] | None = None, drop_defaults: bool = False
+    ) -> dict[str, Any]:
+        """The traits as the page gets them (ipywidgets' method): every credential the client
+        sends blanked, whatever put it there."""
+        state: dict[str, Any] = super().get_state(key, drop_defaults)
+        return self._scrub.value(state)  # type: ignore[no-any-return]
+
     def set_state(self, sync_data: dict[str, Any]) -> None:
         """Apply a state the page sent (ipywidgets' method): only the traits the page owns,
         with values they allow; the rest is logged, dropped, and sent back as it is here."""
@@ -413,6 +422,10 @@ class RealtimeWidget(anywidget.AnyWidget):
         if known:
             self.send_state(known)
 
+    def send(self, content: Any, buffers: list[Any] | None = None) -> None:
+        """Send a custom message to the page (ipywidgets' method), credentials blanked."""
+        super().send(self._scrub.value(content), buffers)
+
     def send_state(self, key: str | Iterable[str] | None = None) -> None:
         """Send traits to the browser (ipywidgets' method); ``items`` whole, as it is now."""
         keys = None if key is None else [key] if isinstance(key, str) else list(key)
@@ -427,7 +440,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.send(message, buffers=buffers)
 
     def _report(self, text: str) -> None:
-        """Show ``text`` in the ``error`` trait, scrubbed of the key."""
+        """Show ``text`` in the ``error`` trait, scrubbed of every credential."""
         self.error = self._scrub(text)
 
     def _publish_items(self, old: list[ItemSummary], new: list[ItemSummary]) -> None:

@@ -1,7 +1,7 @@
 """Parts the widget is made of, on their own: the model's audio and what the browser played
-(``Playback``), the client's loop (``HomeLoop``) and the key's scrubbing (``Scrubber``). What
-the parts do together is tested through the widget, at the message level
-(``test_widget*.py``); that they import no notebook library, in ``test_layers.py``."""
+(``Playback``) and the client's loop (``HomeLoop``). What the parts do together is tested
+through the widget, at the message level (``test_widget*.py``); that they import no notebook
+library, in ``test_layers.py``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from realtime_widget._widget_loop import HomeLoop
-from realtime_widget._widget_options import Scrubber
 from realtime_widget._widget_playback import (
     MAX_INTERRUPTIONS,
     MAX_MUTED_ITEMS,
@@ -117,15 +116,6 @@ def test_playback_keeps_a_bounded_number_of_muted_items() -> None:
     assert "item_0" not in muted and f"item_{MAX_MUTED_ITEMS + 9}" in muted
     playback.send(f"item_{MAX_MUTED_ITEMS + 9}", np.array([1], dtype=np.int16))
     assert sent.messages == []
-
-
-def test_the_scrubber_hides_the_key_and_only_the_key() -> None:
-    scrub = Scrubber("sk-secret")
-    assert scrub("bad key sk-secret, twice: sk-secret") == "bad key ***, twice: ***"
-    assert scrub("nothing here") == "nothing here"
-    assert "sk-secret" not in repr(scrub)
-    assert Scrubber("abc")("abc is left alone") == "abc is left alone"
-    assert Scrubber(None)("text") == "text"
 
 
 async def test_the_home_loop_runs_requests_from_other_threads_in_its_own() -> None:
