@@ -84,8 +84,21 @@ def published(wire: Wire) -> list[str]:
     return texts
 
 
-async def echo_and_refuse(server: LocalRealtimeServer, widget: RealtimeWidget) -> None:
-    """The server echoes the handshake in an ``error`` event, then closes quoting the key."""
+def assert_hidden(texts: list[str]) -> None:
+    assert texts
+    for text in texts:
+        for credential in CREDENTIALS:
+            assert credential not in text
+
+
+async def echoed_and_refused(
+    server: LocalRealtimeServer, widget: RealtimeWidget, recorded: Recorded, header: str
+) -> None:
+    """Connect the widget; the server echoes the handshake in an ``error`` event, then
+    closes quoting the key. Then no credential is anywhere: traits, messages to the page,
+    dispatched events, log lines."""
+    wire = Wire(widget)
+    await widget.connect()
     connection = await server.wait_for_connection()
     request = connection.websocket.request
     assert request is not None
@@ -93,13 +106,12 @@ async def echo_and_refuse(server: LocalRealtimeServer, widget: RealtimeWidget) -
     await until(lambda: "echoed_request" in widget.error)
     await connection.websocket.close(1008, f"policy: key {KEY} refused")
     await until(lambda: "1008" in widget.error)
-
-
-def assert_hidden(texts: list[str]) -> None:
-    assert texts
-    for text in texts:
-        for credential in CREDENTIALS:
-            assert credential not in text
+    texts = [json.dumps(widget.get_state(), default=repr), repr(widget), widget.error]
+    assert_hidden([*texts, *published(wire), *recorded.texts()])
+    assert "<redacted>" in widget.error
+    echoes = [e for _, e in recorded.events if e.get("type") == "error"]
+    assert any("echoed_request" in json.dumps(e, default=repr) for e in echoes)  # it came
+    assert any(header in r.getMessage() for r in recorded.caplog.records)  # headers logged
 
 
 async def test_a_widget_making_its_client_keeps_every_credential_from_the_page(
@@ -113,16 +125,7 @@ async def test_a_widget_making_its_client_keeps_every_credential_from_the_page(
             widget.client.reconnect = False
             widget.client.realtime.extra_headers.update({"X-Trace": TRACE})
             recorded = Recorded(widget.client, caplog)
-            wire = Wire(widget)
-            await widget.connect()
-            await echo_and_refuse(server, widget)
-            texts = [json.dumps(widget.get_state(), default=repr), repr(widget), widget.error]
-            assert_hidden([*texts, *published(wire), *recorded.texts()])
-            assert "<redacted>" in widget.error
-            # the echo did arrive, scrubbed
-            echoes = [e for _, e in recorded.events if e.get("type") == "error"]
-            assert any("echoed_request" in json.dumps(e, default=repr) for e in echoes)
-            assert any("Authorization" in r.getMessage() for r in caplog.records)
+            await echoed_and_refused(server, widget, recorded, "Authorization")
         finally:
             await widget.client.aclose()
             widget.close()
@@ -147,14 +150,8 @@ async def test_a_widget_given_a_client_keeps_every_credential_from_the_page(
         recorded = Recorded(client, caplog)
         widget = RealtimeWidget(client)
         try:
-            wire = Wire(widget)
-            await widget.connect()
-            await echo_and_refuse(server, widget)
-            texts = [json.dumps(widget.get_state(), default=repr), repr(widget), widget.error]
-            assert_hidden([*texts, *published(wire), *recorded.texts()])
-            assert "<redacted>" in widget.error
             header = "api-key" if azure else "Authorization"
-            assert any(header in r.getMessage() for r in caplog.records)  # headers were logged
+            await echoed_and_refused(server, widget, recorded, header)
         finally:
             await client.aclose()
             widget.close()
