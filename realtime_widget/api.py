@@ -611,7 +611,11 @@ class RealtimeAPI(RealtimeEventHandler):
         if not isinstance(event, dict):
             self._bad_frame(InvalidEventError(None, "<event>", "must be a json object"))
             return
-        event = self.redactor.value(event)  # a server may echo what it was sent
+        try:
+            event = self.redactor.value(event)  # a server may echo what it was sent
+        except RecursionError:
+            self._bad_frame(ProtocolError("received json nested too deeply to redact"))
+            return
         event_type = event.get("type")
         if not isinstance(event_type, str) or not event_type:
             self._bad_frame(InvalidEventError(None, "type", "is missing or not a string"))

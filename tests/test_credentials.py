@@ -324,3 +324,18 @@ async def test_a_redirect_on_the_same_host_keeps_the_credentials() -> None:
         assert [path for path, _ in recorder.requests] == ["/openai/realtime?deployment=m"]
         assert recorder.requests[0][1]["api-key"] == KEY
         await api.disconnect()
+
+
+async def test_an_event_too_deep_to_redact_is_an_error_and_the_session_goes_on() -> None:
+    async with LocalRealtimeServer(pace="fast") as server:
+        api = RealtimeAPI(server.url, KEY)
+        seen: list[Any] = []
+        api.on("*", seen.append)
+        await api.connect()
+        depth = 700  # json takes it; a walk of it in Python does not
+        await server.send_raw('{"type": "x", "a": ' + "[" * depth + f'"{KEY}"' + "]" * depth + "}")
+        error = await api.wait_for_next("error", 5)
+        assert error is not None and "nested too deeply" in error["message"]
+        assert api.is_connected()
+        assert all(KEY not in repr(event) for event in seen)
+        await api.disconnect()
