@@ -15,8 +15,8 @@ Rules:
   ``status``; once reconnected, ``connection`` reads ``connected`` again and the loss's
   error is cleared. Whenever a connection ends, the open audio is closed and a
   push-to-talk turn dropped.
-- ``error`` shows the client's last error and why a connection was lost, scrubbed of the
-  key. A tool failure also marks its call's card as failed.
+- ``error`` shows the client's last error and why a connection was lost, scrubbed of every
+  credential. A tool failure also marks its call's card as failed.
 - :meth:`ClientEvents.close` stops following the client (the client stays as it is).
 """
 
@@ -135,6 +135,7 @@ class ClientEvents:
         item_id = event.get("item_id")
         if isinstance(item_id, str):
             self._items.removed(item_id)
+            self._playback.removed(item_id)
 
     # -- session and tools ----------------------------------------------------------------
 

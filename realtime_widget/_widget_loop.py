@@ -14,7 +14,7 @@ Rules:
 - Nothing raises into the caller (the comm). An action or task that raises a
   :class:`RealtimeError` has its message reported; any other exception is logged with its
   traceback and reported as ``"<what> failed: <exception>"``. Reports go to the owner's
-  ``report`` (the ``error`` trait, scrubbed of the key there). A background task's
+  ``report`` (the ``error`` trait, scrubbed of credentials there). A background task's
   :class:`RealtimeError` is only logged (scrubbed): the coroutine reported it itself.
 - :meth:`HomeLoop.spawn` keeps a reference to every task until it ends.
 """
@@ -38,8 +38,8 @@ logger = logging.getLogger("realtime_widget.widget")  # the widget's failures, u
 class HomeLoop:
     """Where a widget's client runs (see the module rules).
 
-    ``report(text)`` shows a failure to the user; ``scrub(text)`` takes the key out of a
-    text before it is logged.
+    ``report(text)`` shows a failure to the user; ``scrub(text)`` takes the credentials out
+    of a text before it is logged.
     """
 
     def __init__(self, report: Callable[[str], None], scrub: Callable[[str], str]) -> None:

@@ -1,4 +1,4 @@
-"""What a widget makes of its settings: session fields, tools, the key, the kernel check.
+"""What a widget makes of its settings: session fields, tools, the kernel check.
 
 Rules:
 
@@ -12,9 +12,6 @@ Rules:
   with a ``handler`` is registered with it, one without is only defined (the caller
   answers it with ``client.send_function_call_output``). :func:`tool_summaries` is what
   the ``tools`` trait lists of them: ``{name, description, parameters}`` each.
-- The widget keeps the API key only in a :class:`Scrubber` (the client has its own), which
-  replaces it with ``***`` in a text bound for a trait, a log or a repr; the widget never
-  syncs or sends it.
 - Under ipykernel 6 comm messages wait while any cell runs, even one that awaits:
   :func:`warn_if_old_ipykernel` warns once per process (ipykernel 7 or later is needed).
 """
@@ -36,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TRANSCRIPTION",
     "UNSET",
-    "Scrubber",
     "add_tool",
     "ipykernel_too_old",
     "session_fields",
@@ -138,24 +134,3 @@ def tool_summaries(tools: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         }
         for t in tools
     ]
-
-
-class Scrubber:
-    """Takes one secret out of texts: ``scrub(text)`` is ``text`` with it as ``***``.
-
-    A secret shorter than 4 characters is left alone (it would mangle ordinary words).
-    """
-
-    __slots__ = ("_secret",)
-
-    def __init__(self, secret: str | None) -> None:
-        self._secret = secret
-
-    def __call__(self, text: str) -> str:
-        secret = self._secret
-        if secret and len(secret) >= 4 and secret in text:
-            return text.replace(secret, "***")
-        return text
-
-    def __repr__(self) -> str:
-        return "Scrubber(***)"

@@ -9,7 +9,10 @@ Rules:
   item in id order). The samples sent so far of each open item
   (:meth:`Playback.open_items`) tell a page opened mid-answer where its playback starts.
 - An item the browser reports as interrupted is closed without ``audio_done`` and muted:
-  its late audio is not sent.
+  its late audio is not sent. Only items the conversation holds are muted (the ``exists``
+  it is given), an item deleted from it is forgotten (:meth:`Playback.removed`), and at
+  most :data:`MAX_MUTED_ITEMS` are kept (when full, those gone from the conversation go,
+  then the oldest): a page reporting ever new ids costs no memory.
 - What the browser reports: :attr:`Playback.played_samples` keeps the highest position
   played of each item (the :data:`MAX_PLAYED_ITEMS` latest items),
   :attr:`Playback.interruptions` every interruption (at most :data:`MAX_INTERRUPTIONS`:
@@ -21,6 +24,7 @@ No traitlets, no I/O but the ``send`` it is given.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,10 +32,11 @@ from numpy.typing import NDArray
 
 from ._widget_messages import SendMessage
 
-__all__ = ["MAX_INTERRUPTIONS", "MAX_PLAYED_ITEMS", "Interruption", "Playback"]
+__all__ = ["MAX_INTERRUPTIONS", "MAX_MUTED_ITEMS", "MAX_PLAYED_ITEMS", "Interruption", "Playback"]
 
 MAX_INTERRUPTIONS: Final = 256
 MAX_PLAYED_ITEMS: Final = 1024
+MAX_MUTED_ITEMS: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +49,15 @@ class Interruption:
 
 
 class Playback:
-    """The model's audio for one widget (see the module rules); messages go to ``send``."""
+    """The model's audio for one widget (see the module rules); messages go to ``send``,
+    ``exists(item_id)`` tells whether the conversation holds an item."""
 
-    def __init__(self, send: SendMessage) -> None:
+    def __init__(self, send: SendMessage, exists: Callable[[str], bool]) -> None:
         self._send = send
+        self._exists = exists
         self._open: dict[str, int] = {}  # items whose audio is not closed: samples sent
-        self._muted: set[str] = set()  # interrupted items: their late audio is not sent
+        # interrupted items, oldest first: their late audio is not sent
+        self._muted: dict[str, None] = {}
         self._played: dict[str, int] = {}
         self._interruptions: list[Interruption] = []
 
@@ -66,6 +74,10 @@ class Playback:
     def open_items(self) -> dict[str, int]:
         """The samples sent so far of each item whose audio is open (a copy)."""
         return dict(self._open)
+
+    def muted_items(self) -> set[str]:
+        """The items whose late audio is not sent (a copy)."""
+        return set(self._muted)
 
     def send(self, item_id: str, audio: NDArray[Any]) -> None:
         """Send the item's next ``audio`` samples, unless there are none or it is muted."""
@@ -91,9 +103,23 @@ class Playback:
             del self._interruptions[: MAX_INTERRUPTIONS // 2]
         self._interruptions.append(Interruption(item_id, played, time.monotonic()))
         if item_id is not None:
-            self._muted.add(item_id)
             self._open.pop(item_id, None)
             self.played(item_id, played)
+            if self._exists(item_id):
+                self._mute(item_id)
+
+    def removed(self, item_id: str) -> None:
+        """The item was deleted from the conversation: forget it."""
+        self._muted.pop(item_id, None)
+
+    def _mute(self, item_id: str) -> None:
+        muted = self._muted
+        if item_id not in muted and len(muted) >= MAX_MUTED_ITEMS:
+            for gone in [i for i in muted if not self._exists(i)]:
+                del muted[gone]
+            if len(muted) >= MAX_MUTED_ITEMS:
+                del muted[next(iter(muted))]
+        muted[item_id] = None
 
     def played(self, item_id: str, samples: int) -> None:
         """The browser played ``samples`` of the item."""

@@ -33,6 +33,14 @@ Rules:
   Credentials in the URL itself (``?token=``, ``?api-key=``, a password) are used to
   connect but shown as ``<redacted>`` wherever the URL is displayed: ``url``, reprs, log
   lines and error messages.
+- :attr:`RealtimeAPI.redactor` knows every credential the connection sends (the key, each
+  value of ``headers``, the URL's credentials, and ``$OPENAI_API_KEY``) and blanks them in
+  every received event before it is dispatched, in close reasons, error messages and log
+  lines (websockets' own included). What the client sends is dispatched as sent.
+- Credentials never follow a redirect to another origin (scheme, host or port): when the
+  handshake carries any (the key or ``headers``), such a redirect fails with
+  :class:`RedirectRefusedError` naming both hosts, before anything is sent to the new one.
+  Without credentials it is followed; on the same origin it is followed with them.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.uri import parse_uri
 
 from .audio import generate_id
 from .errors import (
@@ -61,11 +70,12 @@ from .errors import (
     DNSError,
     InvalidEventError,
     ProtocolError,
+    RedirectRefusedError,
     ServerUnreachableError,
     UsageError,
 )
 from .events import RealtimeEventHandler
-from .logs import RedactingLogger, redact
+from .logs import RedactingLogger, Redactor, redact, url_credentials
 from .protocol import BETA_HEADER, DEFAULT_MODEL, Dialect
 
 __all__ = ["DEFAULT_URL", "RealtimeAPI"]
@@ -116,6 +126,40 @@ def environment_key_allowed(url: str | None) -> bool:
     parts = urlsplit(url or DEFAULT_URL)
     host = (parts.hostname or "").lower()
     return parts.scheme == "wss" and host.endswith(_KEY_HOST_SUFFIXES)
+
+
+def _origin(uri: str) -> tuple[bool, str, int]:
+    parsed = parse_uri(uri)
+    return parsed.secure, parsed.host, parsed.port
+
+
+def _host(uri: str) -> str:
+    parsed = parse_uri(uri)
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    return f"{host}:{parsed.port}"
+
+
+class _Connect(connect):
+    """websockets' ``connect``, refusing a redirect to another origin when the handshake
+    carries credentials: websockets itself drops only ``Authorization`` and cookies there,
+    so ``api-key`` and any other header would go to the new host."""
+
+    def __init__(self, uri: str, *, credentials: bool, **kwargs: Any) -> None:
+        super().__init__(uri, **kwargs)
+        self._credentials = credentials
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        target = super().process_redirect(exc)
+        if isinstance(target, str) and self._credentials and _origin(target) != _origin(self.uri):
+            origin, elsewhere = _host(self.uri), _host(target)
+            return RedirectRefusedError(
+                f"refused a redirect from {origin} to {elsewhere}: credentials are not "
+                "sent to another host (connect to the new address directly)",
+                url=redact(self.uri),
+                origin=origin,
+                target=elsewhere,
+            )
+        return target
 
 
 class RealtimeAPI(RealtimeEventHandler):
@@ -175,6 +219,7 @@ class RealtimeAPI(RealtimeEventHandler):
         _positive("ping_interval", ping_interval, seconds=True, optional=True)
         _positive("ping_timeout", ping_timeout, seconds=True, optional=True)
         _positive("close_timeout", close_timeout, seconds=True)
+        self.redactor = Redactor([api_key, os.environ.get("OPENAI_API_KEY")])
         self.url = url or DEFAULT_URL
         self._given_key = api_key
         self.model = model
@@ -182,6 +227,7 @@ class RealtimeAPI(RealtimeEventHandler):
         host = urlsplit(self._url).hostname or ""
         self.azure = azure if azure is not None else host.endswith(".openai.azure.com")
         self.extra_headers = dict(headers or {})
+        self.redactor.add(*self.extra_headers.values())
         self.debug = debug
         self.max_frame_bytes = max_frame_bytes
         self.max_send_queue_bytes = max_send_queue_bytes
@@ -226,6 +272,7 @@ class RealtimeAPI(RealtimeEventHandler):
             raise UsageError(f"url must be a ws:// or wss:// address, got {redact(value)!r}")
         self._url = value
         self._shown_url = redact(value)
+        self.redactor.add(*url_credentials(value))
 
     # -- connection -----------------------------------------------------------------------
 
@@ -254,8 +301,10 @@ class RealtimeAPI(RealtimeEventHandler):
         return os.environ.get("OPENAI_API_KEY") if environment_key_allowed(self._url) else None
 
     def _headers(self) -> dict[str, str]:
+        """The handshake's headers; each credential among them made known to the redactor."""
         headers = dict(self.extra_headers)
         key = self._api_key
+        self.redactor.add(key, *headers.values())
         if key:
             if self.azure:
                 headers["api-key"] = key
@@ -293,10 +342,12 @@ class RealtimeAPI(RealtimeEventHandler):
         url = self.connect_url()
         host = urlsplit(url).hostname or ""
         shown = self.url
+        headers = self._headers()
         try:
-            return await connect(
+            return await _Connect(
                 url,
-                additional_headers=self._headers(),
+                credentials=bool(self._api_key or self.extra_headers),
+                additional_headers=headers,
                 max_size=self.max_frame_bytes,
                 max_queue=self.max_receive_queue_frames,
                 ping_interval=self.ping_interval,
@@ -306,8 +357,10 @@ class RealtimeAPI(RealtimeEventHandler):
                 compression=None,
                 proxy=None if host in _LOOPBACK else True,
                 user_agent_header="realtime_widget",
-                logger=RedactingLogger("realtime_widget.websockets", [self._api_key]),
+                logger=RedactingLogger("realtime_widget.websockets", self.redactor),
             )
+        except RedirectRefusedError as exc:
+            raise exc from None
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
@@ -320,7 +373,7 @@ class RealtimeAPI(RealtimeEventHandler):
                 f"the server rejected the connection with HTTP {status}", url=shown
             ) from None
         except InvalidURI as exc:
-            raise UsageError(self._scrub(f"invalid url {shown!r}: {exc}")) from None
+            raise UsageError(self.redactor(f"invalid url {shown!r}: {exc}")) from None
         except socket.gaierror as exc:
             raise DNSError(f"cannot resolve host {host!r}: {exc.strerror}", url=shown) from None
         except TimeoutError:
@@ -329,14 +382,10 @@ class RealtimeAPI(RealtimeEventHandler):
             ) from None
         except OSError as exc:
             message = f"cannot connect to {shown}: {exc.strerror or exc}"
-            raise ServerUnreachableError(self._scrub(message), url=shown) from None
+            raise ServerUnreachableError(self.redactor(message), url=shown) from None
         except Exception as exc:  # any other handshake failure
             message = f"cannot connect to {shown}: {exc}"
-            raise ConnectError(self._scrub(message), url=shown) from None
-
-    def _scrub(self, text: str) -> str:
-        key = self._api_key
-        return redact(text, [key] if key else [])
+            raise ConnectError(self.redactor(message), url=shown) from None
 
     def _start(self, ws: ClientConnection) -> None:
         self._ws = ws
@@ -462,7 +511,7 @@ class RealtimeAPI(RealtimeEventHandler):
         self._drained.clear()
         self._queue.put_nowait(text)
         if self.debug:
-            logger.debug("sent %s", _elide(event))
+            logger.debug("sent %s", self.redactor(str(_elide(event))))
 
     @property
     def queued_bytes(self) -> int:
@@ -530,7 +579,7 @@ class RealtimeAPI(RealtimeEventHandler):
         except ConnectionClosed as exc:
             closed = exc
         except Exception as exc:  # the pump itself failed: close the socket, then report
-            logger.warning("realtime socket failed: %s", exc)
+            logger.warning("realtime socket failed: %s", self.redactor(str(exc)))
             cause = exc
             self._failure = (1011, _PUMP_FAILED)
             with contextlib.suppress(Exception):
@@ -562,6 +611,11 @@ class RealtimeAPI(RealtimeEventHandler):
         if not isinstance(event, dict):
             self._bad_frame(InvalidEventError(None, "<event>", "must be a json object"))
             return
+        try:
+            event = self.redactor.value(event)  # a server may echo what it was sent
+        except RecursionError:
+            self._bad_frame(ProtocolError("received json nested too deeply to redact"))
+            return
         event_type = event.get("type")
         if not isinstance(event_type, str) or not event_type:
             self._bad_frame(InvalidEventError(None, "type", "is missing or not a string"))
@@ -584,6 +638,7 @@ class RealtimeAPI(RealtimeEventHandler):
             frame = (closed.rcvd or closed.sent) if closed is not None else None
             code = frame.code if frame is not None else (ws.close_code or 1006)
             reason = frame.reason if frame is not None else (ws.close_reason or "")
+            reason = self.redactor(reason)
         self._ws = None
         self._closing = True
         self._lost = (code, reason)

@@ -10,7 +10,8 @@ is split by who is at fault:
   base64, an odd byte count) and :class:`UnknownItemError` (an event naming an item the
   conversation does not hold) are raised by the sans-I/O core and never end a session.
 - :class:`ServerError`: the server answered with an ``error`` event; the raw event is kept.
-- :class:`ConnectError` and its subclasses: the connection could not be opened.
+- :class:`ConnectError` and its subclasses: the connection could not be opened
+  (:class:`RedirectRefusedError`: it would have sent credentials to another host).
 - :class:`ConnectionClosedError`: an open connection was lost (close code and reason kept).
 - :class:`ToolError`: a tool handler failed, timed out or is unknown.
 
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidEventError",
     "ProtocolError",
     "RealtimeError",
+    "RedirectRefusedError",
     "ServerError",
     "ServerUnreachableError",
     "ToolError",
@@ -112,6 +114,18 @@ class AuthenticationError(ConnectError):
 
 class ServerUnreachableError(ConnectError):
     """Nothing listens at the address, or the handshake was rejected with another status."""
+
+
+class RedirectRefusedError(ConnectError):
+    """The server redirected the handshake to another origin while it carried credentials.
+
+    ``origin`` and ``target`` are the two ``host:port``; nothing was sent to ``target``.
+    """
+
+    def __init__(self, message: str, *, url: str, origin: str, target: str) -> None:
+        super().__init__(message, url=url)
+        self.origin = origin
+        self.target = target
 
 
 class DNSError(ConnectError):

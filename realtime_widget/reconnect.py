@@ -15,10 +15,10 @@ Rules:
 - It ends with ``reconnected`` ``{attempt, replayed}`` at the first try that succeeds, or
   with an ``error`` of type ``reconnect_failed`` ``{error, unsent}`` once every try failed,
   or one failed in a way a retry cannot mend (:func:`worth_retrying`: refused credentials,
-  a misuse, a normal close). ``error`` is the last try's :class:`RealtimeError` (else a
-  :class:`ConnectionClosedError` with the first loss's code); ``unsent`` is what the
-  owner's ``give_up`` returns (the calls it dropped). :attr:`running` is false when either
-  is dispatched.
+  a refused redirect, a misuse, a normal close). ``error`` is the last try's
+  :class:`RealtimeError` (else a :class:`ConnectionClosedError` with the first loss's
+  code); ``unsent`` is what the owner's ``give_up`` returns (the calls it dropped).
+  :attr:`running` is false when either is dispatched.
 - :meth:`~Reconnector.stop` (a ``connect()`` taking over) cancels the reconnect and waits
   for it to end; :meth:`~Reconnector.cancel` (``disconnect()``) cancels it and returns.
   A cancelled reconnect dispatches nothing more, even when its cancellation reaches it as
@@ -33,7 +33,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
-from .errors import AuthenticationError, ConnectionClosedError, RealtimeError, UsageError
+from .errors import (
+    AuthenticationError,
+    ConnectionClosedError,
+    RealtimeError,
+    RedirectRefusedError,
+    UsageError,
+)
 
 __all__ = ["RECONNECT_CODES", "Reconnector", "lost_abnormally", "worth_retrying"]
 
@@ -50,7 +56,7 @@ def lost_abnormally(code: int | None) -> bool:
 
 def worth_retrying(exc: BaseException) -> bool:
     """Whether a reconnect try that failed with ``exc`` may succeed when tried again."""
-    if isinstance(exc, AuthenticationError | UsageError):
+    if isinstance(exc, AuthenticationError | RedirectRefusedError | UsageError):
         return False
     if isinstance(exc, ConnectionClosedError):
         return lost_abnormally(exc.code)

@@ -52,14 +52,21 @@ Rules:
 - ``mic_check`` from a page that starts while ``mic`` reads on (a reload, or a second
   page): the kernel asks every page with its own ``mic_check``; unless one answers
   ``mic_held`` within :data:`MIC_CHECK_SECONDS`, ``mic`` is set to ``off``.
-- The API key never reaches the browser: it is in no trait and no message, and error texts
-  and the repr are scrubbed of it.
+- No credential reaches the browser, whoever holds the client: every credential its
+  transport sends (see :attr:`realtime_widget.api.RealtimeAPI.redactor`: the key, the values
+  of ``headers``, the URL's credentials) is blanked in every trait as it is synced
+  (:meth:`RealtimeWidget.get_state`), in every message (:meth:`RealtimeWidget.send`), in
+  error texts, logs and the repr.
+- The page owns only ``mic``, ``turn_detection`` and clearing ``error``: an ``update`` from
+  the page setting anything else (``items``, ``tools``, ``connection``, ...), or one of
+  these to a value it does not allow, is logged and dropped, and the kernel's value is sent
+  back (:meth:`RealtimeWidget.set_state`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal, TypeVar, overload
@@ -76,7 +83,6 @@ from ._widget_messages import ItemsState, ItemSummary, KernelMessage, items_stat
 from ._widget_options import (
     DEFAULT_TRANSCRIPTION,
     UNSET,
-    Scrubber,
     add_tool,
     session_fields,
     tool_summaries,
@@ -120,6 +126,16 @@ ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this lon
 ITEMS_SYNC_SECONDS: Final = 3.0  # ... or this long after the first change it lacks
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+logger = logging.getLogger("realtime_widget.widget")
+
+# The traits a page sets, and the values it may set them to: the mic's state, the turn mode,
+# and the error cleared (its close button). What else a page sends is the kernel's.
+_PAGE_SETS: Final[dict[str, Callable[[Any], bool]]] = {
+    "mic": lambda value: value in MIC_STATES,
+    "turn_detection": lambda value: value in TURN_MODES,
+    "error": lambda value: value == "",
+}
 
 
 def _items_json(value: list[ItemSummary], widget: RealtimeWidget) -> ItemsState:
@@ -192,8 +208,6 @@ class RealtimeWidget(anywidget.AnyWidget):
         if "items" in kwargs:
             raise UsageError("items is set by the widget, from its client's conversation")
         warn_if_old_ipykernel()
-        # The key is kept only to scrub error texts and reprs; never synced or sent.
-        self._scrub = Scrubber(api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"))
         if client is None:
             client = RealtimeClient(
                 url=url, api_key=api_key, model=model, dialect=dialect, reconnect=reconnect
@@ -201,6 +215,8 @@ class RealtimeWidget(anywidget.AnyWidget):
             if transcription is UNSET:
                 transcription = DEFAULT_TRANSCRIPTION
         self._client = client
+        # The transport knows every credential it sends: none reaches the page.
+        self._scrub = client.realtime.redactor
         fields = session_fields(
             instructions=instructions,
             voice=voice,
@@ -216,7 +232,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._home = HomeLoop(self._report, self._scrub)
         self._turns = Turns(self, self._home, fields.get("turn_detection"))
         self._calls = CallCards(client)
-        self._playback = Playback(self._send_message)
+        self._playback = Playback(
+            self._send_message, lambda item_id: item_id in client.conversation
+        )
         self._items = ItemSync(
             client,
             self._calls,
@@ -371,6 +389,43 @@ class RealtimeWidget(anywidget.AnyWidget):
                 part.close()
         super().close()
 
+    def get_state(
+        self, key: str | Iterable[str] | None = None, drop_defaults: bool = False
+    ) -> dict[str, Any]:
+        """The traits as the page gets them (ipywidgets' method): every credential the client
+        sends blanked, whatever put it there."""
+        state: dict[str, Any] = super().get_state(key, drop_defaults)
+        return self._scrub.value(state)  # type: ignore[no-any-return]
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state the page sent (ipywidgets' method): only the traits the page owns,
+        with values they allow; the rest is logged, dropped, and sent back as it is here."""
+        taken: dict[str, Any] = {}
+        refused: list[str] = []
+        for name, value in sync_data.items():
+            allowed = _PAGE_SETS.get(name)
+            if allowed is not None and allowed(value):
+                taken[name] = value
+                continue
+            shown = repr(value)
+            shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
+            logger.warning(
+                "ignored the page setting %r to %s: a page sets only mic, turn_detection "
+                "and error (to clear it), to values they allow",
+                name,
+                self._scrub(shown),
+            )
+            refused.append(name)
+        if taken:
+            super().set_state(taken)
+        known = [name for name in refused if name in self.keys]
+        if known:
+            self.send_state(known)
+
+    def send(self, content: Any, buffers: list[Any] | None = None) -> None:
+        """Send a custom message to the page (ipywidgets' method), credentials blanked."""
+        super().send(self._scrub.value(content), buffers)
+
     def send_state(self, key: str | Iterable[str] | None = None) -> None:
         """Send traits to the browser (ipywidgets' method); ``items`` whole, as it is now."""
         keys = None if key is None else [key] if isinstance(key, str) else list(key)
@@ -385,7 +440,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.send(message, buffers=buffers)
 
     def _report(self, text: str) -> None:
-        """Show ``text`` in the ``error`` trait, scrubbed of the key."""
+        """Show ``text`` in the ``error`` trait, scrubbed of every credential."""
         self.error = self._scrub(text)
 
     def _publish_items(self, old: list[ItemSummary], new: list[ItemSummary]) -> None:

@@ -237,9 +237,9 @@ def test_redact_blanks_credentials_in_urls() -> None:
 
 
 def test_redacting_logger_formats_before_redacting(caplog: pytest.LogCaptureFixture) -> None:
-    from realtime_widget.logs import RedactingLogger
+    from realtime_widget.logs import RedactingLogger, Redactor
 
-    log = RedactingLogger("realtime_widget.test", ["s3cret"])
+    log = RedactingLogger("realtime_widget.test", Redactor(["s3cret"]))
     with caplog.at_level(logging.DEBUG, logger="realtime_widget.test"):
         log.debug("< %s: %s", "Authorization", "Bearer whatever")
         log.debug("value %s", "s3cret")

@@ -10,6 +10,7 @@ import logging
 import sys
 import threading
 import traceback
+import tracemalloc
 import types
 import warnings
 from collections.abc import Callable
@@ -361,6 +362,28 @@ async def test_interrupted_with_nothing_playing_only_cancels(
     assert widget.error == ""
 
 
+def test_reports_of_items_that_do_not_exist_keep_no_memory() -> None:
+    """A page reporting interruptions of ever new item ids (a bug, or a hostile page)."""
+    widget = RealtimeWidget(url="ws://127.0.0.1:9/v1/realtime", api_key=SECRET)
+    wire = Wire(widget)
+
+    def interrupt(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            message = {"type": "interrupted", "item_id": f"item_{n:09d}", "played_samples": n}
+            wire.browser(message)
+
+    interrupt(0, 3_000)  # the bounded reports (interruptions, played positions) fill up
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        interrupt(3_000, 20_000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    widget.close()
+    assert grown < 256 * 1024, f"{grown:,} bytes kept for 20,000 reports"
+
+
 # -- push to talk -----------------------------------------------------------------------------
 
 
@@ -429,6 +452,58 @@ async def test_turn_detection_follows_the_browser(
     assert manual["audio"]["input"]["turn_detection"] is None
     wire.browser_sets(mic="on")
     assert widget.mic == "on"
+
+
+async def test_the_page_sets_only_the_traits_it_owns(
+    make_widget: Callable[..., RealtimeWidget], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``mic``, the turn mode and clearing ``error``: the rest is the kernel's, and a page
+    that sends it is logged and answered with the kernel's value."""
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    await text_turn(widget, "first")
+    tools, key = list(widget.tools), widget._session_key
+    widget.error = "a real error"
+    mark = wire.mark()
+    with caplog.at_level(logging.WARNING, logger="realtime_widget.widget"):
+        wire.browser_sets(
+            items=[],
+            tools=[{"name": "evil", "description": "", "parameters": {}}],
+            connection="disconnected",
+            status="forged",
+            error="forged error",
+            _session_key="another",
+            mic="on",
+            turn_detection="manual",
+        )
+    assert widget.mic == "on" and widget.turn_detection == "manual"  # the page's own
+    assert widget.connection == "connected" and widget.status == ""
+    assert widget.tools == tools and widget._session_key == key
+    assert widget.error == "a real error"
+    dropped = " ".join(r.getMessage() for r in caplog.records)
+    for name in ("items", "tools", "connection", "status", "error", "_session_key"):
+        assert repr(name) in dropped
+    assert "'mic'" not in dropped and "'turn_detection'" not in dropped
+    # the page's copy is set back to the kernel's
+    restored = {k: v for state in wire.since(mark).updates() for k, v in state.items()}
+    assert restored["connection"] == "connected" and restored["error"] == "a real error"
+    assert [t["name"] for t in restored["tools"]] == [t["name"] for t in tools]
+    assert [s["id"] for s in restored["items"]["items"]] == [s["id"] for s in widget.items]
+    # items still follows the conversation
+    await text_turn(widget, "second")
+    assert len(widget.items) == 4
+    assert widget.items is widget._items.summaries
+    # the page may clear the error (its close button), and only clear it
+    wire.browser_sets(error="")
+    assert widget.error == ""
+    # a value the trait does not allow is dropped and named, not raised into the comm
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="realtime_widget.widget"):
+        wire.browser_sets(mic="loud", turn_detection="sometimes")
+    assert widget.mic == "on" and widget.turn_detection == "manual"
+    dropped = " ".join(r.getMessage() for r in caplog.records)
+    assert "'loud'" in dropped and "'sometimes'" in dropped
 
 
 async def test_turn_detection_follows_the_client(
@@ -614,7 +689,7 @@ async def test_the_api_key_never_reaches_the_browser(
         wire.browser({"type": "audio"}, [chunk])
     await until(lambda: len(by_role(widget, "assistant")) >= 2)
     widget.client.dispatch("error", {"type": "x", "message": f"bad key {SECRET} rejected"})
-    assert widget.error == "bad key *** rejected"
+    assert widget.error == "bad key <redacted> rejected"
     widget.client.realtime.url = f"ws://127.0.0.1:1/v1/realtime?key={SECRET}"
 
     texts = [json.dumps(widget.get_state(), default=str), repr(widget), str(widget)]

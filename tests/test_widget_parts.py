@@ -1,7 +1,7 @@
 """Parts the widget is made of, on their own: the model's audio and what the browser played
-(``Playback``), the client's loop (``HomeLoop``) and the key's scrubbing (``Scrubber``). What
-the parts do together is tested through the widget, at the message level
-(``test_widget*.py``); that they import no notebook library, in ``test_layers.py``."""
+(``Playback``) and the client's loop (``HomeLoop``). What the parts do together is tested
+through the widget, at the message level (``test_widget*.py``); that they import no notebook
+library, in ``test_layers.py``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ import numpy as np
 import pytest
 
 from realtime_widget._widget_loop import HomeLoop
-from realtime_widget._widget_options import Scrubber
-from realtime_widget._widget_playback import MAX_INTERRUPTIONS, MAX_PLAYED_ITEMS, Playback
+from realtime_widget._widget_playback import (
+    MAX_INTERRUPTIONS,
+    MAX_MUTED_ITEMS,
+    MAX_PLAYED_ITEMS,
+    Playback,
+)
 from realtime_widget.errors import UsageError
 
 
@@ -34,7 +38,7 @@ class Sent:
 
 def test_playback_sends_open_items_and_closes_them() -> None:
     sent = Sent()
-    playback = Playback(sent)
+    playback = Playback(sent, lambda item_id: True)
     playback.send("b", np.array([1, -2], dtype=np.int16))
     playback.send("b", np.zeros(0, dtype=np.int16))  # nothing to send
     playback.send("a", np.array([3], dtype=np.int16))
@@ -57,7 +61,7 @@ def test_playback_sends_open_items_and_closes_them() -> None:
 
 def test_playback_mutes_an_interrupted_item_and_keeps_what_was_played() -> None:
     sent = Sent()
-    playback = Playback(sent)
+    playback = Playback(sent, lambda item_id: True)
     playback.send("a", np.array([1, 2, 3], dtype=np.int16))
     playback.played("a", 2)
     playback.played("a", 1)  # a late, lower report
@@ -73,7 +77,7 @@ def test_playback_mutes_an_interrupted_item_and_keeps_what_was_played() -> None:
 
 
 def test_playback_reports_are_bounded() -> None:
-    playback = Playback(Sent())
+    playback = Playback(Sent(), lambda item_id: True)
     for n in range(MAX_INTERRUPTIONS + 1):
         playback.interrupted(None, n)
     kept = [i.played_samples for i in playback.interruptions]
@@ -85,13 +89,33 @@ def test_playback_reports_are_bounded() -> None:
     assert "item_0" not in played and played[f"item_{MAX_PLAYED_ITEMS}"] == MAX_PLAYED_ITEMS
 
 
-def test_the_scrubber_hides_the_key_and_only_the_key() -> None:
-    scrub = Scrubber("sk-secret")
-    assert scrub("bad key sk-secret, twice: sk-secret") == "bad key ***, twice: ***"
-    assert scrub("nothing here") == "nothing here"
-    assert "sk-secret" not in repr(scrub)
-    assert Scrubber("abc")("abc is left alone") == "abc is left alone"
-    assert Scrubber(None)("text") == "text"
+def test_playback_mutes_only_items_that_exist_and_forgets_them() -> None:
+    sent = Sent()
+    existing = {"a", "b"}
+    playback = Playback(sent, existing.__contains__)
+    playback.send("a", np.array([1], dtype=np.int16))
+    playback.interrupted("a", 1)
+    for n in range(3 * MAX_MUTED_ITEMS):  # reports of items the conversation does not hold
+        playback.interrupted(f"gone_{n}", n)
+    assert playback.muted_items() == {"a"}
+    playback.send("a", np.array([2], dtype=np.int16))  # late audio of the cut answer
+    assert sent.types() == [("audio", "a")]
+    playback.interrupted("b", 0)
+    existing.discard("b")  # deleted from the conversation
+    playback.removed("b")
+    assert playback.muted_items() == {"a"}
+
+
+def test_playback_keeps_a_bounded_number_of_muted_items() -> None:
+    sent = Sent()
+    playback = Playback(sent, lambda item_id: True)  # every item exists
+    for n in range(MAX_MUTED_ITEMS + 10):
+        playback.interrupted(f"item_{n}", n)
+    muted = playback.muted_items()
+    assert len(muted) == MAX_MUTED_ITEMS
+    assert "item_0" not in muted and f"item_{MAX_MUTED_ITEMS + 9}" in muted
+    playback.send(f"item_{MAX_MUTED_ITEMS + 9}", np.array([1], dtype=np.int16))
+    assert sent.messages == []
 
 
 async def test_the_home_loop_runs_requests_from_other_threads_in_its_own() -> None:

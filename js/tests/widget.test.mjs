@@ -746,6 +746,66 @@ describe("the microphone, push-to-talk and views with a stand-in Web Audio", () 
     }
   });
 
+  it("the page writes only the traits it owns: mic, turn_detection, and error cleared", async () => {
+    // The kernel refuses any other write from a page (RealtimeWidget.set_state, _PAGE_SETS):
+    // every control of a real view and session is used, and each write recorded.
+    const audio = installMic();
+    const dom = installDocument();
+    try {
+      const m = liveModel(connected({ error: "a failure", tools: [] }));
+      const writes = [];
+      const set = m.set;
+      m.set = (name, value) => {
+        writes.push([name, value]);
+        set(name, value);
+      };
+      const session = new w.RtwSession(m);
+      session.start();
+      const el = document.createElement("div");
+      document.body.append(el);
+      const view = new w.RtwView(session, m, el);
+      session.attachView();
+      view.micButton.dispatch("click");
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      assert.equal(m.state.mic, "on");
+      m.fire("msg:custom", { type: "mic_check" });
+      view.micButton.dispatch("click"); // off again
+      for (const mode of ["manual", "semantic_vad", "server_vad"]) {
+        view.turnSelect.value = mode;
+        view.turnSelect.dispatch("change");
+      }
+      view.turnSelect.value = "manual";
+      view.turnSelect.dispatch("change");
+      session.mic.pttPress(); // the push-to-talk button (its pointer events need a browser)
+      view.pttButton.dispatch("pointerup");
+      view.stopButton.dispatch("click");
+      view.errorClose.dispatch("click");
+      view.input.value = "hello";
+      view.submitText();
+      view.micButton.dispatch("click");
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      m.set("connection", "error"); // the kernel's write: the session turns the mic off
+      view.connectButton.dispatch("click");
+      view.dispose();
+      session.detachView();
+      session.dispose();
+      const own = writes.filter(([name, value]) => !(name === "connection" && value === "error"));
+      const allowed = {
+        mic: ["off", "starting", "on", "denied", "unsupported"],
+        turn_detection: ["server_vad", "semantic_vad", "manual"],
+        error: [""],
+      };
+      for (const [name, value] of own) {
+        assert.ok(Object.hasOwn(allowed, name), `the page wrote ${name}`);
+        assert.ok(allowed[name].includes(value), `the page wrote ${name}=${JSON.stringify(value)}`);
+      }
+      assert.deepEqual([...new Set(own.map(([name]) => name))].sort(), ["error", "mic", "turn_detection"]);
+    } finally {
+      dom.restore();
+      audio.restore();
+    }
+  });
+
   it("a page opened mid-answer reports positions in the item, counting what was sent before it", async () => {
     const audio = installMic();
     try {

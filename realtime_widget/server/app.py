@@ -48,7 +48,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from ..logs import RedactingLogger
+from ..logs import RedactingLogger, Redactor
 from ..protocol import DEFAULT_MODEL, Dialect
 from .connection import Connection, ConnectionOptions
 from .knowledge import validate_knowledge
@@ -222,7 +222,9 @@ class LocalRealtimeServer:
             max_size=self.max_frame_bytes,
             ping_interval=None,
             close_timeout=2,
-            logger=RedactingLogger("realtime_widget.server.websockets", [self.token, self.api_key]),
+            logger=RedactingLogger(
+                "realtime_widget.server.websockets", Redactor([self.token, self.api_key])
+            ),
         )
         self._port = int(self._server.sockets[0].getsockname()[1])
         return self
