@@ -36,6 +36,8 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 __all__ = ["MAX_DEPTH", "OversizedResult", "serialise_result"]
 
 MAX_DEPTH = 100
@@ -96,6 +98,10 @@ def _json_key(key: Any) -> str:
 
 def _sort_key(item: Any) -> Any:
     return item.value if isinstance(item, enum.Enum) else item
+
+
+def _all_finite(array: Any) -> bool:
+    return array.dtype.kind != "f" or bool(np.isfinite(array).all())
 
 
 def _is_numpy(value: Any) -> bool:
@@ -161,12 +167,22 @@ class _Writer:
         elif isinstance(value, bytes | bytearray | memoryview):
             self.bytes(value)
         elif _is_numpy(value):
-            size = getattr(value, "size", None)
-            if isinstance(size, int) and getattr(value, "ndim", None):
-                self.reserve(value, size, depth)
-            self.value(value.tolist(), depth, active)
+            self.array(value, depth, active)
         else:
             self.other(value, depth, active)
+
+    def array(self, value: Any, depth: int, active: set[int]) -> None:
+        size = getattr(value, "size", None)
+        if not isinstance(size, int) or not getattr(value, "ndim", None):
+            self.value(value.tolist(), depth, active)  # a scalar
+            return
+        self.reserve(value, size, depth)
+        plain = getattr(getattr(value, "dtype", None), "kind", "") in ("b", "i", "u", "f")
+        if plain and depth + value.ndim <= MAX_DEPTH and _all_finite(value):
+            # numbers only, and few enough to fit (reserve): one pass of json's C encoder
+            self.write(json.dumps(value.tolist()))
+        else:
+            self.value(value.tolist(), depth, active)
 
     def bytes(self, value: bytes | bytearray | memoryview) -> None:
         if self.limit is not None and self.size + memoryview(value).nbytes > self.limit + 2:

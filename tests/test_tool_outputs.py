@@ -148,3 +148,21 @@ def test_serialise_result_takes_a_limit() -> None:
         serialise_result([1, 2], max_bytes=5)
     assert caught.value.limit == 5
     assert serialise_result(np.arange(3)) == "[0, 1, 2]"
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.linspace(0.0, 1.0, 1_000),
+        np.arange(12, dtype=np.uint8).reshape(3, 4),
+        np.array([[True], [False]]),
+        np.array([1.5, np.inf, np.nan], dtype=np.float32),
+        np.array(["a", "é"]),
+    ],
+    ids=["float", "uint8-2d", "bool", "not-finite", "text"],
+)
+def test_numpy_arrays_that_fit_are_sent_whole(array: Any) -> None:
+    expected = [None if isinstance(x, float) and not np.isfinite(x) else x for x in array.tolist()]
+    output = serialise_result(array, max_bytes=LIMIT)
+    assert json.loads(output) == expected
+    assert output == json.dumps(expected, ensure_ascii=False)
