@@ -8,8 +8,9 @@ Rules:
   (:func:`~realtime_widget.tools.run_tool`: sync handlers in a thread, async ones as tasks,
   each with its timeout); a tool only defined (``add_tool``) is left to the caller's
   ``send_function_call_output``; an unknown tool is answered with an error.
-- A call that fails (an unknown tool, arguments that do not fit, a handler that raises or
-  times out) dispatches an ``error`` of type ``tool_error`` (a :class:`ToolError` and the
+- A call that fails (an unknown tool, arguments that do not fit, a handler that raises,
+  ``KeyboardInterrupt`` and ``SystemExit`` included, or times out, a result too big)
+  dispatches an ``error`` of type ``tool_error`` (a :class:`ToolError` and the
   ``call_id``), and is answered with ``{"error": ...}`` all the same: the model is never
   left waiting.
 - Every call is answered once (a second answer is a :class:`UsageError`). The answer goes

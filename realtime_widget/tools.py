@@ -18,15 +18,21 @@ Rules:
   hand-written definition must match it: a property it cannot take, or a parameter it needs
   that no property fills, is a :class:`UsageError` when the tool is made.
 - :func:`run_tool` never raises for a failure on the tool's side: an unknown tool, bad
-  arguments, a raising handler, a timeout or an unserialisable result all become an output
-  ``{"error": "..."}`` the model can read. Sync handlers run in a worker thread, so a slow
-  tool never stalls the event loop; a thread cannot be killed, so a timed-out sync handler
-  runs on and its result is dropped.
+  arguments, a handler that raises (anything: ``KeyboardInterrupt``, ``SystemExit`` and a
+  ``CancelledError`` of its own included, none of which may reach the event loop, where it
+  would stop a notebook's kernel), a timeout, or a result that cannot be serialised or is
+  too big all become an output ``{"error": "..."}`` the model can read: every call is
+  answered once. Only a cancellation of the runner itself propagates. Sync handlers run in
+  a worker thread, so a slow tool never stalls the event loop; a thread cannot be killed,
+  so a timed-out sync handler runs on and its result is dropped.
 - The output of a call is a string (the ``function_call_output`` item's ``output``). A
   ``str`` result is sent as it is, not as a JSON string literal: the model reads a plain
   sentence best, and quotes and escapes would only add noise. Any other result (``None``,
   numbers, dicts, lists, dataclasses, ...) is sent as JSON, see :func:`serialise_result`;
-  return ``json.dumps(...)`` yourself for a string that must reach the model as JSON.
+  return ``json.dumps(...)`` yourself for a string that must reach the model as JSON. The
+  result is converted in a worker thread within the tool's timeout, and the conversion
+  stops as soon as it passes ``max_output_bytes`` (:mod:`.toolresults`), so a huge result
+  (``range(10**9)``, a large array) costs neither the loop's time nor memory.
 
 The registry is pure: no event loop, no I/O. Only :func:`run_tool` is a coroutine.
 """
@@ -35,25 +41,23 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc as cabc
-import contextlib
+import concurrent.futures
 import contextvars
 import dataclasses
-import datetime
 import enum
 import functools
 import inspect
 import json
-import math
-import pathlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from typing import Any, Literal, ParamSpec, TypeAlias, TypedDict, TypeVar, overload
 
 from .docstrings import parse_docstring
 from .errors import ToolError, UsageError
 from .toolargs import bind_arguments, decode_arguments, describe_exception, takes_arguments_dict
+from .toolresults import OversizedResult, serialise_result
 from .toolschema import ToolDefinition, function_schema, validate_definition, wire_definition
 from .typehints import unwrap_partial
 
@@ -86,8 +90,6 @@ DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 
 TOOL_ATTRIBUTE = "__realtime_tool__"
 """The attribute ``@tool`` sets on a function to hold its :class:`Tool`."""
-
-_MAX_DEPTH = 100
 
 
 class FunctionCallOutputItem(TypedDict):
@@ -399,8 +401,43 @@ class _UseToolTimeout(enum.Enum):
 _USE_TOOL_TIMEOUT = _UseToolTimeout.USE
 
 
-async def _wait(future: asyncio.Future[Any], deadline: float | None) -> Any:
-    """The future's result; raises ``_Timeout`` at ``deadline`` (loop time), abandoning it."""
+@dataclasses.dataclass(frozen=True)
+class _Ended:
+    """How a handler (or a conversion) ended: its value, or the exception it raised."""
+
+    value: Any = None
+    exception: BaseException | None = None
+
+
+def _capture(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> _Ended:
+    """``fn``'s outcome, whatever it raised: no exception of a tool leaves its thread."""
+    try:
+        return _Ended(fn(*args, **kwargs))
+    except BaseException as exc:
+        return _Ended(exception=exc)
+
+
+async def _guard(start: Callable[[], Awaitable[Any]]) -> _Ended:
+    """The outcome of awaiting ``start()``, whatever it raised.
+
+    A task step that raises ``KeyboardInterrupt`` or ``SystemExit`` re-raises it into the
+    event loop (and a notebook's kernel dies), so none may leave a tool's task. Only a real
+    cancellation of this task (a timeout, ``disconnect()``) propagates; a ``CancelledError``
+    the tool raised on its own is its outcome.
+    """
+    try:
+        return _Ended(await start())
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        return _Ended(exception=exc)
+    except BaseException as exc:
+        return _Ended(exception=exc)
+
+
+async def _wait(future: asyncio.Future[_Ended], deadline: float | None) -> _Ended:
+    """The future's outcome; raises ``_Timeout`` at ``deadline`` (loop time), abandoning it."""
     loop = asyncio.get_running_loop()
     timeout = None if deadline is None else max(0.0, deadline - loop.time())
     try:
@@ -411,8 +448,8 @@ async def _wait(future: asyncio.Future[Any], deadline: float | None) -> Any:
     if not done:
         _abandon(future)
         raise _Timeout
-    if future.cancelled():
-        raise RuntimeError("the handler was cancelled")
+    if future.cancelled():  # the tool cancelled its own task
+        return _Ended(exception=asyncio.CancelledError())
     return future.result()
 
 
@@ -421,21 +458,42 @@ async def _call(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     executor: Executor | None,
-    timeout: float | None,
-) -> Any:
+    deadline: float | None,
+) -> _Ended:
     loop = asyncio.get_running_loop()
-    deadline = None if timeout is None else loop.time() + timeout
-    future: asyncio.Future[Any]
+    future: asyncio.Future[_Ended]
     if tool.is_async:
-        future = asyncio.ensure_future(tool.handler(*args, **kwargs))
+        call = functools.partial(tool.handler, *args, **kwargs)
+        future = asyncio.ensure_future(_guard(call))
     else:
         context = contextvars.copy_context()
-        call = functools.partial(context.run, tool.handler, *args, **kwargs)
-        future = loop.run_in_executor(executor or _THREADS, call)
-    value = await _wait(future, deadline)
-    if inspect.isawaitable(value):  # a sync callable that returned a coroutine
-        value = await _wait(asyncio.ensure_future(value), deadline)
-    return value
+        run = functools.partial(_capture, context.run, tool.handler, *args, **kwargs)
+        future = loop.run_in_executor(executor or _THREADS, run)
+    ended = await _wait(future, deadline)
+    value = ended.value
+    if ended.exception is None and inspect.isawaitable(value):  # a sync callable's coroutine
+        ended = await _wait(asyncio.ensure_future(_guard(lambda: value)), deadline)
+    return ended
+
+
+def _describe_ending(name: str, exc: BaseException) -> str:
+    """What the model reads when the tool ``name`` raised ``exc``."""
+    described = describe_exception(exc)
+    if isinstance(exc, asyncio.CancelledError | concurrent.futures.CancelledError):
+        return f"tool {name!r} cancelled itself: {described}"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"tool {name!r} was interrupted: {described}"
+    if isinstance(exc, SystemExit):
+        return f"tool {name!r} tried to exit the interpreter: {described}"
+    if isinstance(exc, Exception):
+        return described
+    return f"tool {name!r} raised {described}"
+
+
+async def _convert(value: Any, max_bytes: int, deadline: float | None) -> _Ended:
+    """``value`` as the output string, encoded in a worker thread before ``deadline``."""
+    convert = functools.partial(_capture, serialise_result, value, max_bytes=max_bytes)
+    return await _wait(asyncio.get_running_loop().run_in_executor(_THREADS, convert), deadline)
 
 
 async def run_tool(
@@ -452,10 +510,13 @@ async def run_tool(
     ``tool`` is ``None`` when no tool of that name is registered. Sync handlers run in
     ``executor`` (default: a daemon thread per call) so the event loop keeps running; async
     handlers run as tasks. ``timeout`` (seconds, ``None`` for no limit; default
-    ``tool.timeout``) bounds both; a timed-out async handler is
-    cancelled, a timed-out sync handler cannot be stopped and runs on, its result dropped.
-    The result is serialised by :func:`serialise_result`; an output over
-    ``max_output_bytes`` UTF-8 bytes is replaced by an error.
+    ``tool.timeout``) bounds the handler and the conversion of its result together; a
+    timed-out async handler is cancelled, a timed-out sync handler cannot be stopped and
+    runs on, its result dropped. Whatever the handler raises (``KeyboardInterrupt``,
+    ``SystemExit``, a ``CancelledError`` of its own included) is a failed result naming the
+    tool. The result is converted by :func:`serialise_result` in a worker thread, stopped
+    as soon as it passes ``max_output_bytes`` UTF-8 bytes (then the output is an error
+    saying so).
 
     Returns a :class:`ToolResult` for every outcome; raises only ``CancelledError`` when
     the caller is cancelled (the handler is cancelled too, or abandoned if sync), and
@@ -491,115 +552,30 @@ async def run_tool(
     except Exception as exc:  # a handler whose hints defeat binding: still answer the model
         return failed(f"tool {name!r}: cannot bind arguments: {describe_exception(exc)}", exc)
     limit = tool.timeout if isinstance(timeout, _UseToolTimeout) else timeout
+    loop = asyncio.get_running_loop()
+    deadline = None if limit is None else loop.time() + limit
     try:
-        value = await _call(tool, args, kwargs, executor, limit)
+        ended = await _call(tool, args, kwargs, executor, deadline)
     except _Timeout:
         return failed(f"tool {name!r} timed out after {limit:g} s")
-    except (Exception, SystemExit) as exc:  # SystemExit: sys.exit() in a worker thread
-        return failed(describe_exception(exc), exc)
+    except Exception as exc:  # the executor refused the call (shut down)
+        return failed(f"tool {name!r} could not run: {describe_exception(exc)}", exc)
+    if ended.exception is not None:
+        return failed(_describe_ending(name, ended.exception), ended.exception)
+    value = ended.value
     try:
-        output = serialise_result(value)
-    except ValueError as exc:  # circular or too deep
-        return failed(f"result of tool {name!r} cannot be serialised: {exc}", value=value)
-    except Exception as exc:  # a result's own conversion (model_dump, __str__) raised
+        converted = await _convert(value, max_output_bytes, deadline)
+    except _Timeout:
+        return failed(f"tool {name!r} timed out after {limit:g} s while converting its result")
+    problem = converted.exception
+    if isinstance(problem, OversizedResult):
+        return failed(f"result of tool {name!r} refused: {problem}", value=value)
+    if isinstance(problem, ValueError):  # circular or too deep
+        return failed(f"result of tool {name!r} cannot be serialised: {problem}", value=value)
+    if problem is not None:  # a result's own conversion (model_dump, __str__) raised
         return failed(
-            f"result of tool {name!r} cannot be serialised: {describe_exception(exc)}",
+            f"result of tool {name!r} cannot be serialised: {describe_exception(problem)}",
             value=value,
         )
-    size = len(output.encode("utf-8", "surrogatepass"))
-    if size > max_output_bytes:
-        message = f"tool result of {size} bytes exceeds the limit of {max_output_bytes} bytes"
-        return failed(message, value=value)
+    output: str = converted.value
     return ToolResult(name, output, True, None, time.perf_counter() - started, value)
-
-
-# -- results as JSON ------------------------------------------------------------------------
-
-
-def serialise_result(value: Any) -> str:
-    """The output string for a handler's result.
-
-    A ``str`` (or a str-valued Enum member) is returned as is. Anything else becomes JSON:
-    dataclasses as objects, Enum members as their values, tuples and sets as arrays (sets
-    sorted when their items can be), numpy arrays and scalars as lists and numbers,
-    datetimes, dates and times in ISO format, paths as strings, bytes as their UTF-8 text
-    (or a short note when not text), objects with ``model_dump()`` through it, anything
-    else as ``str(value)``. NaN and infinities become ``null``; mapping keys become strings.
-
-    Raises ``ValueError`` for a circular or too deeply nested result.
-    """
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, str):
-        return str.__str__(value)
-    return json.dumps(_jsonable(value, 0, set()), ensure_ascii=False, allow_nan=False)
-
-
-def _json_key(key: Any) -> str:
-    if isinstance(key, enum.Enum):
-        key = key.value
-    if isinstance(key, str):
-        return str.__str__(key)
-    if key is None or isinstance(key, bool | int | float):
-        return json.dumps(key if not isinstance(key, float) or math.isfinite(key) else None)
-    return str(key)
-
-
-def _jsonable(value: Any, depth: int, active: set[int]) -> Any:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, enum.Enum):
-        return _jsonable(value.value, depth, active)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, pathlib.PurePath):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return f"<{len(data)} bytes of binary data>"
-    module = type(value).__module__
-    if module.split(".")[0] == "numpy" and callable(getattr(value, "tolist", None)):
-        return _jsonable(value.tolist(), depth, active)
-    if depth >= _MAX_DEPTH:
-        raise ValueError(f"result nested deeper than {_MAX_DEPTH} levels")
-    is_dataclass = dataclasses.is_dataclass(value) and not isinstance(value, type)
-    is_container = isinstance(value, Mapping | list | tuple | set | frozenset | cabc.Sequence)
-    if is_dataclass or is_container:
-        if id(value) in active:
-            raise ValueError("circular reference in result")
-        active.add(id(value))
-        try:
-            return _jsonable_container(value, depth + 1, active)
-        finally:
-            active.discard(id(value))
-    dump = getattr(value, "model_dump", None)
-    if callable(dump) and not isinstance(value, type):
-        return _jsonable(dump(), depth + 1, active)
-    try:
-        return str(value)
-    except Exception:
-        return f"<{type(value).__name__} object>"
-
-
-def _jsonable_container(value: Any, depth: int, active: set[int]) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {
-            field.name: _jsonable(getattr(value, field.name), depth, active)
-            for field in dataclasses.fields(value)
-        }
-    if isinstance(value, Mapping):
-        return {_json_key(k): _jsonable(v, depth, active) for k, v in value.items()}
-    items = [_jsonable(item, depth, active) for item in value]
-    if isinstance(value, set | frozenset):
-        with contextlib.suppress(TypeError):  # mixed item types keep iteration order
-            items.sort()
-    return items

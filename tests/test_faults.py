@@ -433,7 +433,7 @@ TOOL_FAULTS: dict[str, tuple[Callable[..., Any], float, Callable[[str], bool], b
     "huge": (
         lambda: "x" * 10_000_000,
         5.0,
-        lambda out: "exceeds the limit" in json.loads(out)["error"],
+        lambda out: "is over the limit of" in json.loads(out)["error"],
         True,
     ),
     "circular": (

@@ -19,6 +19,7 @@ CORE = [
     "realtime_widget.session",
     "realtime_widget.knowledge",
     "realtime_widget.tools",
+    "realtime_widget.toolresults",
     "realtime_widget.items",
     "realtime_widget.replay",
     "realtime_widget.calls",

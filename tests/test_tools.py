@@ -395,7 +395,7 @@ class TestRunTool:
             raise SystemExit(2)
 
         result = await run_tool(_make(leave), "leave", "{}")
-        assert result.error == "SystemExit: 2"
+        assert result.error == "tool 'leave' tried to exit the interpreter: SystemExit: 2"
 
     async def test_unknown_tool(self) -> None:
         result = await run_tool(None, "nope", "{}")
@@ -544,7 +544,7 @@ class TestRunTool:
             raise asyncio.CancelledError
 
         result = await run_tool(_make(quits), "quits", "{}")
-        assert result.error == "RuntimeError: the handler was cancelled"
+        assert result.error == "tool 'quits' cancelled itself: CancelledError"
 
     async def test_sync_handler_returning_a_coroutine(self) -> None:
         async def later() -> int:
@@ -583,7 +583,8 @@ class TestRunTool:
 
         result = await run_tool(_make(flood), "flood", "{}")
         expected = (
-            f"tool result of 10000000 bytes exceeds the limit of {DEFAULT_MAX_OUTPUT_BYTES} bytes"
+            "result of tool 'flood' refused: text of 10000000 characters is over the limit "
+            f"of {DEFAULT_MAX_OUTPUT_BYTES} bytes"
         )
         assert (result.ok, result.error) == (False, expected)
         assert result.output == json.dumps({"error": expected})
@@ -596,7 +597,9 @@ class TestRunTool:
         at_limit = await run_tool(_make(text), "text", "{}", max_output_bytes=12)
         assert at_limit.ok
         over = await run_tool(_make(text), "text", "{}", max_output_bytes=11)
-        assert over.error == "tool result of 12 bytes exceeds the limit of 11 bytes"
+        assert over.error == (
+            "result of tool 'text' refused: text of 12 bytes is over the limit of 11 bytes"
+        )
         with pytest.raises(UsageError, match="max_output_bytes must be positive"):
             await run_tool(_make(text), "text", "{}", max_output_bytes=0)
 
