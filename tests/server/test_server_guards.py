@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import tracemalloc
 from typing import Any
 
 import pytest
+from server_cli import run_server_cli, serving_cli
 from server_peer import Peer, PeerFactory
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -100,42 +99,19 @@ def test_bad_allowed_origins_are_value_errors() -> None:
 
 
 def test_command_line_allow_origin() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "realtime_widget.server",
-            "--port",
-            "0",
-            "--fast",
-            "--allow-origin",
-            "https://lab.example.org",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
+    with serving_cli("--port", "0", "--fast", "--allow-origin", "https://lab.example.org") as cli:
+        assert cli.stdout is not None
+        url = cli.stdout.readline().strip()
         with connect_sync(url, origin=Origin("https://lab.example.org")) as ws:
             assert json.loads(ws.recv())["type"] == "session.created"
         with pytest.raises(InvalidStatus) as refused:
             connect_sync(url, origin=Origin("https://evil.example"))
         assert refused.value.response.status_code == 403
         assert "--allow-origin" in refused.value.response.body.decode()
-    finally:
-        process.terminate()
-        assert process.wait(timeout=10) == 0
 
 
 def test_command_line_refuses_a_bad_origin_in_one_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "realtime_widget.server", "--allow-origin", "lab.example.org"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_server_cli("--allow-origin", "lab.example.org")
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: allow_origins")
     assert "'lab.example.org'" in result.stderr
