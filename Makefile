@@ -10,10 +10,11 @@ SERVER_PORT ?= 8765
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv browser-deps lint typecheck pytest nodetest test bench soak demo server clean
+.PHONY: help venv browser-deps lint typecheck pytest nodetest test test-min bench soak demo server clean
 
 help:
 	@echo "make test   - set up .venv and run ruff, mypy, pytest and node --test"
+	@echo "make test-min - run pytest in .venv-min, on the lowest allowed version of each dependency"
 	@echo "make demo   - set up .venv and open examples.ipynb in JupyterLab on the local server"
 	@echo "make bench  - run the benchmarks and print the table"
 	@echo "make soak   - run the long fuzzing and soak profiles"
@@ -22,7 +23,7 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[jupyter,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -37,8 +38,8 @@ browser-deps:
 	fi
 
 lint: venv
-	$(BIN)/ruff check realtime_widget tests benchmarks
-	$(BIN)/ruff format --check realtime_widget tests benchmarks
+	$(BIN)/ruff check realtime_widget tests benchmarks tools
+	$(BIN)/ruff format --check realtime_widget tests benchmarks tools
 
 typecheck: venv
 	$(BIN)/mypy
@@ -59,6 +60,26 @@ nodetest: $(TSC)
 
 test: lint typecheck pytest nodetest
 
+# The floors in pyproject.toml, proved: a venv of its own with every runtime dependency (the
+# runtime extras' too) at the lowest version pyproject.toml allows, read by tools/floors.py,
+# and the development tools at whatever versions fit; then the tests.
+MIN_VENV := .venv-min
+MIN_STAMP := $(MIN_VENV)/.installed
+MIN_PYTEST ?=
+
+$(MIN_STAMP): pyproject.toml tools/floors.py
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON) tools/floors.py > $(MIN_VENV)/floors.txt
+	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/floors.txt \
+		-e ".[$$($(PYTHON) tools/floors.py --extras)]"
+	touch $(MIN_STAMP)
+
+test-min: $(MIN_STAMP) browser-deps
+	@echo "lowest allowed versions:" $$(cat $(MIN_VENV)/floors.txt)
+	$(MIN_VENV)/bin/pytest -q $(MIN_PYTEST)
+
 bench: venv
 	$(BIN)/python -m benchmarks
 
@@ -73,4 +94,4 @@ soak: venv
 	HYPOTHESIS_PROFILE=nightly $(BIN)/pytest -q -m "soak or property" -o addopts="" --timeout=0
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist js/.tsc
+	rm -rf $(VENV) $(MIN_VENV) .mypy_cache .pytest_cache .ruff_cache build dist js/.tsc

@@ -162,7 +162,8 @@ def _record(quick: bool, nagle: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rtw-bench-browser-") as folder:
         root = Path(folder)
         wav = harness.make_speech_wav(root, harness.SPEECH_TEXT, SILENCE_SECONDS)
-        server = serve_in_thread(pace="realtime", trace=True)
+        # the trace keeps every frame of the run: up to minutes of audio both ways
+        server = serve_in_thread(pace="realtime", trace=True, record_bytes=256 * 1024 * 1024)
         try:
             config = NAGLE_CONFIG if nagle else None
             jupyter = harness.start_jupyter("lab", root / "lab", server.url, server_config=config)

@@ -843,14 +843,15 @@ def test_an_old_ipykernel_is_warned_about_once(
     monkeypatch.setattr(_widget_options, "_ipykernel_warned", False)
     with pytest.warns(RuntimeWarning, match=r"ipykernel 6\.29\.5 .* ipykernel>=7"):
         first = RealtimeWidget(url=server.url, api_key=SECRET)
+    # the warning is a RuntimeWarning (ipywidgets 8.1.0 adds DeprecationWarnings of its own)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", RuntimeWarning)
         second = RealtimeWidget(url=server.url, api_key=SECRET)  # once per process
     kernel.__version__ = "7.1.0"  # type: ignore[attr-defined]
     kernel.version_info = (7, 1, 0)  # type: ignore[attr-defined]
     monkeypatch.setattr(_widget_options, "_ipykernel_warned", False)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", RuntimeWarning)
         third = RealtimeWidget(url=server.url, api_key=SECRET)
     for made in (first, second, third):
         made.close()

@@ -3,8 +3,9 @@
 The first line printed is the URL to connect to from this machine (a loopback one when
 bound to all interfaces, ``--host 0.0.0.0``; the address for other machines then goes to
 stderr); when a token is required (any host other than loopback, or ``--token``), the second
-line is ``token: TOKEN``. The server runs until interrupted (Ctrl+C or SIGTERM). Bad options
-print one ``error:`` line and exit with status 2.
+line is ``token: TOKEN``. Browser pages may connect only from loopback origins unless
+``--allow-origin`` (repeatable, ``'*'`` for any) names theirs. The server runs until
+interrupted (Ctrl+C or SIGTERM). Bad options print one ``error:`` line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--knowledge", metavar="FILE.json", help="knowledge scripts to load")
     parser.add_argument(
         "--max-session-seconds", type=float, help="end each session after this many seconds"
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="also accept browser pages from ORIGIN (e.g. https://lab.example.org:8443; "
+        "'*': any); repeatable; loopback pages are always accepted",
     )
     return parser
 
@@ -80,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             api_key=args.api_key,
             knowledge=knowledge,
             max_session_seconds=args.max_session_seconds,
+            allow_origins=args.allow_origin,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

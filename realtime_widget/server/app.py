@@ -6,6 +6,12 @@ Rules:
   WebSocket paths ``/v1/realtime`` (``?model=`` names the session's model) and
   ``/openai/realtime`` (Azure-like: ``?deployment=`` is required and names the model);
   anything else is answered 404 at the handshake.
+- Pages: a handshake with an ``Origin`` header (a browser page's) is answered 403 unless the
+  origin is a loopback one (``http(s)://localhost``, ``127.0.0.0/8`` or ``[::1]``, any port)
+  or listed in ``allow_origins`` (``"*"``: any), so that a web page the user visits cannot
+  use a server on their machine. A request without ``Origin`` (the package's client, the
+  ``openai`` SDK, other programs) is not a page's and passes. The origin is checked before
+  the credentials.
 - Credentials: on loopback none are needed unless ``token`` or ``api_key`` is given. Bound
   to any other address, a token is required: a random one is generated when none is given
   (see :attr:`LocalRealtimeServer.token`). An empty ``token`` or ``api_key`` is refused
@@ -38,7 +44,7 @@ import hmac
 import ipaddress
 import secrets
 import threading
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -52,6 +58,7 @@ from ..logs import RedactingLogger, Redactor
 from ..protocol import DEFAULT_MODEL, Dialect
 from .connection import Connection, ConnectionOptions
 from .knowledge import validate_knowledge
+from .records import check_budget
 
 __all__ = ["LocalRealtimeServer", "Pace", "serve_in_thread"]
 
@@ -61,6 +68,7 @@ T = TypeVar("T")
 _PATHS = ("/v1/realtime", "/openai/realtime")
 _KEY_PROTOCOL = "openai-insecure-api-key."
 _BETA_PROTOCOL = "openai-beta.realtime-v1"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _is_loopback(host: str) -> bool:
@@ -70,6 +78,49 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _normal_origin(text: str) -> str | None:
+    """``scheme://host[:port]`` as browsers send it (lower case, no default port) for an
+    http(s) origin, else None."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host or parts.username is not None:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    scheme = parts.scheme.lower()
+    shown = f"[{host}]" if ":" in host else host
+    return (
+        f"{scheme}://{shown}"
+        if port in (None, _DEFAULT_PORTS[scheme])
+        else f"{scheme}://{shown}:{port}"
+    )
+
+
+def _allowed_origins(value: Iterable[str] | Literal["*"] | None) -> frozenset[str] | None:
+    """The normalised origins ``value`` lists (None: any origin)."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, str) and value.strip() == "*":
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValueError(f"allow_origins must be a list of origins or '*', got {value!r}")
+    origins: set[str] = set()
+    for origin in value:
+        if isinstance(origin, str) and origin.strip() == "*":
+            return None
+        normal = _normal_origin(origin) if isinstance(origin, str) else None
+        if normal is None:
+            raise ValueError(
+                f"allow_origins: {origin!r} is not an origin such as 'https://lab.example.org:8443'"
+            )
+        origins.add(normal)
+    return frozenset(origins)
 
 
 def _pace_factor(pace: Pace) -> float | None:
@@ -119,9 +170,12 @@ class LocalRealtimeServer:
     (``ValueError`` otherwise). ``knowledge`` (seed-format scripts) is validated here
     (``ValueError`` when malformed).
     ``max_session_seconds`` ends each session after that long (error ``session_expired``,
-    close code 1001). ``chunk_ms`` is the duration of each audio delta. ``record_limit`` caps
-    each connection's ``received`` log. ``trace`` (a measuring aid) makes each connection
-    keep ``trace``: its events in and out with ``time.time()`` stamps.
+    close code 1001). ``chunk_ms`` is the duration of each audio delta. ``record_limit``
+    (entries) and ``record_bytes`` (bytes of frames, 4 MiB by default) cap each connection's
+    ``received`` log. ``trace`` (a measuring aid) makes each connection keep ``trace``: its
+    events in and out with ``time.time()`` stamps, capped the same way. ``allow_origins``
+    lists the browser origins allowed besides loopback ones (``"*"``: any; ``ValueError``
+    for a value that is not an origin such as ``"https://lab.example.org:8443"``).
     """
 
     def __init__(
@@ -138,7 +192,9 @@ class LocalRealtimeServer:
         chunk_ms: int = 100,
         model: str = DEFAULT_MODEL,
         record_limit: int = 10_000,
+        record_bytes: int = 4 * 1024 * 1024,
         trace: bool = False,
+        allow_origins: Sequence[str] | Literal["*"] | None = None,
     ) -> None:
         self.host = "127.0.0.1" if host == "localhost" else host
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -156,11 +212,13 @@ class LocalRealtimeServer:
         self.model = model
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms!r}")
+        self._origins = _allowed_origins(allow_origins)
         self._options = ConnectionOptions(
             pace=self.pace,
             chunk_ms=chunk_ms,
             max_session_seconds=max_session_seconds,
-            record_limit=record_limit,
+            record_limit=check_budget("record_limit", record_limit),
+            record_bytes=check_budget("record_bytes", record_bytes),
             knowledge=lambda: self._knowledge,
             stall=lambda: self.stall_responses,
             trace=trace,
@@ -315,6 +373,14 @@ class LocalRealtimeServer:
         query = parse_qs(parts.query)
         if path == "/openai/realtime" and not query.get("deployment"):
             return connection.respond(HTTPStatus.BAD_REQUEST, "missing deployment\n")
+        for origin in request.headers.get_all("Origin"):
+            if not self._origin_allowed(origin):
+                return connection.respond(
+                    HTTPStatus.FORBIDDEN,
+                    f"origin {origin!r} is not allowed: pages may connect only from loopback "
+                    "origins (http(s)://localhost, 127.0.0.0/8, [::1]); allow this one with "
+                    f"LocalRealtimeServer(allow_origins=[{origin!r}]) or --allow-origin {origin}\n",
+                )
         if self.requires_credentials:
             accepted = [c for c in (self.token, self.api_key) if c]
             presented = _presented_credentials(request, query)
@@ -325,6 +391,15 @@ class LocalRealtimeServer:
                     HTTPStatus.UNAUTHORIZED, "invalid or missing credentials\n"
                 )
         return None
+
+    def _origin_allowed(self, origin: str) -> bool:
+        if self._origins is None:
+            return True
+        normal = _normal_origin(origin)
+        if normal is None:  # "null" (a sandboxed frame, a file:// page) or not http(s)
+            return False
+        host = urlsplit(normal).hostname or ""
+        return _is_loopback(host) or normal in self._origins
 
     @staticmethod
     def _select_subprotocol(

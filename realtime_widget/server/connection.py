@@ -27,7 +27,9 @@ Rules:
   own response once the cancelled one is done. With ``interrupt_response`` off, an utterance
   ending while a response still runs gets no response of its own.
 - ``received`` records every client event that parsed as a JSON object (a testing aid); it
-  is capped at ``record_limit`` entries, the oldest half dropped when full.
+  is capped at ``record_limit`` entries and ``record_bytes`` bytes of frames (see
+  :class:`~realtime_widget.server.records.Records`: the oldest go first, the newest always
+  stays), so a client streaming large frames cannot grow the server without bound.
 - With the ``trace`` option (a measuring aid, off by default) ``trace`` also lists
   ``(time.time(), "received" | "sent", event)`` for each client event recorded (stamped when
   its frame is handled, before parsing) and each server event emitted (stamped just before
@@ -60,6 +62,7 @@ from ..protocol import Dialect
 from .g711 import decode_g711, encode_g711
 from .model import ModelContext, decide
 from .perceive import describe_audio
+from .records import Records
 from .response import ResponseParams, ResponseRun, parse_response_params
 from .session import SessionState
 from .store import Conversation, StoredItem, parse_client_item, render_item
@@ -83,7 +86,8 @@ class ConnectionOptions:
     pace: float | None = 1.0  # None: as fast as possible
     chunk_ms: int = 100
     max_session_seconds: float | None = None
-    record_limit: int = 10_000
+    record_limit: int = 10_000  # entries of each log (received, trace)
+    record_bytes: int = 4 * 1024 * 1024  # bytes of frames in each log
     knowledge: Callable[[], dict[str, Any] | None] = lambda: None
     stall: Callable[[], bool] = lambda: False  # read when each response starts
     trace: bool = False  # keep Connection.trace: stamped events in and out
@@ -119,8 +123,12 @@ class Connection:
         self.options = options
         self.session = SessionState(dialect, model=model)
         self.conversation = Conversation()
-        self.received: list[dict[str, Any]] = []
-        self.trace: list[tuple[float, str, dict[str, Any]]] | None = [] if options.trace else None
+        self._received: Records[dict[str, Any]] = Records(
+            options.record_limit, options.record_bytes
+        )
+        self._trace: Records[tuple[float, str, dict[str, Any]]] | None = (
+            Records(options.record_limit, options.record_bytes) if options.trace else None
+        )
         self.response: ResponseRun | None = None
         self._input = InputAudioBuffer()
         self._commit_offset = 0
@@ -142,6 +150,16 @@ class Connection:
             "response.cancel": self._response_cancel,
             "output_audio_buffer.clear": self._output_audio_clear,
         }
+
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        """The client events recorded, oldest first (trimmed in place as it fills)."""
+        return self._received.entries
+
+    @property
+    def trace(self) -> list[tuple[float, str, dict[str, Any]]] | None:
+        """With the ``trace`` option, the stamped events in and out, oldest first."""
+        return self._trace.entries if self._trace is not None else None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -195,8 +213,8 @@ class Connection:
         """Send a server event, giving it a fresh ``event_id``; a closed socket is ignored."""
         payload = {"event_id": new_id("event"), **event}
         text = json.dumps(payload, separators=(",", ":"))
-        if self.trace is not None:
-            self._add_trace(time.time(), "sent", payload)
+        if self._trace is not None:
+            self._trace.add((time.time(), "sent", payload), len(text))
         with contextlib.suppress(ConnectionClosed):
             await self.websocket.send(text)
 
@@ -224,22 +242,13 @@ class Connection:
 
     # -- the received log (testing aid) -----------------------------------------------
 
-    def _record(self, event: dict[str, Any]) -> None:
-        if len(self.received) >= self.options.record_limit:
-            del self.received[: max(1, len(self.received) // 2)]
-        self.received.append(event)
+    def _record(self, event: dict[str, Any], size: int) -> None:
+        self._received.add(event, size)
         for entry in list(self._waiters):
             predicate, future = entry
             if not future.done() and predicate(event):
                 future.set_result(event)
                 self._waiters.remove(entry)
-
-    def _add_trace(self, stamp: float, direction: str, event: dict[str, Any]) -> None:
-        trace = self.trace
-        assert trace is not None
-        if len(trace) >= self.options.record_limit:
-            del trace[: max(1, len(trace) // 2)]
-        trace.append((stamp, direction, event))
 
     async def wait_for_received(self, event_type: str, timeout: float = 5.0) -> dict[str, Any]:
         """The first recorded client event of ``event_type``, waiting for one if needed.
@@ -263,7 +272,7 @@ class Connection:
 
     async def handle_message(self, message: str | bytes) -> None:
         """Apply one client frame; problems become ``error`` events."""
-        stamp = time.time() if self.trace is not None else 0.0
+        stamp = time.time() if self._trace is not None else 0.0
         if isinstance(message, bytes):
             await self._error(
                 ClientEventError("binary frames are not supported", code="invalid_frame"), None
@@ -289,9 +298,10 @@ class Connection:
             error = ClientEventError("an event must be a json object", code="invalid_json")
             await self._error(error, None)
             return
-        self._record(event)
-        if self.trace is not None:
-            self._add_trace(stamp, "received", event)
+        # the frame's length stands for the event's size: measured once, never re-serialised
+        self._record(event, len(message))
+        if self._trace is not None:
+            self._trace.add((stamp, "received", event), len(message))
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         try:
             kind = event.get("type")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from server_cli import run_server_cli, serving_cli
 from server_peer import Peer, PeerFactory
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -242,72 +241,39 @@ def test_thread_start_failure_is_raised_to_the_caller() -> None:
 
 
 def test_command_line_prints_the_url_and_serves() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "realtime_widget.server", "--port", "0", "--fast", "--token", "t0k"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
+    with serving_cli("--port", "0", "--fast", "--token", "t0k") as cli:
+        assert cli.stdout is not None
+        url = cli.stdout.readline().strip()
         assert url.startswith("ws://127.0.0.1:") and url.endswith("/v1/realtime")
-        assert process.stdout.readline().strip() == "token: t0k"
+        assert cli.stdout.readline().strip() == "token: t0k"
         with connect_sync(url + "?token=t0k") as ws:
             assert json.loads(ws.recv())["type"] == "session.created"
-    finally:
-        process.terminate()
-        assert process.wait(timeout=10) == 0
 
 
 def test_command_line_rejects_bad_knowledge(tmp_path: Path) -> None:
     bad = tmp_path / "k.json"
     bad.write_text('{"scripts": 3}')
-    result = subprocess.run(
-        [sys.executable, "-m", "realtime_widget.server", "--knowledge", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_server_cli("--knowledge", str(bad))
     assert result.returncode == 2
     assert "scripts must be a list" in result.stderr
 
 
 def test_command_line_refuses_a_bad_port_in_one_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "realtime_widget.server", "--port", "99999"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_server_cli("--port", "99999")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: port must be between 0 and 65535, got 99999"
-    result = subprocess.run(
-        [sys.executable, "-m", "realtime_widget.server", "--token", ""],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_server_cli("--token", "")
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: token must be a non-empty string")
 
 
 def test_command_line_on_all_interfaces_prints_a_usable_url() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "realtime_widget.server", "--host", "0.0.0.0", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None and process.stderr is not None
-        url = process.stdout.readline().strip()
+    with serving_cli("--host", "0.0.0.0", "--port", "0") as cli:
+        assert cli.stdout is not None and cli.stderr is not None
+        url = cli.stdout.readline().strip()
         assert url.startswith("ws://127.0.0.1:") and url.endswith("/v1/realtime")
-        token = process.stdout.readline().strip().removeprefix("token: ")
+        token = cli.stdout.readline().strip().removeprefix("token: ")
         assert len(token) >= 24
-        assert "all interfaces" in process.stderr.readline()
+        assert "all interfaces" in cli.stderr.readline()
         with connect_sync(f"{url}?token={token}") as ws:
             assert json.loads(ws.recv())["type"] == "session.created"
-    finally:
-        process.terminate()
-        assert process.wait(timeout=10) == 0

@@ -1,0 +1,57 @@
+"""`Records`: a log the server keeps for tests and measurements, bounded in count and bytes.
+
+Rules:
+
+- Entries are kept oldest first in :attr:`Records.entries`, a plain list that is trimmed in
+  place (a reference to it stays current).
+- Each entry comes with its size in bytes, as the caller already knows it (the length of the
+  frame it was parsed from or written as): nothing is measured here.
+- When an entry would take the log past ``limit`` entries or ``max_bytes`` bytes, the oldest
+  are dropped until at most half of each budget is left and the new entry fits: trimming,
+  a shift of the list, is then rare. The newest entry is always kept, even one larger than
+  ``max_bytes`` on its own (it goes at the next entry).
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+__all__ = ["Records", "check_budget"]
+
+T = TypeVar("T")
+
+
+def check_budget(name: str, value: object) -> int:
+    """``value`` when it is a positive int, else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+class Records(Generic[T]):
+    """A log of at most ``limit`` entries and ``max_bytes`` bytes (see the module rules)."""
+
+    def __init__(self, limit: int, max_bytes: int) -> None:
+        self.limit = check_budget("record_limit", limit)
+        self.max_bytes = check_budget("record_bytes", max_bytes)
+        self.entries: list[T] = []
+        self.bytes = 0
+        self._sizes: list[int] = []
+
+    def add(self, entry: T, size: int) -> None:
+        """Append ``entry`` of ``size`` bytes, dropping the oldest entries when full."""
+        if len(self.entries) >= self.limit or self.bytes + size > self.max_bytes:
+            drop, kept = 0, self.bytes
+            while drop < len(self.entries) and (
+                len(self.entries) - drop > self.limit // 2
+                or kept > self.max_bytes // 2
+                or kept + size > self.max_bytes
+            ):
+                kept -= self._sizes[drop]
+                drop += 1
+            del self.entries[:drop]
+            del self._sizes[:drop]
+            self.bytes = kept
+        self.entries.append(entry)
+        self._sizes.append(size)
+        self.bytes += size

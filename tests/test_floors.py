@@ -1,0 +1,102 @@
+"""The dependency floors: tools/floors.py reads them, and they hold what the code needs.
+
+``make test-min`` proves the floors by running the tests on them; these tests keep the list it
+installs complete and the floors above what is known to break.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _floors_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("floors", ROOT / "tools" / "floors.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _project() -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    return project
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_every_runtime_dependency_and_extra_has_a_floor() -> None:
+    floors = _floors_module().floors(_project())
+    for requirement in _project()["dependencies"]:
+        assert requirement.split(">=")[0].strip().lower() in floors
+    assert "ipykernel" in floors  # from the jupyter extra
+    assert "pytest" not in floors and "jupyterlab" not in floors  # tools: any version
+
+
+def test_the_floors_are_above_what_breaks() -> None:
+    floors = _floors_module().floors(_project())
+    # websockets 13 and 14: connect() has no proxy= (every connection failed)
+    assert _version(floors["websockets"]) >= (15, 0)
+    # ipykernel 6 holds comm messages while a cell awaits: the widget freezes
+    assert _version(floors["ipykernel"]) >= (7, 0)
+    # the first numpy with wheels for Python 3.11
+    assert _version(floors["numpy"]) >= (1, 23, 2)
+
+
+def test_the_jupyter_extra_is_what_make_installs() -> None:
+    extras = _project()["optional-dependencies"]
+    assert any(r.startswith("ipykernel>=") for r in extras["jupyter"])
+    assert "realtime_widget[jupyter]" in extras["dev"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "floors.py"), "--extras"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert result.stdout.split()[0].split(",")[:1] == ["jupyter"]
+    assert result.stdout.strip().endswith(",dev")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert ".[jupyter,dev]" in makefile and "tools/floors.py" in makefile
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    ["numpy", "numpy<3", "numpy>=1.26,>=1.27", "numpy>=1.26; python_version<'3.12'"],
+)
+def test_a_requirement_without_one_floor_is_an_error(requirement: str) -> None:
+    project = {"name": "realtime_widget", "dependencies": [requirement]}
+    with pytest.raises(ValueError, match="numpy"):
+        _floors_module().floors(project)
+
+
+def test_the_floors_print_as_constraints(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "p"\ndependencies = ["numpy>=1.26", "Websockets >= 15.0"]\n'
+        '[project.optional-dependencies]\nvoice = ["pocketsphinx>=5.0"]\n'
+        'dev = ["p[voice]", "pytest>=8"]\n'
+    )
+    script = str(ROOT / "tools" / "floors.py")
+    floors = subprocess.run(
+        [sys.executable, script, str(pyproject)], capture_output=True, text=True, check=True
+    )
+    assert floors.stdout.split() == ["numpy==1.26", "websockets==15.0", "pocketsphinx==5.0"]
+    extras = subprocess.run(
+        [sys.executable, script, "--extras", str(pyproject)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert extras.stdout.strip() == "voice,dev"
