@@ -22,13 +22,13 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,voice]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-# Chromium (for the real-browser tests) and espeak-ng (speech for its fake microphone),
-# from Debian's packages when missing.
+# Chromium (for the real-browser tests) and espeak-ng (the local server's voice, and speech
+# for the fake microphone), from Debian's packages when missing.
 browser-deps:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1; then \
 		echo "installing chromium and espeak-ng from Debian's packages"; \
@@ -62,7 +62,7 @@ test: lint typecheck pytest nodetest
 bench: venv
 	$(BIN)/python -m benchmarks
 
-demo: venv
+demo: venv browser-deps
 	$(BIN)/python -m realtime_widget.demo --host $(HOST) --port $(PORT) --server-port $(SERVER_PORT) --notebook examples.ipynb
 
 server: venv

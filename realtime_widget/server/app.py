@@ -52,6 +52,7 @@ from ..logs import RedactingLogger
 from ..protocol import DEFAULT_MODEL, Dialect
 from .connection import Connection, ConnectionOptions
 from .knowledge import validate_knowledge
+from .voice import VoiceSupport, announce_fallback
 
 __all__ = ["LocalRealtimeServer", "Pace", "serve_in_thread"]
 
@@ -121,7 +122,10 @@ class LocalRealtimeServer:
     ``max_session_seconds`` ends each session after that long (error ``session_expired``,
     close code 1001). ``chunk_ms`` is the duration of each audio delta. ``record_limit`` caps
     each connection's ``received`` log. ``trace`` (a measuring aid) makes each connection
-    keep ``trace``: its events in and out with ``time.time()`` stamps.
+    keep ``trace``: its events in and out with ``time.time()`` stamps. ``voice`` is the
+    real speech to use (see :class:`~realtime_widget.server.voice.VoiceSupport`): by default
+    what is installed, pocketsphinx hearing and espeak-ng speaking; what is missing is said
+    once as a log warning (:attr:`voice_fallback`).
     """
 
     def __init__(
@@ -139,6 +143,7 @@ class LocalRealtimeServer:
         model: str = DEFAULT_MODEL,
         record_limit: int = 10_000,
         trace: bool = False,
+        voice: VoiceSupport | None = None,
     ) -> None:
         self.host = "127.0.0.1" if host == "localhost" else host
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -152,6 +157,8 @@ class LocalRealtimeServer:
         self.token = token
         self.api_key = api_key
         self._knowledge = validate_knowledge(knowledge) if knowledge is not None else None
+        self.voice = voice if voice is not None else VoiceSupport.detect()
+        self.voice_fallback = announce_fallback(self.voice)
         self.max_frame_bytes = max_frame_bytes
         self.model = model
         if chunk_ms <= 0:
@@ -164,6 +171,7 @@ class LocalRealtimeServer:
             knowledge=lambda: self._knowledge,
             stall=lambda: self.stall_responses,
             trace=trace,
+            voice=self.voice,
         )
         self.stall_responses = False
         self._server: Server | None = None

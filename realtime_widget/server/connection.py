@@ -48,7 +48,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,13 +58,17 @@ from websockets.exceptions import ConnectionClosed
 from ..buffers import InputAudioBuffer, Int16Array
 from ..protocol import Dialect
 from .g711 import decode_g711, encode_g711
+from .listener import Listener
 from .model import ModelContext, decide
 from .perceive import describe_audio
+from .recognizer import Transcript
 from .response import ResponseParams, ResponseRun, parse_response_params
 from .session import SessionState
 from .store import Conversation, StoredItem, parse_client_item, render_item
 from .synth import SAMPLE_RATE, decode
 from .vad import EnergyVad, VadEvent
+from .vocabulary import Vocabulary, build_vocabulary, session_texts
+from .voice import VoiceSupport
 from .wire import ClientEventError, error_event, new_id
 
 __all__ = ["Connection", "ConnectionOptions"]
@@ -87,6 +91,7 @@ class ConnectionOptions:
     knowledge: Callable[[], dict[str, Any] | None] = lambda: None
     stall: Callable[[], bool] = lambda: False  # read when each response starts
     trace: bool = False  # keep Connection.trace: stamped events in and out
+    voice: VoiceSupport = field(default_factory=VoiceSupport.tones_only)  # what the server found
 
 
 def _half_frame() -> bytes:
@@ -127,6 +132,8 @@ class Connection:
         self._vad = EnergyVad()
         self._vad_item_id: str | None = None
         self._configure_vad()
+        self._listener = Listener() if options.voice.recognizer else None
+        self._partial: list[str] = []  # transcription words sent while the user speaks
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._handlers: dict[str, Handler] = {
@@ -168,6 +175,8 @@ class Connection:
             for _, future in self._waiters:
                 if not future.done():
                     future.cancel()
+            if self._listener is not None:
+                self._listener.close()
 
     def _spawn(self, coroutine: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
@@ -352,6 +361,8 @@ class Connection:
         self._check_event(event, {"session"}, ("session",))
         self.session.apply_update(event["session"])
         self._configure_vad()
+        if self._listener is not None:
+            self._listener.prepare(self.vocabulary())
         await self.emit({"type": "session.updated", "session": self.session.to_wire()})
 
     # -- input audio -------------------------------------------------------------------
@@ -396,13 +407,60 @@ class Connection:
             return
         for vad_event in self._vad.feed(samples, floor=self._commit_offset):
             await self._on_vad(vad_event, detection)
+        listener = self._listener
+        if listener is not None and listener.streaming and self._vad.speaking:
+            self._stream_partial(listener, self._input.end)
         if not self._vad.speaking:
             padding = detection.get("prefix_padding_ms", 300) * SAMPLE_RATE // 1000
             self._input.discard_before(max(self._commit_offset, self._vad.position - padding))
 
+    def vocabulary(self) -> Vocabulary:
+        """The words this session expects to hear (see :mod:`.vocabulary`)."""
+        tools = self.session.tools
+        knowledge = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
+        texts = session_texts(self.session.instructions, tools, knowledge)
+        return build_vocabulary(texts, [str(t.get("name") or "") for t in tools])
+
+    def _stream_partial(self, listener: Listener, end: int) -> None:
+        """Feed the utterance's new audio; its partial transcript goes out as it comes."""
+        if end <= listener.fed:
+            return
+        partial = listener.feed(self._input.slice(listener.fed, end), end)
+        item_id = self._vad_item_id
+        if item_id is not None and self.session.transcription is not None:
+            self._spawn(self._send_partial(item_id, partial))
+
+    async def _send_partial(self, item_id: str, partial: Awaitable[str]) -> None:
+        """Send the words of a partial hypothesis that extend those already sent.
+
+        The last word of a partial hypothesis still changes as audio arrives: it waits.
+        """
+        words = (await partial).split()[:-1]
+        sent = self._partial
+        if words[: len(sent)] != sent:
+            return
+        for word in words[len(sent) :]:
+            if item_id != self._vad_item_id:
+                return  # the utterance ended: the commit sends the rest
+            sent.append(word)
+            await self._transcription_delta(item_id, word if len(sent) == 1 else " " + word)
+
+    async def _transcription_delta(self, item_id: str, delta: str) -> None:
+        await self.emit(
+            {
+                "type": "conversation.item.input_audio_transcription.delta",
+                "item_id": item_id,
+                "content_index": 0,
+                "delta": delta,
+            }
+        )
+
     async def _on_vad(self, vad_event: VadEvent, detection: dict[str, Any]) -> None:
         if vad_event.kind == "started":
             self._vad_item_id = new_id("item")
+            self._partial = []
+            if self._listener is not None:
+                self._listener.begin(self.vocabulary(), vad_event.sample)
             await self.emit(
                 {
                     "type": "input_audio_buffer.speech_started",
@@ -422,7 +480,12 @@ class Connection:
                 "item_id": item_id,
             }
         )
-        await self._commit(vad_event.utterance_start, vad_event.sample, item_id)
+        streamed: Awaitable[Transcript] | None = None
+        listener = self._listener
+        if listener is not None and listener.streaming:
+            self._stream_partial(listener, vad_event.sample)
+            streamed = listener.finish()
+        await self._commit(vad_event.utterance_start, vad_event.sample, item_id, streamed)
         active = self._active_response()
         if active is not None and active.cancel_reason is not None:
             await active.finished.wait()  # a barged-in response is winding down
@@ -446,7 +509,29 @@ class Connection:
         self._vad_item_id = None
         await self._commit(self._commit_offset, end, item_id)
 
-    async def _commit(self, start: int, end: int, item_id: str) -> None:
+    async def _hear(
+        self, samples: Int16Array, streamed: Awaitable[Transcript] | None = None
+    ) -> str | None:
+        """What ``samples`` say: tone speech decoded exactly, else recognized (``""`` when
+        nothing was made out); ``None`` without a recognizer.
+
+        ``streamed`` is the transcript of the same audio fed as it arrived, if any.
+        """
+        tones = decode(samples)
+        if streamed is not None:
+            transcript = await streamed
+            return tones if tones is not None else transcript.text
+        if tones is not None or self._listener is None:
+            return tones
+        return (await self._listener.recognize(self.vocabulary(), samples)).text
+
+    async def _commit(
+        self,
+        start: int,
+        end: int,
+        item_id: str,
+        streamed: Awaitable[Transcript] | None = None,
+    ) -> None:
         samples = self._input.slice(start, end)
         self._commit_offset = end
         self._input.discard_before(end)
@@ -458,7 +543,10 @@ class Connection:
             "role": "user",
             "content": [{"type": "input_audio", "transcript": None}],
         }
+        heard = await self._hear(samples, streamed)
         stored = StoredItem(item, audio={0: samples})
+        if heard is not None:
+            stored.heard[0] = heard
         previous = self.conversation.insert(stored)
         await self.emit(
             {
@@ -472,18 +560,17 @@ class Connection:
             {"type": added, "previous_item_id": previous, "item": render_item(item, self.dialect)}
         )
         if self.session.transcription is not None:
-            transcript = decode(samples) or describe_audio(samples.size)
+            transcript = heard if heard is not None else describe_audio(samples.size)
             item["content"][0]["transcript"] = transcript
             words = transcript.split()
-            for index, word in enumerate(words):
-                await self.emit(
-                    {
-                        "type": "conversation.item.input_audio_transcription.delta",
-                        "item_id": item_id,
-                        "content_index": 0,
-                        "delta": word if index == 0 else " " + word,
-                    }
+            sent = self._partial if item_id == self._vad_item_id or streamed else []
+            if words[: len(sent)] != sent:
+                sent = []  # the final words differ from the partial ones: completed says so
+            for index in range(len(sent), len(words)):
+                await self._transcription_delta(
+                    item_id, words[index] if not index else " " + words[index]
                 )
+            self._partial = []
             await self.emit(
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
@@ -507,6 +594,8 @@ class Connection:
         self._commit_offset = self._input.end
         self._input.clear()
         self._vad.reset()
+        if self._listener is not None:
+            self._listener.streaming = False
         self._vad_item_id = None
         await self.emit({"type": "input_audio_buffer.cleared"})
 
@@ -522,6 +611,11 @@ class Connection:
     async def _item_create(self, event: dict[str, Any]) -> None:
         self._check_event(event, {"item", "previous_item_id"}, ("item",))
         stored = parse_client_item(event["item"], "item", self.dialect, self.decode_audio)
+        for index, samples in stored.audio.items():
+            if stored.item["content"][index].get("transcript") is None:
+                heard = await self._hear(samples)
+                if heard is not None:
+                    stored.heard[index] = heard
         previous_id = event.get("previous_item_id")
         if previous_id is not None and not isinstance(previous_id, str):
             raise ClientEventError.invalid_type("previous_item_id", "a string", previous_id)
@@ -609,6 +703,7 @@ class Connection:
             pace=self.options.pace,
             chunk_ms=self.options.chunk_ms,
             stall=self.options.stall(),
+            espeak=self.options.voice.espeak,
         )
         if params.output_modalities == ["audio"]:
             self.session.voice_locked = True
