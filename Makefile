@@ -10,7 +10,7 @@ SERVER_PORT ?= 8765
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv browser-deps lint typecheck pytest nodetest test bench soak demo server clean
+.PHONY: help venv browser-deps voice-deps lint typecheck pytest nodetest test bench soak demo server clean
 
 help:
 	@echo "make test   - set up .venv and run ruff, mypy, pytest and node --test"
@@ -34,6 +34,19 @@ browser-deps:
 		echo "installing chromium and espeak-ng from Debian's packages"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium espeak-ng >/dev/null; \
+	fi
+
+# espeak-ng alone, for the demo's spoken answers: from Debian's packages where apt-get exists,
+# else a note (brew install espeak-ng on macOS; the installer of its releases on Windows).
+voice-deps:
+	@if ! command -v espeak-ng >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "installing espeak-ng from Debian's packages"; \
+			$(SUDO) apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng >/dev/null; \
+		else \
+			echo "espeak-ng not found: the local server will answer in tones (brew install espeak-ng)"; \
+		fi; \
 	fi
 
 lint: venv
@@ -62,7 +75,7 @@ test: lint typecheck pytest nodetest
 bench: venv
 	$(BIN)/python -m benchmarks
 
-demo: venv browser-deps
+demo: venv voice-deps
 	$(BIN)/python -m realtime_widget.demo --host $(HOST) --port $(PORT) --server-port $(SERVER_PORT) --notebook examples.ipynb
 
 server: venv
