@@ -518,9 +518,8 @@ class Connection:
         ``streamed`` is the transcript of the same audio fed as it arrived, if any.
         """
         tones = decode(samples)
-        if streamed is not None:
-            transcript = await streamed
-            return tones if tones is not None else transcript.text
+        if streamed is not None and tones is None:
+            return (await streamed).text
         if tones is not None or self._listener is None:
             return tones
         return (await self._listener.recognize(self.vocabulary(), samples)).text

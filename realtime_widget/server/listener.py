@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..buffers import Int16Array
-from .recognizer import Recognizer, Transcript
+from .recognizer import Recognizer, Transcript, load_general_model
 from .vocabulary import Vocabulary
 
 __all__ = ["Listener"]
@@ -33,6 +33,7 @@ class Listener:
     """Recognition for one connection (see the module rules)."""
 
     def __init__(self) -> None:
+        load_general_model()  # once per process, in the background
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="realtime-widget-listener"
         )

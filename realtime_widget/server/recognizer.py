@@ -13,8 +13,8 @@ Rules:
   the model's 16 kHz), each call returning the partial hypothesis; :meth:`Recognizer.finish`
   returns the final :class:`Transcript`.
 - Speech outside the vocabulary: when the biased decoder hears nothing it can place, the
-  utterance is decoded again with the general language model (loaded once per process, on
-  first need, and shared under a lock).
+  utterance is decoded again with the general language model (loaded once per process and
+  shared under a lock; :func:`load_general_model` loads it ahead, in the background).
 - Audio with no words in it gives an empty transcript: silence and near-silence (never
   louder than about -50 dBFS) are not decoded at all; a hum or noise decodes to nothing.
 
@@ -41,7 +41,13 @@ from ..buffers import Int16Array
 from .numbers import fix_homophones
 from .vocabulary import Vocabulary, arpa_bigram, words_of
 
-__all__ = ["Recognizer", "Transcript", "recognizer_available", "word_error_rate"]
+__all__ = [
+    "Recognizer",
+    "Transcript",
+    "load_general_model",
+    "recognizer_available",
+    "word_error_rate",
+]
 
 _RATE = 16_000
 # The live cepstral mean starts here and then follows the audio. The model's default start
@@ -115,6 +121,7 @@ def _decoder(**config: Any) -> Any:
 
 
 def _general_decoder() -> Any:
+    """The shared general decoder; the caller holds ``_general_lock``."""
     global _general
     if _general is None:
         _general = _decoder(
@@ -122,6 +129,18 @@ def _general_decoder() -> Any:
             dict=_model_path("en-us", "cmudict-en-us.dict"),
         )
     return _general
+
+
+def load_general_model() -> None:
+    """Load the general language model now (about 90 MB, a second or two), in a daemon
+    thread, so the first utterance that needs it does not wait for it."""
+
+    def load() -> None:
+        with _general_lock:
+            _general_decoder()
+
+    if _general is None:
+        threading.Thread(target=load, name="realtime-widget-general-model", daemon=True).start()
 
 
 def _words(decoder: Any) -> str:
