@@ -146,7 +146,8 @@ async def test_audio_content_part_in_g711(
 
 
 async def test_switching_formats_mid_session(server: LocalRealtimeServer) -> None:
-    client = await connected(server, config={"hearing": {"turn_detection": None}})
+    config = {"hearing": {"turn_detection": None}, "speech": {"voice": "tones"}}
+    client = await connected(server, config=config)
     connection = server.connections[-1]
     speech = np.asarray(synthesize("switch").samples, dtype=np.int16)
     for audio_format in ("g711_ulaw", "pcm16", "g711_alaw"):

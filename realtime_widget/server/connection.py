@@ -610,11 +610,6 @@ class Connection:
     async def _item_create(self, event: dict[str, Any]) -> None:
         self._check_event(event, {"item", "previous_item_id"}, ("item",))
         stored = parse_client_item(event["item"], "item", self.dialect, self.decode_audio)
-        for index, samples in stored.audio.items():
-            if stored.item["content"][index].get("transcript") is None:
-                heard = await self._hear(samples)
-                if heard is not None:
-                    stored.heard[index] = heard
         previous_id = event.get("previous_item_id")
         if previous_id is not None and not isinstance(previous_id, str):
             raise ClientEventError.invalid_type("previous_item_id", "a string", previous_id)
@@ -679,8 +674,25 @@ class Connection:
         )
         await self._start_response(params)
 
+    async def _listen_to_last_user(self, context: list[StoredItem]) -> None:
+        """Recognize the audio parts of the last user message that have no transcript yet.
+
+        Audio items a client creates are heard only when a response needs them, so creating
+        (or replaying) many of them costs no recognition.
+        """
+        for stored in reversed(context):
+            if stored.item.get("type") == "message" and stored.item.get("role") == "user":
+                for index, samples in stored.audio.items():
+                    part = stored.item["content"][index]
+                    if part.get("transcript") is None and index not in stored.heard:
+                        heard = await self._hear(samples)
+                        if heard is not None:
+                            stored.heard[index] = heard
+                return
+
     async def _start_response(self, params: ResponseParams) -> None:
         context = params.input if params.input is not None else self.conversation.items()
+        await self._listen_to_last_user(list(context))
         sources = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
         outputs = decide(
             ModelContext(

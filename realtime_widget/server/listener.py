@@ -70,8 +70,9 @@ class Listener:
 
         return asyncio.wrap_future(self._submit(job))
 
-    async def finish(self) -> Transcript:
-        """End the streamed utterance; its transcript."""
+    def finish(self) -> asyncio.Future[Transcript]:
+        """End the streamed utterance; resolves to its transcript (awaiting is optional: the
+        work is queued either way)."""
         self.streaming = False
 
         def job() -> Transcript:
@@ -80,7 +81,7 @@ class Listener:
                 return Transcript("", 0.0, 0.0)
             return recognizer.finish()
 
-        return await asyncio.wrap_future(self._submit(job))
+        return asyncio.wrap_future(self._submit(job))
 
     async def recognize(self, vocabulary: Vocabulary, samples: Int16Array) -> Transcript:
         """The transcript of a whole utterance (a streamed one in progress is abandoned)."""
