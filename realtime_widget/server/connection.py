@@ -61,7 +61,6 @@ from .g711 import decode_g711, encode_g711
 from .listener import Listener
 from .model import ModelContext, decide
 from .perceive import describe_audio
-from .recognizer import Transcript
 from .response import ResponseParams, ResponseRun, parse_response_params
 from .session import SessionState
 from .store import Conversation, StoredItem, parse_client_item, render_item
@@ -480,11 +479,10 @@ class Connection:
                 "item_id": item_id,
             }
         )
-        streamed: Awaitable[Transcript] | None = None
         listener = self._listener
-        if listener is not None and listener.streaming:
+        streamed = listener is not None and listener.streaming
+        if listener is not None and streamed:
             self._stream_partial(listener, vad_event.sample)
-            streamed = listener.finish()
         await self._commit(vad_event.utterance_start, vad_event.sample, item_id, streamed)
         active = self._active_response()
         if active is not None and active.cancel_reason is not None:
@@ -509,27 +507,31 @@ class Connection:
         self._vad_item_id = None
         await self._commit(self._commit_offset, end, item_id)
 
-    async def _hear(
-        self, samples: Int16Array, streamed: Awaitable[Transcript] | None = None
-    ) -> str | None:
+    async def _hear(self, samples: Int16Array, streamed: bool = False) -> str | None:
         """What ``samples`` say: tone speech decoded exactly, else recognized (``""`` when
         nothing was made out); ``None`` without a recognizer.
 
-        ``streamed`` is the transcript of the same audio fed as it arrived, if any.
+        ``streamed``: the same audio was fed to the listener as it arrived; it is finished
+        (or abandoned, for tone speech) here.
         """
         tones = decode(samples)
-        if streamed is not None and tones is None:
-            return (await streamed).text
-        if tones is not None or self._listener is None:
+        listener = self._listener
+        if listener is None:
             return tones
-        return (await self._listener.recognize(self.vocabulary(), samples)).text
+        if tones is not None:
+            if streamed:
+                listener.abandon()
+            return tones
+        if streamed:
+            return (await listener.finish()).text
+        return (await listener.recognize(self.vocabulary(), samples)).text
 
     async def _commit(
         self,
         start: int,
         end: int,
         item_id: str,
-        streamed: Awaitable[Transcript] | None = None,
+        streamed: bool = False,
     ) -> None:
         samples = self._input.slice(start, end)
         self._commit_offset = end

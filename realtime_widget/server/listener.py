@@ -6,7 +6,8 @@ Rules:
   the order it was asked for, so the server's loop stays free while speech is decoded.
 - An utterance announced by voice activity is streamed: :meth:`Listener.begin` at its
   start, :meth:`Listener.feed` with the audio as it arrives (each call resolves to the
-  partial hypothesis), :meth:`Listener.finish` at its end (the final transcript). Audio
+  partial hypothesis), :meth:`Listener.finish` at its end (the final transcript), or
+  :meth:`Listener.abandon` when the audio was understood otherwise (tone speech). Audio
   committed any other way is decoded whole by :meth:`Listener.recognize`.
 - The vocabulary is given with each utterance; the recognizer is rebuilt on the worker
   when it changed (:meth:`Listener.prepare` builds it ahead, on a session update).
@@ -82,6 +83,16 @@ class Listener:
             return recognizer.finish()
 
         return asyncio.wrap_future(self._submit(job))
+
+    def abandon(self) -> None:
+        """End the streamed utterance without decoding it further."""
+        self.streaming = False
+
+        def job() -> None:
+            if self._recognizer is not None:
+                self._recognizer.abandon()
+
+        self._submit(job)
 
     async def recognize(self, vocabulary: Vocabulary, samples: Int16Array) -> Transcript:
         """The transcript of a whole utterance (a streamed one in progress is abandoned)."""

@@ -150,7 +150,10 @@ def _words(decoder: Any) -> str:
 
 def _decode_all(decoder: Any, audio: Int16Array) -> str:
     decoder.start_utt()
-    decoder.process_raw(audio.tobytes(), full_utt=True)
+    # in 100 ms steps: the decoder holds the GIL while it works, and the server's event loop
+    # must get it back often
+    for start in range(0, audio.size, _RATE // 10):
+        decoder.process_raw(audio[start : start + _RATE // 10].tobytes())
     decoder.end_utt()
     return _words(decoder)
 
@@ -237,6 +240,13 @@ class Recognizer:
         self._audio = []
         cpu = self._cpu + time.process_time() - began
         return Transcript(text, self._samples / 24_000, cpu, general)
+
+    def abandon(self) -> None:
+        """End the utterance without a transcript (its audio was understood otherwise)."""
+        if self._open:
+            self._decoder.end_utt()
+            self._open = False
+        self._audio = []
 
     def recognize(self, samples: Int16Array) -> Transcript:
         """The transcript of a whole 24 kHz utterance."""

@@ -418,3 +418,15 @@ def open_notebook(
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_selector(".rtw", timeout=30_000)
     return page
+
+
+def open_tapped_notebook(browser: Any, jupyter: Jupyter) -> Any:
+    """The test notebook in JupyterLab (cells run), with the microphone granted and the page's
+    audio tapped (:data:`AUDIO_TAP_SCRIPT`)."""
+    return open_notebook(
+        browser,
+        jupyter,
+        f"/lab/tree/{jupyter.notebook}",
+        init_script=AUDIO_TAP_SCRIPT,
+        permissions=["microphone"],
+    )

@@ -21,12 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 from jupyter_harness import (
-    AUDIO_TAP_SCRIPT,
     ESPEAK,
     KERNEL_EXEC,
     Jupyter,
     launch_chromium,
-    open_notebook,
+    open_tapped_notebook,
     wait_until,
 )
 
@@ -109,13 +108,7 @@ def voice_page(
     lab = jupyter_factory("lab")
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright, wav)
-        page = open_notebook(
-            browser,
-            lab,
-            f"/lab/tree/{lab.notebook}",
-            init_script=AUDIO_TAP_SCRIPT,
-            permissions=["microphone"],
-        )
+        page = open_tapped_notebook(browser, lab)
         page.click(".rtw-connect")
         page.wait_for_selector('.rtw[data-connection="connected"]', timeout=15_000)
         assert page.evaluate(KERNEL_EXEC, SETUP).strip().endswith("ready")

@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 from jupyter_harness import (
-    AUDIO_TAP_SCRIPT,
     EXAMPLES,
     KERNEL_ADD_NOTES,
     KERNEL_EXEC,
@@ -33,6 +32,7 @@ from jupyter_harness import (
     WAIT_NOTEBOOK_IDLE,
     Jupyter,
     open_notebook,
+    open_tapped_notebook,
     wait_until,
 )
 
@@ -76,13 +76,7 @@ def lab(jupyter_factory: Callable[[str], Jupyter]) -> Jupyter:
 
 @pytest.fixture(scope="module")
 def page(browser: Any, lab: Jupyter) -> Iterator[Any]:
-    page = open_notebook(
-        browser,
-        lab,
-        f"/lab/tree/{lab.notebook}",
-        init_script=AUDIO_TAP_SCRIPT,
-        permissions=["microphone"],
-    )
+    page = open_tapped_notebook(browser, lab)
     yield page
     page.context.close()
 

@@ -80,6 +80,11 @@ def said(text: str, voice: str = "en-us") -> np.ndarray[Any, Any]:
     return np.concatenate([quiet, espeak_samples(ESPEAK, text, voice), quiet, quiet])
 
 
+def hum(samples: int, amplitude: int = 6_000) -> np.ndarray[Any, Any]:
+    """A 440 Hz tone: loud enough for voice activity, no words in it."""
+    return (amplitude * np.sin(np.arange(samples) * 2 * np.pi * 440 / 24_000)).astype(np.int16)
+
+
 def session_vocabulary() -> Vocabulary:
     texts = session_texts("Keep answers short.", [CALCULATE], [KNOWLEDGE])
     return build_vocabulary(texts, ["calculate"])
@@ -178,8 +183,7 @@ def test_recognizer_streams_partial_hypotheses() -> None:
 @needs_voice
 def test_recognizer_hears_nothing_in_a_hum() -> None:
     recognizer = Recognizer(session_vocabulary())
-    hum = (3_000 * np.sin(np.arange(48_000) * 2 * np.pi * 440 / 24_000)).astype(np.int16)
-    assert recognizer.recognize(hum).text == ""
+    assert recognizer.recognize(hum(48_000, 3_000)).text == ""
     assert recognizer.recognize(np.zeros(24_000, np.int16)).text == ""
 
 
@@ -238,16 +242,18 @@ async def tones_only() -> AsyncIterator[LocalRealtimeServer]:
         yield started
 
 
-async def spoken_session(peer: Peer, **extra: Any) -> None:
+async def spoken_peer(server: LocalRealtimeServer, open_peer: PeerFactory) -> Peer:
+    """A peer whose session has the calculate tool and transcription on (server VAD)."""
+    peer = await open_peer(server)
     session = {
         "type": "realtime",
         "instructions": "Keep answers short.",
         "tools": [CALCULATE],
         "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
-        **extra,
     }
     await peer.send(type="session.update", session=session)
     await peer.next("session.updated")
+    return peer
 
 
 def answer_audio(events: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
@@ -261,8 +267,7 @@ async def test_a_spoken_question_is_transcribed_and_answered_in_words(
     voiced: LocalRealtimeServer, open_peer: PeerFactory
 ) -> None:
     voiced.set_knowledge(KNOWLEDGE)
-    peer = await open_peer(voiced)
-    await spoken_session(peer)
+    peer = await spoken_peer(voiced, open_peer)
     await peer.append(said("When are you open?"))
     events = await peer.until("response.done", timeout=30)
     types = [e["type"] for e in events]
@@ -283,8 +288,7 @@ async def test_a_spoken_question_is_transcribed_and_answered_in_words(
 async def test_a_tool_named_aloud_is_called_with_its_spoken_numbers(
     voiced: LocalRealtimeServer, open_peer: PeerFactory
 ) -> None:
-    peer = await open_peer(voiced)
-    await spoken_session(peer)
+    peer = await spoken_peer(voiced, open_peer)
     await peer.append(said("please calculate two plus three"))
     events = await peer.until("response.done", timeout=30)
     call = events[-1]["response"]["output"][0]
@@ -296,8 +300,7 @@ async def test_a_tool_named_aloud_is_called_with_its_spoken_numbers(
 async def test_partial_transcripts_arrive_while_the_user_speaks(
     voiced: LocalRealtimeServer, open_peer: PeerFactory
 ) -> None:
-    peer = await open_peer(voiced)
-    await spoken_session(peer)
+    peer = await spoken_peer(voiced, open_peer)
     speech = said("please calculate two plus three")
     await peer.append(speech[: -3 * 7_200])  # the words, not the silence after them
     delta = await peer.next("conversation.item.input_audio_transcription.delta", timeout=30)
@@ -313,10 +316,8 @@ async def test_partial_transcripts_arrive_while_the_user_speaks(
 async def test_speech_it_cannot_make_out_is_not_caught(
     voiced: LocalRealtimeServer, open_peer: PeerFactory
 ) -> None:
-    peer = await open_peer(voiced)
-    await spoken_session(peer)
-    hum = (6_000 * np.sin(np.arange(36_000) * 2 * np.pi * 440 / 24_000)).astype(np.int16)
-    await peer.append(np.concatenate([hum, np.zeros(24_000, np.int16)]))
+    peer = await spoken_peer(voiced, open_peer)
+    await peer.append(np.concatenate([hum(36_000), np.zeros(24_000, np.int16)]))
     events = await peer.until("response.done", timeout=30)
     completed = next(e for e in events if e["type"].endswith("transcription.completed"))
     assert completed["transcript"] == ""
@@ -370,10 +371,8 @@ async def test_without_the_voice_extra_speech_is_answered_by_its_length_in_tones
     tones_only: LocalRealtimeServer, open_peer: PeerFactory
 ) -> None:
     assert tones_only.voice_fallback is not None
-    peer = await open_peer(tones_only)
-    await spoken_session(peer)
-    hum = (6_000 * np.sin(np.arange(48_000) * 2 * np.pi * 440 / 24_000)).astype(np.int16)
-    await peer.append(np.concatenate([hum, np.zeros(24_000, np.int16)]))
+    peer = await spoken_peer(tones_only, open_peer)
+    await peer.append(np.concatenate([hum(48_000), np.zeros(24_000, np.int16)]))
     events = await peer.until("response.done", timeout=30)
     completed = next(e for e in events if e["type"].endswith("transcription.completed"))
     assert completed["transcript"].endswith("s of audio]")
