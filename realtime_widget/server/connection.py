@@ -133,6 +133,7 @@ class Connection:
         self._configure_vad()
         self._listener = Listener() if options.voice.recognizer else None
         self._partial: list[str] = []  # transcription words sent while the user speaks
+        self._partial_item: str | None = None  # the item they were sent for
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._handlers: dict[str, Handler] = {
@@ -456,7 +457,7 @@ class Connection:
 
     async def _on_vad(self, vad_event: VadEvent, detection: dict[str, Any]) -> None:
         if vad_event.kind == "started":
-            self._vad_item_id = new_id("item")
+            self._vad_item_id = self._partial_item = new_id("item")
             self._partial = []
             if self._listener is not None:
                 self._listener.begin(self.vocabulary(), vad_event.sample)
@@ -564,7 +565,7 @@ class Connection:
             transcript = heard if heard is not None else describe_audio(samples.size)
             item["content"][0]["transcript"] = transcript
             words = transcript.split()
-            sent = self._partial if item_id == self._vad_item_id or streamed else []
+            sent = self._partial if item_id == self._partial_item else []
             if words[: len(sent)] != sent:
                 sent = []  # the final words differ from the partial ones: completed says so
             for index in range(len(sent), len(words)):
