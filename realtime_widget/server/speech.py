@@ -21,6 +21,7 @@ Rules:
 from __future__ import annotations
 
 import io
+import logging
 import re
 import shutil
 import subprocess
@@ -39,6 +40,8 @@ __all__ = [
     "speak",
     "speak_with_espeak",
 ]
+
+logger = logging.getLogger("realtime_widget.server")
 
 TONE_VOICE = "tones"
 ESPEAK_VOICES = {
@@ -141,7 +144,14 @@ def speak_with_espeak(program: str, text: str, voice: str, speed: float = 1.0) -
 
 
 def speak(text: str, voice: str, speed: float, program: str | None) -> Speech:
-    """``text`` in ``voice``: tones for :data:`TONE_VOICE` or without ``program``, else words."""
-    if voice == TONE_VOICE or program is None:
-        return synthesize(text, voice=voice, speed=speed)
-    return speak_with_espeak(program, text, voice, speed)
+    """``text`` in ``voice``: tones for :data:`TONE_VOICE` or without ``program``, else words.
+
+    When espeak-ng fails, the answer is spoken in tones (and the failure logged): a response
+    always gets its audio.
+    """
+    if voice != TONE_VOICE and program is not None:
+        try:
+            return speak_with_espeak(program, text, voice, speed)
+        except (OSError, subprocess.SubprocessError, wave.Error, EOFError) as exc:
+            logger.warning("espeak-ng failed (%s): this answer is spoken in tones", exc)
+    return synthesize(text, voice=voice, speed=speed)

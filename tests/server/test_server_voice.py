@@ -223,6 +223,8 @@ def test_every_service_voice_has_its_own_local_voice() -> None:
         speak("tones", "tones", 1.0, ESPEAK).samples, synthesize("tones", voice="tones").samples
     )
     assert np.array_equal(speak("hi", "marin", 1.0, None).samples, synthesize("hi").samples)
+    broken = speak("hi", "marin", 1.0, "/bin/false")  # a program that fails: tones, no error
+    assert np.array_equal(broken.samples, synthesize("hi").samples)
 
 
 # -- the server -----------------------------------------------------------------------
