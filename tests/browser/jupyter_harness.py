@@ -239,7 +239,9 @@ def notebook_json(server_url: str) -> dict[str, Any]:
     """The test notebook: a widget on the local server (key from the environment), a tool."""
     cells = [
         "from realtime_widget.widget import RealtimeWidget\n"
-        f"w = RealtimeWidget(url={server_url!r})  # the key comes from $OPENAI_API_KEY\n"
+        # the key comes from $OPENAI_API_KEY; the tone voice, so that the audio the page plays
+        # can be compared with the audio it was given, sample for sample
+        f"w = RealtimeWidget(url={server_url!r}, voice='tones')\n"
         "w",
         "@w.tool\n"
         "def get_weather(city: str) -> dict:\n"

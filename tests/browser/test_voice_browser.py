@@ -38,6 +38,7 @@ QUESTION = "When are you open?"
 REQUEST = "Please calculate two plus three."
 HOURS = "We are open from nine to five, Monday to Friday."
 SETUP = """
+w.client.update_session(voice="marin")  # words: the notebook's widget speaks in tones
 w.client.update_config({"knowledge": {"scripts": [{"id": "hours", "dialogues": [{
     "id": "open", "prompts": ["when are you open"],
     "responses": [{"id": "a", "type": "message", "message": HOURS_TEXT}]}]}]}})
@@ -147,6 +148,7 @@ def recognized_back(samples: np.ndarray[Any, Any], transcript: str) -> float:
     return sum(1 for word in words if word in heard.text.split()) / len(words)
 
 
+@pytest.mark.timeout(300)  # Jupyter, Chromium and a loop of the fake microphone's speech
 def test_a_spoken_question_is_answered_aloud(voice_page: Any) -> None:
     page = voice_page
     page.click(".rtw-mic")
@@ -160,7 +162,7 @@ def test_a_spoken_question_is_answered_aloud(voice_page: Any) -> None:
         return None
 
     try:
-        answer = wait_until(answered, 60, "the spoken question's answer")
+        answer = wait_until(answered, 120, "the spoken question's answer")
     except AssertionError:
         raise AssertionError(summary(conversation(page))) from None
     assert answer["transcript"] == HOURS, summary(conversation(page))
@@ -170,6 +172,7 @@ def test_a_spoken_question_is_answered_aloud(voice_page: Any) -> None:
     assert recognized_back(synthesize(HOURS, voice="tones").samples, HOURS) < 0.7
 
 
+@pytest.mark.timeout(300)
 def test_a_tool_named_aloud_runs_with_the_spoken_numbers(voice_page: Any) -> None:
     page = voice_page
     if page.locator('.rtw[data-mic="on"]').count() == 0:
@@ -184,7 +187,7 @@ def test_a_tool_named_aloud_runs_with_the_spoken_numbers(voice_page: Any) -> Non
         return None
 
     try:
-        call, *rest = wait_until(called, 60, "the spoken request's tool call and answer")
+        call, *rest = wait_until(called, 120, "the spoken request's tool call and answer")
     except AssertionError:
         raise AssertionError(summary(conversation(page))) from None
     assert call["name"] == "calculate"
