@@ -13,7 +13,8 @@ Rules:
   the model's 16 kHz), each call returning the partial hypothesis; :meth:`Recognizer.finish`
   returns the final :class:`Transcript`.
 - Speech outside the vocabulary: when the biased decoder hears nothing it can place, the
-  utterance is decoded again with the general language model (loaded once per process and
+  utterance is decoded again with the general language model, within a budget of processor
+  time (past it, nothing was heard) (loaded once per process and
   shared under a lock; :func:`load_general_model` loads it ahead, in the background).
 - Audio with no words in it gives an empty transcript: silence and near-silence (never
   louder than about -50 dBFS) are not decoded at all; a hum or noise decodes to nothing.
@@ -54,6 +55,7 @@ _RATE = 16_000
 # (a 2010s close-talk corpus) costs the first utterance of a connection much of its words;
 # this one is the mean over espeak-ng's English voices, nearer to speech through a browser.
 _CMN_START = "52.8,4.1,-2.2,16.7,-8.8,0.9,-3.5,-12.3,-5.4,-2.8,2.9,0.8,-5.8"
+_GENERAL_BUDGET = 1.0  # CPU seconds per second of audio the general model may spend
 _QUIET_RMS = 100.0  # about -50 dBFS: an utterance never louder than this has no words
 _FILLERS = frozenset({"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "++NOISE++"})
 _general_lock = threading.Lock()
@@ -149,11 +151,19 @@ def _words(decoder: Any) -> str:
 
 
 def _decode_all(decoder: Any, audio: Int16Array) -> str:
+    """The words of ``audio`` (16 kHz); ``""`` when decoding it would cost more processor time
+    than :data:`_GENERAL_BUDGET` per second of audio (noise and tones make the general
+    model's search explode: 3 s of tones took 7 s)."""
+    budget = _GENERAL_BUDGET * audio.size / _RATE
+    began = time.thread_time()
     decoder.start_utt()
     # in 100 ms steps: the decoder holds the GIL while it works, and the server's event loop
     # must get it back often
     for start in range(0, audio.size, _RATE // 10):
         decoder.process_raw(audio[start : start + _RATE // 10].tobytes())
+        if time.thread_time() - began > budget:
+            decoder.end_utt()
+            return ""
     decoder.end_utt()
     return _words(decoder)
 
