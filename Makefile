@@ -10,7 +10,7 @@ SERVER_PORT ?= 8765
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv browser-deps lint typecheck pytest nodetest test test-min bench soak demo server clean
+.PHONY: help venv browser-deps voice-deps lint typecheck pytest nodetest test test-min bench soak demo server clean
 
 help:
 	@echo "make test   - set up .venv and run ruff, mypy, pytest and node --test"
@@ -20,21 +20,34 @@ help:
 	@echo "make soak   - run the long fuzzing and soak profiles"
 	@echo "make server - run the local realtime server alone (SERVER_PORT=$(SERVER_PORT))"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tools/floors.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[jupyter,dev]'
+	$(BIN)/python -m pip install --quiet -e ".[$$($(PYTHON) tools/floors.py --extras)]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-# Chromium (for the real-browser tests) and espeak-ng (speech for its fake microphone),
-# from Debian's packages when missing.
+# Chromium (for the real-browser tests) and espeak-ng (the local server's voice, and speech
+# for the fake microphone), from Debian's packages when missing.
 browser-deps:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1; then \
 		echo "installing chromium and espeak-ng from Debian's packages"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium espeak-ng >/dev/null; \
+	fi
+
+# espeak-ng alone, for the demo's spoken answers: from Debian's packages where apt-get exists,
+# else a note (brew install espeak-ng on macOS; the installer of its releases on Windows).
+voice-deps:
+	@if ! command -v espeak-ng >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "installing espeak-ng from Debian's packages"; \
+			$(SUDO) apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng >/dev/null; \
+		else \
+			echo "espeak-ng not found: the local server will answer in tones (brew install espeak-ng)"; \
+		fi; \
 	fi
 
 lint: venv
@@ -83,7 +96,7 @@ test-min: $(MIN_STAMP) browser-deps
 bench: venv
 	$(BIN)/python -m benchmarks
 
-demo: venv
+demo: venv voice-deps
 	$(BIN)/python -m realtime_widget.demo --host $(HOST) --port $(PORT) --server-port $(SERVER_PORT) --notebook examples.ipynb
 
 server: venv

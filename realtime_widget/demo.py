@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     lab: subprocess.Popen[bytes] | None = None
     try:
         print(f"local realtime server: {server.url}", flush=True)
+        if server.voice_fallback is None:  # else its log warning said what is missing
+            print("speech: heard by pocketsphinx, spoken by espeak-ng", flush=True)
         # Its own session: Ctrl+C reaches this process only, which then stops JupyterLab.
         lab = subprocess.Popen(
             command,

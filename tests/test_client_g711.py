@@ -2,7 +2,7 @@
 
 The client keeps 24 kHz PCM16 inside and speaks the session's G.711 format on the wire, in
 both dialects (GA ``audio/pcmu`` / ``audio/pcma``, beta ``g711_ulaw`` / ``g711_alaw``).
-The local server decodes what it hears and synthesises its answer, and its speech can be
+The local server decodes what it hears and answers in its ``tones`` voice, whose speech can be
 heard back (:func:`realtime_widget.server.synth.decode`), so a test knows the audio is right,
 not merely the right length.
 """
@@ -57,7 +57,8 @@ def audio_deltas(events: list[dict[str, Any]]) -> bytes:
 def g711_config(audio_format: Any, **hearing: Any) -> dict[str, Any]:
     return {
         "hearing": {"input_audio_format": audio_format, **hearing},
-        "speech": {"output_audio_format": audio_format},
+        # the tone voice: its audio decodes back to the words, through G.711 too
+        "speech": {"output_audio_format": audio_format, "voice": "tones"},
     }
 
 
@@ -145,7 +146,8 @@ async def test_audio_content_part_in_g711(
 
 
 async def test_switching_formats_mid_session(server: LocalRealtimeServer) -> None:
-    client = await connected(server, config={"hearing": {"turn_detection": None}})
+    config = {"hearing": {"turn_detection": None}, "speech": {"voice": "tones"}}
+    client = await connected(server, config=config)
     connection = server.connections[-1]
     speech = np.asarray(synthesize("switch").samples, dtype=np.int16)
     for audio_format in ("g711_ulaw", "pcm16", "g711_alaw"):

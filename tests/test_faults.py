@@ -503,7 +503,8 @@ async def test_a_busy_kernel_loses_no_audio() -> None:
     """The server streams at real time in its own thread while the kernel's loop is blocked
     for 2 s mid-answer: once the loop runs again, every chunk is applied, in order."""
     server = serve_in_thread(pace="realtime")
-    client = RealtimeClient(url=server.url)
+    # the tone voice: its answer's length is known to the sample
+    client = RealtimeClient(url=server.url, config={"speech": {"voice": "tones"}})
     try:
         await client.connect()
         errors = collect(client, "error")

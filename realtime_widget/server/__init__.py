@@ -13,7 +13,9 @@ or, on the caller's loop, ``async with LocalRealtimeServer(pace="fast") as serve
 From a shell: ``python -m realtime_widget.server --port 8765`` (or ``realtime-widget-server``).
 
 What the model answers is documented in :mod:`realtime_widget.server.model`; the knowledge
-scripts format and the instructions block in :mod:`realtime_widget.server.knowledge`.
+scripts format and the instructions block in :mod:`realtime_widget.server.knowledge`. It hears
+speech with pocketsphinx and speaks with espeak-ng when they are installed
+(:class:`VoiceSupport`; the ``voice`` extra), else in tones.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from .knowledge import (
     validate_knowledge,
 )
 from .synth import Speech, decode, synthesize
+from .voice import VoiceSupport
 
 __all__ = [
     "Connection",
     "LocalRealtimeServer",
     "Pace",
     "Speech",
+    "VoiceSupport",
     "decode",
     "extract_knowledge_instructions",
     "merge_knowledge_instructions",

@@ -63,6 +63,8 @@ async def _serve(server: LocalRealtimeServer) -> None:
         if server.listens_everywhere:
             remote = f"ws://{socket.gethostname()}:{server.port}/v1/realtime"
             print(f"listening on all interfaces; from elsewhere: {remote}", file=sys.stderr)
+        if server.voice_fallback is None:  # else the log warning said what is missing
+            print("speech: heard by pocketsphinx, spoken by espeak-ng", file=sys.stderr)
         print("serving; press Ctrl+C to stop", file=sys.stderr, flush=True)
         await stop.wait()
 

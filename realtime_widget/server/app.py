@@ -59,6 +59,7 @@ from ..protocol import DEFAULT_MODEL, Dialect
 from .connection import Connection, ConnectionOptions
 from .knowledge import validate_knowledge
 from .records import check_budget
+from .voice import VoiceSupport, announce_fallback
 
 __all__ = ["LocalRealtimeServer", "Pace", "serve_in_thread"]
 
@@ -175,7 +176,10 @@ class LocalRealtimeServer:
     ``received`` log. ``trace`` (a measuring aid) makes each connection keep ``trace``: its
     events in and out with ``time.time()`` stamps, capped the same way. ``allow_origins``
     lists the browser origins allowed besides loopback ones (``"*"``: any; ``ValueError``
-    for a value that is not an origin such as ``"https://lab.example.org:8443"``).
+    for a value that is not an origin such as ``"https://lab.example.org:8443"``). ``voice``
+    is the real speech to use (see :class:`~realtime_widget.server.voice.VoiceSupport`): by
+    default what is installed, pocketsphinx hearing and espeak-ng speaking; what is missing is
+    said once as a log warning (:attr:`voice_fallback`).
     """
 
     def __init__(
@@ -195,6 +199,7 @@ class LocalRealtimeServer:
         record_bytes: int = 4 * 1024 * 1024,
         trace: bool = False,
         allow_origins: Sequence[str] | Literal["*"] | None = None,
+        voice: VoiceSupport | None = None,
     ) -> None:
         self.host = "127.0.0.1" if host == "localhost" else host
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -208,6 +213,8 @@ class LocalRealtimeServer:
         self.token = token
         self.api_key = api_key
         self._knowledge = validate_knowledge(knowledge) if knowledge is not None else None
+        self.voice = voice if voice is not None else VoiceSupport.detect()
+        self.voice_fallback = announce_fallback(self.voice)
         self.max_frame_bytes = max_frame_bytes
         self.model = model
         if chunk_ms <= 0:
@@ -222,6 +229,7 @@ class LocalRealtimeServer:
             knowledge=lambda: self._knowledge,
             stall=lambda: self.stall_responses,
             trace=trace,
+            voice=self.voice,
         )
         self.stall_responses = False
         self._server: Server | None = None

@@ -50,7 +50,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,7 @@ from websockets.exceptions import ConnectionClosed
 from ..buffers import InputAudioBuffer, Int16Array
 from ..protocol import Dialect
 from .g711 import decode_g711, encode_g711
+from .listener import Listener
 from .model import ModelContext, decide
 from .perceive import describe_audio
 from .records import Records
@@ -68,6 +69,8 @@ from .session import SessionState
 from .store import Conversation, StoredItem, parse_client_item, render_item
 from .synth import SAMPLE_RATE, decode
 from .vad import EnergyVad, VadEvent
+from .vocabulary import Vocabulary, build_vocabulary, session_texts
+from .voice import VoiceSupport
 from .wire import ClientEventError, error_event, new_id
 
 __all__ = ["Connection", "ConnectionOptions"]
@@ -91,6 +94,7 @@ class ConnectionOptions:
     knowledge: Callable[[], dict[str, Any] | None] = lambda: None
     stall: Callable[[], bool] = lambda: False  # read when each response starts
     trace: bool = False  # keep Connection.trace: stamped events in and out
+    voice: VoiceSupport = field(default_factory=VoiceSupport.tones_only)  # what the server found
 
 
 def _half_frame() -> bytes:
@@ -135,6 +139,9 @@ class Connection:
         self._vad = EnergyVad()
         self._vad_item_id: str | None = None
         self._configure_vad()
+        self._listener = Listener() if options.voice.recognizer else None
+        self._partial: list[str] = []  # transcription words sent while the user speaks
+        self._partial_item: str | None = None  # the item they were sent for
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._handlers: dict[str, Handler] = {
@@ -186,6 +193,8 @@ class Connection:
             for _, future in self._waiters:
                 if not future.done():
                     future.cancel()
+            if self._listener is not None:
+                self._listener.close()
 
     def _spawn(self, coroutine: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
@@ -362,6 +371,8 @@ class Connection:
         self._check_event(event, {"session"}, ("session",))
         self.session.apply_update(event["session"])
         self._configure_vad()
+        if self._listener is not None:
+            self._listener.prepare(self.vocabulary())
         await self.emit({"type": "session.updated", "session": self.session.to_wire()})
 
     # -- input audio -------------------------------------------------------------------
@@ -406,13 +417,60 @@ class Connection:
             return
         for vad_event in self._vad.feed(samples, floor=self._commit_offset):
             await self._on_vad(vad_event, detection)
+        listener = self._listener
+        if listener is not None and listener.streaming and self._vad.speaking:
+            self._stream_partial(listener, self._input.end)
         if not self._vad.speaking:
             padding = detection.get("prefix_padding_ms", 300) * SAMPLE_RATE // 1000
             self._input.discard_before(max(self._commit_offset, self._vad.position - padding))
 
+    def vocabulary(self) -> Vocabulary:
+        """The words this session expects to hear (see :mod:`.vocabulary`)."""
+        tools = self.session.tools
+        knowledge = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
+        texts = session_texts(self.session.instructions, tools, knowledge)
+        return build_vocabulary(texts, [str(t.get("name") or "") for t in tools])
+
+    def _stream_partial(self, listener: Listener, end: int) -> None:
+        """Feed the utterance's new audio; its partial transcript goes out as it comes."""
+        if end <= listener.fed:
+            return
+        partial = listener.feed(self._input.slice(listener.fed, end), end)
+        item_id = self._vad_item_id
+        if item_id is not None and self.session.transcription is not None:
+            self._spawn(self._send_partial(item_id, partial))
+
+    async def _send_partial(self, item_id: str, partial: Awaitable[str]) -> None:
+        """Send the words of a partial hypothesis that extend those already sent.
+
+        The last word of a partial hypothesis still changes as audio arrives: it waits.
+        """
+        words = (await partial).split()[:-1]
+        sent = self._partial
+        if words[: len(sent)] != sent:
+            return
+        for word in words[len(sent) :]:
+            if item_id != self._vad_item_id:
+                return  # the utterance ended: the commit sends the rest
+            sent.append(word)
+            await self._transcription_delta(item_id, word if len(sent) == 1 else " " + word)
+
+    async def _transcription_delta(self, item_id: str, delta: str) -> None:
+        await self.emit(
+            {
+                "type": "conversation.item.input_audio_transcription.delta",
+                "item_id": item_id,
+                "content_index": 0,
+                "delta": delta,
+            }
+        )
+
     async def _on_vad(self, vad_event: VadEvent, detection: dict[str, Any]) -> None:
         if vad_event.kind == "started":
-            self._vad_item_id = new_id("item")
+            self._vad_item_id = self._partial_item = new_id("item")
+            self._partial = []
+            if self._listener is not None:
+                self._listener.begin(self.vocabulary(), vad_event.sample)
             await self.emit(
                 {
                     "type": "input_audio_buffer.speech_started",
@@ -432,7 +490,11 @@ class Connection:
                 "item_id": item_id,
             }
         )
-        await self._commit(vad_event.utterance_start, vad_event.sample, item_id)
+        listener = self._listener
+        streamed = listener is not None and listener.streaming
+        if listener is not None and streamed:
+            self._stream_partial(listener, vad_event.sample)
+        await self._commit(vad_event.utterance_start, vad_event.sample, item_id, streamed)
         active = self._active_response()
         if active is not None and active.cancel_reason is not None:
             await active.finished.wait()  # a barged-in response is winding down
@@ -456,7 +518,32 @@ class Connection:
         self._vad_item_id = None
         await self._commit(self._commit_offset, end, item_id)
 
-    async def _commit(self, start: int, end: int, item_id: str) -> None:
+    async def _hear(self, samples: Int16Array, streamed: bool = False) -> str | None:
+        """What ``samples`` say: tone speech decoded exactly, else recognized (``""`` when
+        nothing was made out); ``None`` without a recognizer.
+
+        ``streamed``: the same audio was fed to the listener as it arrived; it is finished
+        (or abandoned, for tone speech) here.
+        """
+        tones = decode(samples)
+        listener = self._listener
+        if listener is None:
+            return tones
+        if tones is not None:
+            if streamed:
+                listener.abandon()
+            return tones
+        if streamed:
+            return (await listener.finish()).text
+        return (await listener.recognize(self.vocabulary(), samples)).text
+
+    async def _commit(
+        self,
+        start: int,
+        end: int,
+        item_id: str,
+        streamed: bool = False,
+    ) -> None:
         samples = self._input.slice(start, end)
         self._commit_offset = end
         self._input.discard_before(end)
@@ -468,7 +555,10 @@ class Connection:
             "role": "user",
             "content": [{"type": "input_audio", "transcript": None}],
         }
+        heard = await self._hear(samples, streamed)
         stored = StoredItem(item, audio={0: samples})
+        if heard is not None:
+            stored.heard[0] = heard
         previous = self.conversation.insert(stored)
         await self.emit(
             {
@@ -482,18 +572,17 @@ class Connection:
             {"type": added, "previous_item_id": previous, "item": render_item(item, self.dialect)}
         )
         if self.session.transcription is not None:
-            transcript = decode(samples) or describe_audio(samples.size)
+            transcript = heard if heard is not None else describe_audio(samples.size)
             item["content"][0]["transcript"] = transcript
             words = transcript.split()
-            for index, word in enumerate(words):
-                await self.emit(
-                    {
-                        "type": "conversation.item.input_audio_transcription.delta",
-                        "item_id": item_id,
-                        "content_index": 0,
-                        "delta": word if index == 0 else " " + word,
-                    }
+            sent = self._partial if item_id == self._partial_item else []
+            if words[: len(sent)] != sent:
+                sent = []  # the final words differ from the partial ones: completed says so
+            for index in range(len(sent), len(words)):
+                await self._transcription_delta(
+                    item_id, words[index] if not index else " " + words[index]
                 )
+            self._partial = []
             await self.emit(
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
@@ -517,6 +606,8 @@ class Connection:
         self._commit_offset = self._input.end
         self._input.clear()
         self._vad.reset()
+        if self._listener is not None:
+            self._listener.streaming = False
         self._vad_item_id = None
         await self.emit({"type": "input_audio_buffer.cleared"})
 
@@ -596,8 +687,25 @@ class Connection:
         )
         await self._start_response(params)
 
+    async def _listen_to_last_user(self, context: list[StoredItem]) -> None:
+        """Recognize the audio parts of the last user message that have no transcript yet.
+
+        Audio items a client creates are heard only when a response needs them, so creating
+        (or replaying) many of them costs no recognition.
+        """
+        for stored in reversed(context):
+            if stored.item.get("type") == "message" and stored.item.get("role") == "user":
+                for index, samples in stored.audio.items():
+                    part = stored.item["content"][index]
+                    if part.get("transcript") is None and index not in stored.heard:
+                        heard = await self._hear(samples)
+                        if heard is not None:
+                            stored.heard[index] = heard
+                return
+
     async def _start_response(self, params: ResponseParams) -> None:
         context = params.input if params.input is not None else self.conversation.items()
+        await self._listen_to_last_user(list(context))
         sources = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
         outputs = decide(
             ModelContext(
@@ -619,6 +727,7 @@ class Connection:
             pace=self.options.pace,
             chunk_ms=self.options.chunk_ms,
             stall=self.options.stall(),
+            espeak=self.options.voice.espeak,
         )
         if params.output_modalities == ["audio"]:
             self.session.voice_locked = True

@@ -16,6 +16,7 @@ from ..protocol import AUDIO_FORMATS, AudioFormatError, audio_format_name
 from .wire import ClientEventError
 
 __all__ = [
+    "LOCAL_VOICES",
     "SEMANTIC_VAD_DEFAULTS",
     "SERVER_VAD_DEFAULTS",
     "VOICES",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+# this server's own: tone speech that decodes back to its text exactly (see .speech)
+LOCAL_VOICES = ("tones",)
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EAGERNESS = ("low", "medium", "high", "auto")
 
@@ -108,8 +111,9 @@ def validate_instructions(value: Any, path: str) -> str:
 
 def validate_voice(value: Any, path: str) -> str:
     voice = validate_string(value, path)
-    if voice not in VOICES:
-        raise ClientEventError.invalid_value(path, value, "one of " + ", ".join(VOICES))
+    if voice not in VOICES and voice not in LOCAL_VOICES:
+        choices = ", ".join(VOICES + LOCAL_VOICES)
+        raise ClientEventError.invalid_value(path, value, "one of " + choices)
     return voice
 
 

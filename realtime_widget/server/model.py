@@ -17,8 +17,10 @@ applies:
 4. **Tools.** Tools mentioned in the user's text are called (unless ``tool_choice`` is
    ``none``).
 5. **Echo.** ``"You said: X."`` for a user text X (no extra period when X ends with
-   ``.``, ``!`` or ``?``); ``"I heard N.N seconds of audio."`` for audio it cannot
-   understand; ``"I see an image of WxH pixels."`` (or ``"I see an image."``) per image;
+   ``.``, ``!`` or ``?``); ``"Sorry, I did not catch that."`` for speech the recognizer
+   could not make out; ``"I heard N.N seconds of audio."`` for audio no recognizer
+   listened to (a server without one); ``"I see an image of WxH pixels."`` (or
+   ``"I see an image."``) per image;
    ``"Hello! How can I help?"`` when there is no user message at all.
 
 Pure: no I/O, no clock, no randomness.
@@ -36,7 +38,9 @@ from .perceive import Perception, perceive
 from .store import StoredItem
 from .toolcalls import ToolCall, extract_arguments, find_tool_calls
 
-__all__ = ["CallOutput", "MessageOutput", "ModelContext", "Output", "decide"]
+__all__ = ["NOT_CAUGHT", "CallOutput", "MessageOutput", "ModelContext", "Output", "decide"]
+
+NOT_CAUGHT = "Sorry, I did not catch that."
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ def _echo(heard: Perception | None) -> str:
     if heard.text:
         tail = "" if heard.text.endswith((".", "!", "?")) else "."
         sentences.append(f"You said: {heard.text}{tail}")
+    if heard.missed:
+        sentences.append(NOT_CAUGHT)
     sentences.extend(f"I heard {s:.1f} seconds of audio." for s in heard.unheard_audio_seconds)
     for size in heard.images:
         sentences.append(

@@ -1,9 +1,11 @@
 """What the deterministic model perceives in a user message: text, speech and images.
 
 - ``input_text`` parts are read as they are.
-- ``input_audio`` parts are read through their transcript when there is one, else decoded
-  with :func:`~realtime_widget.server.synth.decode` (audio synthesised by this package is
-  understood); other audio is perceived only by its duration.
+- ``input_audio`` parts are read through their transcript when there is one, else through
+  what the server recognized in them (``StoredItem.heard``; an empty recognition counts as
+  speech *missed*), else decoded with :func:`~realtime_widget.server.synth.decode` (tone
+  speech made by this package is understood); without a recognizer other audio is
+  perceived only by its duration.
 - ``input_image`` parts given as data URLs are perceived by their pixel size when the
   header can be read (PNG, GIF, JPEG); other images only as "an image".
 
@@ -31,8 +33,9 @@ class Perception:
     """The user's message as the model takes it in."""
 
     text: str  # every understood text and speech, space-separated
-    unheard_audio_seconds: tuple[float, ...]  # audio parts that could not be understood
+    unheard_audio_seconds: tuple[float, ...]  # audio parts no recognizer listened to
     images: tuple[tuple[int, int] | None, ...]  # pixel size per image (None: unknown)
+    missed: int = 0  # audio parts recognized as saying nothing that could be made out
 
 
 def describe_audio(samples: int) -> str:
@@ -45,6 +48,7 @@ def perceive(stored: StoredItem) -> Perception:
     texts: list[str] = []
     unheard: list[float] = []
     images: list[tuple[int, int] | None] = []
+    missed = 0
     for index, part in enumerate(stored.item.get("content") or ()):
         kind = part.get("type")
         if kind in ("input_text", "output_text"):
@@ -55,6 +59,13 @@ def perceive(stored: StoredItem) -> Perception:
             if transcript and not _DESCRIPTION.match(transcript):
                 texts.append(transcript)
                 continue
+            recognized = stored.heard.get(index)
+            if recognized is not None:
+                if recognized.strip():
+                    texts.append(recognized)
+                else:
+                    missed += 1
+                continue
             heard = decode(audio) if audio is not None else None
             if heard:
                 texts.append(heard)
@@ -63,7 +74,7 @@ def perceive(stored: StoredItem) -> Perception:
         elif kind == "input_image":
             images.append(image_size(str(part.get("image_url") or "")))
     text = " ".join(t.strip() for t in texts if t.strip())
-    return Perception(text, tuple(unheard), tuple(images))
+    return Perception(text, tuple(unheard), tuple(images), missed)
 
 
 def _decode_data_url(url: str, limit: int) -> bytes | None:

@@ -13,6 +13,8 @@ Rules:
   (GA only), and at the end ``response.done`` with the status and usage. The caller sends
   ``response.created`` itself, before starting the run, so the response is active from the
   moment the client could see it.
+- Speech comes from :func:`~realtime_widget.server.speech.speak`: espeak-ng words when the
+  server has it (``espeak``), tones for the ``tones`` voice or without it.
 - Audio goes out in chunks of ``chunk_ms`` (100 ms by default); a transcript delta goes out
   with the chunk in which its word starts. With a pace factor ``p``, the chunk starting at
   ``t`` seconds into the response's audio is sent ``t / p`` seconds after the run began
@@ -50,8 +52,9 @@ from .g711 import encode_g711
 from .model import CallOutput, MessageOutput, Output
 from .perceive import perceive
 from .session import SessionState
+from .speech import speak
 from .store import AudioDecoder, Conversation, StoredItem, parse_client_item, render_item
-from .synth import SAMPLE_RATE, synthesize
+from .synth import SAMPLE_RATE
 from .wire import ClientEventError, new_id
 
 __all__ = ["Emit", "ResponseParams", "ResponseRun", "parse_response_params"]
@@ -242,6 +245,7 @@ class ResponseRun:
         pace: float | None,
         chunk_ms: int = 100,
         stall: bool = False,
+        espeak: str | None = None,
     ) -> None:
         self.id = response_id
         self.params = params
@@ -252,6 +256,7 @@ class ResponseRun:
         self._emit = emit
         self.pace = pace
         self.stall = stall
+        self.espeak = espeak
         self.chunk_samples = max(1, chunk_ms * SAMPLE_RATE // 1000)
         self.done = False  # set just before response.done is sent
         self.finished = asyncio.Event()  # set by the owner once the run has returned
@@ -454,7 +459,9 @@ class ResponseRun:
         A truncation during the stream (``stored.truncated``) ends the audio at the cut and
         leaves the stored transcript as the truncation made it.
         """
-        speech = synthesize(text, voice=self.params.voice, speed=self.params.speed)
+        p = self.params
+        # espeak-ng runs as a subprocess: off the loop, so other connections keep flowing
+        speech = await asyncio.to_thread(speak, text, p.voice, p.speed, self.espeak)
         stored.words = speech.words
         samples = speech.samples
         total = samples.size

@@ -59,6 +59,7 @@ class StoredItem:
 
     item: dict[str, Any]
     audio: dict[int, Int16Array] = field(default_factory=dict)
+    heard: dict[int, str] = field(default_factory=dict)  # recognized speech per content index
     audio_sent: int = 0  # assistant audio samples sent to the client
     words: tuple[WordTiming, ...] = ()
     response_id: str | None = None

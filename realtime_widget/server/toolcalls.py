@@ -12,7 +12,9 @@ The rule, applied to the user's text:
    a. a JSON object written in the text (``{"city": "Paris"}``);
    b. ``key=value`` or ``key: value`` pairs whose key is a parameter of the tool (a value may
       be quoted);
-   c. numbers, given in order to the tool's number/integer parameters (required ones first);
+   c. numbers (spoken ones too: "two plus three" reads ``2 + 3``, see
+      :func:`~realtime_widget.server.numbers.digits`), given in order to the tool's
+      number/integer parameters (required ones first);
    d. when the tool has exactly one string parameter (or one required string parameter),
       the rest of the segment, without leading filler words ("for", "with", "about", ...)
       and trailing punctuation.
@@ -30,6 +32,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from .numbers import digits
 
 __all__ = ["ToolCall", "extract_arguments", "find_tool_calls"]
 
@@ -125,6 +129,7 @@ def extract_arguments(tool: dict[str, Any], segment: str) -> dict[str, Any]:
     }
     if pairs:
         return {k: _coerce(v, props.get(k, {})) for k, v in pairs.items()}
+    segment = digits(segment)
     numeric = [k for k, v in props.items() if v.get("type") in ("integer", "number")]
     numbers = _NUMBER.findall(segment)
     if numeric and numbers:

@@ -27,7 +27,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 ESPEAK = shutil.which("espeak-ng")
 BIN = Path(sys.executable).parent
 SECRET = "sk-test-SECRET-123"
-SPEECH_TEXT = "hello there what is the weather like today"
+# The local server recognizes speech biased to the session's words: this sentence names none
+# of the test notebook's tools (a question about the weather was heard as "get weather" and
+# called the tool), so its answer is spoken, and long enough to be barged in on.
+SPEECH_TEXT = "hello there, tell me a long story about the sea and the ships"
 SILENCE_SECONDS = 1.5
 
 CHROMIUM_FLAGS = [
@@ -239,7 +242,9 @@ def notebook_json(server_url: str) -> dict[str, Any]:
     """The test notebook: a widget on the local server (key from the environment), a tool."""
     cells = [
         "from realtime_widget.widget import RealtimeWidget\n"
-        f"w = RealtimeWidget(url={server_url!r})  # the key comes from $OPENAI_API_KEY\n"
+        # the key comes from $OPENAI_API_KEY; the tone voice, so that the audio the page plays
+        # can be compared with the audio it was given, sample for sample
+        f"w = RealtimeWidget(url={server_url!r}, voice='tones')\n"
         "w",
         "@w.tool\n"
         "def get_weather(city: str) -> dict:\n"
@@ -418,3 +423,15 @@ def open_notebook(
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_selector(".rtw", timeout=30_000)
     return page
+
+
+def open_tapped_notebook(browser: Any, jupyter: Jupyter) -> Any:
+    """The test notebook in JupyterLab (cells run), with the microphone granted and the page's
+    audio tapped (:data:`AUDIO_TAP_SCRIPT`)."""
+    return open_notebook(
+        browser,
+        jupyter,
+        f"/lab/tree/{jupyter.notebook}",
+        init_script=AUDIO_TAP_SCRIPT,
+        permissions=["microphone"],
+    )

@@ -467,7 +467,8 @@ async def test_max_output_tokens_makes_the_response_incomplete(peer: Peer) -> No
 
 
 async def test_g711_output(peer: Peer) -> None:
-    done = await turn(peer, "phone", audio={"output": {"format": {"type": "audio/pcmu"}}})
+    output = {"format": {"type": "audio/pcmu"}, "voice": "tones"}  # a length known exactly
+    done = await turn(peer, "phone", audio={"output": output})
     deltas = [e for e in done if e["type"] == "response.output_audio.delta"]
     total = sum(len(base64.b64decode(e["delta"])) for e in deltas)
     expected = synthesize("You said: phone.").samples.size // 3
