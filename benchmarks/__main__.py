@@ -135,19 +135,27 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             failed.append(name)
             print(f"benchmark {name} failed:\n{traceback.format_exc()}", file=sys.stderr)
+    return report(rows, failed, args.output, args.quick, time.perf_counter() - started)
+
+
+def report(
+    rows: list[dict[str, Any]], failed: list[str], output: Path, quick: bool, seconds: float
+) -> int:
+    """Print the machine and the table, write the JSON, name each failure and miss on
+    stderr; returns the exit status (1 when a module failed or a target was missed)."""
     host = machine()
     print(describe(host))
     print(table(rows))
     misses = missed(rows)
     write_json(
-        args.output,
+        output,
         {
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "quick": args.quick,
+            "quick": quick,
             "machine": host,
             "python": host["python"],
             "platform": host["platform"],
-            "seconds": round(time.perf_counter() - started, 3),
+            "seconds": round(seconds, 3),
             "failed": failed,
             "rows": rows,
         },

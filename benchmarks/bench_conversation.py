@@ -297,5 +297,5 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    for row in run(quick=True):
-        print(row)
+    for result in run(quick=True):
+        print(result)
