@@ -101,12 +101,14 @@ def describe(host: dict[str, Any]) -> str:
 
 
 def missed(rows: list[dict[str, Any]]) -> list[str]:
-    """``group: name (figure, target)`` of each row whose target is missed."""
+    """``group: name (figure[, floor, ratio]; target)`` of each row whose target is missed."""
     out = []
     for row in rows:
         if row.get("ok") is False:
-            figure = _cell(row, "ratio") if row.get("ratio") is not None else _cell(row, "value")
-            out.append(f"{row['group']}: {row['name']} ({figure}, target {row.get('target')})")
+            figure = _cell(row, "value")
+            if row.get("floor") is not None:
+                figure += f", floor {_cell(row, 'floor')}, ratio {_cell(row, 'ratio')}"
+            out.append(f"{row['group']}: {row['name']} ({figure}; target {row.get('target')})")
     return out
 
 

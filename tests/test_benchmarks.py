@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.__main__ import DEFAULT_OUTPUT, report, table
+from benchmarks.bench_browser import _harness
 from benchmarks.bench_conversation import bare_feed, response_events
 from benchmarks.bench_relay import BareClient, row
+from benchmarks.browser_floor import measure, with_floor
 from realtime_widget.server import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +51,7 @@ def test_the_exit_status_is_one_only_for_a_missed_target_and_names_it(
     missed = [*met, row("relay", "in: kernel CPU", 3.0, "ms/s", "ratio <= 1.5", False, floor=1.0)]
     assert report(missed, [], output, True, 1.0) == 1
     err = capsys.readouterr().err
-    assert "relay: in: kernel CPU (3.000, target ratio <= 1.5)" in err
+    assert "relay: in: kernel CPU (3.000, floor 1.000, ratio 3.000; target ratio <= 1.5)" in err
     assert "real time" not in err
     saved = json.loads(output.read_text())
     assert saved["machine"]["cores"] and saved["rows"][1]["floor"] == 1.0
@@ -90,3 +92,39 @@ async def test_the_relay_floor_sends_audio_and_reads_an_answer_from_the_server()
             assert audio > 0.5 and wall > 0
     finally:
         server.stop_thread()
+
+
+def test_the_browser_floor_sets_each_p95_target_on_the_added_latency() -> None:
+    floor = {
+        "mic": [1.0, 2.0],
+        "mic_p50": 1.5,
+        "mic_p95": 2.0,
+        "playback": [3.0],
+        "playback_p50": 3.0,
+        "playback_p95": None,
+    }
+    rows = [
+        row("browser", "mic -> server (beyond the 80 ms chunk): p95", 6.5, "ms", "<= 15", True),
+        row("browser", "server -> playback worklet: p95", 4.0, "ms", "<= 15", True),
+        row("browser", "barge-in: speech_started -> silent, max", 20.0, "ms", "<= 50", True),
+    ]
+    mic, playback, barge_in = with_floor(rows, floor)
+    assert (mic["floor"], mic["ratio"], mic["ok"]) == (2.0, 3.25, True)
+    assert mic["target"] == "<= floor + 5" and "added over the bare page: 4.5 ms" in mic["note"]
+    over = with_floor([{**rows[0], "value": 7.5}], floor)[0]
+    assert over["ok"] is False
+    # No floor measured: the target cannot be judged, so it is missed and says why.
+    assert playback["ok"] is False and playback["note"] == "no bare-page figure"
+    assert barge_in == rows[2]
+
+
+@pytest.mark.browser
+def test_the_browser_floor_measures_both_paths_in_chromium() -> None:
+    harness = _harness()
+    if not harness.CHROMIUM.exists() or harness.ESPEAK is None:
+        pytest.skip("needs Chromium and espeak-ng")
+    floor = measure(harness, True, seconds=3.0)
+    # 3 s: about 37 chunks of 80 ms and 30 deltas of 100 ms; a busy machine may start late.
+    assert len(floor["mic"]) >= 10 and len(floor["playback"]) >= 10
+    assert all(latency > -2 for latency in floor["mic"] + floor["playback"])
+    assert floor["mic_p95"] is not None and floor["playback_p95"] is not None
