@@ -26,7 +26,7 @@ Figures (rows with targets):
    length. Chunks are matched by cumulative sample counts. Legs: worklet to main thread,
    main thread to the kernel's comm (websocket, Jupyter server, ZeroMQ), comm to the
    handler on the kernel's loop (a hop when the comm runs in another thread), kernel to
-   server (encode, websocket). Target p95 <= 15 ms.
+   server (encode, websocket). Target: p95 at most 5 ms above the floor's (below).
 2. **Server to playback worklet**, per audio delta: from the server writing
    ``response.output_audio.delta`` to the playback worklet receiving the push (it is then
    queued). Matched by item and cumulative samples. Legs: server to the kernel's
@@ -48,6 +48,11 @@ Figures (rows with targets):
    which the server echoes; trait syncs held while they arrive), and the conversation
    carries on for a few more answers: their first deltas are the long-conversation figures.
    Figures 1-4 come from the first part only.
+
+The floor of figures 1 and 2 is what the machine alone costs on those paths: a bare page in
+the same Chromium with the same fake microphone sends its chunks over a plain websocket to a
+plain server and plays the deltas that server sends (``benchmarks/browser_floor.py``,
+measured in the same run, just before the conversation). The rows show its p95 beside ours.
 
 Without Chromium (``/usr/bin/chromium``), espeak-ng, Playwright or JupyterLab the rows are
 returned with ``value`` and ``ok`` ``None`` and a note saying what is missing.
@@ -77,6 +82,7 @@ import numpy as np
 
 from realtime_widget.server import LocalRealtimeServer, serve_in_thread
 
+from . import browser_floor
 from .bench_relay import row
 
 __all__ = ["run"]
@@ -592,13 +598,16 @@ def _skipped(reason: str) -> list[dict[str, Any]]:
 def run(quick: bool = False, *, nagle: bool = False) -> list[dict[str, Any]]:
     """One browser conversation (quick: 3 barge-ins, else 12); one row per figure.
 
-    ``nagle`` is the diagnostic described in the module's docstring.
+    ``nagle`` is the diagnostic described in the module's docstring. The p95 rows carry the
+    bare page's p95 as their floor (:mod:`benchmarks.browser_floor`).
     """
     try:
+        _check_dependencies(_harness())
+        floor = browser_floor.measure(_harness(), quick)
         records = _record(quick, nagle)
     except Skip as skip:
         return _skipped(str(skip))
-    return _rows(records, quick)
+    return browser_floor.with_floor(_rows(records, quick), floor)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,130 @@
+"""The benchmark runner's table and exit status, and the floors the benchmarks compare with.
+
+The floors run here at a small size against the real local server; their figures are
+checked by ``make bench``, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import DEFAULT_OUTPUT, report, table
+from benchmarks.bench_browser import _harness
+from benchmarks.bench_conversation import bare_feed, response_events
+from benchmarks.bench_relay import BareClient, row
+from benchmarks.browser_floor import measure, with_floor
+from realtime_widget.server import serve_in_thread
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_row_with_a_floor_prints_its_floor_and_ratio_beside_a_row_without() -> None:
+    rows = [
+        row("relay", "with a floor", 3.0, "ms/s", "ratio <= 1.5", False, floor=2.0),
+        row("tools", "without a floor", 7.5, "ms", "<= 50", True),
+    ]
+    lines = table(rows).splitlines()
+    header = lines[0].split()
+    assert header == ["group", "name", "value", "floor", "ratio", "unit", "target", "ok"]
+    assert rows[0]["ratio"] == 1.5
+    assert "2.000" in lines[2] and "1.500" in lines[2] and "MISSED" in lines[2]
+    without = lines[3]
+    ratio_column = lines[0].index("ratio")
+    assert without[lines[0].index("floor") : lines[0].index("unit")].strip() == ""
+    assert "ok" in without[ratio_column:] and "7.500" in without
+
+
+def test_the_exit_status_is_one_only_for_a_missed_target_and_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "results.json"
+    met = [row("conversation", "real time", 3_000.0, "x", "ratio >= 0.7", True, floor=3_500.0)]
+    assert report(met, [], output, True, 1.0) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith("machine: ") and "cores" in printed.out.splitlines()[0]
+    assert printed.err == ""
+    missed = [*met, row("relay", "in: kernel CPU", 3.0, "ms/s", "ratio <= 1.5", False, floor=1.0)]
+    assert report(missed, [], output, True, 1.0) == 1
+    err = capsys.readouterr().err
+    assert "relay: in: kernel CPU (3.000, floor 1.000, ratio 3.000; target ratio <= 1.5)" in err
+    assert "real time" not in err
+    saved = json.loads(output.read_text())
+    assert saved["machine"]["cores"] and saved["rows"][1]["floor"] == 1.0
+
+
+def test_the_default_output_is_ignored_by_git() -> None:
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    path = DEFAULT_OUTPUT.relative_to(ROOT)
+    ignored = subprocess.run([git, "check-ignore", "-q", str(path)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, f"{path} is not ignored: a bench run would change the tree"
+
+
+def test_the_conversation_floor_decodes_every_sample() -> None:
+    # bare_feed asserts it placed every audio sample of the answer.
+    assert bare_feed(response_events(5)) > 0
+
+
+async def test_the_relay_floor_sends_audio_and_reads_an_answer_from_the_server() -> None:
+    server = serve_in_thread(pace="fast")
+
+    async def appended() -> int:
+        return sum(
+            1
+            for c in server.connections
+            for e in c.received
+            if e.get("type") == "input_audio_buffer.append"
+        )
+
+    try:
+        async with BareClient(server.url) as bare:
+            cpu, wall = await bare.send_audio(0.8)
+            assert cpu >= 0 and wall > 0
+            # The session.update round trip is answered after every append was handled.
+            assert server.call_in_thread(appended()) == 10
+            cpu, wall, audio = await bare.read_answer(5, 0)
+            assert audio > 0.5 and wall > 0
+    finally:
+        server.stop_thread()
+
+
+def test_the_browser_floor_sets_each_p95_target_on_the_added_latency() -> None:
+    floor = {
+        "mic": [1.0, 2.0],
+        "mic_p50": 1.5,
+        "mic_p95": 2.0,
+        "playback": [3.0],
+        "playback_p50": 3.0,
+        "playback_p95": None,
+    }
+    rows = [
+        row("browser", "mic -> server (beyond the 80 ms chunk): p95", 6.5, "ms", "<= 15", True),
+        row("browser", "server -> playback worklet: p95", 4.0, "ms", "<= 15", True),
+        row("browser", "barge-in: speech_started -> silent, max", 20.0, "ms", "<= 50", True),
+    ]
+    mic, playback, barge_in = with_floor(rows, floor)
+    assert (mic["floor"], mic["ratio"], mic["ok"]) == (2.0, 3.25, True)
+    assert mic["target"] == "<= floor + 5" and "added over the bare page: 4.5 ms" in mic["note"]
+    over = with_floor([{**rows[0], "value": 7.5}], floor)[0]
+    assert over["ok"] is False
+    # No floor measured: the target cannot be judged, so it is missed and says why.
+    assert playback["ok"] is False and playback["note"] == "no bare-page figure"
+    assert barge_in == rows[2]
+
+
+@pytest.mark.browser
+def test_the_browser_floor_measures_both_paths_in_chromium() -> None:
+    harness = _harness()
+    if not harness.CHROMIUM.exists() or harness.ESPEAK is None:
+        pytest.skip("needs Chromium and espeak-ng")
+    floor = measure(harness, True, seconds=3.0)
+    # 3 s: about 37 chunks of 80 ms and 30 deltas of 100 ms; a busy machine may start late.
+    assert len(floor["mic"]) >= 10 and len(floor["playback"]) >= 10
+    assert all(latency > -2 for latency in floor["mic"] + floor["playback"])
+    assert floor["mic_p95"] is not None and floor["playback_p95"] is not None
