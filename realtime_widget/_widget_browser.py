@@ -39,6 +39,7 @@ from ._widget_messages import (
     BrowserMessage,
     BrowserPlayed,
     BrowserText,
+    BrowserUnderruns,
     SendMessage,
     parse_browser_message,
 )
@@ -84,6 +85,7 @@ class BrowserMessages:
             "audio": self._audio,
             "interrupted": self._interrupted,
             "played": self._played,
+            "underruns": self._underruns,
             "stop": self._stop,
             "text": self._text,
             "ptt_start": self._ptt_start,
@@ -147,6 +149,9 @@ class BrowserMessages:
 
     def _played(self, message: BrowserPlayed) -> None:
         self._playback.played(message["item_id"], message["played_samples"])
+
+    def _underruns(self, message: BrowserUnderruns) -> None:
+        self._playback.underran(message["item_id"], message["count"], message["fill_samples"])
 
     def _stop(self, message: Any) -> None:
         if self._widget.client.is_connected():

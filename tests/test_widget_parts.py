@@ -15,7 +15,12 @@ import pytest
 
 from realtime_widget._widget_loop import HomeLoop
 from realtime_widget._widget_options import Scrubber
-from realtime_widget._widget_playback import MAX_INTERRUPTIONS, MAX_PLAYED_ITEMS, Playback
+from realtime_widget._widget_playback import (
+    MAX_INTERRUPTIONS,
+    MAX_PLAYED_ITEMS,
+    Playback,
+    Underruns,
+)
 from realtime_widget.errors import UsageError
 
 
@@ -83,6 +88,16 @@ def test_playback_reports_are_bounded() -> None:
     played = playback.played_samples
     assert len(played) == MAX_PLAYED_ITEMS
     assert "item_0" not in played and played[f"item_{MAX_PLAYED_ITEMS}"] == MAX_PLAYED_ITEMS
+
+
+def test_playback_keeps_the_underruns_of_the_latest_items_only() -> None:
+    playback = Playback(Sent())
+    for n in range(MAX_PLAYED_ITEMS + 1):
+        playback.underran(f"item_{n}", 1, n)
+    underruns = playback.underruns
+    assert len(underruns) == MAX_PLAYED_ITEMS
+    assert "item_0" not in underruns
+    assert underruns[f"item_{MAX_PLAYED_ITEMS}"] == Underruns(1, MAX_PLAYED_ITEMS)
 
 
 def test_the_scrubber_hides_the_key_and_only_the_key() -> None:
