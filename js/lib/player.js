@@ -34,9 +34,11 @@
 // samples received for the item.
 //
 // The buffer adapts (`growMs`, `maxGrowthMs`, `calmMs`, `shrinkMs`): each underrun adds
-// `growMs` to the audio an item must have queued to start or resume, up to `maxGrowthMs`
-// more than configured; after every `calmMs` of item audio rendered without an underrun,
-// `shrinkMs` of that growth goes again. Steps follow the frames rendered, never a clock.
+// to the audio an item must have queued to start or resume `growMs` at once and, when the
+// item resumes, as much as the silence it lasted if that is more (a delivery stall that
+// outlasted the buffer by that much would then be covered), up to `maxGrowthMs` more than
+// configured; after every `calmMs` of item audio rendered without an underrun, `shrinkMs`
+// of that growth goes again. Steps follow the frames rendered, never a clock.
 // The silence written while an item is starved is its underrun fill: counted per item
 // (reported as an "underruns" event when an item with underruns finishes or is dropped) and
 // over the player's life (`stats`). Fill never counts as played.
@@ -78,9 +80,9 @@
  *   `prebufferMs` by default
  * @property {number} [progressMs] interval of "played" events while an item plays, 50 ms
  * @property {number} [levelMs] interval of "level" events, 50 ms
- * @property {number} [growMs] added to the pre-buffer and re-buffer at each underrun, 40 ms
- *   by default (0: a fixed buffer)
- * @property {number} [maxGrowthMs] bound of what underruns add, 240 ms by default
+ * @property {number} [growMs] added to the pre-buffer and re-buffer at each underrun (or
+ *   the underrun's silence, if longer), 40 ms by default (0: a fixed buffer)
+ * @property {number} [maxGrowthMs] bound of what underruns add, 400 ms by default
  * @property {number} [calmMs] item audio rendered without an underrun before the buffer
  *   shrinks one step, 10000 ms by default
  * @property {number} [shrinkMs] one step back, 20 ms by default
@@ -129,7 +131,7 @@ export class JitterPlayer {
     const progressMs = options.progressMs ?? 50;
     const levelMs = options.levelMs ?? 50;
     const growMs = options.growMs ?? 40;
-    const maxGrowthMs = options.maxGrowthMs ?? 240;
+    const maxGrowthMs = options.maxGrowthMs ?? 400;
     const calmMs = options.calmMs ?? 10000;
     const shrinkMs = options.shrinkMs ?? 20;
     if (!Number.isInteger(outputRate) || outputRate <= 0) {
@@ -172,6 +174,8 @@ export class JitterPlayer {
     this._calmFrames = Math.max(1, Math.round((calmMs * outputRate) / 1000));
     /** source samples added to the pre-buffer and re-buffer by underruns */
     this._growth = 0;
+    /** the growth before the current underrun began */
+    this._growthBefore = 0;
     /** item audio frames rendered since the last underrun or shrink step */
     this._calm = 0;
     /** frames rendered over the player's life */
@@ -268,6 +272,7 @@ export class JitterPlayer {
           item.starved = false;
           const frame = this._rendered + pos;
           this._events.push({ type: "recovered", itemId: item.id, silentFrames: item.silentFrames, frame });
+          this._recover(item.silentFrames);
           item.silentFrames = 0;
         }
       }
@@ -322,10 +327,23 @@ export class JitterPlayer {
     item.starved = true;
     item.underruns += 1;
     this._underruns += 1;
+    this._growthBefore = this._growth;
     this._growth = Math.min(this._maxGrowth, this._growth + this._grow);
     this._calm = 0;
     const playedSamples = this._playedOf(item);
     this._events.push({ type: "underrun", itemId: item.id, playedSamples, frame: this._rendered + pos });
+  }
+
+  /**
+   * An item resumes after `silentFrames` of underrun fill: the growth for this underrun is
+   * that silence when it is longer than `growMs` (bounded). Nothing grows with `growMs` 0.
+   * @param {number} silentFrames
+   */
+  _recover(silentFrames) {
+    if (this._grow === 0) return;
+    const silence = Math.round((silentFrames * this.sourceRate) / this.outputRate);
+    const wanted = Math.min(this._maxGrowth, this._growthBefore + silence);
+    if (wanted > this._growth) this._growth = wanted;
   }
 
   /**

@@ -128,7 +128,7 @@ describe("JitterPlayer played counter", () => {
       const source = new Int16Array(9600);
       source[click] = 30000;
       const run = (stopAfterFrame) => {
-        const player = makePlayer(rate, { prebufferMs: 20 });
+        const player = makePlayer(rate, { prebufferMs: 20, growMs: 0 }); // it must keep starving
         const frame = new Float32Array(1);
         const values = [];
         const played = [];
@@ -433,6 +433,24 @@ describe("JitterPlayer adaptive buffer", () => {
     assert.equal(countSounding(renderBlocks(player, 4).out), 0);
     player.push({ itemId: "b", samples: constant(1) });
     assert.equal(countSounding(renderBlocks(player, 1).out), 128);
+  });
+
+  it("grows by the silence of a long underrun, once the item resumes, up to its bound", () => {
+    const player = makePlayer(24000, { prebufferMs: 60, growMs: 40, maxGrowthMs: 400 });
+    player.push({ itemId: "a", samples: constant(1440) });
+    renderUntilStarved(player);
+    renderBlocks(player, 20); // a delivery stall: 2,560 frames more of silence
+    player.push({ itemId: "a", samples: constant(4800) }); // the backlog at once
+    const { events } = renderBlocks(player, 1);
+    const recovered = events.find((e) => e.type === "recovered");
+    assert.ok(recovered.silentFrames > 2560);
+    // 24 kHz out: the silence in frames is the silence in source samples
+    assert.equal(player.stats.targetMs, ((1440 + recovered.silentFrames) * 1000) / 24000);
+    renderUntilStarved(player);
+    renderBlocks(player, 100); // over 0.5 s of silence: the growth stops at its bound
+    player.push({ itemId: "a", samples: constant(24000) });
+    renderBlocks(player, 1);
+    assert.equal(player.stats.targetMs, 460);
   });
 
   it("shrinks back one step per calm stretch of audio rendered, down to the configured one", () => {
