@@ -281,7 +281,7 @@ export class JitterPlayer {
       const got = item.resampler.read(out, pos, want);
       pos += got;
       item.frames += got;
-      this._played(got);
+      this._audioRendered(got);
       if (item.done && item.chunks.length === 0 && item.resampler.available === 0) {
         this._finish(item);
         continue;
@@ -351,7 +351,7 @@ export class JitterPlayer {
    * underrun the buffer shrinks one step.
    * @param {number} frames
    */
-  _played(frames) {
+  _audioRendered(frames) {
     this._audioFrames += frames;
     this._calm += frames;
     if (this._calm < this._calmFrames) return;
