@@ -9,7 +9,7 @@ Rules:
   handler raises is reported in the ``error`` trait, never raised into the comm. An audio
   message's buffer is copied first: the comm's frame may not outlive the call.
 - ``audio`` goes to the client's input audio while it is connected (dropped, and counted,
-  otherwise); ``interrupted`` and ``played`` are what the browser played
+  otherwise); ``interrupted``, ``played`` and ``underruns`` are what the browser played
   (:class:`Playback`). While connected, an interruption of an assistant message cancels
   the response and truncates the item where playback stopped, keeping what was heard of
   its transcript; one of anything else, or of nothing, only cancels, as ``stop`` does.
