@@ -47,7 +47,9 @@
 // source position k * 24000 / R; back-to-back items are joined without a gap, each starting
 // on a whole output frame.
 //
-// Events are queued and taken with `takeEvents()`, after each `render()`.
+// Events are queued and taken with `takeEvents()`, after each `render()`. The `frame` of a
+// "started", "underrun" or "recovered" event counts the frames the player had rendered
+// before it: where the item's first sample, its fill, or its sound again, begins.
 
 /**
  * @typedef {object} Resampler the part of `StreamResampler` the player uses
@@ -59,7 +61,7 @@
  */
 
 /**
- * @typedef {{type: "started", itemId: string}
+ * @typedef {{type: "started", itemId: string, frame: number}
  *   | {type: "played", itemId: string, playedSamples: number}
  *   | {type: "finished", itemId: string, playedSamples: number}
  *   | {type: "underrun", itemId: string, playedSamples: number, frame: number}
@@ -267,7 +269,7 @@ export class JitterPlayer {
         if (!item.done && ahead < target + item.resampler.lookahead) break;
         if (!item.started) {
           item.started = true;
-          this._events.push({ type: "started", itemId: item.id });
+          this._events.push({ type: "started", itemId: item.id, frame: this._rendered + pos });
         } else {
           item.starved = false;
           const frame = this._rendered + pos;

@@ -37,7 +37,7 @@
 //   in  {type: "interrupt"}   stop now -> {type: "interrupted", itemId, playedSamples}
 //   in  {type: "close"}
 //   out {type: "interrupted", itemId: string | null, playedSamples: number}
-//   out {type: "started", itemId}
+//   out {type: "started", itemId, frame}   `frame`: the context's frame of its first sample
 //   out {type: "played", itemId, playedSamples}   every `progressMs` while playing, and last
 //        when the item finishes; playedSamples are 24 kHz source samples rendered
 //   out {type: "finished", itemId, playedSamples}
@@ -273,7 +273,7 @@ export function definePlaybackProcessor(env) {
         for (let c = 1; c < channels.length; c++) channels[c].set(target);
       }
       for (const event of this._player.takeEvents()) {
-        if (event.type === "underrun" || event.type === "recovered") event.frame += origin;
+        if ("frame" in event) event.frame += origin;
         this.port.postMessage(event);
       }
       if (this._silenceDue !== null) this._traceSilence(target);

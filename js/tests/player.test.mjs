@@ -55,7 +55,7 @@ describe("JitterPlayer pre-buffer", () => {
       player.push({ itemId: "a", samples: constant(440 + 32) });
       ({ out, events } = renderBlocks(player, 1));
       assert.equal(countSounding(out), 128, "starts on the next block, with no gap");
-      assert.deepEqual(events[0], { type: "started", itemId: "a" });
+      assert.deepEqual(events[0], { type: "started", itemId: "a", frame: 20 * 128 });
       assert.equal(player.current, "a");
     });
   }
@@ -69,7 +69,7 @@ describe("JitterPlayer pre-buffer", () => {
     assert.deepEqual(
       events.filter((e) => e.type !== "level"),
       [
-        { type: "started", itemId: "a" },
+        { type: "started", itemId: "a", frame: 0 },
         { type: "played", itemId: "a", playedSamples: 240 },
         { type: "finished", itemId: "a", playedSamples: 240 },
       ],
@@ -188,9 +188,9 @@ describe("JitterPlayer played counter", () => {
     assert.equal(countSounding(out.subarray(0, framesA + framesB)), framesA + framesB, "contiguous");
     const lifecycle = events.filter((e) => e.type === "started" || e.type === "finished");
     assert.deepEqual(lifecycle, [
-      { type: "started", itemId: "a" },
+      { type: "started", itemId: "a", frame: 0 },
       { type: "finished", itemId: "a", playedSamples: 2400 },
-      { type: "started", itemId: "b" },
+      { type: "started", itemId: "b", frame: framesA },
       { type: "finished", itemId: "b", playedSamples: 4800 },
     ]);
     assert.equal(player.played("a"), 2400);

@@ -189,7 +189,7 @@ describe("rtw-playback", () => {
     assert.ok(Math.abs(gain) < 0.1, `gain ${gain.toFixed(3)} dB`);
 
     const messages = processor.port.posted.map((p) => p.message);
-    assert.deepEqual(messages[0], { type: "started", itemId: "item_1" });
+    assert.deepEqual(messages[0], { type: "started", itemId: "item_1", frame: 0 });
     const finished = messages.filter((m) => m.type === "finished");
     assert.deepEqual(finished, [{ type: "finished", itemId: "item_1", playedSamples: 12000 }]);
     const played = messages.filter((m) => m.type === "played").map((m) => m.playedSamples);

@@ -89,9 +89,10 @@ async def _rtw_add_notes(count):
 #   rendered after each ``interrupt`` posted to the player; ``await __rtwTap.dump()`` gives
 #   ``{samples, first, marks, rate}`` (``first``: the context's frame of the first sample);
 #   the audio pushed to the player is kept per item in ``__rtwTap.pushed`` (Int16Array
-#   chunks, copied before they are transferred), and the player's ``underrun`` and
-#   ``recovered`` messages in ``__rtwTap.fills`` (their ``frame`` is the context's: the
-#   player's underrun fill runs from an underrun's frame to the next recovery's).
+#   chunks, copied before they are transferred), and the player's ``started``,
+#   ``underrun`` and ``recovered`` messages in ``__rtwTap.events`` (their ``frame`` is the
+#   context's: where an item's first sample plays; its underrun fill runs from an
+#   underrun's frame to the next recovery's).
 AUDIO_TAP_SCRIPT = """(() => {
   window.__rtwTrace = [];
   window.__rtwStreams = [];
@@ -136,10 +137,10 @@ AUDIO_TAP_SCRIPT = """(() => {
     }
     registerProcessor("rtw-test-recorder", RtwTestRecorder);`;
   const recorderUrl = URL.createObjectURL(new Blob([RECORDER], {type: "text/javascript"}));
-  const tap = {recorder: null, pushed: new Map(), fills: [], answer: null};
+  const tap = {recorder: null, pushed: new Map(), events: [], answer: null};
   tap.start = () => {
     tap.pushed.clear();
-    tap.fills = [];
+    tap.events = [];
     tap.recorder.port.postMessage({type: "start"});
   };
   tap.dump = () => new Promise((resolve) => {
@@ -166,7 +167,7 @@ AUDIO_TAP_SCRIPT = """(() => {
       const port = this.port;
       port.addEventListener("message", (event) => {
         const type = event.data && event.data.type;
-        if (type === "underrun" || type === "recovered") tap.fills.push(event.data);
+        if (["started", "underrun", "recovered"].includes(type)) tap.events.push(event.data);
       });
       const post = port.postMessage.bind(port);
       port.postMessage = (message, transfer) => {

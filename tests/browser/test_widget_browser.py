@@ -125,13 +125,12 @@ def appended_samples(server: LocalRealtimeServer) -> int:
 
 # Where the page's rendered output says an interrupted answer stopped. The recorder tapped
 # the playback node's output (AUDIO_TAP_SCRIPT); the answer's audio is what the page pushed
-# to the player. The answer starts at the output frame that matches the start of its audio
-# best; from there, each rendered frame moves the position in the answer on by 24000/rate
-# samples, except the frames the player reported as underrun fill (from an "underrun" to
-# the next "recovered", in the context's frames), which must be silent. The mark is the
-# first frame rendered after the interrupt reached the player. Returns the position reached
-# at the mark, how many frames matched the answer there, and how long the output still had
-# sound after the mark.
+# to the player. The answer starts at the frame the player says it started it; from there,
+# each rendered frame moves the position in the answer on by 24000/rate samples, except the
+# frames the player reported as underrun fill (from an "underrun" to the next "recovered",
+# in the context's frames), which must be silent. The mark is the first frame rendered after
+# the interrupt reached the player. Returns the position reached at the mark, how many
+# frames matched the answer there, and how long the output still had sound after the mark.
 ANALYZE_CUT = """async (itemId) => {
   const tap = window.__rtwTap;
   const {samples: y, first, marks, rate} = await tap.dump();
@@ -149,34 +148,22 @@ ANALYZE_CUT = """async (itemId) => {
     if (i + 1 >= x.length) return i < x.length ? x[i] : 0;
     return x[i] * (1 - f) + x[i + 1] * f;
   };
+  const events = tap.events.filter((e) => e.itemId === itemId);
+  const started = events.find((e) => e.type === "started");
+  if (started === undefined) return {error: "the player did not start the item", events};
+  const onset = started.frame - first;
   const fills = [];  // [from, to) in recorded frames
-  for (const e of tap.fills) {
-    if (e.itemId !== itemId) continue;
+  for (const e of events) {
     if (e.type === "underrun") fills.push([e.frame - first, Infinity]);
-    else if (fills.length > 0 && fills.at(-1)[1] === Infinity) fills.at(-1)[1] = e.frame - first;
+    else if (e.type === "recovered" && fills.length > 0 && fills.at(-1)[1] === Infinity) {
+      fills.at(-1)[1] = e.frame - first;
+    }
   }
   const inFill = (f) => fills.some(([from, to]) => f >= from && f < to);
-  const quiet = Math.round(0.1 * rate);
-  let run = quiet, best = null;
-  for (let i = 0; i < y.length; i++) {
-    if (y[i] === 0) { run += 1; continue; }
-    if (run >= quiet) {
-      for (let o = -8; o <= 8; o++) {
-        const f0 = i + o, n = Math.min(2400, y.length - f0);
-        if (f0 < 0 || n < 100) continue;
-        let err = 0;
-        for (let j = 0; j < n; j++) err += Math.abs(y[f0 + j] - source(j * step));
-        err /= n;
-        if (best === null || err < best.err) best = {f0, err};
-      }
-    }
-    run = 0;
-  }
-  if (best === null) return {error: "no onset in the output"};
-  const mark = marks.find((m) => m > best.f0);
-  if (mark === undefined) return {error: "no interrupt mark after the onset", marks, best};
+  const mark = marks.find((m) => m > onset);
+  if (onset < 0 || mark === undefined) return {error: "no interrupt mark after it", marks, onset};
   let p = 0, compared = 0, mismatched = 0, fillFrames = 0, fillSound = 0;
-  for (let f = best.f0; f < mark; f++) {
+  for (let f = onset; f < mark; f++) {
     if (inFill(f)) {
       fillFrames += 1;
       if (y[f] !== 0) fillSound += 1;
@@ -190,7 +177,7 @@ ANALYZE_CUT = """async (itemId) => {
   const end = Math.min(y.length, mark + Math.round(0.4 * rate));
   for (let f = mark; f < end; f++) if (y[f] !== 0) lastSound = f;
   return {
-    rate, onsetError: best.err, frames: mark - best.f0, compared, mismatched,
+    rate, onset, frames: mark - onset, compared, mismatched,
     underruns: fills.filter(([from]) => from < mark).length, fillFrames, fillSound,
     playedMs: p * 1000 / 24000,
     soundAfterMs: lastSound < 0 ? 0 : (lastSound + 1 - mark) * 1000 / rate,
@@ -339,11 +326,11 @@ def test_speech_is_answered_and_a_barge_in_truncates_the_answer(
     page.wait_for_selector('.rtw[data-mic="off"]')
     assert "error" not in cut, cut
     assert cut["recordedAfterMs"] >= 400, cut
-    # the output rendered exactly this answer's audio from its onset up to the cut, but for
-    # the frames the player reported as underrun fill (a busy machine starves it), silent
-    assert cut["onsetError"] < 0.01, cut
+    # the output rendered exactly this answer's audio from where the player started it up to
+    # the cut, but for the frames it reported as underrun fill (a busy machine starves it),
+    # silent
     assert cut["fillSound"] == 0, cut
-    assert cut["compared"] > 0.5 * cut["frames"], cut
+    assert cut["compared"] >= 0.2 * cut["rate"], cut  # at least 200 ms of it compared
     assert cut["mismatched"] <= cut["compared"] // 100, cut
     # silent within 50 ms of the interrupt reaching the page (and for 400 ms after)
     assert cut["soundAfterMs"] <= 50, cut
@@ -531,11 +518,16 @@ def test_a_page_reloaded_mid_answer_rebuilds_it_and_the_answer_plays_on(page: An
     assert page.locator(f'.rtw-msg[data-item-id="{item_id}"]').count() == 1
 
     # its rest is played there, and counted as positions in the whole answer
-    def played_to_the_end() -> bool:
-        stats = kernel_stats(page)
-        return abs(stats["played"].get(item_id, 0) - stats["received"][item_id]) <= 24
+    last: dict[str, Any] = {}
 
-    wait_until(played_to_the_end, 40, "the rest of the answer played after the reload")
+    def played_to_the_end() -> bool:
+        last.update(kernel_stats(page))
+        return abs(last["played"].get(item_id, 0) - last["received"][item_id]) <= 24
+
+    try:
+        wait_until(played_to_the_end, 40, "the rest of the answer played after the reload")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {item_id}, {last}") from None
     assert kernel_stats(page)["error"] == ""
 
 
