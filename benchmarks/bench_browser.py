@@ -73,7 +73,8 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -85,7 +86,7 @@ from realtime_widget.server import LocalRealtimeServer, serve_in_thread
 from . import browser_floor
 from .bench_relay import row
 
-__all__ = ["run"]
+__all__ = ["Skip", "browser_setup", "run"]
 
 GROUP = "browser"
 RATE = 24_000
@@ -159,8 +160,14 @@ def _check_dependencies(harness: ModuleType) -> None:
 # -- the run ------------------------------------------------------------------------------------
 
 
-def _record(quick: bool, nagle: bool) -> dict[str, Any]:
-    """Runs the conversation; returns the page's, the kernel's and the server's records."""
+@contextmanager
+def browser_setup(
+    *, trace: bool = False, server_config: str | None = None
+) -> Iterator[tuple[ModuleType, Any, Any, LocalRealtimeServer]]:
+    """The harness module, Chromium (its fake microphone looping the speech), JupyterLab on
+    the harness notebook and the local server at real-time pace, all stopped on exit.
+
+    Raises :class:`Skip` when a dependency is missing."""
     harness = _harness()
     _check_dependencies(harness)
     from playwright.sync_api import sync_playwright
@@ -169,21 +176,29 @@ def _record(quick: bool, nagle: bool) -> dict[str, Any]:
         root = Path(folder)
         wav = harness.make_speech_wav(root, harness.SPEECH_TEXT, SILENCE_SECONDS)
         # the trace keeps every frame of the run: up to minutes of audio both ways
-        server = serve_in_thread(pace="realtime", trace=True, record_bytes=256 * 1024 * 1024)
+        server = serve_in_thread(pace="realtime", trace=trace, record_bytes=256 * 1024 * 1024)
         try:
-            config = NAGLE_CONFIG if nagle else None
-            jupyter = harness.start_jupyter("lab", root / "lab", server.url, server_config=config)
+            jupyter = harness.start_jupyter(
+                "lab", root / "lab", server.url, server_config=server_config
+            )
             try:
                 with sync_playwright() as playwright:
                     browser = harness.launch_chromium(playwright, wav)
                     try:
-                        return _converse(harness, browser, jupyter, server, quick, nagle)
+                        yield harness, browser, jupyter, server
                     finally:
                         browser.close()
             finally:
                 harness.stop_jupyter(jupyter)
         finally:
             server.stop_thread()
+
+
+def _record(quick: bool, nagle: bool) -> dict[str, Any]:
+    """Runs the conversation; returns the page's, the kernel's and the server's records."""
+    config = NAGLE_CONFIG if nagle else None
+    with browser_setup(trace=True, server_config=config) as (harness, browser, jupyter, server):
+        return _converse(harness, browser, jupyter, server, quick, nagle)
 
 
 def _converse(

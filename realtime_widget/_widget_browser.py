@@ -9,7 +9,7 @@ Rules:
   handler raises is reported in the ``error`` trait, never raised into the comm. An audio
   message's buffer is copied first: the comm's frame may not outlive the call.
 - ``audio`` goes to the client's input audio while it is connected (dropped, and counted,
-  otherwise); ``interrupted`` and ``played`` are what the browser played
+  otherwise); ``interrupted``, ``played`` and ``underruns`` are what the browser played
   (:class:`Playback`). While connected, an interruption of an assistant message cancels
   the response and truncates the item where playback stopped, keeping what was heard of
   its transcript; one of anything else, or of nothing, only cancels, as ``stop`` does.
@@ -39,6 +39,7 @@ from ._widget_messages import (
     BrowserMessage,
     BrowserPlayed,
     BrowserText,
+    BrowserUnderruns,
     SendMessage,
     parse_browser_message,
 )
@@ -84,6 +85,7 @@ class BrowserMessages:
             "audio": self._audio,
             "interrupted": self._interrupted,
             "played": self._played,
+            "underruns": self._underruns,
             "stop": self._stop,
             "text": self._text,
             "ptt_start": self._ptt_start,
@@ -147,6 +149,9 @@ class BrowserMessages:
 
     def _played(self, message: BrowserPlayed) -> None:
         self._playback.played(message["item_id"], message["played_samples"])
+
+    def _underruns(self, message: BrowserUnderruns) -> None:
+        self._playback.underran(message["item_id"], message["count"], message["fill_samples"])
 
     def _stop(self, message: Any) -> None:
         if self._widget.client.is_connected():

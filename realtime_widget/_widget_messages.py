@@ -30,10 +30,12 @@ Rules:
 - Browser to kernel: ``{"type": "audio"}`` with one binary buffer (PCM16 24 kHz mono, an
   even number of bytes, at most :data:`MAX_AUDIO_BYTES`); ``{"type": "interrupted",
   "item_id": str | None, "played_samples": int}``; ``{"type": "played", "item_id": str,
-  "played_samples": int}``; ``{"type": "text", "text": str}`` (1 to :data:`MAX_TEXT_CHARS`
-  characters); and the bare ``stop``, ``ptt_start``, ``ptt_stop``, ``connect``,
-  ``disconnect``, ``hello``, ``mic_check`` (a page starting while the ``mic`` trait reads
-  on) and ``mic_held`` (this page captures).
+  "played_samples": int}``; ``{"type": "underruns", "item_id": str, "count": int,
+  "fill_samples": int}`` (an item's playback ran out of audio ``count`` times, and played
+  ``fill_samples`` 24 kHz samples' worth of silence meanwhile); ``{"type": "text",
+  "text": str}`` (1 to :data:`MAX_TEXT_CHARS` characters); and the bare ``stop``,
+  ``ptt_start``, ``ptt_stop``, ``connect``, ``disconnect``, ``hello``, ``mic_check`` (a
+  page starting while the ``mic`` trait reads on) and ``mic_held`` (this page captures).
 - :func:`parse_browser_message` checks a browser message completely before anything acts on
   it and raises :class:`ProtocolError` naming the problem otherwise. Extra keys are ignored.
 - :func:`summarize_item` turns a conversation item into an :class:`ItemSummary`: light,
@@ -62,6 +64,7 @@ __all__ = [
     "BrowserMessage",
     "BrowserPlayed",
     "BrowserText",
+    "BrowserUnderruns",
     "CallRecord",
     "DeltaField",
     "DeltaMessage",
@@ -210,6 +213,13 @@ class BrowserPlayed(TypedDict):
     played_samples: int
 
 
+class BrowserUnderruns(TypedDict):
+    type: Literal["underruns"]
+    item_id: str
+    count: int
+    fill_samples: int
+
+
 class BrowserText(TypedDict):
     type: Literal["text"]
     text: str
@@ -220,7 +230,7 @@ class BrowserBare(TypedDict):
 
 
 BrowserMessage: TypeAlias = (
-    BrowserAudio | BrowserInterrupted | BrowserPlayed | BrowserText | BrowserBare
+    BrowserAudio | BrowserInterrupted | BrowserPlayed | BrowserUnderruns | BrowserText | BrowserBare
 )
 
 
@@ -229,12 +239,12 @@ def _bad(kind: object, problem: str) -> ProtocolError:
     return ProtocolError(f"browser message {label or '<no type>'}: {problem}", event_type=label)
 
 
-def _samples(kind: str, content: Mapping[str, Any]) -> int:
-    value = content.get("played_samples")
+def _samples(kind: str, content: Mapping[str, Any], key: str = "played_samples") -> int:
+    value = content.get(key)
     if type(value) is float and value.is_integer():
         value = int(value)  # JSON numbers from the browser may arrive as floats
     if type(value) is not int or not 0 <= value < _MAX_SAMPLES:
-        raise _bad(kind, f"played_samples must be a non-negative int, got {value!r}")
+        raise _bad(kind, f"{key} must be a non-negative int, got {value!r}")
     return value
 
 
@@ -280,6 +290,15 @@ def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> Br
         played_id = _item_id(kind, content, optional=False)
         assert played_id is not None
         return {"type": "played", "item_id": played_id, "played_samples": _samples(kind, content)}
+    if kind == "underruns":
+        starved_id = _item_id(kind, content, optional=False)
+        assert starved_id is not None
+        return {
+            "type": "underruns",
+            "item_id": starved_id,
+            "count": _samples(kind, content, "count"),
+            "fill_samples": _samples(kind, content, "fill_samples"),
+        }
     if kind == "text":
         text = content.get("text")
         if not isinstance(text, str) or not text.strip():

@@ -16,7 +16,9 @@ Rules:
 - What the browser reports: :attr:`Playback.played_samples` keeps the highest position
   played of each item (the :data:`MAX_PLAYED_ITEMS` latest items),
   :attr:`Playback.interruptions` every interruption (at most :data:`MAX_INTERRUPTIONS`:
-  when full, the older half goes).
+  when full, the older half goes), :attr:`Playback.underruns` each item's underruns (the
+  latest report of the :data:`MAX_PLAYED_ITEMS` latest items; a page reports an item's
+  once it finished or was dropped, when it had any).
 
 No traitlets, no I/O but the ``send`` it is given.
 """
@@ -32,7 +34,14 @@ from numpy.typing import NDArray
 
 from ._widget_messages import SendMessage
 
-__all__ = ["MAX_INTERRUPTIONS", "MAX_MUTED_ITEMS", "MAX_PLAYED_ITEMS", "Interruption", "Playback"]
+__all__ = [
+    "MAX_INTERRUPTIONS",
+    "MAX_MUTED_ITEMS",
+    "MAX_PLAYED_ITEMS",
+    "Interruption",
+    "Playback",
+    "Underruns",
+]
 
 MAX_INTERRUPTIONS: Final = 256
 MAX_PLAYED_ITEMS: Final = 1024
@@ -48,6 +57,15 @@ class Interruption:
     time: float  # time.monotonic()
 
 
+@dataclass(frozen=True, slots=True)
+class Underruns:
+    """An item's playback ran out of audio ``count`` times before its end; the silence
+    played meanwhile (the underrun fill) lasted ``fill_samples`` samples at 24 kHz."""
+
+    count: int
+    fill_samples: int
+
+
 class Playback:
     """The model's audio for one widget (see the module rules); messages go to ``send``,
     ``exists(item_id)`` tells whether the conversation holds an item."""
@@ -60,6 +78,7 @@ class Playback:
         self._muted: dict[str, None] = {}
         self._played: dict[str, int] = {}
         self._interruptions: list[Interruption] = []
+        self._underruns: dict[str, Underruns] = {}
 
     @property
     def played_samples(self) -> dict[str, int]:
@@ -70,6 +89,11 @@ class Playback:
     def interruptions(self) -> list[Interruption]:
         """Playback interruptions reported by the browser, oldest first (a copy)."""
         return list(self._interruptions)
+
+    @property
+    def underruns(self) -> dict[str, Underruns]:
+        """The underruns of each item that had any, as the browser reported them (a copy)."""
+        return dict(self._underruns)
 
     def open_items(self) -> dict[str, int]:
         """The samples sent so far of each item whose audio is open (a copy)."""
@@ -126,3 +150,10 @@ class Playback:
         if item_id not in self._played and len(self._played) >= MAX_PLAYED_ITEMS:
             del self._played[next(iter(self._played))]
         self._played[item_id] = max(samples, self._played.get(item_id, 0))
+
+    def underran(self, item_id: str, count: int, fill_samples: int) -> None:
+        """The browser's playback of the item ran out of audio ``count`` times, and filled
+        ``fill_samples`` with silence."""
+        if item_id not in self._underruns and len(self._underruns) >= MAX_PLAYED_ITEMS:
+            del self._underruns[next(iter(self._underruns))]
+        self._underruns[item_id] = Underruns(count, fill_samples)

@@ -88,7 +88,7 @@ from ._widget_options import (
     tool_summaries,
     warn_if_old_ipykernel,
 )
-from ._widget_playback import Interruption, Playback
+from ._widget_playback import Interruption, Playback, Underruns
 from ._widget_sync import ItemSync
 from ._widget_turns import TURN_MODES, TurnMode, Turns
 from .client import RealtimeClient
@@ -108,6 +108,7 @@ __all__ = [
     "MicState",
     "RealtimeWidget",
     "TurnMode",
+    "Underruns",
 ]
 
 ConnectionState = Literal["disconnected", "connecting", "connected", "reconnecting", "error"]
@@ -289,6 +290,14 @@ class RealtimeWidget(anywidget.AnyWidget):
     def interruptions(self) -> list[Interruption]:
         """Playback interruptions reported by the browser, oldest first (a copy)."""
         return self._playback.interruptions
+
+    @property
+    def underruns(self) -> dict[str, Underruns]:
+        """Each assistant item whose playback in the browser ran out of audio before its end:
+        how often, and the silence played meanwhile in 24 kHz samples (a copy). The browser
+        reports an item once it finished or was cut; its share of what was played is
+        ``fill_samples / (fill_samples + played_samples[item_id])``."""
+        return self._playback.underruns
 
     def __repr__(self) -> str:
         client = self._client

@@ -39,7 +39,7 @@ from realtime_widget.client import RealtimeClient
 from realtime_widget.errors import AuthenticationError
 from realtime_widget.server import LocalRealtimeServer
 from realtime_widget.server.synth import synthesize
-from realtime_widget.widget import RealtimeWidget
+from realtime_widget.widget import RealtimeWidget, Underruns
 
 FIXTURES = (make_widget, recording_comm, server)  # pytest finds them here by name
 
@@ -319,6 +319,22 @@ async def test_interrupted_after_the_response_truncates_at_the_played_position(
     assert cut["transcript"] == "You said: hello there."  # what was said stays readable
     assert widget.played_samples[answer["id"]] == 12_000
     assert widget.interruptions[-1].played_samples == 12_000
+    assert widget.error == ""
+
+
+async def test_underruns_the_browser_reports_are_kept_per_item(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    assert widget.underruns == {}
+    wire.browser({"type": "underruns", "item_id": "item_a", "count": 3, "fill_samples": 4800.0})
+    wire.browser({"type": "underruns", "item_id": "item_b", "count": 1, "fill_samples": 240})
+    assert widget.underruns == {"item_a": Underruns(3, 4800), "item_b": Underruns(1, 240)}
+    wire.browser({"type": "underruns", "item_id": "item_a", "count": 4, "fill_samples": 5000})
+    assert widget.underruns["item_a"] == Underruns(4, 5000), "the latest report"
+    widget.underruns.clear()
+    assert len(widget.underruns) == 2, "a copy"
     assert widget.error == ""
 
 
@@ -630,6 +646,9 @@ async def test_malformed_browser_messages_are_ignored(
         ({"type": "interrupted", "item_id": "x", "played_samples": True}, []),
         ({"type": "played", "item_id": None, "played_samples": 1}, []),
         ({"type": "played", "item_id": "x", "played_samples": "1"}, []),
+        ({"type": "underruns", "item_id": "x", "count": -1, "fill_samples": 1}, []),
+        ({"type": "underruns", "item_id": "x", "count": 1}, []),
+        ({"type": "underruns", "item_id": None, "count": 1, "fill_samples": 1}, []),
         ({"type": "text", "text": ""}, []),
         ({"type": "text", "text": ["hi"]}, []),
         ({"type": "text", "text": "x" * 20_001}, []),

@@ -19,6 +19,7 @@ from realtime_widget._widget_playback import (
     MAX_MUTED_ITEMS,
     MAX_PLAYED_ITEMS,
     Playback,
+    Underruns,
 )
 from realtime_widget.errors import UsageError
 
@@ -116,6 +117,16 @@ def test_playback_keeps_a_bounded_number_of_muted_items() -> None:
     assert "item_0" not in muted and f"item_{MAX_MUTED_ITEMS + 9}" in muted
     playback.send(f"item_{MAX_MUTED_ITEMS + 9}", np.array([1], dtype=np.int16))
     assert sent.messages == []
+
+
+def test_playback_keeps_the_underruns_of_the_latest_items_only() -> None:
+    playback = Playback(Sent(), lambda item_id: True)
+    for n in range(MAX_PLAYED_ITEMS + 1):
+        playback.underran(f"item_{n}", 1, n)
+    underruns = playback.underruns
+    assert len(underruns) == MAX_PLAYED_ITEMS
+    assert "item_0" not in underruns
+    assert underruns[f"item_{MAX_PLAYED_ITEMS}"] == Underruns(1, MAX_PLAYED_ITEMS)
 
 
 async def test_the_home_loop_runs_requests_from_other_threads_in_its_own() -> None:

@@ -33,11 +33,23 @@
 // faded trace of up to 16 samples past `played`, never more. `played` never exceeds the
 // samples received for the item.
 //
+// The buffer adapts (`growMs`, `maxGrowthMs`, `calmMs`, `shrinkMs`): each underrun adds
+// to the audio an item must have queued to start or resume `growMs` at once and, when the
+// item resumes, as much as the silence it lasted if that is more (a delivery stall that
+// outlasted the buffer by that much would then be covered), up to `maxGrowthMs` more than
+// configured; after every `calmMs` of item audio rendered without an underrun, `shrinkMs`
+// of that growth goes again. Steps follow the frames rendered, never a clock.
+// The silence written while an item is starved is its underrun fill: counted per item
+// (reported as an "underruns" event when an item with underruns finishes or is dropped) and
+// over the player's life (`stats`). Fill never counts as played.
+//
 // Each item gets its own resampler starting at phase 0, so an item's frame k is exactly its
 // source position k * 24000 / R; back-to-back items are joined without a gap, each starting
 // on a whole output frame.
 //
-// Events are queued and taken with `takeEvents()`, after each `render()`.
+// Events are queued and taken with `takeEvents()`, after each `render()`. The `frame` of a
+// "started", "underrun" or "recovered" event counts the frames the player had rendered
+// before it: where the item's first sample, its fill, or its sound again, begins.
 
 /**
  * @typedef {object} Resampler the part of `StreamResampler` the player uses
@@ -49,11 +61,12 @@
  */
 
 /**
- * @typedef {{type: "started", itemId: string}
+ * @typedef {{type: "started", itemId: string, frame: number}
  *   | {type: "played", itemId: string, playedSamples: number}
  *   | {type: "finished", itemId: string, playedSamples: number}
- *   | {type: "underrun", itemId: string, playedSamples: number}
- *   | {type: "recovered", itemId: string, silentFrames: number}
+ *   | {type: "underrun", itemId: string, playedSamples: number, frame: number}
+ *   | {type: "recovered", itemId: string, silentFrames: number, frame: number}
+ *   | {type: "underruns", itemId: string, count: number, fillFrames: number}
  *   | {type: "level", rms: number}} PlayerEvent
  */
 
@@ -69,6 +82,21 @@
  *   `prebufferMs` by default
  * @property {number} [progressMs] interval of "played" events while an item plays, 50 ms
  * @property {number} [levelMs] interval of "level" events, 50 ms
+ * @property {number} [growMs] added to the pre-buffer and re-buffer at each underrun (or
+ *   the underrun's silence, if longer), 40 ms by default (0: a fixed buffer)
+ * @property {number} [maxGrowthMs] bound of what underruns add, 400 ms by default
+ * @property {number} [calmMs] item audio rendered without an underrun before the buffer
+ *   shrinks one step, 10000 ms by default
+ * @property {number} [shrinkMs] one step back, 20 ms by default
+ */
+
+/**
+ * @typedef {object} PlayerStats counts over the player's life
+ * @property {number} underruns times an item ran out of audio before its end
+ * @property {number} fillFrames silent frames rendered while an item was starved
+ * @property {number} frames frames of item audio rendered (fill not included)
+ * @property {number} targetMs audio an item must have queued now to start (pre-buffer and
+ *   growth)
  */
 
 /**
@@ -82,6 +110,8 @@
  * @property {number} frames output frames rendered
  * @property {number} reported `playedSamples` of the last "played" event
  * @property {number} silentFrames frames of silence during the current underrun
+ * @property {number} underruns times the item ran out of audio
+ * @property {number} fillFrames frames of silence over all its underruns
  * @property {Resampler} resampler
  */
 
@@ -102,6 +132,10 @@ export class JitterPlayer {
     const rebufferMs = options.rebufferMs ?? prebufferMs;
     const progressMs = options.progressMs ?? 50;
     const levelMs = options.levelMs ?? 50;
+    const growMs = options.growMs ?? 40;
+    const maxGrowthMs = options.maxGrowthMs ?? 400;
+    const calmMs = options.calmMs ?? 10000;
+    const shrinkMs = options.shrinkMs ?? 20;
     if (!Number.isInteger(outputRate) || outputRate <= 0) {
       throw new RangeError(`outputRate must be a positive integer, got ${outputRate}`);
     }
@@ -117,9 +151,15 @@ export class JitterPlayer {
       ["rebufferMs", rebufferMs],
       ["progressMs", progressMs],
       ["levelMs", levelMs],
+      ["growMs", growMs],
+      ["maxGrowthMs", maxGrowthMs],
+      ["shrinkMs", shrinkMs],
     ];
     for (const [name, ms] of durations) {
       if (!(ms >= 0 && ms <= 10000)) throw new RangeError(`${name} must be in 0..10000, got ${ms}`);
+    }
+    if (!(calmMs > 0 && calmMs <= 600000)) {
+      throw new RangeError(`calmMs must be in 1..600000, got ${calmMs}`);
     }
     /** @readonly */
     this.outputRate = outputRate;
@@ -130,6 +170,21 @@ export class JitterPlayer {
     this._rebuffer = Math.round((rebufferMs * sourceRate) / 1000);
     this._progressFrames = Math.max(1, Math.round((progressMs * outputRate) / 1000));
     this._levelFrames = Math.max(1, Math.round((levelMs * outputRate) / 1000));
+    this._grow = Math.round((growMs * sourceRate) / 1000);
+    this._maxGrowth = Math.round((maxGrowthMs * sourceRate) / 1000);
+    this._shrink = Math.round((shrinkMs * sourceRate) / 1000);
+    this._calmFrames = Math.max(1, Math.round((calmMs * outputRate) / 1000));
+    /** source samples added to the pre-buffer and re-buffer by underruns */
+    this._growth = 0;
+    /** the growth before the current underrun began */
+    this._growthBefore = 0;
+    /** item audio frames rendered since the last underrun or shrink step */
+    this._calm = 0;
+    /** frames rendered over the player's life */
+    this._rendered = 0;
+    this._underruns = 0;
+    this._fillFrames = 0;
+    this._audioFrames = 0;
     /** @type {PlayItem[]} */
     this._items = [];
     /** Final counts of finished and dropped items, oldest first, at most 64. */
@@ -171,6 +226,8 @@ export class JitterPlayer {
         frames: 0,
         reported: -1,
         silentFrames: 0,
+        underruns: 0,
+        fillFrames: 0,
         resampler: this._createResampler(this.sourceRate, this.outputRate),
       };
       this._items.push(item);
@@ -207,15 +264,17 @@ export class JitterPlayer {
       const item = this._items[0];
       if (item === undefined) break;
       if (!item.started || item.starved) {
-        const target = item.started ? this._rebuffer : this._prebuffer;
+        const target = (item.started ? this._rebuffer : this._prebuffer) + this._growth;
         const ahead = item.received - this._playedOf(item);
         if (!item.done && ahead < target + item.resampler.lookahead) break;
         if (!item.started) {
           item.started = true;
-          this._events.push({ type: "started", itemId: item.id });
+          this._events.push({ type: "started", itemId: item.id, frame: this._rendered + pos });
         } else {
           item.starved = false;
-          this._events.push({ type: "recovered", itemId: item.id, silentFrames: item.silentFrames });
+          const frame = this._rendered + pos;
+          this._events.push({ type: "recovered", itemId: item.id, silentFrames: item.silentFrames, frame });
+          this._recover(item.silentFrames);
           item.silentFrames = 0;
         }
       }
@@ -224,27 +283,88 @@ export class JitterPlayer {
       const got = item.resampler.read(out, pos, want);
       pos += got;
       item.frames += got;
+      this._audioRendered(got);
       if (item.done && item.chunks.length === 0 && item.resampler.available === 0) {
         this._finish(item);
         continue;
       }
-      if (pos < frames) {
-        item.starved = true;
-        this._events.push({ type: "underrun", itemId: item.id, playedSamples: this._playedOf(item) });
-      }
+      if (pos < frames) this._starve(item, pos);
       break;
     }
     if (pos < frames) {
       out.fill(0, pos);
       const head = this._items[0];
-      if (head !== undefined && head.starved) head.silentFrames += frames - pos;
+      if (head !== undefined && head.starved) {
+        head.silentFrames += frames - pos;
+        head.fillFrames += frames - pos;
+        this._fillFrames += frames - pos;
+      }
     }
+    this._rendered += frames;
     this._report(out);
+  }
+
+  /** Counts over the player's life, and the buffer's target now. @returns {PlayerStats} */
+  get stats() {
+    return {
+      underruns: this._underruns,
+      fillFrames: this._fillFrames,
+      frames: this._audioFrames,
+      targetMs: ((this._prebuffer + this._growth) * 1000) / this.sourceRate,
+    };
+  }
+
+  /** Frames rendered over the player's life (what `frame` in events counts). */
+  get renderedFrames() {
+    return this._rendered;
+  }
+
+  /**
+   * The item ran out of audio `pos` frames into this block: an underrun, and the buffer
+   * grows (bounded).
+   * @param {PlayItem} item
+   * @param {number} pos
+   */
+  _starve(item, pos) {
+    item.starved = true;
+    item.underruns += 1;
+    this._underruns += 1;
+    this._growthBefore = this._growth;
+    this._growth = Math.min(this._maxGrowth, this._growth + this._grow);
+    this._calm = 0;
+    const playedSamples = this._playedOf(item);
+    this._events.push({ type: "underrun", itemId: item.id, playedSamples, frame: this._rendered + pos });
+  }
+
+  /**
+   * An item resumes after `silentFrames` of underrun fill: the growth for this underrun is
+   * that silence when it is longer than `growMs` (bounded). Nothing grows with `growMs` 0.
+   * @param {number} silentFrames
+   */
+  _recover(silentFrames) {
+    if (this._grow === 0) return;
+    const silence = Math.round((silentFrames * this.sourceRate) / this.outputRate);
+    const wanted = Math.min(this._maxGrowth, this._growthBefore + silence);
+    if (wanted > this._growth) this._growth = wanted;
+  }
+
+  /**
+   * `frames` of item audio were rendered: after each stretch of `calmMs` of them without an
+   * underrun the buffer shrinks one step.
+   * @param {number} frames
+   */
+  _audioRendered(frames) {
+    this._audioFrames += frames;
+    this._calm += frames;
+    if (this._calm < this._calmFrames) return;
+    this._calm -= this._calmFrames;
+    this._growth = Math.max(0, this._growth - this._shrink);
   }
 
   /**
    * Stops playback at once: every queued item is dropped and the next frame is silent.
-   * Chunks that arrive later for a dropped item are ignored.
+   * Chunks that arrive later for a dropped item are ignored. A dropped item that had
+   * underruns has its "underruns" event queued.
    * @returns {{itemId: string | null, playedSamples: number}} the item at the head of the
    *   queue (playing, starved, or still pre-buffering with 0 played) and its source samples
    *   rendered; `itemId` is null when nothing was queued
@@ -255,7 +375,10 @@ export class JitterPlayer {
       head === undefined
         ? { itemId: null, playedSamples: 0 }
         : { itemId: head.id, playedSamples: this._playedOf(head) };
-    for (const item of this._items) this._close(item.id, this._playedOf(item));
+    for (const item of this._items) {
+      this._reportUnderruns(item);
+      this._close(item.id, this._playedOf(item));
+    }
     this._items = [];
     return result;
   }
@@ -337,8 +460,19 @@ export class JitterPlayer {
     const playedSamples = this._playedOf(item);
     this._events.push({ type: "played", itemId: item.id, playedSamples });
     this._events.push({ type: "finished", itemId: item.id, playedSamples });
+    this._reportUnderruns(item);
     this._close(item.id, playedSamples);
     this._items.shift();
+  }
+
+  /**
+   * An item leaves the queue: its underruns, if it had any, go out as one event.
+   * @param {PlayItem} item
+   */
+  _reportUnderruns(item) {
+    if (item.underruns === 0) return;
+    const { underruns: count, fillFrames } = item;
+    this._events.push({ type: "underruns", itemId: item.id, count, fillFrames });
   }
 
   /**

@@ -37,11 +37,15 @@
 //   in  {type: "interrupt"}   stop now -> {type: "interrupted", itemId, playedSamples}
 //   in  {type: "close"}
 //   out {type: "interrupted", itemId: string | null, playedSamples: number}
-//   out {type: "started", itemId}
+//   out {type: "started", itemId, frame}   `frame`: the context's frame of its first sample
 //   out {type: "played", itemId, playedSamples}   every `progressMs` while playing, and last
 //        when the item finishes; playedSamples are 24 kHz source samples rendered
 //   out {type: "finished", itemId, playedSamples}
-//   out {type: "underrun", itemId, playedSamples}, {type: "recovered", itemId, silentFrames}
+//   out {type: "underrun", itemId, playedSamples, frame}, {type: "recovered", itemId,
+//        silentFrames, frame}   `frame`: the context's frame (`currentFrame` count) where
+//        the underrun fill began, where sound came back
+//   out {type: "underruns", itemId, count, fillFrames}   when an item that had underruns
+//        finishes or is dropped: how many, and its frames of underrun fill
 //   out {type: "level", rms}   output level 0..1 every `levelMs`; stops after one 0
 //   out {type: "error", message}   a malformed message (it is otherwise ignored)
 //   out {type: "trace", event: "queued", t, itemId, samples, accepted}   on each push
@@ -50,7 +54,8 @@
 //        (trace messages only with the `trace` option; `t` values are `Date.now()`: the
 //        worklet scope has no `performance`, so they are wall-clock epoch ms, 1 ms steps)
 //   processorOptions: {prebufferMs?: 60, rebufferMs?: 60, progressMs?: 50, levelMs?: 50,
-//        trace?: boolean}
+//        growMs?: 40, maxGrowthMs?: 240, calmMs?: 10000, shrinkMs?: 20, trace?: boolean}
+//        (the buffer's adaptation: see js/lib/player.js)
 
 /** Names of the helpers the capture worklet needs. */
 export const CAPTURE_HELPERS = Object.freeze(["StreamResampler", "Chunker", "floatToPcm16", "rmsLevel"]);
@@ -63,6 +68,7 @@ export const PLAYBACK_HELPERS = Object.freeze(["StreamResampler", "JitterPlayer"
  * @property {any} AudioWorkletProcessor the worklet's base class
  * @property {(name: string, ctor: Function) => void} registerProcessor
  * @property {number} sampleRate
+ * @property {() => number} frameNow the worklet's `currentFrame`, read when called
  * @property {any} [StreamResampler]
  * @property {any} [Chunker]
  * @property {any} [JitterPlayer]
@@ -187,7 +193,7 @@ export function defineCaptureProcessor(env) {
  * @param {WorkletEnv} env
  */
 export function definePlaybackProcessor(env) {
-  const { AudioWorkletProcessor, registerProcessor, sampleRate } = env;
+  const { AudioWorkletProcessor, registerProcessor, sampleRate, frameNow } = env;
   const StreamResampler = env.StreamResampler;
   const JitterPlayer = env.JitterPlayer;
   const fromBuffer = /** @type {NonNullable<WorkletEnv["fromBuffer"]>} */ (env.fromBuffer);
@@ -196,7 +202,8 @@ export function definePlaybackProcessor(env) {
   class RtwPlaybackProcessor extends AudioWorkletProcessor {
     /**
      * @param {{processorOptions?: {prebufferMs?: number, rebufferMs?: number,
-     *   progressMs?: number, levelMs?: number, trace?: boolean}}} [options]
+     *   progressMs?: number, levelMs?: number, growMs?: number, maxGrowthMs?: number,
+     *   calmMs?: number, shrinkMs?: number, trace?: boolean}}} [options]
      */
     constructor(options) {
       super();
@@ -209,6 +216,10 @@ export function definePlaybackProcessor(env) {
         rebufferMs: opts.rebufferMs,
         progressMs: opts.progressMs,
         levelMs: opts.levelMs,
+        growMs: opts.growMs,
+        maxGrowthMs: opts.maxGrowthMs,
+        calmMs: opts.calmMs,
+        shrinkMs: opts.shrinkMs,
       });
       this._scratch = new Float32Array(128);
       this._open = true;
@@ -255,11 +266,16 @@ export function definePlaybackProcessor(env) {
       const channels = outputs[0];
       // With no output connected, time still passes: render into scratch.
       const target = channels && channels.length > 0 ? channels[0] : this._scratch;
+      // the player counts its own frames; events give the context's
+      const origin = frameNow() - this._player.renderedFrames;
       this._player.render(target);
       if (channels) {
         for (let c = 1; c < channels.length; c++) channels[c].set(target);
       }
-      for (const event of this._player.takeEvents()) this.port.postMessage(event);
+      for (const event of this._player.takeEvents()) {
+        if ("frame" in event) event.frame += origin;
+        this.port.postMessage(event);
+      }
       if (this._silenceDue !== null) this._traceSilence(target);
       return true;
     }
@@ -342,6 +358,7 @@ export function workletModuleSource(helpers, names, definitions) {
     "AudioWorkletProcessor",
     "registerProcessor",
     "sampleRate",
+    "frameNow: () => currentFrame",
     ...names,
   ].join(", ");
   for (const define of definitions) parts.push(`(${String(define)})({ ${env} });`);

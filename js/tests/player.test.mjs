@@ -55,7 +55,7 @@ describe("JitterPlayer pre-buffer", () => {
       player.push({ itemId: "a", samples: constant(440 + 32) });
       ({ out, events } = renderBlocks(player, 1));
       assert.equal(countSounding(out), 128, "starts on the next block, with no gap");
-      assert.deepEqual(events[0], { type: "started", itemId: "a" });
+      assert.deepEqual(events[0], { type: "started", itemId: "a", frame: 20 * 128 });
       assert.equal(player.current, "a");
     });
   }
@@ -69,7 +69,7 @@ describe("JitterPlayer pre-buffer", () => {
     assert.deepEqual(
       events.filter((e) => e.type !== "level"),
       [
-        { type: "started", itemId: "a" },
+        { type: "started", itemId: "a", frame: 0 },
         { type: "played", itemId: "a", playedSamples: 240 },
         { type: "finished", itemId: "a", playedSamples: 240 },
       ],
@@ -88,7 +88,7 @@ describe("JitterPlayer pre-buffer", () => {
 describe("JitterPlayer played counter", () => {
   for (const rate of RATES) {
     it(`counts rendered source samples across underruns, never resetting (${rate} Hz)`, () => {
-      const player = makePlayer(rate);
+      const player = makePlayer(rate, { growMs: 0 }); // a fixed buffer: every burst starts
       let sounding = 0;
       let pushed = 0;
       let underruns = 0;
@@ -128,7 +128,7 @@ describe("JitterPlayer played counter", () => {
       const source = new Int16Array(9600);
       source[click] = 30000;
       const run = (stopAfterFrame) => {
-        const player = makePlayer(rate, { prebufferMs: 20 });
+        const player = makePlayer(rate, { prebufferMs: 20, growMs: 0 }); // it must keep starving
         const frame = new Float32Array(1);
         const values = [];
         const played = [];
@@ -188,9 +188,9 @@ describe("JitterPlayer played counter", () => {
     assert.equal(countSounding(out.subarray(0, framesA + framesB)), framesA + framesB, "contiguous");
     const lifecycle = events.filter((e) => e.type === "started" || e.type === "finished");
     assert.deepEqual(lifecycle, [
-      { type: "started", itemId: "a" },
+      { type: "started", itemId: "a", frame: 0 },
       { type: "finished", itemId: "a", playedSamples: 2400 },
-      { type: "started", itemId: "b" },
+      { type: "started", itemId: "b", frame: framesA },
       { type: "finished", itemId: "b", playedSamples: 4800 },
     ]);
     assert.equal(player.played("a"), 2400);
@@ -271,7 +271,7 @@ describe("JitterPlayer completion and interruption", () => {
   });
 
   it("waits for the re-buffer amount before resuming after an underrun", () => {
-    const player = makePlayer(24000, { prebufferMs: 10, rebufferMs: 40 });
+    const player = makePlayer(24000, { prebufferMs: 10, rebufferMs: 40, growMs: 0 });
     player.push({ itemId: "a", samples: constant(256) });
     renderBlocks(player, 4);
     assert.equal(player.played("a"), 256);
@@ -280,7 +280,7 @@ describe("JitterPlayer completion and interruption", () => {
     player.push({ itemId: "a", samples: constant(60) });
     const { out, events } = renderBlocks(player, 1);
     assert.equal(countSounding(out), 128);
-    assert.deepEqual(events[0], { type: "recovered", itemId: "a", silentFrames: 768 });
+    assert.deepEqual(events[0], { type: "recovered", itemId: "a", silentFrames: 768, frame: 1024 });
   });
 });
 
@@ -312,5 +312,191 @@ describe("JitterPlayer events", () => {
     assert.throws(() => makePlayer(44100.5), RangeError);
     assert.throws(() => makePlayer(48000, { prebufferMs: -1 }), RangeError);
     assert.throws(() => new JitterPlayer(/** @type {any} */ ({ outputRate: 48000 })), TypeError);
+  });
+});
+
+/**
+ * Renders blocks until the player reports an underrun (at most `limit` blocks).
+ * @param {JitterPlayer} player
+ * @returns {{out: Float32Array, events: any[]}}
+ */
+function renderUntilStarved(player, limit = 1000) {
+  const chunks = [];
+  const events = [];
+  for (let b = 0; b < limit; b++) {
+    const rendered = renderBlocks(player, 1);
+    chunks.push(rendered.out);
+    events.push(...rendered.events);
+    if (rendered.events.some((e) => e.type === "underrun")) break;
+  }
+  const out = new Float32Array(chunks.length * 128);
+  chunks.forEach((chunk, i) => out.set(chunk, i * 128));
+  return { out, events };
+}
+
+describe("JitterPlayer underruns", () => {
+  for (const rate of RATES) {
+    it(`counts each underrun and its fill frames, where they are (${rate} Hz)`, () => {
+      const player = makePlayer(rate, { growMs: 0 });
+      const parts = [];
+      const events = [];
+      for (let burst = 0; burst < 3; burst++) {
+        player.push({ itemId: "a", samples: constant(3000, 5000 + burst) });
+        const rendered = renderBlocks(player, 80);
+        parts.push(rendered.out);
+        events.push(...rendered.events);
+      }
+      player.push({ itemId: "a", samples: constant(1000, 4000) });
+      player.markDone("a");
+      const last = renderBlocks(player, 20);
+      parts.push(last.out);
+      events.push(...last.events);
+      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const part of parts) {
+        out.set(part, at);
+        at += part.length;
+      }
+      const underruns = events.filter((e) => e.type === "underrun");
+      const recoveries = events.filter((e) => e.type === "recovered");
+      assert.equal(underruns.length, 3, "each burst ran out before the item's end");
+      assert.equal(recoveries.length, 3);
+      // fill: from each underrun's frame to the next recovery's, silent, and only there
+      let fill = 0;
+      for (let i = 0; i < 3; i++) {
+        const [from, to] = [underruns[i].frame, recoveries[i].frame];
+        assert.notEqual(out[from - 1], 0, "sound up to the underrun");
+        assert.ok(out.subarray(from, to).every((v) => v === 0), "silence while starved");
+        assert.notEqual(out[to], 0, "sound again at the recovery");
+        assert.equal(recoveries[i].silentFrames, to - from);
+        fill += to - from;
+      }
+      const firstSound = out.findIndex((v) => v !== 0);
+      const lastSound = out.findLastIndex((v) => v !== 0);
+      assert.equal(lastSound + 1 - firstSound - fill, countSounding(out), "the rest is the item");
+      assert.deepEqual(player.stats, {
+        underruns: 3,
+        fillFrames: fill,
+        frames: countSounding(out),
+        targetMs: 60,
+      });
+      assert.deepEqual(
+        events.filter((e) => e.type === "underruns"),
+        [{ type: "underruns", itemId: "a", count: 3, fillFrames: fill }],
+      );
+      assert.equal(player.played("a"), 10000, "fill is never counted as played");
+    });
+  }
+
+  it("reports the underruns of an item dropped while starved, and none for a clean item", () => {
+    const player = makePlayer(48000);
+    player.push({ itemId: "a", samples: constant(2400) });
+    player.markDone("a");
+    player.push({ itemId: "b", samples: constant(2400) });
+    const { events } = renderUntilStarved(player);
+    assert.ok(!events.some((e) => e.type === "underruns"), "a played to its end without one");
+    renderBlocks(player, 5);
+    player.interrupt();
+    const fill = player.stats.fillFrames;
+    assert.ok(fill >= 5 * 128);
+    assert.deepEqual(
+      player.takeEvents().filter((e) => e.type === "underruns"),
+      [{ type: "underruns", itemId: "b", count: 1, fillFrames: fill }],
+    );
+  });
+});
+
+describe("JitterPlayer adaptive buffer", () => {
+  it("grows the pre-buffer and re-buffer at each underrun, up to its bound", () => {
+    // 24 kHz out: one frame per source sample, and no resampler lookahead held back
+    const player = makePlayer(24000, { prebufferMs: 60, growMs: 40, maxGrowthMs: 100 });
+    assert.equal(player.stats.targetMs, 60);
+    player.push({ itemId: "a", samples: constant(1440) });
+    renderUntilStarved(player);
+    assert.equal(player.stats.targetMs, 100, "one underrun: 40 ms more");
+    const played = player.played("a");
+    // the re-buffer is 100 ms now: 60 ms queued no longer resumes the item
+    player.push({ itemId: "a", samples: constant(2399) });
+    assert.equal(countSounding(renderBlocks(player, 4).out), 0);
+    player.push({ itemId: "a", samples: constant(1) });
+    assert.equal(countSounding(renderBlocks(player, 1).out), 128, "100 ms queued resumes it");
+    renderUntilStarved(player);
+    assert.equal(player.stats.targetMs, 140);
+    player.push({ itemId: "a", samples: constant(4000) });
+    renderUntilStarved(player);
+    assert.equal(player.stats.targetMs, 160, "bounded: 100 ms of growth at most");
+    assert.equal(player.stats.underruns, 3);
+    assert.ok(player.played("a") > played);
+    // a new item starts on the grown pre-buffer too
+    player.interrupt();
+    player.push({ itemId: "b", samples: constant(3839) }); // 160 ms less one sample
+    assert.equal(countSounding(renderBlocks(player, 4).out), 0);
+    player.push({ itemId: "b", samples: constant(1) });
+    assert.equal(countSounding(renderBlocks(player, 1).out), 128);
+  });
+
+  it("grows by the silence of a long underrun, once the item resumes, up to its bound", () => {
+    const player = makePlayer(24000, { prebufferMs: 60, growMs: 40, maxGrowthMs: 400 });
+    player.push({ itemId: "a", samples: constant(1440) });
+    renderUntilStarved(player);
+    renderBlocks(player, 20); // a delivery stall: 2,560 frames more of silence
+    player.push({ itemId: "a", samples: constant(4800) }); // the backlog at once
+    const { events } = renderBlocks(player, 1);
+    const recovered = events.find((e) => e.type === "recovered");
+    assert.ok(recovered.silentFrames > 2560);
+    // 24 kHz out: the silence in frames is the silence in source samples
+    assert.equal(player.stats.targetMs, ((1440 + recovered.silentFrames) * 1000) / 24000);
+    renderUntilStarved(player);
+    renderBlocks(player, 100); // over 0.5 s of silence: the growth stops at its bound
+    player.push({ itemId: "a", samples: constant(24000) });
+    renderBlocks(player, 1);
+    assert.equal(player.stats.targetMs, 460);
+  });
+
+  it("shrinks back one step per calm stretch of audio rendered, down to the configured one", () => {
+    const player = makePlayer(24000, {
+      prebufferMs: 60,
+      growMs: 40,
+      maxGrowthMs: 200,
+      calmMs: 1000,
+      shrinkMs: 20,
+    });
+    player.push({ itemId: "a", samples: constant(1440) });
+    renderUntilStarved(player);
+    player.push({ itemId: "a", samples: constant(2400) });
+    renderUntilStarved(player);
+    assert.equal(player.stats.targetMs, 140);
+    player.push({ itemId: "a", samples: constant(24000 * 8) });
+    const steps = [];
+    for (let second = 0; second < 6; second++) {
+      const { out } = renderBlocks(player, 188); // just over a second: 24,064 frames
+      assert.equal(countSounding(out), 188 * 128);
+      steps.push(player.stats.targetMs);
+    }
+    assert.deepEqual(steps, [120, 100, 80, 60, 60, 60]);
+    assert.equal(player.stats.underruns, 2, "no underrun meanwhile");
+  });
+
+  it("restarts the calm stretch at each underrun, and idles without shrinking", () => {
+    const player = makePlayer(24000, { prebufferMs: 20, calmMs: 1000, growMs: 40 });
+    player.push({ itemId: "a", samples: constant(20000) });
+    renderUntilStarved(player); // 0.83 s played, then an underrun
+    assert.equal(player.stats.targetMs, 60);
+    player.push({ itemId: "a", samples: constant(20000) });
+    renderUntilStarved(player); // 0.83 s more: no stretch of 1 s without an underrun
+    assert.equal(player.stats.targetMs, 100);
+    player.interrupt();
+    renderBlocks(player, 1000); // 5 s of silence with nothing queued: not a calm stretch
+    assert.equal(player.stats.targetMs, 100);
+  });
+
+  it("keeps a fixed buffer with growMs 0, and refuses bad adaptation options", () => {
+    const player = makePlayer(24000, { growMs: 0 });
+    player.push({ itemId: "a", samples: constant(1440) });
+    renderUntilStarved(player);
+    assert.equal(player.stats.targetMs, 60);
+    assert.throws(() => makePlayer(48000, { growMs: -1 }), /growMs must be in 0\.\.10000, got -1/);
+    assert.throws(() => makePlayer(48000, { calmMs: 0 }), /calmMs must be in 1\.\.600000, got 0/);
+    assert.throws(() => makePlayer(48000, { maxGrowthMs: Number.NaN }), /maxGrowthMs/);
   });
 });

@@ -442,6 +442,7 @@ describe("the audio engine with a stand-in Web Audio", () => {
       constructor(options) {
         this.options = options;
         this.state = initialState;
+        this.sampleRate = 44100; // the fake microphone's, as in Chromium
         this.destination = { name: "destination" };
         this.audioWorklet = { addModule: async (url) => log.modules.push(url) };
         log.contexts.push(this);
@@ -520,6 +521,10 @@ describe("the audio engine with a stand-in Web Audio", () => {
         { type: "played", item_id: "a", played_samples: 2 },
         { type: "played", item_id: "a", played_samples: 4 },
       ]);
+      // an item's underruns, their fill in 24 kHz samples as played_samples counts
+      player.port.onmessage({ data: { type: "underruns", itemId: "a", count: 2, fillFrames: 4410 } });
+      const underruns = { type: "underruns", item_id: "a", count: 2, fill_samples: 2400 };
+      assert.deepEqual(m.sent.at(-1).content, underruns);
 
       m.fire("msg:custom", { type: "interrupt" });
       assert.deepEqual(player.port.posted.at(-1).message, { type: "interrupt" });

@@ -45,7 +45,8 @@ export class FakePort {
  * @param {string} source
  * @param {number} sampleRate
  * @param {Map<string, Function>} [registry]
- * @returns {{registry: Map<string, Function>, create: (name: string, options?: object) => any}}
+ * @returns {{registry: Map<string, Function>, context: any,
+ *   create: (name: string, options?: object) => any}}
  */
 export function evaluateWorklet(source, sampleRate, registry = new Map()) {
   class AudioWorkletProcessor {
@@ -64,11 +65,18 @@ export function evaluateWorklet(source, sampleRate, registry = new Map()) {
     }
     registry.set(name, ctor);
   };
-  // Only JavaScript built-ins and the three worklet globals: no console, no timers.
-  const context = vm.createContext({ AudioWorkletProcessor, registerProcessor, sampleRate });
+  // Only JavaScript built-ins and the worklet globals: no console, no timers. The test moves
+  // `currentFrame` on (`scope.context.currentFrame`) as the audio thread would.
+  const context = vm.createContext({
+    AudioWorkletProcessor,
+    registerProcessor,
+    sampleRate,
+    currentFrame: 0,
+  });
   new vm.Script(source, { filename: "worklet.js" }).runInContext(context);
   return {
     registry,
+    context,
     create(name, options = {}) {
       const Ctor = registry.get(name);
       if (Ctor === undefined) throw new Error(`${name} is not registered`);

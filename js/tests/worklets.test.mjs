@@ -189,7 +189,7 @@ describe("rtw-playback", () => {
     assert.ok(Math.abs(gain) < 0.1, `gain ${gain.toFixed(3)} dB`);
 
     const messages = processor.port.posted.map((p) => p.message);
-    assert.deepEqual(messages[0], { type: "started", itemId: "item_1" });
+    assert.deepEqual(messages[0], { type: "started", itemId: "item_1", frame: 0 });
     const finished = messages.filter((m) => m.type === "finished");
     assert.deepEqual(finished, [{ type: "finished", itemId: "item_1", playedSamples: 12000 }]);
     const played = messages.filter((m) => m.type === "played").map((m) => m.playedSamples);
@@ -221,6 +221,43 @@ describe("rtw-playback", () => {
     assert.ok(play(processor, 4).every((v) => v === 0));
     processor.port.send({ type: "push", itemId: "item_2", buffer: samples.buffer.slice(0, 960) });
     assert.ok(play(processor, 20).every((v) => v === 0), "late audio of an interrupted item");
+  });
+
+  it("reports underruns at the context's frames, and each starved item's fill", () => {
+    const scope = evaluateWorklet(playbackWorkletSource(helpers), 24000);
+    const processor = scope.create("rtw-playback", { processorOptions: { growMs: 0 } });
+    scope.context.currentFrame = 128 * 1000; // the context ran before the node was made
+    const blocks = [];
+    const render = (count) => {
+      for (let b = 0; b < count; b++) {
+        const out = new Float32Array(128);
+        processor.process([], [[out]], {});
+        scope.context.currentFrame += 128;
+        blocks.push(out);
+      }
+    };
+    render(3); // nothing queued: silence that is no fill
+    processor.port.send({ type: "push", itemId: "a", buffer: new Int16Array(2000).fill(3000).buffer });
+    render(30);
+    processor.port.send({ type: "push", itemId: "a", buffer: new Int16Array(2000).fill(3000).buffer });
+    render(10);
+    processor.port.send({ type: "interrupt" });
+    render(2);
+    const messages = processor.port.posted.map((p) => p.message);
+    const underrun = messages.find((m) => m.type === "underrun");
+    const recovered = messages.find((m) => m.type === "recovered");
+    // 3 idle blocks, then 2000 samples at 24 kHz: the first 2000 frames of the item
+    assert.equal(underrun.frame, 128 * 1003 + 2000);
+    assert.equal(recovered.frame, 128 * 1033, "the second push came after block 33");
+    assert.equal(recovered.silentFrames, 128 * 30 - 2000);
+    const output = new Float32Array(blocks.length * 128);
+    blocks.forEach((block, i) => output.set(block, i * 128));
+    const at = (frame) => output[frame - 128 * 1000];
+    assert.notEqual(at(underrun.frame - 1), 0);
+    assert.equal(at(underrun.frame), 0);
+    assert.notEqual(at(recovered.frame), 0);
+    const report = messages.filter((m) => m.type === "underruns");
+    assert.deepEqual(report, [{ type: "underruns", itemId: "a", count: 1, fillFrames: 128 * 30 - 2000 }]);
   });
 
   it("reports malformed messages and keeps playing", () => {

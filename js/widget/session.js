@@ -392,6 +392,13 @@ export class RtwSession {
         this.emit({ kind: "audio" });
         break;
       }
+      case "underruns": {
+        // in 24 kHz samples, the unit of played_samples, whatever the context's rate
+        const rate = this.ctx !== null ? this.ctx.sampleRate : 24000;
+        const fill = Math.round((msg.fillFrames * 24000) / rate);
+        this.model.send({ type: "underruns", item_id: msg.itemId, count: msg.count, fill_samples: fill });
+        break;
+      }
       case "level":
         this.outLevel = msg.rms;
         this.emit({ kind: "levels" });

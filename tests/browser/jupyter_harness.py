@@ -90,8 +90,12 @@ async def _rtw_add_notes(count):
 # - the playback node's output also feeds a recorder worklet (``window.__rtwTap``): after
 #   ``__rtwTap.start()``, every rendered frame is kept, with a mark at the first frame
 #   rendered after each ``interrupt`` posted to the player; ``await __rtwTap.dump()`` gives
-#   ``{samples, marks, rate}``; the audio pushed to the player is kept per item in
-#   ``__rtwTap.pushed`` (Int16Array chunks, copied before they are transferred).
+#   ``{samples, first, marks, rate}`` (``first``: the context's frame of the first sample);
+#   the audio pushed to the player is kept per item in ``__rtwTap.pushed`` (Int16Array
+#   chunks, copied before they are transferred), and the player's ``started``,
+#   ``underrun`` and ``recovered`` messages in ``__rtwTap.events`` (their ``frame`` is the
+#   context's: where an item's first sample plays; its underrun fill runs from an
+#   underrun's frame to the next recovery's).
 AUDIO_TAP_SCRIPT = """(() => {
   window.__rtwTrace = [];
   window.__rtwStreams = [];
@@ -136,8 +140,12 @@ AUDIO_TAP_SCRIPT = """(() => {
     }
     registerProcessor("rtw-test-recorder", RtwTestRecorder);`;
   const recorderUrl = URL.createObjectURL(new Blob([RECORDER], {type: "text/javascript"}));
-  const tap = {recorder: null, pushed: new Map(), answer: null};
-  tap.start = () => { tap.pushed.clear(); tap.recorder.port.postMessage({type: "start"}); };
+  const tap = {recorder: null, pushed: new Map(), events: [], answer: null};
+  tap.start = () => {
+    tap.pushed.clear();
+    tap.events = [];
+    tap.recorder.port.postMessage({type: "start"});
+  };
   tap.dump = () => new Promise((resolve) => {
     tap.answer = resolve;
     tap.recorder.port.postMessage({type: "dump"});
@@ -160,6 +168,10 @@ AUDIO_TAP_SCRIPT = """(() => {
       recorder.port.onmessage = (event) => tap.answer && tap.answer(event.data);
       tap.recorder = recorder;
       const port = this.port;
+      port.addEventListener("message", (event) => {
+        const type = event.data && event.data.type;
+        if (["started", "underrun", "recovered"].includes(type)) tap.events.push(event.data);
+      });
       const post = port.postMessage.bind(port);
       port.postMessage = (message, transfer) => {
         if (message && message.type === "interrupt") recorder.port.postMessage({type: "mark"});

@@ -1,10 +1,12 @@
 """The widget in real Chromium, in JupyterLab and Notebook 7, with a real kernel and comm.
 
-One JupyterLab page carries a conversation through the module's tests, in order: connect,
+One JupyterLab page carries a conversation through the module's tests, in order (each test
+also sets up what it needs, connecting or adding items, so that it runs alone): connect,
 a text reply played to the end, HTML shown as text, a tool call card, then the microphone:
 speech detected by the server's voice activity detection, an answer, and a barge-in by the
 looping fake microphone that stops playback and truncates the answer where it stopped
-(checked against the page's rendered output, tapped by :data:`AUDIO_TAP_SCRIPT`), a kernel
+(checked against the page's rendered output, tapped by :data:`AUDIO_TAP_SCRIPT`, but for the
+frames the player reports as underrun fill, which a busy machine causes), a kernel
 blocked for two seconds while the mic streams, push-to-talk, reloads (after and during an
 answer), hundreds of items more, and the widget's cell run again. Screenshots of the widget
 in the light and dark themes go to a temporary folder, or to docs/ when
@@ -69,6 +71,28 @@ def send_text(page: Any, text: str) -> None:
     page.press(".rtw-text", "Enter")
 
 
+def connected(page: Any) -> Any:
+    """The page with its widget connected: each test sets up what it needs, so that it also
+    runs alone (``-k``), not only after the tests before it."""
+    if page.locator(".rtw").get_attribute("data-connection") != "connected":
+        page.click(".rtw-connect")
+        page.wait_for_selector('.rtw[data-connection="connected"]', timeout=15_000)
+    return page
+
+
+def completed_answers(page: Any) -> int:
+    return page.locator('.rtw-msg[data-role="assistant"][data-status="completed"]').count()
+
+
+def wait_for_completed_answers(page: Any, count: int) -> None:
+    page.wait_for_function(
+        "(n) => document.querySelectorAll("
+        '\'.rtw-msg[data-role="assistant"][data-status="completed"]\').length >= n',
+        arg=count,
+        timeout=15_000,
+    )
+
+
 @pytest.fixture(scope="module")
 def lab(jupyter_factory: Callable[[str], Jupyter]) -> Jupyter:
     return jupyter_factory("lab")
@@ -96,14 +120,15 @@ def appended_samples(server: LocalRealtimeServer) -> int:
 
 # Where the page's rendered output says an interrupted answer stopped. The recorder tapped
 # the playback node's output (AUDIO_TAP_SCRIPT); the answer's audio is what the page pushed
-# to the player. The answer starts at the output frame that matches the start of its audio
-# best; from there, each rendered frame moves the position in the answer on by 24000/rate
-# samples, except a frame of pure silence where the answer has sound (the player starved).
-# The mark is the first frame rendered after the interrupt reached the player. Returns the
-# position reached at the mark, and how long the output still had sound after it.
+# to the player. The answer starts at the frame the player says it started it; from there,
+# each rendered frame moves the position in the answer on by 24000/rate samples, except the
+# frames the player reported as underrun fill (from an "underrun" to the next "recovered",
+# in the context's frames), which must be silent. The mark is the first frame rendered after
+# the interrupt reached the player. Returns the position reached at the mark, how many
+# frames matched the answer there, and how long the output still had sound after the mark.
 ANALYZE_CUT = """async (itemId) => {
   const tap = window.__rtwTap;
-  const {samples: y, marks, rate} = await tap.dump();
+  const {samples: y, first, marks, rate} = await tap.dump();
   const chunks = tap.pushed.get(itemId) || [];
   const total = chunks.reduce((n, c) => n + c.length, 0);
   const x = new Float32Array(total);
@@ -118,49 +143,28 @@ ANALYZE_CUT = """async (itemId) => {
     if (i + 1 >= x.length) return i < x.length ? x[i] : 0;
     return x[i] * (1 - f) + x[i + 1] * f;
   };
-  const quiet = Math.round(0.1 * rate);
-  let run = quiet, best = null;
-  for (let i = 0; i < y.length; i++) {
-    if (y[i] === 0) { run += 1; continue; }
-    if (run >= quiet) {
-      for (let o = -8; o <= 8; o++) {
-        const f0 = i + o, n = Math.min(2400, y.length - f0);
-        if (f0 < 0 || n < 100) continue;
-        let err = 0;
-        for (let j = 0; j < n; j++) err += Math.abs(y[f0 + j] - source(j * step));
-        err /= n;
-        if (best === null || err < best.err) best = {f0, err};
-      }
+  const events = tap.events.filter((e) => e.itemId === itemId);
+  const started = events.find((e) => e.type === "started");
+  if (started === undefined) return {error: "the player did not start the item", events};
+  const onset = started.frame - first;
+  const fills = [];  // [from, to) in recorded frames
+  for (const e of events) {
+    if (e.type === "underrun") fills.push([e.frame - first, Infinity]);
+    else if (e.type === "recovered" && fills.length > 0 && fills.at(-1)[1] === Infinity) {
+      fills.at(-1)[1] = e.frame - first;
     }
-    run = 0;
   }
-  if (best === null) return {error: "no onset in the output"};
-  const mark = marks.find((m) => m > best.f0);
-  if (mark === undefined) return {error: "no interrupt mark after the onset", marks, best};
-  // Silence the output rendered may be the answer's own pause or the player starving: where
-  // sound comes back, the position is set where the answer fits the next frames best.
-  const fit = (f, q) => {
-    let err = 0;
-    for (let j = 0; j < 256 && f + j < mark; j++) err += Math.abs(y[f + j] - source(q + j * step));
-    return err;
-  };
-  let p = 0, starved = 0, mismatched = 0, zeros = 0;
-  for (let f = best.f0; f < mark; f++) {
-    if (y[f] === 0) {
-      zeros += 1;
-      p += step;
+  const inFill = (f) => fills.some(([from, to]) => f >= from && f < to);
+  const mark = marks.find((m) => m > onset);
+  if (onset < 0 || mark === undefined) return {error: "no interrupt mark after it", marks, onset};
+  let p = 0, compared = 0, mismatched = 0, fillFrames = 0, fillSound = 0;
+  for (let f = onset; f < mark; f++) {
+    if (inFill(f)) {
+      fillFrames += 1;
+      if (y[f] !== 0) fillSound += 1;
       continue;
     }
-    if (zeros >= 32) {
-      let back = 0, least = fit(f, p);
-      for (let d = 1; d <= zeros; d++) {
-        const err = fit(f, p - d * step);
-        if (err < least) { least = err; back = d; }
-      }
-      p -= back * step;
-      starved += back;
-    }
-    zeros = 0;
+    compared += 1;
     if (Math.abs(y[f] - source(p)) > 0.05) mismatched += 1;
     p += step;
   }
@@ -168,8 +172,9 @@ ANALYZE_CUT = """async (itemId) => {
   const end = Math.min(y.length, mark + Math.round(0.4 * rate));
   for (let f = mark; f < end; f++) if (y[f] !== 0) lastSound = f;
   return {
-    rate, onsetError: best.err, frames: mark - best.f0, mismatched,
-    playedMs: p * 1000 / 24000, starvedMs: starved * 1000 / rate,
+    rate, onset, frames: mark - onset, compared, mismatched,
+    underruns: fills.filter(([from]) => from < mark).length, fillFrames, fillSound,
+    playedMs: p * 1000 / 24000,
     soundAfterMs: lastSound < 0 ? 0 : (lastSound + 1 - mark) * 1000 / rate,
     recordedAfterMs: (y.length - mark) * 1000 / rate,
     pushedMs: x.length * 1000 / 24000,
@@ -188,29 +193,31 @@ def test_the_widget_renders_and_connects(page: Any) -> None:
 
 
 def test_a_reply_is_played_to_the_end(page: Any) -> None:
+    connected(page)
+    before = kernel_stats(page)
+    answers = completed_answers(page)
     send_text(page, "hello")
-    page.wait_for_selector('.rtw-msg[data-role="assistant"][data-status="completed"]')
+    wait_for_completed_answers(page, answers + 1)
     assert assistant_items(page).last.locator(".rtw-content").inner_text() == "You said: hello."
 
     def played_all() -> dict[str, Any] | None:
         stats = kernel_stats(page)
-        (item_id,) = stats["received"]
+        (item_id,) = set(stats["received"]) - set(before["received"])
         played = stats["played"].get(item_id, 0)
         return stats if played and abs(played - stats["received"][item_id]) <= 24 else None
 
     stats = wait_until(played_all, 10, "the browser to report the reply played")
-    (item_id,) = stats["received"]
+    (item_id,) = set(stats["received"]) - set(before["received"])
     assert stats["received"][item_id] > 24_000  # over a second of audio
-    assert stats["interruptions"] == []
+    assert stats["interruptions"] == before["interruptions"]
 
 
 def test_html_from_the_model_is_shown_as_text(page: Any) -> None:
+    connected(page)
     payload = "<img src=x onerror=alert(1)><b>bold</b>"
+    answers = completed_answers(page)
     send_text(page, payload)
-    done = '.rtw-msg[data-role="assistant"][data-status="completed"]'
-    page.wait_for_function(
-        "([sel, n]) => document.querySelectorAll(sel).length >= n", arg=[done, 2]
-    )
+    wait_for_completed_answers(page, answers + 1)
     answer = assistant_items(page).last.locator(".rtw-content").inner_text()
     assert answer == f"You said: {payload}."
     user = page.locator('.rtw-msg[data-role="user"]').last.locator(".rtw-content").inner_text()
@@ -221,6 +228,7 @@ def test_html_from_the_model_is_shown_as_text(page: Any) -> None:
 
 
 def test_a_tool_call_shows_as_a_card(page: Any) -> None:
+    connected(page)
     send_text(page, "please call get_weather for Paris")
     card = page.locator('.rtw-tool[data-tool-state="done"]')
     card.wait_for(timeout=15_000)
@@ -238,6 +246,7 @@ def test_a_tool_call_shows_as_a_card(page: Any) -> None:
 
 
 def test_script_bearing_tool_arguments_and_outputs_show_as_text(page: Any) -> None:
+    connected(page)
     city = "<img src=x onerror=window.__rtwPwned=1><b>Lyon</b>"
     send_text(page, "please call get_weather " + json.dumps({"city": city}))
     card = page.locator('.rtw-tool[data-tool-state="done"]').last
@@ -253,6 +262,7 @@ def test_a_script_bearing_tool_name_from_the_server_shows_as_text(
     page: Any, realtime_server: LocalRealtimeServer
 ) -> None:
     """The client refuses such names for its own tools; a server may still send one."""
+    connected(page)
     name = "<img src=x onerror=window.__rtwPwned=2><script>window.__rtwPwned=3</script>"
     item = {
         "id": "item_injected_call",
@@ -277,10 +287,13 @@ def test_a_script_bearing_tool_name_from_the_server_shows_as_text(
 def test_speech_is_answered_and_a_barge_in_truncates_the_answer(
     page: Any, realtime_server: LocalRealtimeServer
 ) -> None:
+    connected(page)
     before = kernel_stats(page)
-    page.evaluate("() => window.__rtwTap.start()")
     page.click(".rtw-mic")
     page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
+    # the playback node (and the tap's recorder beside it) exists once the audio started
+    page.wait_for_function("() => window.__rtwTap.recorder !== null", timeout=10_000)
+    page.evaluate("() => window.__rtwTap.start()")
     # The server's VAD hears the fake mic's speech: a user audio item appears.
     page.wait_for_selector(
         '.rtw-msg[data-role="user"] .rtw-notes:text-matches("audio [0-9.]+ s")', timeout=15_000
@@ -308,9 +321,12 @@ def test_speech_is_answered_and_a_barge_in_truncates_the_answer(
     page.wait_for_selector('.rtw[data-mic="off"]')
     assert "error" not in cut, cut
     assert cut["recordedAfterMs"] >= 400, cut
-    # the output rendered exactly this answer's audio from its onset up to the cut
-    assert cut["onsetError"] < 0.01, cut
-    assert cut["mismatched"] <= cut["frames"] // 100, cut
+    # the output rendered exactly this answer's audio from where the player started it up to
+    # the cut, but for the frames it reported as underrun fill (a busy machine starves it),
+    # silent
+    assert cut["fillSound"] == 0, cut
+    assert cut["compared"] >= 0.2 * cut["rate"], cut  # at least 200 ms of it compared
+    assert cut["mismatched"] <= cut["compared"] // 100, cut
     # silent within 50 ms of the interrupt reaching the page (and for 400 ms after)
     assert cut["soundAfterMs"] <= 50, cut
 
@@ -340,6 +356,7 @@ def test_a_kernel_blocked_for_two_seconds_loses_no_microphone_audio(
     page: Any, realtime_server: LocalRealtimeServer
 ) -> None:
     """Comm messages wait while a cell blocks (time.sleep); then every chunk arrives."""
+    connected(page)
 
     def settled() -> list[int] | None:
         first = appended_samples(realtime_server)
@@ -383,6 +400,7 @@ def test_push_to_talk(page: Any, realtime_server: LocalRealtimeServer) -> None:
 
         return realtime_server.call_in_thread(count())
 
+    connected(page)
     page.select_option(".rtw-turn", "manual")
     page.wait_for_selector('.rtw[data-turn="manual"] .rtw-ptt:visible')
     wait_until(
@@ -451,6 +469,11 @@ def save_notebook(page: Any) -> None:
 
 
 def test_a_reloaded_page_rebuilds_the_conversation(page: Any) -> None:
+    connected(page)
+    while page.locator(".rtw-item").count() < 8:  # a conversation worth rebuilding
+        answers = completed_answers(page)
+        send_text(page, f"note {answers}")
+        wait_for_completed_answers(page, answers + 1)
     shown = page.locator(".rtw-item:visible").all_inner_texts()
     assert len(shown) >= 8
     save_notebook(page)
@@ -463,7 +486,13 @@ def test_a_reloaded_page_rebuilds_the_conversation(page: Any) -> None:
 
 
 def test_a_page_reloaded_mid_answer_rebuilds_it_and_the_answer_plays_on(page: Any) -> None:
-    words = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+    connected(page)
+    # about 18 s of speech: longer than a reload takes on a busy machine, so the answer is
+    # still streaming when the page comes back (audio sent while no page listens is lost)
+    ones = "one two three four five six seven eight nine"
+    teens = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"
+    twenties = " ".join(f"twenty-{n}" for n in ones.split(" "))
+    words = f"{ones} {teens} twenty {twenties} thirty"
     send_text(page, words)
     flying = '.rtw-msg[data-role="assistant"][data-status="in_progress"]'
     page.wait_for_selector(flying, timeout=10_000)
@@ -479,21 +508,27 @@ def test_a_page_reloaded_mid_answer_rebuilds_it_and_the_answer_plays_on(page: An
     answer.wait_for(timeout=10_000)
     # the answer is shown and completes in the reloaded page, transcript whole
     page.wait_for_selector(
-        f'.rtw-msg[data-item-id="{item_id}"][data-status="completed"]', timeout=20_000
+        f'.rtw-msg[data-item-id="{item_id}"][data-status="completed"]', timeout=40_000
     )
     assert answer.locator(".rtw-content").inner_text() == f"You said: {words}."
     assert page.locator(f'.rtw-msg[data-item-id="{item_id}"]').count() == 1
 
     # its rest is played there, and counted as positions in the whole answer
-    def played_to_the_end() -> bool:
-        stats = kernel_stats(page)
-        return abs(stats["played"].get(item_id, 0) - stats["received"][item_id]) <= 24
+    last: dict[str, Any] = {}
 
-    wait_until(played_to_the_end, 15, "the rest of the answer played after the reload")
+    def played_to_the_end() -> bool:
+        last.update(kernel_stats(page))
+        return abs(last["played"].get(item_id, 0) - last["received"][item_id]) <= 24
+
+    try:
+        wait_until(played_to_the_end, 40, "the rest of the answer played after the reload")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {item_id}, {last}") from None
     assert kernel_stats(page)["error"] == ""
 
 
 def test_the_key_never_reached_the_page(page: Any) -> None:
+    connected(page)  # the page saw the connection's traffic
     assert page.evaluate(KERNEL_EXEC, "import os; print(os.environ['OPENAI_API_KEY'][:7])") == (
         "sk-test\n"
     ), "the kernel holds the key"
@@ -505,6 +540,7 @@ def test_the_key_never_reached_the_page(page: Any) -> None:
 def test_a_long_conversation_renders_item_by_item(page: Any) -> None:
     """Hundreds of items more: each arrives alone and is rendered alone, a deleted one goes at
     once, and the page ends up showing exactly the kernel's items, in order."""
+    connected(page)
     count = 300
     before = page.locator(".rtw-item").count()
     out = page.evaluate(KERNEL_EXEC, f"{KERNEL_ADD_NOTES}\nprint(await _rtw_add_notes({count}))")
@@ -529,6 +565,7 @@ def test_a_long_conversation_renders_item_by_item(page: Any) -> None:
 
 
 def test_running_the_widget_cell_again_stops_the_old_conversation(page: Any) -> None:
+    connected(page)
     page.click(".rtw-mic")
     page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
     out = page.evaluate(KERNEL_EXEC, "_old = w; print(_old.mic, _old.client.is_connected())")
