@@ -75,10 +75,13 @@ test: lint typecheck pytest nodetest
 
 # The floors in pyproject.toml, proved: a venv of its own with every runtime dependency (the
 # runtime extras' too) at the lowest version pyproject.toml allows, read by tools/floors.py,
-# and the development tools at whatever versions fit; then the tests.
+# and the development tools at whatever versions fit; then the tests: every test but the
+# real-browser ones, and of those the ones that load the widget's frontend into JupyterLab
+# (anywidget's and ipywidgets' lowest versions in a real page). MIN_PYTEST adds options.
 MIN_VENV := .venv-min
 MIN_STAMP := $(MIN_VENV)/.installed
 MIN_PYTEST ?=
+MIN_BROWSER := renders_and_connects or shows_as_a_card or a_reply_is_played
 
 $(MIN_STAMP): pyproject.toml tools/floors.py
 	rm -rf $(MIN_VENV)
@@ -91,7 +94,8 @@ $(MIN_STAMP): pyproject.toml tools/floors.py
 
 test-min: $(MIN_STAMP) browser-deps
 	@echo "lowest allowed versions:" $$(cat $(MIN_VENV)/floors.txt)
-	$(MIN_VENV)/bin/pytest -q $(MIN_PYTEST)
+	$(MIN_VENV)/bin/pytest -q -m "not browser and not soak" $(MIN_PYTEST)
+	$(MIN_VENV)/bin/pytest -q tests/browser/test_widget_browser.py -k "$(MIN_BROWSER)" $(MIN_PYTEST)
 
 bench: venv
 	$(BIN)/python -m benchmarks
