@@ -612,7 +612,7 @@ class RealtimeAPI(RealtimeEventHandler):
             self._bad_frame(InvalidEventError(None, "<event>", "must be a json object"))
             return
         try:
-            event = self.redactor.value(event)  # a server may echo what it was sent
+            event = self.redactor.value(event, text=frame)  # a server may echo what it was sent
         except RecursionError:
             self._bad_frame(ProtocolError("received json nested too deeply to redact"))
             return

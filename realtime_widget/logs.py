@@ -119,19 +119,24 @@ class Redactor:
         """``text`` with credentials blanked (see :func:`redact`)."""
         return redact(text, self._secrets)
 
-    def value(self, value: Any) -> Any:
+    def value(self, value: Any, *, text: str | None = None) -> Any:
         """``value`` with every secret blanked in its strings, dict keys included, through
         dicts, lists and tuples. Whatever holds no secret is returned as it is (the same
-        object); what does is copied, never changed in place."""
-        if not self._secrets or not self._may_hold(value):
+        object); what does is copied, never changed in place. ``text``, the JSON text
+        ``value`` was just parsed from, is looked through instead of serialising the value
+        again (a received event: its frame)."""
+        if not self._secrets or not self._may_hold(value, text):
             return value
         return self._value(value)
 
-    def _may_hold(self, value: Any) -> bool:
+    def _may_hold(self, value: Any, text: str | None) -> bool:
         """Whether a secret may be in ``value``: one pass of C over its JSON text first (a
         value of a thousand items is walked in Python in tens of milliseconds)."""
         if self._escaped:
             return True  # a secret JSON would escape cannot be found in the text
+        if text is not None and "\\u" not in text:
+            # no \u escape can spell a secret's characters: the text shows it if it holds it
+            return any(secret in text for secret in self._secrets)
         try:
             text = json.dumps(value, ensure_ascii=False, default=_opaque)
         except (TypeError, ValueError, RecursionError):  # keys JSON cannot take: walk it all

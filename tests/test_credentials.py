@@ -216,6 +216,18 @@ def test_the_redactor_scrubs_values_in_depth_and_copies_only_what_it_changes() -
     assert "sk-secret" not in repr(redactor)
 
 
+def test_the_redactor_reads_a_received_frame_as_the_value_it_parsed_to() -> None:
+    redactor = Redactor(["sk-secret"])
+    plain = '{"type": "error", "message": "bad key sk-secret"}'
+    spelled = '{"type": "error", "message": "bad key sk-\\u0073ecret"}'  # \u escapes
+    clean = '{"type": "response.output_audio.delta", "delta": "AAAA"}'
+    for frame in (plain, spelled):
+        event = json.loads(frame)
+        assert redactor.value(event, text=frame)["message"] == "bad key <redacted>"
+    event = json.loads(clean)
+    assert redactor.value(event, text=clean) is event
+
+
 # -- redirects ---------------------------------------------------------------------------------
 
 
