@@ -11,6 +11,8 @@ Notebook 7) with a real kernel, and the local realtime server, all on loopback.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -93,3 +95,21 @@ def browser(chromium: Path, speech_wav: Path) -> Iterator[Any]:
         launched = launch_chromium(playwright, speech_wav)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Jupyter's folders in ``tmp_path`` for ``make demo`` (``python -m realtime_widget.demo``),
+    and a notebook to open, ``tmp_path / "talk.ipynb"``."""
+    home = tmp_path / "home"
+    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1"}
+    for name in ("CONFIG", "DATA", "RUNTIME"):
+        folder = home / name.lower()
+        folder.mkdir(parents=True)
+        env[f"JUPYTER_{name}_DIR"] = str(folder)
+    env["IPYTHONDIR"] = str(home / "ipython")
+    env.pop("REALTIME_WIDGET_URL", None)
+    (tmp_path / "talk.ipynb").write_text(
+        json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    yield env

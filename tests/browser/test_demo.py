@@ -7,7 +7,6 @@ In the browser folder because it starts a real JupyterLab (a few seconds); it op
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -15,37 +14,22 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 from jupyter_harness import free_port
 
 
-@pytest.fixture
-def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Jupyter's folders in ``tmp_path``, and a notebook to open."""
-    home = tmp_path / "home"
-    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1"}
-    for name in ("CONFIG", "DATA", "RUNTIME"):
-        folder = home / name.lower()
-        folder.mkdir(parents=True)
-        env[f"JUPYTER_{name}_DIR"] = str(folder)
-    env["IPYTHONDIR"] = str(home / "ipython")
-    env.pop("REALTIME_WIDGET_URL", None)
-    (tmp_path / "talk.ipynb").write_text(
-        json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-    )
-    yield env
-
-
-def start_demo(tmp_path: Path, env: dict[str, str], port: int) -> subprocess.Popen[str]:
+def start_demo(
+    notebook: Path, env: dict[str, str], port: int, stderr: Any = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """``python -m realtime_widget.demo`` on ``notebook``; its output is read with
+    :func:`read_until`. ``stderr``: a file for a long run (JupyterLab logs there too)."""
     command = [sys.executable, "-m", "realtime_widget.demo", "--port", str(port)]
-    command += ["--notebook", str(tmp_path / "talk.ipynb"), "--startup-timeout", "45"]
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    command += ["--notebook", str(notebook), "--startup-timeout", "45"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
 
 def read_until(demo: subprocess.Popen[str], prefix: str, timeout: float) -> str:
@@ -67,7 +51,7 @@ def test_the_printed_url_answers_and_sigterm_leaves_nothing_running(
     tmp_path: Path, demo_env: dict[str, str]
 ) -> None:
     port = free_port()
-    demo = start_demo(tmp_path, demo_env, port)
+    demo = start_demo(tmp_path / "talk.ipynb", demo_env, port)
     try:
         server_url = read_until(demo, "local realtime server: ", 15)
         url = read_until(demo, "open: ", 60)
@@ -102,7 +86,7 @@ def test_a_taken_port_is_an_error_not_another_port(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        demo = start_demo(tmp_path, demo_env, port)
+        demo = start_demo(tmp_path / "talk.ipynb", demo_env, port)
         out, err = demo.communicate(timeout=30)
     assert demo.returncode == 1
     assert f"port {port} on 127.0.0.1 is taken" in err
