@@ -126,14 +126,15 @@ def session_texts(
 
 
 def _arithmetic(lead: Sequence[str]) -> list[tuple[str, ...]]:
-    """Spoken sums after ``lead``: every operator, between numbers that vary."""
+    """Spoken sums after ``lead``: each of the numbers zero to twelve once on each side of
+    every operator (the right one a permutation of the left: 5 and 13 are coprime), so no
+    number is likelier than another after the lead or around an operator."""
     numbers = NUMBER_WORDS[:13]
     sentences: list[tuple[str, ...]] = []
     for index, operator in enumerate(_OPERATORS):
-        for step in range(3):
-            left = numbers[(index * 3 + step * 5) % len(numbers)]
-            right = numbers[(index * 5 + step * 7 + 2) % len(numbers)]
-            sentences.append((*lead, left, *operator.split(), right))
+        for left in range(len(numbers)):
+            right = (left * 5 + index + 2) % len(numbers)
+            sentences.append((*lead, numbers[left], *operator.split(), numbers[right]))
     return sentences
 
 

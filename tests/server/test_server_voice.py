@@ -169,6 +169,29 @@ def test_recognizer_word_error_rate_over_a_handful_of_sentences() -> None:
     assert sum(rates) / len(rates) <= 0.25, rates
 
 
+SUMS = [
+    "calculate two plus four",
+    "calculate seven minus four",
+    "calculate eight divided by two",
+    "calculate five plus eight",
+    "calculate nine minus one",
+    "calculate three times four",
+    "calculate four plus four",
+    "calculate eleven over two",
+    "calculate zero times six",
+    "calculate ten minus three",
+]
+
+
+@needs_voice
+def test_recognizer_hears_spoken_sums_with_any_numbers() -> None:
+    # every number is as likely as another around each operator: "seven minus four" is no
+    # less a sum than "two plus three"
+    heard = [Recognizer(session_vocabulary(), fallback=False).recognize(said(s)).text for s in SUMS]
+    exact = [h for h, s in zip(heard, SUMS, strict=True) if h == s]
+    assert len(exact) >= 8, heard
+
+
 @needs_voice
 def test_recognizer_streams_partial_hypotheses() -> None:
     recognizer = Recognizer(session_vocabulary())
