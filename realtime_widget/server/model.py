@@ -156,12 +156,12 @@ def _forced(context: ModelContext, text: str) -> list[Output] | None:
     return _calls([ToolCall(str(tool["name"]), extract_arguments(tool, text))])
 
 
-def _knowledge(context: ModelContext, text: str) -> list[Output] | None:
+def _knowledge(context: ModelContext, text: str, *, spoken: bool) -> list[Output] | None:
     sources = list(context.knowledge)
     from_instructions = extract_knowledge_instructions(context.instructions)
     if from_instructions is not None:
         sources.insert(0, from_instructions)
-    found = match_dialogue(sources, text) if sources else None
+    found = match_dialogue(sources, text, near=spoken) if sources else None
     if found is None:
         return None
     outputs: list[Output] = []
@@ -188,7 +188,7 @@ def decide(context: ModelContext) -> list[Output]:
     if forced:
         return forced
     if text:
-        scripted = _knowledge(context, text)
+        scripted = _knowledge(context, text, spoken=heard is not None and heard.spoken)
         if scripted:
             return scripted
         if context.tool_choice != "none":

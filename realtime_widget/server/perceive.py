@@ -36,6 +36,7 @@ class Perception:
     unheard_audio_seconds: tuple[float, ...]  # audio parts no recognizer listened to
     images: tuple[tuple[int, int] | None, ...]  # pixel size per image (None: unknown)
     missed: int = 0  # audio parts recognized as saying nothing that could be made out
+    spoken: bool = False  # some of ``text`` was heard in audio (it may be misheard)
 
 
 def describe_audio(samples: int) -> str:
@@ -49,6 +50,7 @@ def perceive(stored: StoredItem) -> Perception:
     unheard: list[float] = []
     images: list[tuple[int, int] | None] = []
     missed = 0
+    spoken = False
     for index, part in enumerate(stored.item.get("content") or ()):
         kind = part.get("type")
         if kind in ("input_text", "output_text"):
@@ -58,11 +60,13 @@ def perceive(stored: StoredItem) -> Perception:
             audio = stored.audio.get(index)
             if transcript and not _DESCRIPTION.match(transcript):
                 texts.append(transcript)
+                spoken = True
                 continue
             recognized = stored.heard.get(index)
             if recognized is not None:
                 if recognized.strip():
                     texts.append(recognized)
+                    spoken = True
                 else:
                     missed += 1
                 continue
@@ -74,7 +78,7 @@ def perceive(stored: StoredItem) -> Perception:
         elif kind == "input_image":
             images.append(image_size(str(part.get("image_url") or "")))
     text = " ".join(t.strip() for t in texts if t.strip())
-    return Perception(text, tuple(unheard), tuple(images), missed)
+    return Perception(text, tuple(unheard), tuple(images), missed, spoken)
 
 
 def _decode_data_url(url: str, limit: int) -> bytes | None:

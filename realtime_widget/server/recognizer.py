@@ -39,6 +39,7 @@ import numpy as np
 
 from ..audio import Resampler
 from ..buffers import Int16Array
+from .knowledge import word_edits
 from .numbers import fix_homophones
 from .vocabulary import Vocabulary, arpa_bigram, words_of
 
@@ -268,13 +269,5 @@ class Recognizer:
 def word_error_rate(reference: str, heard: str) -> float:
     """Word substitutions, insertions and deletions turning ``reference`` into ``heard``,
     per reference word (case and punctuation ignored). A measuring aid."""
-    wanted, got = words_of(reference), words_of(heard)
-    row = list(range(len(got) + 1))
-    for index, word in enumerate(wanted, 1):
-        previous, row[0] = row[0], index
-        for column, other in enumerate(got, 1):
-            previous, row[column] = (
-                row[column],
-                min(row[column] + 1, row[column - 1] + 1, previous + (word != other)),
-            )
-    return row[-1] / max(len(wanted), 1)
+    wanted = words_of(reference)
+    return word_edits(wanted, words_of(heard)) / max(len(wanted), 1)

@@ -213,6 +213,35 @@ def test_match_priority_exact_and_containment() -> None:
     assert match_dialogue([knowledge], "") is None
 
 
+def test_heard_speech_may_be_one_word_off_a_prompt() -> None:
+    knowledge = validate_knowledge(WEATHER)
+    # "what s the weather": one word misheard, missed or added still finds it when heard
+    for heard in ("what is the weather", "what the weather", "what s now the weather"):
+        found = match_dialogue([knowledge], heard, near=True)
+        assert found is not None and found.dialogue["id"] == "forecast", heard
+        assert match_dialogue([knowledge], heard) is None, heard  # typed: as written only
+    assert match_dialogue([knowledge], "what is a whether", near=True) is None  # two off
+    assert match_dialogue([knowledge], "weather to day", near=True) is None  # prompt of two
+    # an exact or contained prompt beats a near one of the same priority
+    found = match_dialogue([knowledge], "tell me, weather today please", near=True)
+    assert found is not None and found.prompt == "weather today"
+
+
+def test_a_spoken_question_misheard_by_a_word_is_answered_from_knowledge() -> None:
+    knowledge = [validate_knowledge(WEATHER)]
+    heard = StoredItem(
+        {
+            "id": "u",
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": "what is the weather"}],
+        }
+    )
+    assert decide(ModelContext([heard], knowledge=knowledge))[0] == MessageOutput("It is sunny.")
+    typed = decide(ModelContext([user("what is the weather")], knowledge=knowledge))
+    assert typed == [MessageOutput("You said: what is the weather.")]
+
+
 # -- tool calls ----------------------------------------------------------------------
 
 
