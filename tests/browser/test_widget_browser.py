@@ -80,6 +80,25 @@ def connected(page: Any) -> Any:
     return page
 
 
+def quiet(page: Any, still: float = 1.5, timeout: float = 60) -> None:
+    """Wait until no item is in progress and the item count has held for ``still`` seconds:
+    a spoken turn committed before the mic went off is recognized and answered after it."""
+    deadline = time.monotonic() + timeout
+    last: list[int] | None = None
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        state = page.evaluate(
+            "() => [document.querySelectorAll('.rtw-item').length,"
+            " document.querySelectorAll('.rtw [data-status=\"in_progress\"]').length]"
+        )
+        if state != last or state[1]:
+            last, since = state, time.monotonic()
+        elif time.monotonic() - since >= still:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the conversation did not settle: {last} (items, in progress)")
+
+
 def completed_answers(page: Any) -> int:
     return page.locator('.rtw-msg[data-role="assistant"][data-status="completed"]').count()
 
@@ -470,10 +489,12 @@ def save_notebook(page: Any) -> None:
 
 def test_a_reloaded_page_rebuilds_the_conversation(page: Any) -> None:
     connected(page)
+    quiet(page)
     while page.locator(".rtw-item").count() < 8:  # a conversation worth rebuilding
         answers = completed_answers(page)
         send_text(page, f"note {answers}")
         wait_for_completed_answers(page, answers + 1)
+    quiet(page)
     shown = page.locator(".rtw-item:visible").all_inner_texts()
     assert len(shown) >= 8
     save_notebook(page)
