@@ -80,23 +80,20 @@ def connected(page: Any) -> Any:
     return page
 
 
-def quiet(page: Any, still: float = 1.5, timeout: float = 60) -> None:
-    """Wait until no item is in progress and the item count has held for ``still`` seconds:
-    a spoken turn committed before the mic went off is recognized and answered after it."""
+def quiet(page: Any, still: float = 1.5, timeout: float = 60) -> list[str]:
+    """The items' texts once they have held for ``still`` seconds: a spoken turn committed
+    before the mic went off is recognized and answered after it, streaming meanwhile."""
     deadline = time.monotonic() + timeout
-    last: list[int] | None = None
+    last: list[str] | None = None
     since = time.monotonic()
     while time.monotonic() < deadline:
-        state = page.evaluate(
-            "() => [document.querySelectorAll('.rtw-item').length,"
-            " document.querySelectorAll('.rtw [data-status=\"in_progress\"]').length]"
-        )
-        if state != last or state[1]:
-            last, since = state, time.monotonic()
+        shown: list[str] = page.locator(".rtw-item:visible").all_inner_texts()
+        if shown != last:
+            last, since = shown, time.monotonic()
         elif time.monotonic() - since >= still:
-            return
+            return shown
         time.sleep(0.2)
-    raise AssertionError(f"the conversation did not settle: {last} (items, in progress)")
+    raise AssertionError(f"the conversation did not settle: {last}")
 
 
 def completed_answers(page: Any) -> int:
@@ -494,8 +491,7 @@ def test_a_reloaded_page_rebuilds_the_conversation(page: Any) -> None:
         answers = completed_answers(page)
         send_text(page, f"note {answers}")
         wait_for_completed_answers(page, answers + 1)
-    quiet(page)
-    shown = page.locator(".rtw-item:visible").all_inner_texts()
+    shown = quiet(page)
     assert len(shown) >= 8
     save_notebook(page)
     page.reload()
