@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from realtime_widget.buffers import InputAudioBuffer
-from realtime_widget.conversation import RealtimeConversation
-from realtime_widget.protocol import Dialect, dialect_event_type, dialect_part_type
+from realtime_widget.audio.buffers import InputAudioBuffer
+from realtime_widget.core.conversation import RealtimeConversation
+from realtime_widget.core.protocol import Dialect, dialect_event_type, dialect_part_type
 
 from .bench_relay import row
 

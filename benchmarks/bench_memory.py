@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from realtime_widget.buffers import Int16Array
-from realtime_widget.client import RealtimeClient
+from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.client.client import RealtimeClient
 from realtime_widget.server.synth import synthesize
 
 from .bench_relay import ServerProcess, long_text, row

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from realtime_widget.conversation import RealtimeConversation
+from realtime_widget.core.conversation import RealtimeConversation
 
 from .bench_conversation import response_events
 from .bench_relay import row

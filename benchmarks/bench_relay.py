@@ -48,7 +48,7 @@ import numpy as np
 from comm.base_comm import BaseComm
 from websockets.asyncio.client import ClientConnection, connect
 
-from realtime_widget.widget import RealtimeWidget
+from realtime_widget.widget.widget import RealtimeWidget
 
 __all__ = ["BareClient", "CountingComm", "ServerProcess", "counting_comms", "run"]
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from realtime_widget.client import RealtimeClient
+from realtime_widget.client.client import RealtimeClient
 
 from .bench_relay import ServerProcess, row
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from realtime_widget.client import RealtimeClient
+from realtime_widget.client.client import RealtimeClient
 from realtime_widget.server import LocalRealtimeServer
 from realtime_widget.server.recognizer import Recognizer, recognizer_available, word_error_rate
 from realtime_widget.server.speech import espeak_program, espeak_samples

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from realtime_widget.client import RealtimeClient
-from realtime_widget.widget import RealtimeWidget
+from realtime_widget.client.client import RealtimeClient
+from realtime_widget.widget.widget import RealtimeWidget
 
 from .bench_relay import CountingComm, counting_comms, row
 

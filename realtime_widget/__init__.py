@@ -22,10 +22,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .audio import RealtimeUtils
-from .buffers import AudioBuffer, InputAudioBuffer
-from .conversation import RealtimeConversation
-from .errors import (
+from realtime_widget.audio.buffers import AudioBuffer, InputAudioBuffer
+from realtime_widget.audio.utils import RealtimeUtils
+from realtime_widget.core.conversation import RealtimeConversation
+from realtime_widget.core.errors import (
     AuthenticationError,
     ConnectError,
     ConnectionClosedError,
@@ -41,21 +41,21 @@ from .errors import (
     UnknownItemError,
     UsageError,
 )
-from .events import RealtimeEventHandler
-from .tools import Tool, ToolRegistry, ToolResult, tool
+from realtime_widget.core.events import RealtimeEventHandler
+from realtime_widget.tools.registry import Tool, ToolRegistry, ToolResult, tool
 
 if TYPE_CHECKING:
-    from .api import RealtimeAPI
-    from .client import RealtimeClient
-    from .server import LocalRealtimeServer, serve_in_thread
-    from .widget import RealtimeWidget
+    from realtime_widget.client.api import RealtimeAPI
+    from realtime_widget.client.client import RealtimeClient
+    from realtime_widget.server import LocalRealtimeServer, serve_in_thread
+    from realtime_widget.widget.widget import RealtimeWidget
 
 _LAZY = {
-    "RealtimeAPI": ".api",
-    "RealtimeClient": ".client",
+    "RealtimeAPI": ".client.api",
+    "RealtimeClient": ".client.client",
     "LocalRealtimeServer": ".server",
     "serve_in_thread": ".server",
-    "RealtimeWidget": ".widget",
+    "RealtimeWidget": ".widget.widget",
 }
 
 __version__ = "0.1.0"

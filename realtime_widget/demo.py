@@ -28,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .server import LocalRealtimeServer
+from realtime_widget.server import LocalRealtimeServer
 
 __all__ = ["URL_VARIABLE", "default_url", "embedded_server"]
 

@@ -12,8 +12,9 @@
 Rules:
 
 - :func:`tool_session` starts a :class:`~realtime_widget.server.LocalRealtimeServer`
-  (``pace="fast"``) on the running loop and a :class:`~realtime_widget.client.RealtimeClient`
-  connected to it with ``tools`` registered (anything :func:`~realtime_widget.tools.as_tool`
+  (``pace="fast"``) on the running loop and a
+  :class:`~realtime_widget.client.client.RealtimeClient` connected to it with ``tools``
+  registered (anything :func:`~realtime_widget.tools.registry.as_tool`
   takes: decorated or plain functions, ``Tool`` objects, ``(definition, handler)`` pairs).
   Keyword options are the client's (``dialect="beta"``, ``config=...``), except
   ``url`` and ``api_key``. Leaving the block disconnects the client and stops the server.
@@ -25,7 +26,7 @@ Rules:
   output) and the model answers. :meth:`ToolSession.ask` sends a user text as it is.
 - A failure on the tool's side never raises: an unknown tool, arguments the handler's schema
   refuses, a handler that raises or times out all give a result whose ``error`` is what the
-  model read. Misuse of this module raises :class:`~realtime_widget.errors.UsageError`
+  model read. Misuse of this module raises :class:`~realtime_widget.core.errors.UsageError`
   naming the bad value; ``TimeoutError`` when no answer comes within the session's
   ``timeout`` (the session is then best closed); ``ConnectionClosedError`` when the
   connection is lost meanwhile. Calls and asks on one session run one after another.
@@ -48,12 +49,12 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import RealtimeClient
-from .content import user_message
-from .errors import ConnectionClosedError, RealtimeError, UsageError
-from .replay import answer_text
-from .server import LocalRealtimeServer
-from .tools import ToolLike, as_tool
+from realtime_widget.client.client import RealtimeClient
+from realtime_widget.client.content import user_message
+from realtime_widget.client.replay import answer_text
+from realtime_widget.core.errors import ConnectionClosedError, RealtimeError, UsageError
+from realtime_widget.server import LocalRealtimeServer
+from realtime_widget.tools.registry import ToolLike, as_tool
 
 __all__ = [
     "DEFAULT_ANSWER_TIMEOUT",
@@ -277,7 +278,7 @@ async def tool_session(
     """``async with tool_session(*tools, **client_options) as session``: a :class:`ToolSession`.
 
     ``timeout`` (seconds) bounds each ``call()`` and ``ask()``. Raises :class:`UsageError`
-    for a tool :func:`~realtime_widget.tools.as_tool` refuses, two tools of one name, a
+    for a tool :func:`~realtime_widget.tools.registry.as_tool` refuses, two tools of one name, a
     ``timeout`` that is not positive, and ``url`` or ``api_key`` among the options;
     ``TypeError`` for an option the client does not take.
     """

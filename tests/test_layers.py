@@ -11,28 +11,19 @@ import pytest
 
 import realtime_widget
 
-CORE = [
-    "realtime_widget.events",
-    "realtime_widget.conversation",
-    "realtime_widget.buffers",
-    "realtime_widget.audio",
-    "realtime_widget.session",
-    "realtime_widget.knowledge",
-    "realtime_widget.tools",
-    "realtime_widget.toolresults",
-    "realtime_widget.items",
-    "realtime_widget.replay",
-    "realtime_widget.calls",
-    "realtime_widget.content",
-    "realtime_widget.wireaudio",
-    "realtime_widget.options",
-    "realtime_widget.inputaudio",
-    "realtime_widget.serverevents",
-    "realtime_widget.resume",
-    "realtime_widget.held",
-    "realtime_widget.commits",
-]
+PACKAGE = Path(realtime_widget.__file__).parent
+PURE = ("core", "audio", "tools")  # folders that hold no I/O
 IO = ("websockets", "traitlets", "ipywidgets", "anywidget")
+MAX_LINES = 600
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules(folder: str = "") -> list[str]:
+    return sorted(_module(p) for p in (PACKAGE / folder).rglob("*.py"))
 
 
 def _io_loaded(modules: list[str]) -> str:
@@ -46,42 +37,117 @@ def _io_loaded(modules: list[str]) -> str:
     return out.stdout.strip()
 
 
-def test_pure_core_imports_no_io_libraries() -> None:
-    assert _io_loaded(CORE) == "[]"
+def _runtime_imports(path: Path, typing: bool = False) -> list[tuple[str, bool]]:
+    """``(module, at_top)`` for each import in ``path`` (those under ``if TYPE_CHECKING:`` only
+    when ``typing``), relative imports resolved; ``at_top`` is False for one inside a function
+    (made when it runs)."""
+    module = _module(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: list[tuple[str, bool]] = []
 
+    def visit(node: ast.AST, at_top: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                if typing:
+                    visit(child, at_top)
+                continue
+            if isinstance(child, ast.Import):
+                found.extend((alias.name, at_top) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = package.split(".")[: len(package.split(".")) - child.level + 1]
+                    name = ".".join([*base, child.module] if child.module else base)
+                else:
+                    name = child.module or ""
+                found.append((name, at_top))
+                found.extend((f"{name}.{a.name}", at_top) for a in child.names)
+            nested = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            visit(child, at_top and not nested)
 
-def test_the_widget_parts_import_no_io_libraries() -> None:
-    """Only ``realtime_widget.widget`` binds the notebook: its parts do not."""
-    package = Path(realtime_widget.__file__).parent
-    parts = sorted(f"realtime_widget.{p.stem}" for p in package.glob("_widget_*.py"))
-    assert "realtime_widget._widget_browser" in parts and "realtime_widget._widget_sync" in parts
-    assert _io_loaded([*parts, "realtime_widget._frontend"]) == "[]"
-
-
-def _imports(module: str, seen: set[str]) -> set[str]:
-    """Every top-level module ``module`` imports, following the package's own modules."""
-    if module in seen:
-        return set()
-    seen.add(module)
-    path = Path(realtime_widget.__file__).parent / (module.split(".", 1)[1] + ".py")
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                target = "realtime_widget." + node.module if node.module else ""
-                if target:
-                    found |= _imports(target, seen)
-            elif node.module:
-                found.add(node.module.split(".")[0])
+    visit(ast.parse(path.read_text()), True)
     return found
 
 
-def test_conversation_imports_no_asyncio_or_io() -> None:
-    imported = _imports("realtime_widget.conversation", set())
-    assert "numpy" in imported  # the walk does see imports
-    assert not imported & {"asyncio", *IO}
+def _graph() -> dict[str, set[str]]:
+    """Each of the package's modules, and the package's modules it imports when loaded or
+    type-checked (a cycle through type hints is a cycle too)."""
+    names = set(_modules())
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        graph[_module(path)] = {
+            name for name, at_top in _runtime_imports(path, typing=True) if at_top and name in names
+        }
+    return graph
+
+
+@pytest.mark.parametrize("folder", PURE)
+def test_the_pure_folders_import_no_io_libraries(folder: str) -> None:
+    assert _io_loaded(_modules(folder)) == "[]"
+
+
+def test_the_widget_parts_import_no_io_libraries() -> None:
+    """Only ``realtime_widget.widget.widget`` binds the notebook: its parts do not."""
+    parts = [m for m in _modules("widget") if m != "realtime_widget.widget.widget"]
+    assert "realtime_widget.widget.browser" in parts and "realtime_widget.widget.sync" in parts
+    assert _io_loaded(parts) == "[]"
+
+
+@pytest.mark.xfail(strict=True, reason="LAYOUT-TODO")
+def test_imports_point_inward() -> None:
+    """The pure folders import nothing above them; the server shares the core, not the client."""
+    above = {
+        "core": ("tools", "client", "widget", "server"),
+        "audio": ("tools", "client", "widget", "server"),
+        "tools": ("client", "widget", "server"),
+        "client": ("widget", "server"),
+        "server": ("client", "widget", "tools"),
+    }
+    wrong = [
+        f"{_module(path)} imports {name}"
+        for folder, banned in above.items()
+        for path in (PACKAGE / folder).rglob("*.py")
+        for name, _ in _runtime_imports(path)
+        if any(name.startswith(f"realtime_widget.{b}.") for b in banned)
+    ]
+    assert wrong == []
+
+
+@pytest.mark.xfail(strict=True, reason="LAYOUT-TODO")
+def test_no_import_cycle() -> None:
+    graph = _graph()
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def walk(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append([*trail[trail.index(nxt) :], nxt])
+            elif nxt not in state:
+                walk(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            walk(start, [start])
+    assert cycles == []
+
+
+@pytest.mark.xfail(strict=True, reason="LAYOUT-TODO")
+def test_no_module_is_over_600_lines() -> None:
+    long = {
+        _module(p): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_the_graph_sees_imports() -> None:
+    """The checks above would pass on an empty graph: this one would not."""
+    graph = _graph()
+    assert "realtime_widget.core.errors" in graph["realtime_widget.core.conversation"]
+    assert "asyncio" not in {n for n, _ in _runtime_imports(PACKAGE / "core" / "conversation.py")}
 
 
 def test_every_public_name_resolves() -> None:

@@ -27,7 +27,7 @@ import pytest
 from reliability import SAMPLE_RATE, speech
 from soak_server import ServerProcess
 
-from realtime_widget.client import RealtimeClient
+from realtime_widget.client.client import RealtimeClient
 
 CHUNK = SAMPLE_RATE // 10  # 100 ms
 MAX_AUDIO_SECONDS = 120.0

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from realtime_widget import Tool, UsageError, testing, tool
-from realtime_widget.errors import ConnectionClosedError
+from realtime_widget.core.errors import ConnectionClosedError
 
 
 @tool

@@ -20,16 +20,16 @@ speech with pocketsphinx and speaks with espeak-ng when they are installed
 
 from __future__ import annotations
 
-from .app import LocalRealtimeServer, Pace, serve_in_thread
-from .connection import Connection
-from .knowledge import (
+from realtime_widget.server.app import LocalRealtimeServer, Pace, serve_in_thread
+from realtime_widget.server.connection import Connection
+from realtime_widget.server.knowledge import (
     extract_knowledge_instructions,
     merge_knowledge_instructions,
     render_knowledge_instructions,
     validate_knowledge,
 )
-from .synth import Speech, decode, synthesize
-from .voice import VoiceSupport
+from realtime_widget.server.synth import Speech, decode, synthesize
+from realtime_widget.server.voice import VoiceSupport
 
 __all__ = [
     "Connection",

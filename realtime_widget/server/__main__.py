@@ -19,8 +19,8 @@ import socket
 import sys
 from collections.abc import Sequence
 
-from .app import LocalRealtimeServer, Pace
-from .knowledge import validate_knowledge
+from realtime_widget.server.app import LocalRealtimeServer, Pace
+from realtime_widget.server.knowledge import validate_knowledge
 
 __all__ = ["main"]
 

@@ -54,12 +54,12 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from ..logs import RedactingLogger, Redactor
-from ..protocol import DEFAULT_MODEL, Dialect
-from .connection import Connection, ConnectionOptions
-from .knowledge import validate_knowledge
-from .records import check_budget
-from .voice import VoiceSupport, announce_fallback
+from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect
+from realtime_widget.core.redaction import RedactingLogger, Redactor
+from realtime_widget.server.connection import Connection, ConnectionOptions
+from realtime_widget.server.knowledge import validate_knowledge
+from realtime_widget.server.records import check_budget
+from realtime_widget.server.voice import VoiceSupport, announce_fallback
 
 __all__ = ["LocalRealtimeServer", "Pace", "serve_in_thread"]
 

@@ -57,21 +57,21 @@ import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ..buffers import InputAudioBuffer, Int16Array
-from ..protocol import Dialect
-from .g711 import decode_g711, encode_g711
-from .listener import Listener
-from .model import ModelContext, decide
-from .perceive import describe_audio
-from .records import Records
-from .response import ResponseParams, ResponseRun, parse_response_params
-from .session import SessionState
-from .store import Conversation, StoredItem, parse_client_item, render_item
-from .synth import SAMPLE_RATE, decode
-from .vad import EnergyVad, VadEvent
-from .vocabulary import Vocabulary, build_vocabulary, session_texts
-from .voice import VoiceSupport
-from .wire import ClientEventError, error_event, new_id
+from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
+from realtime_widget.core.protocol import Dialect
+from realtime_widget.server.g711 import decode_g711, encode_g711
+from realtime_widget.server.listener import Listener
+from realtime_widget.server.model import ModelContext, decide
+from realtime_widget.server.perceive import describe_audio
+from realtime_widget.server.records import Records
+from realtime_widget.server.response import ResponseParams, ResponseRun, parse_response_params
+from realtime_widget.server.session import SessionState
+from realtime_widget.server.store import Conversation, StoredItem, parse_client_item, render_item
+from realtime_widget.server.synth import SAMPLE_RATE, decode
+from realtime_widget.server.vad import EnergyVad, VadEvent
+from realtime_widget.server.vocabulary import Vocabulary, build_vocabulary, session_texts
+from realtime_widget.server.voice import VoiceSupport
+from realtime_widget.server.wire import ClientEventError, error_event, new_id
 
 __all__ = ["Connection", "ConnectionOptions"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..protocol import AUDIO_FORMATS, AudioFormatError, audio_format_name
-from .wire import ClientEventError
+from realtime_widget.core.protocol import AUDIO_FORMATS, AudioFormatError, audio_format_name
+from realtime_widget.server.wire import ClientEventError
 
 __all__ = [
     "LOCAL_VOICES",

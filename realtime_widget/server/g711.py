@@ -2,7 +2,7 @@
 
 The server works on 24 kHz int16 internally: G.711 input is decoded and brought up to
 24 kHz on arrival, output is brought down and encoded on the way out. The codec itself is
-:mod:`realtime_widget.audio`'s. The rate conversions are deliberately simple and stateless
+:mod:`realtime_widget.audio.utils`'s. The rate conversions are deliberately simple and stateless
 (each chunk of a stream converts on its own, with no seam between chunks).
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ..audio import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
-from ..buffers import Int16Array
+from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.audio.utils import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
 
 __all__ = [
     "decode_g711",

@@ -1,4 +1,4 @@
-"""Matching a user's words to the knowledge scripts (see :mod:`realtime_widget.knowledge`).
+"""Matching a user's words to the knowledge scripts (see :mod:`realtime_widget.core.knowledge`).
 
 :func:`match_dialogue` finds the dialogue for a user text. Texts and prompts are compared
 normalised (lower-cased, punctuation turned into spaces, whitespace collapsed); a prompt
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..knowledge import (
+from realtime_widget.core.knowledge import (
     KNOWLEDGE_HEADING,
     extract_knowledge_instructions,
     merge_knowledge_instructions,

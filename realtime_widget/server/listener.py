@@ -21,9 +21,9 @@ import concurrent.futures
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..buffers import Int16Array
-from .recognizer import Recognizer, Transcript, load_general_model
-from .vocabulary import Vocabulary
+from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.server.recognizer import Recognizer, Transcript, load_general_model
+from realtime_widget.server.vocabulary import Vocabulary
 
 __all__ = ["Listener"]
 

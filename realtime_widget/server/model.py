@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .knowledge import extract_knowledge_instructions, match_dialogue
-from .perceive import Perception, perceive
-from .store import StoredItem
-from .toolcalls import ToolCall, extract_arguments, find_tool_calls
+from realtime_widget.server.knowledge import extract_knowledge_instructions, match_dialogue
+from realtime_widget.server.perceive import Perception, perceive
+from realtime_widget.server.store import StoredItem
+from realtime_widget.server.toolcalls import ToolCall, extract_arguments, find_tool_calls
 
 __all__ = ["NOT_CAUGHT", "CallOutput", "MessageOutput", "ModelContext", "Output", "decide"]
 

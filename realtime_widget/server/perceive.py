@@ -20,8 +20,8 @@ import re
 import struct
 from dataclasses import dataclass
 
-from .store import StoredItem
-from .synth import SAMPLE_RATE, decode
+from realtime_widget.server.store import StoredItem
+from realtime_widget.server.synth import SAMPLE_RATE, decode
 
 __all__ = ["Perception", "describe_audio", "image_size", "perceive"]
 

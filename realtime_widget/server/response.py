@@ -46,16 +46,27 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..protocol import Dialect, audio_format_name, dialect_event_type, dialect_part_type
-from . import fields as f
-from .g711 import encode_g711
-from .model import CallOutput, MessageOutput, Output
-from .perceive import perceive
-from .session import SessionState
-from .speech import speak
-from .store import AudioDecoder, Conversation, StoredItem, parse_client_item, render_item
-from .synth import SAMPLE_RATE
-from .wire import ClientEventError, new_id
+from realtime_widget.core.protocol import (
+    Dialect,
+    audio_format_name,
+    dialect_event_type,
+    dialect_part_type,
+)
+from realtime_widget.server import fields as f
+from realtime_widget.server.g711 import encode_g711
+from realtime_widget.server.model import CallOutput, MessageOutput, Output
+from realtime_widget.server.perceive import perceive
+from realtime_widget.server.session import SessionState
+from realtime_widget.server.speech import speak
+from realtime_widget.server.store import (
+    AudioDecoder,
+    Conversation,
+    StoredItem,
+    parse_client_item,
+    render_item,
+)
+from realtime_widget.server.synth import SAMPLE_RATE
+from realtime_widget.server.wire import ClientEventError, new_id
 
 __all__ = ["Emit", "ResponseParams", "ResponseRun", "parse_response_params"]
 

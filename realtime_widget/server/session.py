@@ -31,11 +31,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..protocol import DEFAULT_MODEL, Dialect, audio_format_name
-from ..session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
-from . import fields as f
-from .knowledge import validate_knowledge
-from .wire import ClientEventError, new_id
+from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect, audio_format_name
+from realtime_widget.core.session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
+from realtime_widget.server import fields as f
+from realtime_widget.server.knowledge import validate_knowledge
+from realtime_widget.server.wire import ClientEventError, new_id
 
 __all__ = ["SessionState"]
 

@@ -29,8 +29,8 @@ import wave
 
 import numpy as np
 
-from ..buffers import Int16Array
-from .synth import SAMPLE_RATE, Speech, WordTiming, normalize_word, synthesize
+from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.server.synth import SAMPLE_RATE, Speech, WordTiming, normalize_word, synthesize
 
 __all__ = [
     "ESPEAK_VOICES",

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..buffers import Int16Array
-from ..protocol import Dialect, dialect_part_type
-from . import fields as f
-from .synth import SAMPLE_RATE, WordTiming
-from .wire import ClientEventError, new_id
+from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.core.protocol import Dialect, dialect_part_type
+from realtime_widget.server import fields as f
+from realtime_widget.server.synth import SAMPLE_RATE, WordTiming
+from realtime_widget.server.wire import ClientEventError, new_id
 
 __all__ = ["Conversation", "StoredItem", "parse_client_item", "render_item"]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..buffers import Int16Array
+from realtime_widget.audio.buffers import Int16Array
 
 __all__ = [
     "ALPHABET",

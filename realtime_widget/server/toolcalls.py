@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .numbers import digits
+from realtime_widget.server.numbers import digits
 
 __all__ = ["ToolCall", "extract_arguments", "find_tool_calls"]
 

@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..buffers import Int16Array
+from realtime_widget.audio.buffers import Int16Array
 
 __all__ = ["FRAME_SAMPLES", "EnergyVad", "VadEvent", "threshold_dbfs"]
 

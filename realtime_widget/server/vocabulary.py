@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .knowledge import extract_knowledge_instructions
+from realtime_widget.server.knowledge import extract_knowledge_instructions
 
 __all__ = [
     "NUMBER_WORDS",

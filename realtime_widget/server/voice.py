@@ -14,8 +14,8 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from .recognizer import recognizer_available
-from .speech import espeak_program
+from realtime_widget.server.recognizer import recognizer_available
+from realtime_widget.server.speech import espeak_program
 
 __all__ = ["VoiceSupport", "announce_fallback"]
 

@@ -253,7 +253,7 @@ def free_port() -> int:
 def notebook_json(server_url: str) -> dict[str, Any]:
     """The test notebook: a widget on the local server (key from the environment), a tool."""
     cells = [
-        "from realtime_widget.widget import RealtimeWidget\n"
+        "from realtime_widget.widget.widget import RealtimeWidget\n"
         # the key comes from $OPENAI_API_KEY; the tone voice, so that the audio the page plays
         # can be compared with the audio it was given, sample for sample
         f"w = RealtimeWidget(url={server_url!r}, voice='tones')\n"

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from server_peer import Peer, PeerFactory
 
-from realtime_widget.errors import UsageError
+from realtime_widget.core.errors import UsageError
+from realtime_widget.core.session import SessionConfig
 from realtime_widget.server import LocalRealtimeServer
-from realtime_widget.session import SessionConfig
 
 
 async def test_ga_session_created_shape(

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from server_peer import Peer, PeerFactory, structure
 
-from realtime_widget.audio import mulaw_encode
+from realtime_widget.audio.utils import mulaw_encode
 from realtime_widget.server import LocalRealtimeServer, decode, synthesize
 
 GA_AUDIO_ORDER = [

@@ -1,0 +1,229 @@
+"""Audio in a session's wire format: the toolkit's 24 kHz PCM16 to and from PCM16 or G.711.
+
+Rules:
+
+- Inside the toolkit audio is always 24 kHz int16 (the input buffer, the items' formatted
+  audio, the widget's playback, truncation in milliseconds). On the wire it is the session's
+  format (:data:`~realtime_widget.core.protocol.AUDIO_FORMATS`): ``pcm16`` travels as it is;
+  ``g711_ulaw`` and ``g711_alaw`` are 8 kHz, one byte a sample, so audio is resampled (the
+  anti-aliased filter of :mod:`realtime_widget.audio.utils`) and coded on the way out, decoded and
+  resampled on the way in.
+- Streams keep one resampler each, so chunk boundaries leave no trace:
+  :class:`InputAudioEncoder` for the user's audio, chunk by chunk; :class:`OutputAudioDecoder`
+  for the model's audio, one stream per item. A resampler holds back the last few
+  milliseconds of its input until more arrives (the filter looks ahead); the encoder's
+  :meth:`~InputAudioEncoder.flush` and the decoder's :meth:`~OutputAudioDecoder.finish` hand
+  them out at the end of a stream.
+- :func:`encode_clip` converts a whole clip at once (an ``input_audio`` content part,
+  replayed audio) and :func:`decode_clip` reads one back; the decoder's
+  :meth:`~OutputAudioDecoder.decode_clip` reads one in the session's current input format
+  (the audio of a retrieved item).
+- Each call costs time linear in its chunk; nothing grows with the session. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.audio.utils import (
+    AudioInput,
+    Resampler,
+    alaw_decode,
+    alaw_encode,
+    array_to_base64,
+    mulaw_decode,
+    mulaw_encode,
+    resample,
+    to_int16,
+)
+from realtime_widget.core.eventfields import decode_base64, decode_pcm16
+from realtime_widget.core.protocol import (
+    AUDIO_FORMAT_RATES,
+    SAMPLE_RATE,
+    AudioFormat,
+    AudioFormatError,
+)
+from realtime_widget.core.protocol import audio_format_name as _format_name
+
+__all__ = [
+    "AudioDecoder",
+    "InputAudioEncoder",
+    "OutputAudioDecoder",
+    "encode_clip",
+    "session_audio_format",
+]
+
+Side = Literal["input", "output"]
+
+_G711_RATE = AUDIO_FORMAT_RATES["g711_ulaw"]
+_MAX_STREAMS = 64  # items whose audio is still streaming; past it the oldest is dropped
+_EMPTY: Int16Array = np.zeros(0, dtype=np.int16)
+
+
+class AudioDecoder(Protocol):
+    """What :class:`~realtime_widget.core.conversation.RealtimeConversation` asks to decode audio.
+
+    Every method returns 24 kHz int16 samples and raises
+    :class:`~realtime_widget.core.errors.InvalidEventError` for data that cannot be decoded.
+    """
+
+    def decode(self, event_type: str, item_id: str, data: str) -> Int16Array:
+        """One base64 chunk of item ``item_id``'s streamed audio."""
+        ...
+
+    def finish(self, item_id: str) -> Int16Array:
+        """What the item's stream still holds, once its audio is done."""
+        ...
+
+    def discard(self, item_id: str) -> None:
+        """Forget the item's stream (truncated or deleted): what it holds is not audio."""
+        ...
+
+    def decode_clip(self, event_type: str, field: str, data: str) -> Int16Array:
+        """A whole base64 clip of input audio (an ``input_audio`` part)."""
+        ...
+
+
+# -- codecs ---------------------------------------------------------------------------------
+
+
+def _g711_encode(samples: Int16Array, audio_format: AudioFormat) -> bytes:
+    return mulaw_encode(samples) if audio_format == "g711_ulaw" else alaw_encode(samples)
+
+
+def _g711_decode(codes: bytes, audio_format: AudioFormat) -> Int16Array:
+    return mulaw_decode(codes) if audio_format == "g711_ulaw" else alaw_decode(codes)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def encode_clip(samples: AudioInput, audio_format: AudioFormat) -> str:
+    """24 kHz audio (anything :func:`~realtime_widget.audio.utils.to_int16` reads) as base64 in
+    ``audio_format``; raises what ``to_int16`` raises."""
+    pcm = to_int16(samples)
+    if audio_format == "pcm16":
+        return array_to_base64(pcm)
+    return _b64(_g711_encode(resample(pcm, SAMPLE_RATE, _G711_RATE), audio_format))
+
+
+def decode_clip(
+    data: str, audio_format: AudioFormat, event_type: str = "", field: str = "audio"
+) -> Int16Array:
+    """Base64 audio in ``audio_format`` as 24 kHz samples (what :func:`encode_clip` made);
+    raises :class:`~realtime_widget.core.errors.InvalidEventError` naming ``event_type`` and
+    ``field`` for data that is not such audio."""
+    if audio_format == "pcm16":
+        return decode_pcm16(event_type, field, data)
+    codes = decode_base64(event_type, field, data)
+    return resample(_g711_decode(codes, audio_format), _G711_RATE, SAMPLE_RATE)
+
+
+def session_audio_format(session: Mapping[str, Any] | None, side: Side) -> AudioFormat | None:
+    """The ``side`` audio format a server's session object states (GA, beta or nested shape),
+    or ``None`` when it states none that can be read."""
+    if not isinstance(session, Mapping):
+        return None
+    key = f"{side}_audio_format"
+    audio = session.get("audio")
+    group = session.get("speech" if side == "output" else "hearing")
+    if isinstance(audio, Mapping) and isinstance(audio.get(side), Mapping):
+        value = audio[side].get("format")
+    elif isinstance(group, Mapping):
+        value = group.get(key)
+    else:
+        value = session.get(key)
+    try:
+        return _format_name(value)
+    except AudioFormatError:
+        return None
+
+
+# -- streams --------------------------------------------------------------------------------
+
+
+class InputAudioEncoder:
+    """The user's 24 kHz audio, chunk by chunk, as base64 in the session's input format.
+
+    One stream runs across chunks; a chunk in another format than the last starts a new one
+    (what the old one held is dropped: the server now expects the new format).
+    """
+
+    def __init__(self) -> None:
+        self._format: AudioFormat = "pcm16"
+        self._resampler: Resampler | None = None
+
+    def encode(self, samples: Int16Array, audio_format: AudioFormat) -> str:
+        """``samples`` in ``audio_format`` (``""`` when the filter holds them all back)."""
+        if audio_format == "pcm16":
+            self._format, self._resampler = audio_format, None
+            return array_to_base64(samples)
+        if audio_format != self._format or self._resampler is None:
+            self._format = audio_format
+            self._resampler = Resampler(SAMPLE_RATE, _G711_RATE)
+        low = self._resampler.process(samples)
+        return _b64(_g711_encode(low, audio_format)) if low.size else ""
+
+    def flush(self) -> str:
+        """What the stream still holds (``""`` for none), before a commit; the next chunk
+        starts a new stream."""
+        if self._resampler is None:
+            return ""
+        low = self._resampler.flush()
+        return _b64(_g711_encode(low, self._format)) if low.size else ""
+
+
+class OutputAudioDecoder:
+    """The :class:`AudioDecoder` of a client: the model's audio, item by item, at 24 kHz.
+
+    ``output_format`` and ``input_format`` say the session's current formats. An item's
+    stream takes the output format at its first chunk and keeps it to the end (a session
+    change applies to later responses). At most 64 streams are kept; the oldest goes first.
+    """
+
+    def __init__(
+        self,
+        output_format: Callable[[], AudioFormat] = lambda: "pcm16",
+        input_format: Callable[[], AudioFormat] = lambda: "pcm16",
+    ) -> None:
+        self._output_format = output_format
+        self._input_format = input_format
+        self._streams: dict[str, tuple[AudioFormat, Resampler | None]] = {}
+
+    def decode(self, event_type: str, item_id: str, data: str) -> Int16Array:
+        stream = self._streams.get(item_id)
+        audio_format = stream[0] if stream is not None else self._output_format()
+        if audio_format == "pcm16":
+            samples = decode_pcm16(event_type, "delta", data)
+        else:
+            codes = decode_base64(event_type, "delta", data)
+        # the data is good: only now may the stream start or advance
+        if stream is None:
+            resampler = None if audio_format == "pcm16" else Resampler(_G711_RATE, SAMPLE_RATE)
+            stream = (audio_format, resampler)
+            if len(self._streams) >= _MAX_STREAMS:
+                del self._streams[next(iter(self._streams))]
+            self._streams[item_id] = stream
+        resampler = stream[1]
+        if resampler is not None:
+            samples = resampler.process(_g711_decode(codes, audio_format))
+        return samples
+
+    def finish(self, item_id: str) -> Int16Array:
+        stream = self._streams.pop(item_id, None)
+        if stream is None or stream[1] is None:
+            return _EMPTY
+        samples: Int16Array = stream[1].flush()
+        return samples
+
+    def discard(self, item_id: str) -> None:
+        self._streams.pop(item_id, None)
+
+    def decode_clip(self, event_type: str, field: str, data: str) -> Int16Array:
+        return decode_clip(data, self._input_format(), event_type, field)

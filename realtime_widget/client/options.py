@@ -1,0 +1,177 @@
+"""The options of a :class:`~realtime_widget.client.client.RealtimeClient`, checked once, up front.
+
+Rules:
+
+- :func:`client_options` checks everything the client is built from and returns it as one
+  :class:`ClientOptions`, or raises :class:`UsageError` naming the first bad value; nothing
+  is built then. The checks run in the order of the client's signature's groups: the
+  ``transport`` limits, the ``settings`` dict, the settings themselves, the session
+  ``config``, then the timings.
+- ``settings`` is the seed's settings dict (``url``, ``apiKey`` / ``api_key``, ``debug``,
+  ``model``, ``dialect``, ``dangerouslyAllowAPIKeyInBrowser``); any other key is refused. A
+  keyword argument wins over the setting of the same name.
+- Seconds are finite numbers (not bools): non-negative, or positive where zero means
+  nothing (``connect_timeout``). ``reconnect_delays`` is a list of such seconds.
+- ``transport`` may name only :data:`TRANSPORT_KEYS`; their values are the socket layer's to
+  check (:class:`~realtime_widget.client.api.RealtimeAPI`).
+- :func:`non_negative_int` checks a count given to a client method (numpy's integers too).
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from realtime_widget.core.errors import UsageError
+from realtime_widget.core.session import SessionConfig, SessionShape
+
+__all__ = [
+    "SETTINGS_KEYS",
+    "TRANSPORT_KEYS",
+    "ClientOptions",
+    "client_options",
+    "non_negative_int",
+    "seconds",
+]
+
+SETTINGS_KEYS: Final = frozenset(
+    {"url", "api_key", "apiKey", "dangerouslyAllowAPIKeyInBrowser", "debug", "model", "dialect"}
+)
+TRANSPORT_KEYS: Final = frozenset(
+    {
+        "max_frame_bytes",
+        "max_send_queue_bytes",
+        "max_receive_queue_frames",
+        "ping_interval",
+        "ping_timeout",
+        "close_timeout",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """The checked options of a client (see :func:`client_options`)."""
+
+    url: str | None
+    api_key: str | None  # None: not given (the client decides whether the environment's goes)
+    shape: SessionShape
+    debug: bool
+    reconnect: bool
+    config: SessionConfig  # the session config, with the model named by the settings
+    connect_timeout: float
+    reconnect_delays: tuple[float, ...]
+    max_audio_seconds: float | None
+    input_audio_retention_seconds: float
+    transport: dict[str, Any]  # the RealtimeAPI limits given
+
+
+def client_options(
+    settings: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None,
+    *,
+    url: str | None,
+    api_key: str | None,
+    model: str | None,
+    dialect: SessionShape | None,
+    debug: bool | None,
+    reconnect: bool,
+    connect_timeout: float,
+    reconnect_delays: Sequence[float],
+    max_audio_seconds: float | None,
+    input_audio_retention_seconds: float,
+    transport: Mapping[str, Any] | None,
+) -> ClientOptions:
+    """Check the client's options; raises :class:`UsageError` naming the first bad value."""
+    if transport is not None and not isinstance(transport, Mapping):
+        raise UsageError(f"transport must be a dict of RealtimeAPI limits, got {transport!r}")
+    limits = dict(transport or {})
+    unknown_limits = set(limits) - TRANSPORT_KEYS
+    if unknown_limits:
+        raise UsageError(
+            f"unknown transport options {sorted(unknown_limits)!r}; "
+            f"known: {sorted(TRANSPORT_KEYS)!r}"
+        )
+    if settings is not None and not isinstance(settings, Mapping):
+        raise UsageError(f"settings must be a dict, got {settings!r}")
+    settings = dict(settings or {})
+    unknown = set(settings) - SETTINGS_KEYS
+    if unknown:
+        raise UsageError(f"unknown settings {sorted(unknown)!r}")
+    url = _optional_str("url", url if url is not None else settings.get("url"))
+    if api_key is None:
+        api_key = settings.get("api_key", settings.get("apiKey"))
+    api_key = _optional_str("api_key", api_key)
+    model = _optional_str("model", model if model is not None else settings.get("model"))
+    if model is not None and not model:
+        raise UsageError("model must be a non-empty string, got ''")
+    shape: SessionShape = dialect or settings.get("dialect") or "ga"
+    if shape not in ("ga", "beta", "nested"):
+        raise UsageError(f"dialect must be 'ga', 'beta' or 'nested', got {shape!r}")
+    debug = debug if debug is not None else settings.get("debug", False)
+    if not isinstance(debug, bool):
+        raise UsageError(f"debug must be True or False, got {debug!r}")
+    if not isinstance(reconnect, bool):
+        raise UsageError(f"reconnect must be True or False, got {reconnect!r}")
+    session_config = SessionConfig(config)
+    if model:
+        session_config.update_config({"model": {"name": model}})
+    timeout = seconds("connect_timeout", connect_timeout, positive=True)
+    if isinstance(reconnect_delays, str | bytes) or not isinstance(reconnect_delays, Sequence):
+        raise UsageError(f"reconnect_delays must be a list of seconds: {reconnect_delays!r}")
+    try:
+        delays = tuple(seconds("reconnect delay", d) for d in reconnect_delays)
+    except UsageError:
+        raise UsageError(
+            f"reconnect_delays must be non-negative seconds: {reconnect_delays!r}"
+        ) from None
+    if max_audio_seconds is not None:
+        max_audio_seconds = seconds("max_audio_seconds", max_audio_seconds)
+    retention = seconds("input_audio_retention_seconds", input_audio_retention_seconds)
+    return ClientOptions(
+        url=url,
+        api_key=api_key,
+        shape=shape,
+        debug=debug,
+        reconnect=reconnect,
+        config=session_config,
+        connect_timeout=timeout,
+        reconnect_delays=delays,
+        max_audio_seconds=max_audio_seconds,
+        input_audio_retention_seconds=retention,
+        transport=limits,
+    )
+
+
+def seconds(name: str, value: Any, *, positive: bool = False) -> float:
+    """``value`` as seconds: a finite number, non-negative (or positive); else UsageError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UsageError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise UsageError(f"{name} must be {kind}, got {value!r}")
+    return float(value)
+
+
+def non_negative_int(name: str, value: Any) -> int:
+    """``value`` as an int (any integer type but bool) that is not negative; else UsageError."""
+    if isinstance(value, bool):
+        raise UsageError(f"{name} must be a non-negative int, got {value!r}")
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise UsageError(f"{name} must be a non-negative int, got {value!r}") from None
+    if count < 0:
+        raise UsageError(f"{name} must be a non-negative int, got {value!r}")
+    return count
+
+
+def _optional_str(name: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise UsageError(f"{name} must be a string, got {value!r}")
+    return value

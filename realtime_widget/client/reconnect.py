@@ -1,0 +1,152 @@
+"""`Reconnector`: reopening a lost session, as one task its owner can stop.
+
+Rules:
+
+- A session is worth reopening when it was lost abnormally (:func:`lost_abnormally`): a
+  close code of :data:`RECONNECT_CODES` (1001 going away, 1006 abnormal closure, 1011
+  server error, 1012 restart, 1013 try again later; the service's session-length limit among
+  them) or no close frame at all (a network failure). The owner decides when to
+  :meth:`~Reconnector.start` (a ready session lost that way, with reconnect on).
+- At most one reconnect runs: :attr:`~Reconnector.running` is true from :meth:`start` until
+  it ends. It makes one try after each of the owner's delays (read as it begins), each
+  announced by ``reconnecting`` ``{attempt, delay, code}`` before its delay. A try is the
+  owner's ``open_session``: open a connection and set the session up (replaying the
+  conversation); it fails when that raises.
+- It ends with ``reconnected`` ``{attempt, replayed}`` at the first try that succeeds, or
+  with an ``error`` of type ``reconnect_failed`` ``{error, unsent}`` once every try failed,
+  or one failed in a way a retry cannot mend (:func:`worth_retrying`: refused credentials,
+  a refused redirect, a misuse, a normal close). ``error`` is the last try's
+  :class:`RealtimeError` (else a :class:`ConnectionClosedError` with the first loss's
+  code); ``unsent`` is what the owner's ``give_up`` returns (the calls it dropped).
+  :attr:`running` is false when either is dispatched.
+- :meth:`~Reconnector.stop` (a ``connect()`` taking over) cancels the reconnect and waits
+  for it to end; :meth:`~Reconnector.cancel` (``disconnect()``) cancels it and returns.
+  A cancelled reconnect dispatches nothing more, even when its cancellation reaches it as
+  a try's failure, unless the try it cancelled had already set the session up: then it
+  still dispatches ``reconnected``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final
+
+from realtime_widget.core.errors import (
+    AuthenticationError,
+    ConnectionClosedError,
+    RealtimeError,
+    RedirectRefusedError,
+    UsageError,
+)
+
+__all__ = ["RECONNECT_CODES", "Reconnector", "lost_abnormally", "worth_retrying"]
+
+logger = logging.getLogger("realtime_widget.client")  # the client's decisions, under its name
+
+RECONNECT_CODES: Final = frozenset({1001, 1006, 1011, 1012, 1013})
+
+
+def lost_abnormally(code: int | None) -> bool:
+    """Whether a connection that closed with ``code`` (``None``: no close frame) was lost in
+    a way a new connection may mend."""
+    return code is None or code in RECONNECT_CODES
+
+
+def worth_retrying(exc: BaseException) -> bool:
+    """Whether a reconnect try that failed with ``exc`` may succeed when tried again."""
+    if isinstance(exc, AuthenticationError | RedirectRefusedError | UsageError):
+        return False
+    if isinstance(exc, ConnectionClosedError):
+        return lost_abnormally(exc.code)
+    return True
+
+
+class Reconnector:
+    """The reconnect of one client (see the module rules).
+
+    ``open_session`` makes one try and returns how many items it replayed; ``delays``
+    returns the seconds to wait before each try; ``dispatch(name, event)`` sends the
+    reconnect's events; ``give_up`` runs when the reconnect fails and returns ``unsent``.
+    """
+
+    def __init__(
+        self,
+        open_session: Callable[[], Awaitable[int]],
+        delays: Callable[[], Sequence[float]],
+        dispatch: Callable[[str, Any], object],
+        give_up: Callable[[], int],
+    ) -> None:
+        self._open_session = open_session
+        self._delays = delays
+        self._dispatch = dispatch
+        self._give_up = give_up
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a reconnect is under way."""
+        return self._task is not None
+
+    def start(self, code: int | None) -> None:
+        """Reopen the session lost with close ``code``, in a task (a running loop needed)."""
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(code), name="realtime-reconnect"
+        )
+
+    def cancel(self) -> None:
+        """Stop the reconnect under way, if any, without waiting for it."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+
+    async def stop(self) -> None:
+        """Stop the reconnect under way, if any, and wait until it has ended."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def _run(self, code: int | None) -> None:
+        """Reopen the session: ends in ``reconnected`` or a ``reconnect_failed`` error."""
+        me = asyncio.current_task()
+        failure: BaseException | None = None
+        try:
+            for attempt, delay in enumerate(self._delays(), start=1):
+                self._dispatch("reconnecting", {"attempt": attempt, "delay": delay, "code": code})
+                await asyncio.sleep(delay)
+                try:
+                    replayed = await self._open_session()
+                except Exception as exc:  # every failure of a try is a reason to try again
+                    if self._task is not me:
+                        # stopped while the try ran, its cancellation turned into this failure
+                        # on the way (asyncio.wait_for can do that): nothing more to say
+                        return
+                    failure = exc
+                    logger.warning("reconnect attempt %d failed: %s", attempt, exc)
+                    if not worth_retrying(exc):
+                        break
+                    continue
+                # stopped too late to matter (the try had set the session up, the cancellation
+                # lost on the way): the session is back all the same, and says so
+                if self._task is me:
+                    self._task = None
+                self._dispatch("reconnected", {"attempt": attempt, "replayed": replayed})
+                return
+            if self._task is not me:
+                return
+            self._task = None
+            error = failure if isinstance(failure, RealtimeError) else None
+            unsent = self._give_up()
+            self._dispatch(
+                "error",
+                {
+                    "type": "reconnect_failed",
+                    "error": error or ConnectionClosedError(code, f"reconnect failed: {failure}"),
+                    "unsent": unsent,
+                },
+            )
+        finally:
+            if self._task is me:
+                self._task = None

@@ -1,0 +1,498 @@
+"""Session configuration: the grouped config, flat updates, and the wire payloads.
+
+Rules:
+
+- The source of truth is :class:`SessionConfig`, the grouped configuration of the seed
+  (``model``, ``speech``, ``hearing``, ``vision``, ``knowledge``). Unknown groups, keys and
+  fields raise :class:`UsageError` naming them, and a rejected update changes nothing.
+- ``update_config(updates)`` merges groups into it deeply: a dict given for a dict value
+  (``turn_detection``, ``input_audio_transcription``, ...) updates the keys it names and keeps
+  the others, except that a ``turn_detection`` of another ``type`` replaces the old one whole
+  (the fields of one detection type mean nothing to the other). Lists (``tools``,
+  ``modalities``, ``scripts``) and other values replace. ``None`` sets a value to null:
+  ``turn_detection: None`` means manual turns, ``input_audio_transcription: None`` no
+  transcription. ``update_session(**fields)`` takes the reference client's flat names
+  (``instructions``, ``voice``, ``turn_detection``, ``tools``, ...) and replaces each field's
+  whole value, as the reference client does.
+- ``speech`` owns what the model says (``voice``, ``speed``, ``output_audio_format``) and
+  ``hearing`` what it hears (``input_audio_format``, ``input_audio_transcription``,
+  ``input_audio_noise_reduction``, ``turn_detection``): :data:`AUDIO_KEY_OWNERS`. Either group
+  accepts every audio key, as the seed allows, but the value is held once, in its owner group,
+  so the latest update of a key wins whichever group named it; when one update names a key in
+  both groups, the owner's value wins.
+- ``tool_choice`` is ``"auto"``, ``"none"``, ``"required"`` or ``{"type": "function", "name":
+  ...}`` (the Chat Completions spelling ``{"type": "function", "function": {"name": ...}}`` is
+  read too); a function choice goes out as ``{"type": "function", "name": ...}`` in every
+  shape. Audio formats are a beta name (``pcm16``, ``g711_ulaw``, ``g711_alaw``) or a GA format
+  object (``{"type": "audio/pcmu"}``), read through
+  :data:`~realtime_widget.core.protocol.AUDIO_FORMATS`
+  as the local server reads them, and held by name.
+- :func:`session_payload` renders the config for a dialect: ``"ga"`` (the current API:
+  ``type: "realtime"``, ``output_modalities``, ``audio.input`` / ``audio.output``, format
+  objects), ``"beta"`` (the flat shape, format names) or ``"nested"`` (the grouped config as
+  held, for servers that speak the seed library's own shape). Knowledge scripts travel inside
+  the instructions for ``"ga"`` and ``"beta"`` (see :mod:`realtime_widget.core.knowledge`), since
+  the real service accepts no other place for them.
+- What is sent: the config starts from the reference client's defaults (``instructions: ""``,
+  ``voice: "marin"``, ``tool_choice: "auto"``, ``server_vad`` turn detection, ``pcm16`` both
+  ways, audio output) and every value it holds is sent, those defaults included. Fields
+  without a default (``speed``, ``temperature``, ``max_response_output_tokens``,
+  ``input_audio_transcription``, ``input_audio_noise_reduction``) are left out until set, so
+  the server keeps its own defaults for them; set to ``None``, the last two are sent as null.
+- ``temperature`` exists in the beta and nested shapes only: the GA session has no such field,
+  so the GA payload leaves it out and logs a warning (once per config) when it is set.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from realtime_widget.core.errors import UsageError
+from realtime_widget.core.knowledge import merge_knowledge_instructions, validate_knowledge
+from realtime_widget.core.protocol import (
+    AUDIO_FORMATS,
+    DEFAULT_MODEL,
+    AudioFormat,
+    AudioFormatError,
+)
+from realtime_widget.core.protocol import audio_format_name as protocol_format_name
+from realtime_widget.tools.schema import validate_definition
+
+__all__ = [
+    "AUDIO_KEY_OWNERS",
+    "CONFIG_GROUP_KEYS",
+    "FLAT_FIELDS",
+    "SessionConfig",
+    "SessionShape",
+    "audio_format_name",
+    "audio_format_to_ga",
+    "session_payload",
+    "session_tools",
+]
+
+SessionShape = Literal["ga", "beta", "nested"]
+
+logger = logging.getLogger("realtime_widget.session")
+
+_UNSET: Any = object()
+
+_GROUP_KEYS: dict[str, frozenset[str]] = {
+    "model": frozenset(
+        {
+            "provider",
+            "name",
+            "modalities",
+            "instructions",
+            "tools",
+            "tool_choice",
+            "temperature",
+            "max_response_output_tokens",
+        }
+    ),
+    "speech": frozenset(),  # filled below: the audio keys
+    "hearing": frozenset(),
+    "vision": frozenset(
+        {
+            "enable_face_detection",
+            "enable_object_detection",
+            "enable_face_identification",
+            "object_detection_target_classes",
+        }
+    ),
+    "knowledge": frozenset({"scripts"}),
+}
+AUDIO_KEY_OWNERS: Mapping[str, str] = {
+    "voice": "speech",
+    "speed": "speech",
+    "output_audio_format": "speech",
+    "input_audio_format": "hearing",
+    "input_audio_transcription": "hearing",
+    "input_audio_noise_reduction": "hearing",
+    "turn_detection": "hearing",
+}
+"""Each audio key and the group that owns it: ``speech`` what the model says, ``hearing``
+what it hears (shared with the local server)."""
+_AUDIO_KEYS = frozenset(AUDIO_KEY_OWNERS)
+_GROUP_KEYS["speech"] = _AUDIO_KEYS
+_GROUP_KEYS["hearing"] = _AUDIO_KEYS
+CONFIG_GROUP_KEYS: Mapping[str, frozenset[str]] = _GROUP_KEYS
+"""The seed's config groups and the keys each accepts (shared with the local server)."""
+
+# flat field of update_session -> (group, key)
+FLAT_FIELDS: dict[str, tuple[str, str]] = {
+    "model": ("model", "name"),
+    "modalities": ("model", "modalities"),
+    "output_modalities": ("model", "modalities"),
+    "instructions": ("model", "instructions"),
+    "tools": ("model", "tools"),
+    "tool_choice": ("model", "tool_choice"),
+    "temperature": ("model", "temperature"),
+    "max_response_output_tokens": ("model", "max_response_output_tokens"),
+    "max_output_tokens": ("model", "max_response_output_tokens"),
+    "voice": ("speech", "voice"),
+    "speed": ("speech", "speed"),
+    "output_audio_format": ("speech", "output_audio_format"),
+    "input_audio_format": ("hearing", "input_audio_format"),
+    "input_audio_transcription": ("hearing", "input_audio_transcription"),
+    "transcription": ("hearing", "input_audio_transcription"),
+    "input_audio_noise_reduction": ("hearing", "input_audio_noise_reduction"),
+    "noise_reduction": ("hearing", "input_audio_noise_reduction"),
+    "turn_detection": ("hearing", "turn_detection"),
+}
+
+_VOICE_DEFAULT = "marin"
+_TURN_TYPES = ("server_vad", "semantic_vad")
+_MODALITIES = ("text", "audio")
+_TOOL_CHOICES = ("auto", "none", "required")
+
+
+def _one_of(value: Any, options: Sequence[str]) -> bool:
+    """``value in options`` for any value (a dict or a list is simply not one of them)."""
+    return isinstance(value, str) and value in options
+
+
+def _default_config() -> dict[str, dict[str, Any]]:
+    return {
+        "model": {
+            "provider": "openai",
+            "name": DEFAULT_MODEL,
+            "modalities": ["audio"],
+            "instructions": "",
+            "tools": [],
+            "tool_choice": "auto",
+        },
+        "speech": {"voice": _VOICE_DEFAULT, "output_audio_format": "pcm16"},
+        "hearing": {
+            "input_audio_format": "pcm16",
+            "turn_detection": {"type": "server_vad"},
+        },
+        "vision": {},
+        "knowledge": {"scripts": []},
+    }
+
+
+def audio_format_name(value: Any, where: str = "") -> AudioFormat:
+    """The beta name (``pcm16``, ``g711_ulaw``, ``g711_alaw``) of a format name or GA object.
+
+    Raises UsageError naming the bad part (see
+    :func:`realtime_widget.core.protocol.audio_format_name`),
+    after ``where`` (the config key) when given.
+    """
+    try:
+        return protocol_format_name(value)
+    except AudioFormatError as exc:
+        prefix = f"{where}: " if where else ""
+        if not exc.field:
+            problem = f"unknown audio format {value!r}: expected {exc.expected}"
+        elif exc.field not in (".type", ".rate"):
+            problem = f"invalid audio format {value!r}: unknown key {exc.field[1:]!r}"
+        else:
+            part = exc.field[1:]
+            problem = (
+                f"invalid audio format {value!r}: expected {part} {exc.expected}, "
+                f"got {part} {exc.value!r}"
+            )
+        raise UsageError(prefix + problem) from None
+
+
+def audio_format_to_ga(value: Any) -> dict[str, Any]:
+    """The GA ``format`` object for a beta format name or a GA format object."""
+    return dict(AUDIO_FORMATS[audio_format_name(value)])
+
+
+def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
+    """``value`` as the wire's tool choice; raises UsageError naming what is wrong."""
+    if _one_of(value, _TOOL_CHOICES):
+        return str(value)
+    if not isinstance(value, Mapping):
+        raise UsageError(
+            f"{where} must be 'auto', 'none', 'required' or "
+            f"{{'type': 'function', 'name': ...}}, got {value!r}"
+        )
+    if value.get("type") != "function":
+        raise UsageError(f"{where}.type must be 'function', got {value.get('type')!r}")
+    for key in value:
+        if key not in ("type", "name", "function"):
+            raise UsageError(f"unknown key {key!r} in {where}: expected 'type' and 'name'")
+    name = value.get("name")
+    if "function" in value:  # the Chat Completions spelling: {"function": {"name": ...}}
+        function = value["function"]
+        if not isinstance(function, Mapping):
+            raise UsageError(f"{where}.function must be a dict with a 'name', got {function!r}")
+        name = function.get("name", name)
+    if name is None:
+        raise UsageError(f"{where} needs a 'name': {{'type': 'function', 'name': ...}}")
+    try:
+        validate_definition({"name": name})  # the rules of a tool's name
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    return {"type": "function", "name": str(name)}
+
+
+# what a session cannot do without: None is refused for these
+_NOT_NONE = frozenset(
+    {"voice", "name", "modalities", "tools", "input_audio_format", "output_audio_format"}
+)
+
+
+def _checked(group: str, key: str, value: Any) -> Any:
+    """``value`` as ``group.key`` stores it (formats by name, a tool choice in its wire form,
+    a plain copy otherwise); raises UsageError when it cannot be right there."""
+    where = f"{group}.{key}"
+    if value is None:
+        if key in _NOT_NONE:
+            raise UsageError(f"{where} cannot be None")
+        return None
+    if key in {"voice", "instructions", "name", "provider"} and not isinstance(value, str):
+        raise UsageError(f"{where} must be a string, got {value!r}")
+    if key == "modalities":
+        if not isinstance(value, list | tuple) or not value:
+            raise UsageError(f"{where} must be a non-empty list, got {value!r}")
+        if not all(_one_of(m, _MODALITIES) for m in value):
+            raise UsageError(f"{where} may hold only 'text' and 'audio', got {value!r}")
+    elif key in {"input_audio_format", "output_audio_format"}:
+        return audio_format_name(value, where)
+    elif key == "turn_detection":
+        if not isinstance(value, Mapping) or not _one_of(value.get("type"), _TURN_TYPES):
+            raise UsageError(
+                f"{where} must be None or a dict with type 'server_vad' or 'semantic_vad', "
+                f"got {value!r}"
+            )
+    elif key == "tools":
+        if not isinstance(value, list | tuple) or not all(isinstance(t, Mapping) for t in value):
+            raise UsageError(f"{where} must be a list of tool definitions, got {value!r}")
+    elif key == "tool_choice":
+        return _tool_choice(where, value)
+    elif key == "temperature":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UsageError(f"{where} must be a number, got {value!r}")
+    elif key == "max_response_output_tokens":
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if not (value == "inf" or (is_int and value > 0)):
+            raise UsageError(f"{where} must be a positive integer or 'inf', got {value!r}")
+    elif key == "speed":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise UsageError(f"{where} must be a positive number, got {value!r}")
+    elif key == "scripts":
+        validate_knowledge({"scripts": value})
+    elif key in {"input_audio_transcription", "input_audio_noise_reduction"} and not isinstance(
+        value, Mapping
+    ):
+        raise UsageError(f"{where} must be a dict or None, got {value!r}")
+    return copy.deepcopy(_as_plain(value))
+
+
+class SessionConfig:
+    """The grouped session configuration of a client (see the module docstring)."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self._config = _default_config()
+        self._temperature_warned = False  # the GA payload warned that it drops temperature
+        if config:
+            self.update_config(config)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """A deep copy of the grouped configuration (each audio key in its owner group)."""
+        return copy.deepcopy(self._config)
+
+    def get(self, group: str, key: str, default: Any = None) -> Any:
+        """The value of ``group.key``; an audio key is read from its owner group."""
+        return self._config[AUDIO_KEY_OWNERS.get(key, group)].get(key, default)
+
+    def audio(self, key: str, default: Any = None) -> Any:
+        """The value of an audio key (``voice``, ``turn_detection``, ...)."""
+        return self._config[AUDIO_KEY_OWNERS[key]].get(key, default)
+
+    def update_config(self, updates: Mapping[str, Any]) -> None:
+        """Merge grouped ``updates`` (``{"model": {...}, "hearing": {...}}``) deeply.
+
+        A dict given for a dict value updates the keys it names and keeps the others; a
+        ``turn_detection`` of another ``type`` replaces the old one whole. Lists and other
+        values replace; ``None`` sets a value to null (``turn_detection: None`` means manual
+        turns). An audio key goes to its owner group whichever group names it; when one
+        update names it in both, the owner's value wins.
+
+        Raises UsageError for an unknown group, key or invalid value; nothing changes then.
+        """
+        self._apply(updates, merge=True)
+
+    def update_session(self, **fields: Any) -> None:
+        """Set flat session fields (the reference client's names, and GA aliases).
+
+        Each field given replaces its whole value (no merge), as in the reference client.
+        Raises UsageError for an unknown field or invalid value; nothing changes then.
+        """
+        grouped: dict[str, dict[str, Any]] = {}
+        for name, value in fields.items():
+            if name not in FLAT_FIELDS:
+                known = ", ".join(sorted(FLAT_FIELDS))
+                raise UsageError(f"unknown session field {name!r}: expected one of {known}")
+            group, key = FLAT_FIELDS[name]
+            grouped.setdefault(group, {})[key] = value
+        self._apply(grouped, merge=False)
+
+    def _apply(self, updates: Mapping[str, Any], *, merge: bool) -> None:
+        if not isinstance(updates, Mapping):
+            raise UsageError(f"config updates must be a dict of groups, got {updates!r}")
+        # (group stored in, key) -> (group named in, value); an owner's value wins over
+        # the same key named in the other audio group
+        placed: dict[tuple[str, str], tuple[str, Any]] = {}
+        for group, values in updates.items():
+            if group not in _GROUP_KEYS:
+                known = ", ".join(sorted(_GROUP_KEYS))
+                raise UsageError(f"unknown config group {group!r}: expected one of {known}")
+            if not isinstance(values, Mapping):
+                raise UsageError(f"config group {group!r} must be a dict, got {values!r}")
+            for key, value in values.items():
+                if key not in _GROUP_KEYS[group]:
+                    raise UsageError(f"unknown key {key!r} in config group {group!r}")
+                home = AUDIO_KEY_OWNERS.get(key, group)
+                previous = placed.get((home, key))
+                if previous is None or previous[0] != home:
+                    placed[(home, key)] = (group, value)
+        staged = copy.deepcopy(self._config)
+        for (home, key), (group, value) in placed.items():
+            current = staged[home].get(key)
+            if merge:
+                value = _merged(key, current, value)
+            staged[home][key] = _checked(group, key, value)
+        self._config = staged
+
+    def turn_detection(self) -> dict[str, Any] | None:
+        """The turn detection config, or ``None`` for manual turns."""
+        value = self.audio("turn_detection")
+        return dict(value) if isinstance(value, Mapping) else None
+
+    def turn_detection_type(self) -> str | None:
+        """``"server_vad"``, ``"semantic_vad"`` or ``None`` (manual turns)."""
+        detection = self.turn_detection()
+        return str(detection["type"]) if detection else None
+
+
+def _merged(key: str, current: Any, update: Any) -> Any:
+    """``update`` merged into ``current``: dicts key by key, anything else replaced."""
+    if not isinstance(update, Mapping) or not isinstance(current, Mapping):
+        return update
+    if key == "turn_detection" and "type" in update and update["type"] != current.get("type"):
+        return update  # the fields of one detection type mean nothing to the other
+    merged = dict(current)
+    for name, value in update.items():
+        merged[name] = _merged(name, current.get(name), value)
+    return merged
+
+
+def _as_plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_as_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _as_plain(v) for k, v in value.items()}
+    return value
+
+
+def _instructions(config: SessionConfig) -> str:
+    text = str(config.get("model", "instructions") or "")
+    scripts = config.get("knowledge", "scripts") or []
+    return merge_knowledge_instructions(text, {"scripts": scripts} if scripts else None)
+
+
+_WIRE_TOOL_KEYS = ("type", "name", "description", "parameters")
+
+
+def session_tools(
+    config: SessionConfig, tools: Sequence[Mapping[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The wire definitions of the config's tools and ``tools`` (the later wins by name)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for tool in [*(config.get("model", "tools") or []), *(tools or [])]:
+        merged[str(tool.get("name"))] = {k: v for k, v in tool.items() if k in _WIRE_TOOL_KEYS}
+    return list(merged.values())
+
+
+def session_payload(
+    config: SessionConfig,
+    shape: SessionShape = "ga",
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``session`` object of a ``session.update`` in ``shape``.
+
+    ``tools`` are definitions of registered tools, merged with the config's own tools (a
+    registered tool wins over a config tool of the same name).
+    """
+    all_tools = session_tools(config, tools)
+    if shape == "nested":
+        nested = config.as_dict()
+        nested["model"]["tools"] = all_tools
+        return nested
+    modalities = list(config.get("model", "modalities") or ["audio"])
+    tool_choice = config.get("model", "tool_choice")
+    max_tokens = config.get("model", "max_response_output_tokens")
+    temperature = config.get("model", "temperature")
+    voice = config.audio("voice")
+    transcription = config.audio("input_audio_transcription", _UNSET)
+    noise = config.audio("input_audio_noise_reduction", _UNSET)
+    speed = config.audio("speed")
+    in_format = config.audio("input_audio_format", "pcm16")
+    out_format = config.audio("output_audio_format", "pcm16")
+    turn = config.audio("turn_detection", _UNSET)
+
+    if shape == "beta":
+        beta: dict[str, Any] = {
+            "modalities": ["text", "audio"] if "audio" in modalities else ["text"],
+            "instructions": _instructions(config),
+            "voice": voice,
+            "input_audio_format": in_format,
+            "output_audio_format": out_format,
+            "tools": all_tools,
+            "tool_choice": tool_choice,
+        }
+        # set to None these mean "off" and are sent as null; unset, they are left out
+        switches = {
+            "input_audio_transcription": transcription,
+            "input_audio_noise_reduction": noise,
+            "turn_detection": turn,
+        }
+        beta.update({k: v for k, v in switches.items() if v is not _UNSET})
+        numbers = {
+            "temperature": temperature,
+            "max_response_output_tokens": max_tokens,
+            "speed": speed,
+        }
+        beta.update({k: v for k, v in numbers.items() if v is not None})
+        return beta
+
+    audio_in: dict[str, Any] = {"format": audio_format_to_ga(in_format)}
+    if transcription is not _UNSET:
+        audio_in["transcription"] = transcription
+    if noise is not _UNSET:
+        audio_in["noise_reduction"] = noise
+    if turn is not _UNSET:
+        audio_in["turn_detection"] = turn
+    audio_out: dict[str, Any] = {"format": audio_format_to_ga(out_format)}
+    if voice is not None:
+        audio_out["voice"] = voice
+    if speed is not None:
+        audio_out["speed"] = speed
+    ga: dict[str, Any] = {
+        "type": "realtime",
+        "model": config.get("model", "name") or DEFAULT_MODEL,
+        "instructions": _instructions(config),
+        # GA takes one output modality: "audio" streams audio with its transcript
+        "output_modalities": ["audio"] if "audio" in modalities else ["text"],
+        "audio": {"input": audio_in, "output": audio_out},
+        "tools": all_tools,
+    }
+    if tool_choice is not None:
+        ga["tool_choice"] = tool_choice
+    if max_tokens is not None:
+        ga["max_output_tokens"] = max_tokens
+    if temperature is not None and not config._temperature_warned:
+        config._temperature_warned = True
+        logger.warning(
+            "temperature %r is not sent: GA sessions have no temperature (beta ones do)",
+            temperature,
+        )
+    return ga

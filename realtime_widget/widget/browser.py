@@ -1,0 +1,206 @@
+"""`BrowserMessages`: what the widget's pages ask of the kernel, checked, then done.
+
+Rules:
+
+- Every browser message is checked first (:func:`parse_browser_message`); a malformed or
+  unknown one is logged and dropped. anywidget's own commands are not ours and are left
+  alone. A checked message is handled in the client's thread (:class:`HomeLoop`), by the
+  handler :attr:`BrowserMessages.handlers` holds for its type as it arrives; what a
+  handler raises is reported in the ``error`` trait, never raised into the comm. An audio
+  message's buffer is copied first: the comm's frame may not outlive the call.
+- ``audio`` goes to the client's input audio while it is connected (dropped, and counted,
+  otherwise); ``interrupted``, ``played`` and ``underruns`` are what the browser played
+  (:class:`Playback`). While connected, an interruption of an assistant message cancels
+  the response and truncates the item where playback stopped, keeping what was heard of
+  its transcript; one of anything else, or of nothing, only cancels, as ``stop`` does.
+- ``text`` sends a user message while connected; otherwise ``error`` says to connect.
+- ``ptt_start`` and ``ptt_stop`` are push-to-talk (:class:`Turns`).
+- ``connect`` schedules :meth:`RealtimeWidget.connect` as a task (a connected client only
+  reads ``connected`` again); ``disconnect`` calls :meth:`RealtimeWidget.disconnect`.
+- ``hello``, from a page starting: the whole items list if a change is not in it yet,
+  then a ``snapshot`` (:meth:`ItemSync.catch_up`, and the samples sent of each item whose
+  audio still streams), and ``turn_detection`` follows the client's session again.
+- ``mic_check``, from a page starting while ``mic`` reads on or starting: the kernel asks
+  every page with its own ``mic_check``; unless one answers ``mic_held`` within
+  ``mic_check_seconds``, ``mic`` is set to ``off`` (a reloaded page left it on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from realtime_widget.core.errors import ProtocolError
+from realtime_widget.widget.loop import HomeLoop
+from realtime_widget.widget.messages import (
+    BrowserAudio,
+    BrowserInterrupted,
+    BrowserMessage,
+    BrowserPlayed,
+    BrowserText,
+    BrowserUnderruns,
+    SendMessage,
+    parse_browser_message,
+)
+from realtime_widget.widget.playback import Playback
+from realtime_widget.widget.sync import ItemSync
+from realtime_widget.widget.turns import Turns
+
+if TYPE_CHECKING:
+    from realtime_widget.widget.widget import RealtimeWidget
+
+__all__ = ["BrowserMessages"]
+
+logger = logging.getLogger("realtime_widget.widget")  # the widget's decisions, under its name
+
+
+class BrowserMessages:
+    """The browser's messages to ``widget`` (see the module rules); :meth:`receive` takes
+    them from the comm. Messages to the browser go to ``send``."""
+
+    def __init__(
+        self,
+        widget: RealtimeWidget,
+        *,
+        items: ItemSync,
+        playback: Playback,
+        turns: Turns,
+        home: HomeLoop,
+        send: SendMessage,
+        mic_check_seconds: float,
+    ) -> None:
+        self._widget = widget
+        self._items = items
+        self._playback = playback
+        self._turns = turns
+        self._home = home
+        self._send = send
+        self._mic_check_seconds = mic_check_seconds
+        self._mic_held = False
+        self._mic_check: asyncio.TimerHandle | None = None
+        self.dropped_audio_chunks = 0  # audio that came while not connected
+        self.handlers: dict[str, Callable[[Any], None]] = {
+            "audio": self._audio,
+            "interrupted": self._interrupted,
+            "played": self._played,
+            "underruns": self._underruns,
+            "stop": self._stop,
+            "text": self._text,
+            "ptt_start": self._ptt_start,
+            "ptt_stop": self._ptt_stop,
+            "connect": self._connect,
+            "disconnect": self._disconnect,
+            "hello": self._hello,
+            "mic_check": self._check_mic,
+            "mic_held": self._mic_is_held,
+        }
+
+    def receive(self, _widget: object, content: object, buffers: list[Any]) -> None:
+        """A custom message from the browser (the comm's ``on_msg`` callback)."""
+        if isinstance(content, Mapping) and content.get("kind") == "anywidget-command":
+            return  # anywidget's own request/response channel
+        try:
+            message: BrowserMessage = parse_browser_message(content, buffers or [])
+        except ProtocolError as exc:
+            logger.warning("ignored a browser message: %s", exc)
+            return
+        if message["type"] == "audio":
+            # The comm's frame may not outlive this call: keep a copy for the hop.
+            message["data"] = memoryview(message["data"].tobytes())
+        handler = self.handlers[message["type"]]
+        self._home.run(lambda: handler(message), f"browser message {message['type']}")
+
+    def close(self) -> None:
+        """Stop a mic check under way."""
+        if self._mic_check is not None:
+            self._mic_check.cancel()
+            self._mic_check = None
+
+    # -- audio ----------------------------------------------------------------------------
+
+    def _audio(self, message: BrowserAudio) -> None:
+        client = self._widget.client
+        if not client.is_connected():
+            self.dropped_audio_chunks += 1
+            return
+        data = message["data"]
+        client.append_input_audio(data)
+        self._turns.heard(data.nbytes)
+
+    def _interrupted(self, message: BrowserInterrupted) -> None:
+        item_id, played = message["item_id"], message["played_samples"]
+        self._playback.interrupted(item_id, played)
+        client = self._widget.client
+        if not client.is_connected():
+            return
+        item = client.conversation.get_item(item_id) if item_id is not None else None
+        is_assistant = (
+            item is not None and item.get("type") == "message" and item.get("role") == "assistant"
+        )
+        if item is None or not is_assistant:
+            client.cancel_response()
+            return
+        transcript = item["formatted"].get("transcript")
+        if transcript:
+            self._items.heard(str(item_id), str(transcript))
+        client.cancel_response(item_id, played)
+
+    def _played(self, message: BrowserPlayed) -> None:
+        self._playback.played(message["item_id"], message["played_samples"])
+
+    def _underruns(self, message: BrowserUnderruns) -> None:
+        self._playback.underran(message["item_id"], message["count"], message["fill_samples"])
+
+    def _stop(self, message: Any) -> None:
+        if self._widget.client.is_connected():
+            self._widget.client.cancel_response()
+
+    # -- text and turns -------------------------------------------------------------------
+
+    def _text(self, message: BrowserText) -> None:
+        if not self._widget.client.is_connected():
+            self._widget.error = "not connected: press Connect first"
+            return
+        self._widget.client.send_user_message_content(message["text"])
+
+    def _ptt_start(self, message: Any) -> None:
+        self._turns.press()
+
+    def _ptt_stop(self, message: Any) -> None:
+        self._turns.release()
+
+    # -- the connection and pages ---------------------------------------------------------
+
+    def _connect(self, message: Any) -> None:
+        if self._widget.client.is_connected():
+            self._widget.connection = "connected"
+            return
+        self._home.spawn(self._widget.connect(), "connect")
+
+    def _disconnect(self, message: Any) -> None:
+        self._widget.disconnect()
+
+    def _hello(self, message: Any) -> None:
+        summaries = self._items.catch_up()
+        sent = self._playback.open_items()
+        self._send({"type": "snapshot", "items": summaries, "audio_sent": sent})
+        self._turns.follow()
+
+    def _check_mic(self, message: Any) -> None:
+        if self._widget.mic not in ("on", "starting"):
+            return
+        self._mic_held = False
+        if self._mic_check is not None:
+            self._mic_check.cancel()
+        self._send({"type": "mic_check"})
+        self._mic_check = self._home.call_later(self._mic_check_seconds, self._end_mic_check)
+
+    def _mic_is_held(self, message: Any) -> None:
+        self._mic_held = True
+
+    def _end_mic_check(self) -> None:
+        self._mic_check = None
+        if not self._mic_held and self._widget.mic in ("on", "starting"):
+            self._widget.mic = "off"  # no page captures: a reloaded page left it on

@@ -1,0 +1,189 @@
+"""`ClientEvents`: a widget's client, mapped to the widget's traits and messages.
+
+Rules:
+
+- The widget follows the client's events and decides nothing of the protocol: items and
+  their changes go to :class:`ItemSync` (a function call's card through
+  :class:`CallCards`), the model's audio to :class:`Playback`, each streamed piece of
+  text, transcript or arguments out as a ``delta`` message, a barge-in as ``interrupt``.
+- ``tools.updated`` sets the ``tools`` trait (tools change from cells, on the widget or on
+  its client); every ``session.update`` the client sends sets ``turn_detection``.
+- ``connection``: a normal close (code 1000) reads ``disconnected``; any other close is a
+  loss, which reads ``reconnecting`` when the client's close event says a reconnect
+  follows (the mic stays open in the browser: only ``disconnected`` or a final ``error``
+  stop it), else ``error``, as does a reconnect that failed. Each reconnect try shows in
+  ``status``; once reconnected, ``connection`` reads ``connected`` again and the loss's
+  error is cleared. Whenever a connection ends, the open audio is closed and a
+  push-to-talk turn dropped.
+- ``error`` shows the client's last error and why a connection was lost, scrubbed of every
+  credential. A tool failure also marks its call's card as failed.
+- :meth:`ClientEvents.close` stops following the client (the client stays as it is).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from realtime_widget.core.errors import ToolError, UsageError
+from realtime_widget.widget.cards import CallCards
+from realtime_widget.widget.messages import DeltaField, SendMessage
+from realtime_widget.widget.options import tool_summaries
+from realtime_widget.widget.playback import Playback
+from realtime_widget.widget.sync import ItemSync
+from realtime_widget.widget.turns import Turns
+
+if TYPE_CHECKING:
+    from realtime_widget.widget.widget import RealtimeWidget
+
+__all__ = ["ClientEvents"]
+
+_DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments")
+
+
+class ClientEvents:
+    """Follows the client of ``widget`` from now until :meth:`close` (see the module rules).
+
+    Messages go to ``send``; texts bound for the ``error`` trait go through ``scrub``.
+    """
+
+    def __init__(
+        self,
+        widget: RealtimeWidget,
+        *,
+        items: ItemSync,
+        calls: CallCards,
+        playback: Playback,
+        turns: Turns,
+        send: SendMessage,
+        scrub: Callable[[str], str],
+    ) -> None:
+        self._widget = widget
+        self._items = items
+        self._calls = calls
+        self._playback = playback
+        self._turns = turns
+        self._send = send
+        self._scrub = scrub
+        self._close_error = ""  # the error a lost connection showed, cleared on reconnect
+        client = widget.client
+        self._subscriptions: list[tuple[Any, str, Callable[[Any], None]]] = [
+            (client, "conversation.item.appended", self._item_appended),
+            (client, "conversation.updated", self._updated),
+            (client, "conversation.item.completed", self._item_completed),
+            (client, "conversation.interrupted", self._interrupted),
+            (client, "error", self._error),
+            (client, "close", self._close),
+            (client, "reconnecting", self._reconnecting),
+            (client, "reconnected", self._reconnected),
+            (client, "tools.updated", self._tools_updated),
+            (client.realtime, "client.session.update", self._session_sent),
+            (client.realtime, "server.conversation.item.truncated", self._truncated),
+            (client.realtime, "server.conversation.item.deleted", self._deleted),
+        ]
+        for source, name, handler in self._subscriptions:
+            source.on(name, handler)
+
+    def close(self) -> None:
+        """Stop following the client (once: a second call does nothing)."""
+        for source, name, handler in self._subscriptions:
+            with contextlib.suppress(UsageError):
+                source.off(name, handler)
+        self._subscriptions = []
+
+    # -- items ----------------------------------------------------------------------------
+
+    def _item_appended(self, event: Mapping[str, Any]) -> None:
+        item = event["item"]
+        call = self._calls.appended(item)
+        if call is not None:
+            self._items.put(call)
+        self._items.put(item)
+
+    def _updated(self, event: Mapping[str, Any]) -> None:
+        item, delta = event["item"], event.get("delta")
+        item_id = str(item.get("id"))
+        if not delta:
+            self._items.put(item)
+            return
+        self._items.streamed(item_id)
+        audio = delta.get("audio")
+        if audio is not None:
+            self._playback.send(item_id, audio)
+            return
+        for field in _DELTA_FIELDS:
+            piece = delta.get(field)
+            if piece:
+                self._send({"type": "delta", "item_id": item_id, "field": field, "delta": piece})
+
+    def _item_completed(self, event: Mapping[str, Any]) -> None:
+        item = event["item"]
+        self._playback.done(str(item.get("id")))
+        self._calls.completed(item)
+        self._items.put(item)
+
+    def _interrupted(self, event: Mapping[str, Any]) -> None:
+        self._send({"type": "interrupt"})
+
+    def _truncated(self, event: Mapping[str, Any]) -> None:
+        item_id, end = event.get("item_id"), event.get("audio_end_ms")
+        if isinstance(item_id, str) and isinstance(end, int | float):
+            self._items.truncated(item_id, int(end))
+
+    def _deleted(self, event: Mapping[str, Any]) -> None:
+        item_id = event.get("item_id")
+        if isinstance(item_id, str):
+            self._items.removed(item_id)
+            self._playback.removed(item_id)
+
+    # -- session and tools ----------------------------------------------------------------
+
+    def _tools_updated(self, event: Mapping[str, Any]) -> None:
+        self._widget.tools = tool_summaries(event["tools"])
+
+    def _session_sent(self, event: Mapping[str, Any]) -> None:
+        self._turns.follow()
+
+    # -- errors and the connection --------------------------------------------------------
+
+    def _error(self, event: Mapping[str, Any]) -> None:
+        widget = self._widget
+        error = event.get("error")
+        if isinstance(error, ToolError):
+            self._calls.failed(event.get("call_id"))
+        if event.get("type") == "reconnect_failed":
+            widget.connection = "error"
+            widget.status = ""
+        if isinstance(error, BaseException):
+            message = str(error)
+        else:
+            message = str(event.get("message") or event.get("type") or "error")
+        widget.error = self._scrub(message)
+
+    def _close(self, event: Mapping[str, Any]) -> None:
+        widget = self._widget
+        self._playback.close_all()
+        self._turns.end()
+        if not event.get("error"):
+            widget.connection = "disconnected"
+            return
+        reason = event.get("exception") or f"connection closed (code {event.get('code')})"
+        widget.error = self._close_error = self._scrub(str(reason))
+        if event.get("reconnecting"):
+            # the mic stays open in the browser: only "disconnected" or a final "error" stop it
+            widget.connection = "reconnecting"
+            widget.status = "connection lost: reconnecting"
+        else:
+            widget.connection = "error"
+
+    def _reconnecting(self, event: Mapping[str, Any]) -> None:
+        self._widget.connection = "reconnecting"
+        self._widget.status = f"connection lost: reconnecting (attempt {event.get('attempt')})"
+
+    def _reconnected(self, event: Mapping[str, Any]) -> None:
+        widget = self._widget
+        widget.connection = "connected"
+        widget.status = ""
+        if widget.error and widget.error == self._close_error:
+            widget.error = ""

@@ -1,0 +1,404 @@
+"""The widget's wire between kernel and browser: message shapes, checks and item summaries.
+
+Rules:
+
+- Kernel to browser, as anywidget custom messages (``widget.send``):
+  ``{"type": "delta", "item_id", "field": "text" | "transcript" | "arguments", "delta"}``
+  for each streamed piece; ``{"type": "audio", "item_id"}`` with one binary buffer of PCM16
+  little-endian 24 kHz mono samples; ``{"type": "audio_done", "item_id"}`` once an item's
+  audio is complete; ``{"type": "interrupt"}`` when the user starts speaking (barge-in);
+  ``{"type": "item", "item": summary}`` whenever an item is appended or changes (a new id
+  goes last); ``{"type": "item_removed", "item_id", "rev"}`` when one is deleted;
+  ``{"type": "snapshot", "items": [summary, ...], "audio_sent": {item_id: samples}}``
+  answering ``hello`` with the items whose text streamed since their summary was made (as
+  they are now) and the samples sent so far of each item whose audio still streams (a page
+  opened mid-answer counts its played samples from there); ``{"type": "mic_check"}`` asking
+  every page whether it captures (a page answers ``mic_held``). The widget sends only
+  :data:`KernelMessage` values (its parts through a :class:`SendMessage`).
+- The ``items`` trait goes to the browser as an :class:`ItemsState`, ``{"rev", "items"}``:
+  every summary in conversation order, and ``rev``, the widget's revision when the state
+  was taken (:func:`items_state`).
+- Revisions: the widget counts item changes; each summary carries the count when it was
+  made (``rev``), an ``item_removed`` the count at the deletion. A later summary of an item
+  has a higher ``rev``; a summary answering ``hello`` keeps the ``rev`` of the item's summary
+  (it adds only streamed text). The browser keeps the newest of what it got: an ``item``
+  or ``snapshot`` summary replaces one of the same or a lower ``rev``; an ``items`` state
+  replaces only lower revisions (the browser's copy of an equal one may hold streamed text
+  on top), adds what it lacks unless it was removed after the state was taken, and removes
+  what it does not list unless that arrived after the state was taken (``rev`` above the
+  state's).
+- Browser to kernel: ``{"type": "audio"}`` with one binary buffer (PCM16 24 kHz mono, an
+  even number of bytes, at most :data:`MAX_AUDIO_BYTES`); ``{"type": "interrupted",
+  "item_id": str | None, "played_samples": int}``; ``{"type": "played", "item_id": str,
+  "played_samples": int}``; ``{"type": "underruns", "item_id": str, "count": int,
+  "fill_samples": int}`` (an item's playback ran out of audio ``count`` times, and played
+  ``fill_samples`` 24 kHz samples' worth of silence meanwhile); ``{"type": "text",
+  "text": str}`` (1 to :data:`MAX_TEXT_CHARS` characters); and the bare ``stop``,
+  ``ptt_start``, ``ptt_stop``, ``connect``, ``disconnect``, ``hello``, ``mic_check`` (a
+  page starting while the ``mic`` trait reads on) and ``mic_held`` (this page captures).
+- :func:`parse_browser_message` checks a browser message completely before anything acts on
+  it and raises :class:`ProtocolError` naming the problem otherwise. Extra keys are ignored.
+- :func:`summarize_item` turns a conversation item into an :class:`ItemSummary`: light,
+  JSON-safe, no audio samples, every key always present.
+
+Pure: no traitlets, no ipywidgets, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, Protocol, TypeAlias, TypedDict
+
+from realtime_widget.core.errors import ProtocolError
+from realtime_widget.core.protocol import SAMPLE_RATE
+
+__all__ = [
+    "MAX_AUDIO_BYTES",
+    "MAX_TEXT_CHARS",
+    "AudioDoneMessage",
+    "AudioMessage",
+    "BrowserAudio",
+    "BrowserBare",
+    "BrowserMessage",
+    "BrowserPlayed",
+    "BrowserText",
+    "BrowserUnderruns",
+    "CallRecord",
+    "DeltaField",
+    "DeltaMessage",
+    "InterruptMessage",
+    "ItemMessage",
+    "ItemRemovedMessage",
+    "ItemSummary",
+    "ItemsState",
+    "KernelMessage",
+    "MicCheckMessage",
+    "SendMessage",
+    "SnapshotMessage",
+    "ToolState",
+    "call_failed",
+    "items_state",
+    "parse_browser_message",
+    "same_summary",
+    "summarize_item",
+]
+
+MAX_AUDIO_BYTES: Final = 1 << 20  # about 22 s of PCM16 at 24 kHz, far above one chunk
+MAX_TEXT_CHARS: Final = 20_000
+_MAX_SAMPLES: Final = 1 << 40
+
+DeltaField = Literal["text", "transcript", "arguments"]
+ToolState = Literal["running", "done", "error"]
+BareType = Literal[
+    "stop", "ptt_start", "ptt_stop", "connect", "disconnect", "hello", "mic_check", "mic_held"
+]
+_BARE: Final[frozenset[str]] = frozenset(
+    {"stop", "ptt_start", "ptt_stop", "connect", "disconnect", "hello", "mic_check", "mic_held"}
+)
+
+
+# -- kernel to browser ------------------------------------------------------------------------
+
+
+class ItemSummary(TypedDict):
+    """What the browser shows of one conversation item (no audio samples)."""
+
+    id: str
+    type: str  # message | function_call | function_call_output | ...
+    role: str  # user | assistant | system | "" for non-messages
+    status: str  # in_progress | completed | incomplete | ""
+    text: str
+    transcript: str
+    name: str  # function_call: the tool's name
+    arguments: str  # function_call: the JSON arguments
+    output: str  # function_call: its output once answered; function_call_output: the output
+    call_id: str
+    audio_ms: int  # milliseconds of audio the item holds
+    images: int  # input images in a user message
+    tool_state: ToolState | None  # function_call only
+    tool_ms: int | None  # function_call: how long the tool ran, once it returned
+    truncated_ms: int | None  # assistant audio cut at this position after an interruption
+    transcription_error: str
+    rev: int  # the widget's revision when this summary was made (see the rules above)
+
+
+class DeltaMessage(TypedDict):
+    type: Literal["delta"]
+    item_id: str
+    field: DeltaField
+    delta: str
+
+
+class AudioMessage(TypedDict):
+    """Sent with one buffer: the item's next PCM16 samples."""
+
+    type: Literal["audio"]
+    item_id: str
+
+
+class AudioDoneMessage(TypedDict):
+    type: Literal["audio_done"]
+    item_id: str
+
+
+class InterruptMessage(TypedDict):
+    type: Literal["interrupt"]
+
+
+class ItemMessage(TypedDict):
+    type: Literal["item"]
+    item: ItemSummary
+
+
+class ItemRemovedMessage(TypedDict):
+    type: Literal["item_removed"]
+    item_id: str
+    rev: int
+
+
+class ItemsState(TypedDict):
+    """The ``items`` trait as the browser gets it."""
+
+    rev: int  # the widget's revision when the state was taken
+    items: list[ItemSummary]
+
+
+class SnapshotMessage(TypedDict):
+    type: Literal["snapshot"]
+    items: list[ItemSummary]
+    audio_sent: dict[str, int]  # items whose audio still streams: samples sent before this
+
+
+class MicCheckMessage(TypedDict):
+    type: Literal["mic_check"]
+
+
+KernelMessage: TypeAlias = (
+    DeltaMessage
+    | AudioMessage
+    | AudioDoneMessage
+    | InterruptMessage
+    | ItemMessage
+    | ItemRemovedMessage
+    | SnapshotMessage
+    | MicCheckMessage
+)
+
+
+class SendMessage(Protocol):
+    """Sends one kernel-to-browser message, with the binary buffers it carries."""
+
+    def __call__(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None: ...
+
+
+# -- browser to kernel ------------------------------------------------------------------------
+
+
+class BrowserAudio(TypedDict):
+    type: Literal["audio"]
+    data: memoryview
+
+
+class BrowserInterrupted(TypedDict):
+    type: Literal["interrupted"]
+    item_id: str | None
+    played_samples: int
+
+
+class BrowserPlayed(TypedDict):
+    type: Literal["played"]
+    item_id: str
+    played_samples: int
+
+
+class BrowserUnderruns(TypedDict):
+    type: Literal["underruns"]
+    item_id: str
+    count: int
+    fill_samples: int
+
+
+class BrowserText(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+class BrowserBare(TypedDict):
+    type: BareType
+
+
+BrowserMessage: TypeAlias = (
+    BrowserAudio | BrowserInterrupted | BrowserPlayed | BrowserUnderruns | BrowserText | BrowserBare
+)
+
+
+def _bad(kind: object, problem: str) -> ProtocolError:
+    label = kind if isinstance(kind, str) else None
+    return ProtocolError(f"browser message {label or '<no type>'}: {problem}", event_type=label)
+
+
+def _samples(kind: str, content: Mapping[str, Any], key: str = "played_samples") -> int:
+    value = content.get(key)
+    if type(value) is float and value.is_integer():
+        value = int(value)  # JSON numbers from the browser may arrive as floats
+    if type(value) is not int or not 0 <= value < _MAX_SAMPLES:
+        raise _bad(kind, f"{key} must be a non-negative int, got {value!r}")
+    return value
+
+
+def _item_id(kind: str, content: Mapping[str, Any], *, optional: bool) -> str | None:
+    value = content.get("item_id")
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 256:
+        raise _bad(kind, f"item_id must be a non-empty string, got {value!r}")
+    return value
+
+
+def _buffer(kind: str, buffers: Sequence[object]) -> memoryview:
+    if len(buffers) != 1:
+        raise _bad(kind, f"expected one binary buffer, got {len(buffers)}")
+    try:
+        view = memoryview(buffers[0])  # type: ignore[arg-type]
+    except TypeError:
+        raise _bad(kind, f"buffer is not binary: {type(buffers[0]).__name__}") from None
+    view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    if view.nbytes % 2:
+        raise _bad(kind, f"pcm16 audio needs an even number of bytes, got {view.nbytes}")
+    if view.nbytes > MAX_AUDIO_BYTES:
+        raise _bad(kind, f"audio chunk of {view.nbytes} bytes is over {MAX_AUDIO_BYTES}")
+    return view
+
+
+def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> BrowserMessage:
+    """The checked message, or :class:`ProtocolError` saying what is wrong with it."""
+    if not isinstance(content, Mapping):
+        raise _bad(None, f"must be an object, got {type(content).__name__}")
+    kind = content.get("type")
+    if kind == "audio":
+        return {"type": "audio", "data": _buffer(kind, buffers)}
+    if kind == "interrupted":
+        item_id = _item_id(kind, content, optional=True)
+        return {
+            "type": "interrupted",
+            "item_id": item_id,
+            "played_samples": _samples(kind, content),
+        }
+    if kind == "played":
+        played_id = _item_id(kind, content, optional=False)
+        assert played_id is not None
+        return {"type": "played", "item_id": played_id, "played_samples": _samples(kind, content)}
+    if kind == "underruns":
+        starved_id = _item_id(kind, content, optional=False)
+        assert starved_id is not None
+        return {
+            "type": "underruns",
+            "item_id": starved_id,
+            "count": _samples(kind, content, "count"),
+            "fill_samples": _samples(kind, content, "fill_samples"),
+        }
+    if kind == "text":
+        text = content.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise _bad(kind, f"text must be a non-empty string, got {text!r}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise _bad(kind, f"text of {len(text)} characters is over {MAX_TEXT_CHARS}")
+        return {"type": "text", "text": text}
+    if isinstance(kind, str) and kind in _BARE:
+        return {"type": kind}  # type: ignore[typeddict-item]
+    raise _bad(kind, f"unknown type {kind!r}")
+
+
+# -- summaries --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """What the widget knows about one tool call beyond the item: its run and result."""
+
+    state: ToolState
+    started: float  # time.monotonic() when the call was complete and the tool started
+    ms: int | None = None
+    output: str = ""
+
+
+def call_failed(output: str) -> bool:
+    """Whether a function call output is the ``{"error": ...}`` sent for a failed tool."""
+    try:
+        value = json.loads(output)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and set(value) == {"error"}
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def items_state(summaries: list[ItemSummary], rev: int) -> ItemsState:
+    """The ``items`` trait's value as sent: ``summaries`` (not copied) taken at ``rev``."""
+    return {"rev": rev, "items": summaries}
+
+
+def same_summary(a: ItemSummary, b: ItemSummary) -> bool:
+    """Whether two summaries say the same of their item (their revisions aside)."""
+    return all(value == b[key] for key, value in a.items() if key != "rev")  # type: ignore[literal-required]
+
+
+def summarize_item(
+    item: Mapping[str, Any],
+    *,
+    call: CallRecord | None = None,
+    heard_transcript: str | None = None,
+    truncated_ms: int | None = None,
+) -> ItemSummary:
+    """The summary of a conversation item (see :class:`ItemSummary`), at revision 0: the
+    :class:`~realtime_widget.widget.items.ItemList` that keeps it sets its ``rev``.
+
+    ``call`` is the record of a function call's run. ``heard_transcript`` is shown when the
+    item's own transcript was dropped by a truncation, ``truncated_ms`` where it was cut.
+    """
+    formatted = item.get("formatted")
+    formatted = formatted if isinstance(formatted, Mapping) else {}
+    tool = formatted.get("tool")
+    tool = tool if isinstance(tool, Mapping) else {}
+    audio = formatted.get("audio")
+    samples = len(audio) if audio is not None else 0
+    transcript = _str(formatted.get("transcript"))
+    if not transcript and heard_transcript:
+        transcript = heard_transcript
+    kind = _str(item.get("type"))
+    images = sum(
+        1
+        for part in item.get("content") or ()
+        if isinstance(part, Mapping) and part.get("type") == "input_image"
+    )
+    error = formatted.get("transcription_error")
+    output = _str(formatted.get("output")) or _str(item.get("output"))
+    if call is not None and call.output:
+        output = call.output
+    return {
+        "id": _str(item.get("id")),
+        "type": kind,
+        "role": _str(item.get("role")),
+        "status": _str(item.get("status")),
+        "text": _str(formatted.get("text")),
+        "transcript": transcript,
+        "name": _str(tool.get("name")) or _str(item.get("name")),
+        "arguments": _str(tool.get("arguments")) or _str(item.get("arguments")),
+        "output": output,
+        "call_id": _str(item.get("call_id")) or _str(tool.get("call_id")),
+        "audio_ms": samples * 1000 // SAMPLE_RATE,
+        "images": images,
+        "tool_state": call.state if call is not None else None,
+        "tool_ms": call.ms if call is not None else None,
+        "truncated_ms": truncated_ms,
+        "transcription_error": (
+            _str(error.get("message")) or "transcription failed"
+            if isinstance(error, Mapping)
+            else ""
+        ),
+        "rev": 0,
+    }

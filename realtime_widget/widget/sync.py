@@ -1,0 +1,184 @@
+"""`ItemSync`: the conversation's items as the browser gets them, one change at a time.
+
+Rules (how the widget's rules on items are kept, see :mod:`realtime_widget.widget.widget`):
+
+- :meth:`ItemSync.put` makes an item's summary again (:func:`summarize_item`, with its
+  tool call's record, the transcript heard of it if a truncation dropped its own, and where
+  it was cut). A summary that says something new is held in the :class:`ItemList` and goes
+  out at once as an ``item`` message; an item deleted goes as ``item_removed``
+  (:meth:`ItemSync.removed`). Either way the whole list is due.
+- The whole list goes out (:meth:`ItemSync.send_all`: made to follow the conversation's
+  order, then handed to ``publish(old, new)``, which tells the trait's observers and sends
+  the trait) when the :class:`SendSchedule` says: once nothing changed or streamed for
+  ``quiet`` seconds, at the latest ``longest`` seconds after the first change not yet sent.
+  One timer waits for it, on the running loop of the change that set it; without a running
+  loop nothing could send it later, so it goes at once.
+- A streamed piece (:meth:`ItemSync.streamed`) keeps the conversation from being quiet and
+  marks its item as holding text its summary lacks: a page starting gets the whole list
+  first if a change is not in it yet, then those items' summaries as they are now, with
+  the revision of the summary held (:meth:`ItemSync.catch_up`).
+
+No traitlets: what the widget does with the list is its ``publish``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from realtime_widget.widget.cards import CallCards
+from realtime_widget.widget.items import ItemList, SendSchedule
+from realtime_widget.widget.messages import ItemSummary, SendMessage, summarize_item
+
+if TYPE_CHECKING:
+    from realtime_widget.client.client import RealtimeClient
+
+__all__ = ["ItemSync"]
+
+
+class ItemSync:
+    """The item summaries of one widget's conversation (see the module rules)."""
+
+    def __init__(
+        self,
+        client: RealtimeClient,
+        calls: CallCards,
+        send: SendMessage,
+        publish: Callable[[list[ItemSummary], list[ItemSummary]], None],
+        *,
+        quiet: float,
+        longest: float,
+    ) -> None:
+        self._client = client
+        self._calls = calls
+        self._send = send
+        self._publish = publish
+        self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
+        self._truncated: dict[str, int] = {}  # where they were cut, in ms
+        self._list = ItemList()
+        for item in client.get_conversation_items():
+            self._list.put(self.summary(item))
+        self._schedule = SendSchedule(quiet, longest)
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self._published: list[ItemSummary] = list(self._list.summaries)
+
+    @property
+    def summaries(self) -> list[ItemSummary]:
+        """The summaries in order: one list, changed in place (the ``items`` trait's value)."""
+        return self._list.summaries
+
+    @property
+    def rev(self) -> int:
+        """The revision now (see :mod:`realtime_widget.widget.messages`)."""
+        return self._list.rev
+
+    def summary(self, item: Mapping[str, Any]) -> ItemSummary:
+        """The summary of ``item`` as it is now (not held)."""
+        item_id = str(item.get("id"))
+        return summarize_item(
+            item,
+            call=self._calls.record(item),
+            heard_transcript=self._heard.get(item_id),
+            truncated_ms=self._truncated.get(item_id),
+        )
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        """Summarize the item again; if that says something new, send it and note the change."""
+        summary = self.summary(item)
+        if self._list.put(summary):
+            self._send({"type": "item", "item": summary})
+            self._changed()
+
+    def heard(self, item_id: str, transcript: str) -> None:
+        """What was heard of an item cut short: shown if a truncation drops its transcript."""
+        self._heard[item_id] = transcript
+
+    def truncated(self, item_id: str, end_ms: int) -> None:
+        """The item's audio was cut at ``end_ms`` (an item the conversation lacks is ignored)."""
+        item = self._client.conversation.get_item(item_id)
+        if item is not None:
+            self._truncated[item_id] = end_ms
+            self.put(item)
+
+    def removed(self, item_id: str) -> None:
+        """The item was deleted."""
+        self._heard.pop(item_id, None)
+        self._truncated.pop(item_id, None)
+        rev = self._list.remove(item_id)
+        if rev is not None:
+            self._send({"type": "item_removed", "item_id": item_id, "rev": rev})
+            self._changed()
+
+    def streamed(self, item_id: str) -> None:
+        """A piece of the item streamed (sent as a ``delta`` or ``audio`` message)."""
+        self._list.streamed.add(item_id)
+        self._schedule.streamed(time.monotonic())
+
+    def catch_up(self) -> list[ItemSummary]:
+        """A page starts: send the whole list if it lacks a change; returns what streamed.
+
+        That is the summary of each item whose text streamed since its summary was made,
+        with the revision of the summary held.
+        """
+        if self._schedule.pending:
+            self.send_all()
+        summaries: list[ItemSummary] = []
+        for item_id in list(self._list.streamed):
+            item = self._client.conversation.get_item(item_id)
+            held = self._list.get(item_id)
+            if item is None or held is None:
+                self._list.streamed.discard(item_id)
+                continue
+            summary = self.summary(item)
+            summary["rev"] = held["rev"]  # the same summary, with what streamed since
+            summaries.append(summary)
+        return summaries
+
+    def send_all(self) -> None:
+        """Send the whole list now, in the conversation's order (to ``publish``)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._list.follow(self._client.get_conversation_items(), self.summary)
+        old, self._published = self._published, list(self._list.summaries)
+        self._publish(old, self._list.summaries)
+        self._schedule.sent()  # also when a hold_sync() holds it: it goes out then
+
+    def state_sent(self) -> None:
+        """The whole list went out with the widget's state: nothing is pending."""
+        self._schedule.sent()
+
+    def close(self) -> None:
+        """Stop the timer: nothing goes out later."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _changed(self) -> None:
+        """An item changed: the whole list goes out later (see the rules)."""
+        self._schedule.changed(time.monotonic())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # nothing could send it later
+            self.send_all()
+            return
+        if self._timer is not None and self._timer_loop is loop:
+            return  # when it fires, it looks at the schedule again
+        if self._timer is not None:
+            self._timer.cancel()
+        wait = self._schedule.wait(time.monotonic()) or 0.0
+        self._timer = loop.call_later(wait, self._due)
+        self._timer_loop = loop
+
+    def _due(self) -> None:
+        self._timer = None
+        wait = self._schedule.wait(time.monotonic())
+        if wait is None:
+            return  # sent meanwhile (a page asked for the state)
+        if wait > 0.001:
+            self._timer = asyncio.get_running_loop().call_later(wait, self._due)
+            return
+        self.send_all()
