@@ -1,30 +1,11 @@
-"""The model's arguments for a tool: decoded from JSON, checked and bound to the handler.
+"""The model's arguments for a tool: decoded from JSON, checked against the handler's
+signature and converted into the declared types (:func:`bind_arguments`).
 
-Rules:
-
-- The model's arguments arrive as one JSON object (:func:`decode_arguments`; a blank
-  string is no arguments). :func:`bind_arguments` checks them against the handler's
-  signature and turns them into the ``(args, kwargs)`` to call it with.
-- A handler given with a hand-written definition is called one of two ways
-  (:func:`takes_arguments_dict` decides, when the tool is made): a handler with a single
-  positional parameter that is not a property of the definition gets the whole arguments
-  dict (the seed's ``(args) => eval(args.expression)``); any other handler gets keyword
-  arguments, and its parameters must then match the definition's properties.
-- Missing and unknown arguments are refused together, every one named; a value of the
-  wrong type is refused by its path (``'points[2].x'``), with the type expected and the
-  JSON kind received. Every refusal is a :class:`ToolError` the model can read.
-- Values are converted into the declared types, the way :mod:`.typehints` reads them:
-  objects into dataclasses (a TypedDict stays a dict), strings and numbers into Enum
-  members, arrays into lists, tuples and sets, integers into floats, integral floats into
-  ints. ``true`` is never ``1`` and ``"1"`` never ``1``. In a union an exact scalar match
-  wins, then the first arm that converts.
-- A parameter left out gets its default from Python, or ``None`` when its type admits
-  ``None``. A type without a JSON form (any other class), an unresolvable hint and a
-  callable without a signature pass values through unchecked: the schema
-  (:mod:`.toolschema`) refuses those types, but a hand-written definition may still use
-  such a handler.
-
-Pure: no event loop, no I/O.
+Every refusal is a :class:`ToolError` the model can read, naming each missing or unknown
+argument, or the path of a value of the wrong type (``'points[2].x'``). ``true`` is never
+``1`` and ``"1"`` never ``1``. A handler of a hand-written definition with one positional
+parameter that is not a property gets the whole arguments dict (the seed's
+``(args) => ...``).
 """
 
 from __future__ import annotations

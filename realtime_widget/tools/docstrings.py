@@ -1,21 +1,8 @@
-"""Parameter descriptions from docstrings, for the JSON schema of a tool.
+"""Parameter descriptions from Google, NumPy and Sphinx docstrings, for a tool's schema.
 
-Rules:
-
-- The summary is every line before the first section; it becomes the description of the
-  tool (or of a dataclass or TypedDict used as a parameter type).
-- A section starts at a Google header (a known section word and a colon, nothing else on
-  the line: ``Args:``, ``Returns:`` ...), a NumPy header (a known section word over a
-  ``----`` rule) or a Sphinx field (``:param name: text``, ``:returns: text`` ...). So
-  ``Note: this is prose.`` stays in the summary.
-- Only parameter sections (``Args``, ``Arguments``, ``Parameters``, ``Attributes`` ...
-  and the ``:param``-like fields) describe parameters; the others are skipped whole.
-- An entry's text runs on over its more deeply indented lines, joined with single
-  spaces. The type in an entry (``name (type):``, ``name : type``, ``:param type name:``)
-  and leading ``*`` are dropped; the NumPy entry ``a, b : float`` describes both names.
-  Entries without text are left out.
-
-Pure: strings in, strings out.
+:func:`parse_docstring` returns the summary (every line before the first section header)
+and each parameter's text; other sections are skipped, and ``Note: prose`` stays in the
+summary.
 """
 
 from __future__ import annotations

@@ -1,40 +1,13 @@
-"""Tools the model can call: the Tool, the ``@tool`` decorator, a registry and a runner.
+"""Tools the model can call: :class:`Tool`, the ``@tool`` decorator, :class:`ToolRegistry`
+and :func:`run_tool`.
 
-Rules:
-
-- A tool is a :class:`Tool`: a wire :class:`ToolDefinition` (``type``, ``name``,
-  ``description``, ``parameters`` as a JSON Schema object; see :mod:`.toolschema`), a
-  handler and a timeout.
-- ``@tool`` builds the Tool from the function's signature, type hints and docstring
-  (:func:`function_schema`) and hangs it on the function as ``__realtime_tool__``; the
-  function itself is returned unchanged, so a notebook can still call it directly.
-  :func:`as_tool` turns a decorated or plain function, a ``(definition, handler)`` pair or a
-  Tool into a Tool.
-- The model's arguments are checked and converted by :func:`bind_arguments`
-  (:mod:`.toolargs`) and the handler is called with keyword arguments, except a handler
-  given with a hand-written definition that takes one positional parameter which is not a
-  property: it gets the arguments dict as decoded, as in the seed's
-  ``register_tool({...}, lambda args: eval(args["expression"]))``. The keyword handler of a
-  hand-written definition must match it: a property it cannot take, or a parameter it needs
-  that no property fills, is a :class:`UsageError` when the tool is made.
-- :func:`run_tool` never raises for a failure on the tool's side: an unknown tool, bad
-  arguments, a handler that raises (anything: ``KeyboardInterrupt``, ``SystemExit`` and a
-  ``CancelledError`` of its own included, none of which may reach the event loop, where it
-  would stop a notebook's kernel), a timeout, or a result that cannot be serialised or is
-  too big all become an output ``{"error": "..."}`` the model can read: every call is
-  answered once. Only a cancellation of the runner itself propagates. Sync handlers run in
-  a worker thread, so a slow tool never stalls the event loop; a thread cannot be killed,
-  so a timed-out sync handler runs on and its result is dropped.
-- The output of a call is a string (the ``function_call_output`` item's ``output``). A
-  ``str`` result is sent as it is, not as a JSON string literal: the model reads a plain
-  sentence best, and quotes and escapes would only add noise. Any other result (``None``,
-  numbers, dicts, lists, dataclasses, ...) is sent as JSON, see :func:`serialise_result`;
-  return ``json.dumps(...)`` yourself for a string that must reach the model as JSON. The
-  result is converted in a worker thread within the tool's timeout, and the conversion
-  stops as soon as it passes ``max_output_bytes`` (:mod:`.toolresults`), so a huge result
-  (``range(10**9)``, a large array) costs neither the loop's time nor memory.
-
-The registry is pure: no event loop, no I/O. Only :func:`run_tool` is a coroutine.
+``@tool`` builds a Tool from a function's signature, hints and docstring and returns the
+function unchanged (``__realtime_tool__`` holds the Tool). :func:`run_tool` answers every
+call exactly once and never raises for the tool's failures (unknown tool, bad arguments, any
+exception, a timeout, an unserialisable or oversized result): each becomes an output
+``{"error": ...}`` the model can read; only a cancellation of the runner propagates. Sync
+handlers run in a worker thread. A ``str`` result is sent as it is, anything else as JSON
+(:mod:`realtime_widget.tools.results`).
 """
 
 from __future__ import annotations

@@ -1,26 +1,9 @@
-"""A tool's result as the output string, encoded as a stream and stopped at a byte limit.
+"""A tool's result as its output string, encoded as a stream that stops at a byte limit.
 
-Rules:
-
-- A ``str`` (or a str-valued Enum member) is the output as it is. Anything else becomes
-  JSON: dataclasses as objects, Enum members as their values, tuples, ranges and sets as
-  arrays (sets sorted when their items can be), numpy arrays and scalars as lists and
-  numbers, datetimes, dates and times in ISO format, paths as strings, bytes as their UTF-8
-  text (or a short note when not text), objects with ``model_dump()`` through it, anything
-  else as ``str(value)``. NaN and infinities become ``null``; mapping keys become strings.
-- The byte limit is kept while encoding, never after: the JSON is written piece by piece
-  and encoding stops as soon as the pieces pass the limit. A sized value (a list, tuple,
-  set, mapping, range, numpy array) is refused from its length before any item is read
-  when even its shortest JSON cannot fit in what is left (``n`` items take at least ``3n``
-  bytes: a byte each, two per separator, two brackets), and a numpy array becomes a list
-  only once it is known to fit. So the time and memory a result costs grow with the limit,
-  not with the result: ``range(10**9)`` is refused at once.
-- Too big is :class:`OversizedResult` (a ``ValueError`` whose message says what did not
-  fit and the limit); circular or nested deeper than 100 levels is a ``ValueError``; a
-  result's own conversion (``model_dump``, ``__str__``) raising propagates.
-
-Pure: no I/O, no event loop. :func:`~realtime_widget.tools.registry.run_tool` runs it in a worker
-thread, within the tool's timeout.
+A ``str`` is the output as it is; anything else becomes JSON (dataclasses, enums, numpy
+arrays, datetimes, paths, ``model_dump()`` objects; NaN as ``null``). The limit is kept while
+encoding: a sized value that cannot fit is refused from its length before any item is read,
+so ``range(10**9)`` costs nothing. Too big raises :class:`OversizedResult`.
 """
 
 from __future__ import annotations

@@ -1,25 +1,11 @@
-"""Tool definitions, and their JSON schema built from Python functions.
+"""Tool definitions and their JSON schema built from Python functions.
 
-Rules:
-
-- A tool definition is a :class:`ToolDefinition`: ``type`` (always ``"function"``),
-  ``name`` (1-64 letters, digits, ``_`` or ``-``), ``description`` and ``parameters``, a
-  JSON Schema object. :func:`validate_definition` normalises one and keeps any extra
-  keys; :func:`wire_definition` keeps only the four the API accepts.
-- :func:`function_schema` builds the definition from a function's signature, type hints
-  (read as :mod:`.typehints` says) and docstring (:mod:`.docstrings`): the summary is the
-  description, the parameter sections describe the properties, ``Annotated[T, "text"]``
-  wins over both.
-- Every parameter becomes a property. A parameter is required unless it has a default or
-  its type admits ``None``; a JSON-serialisable default is shown, and a ``None`` default
-  makes the property nullable.
-- Every object it builds (the parameters, dataclasses, TypedDicts) is closed:
-  ``additionalProperties`` is false.
-- ``*args``, ``**kwargs``, positional-only parameters, recursive types and types without
-  a JSON form are refused with a :class:`UsageError` naming the parameter and the type.
-  (Binding the model's arguments to these parameters is :mod:`.toolargs`.)
-
-Pure: no event loop, no I/O.
+:func:`function_schema` reads a function's signature, hints and docstring: every parameter
+is a property, required unless it has a default or admits ``None``; every object is closed
+(``additionalProperties: false``). ``*args``, ``**kwargs``, positional-only parameters,
+recursive types and types without a JSON form are a :class:`UsageError` naming the
+parameter. :func:`validate_definition` normalises a hand-written definition;
+:func:`wire_definition` keeps only the keys the API accepts.
 """
 
 from __future__ import annotations

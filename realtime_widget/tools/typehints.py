@@ -1,26 +1,8 @@
 """How tool code reads a Python type hint: the vocabulary shared by schemas and binding.
 
-Rules:
-
-- ``Annotated[T, ...]`` and ``NewType`` stand for ``T``; ``Required[T]`` and
-  ``NotRequired[T]`` (TypedDict keys) stand for ``T`` once :func:`strip_qualifiers` has
-  taken them off.
-- A hint admits ``None`` only when it says so: ``None``, ``Optional[T]``, ``T | None`` or a
-  ``Literal`` listing ``None`` (:func:`accepts_none`).
-- ``str``, ``int``, ``float`` and ``bool`` are the JSON scalars (:data:`SCALARS`). Lists,
-  sequences and iterables are arrays, sets are arrays of unique items, dicts and mappings
-  are objects; dataclasses and TypedDicts are objects with fixed keys.
-- A ``Literal`` and an Enum class are both a fixed set of options (:func:`choices`); an
-  option's JSON value is the Enum member's ``value`` or the literal itself
-  (:func:`json_value`).
-- The hints of a callable are resolved where it was defined (forward references and
-  ``from __future__ import annotations`` included), looking through ``functools.partial``
-  and into a callable object's ``__call__`` (:func:`hints_of`).
-- A parameter or a dataclass field is required unless it has a default
-  (:func:`has_default`) or its type admits ``None``; a TypedDict key is required as the
-  TypedDict says (``total``, ``Required``, ``NotRequired``: :func:`typeddict_required`).
-
-Pure: no I/O, no state.
+``Annotated``, ``NewType``, ``Required`` and ``NotRequired`` stand for their type; a hint
+admits ``None`` only when it says so; ``Literal`` and Enum are both a fixed set of options;
+hints resolve where the callable was defined (:func:`hints_of`).
 """
 
 from __future__ import annotations
