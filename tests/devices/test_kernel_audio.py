@@ -78,6 +78,14 @@ async def completed(client: RealtimeClient, role: str, timeout: float = 30) -> d
     raise AssertionError(f"no {role} item completed in {timeout} s")
 
 
+def skip_if_the_device_dropped_audio(audio: KernelAudio) -> None:
+    """PortAudio reports a block the devices dropped (a callback run too late: the machine
+    was too busy); what was heard then is not what was handed, and nothing here measures
+    this package's code."""
+    if audio.status_flags:
+        pytest.skip(f"the virtual sound card dropped audio ({audio.status_flags} xruns)")
+
+
 def test_the_virtual_devices_are_listed(sound: VirtualSound) -> None:
     names = [d.name for d in list_devices()]
     assert MIC in names and SPEAKER in names
@@ -101,6 +109,7 @@ async def test_spoken_words_become_a_user_item_and_the_answer_is_played(
             await warmed_up(audio, recorder)
             sound.say(said("when are you open"))
             answer = await completed(client, "assistant")
+            skip_if_the_device_dropped_audio(audio)
             (user,) = [i for i in client.get_conversation_items() if i.get("role") == "user"]
             assert "open" in str(user["formatted"].get("transcript")).lower()
             item_audio = np.asarray(answer["formatted"]["audio"], dtype=np.int16)
@@ -146,6 +155,7 @@ async def test_a_barge_in_stops_playback_and_truncates_at_what_was_heard(
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.5)
         recording = recorder.samples()
+    skip_if_the_device_dropped_audio(audio)
     assert truncations, "no truncation after the barge-in"
     (cut,) = audio.interruptions
     truncated = truncations[0]
