@@ -10,7 +10,7 @@ SERVER_PORT ?= 8765
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv browser-deps voice-deps lint typecheck pytest nodetest test test-min bench soak demo server clean
+.PHONY: help venv browser-deps sound-deps voice-deps lint typecheck pytest nodetest test test-min bench soak demo server clean
 
 help:
 	@echo "make test   - set up .venv and run ruff, mypy, pytest and node --test"
@@ -37,6 +37,18 @@ browser-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium espeak-ng >/dev/null; \
 	fi
 
+# The virtual sound card of the kernel audio tests (tests/support/virtual_sound.py): PortAudio,
+# PulseAudio's null sinks and ALSA's pulse plugin, from Debian's packages when missing.
+sound-deps:
+	@if ! command -v pulseaudio >/dev/null 2>&1 || ! command -v pacat >/dev/null 2>&1 || \
+		! ls /usr/lib/*/libportaudio.so.2 >/dev/null 2>&1 || \
+		! ls /usr/lib/*/alsa-lib/libasound_module_pcm_pulse.so >/dev/null 2>&1; then \
+		echo "installing portaudio, pulseaudio and the alsa pulse plugin from Debian's packages"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libportaudio2 \
+			pulseaudio pulseaudio-utils libasound2-plugins >/dev/null; \
+	fi
+
 # espeak-ng alone, for the demo's spoken answers: from Debian's packages where apt-get exists,
 # else a note (brew install espeak-ng on macOS; the installer of its releases on Windows).
 voice-deps:
@@ -57,7 +69,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv browser-deps
+pytest: venv browser-deps sound-deps
 	$(BIN)/pytest -q
 
 # TypeScript checks the frontend's JSDoc types (js/tests/types.test.mjs); it is installed
@@ -92,7 +104,7 @@ $(MIN_STAMP): pyproject.toml tools/floors.py
 		-e ".[$$($(PYTHON) tools/floors.py --extras)]"
 	touch $(MIN_STAMP)
 
-test-min: $(MIN_STAMP) browser-deps
+test-min: $(MIN_STAMP) browser-deps sound-deps
 	@echo "lowest allowed versions:" $$(cat $(MIN_VENV)/floors.txt)
 	$(MIN_VENV)/bin/pytest -q -m "not browser and not soak" $(MIN_PYTEST)
 	$(MIN_VENV)/bin/pytest -q tests/browser/test_widget_browser.py -k "$(MIN_BROWSER)" $(MIN_PYTEST)
