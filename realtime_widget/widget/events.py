@@ -67,29 +67,29 @@ class ClientEvents:
         self._send = send
         self._scrub = scrub
         self._close_error = ""  # the error a lost connection showed, cleared on reconnect
-        client = widget.client
-        self._subscriptions: list[tuple[Any, str, Callable[[Any], None]]] = [
-            (client, "conversation.item.appended", self._item_appended),
-            (client, "conversation.updated", self._updated),
-            (client, "conversation.item.completed", self._item_completed),
-            (client, "conversation.interrupted", self._interrupted),
-            (client, "error", self._error),
-            (client, "close", self._close),
-            (client, "reconnecting", self._reconnecting),
-            (client, "reconnected", self._reconnected),
-            (client, "tools.updated", self._tools_updated),
-            (client.realtime, "client.session.update", self._session_sent),
-            (client.realtime, "server.conversation.item.truncated", self._truncated),
-            (client.realtime, "server.conversation.item.deleted", self._deleted),
+        self._client = client = widget.client
+        self._subscriptions: list[tuple[str, Callable[[Any], None]]] = [
+            ("conversation.item.appended", self._item_appended),
+            ("conversation.updated", self._updated),
+            ("conversation.item.completed", self._item_completed),
+            ("conversation.item.truncated", self._truncated),
+            ("conversation.item.deleted", self._deleted),
+            ("conversation.interrupted", self._interrupted),
+            ("error", self._error),
+            ("close", self._close),
+            ("reconnecting", self._reconnecting),
+            ("reconnected", self._reconnected),
+            ("tools.updated", self._tools_updated),
+            ("session.update.sent", self._session_sent),
         ]
-        for source, name, handler in self._subscriptions:
-            source.on(name, handler)
+        for name, handler in self._subscriptions:
+            client.on(name, handler)
 
     def close(self) -> None:
         """Stop following the client (once: a second call does nothing)."""
-        for source, name, handler in self._subscriptions:
+        for name, handler in self._subscriptions:
             with contextlib.suppress(UsageError):
-                source.off(name, handler)
+                self._client.off(name, handler)
         self._subscriptions = []
 
     # -- items ----------------------------------------------------------------------------

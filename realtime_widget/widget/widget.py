@@ -53,7 +53,7 @@ Rules:
   page): the kernel asks every page with its own ``mic_check``; unless one answers
   ``mic_held`` within :data:`MIC_CHECK_SECONDS`, ``mic`` is set to ``off``.
 - No credential reaches the browser, whoever holds the client: every credential its
-  transport sends (see :attr:`realtime_widget.client.api.RealtimeAPI.redactor`: the key, the values
+  transport sends (see :attr:`RealtimeClient.redactor`: the key, the values
   of ``headers``, the URL's credentials) is blanked in every trait as it is synced
   (:meth:`RealtimeWidget.get_state`), in every message (:meth:`RealtimeWidget.send`), in
   error texts, logs and the repr.
@@ -217,7 +217,7 @@ class RealtimeWidget(anywidget.AnyWidget):
                 transcription = DEFAULT_TRANSCRIPTION
         self._client = client
         # The transport knows every credential it sends: none reaches the page.
-        self._scrub = client.realtime.redactor
+        self._scrub = client.redactor
         fields = session_fields(
             instructions=instructions,
             voice=voice,
@@ -302,7 +302,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     def __repr__(self) -> str:
         client = self._client
         text = (
-            f"RealtimeWidget(url={client.realtime.url!r}, model={client.realtime.model!r}, "
+            f"RealtimeWidget(url={client.url!r}, model={client.model!r}, "
             f"{self.connection}, {len(client.get_conversation_items())} items, "
             f"{len(self.tools)} tools)"
         )
