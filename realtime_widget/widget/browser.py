@@ -30,9 +30,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from realtime_widget.core.errors import ProtocolError
+from realtime_widget.widget.host import WidgetHost
 from realtime_widget.widget.loop import HomeLoop
 from realtime_widget.widget.messages import (
     BrowserAudio,
@@ -48,9 +49,6 @@ from realtime_widget.widget.playback import Playback
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.turns import Turns
 
-if TYPE_CHECKING:
-    from realtime_widget.widget.widget import RealtimeWidget
-
 __all__ = ["BrowserMessages"]
 
 logger = logging.getLogger("realtime_widget.widget")  # the widget's decisions, under its name
@@ -62,7 +60,7 @@ class BrowserMessages:
 
     def __init__(
         self,
-        widget: RealtimeWidget,
+        widget: WidgetHost,
         *,
         items: ItemSync,
         playback: Playback,

@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from realtime_widget.core.errors import ToolError, UsageError
 from realtime_widget.widget.cards import CallCards
+from realtime_widget.widget.host import WidgetHost
 from realtime_widget.widget.messages import DeltaField, SendMessage
 from realtime_widget.widget.options import tool_summaries
 from realtime_widget.widget.playback import Playback
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.turns import Turns
-
-if TYPE_CHECKING:
-    from realtime_widget.widget.widget import RealtimeWidget
 
 __all__ = ["ClientEvents"]
 
@@ -50,7 +48,7 @@ class ClientEvents:
 
     def __init__(
         self,
-        widget: RealtimeWidget,
+        widget: WidgetHost,
         *,
         items: ItemSync,
         calls: CallCards,

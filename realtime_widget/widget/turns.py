@@ -22,19 +22,15 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal, cast
+from typing import Any, Final, cast
 
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.protocol import SAMPLE_RATE
+from realtime_widget.widget.host import TurnMode, WidgetHost
+from realtime_widget.widget.loop import HomeLoop
 
-if TYPE_CHECKING:
-    from realtime_widget.widget.loop import HomeLoop
-    from realtime_widget.widget.widget import RealtimeWidget
+__all__ = ["MIN_PTT_SAMPLES", "Turns", "turn_config"]
 
-__all__ = ["MIN_PTT_SAMPLES", "TURN_MODES", "TurnMode", "Turns", "turn_config"]
-
-TurnMode = Literal["server_vad", "semantic_vad", "manual"]
-TURN_MODES: Final[tuple[TurnMode, ...]] = ("server_vad", "semantic_vad", "manual")
 MIN_PTT_SAMPLES: Final = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
 
 
@@ -59,7 +55,7 @@ class Turns:
     """
 
     def __init__(
-        self, widget: RealtimeWidget, home: HomeLoop, detection: dict[str, Any] | None
+        self, widget: WidgetHost, home: HomeLoop, detection: dict[str, Any] | None
     ) -> None:
         self._widget = widget
         self._home = home

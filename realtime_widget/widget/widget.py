@@ -69,7 +69,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, Final, Literal, TypeVar, overload
+from typing import Any, Final, TypeVar, overload
 
 import anywidget
 import traitlets
@@ -82,6 +82,14 @@ from realtime_widget.widget.browser import BrowserMessages
 from realtime_widget.widget.cards import CallCards
 from realtime_widget.widget.events import ClientEvents
 from realtime_widget.widget.frontend import assemble_css, assemble_esm
+from realtime_widget.widget.host import (
+    CONNECTION_STATES,
+    MIC_STATES,
+    TURN_MODES,
+    ConnectionState,
+    MicState,
+    TurnMode,
+)
 from realtime_widget.widget.loop import HomeLoop
 from realtime_widget.widget.messages import ItemsState, ItemSummary, KernelMessage, items_state
 from realtime_widget.widget.options import (
@@ -94,7 +102,7 @@ from realtime_widget.widget.options import (
 )
 from realtime_widget.widget.playback import Interruption, Playback, Underruns
 from realtime_widget.widget.sync import ItemSync
-from realtime_widget.widget.turns import TURN_MODES, TurnMode, Turns
+from realtime_widget.widget.turns import Turns
 
 __all__ = [
     "CONNECTION_STATES",
@@ -110,17 +118,6 @@ __all__ = [
     "TurnMode",
     "Underruns",
 ]
-
-ConnectionState = Literal["disconnected", "connecting", "connected", "reconnecting", "error"]
-MicState = Literal["off", "starting", "on", "denied", "unsupported"]
-CONNECTION_STATES: Final[tuple[ConnectionState, ...]] = (
-    "disconnected",
-    "connecting",
-    "connected",
-    "reconnecting",
-    "error",
-)
-MIC_STATES: Final[tuple[MicState, ...]] = ("off", "starting", "on", "denied", "unsupported")
 
 MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
 ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this long quiet
