@@ -1,23 +1,9 @@
-"""`ClientEvents`: a widget's client, mapped to the widget's traits and messages.
+"""`ClientEvents`: a widget's client events, mapped to the widget's traits and messages.
 
-Rules:
-
-- The widget follows the client's events and decides nothing of the protocol: items and
-  their changes go to :class:`ItemSync` (a function call's card through
-  :class:`CallCards`), the model's audio to :class:`Playback`, each streamed piece of
-  text, transcript or arguments out as a ``delta`` message, a barge-in as ``interrupt``.
-- ``tools.updated`` sets the ``tools`` trait (tools change from cells, on the widget or on
-  its client); every ``session.update`` the client sends sets ``turn_detection``.
-- ``connection``: a normal close (code 1000) reads ``disconnected``; any other close is a
-  loss, which reads ``reconnecting`` when the client's close event says a reconnect
-  follows (the mic stays open in the browser: only ``disconnected`` or a final ``error``
-  stop it), else ``error``, as does a reconnect that failed. Each reconnect try shows in
-  ``status``; once reconnected, ``connection`` reads ``connected`` again and the loss's
-  error is cleared. Whenever a connection ends, the open audio is closed and a
-  push-to-talk turn dropped.
-- ``error`` shows the client's last error and why a connection was lost, scrubbed of every
-  credential. A tool failure also marks its call's card as failed.
-- :meth:`ClientEvents.close` stops following the client (the client stays as it is).
+Items and their changes go to :class:`ItemSync` (a function call's card through
+:class:`CallCards`), the model's audio to :class:`Playback`, each streamed piece of text,
+transcript or arguments out as a ``delta`` message, a barge-in as ``interrupt``.
+``tools.updated`` sets ``tools``; each ``session.update`` sent sets ``turn_detection``.
 """
 
 from __future__ import annotations
@@ -41,10 +27,9 @@ _DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments
 
 
 class ClientEvents:
-    """Follows the client of ``widget`` from now until :meth:`close` (see the module rules).
-
-    Messages go to ``send``; texts bound for the ``error`` trait go through ``scrub``.
-    """
+    """Follows the client of ``widget`` from now until :meth:`close` (the client stays as
+    it is). Messages go to ``send``; texts bound for the ``error`` trait go through
+    ``scrub``."""
 
     def __init__(
         self,
@@ -146,6 +131,8 @@ class ClientEvents:
     # -- errors and the connection --------------------------------------------------------
 
     def _error(self, event: Mapping[str, Any]) -> None:
+        """``error`` shows it; a tool failure also marks its card failed, and a reconnect
+        that failed makes ``connection`` read ``error``."""
         widget = self._widget
         error = event.get("error")
         if isinstance(error, ToolError):
@@ -160,6 +147,9 @@ class ClientEvents:
         widget.error = self._scrub(message)
 
     def _close(self, event: Mapping[str, Any]) -> None:
+        """The open audio closes and a push-to-talk turn is dropped. A normal close reads
+        ``disconnected``; any other is a loss, shown in ``error``, which reads
+        ``reconnecting`` when the client says a reconnect follows, else ``error``."""
         widget = self._widget
         self._playback.close_all()
         self._turns.end()
@@ -176,10 +166,12 @@ class ClientEvents:
             widget.connection = "error"
 
     def _reconnecting(self, event: Mapping[str, Any]) -> None:
+        """Each try shows in ``status``."""
         self._widget.connection = "reconnecting"
         self._widget.status = f"connection lost: reconnecting (attempt {event.get('attempt')})"
 
     def _reconnected(self, event: Mapping[str, Any]) -> None:
+        """``connected`` again, and the loss's error cleared."""
         widget = self._widget
         widget.connection = "connected"
         widget.status = ""
