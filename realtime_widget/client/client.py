@@ -22,7 +22,9 @@ Rules:
   server ``error`` event as :class:`ServerError`, an event the conversation could not apply
   as :class:`ProtocolError`, a tool failure as :class:`ToolError`) and ``close`` (the
   socket layer's ``{code, reason, error, exception, time}`` plus ``reconnecting``: whether a
-  reconnect follows).
+  reconnect follows); ``session.update.sent`` (the ``session.update`` event it sent), and
+  ``conversation.item.truncated`` / ``conversation.item.deleted`` (the server's event, once
+  the conversation applied it).
 - One bad event never ends the session: it becomes an ``error`` event.
 - Tools: when a ``function_call`` item is done, its handler runs (sync handlers in a thread,
   async ones as tasks, each with its timeout) and its output, or ``{"error": ...}``, is sent
@@ -126,6 +128,7 @@ from realtime_widget.core.protocol import (
     AudioFormat,
     canonical_event_type,
 )
+from realtime_widget.core.redaction import Redactor
 from realtime_widget.core.session import SessionConfig, SessionShape, session_payload, session_tools
 from realtime_widget.tools.registry import (
     DEFAULT_TIMEOUT,
@@ -256,6 +259,21 @@ class RealtimeClient(RealtimeEventHandler):
             f"dialect={self.session_shape!r}, {len(self.conversation.get_items())} items, "
             f"{len(self.tools)} tools, {state})"
         )
+
+    @property
+    def url(self) -> str:
+        """The server's address, credentials in it reading ``<redacted>`` (read-only)."""
+        return self.realtime.url
+
+    @property
+    def model(self) -> str:
+        """The model the connection asks for (read-only)."""
+        return self.realtime.model
+
+    @property
+    def redactor(self) -> Redactor:
+        """Blanks every credential the connection sends, in text or in values (read-only)."""
+        return self.realtime.redactor
 
     @property
     def input_audio_buffer(self) -> InputAudioBuffer:
@@ -513,9 +531,9 @@ class RealtimeClient(RealtimeEventHandler):
 
     def _send_session(self) -> None:
         self._update_id = generate_id("evt_")
-        self.realtime.send(
-            "session.update", {"event_id": self._update_id, **self.get_session_payload()}
-        )
+        payload = {"event_id": self._update_id, **self.get_session_payload()}
+        self.realtime.send("session.update", payload)
+        self.dispatch("session.update.sent", {"type": "session.update", **payload})
 
     def get_session_payload(self) -> dict[str, Any]:
         """``{"session": ...}`` in the client's dialect shape, with every tool."""
@@ -917,6 +935,8 @@ class RealtimeClient(RealtimeEventHandler):
             self._on_item_done(item, event)
         elif kind in ITEM_CREATED and is_finished_input(item):
             self._complete(item)
+        elif kind in ("conversation.item.truncated", "conversation.item.deleted"):
+            self.dispatch(kind, event)
 
     def _on_server_error(self, event: dict[str, Any]) -> None:
         error = ServerError(event)

@@ -1,28 +1,9 @@
 """`BrowserMessages`: what the widget's pages ask of the kernel, checked, then done.
 
-Rules:
-
-- Every browser message is checked first (:func:`parse_browser_message`); a malformed or
-  unknown one is logged and dropped. anywidget's own commands are not ours and are left
-  alone. A checked message is handled in the client's thread (:class:`HomeLoop`), by the
-  handler :attr:`BrowserMessages.handlers` holds for its type as it arrives; what a
-  handler raises is reported in the ``error`` trait, never raised into the comm. An audio
-  message's buffer is copied first: the comm's frame may not outlive the call.
-- ``audio`` goes to the client's input audio while it is connected (dropped, and counted,
-  otherwise); ``interrupted``, ``played`` and ``underruns`` are what the browser played
-  (:class:`Playback`). While connected, an interruption of an assistant message cancels
-  the response and truncates the item where playback stopped, keeping what was heard of
-  its transcript; one of anything else, or of nothing, only cancels, as ``stop`` does.
-- ``text`` sends a user message while connected; otherwise ``error`` says to connect.
-- ``ptt_start`` and ``ptt_stop`` are push-to-talk (:class:`Turns`).
-- ``connect`` schedules :meth:`RealtimeWidget.connect` as a task (a connected client only
-  reads ``connected`` again); ``disconnect`` calls :meth:`RealtimeWidget.disconnect`.
-- ``hello``, from a page starting: the whole items list if a change is not in it yet,
-  then a ``snapshot`` (:meth:`ItemSync.catch_up`, and the samples sent of each item whose
-  audio still streams), and ``turn_detection`` follows the client's session again.
-- ``mic_check``, from a page starting while ``mic`` reads on or starting: the kernel asks
-  every page with its own ``mic_check``; unless one answers ``mic_held`` within
-  ``mic_check_seconds``, ``mic`` is set to ``off`` (a reloaded page left it on).
+Each message is checked first (:func:`parse_browser_message`): a malformed or unknown one is
+logged and dropped. A checked one is handled in the client's thread (:class:`HomeLoop`) by
+the handler :attr:`BrowserMessages.handlers` holds for its type; what a handler raises lands
+in the ``error`` trait, never in the comm.
 """
 
 from __future__ import annotations
@@ -30,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from realtime_widget.core.errors import ProtocolError
+from realtime_widget.widget.host import WidgetHost
 from realtime_widget.widget.loop import HomeLoop
 from realtime_widget.widget.messages import (
     BrowserAudio,
@@ -48,21 +30,19 @@ from realtime_widget.widget.playback import Playback
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.turns import Turns
 
-if TYPE_CHECKING:
-    from realtime_widget.widget.widget import RealtimeWidget
-
 __all__ = ["BrowserMessages"]
 
 logger = logging.getLogger("realtime_widget.widget")  # the widget's decisions, under its name
 
 
 class BrowserMessages:
-    """The browser's messages to ``widget`` (see the module rules); :meth:`receive` takes
-    them from the comm. Messages to the browser go to ``send``."""
+    """The browser's messages to ``widget``: :meth:`receive` takes them from the comm.
+    Messages to the browser go to ``send``; pages have ``mic_check_seconds`` to answer a
+    ``mic_check``."""
 
     def __init__(
         self,
-        widget: RealtimeWidget,
+        widget: WidgetHost,
         *,
         items: ItemSync,
         playback: Playback,
@@ -121,6 +101,7 @@ class BrowserMessages:
     # -- audio ----------------------------------------------------------------------------
 
     def _audio(self, message: BrowserAudio) -> None:
+        """To the client's input audio; dropped, and counted, while not connected."""
         client = self._widget.client
         if not client.is_connected():
             self.dropped_audio_chunks += 1
@@ -130,6 +111,9 @@ class BrowserMessages:
         self._turns.heard(data.nbytes)
 
     def _interrupted(self, message: BrowserInterrupted) -> None:
+        """Playback stopped. While connected, an assistant message's response is cancelled
+        and the item truncated where playback stopped, keeping what was heard of its
+        transcript; an interruption of anything else, or of nothing, only cancels."""
         item_id, played = message["item_id"], message["played_samples"]
         self._playback.interrupted(item_id, played)
         client = self._widget.client
@@ -160,6 +144,7 @@ class BrowserMessages:
     # -- text and turns -------------------------------------------------------------------
 
     def _text(self, message: BrowserText) -> None:
+        """A user message while connected; otherwise ``error`` says to connect."""
         if not self._widget.client.is_connected():
             self._widget.error = "not connected: press Connect first"
             return
@@ -174,6 +159,7 @@ class BrowserMessages:
     # -- the connection and pages ---------------------------------------------------------
 
     def _connect(self, message: Any) -> None:
+        """:meth:`WidgetHost.connect` as a task on the home loop (no cell stays busy)."""
         if self._widget.client.is_connected():
             self._widget.connection = "connected"
             return
@@ -183,12 +169,17 @@ class BrowserMessages:
         self._widget.disconnect()
 
     def _hello(self, message: Any) -> None:
+        """A page starts: the whole items list if it lacks a change, then a ``snapshot`` (what
+        streamed since, and the samples sent of each item whose audio still streams), and
+        ``turn_detection`` follows the client's session again."""
         summaries = self._items.catch_up()
         sent = self._playback.open_items()
         self._send({"type": "snapshot", "items": summaries, "audio_sent": sent})
         self._turns.follow()
 
     def _check_mic(self, message: Any) -> None:
+        """A page starts while ``mic`` reads on (a reload, or a second page): ask every page,
+        and set ``mic`` off unless one answers ``mic_held`` in time."""
         if self._widget.mic not in ("on", "starting"):
             return
         self._mic_held = False

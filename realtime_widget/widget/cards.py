@@ -1,18 +1,9 @@
 """`CallCards`: what a function call's card shows beyond its item: the tool's run and result.
 
-Rules:
-
-- A ``function_call`` item that completes starts a :class:`CallRecord`: ``running``,
-  timed from then (a call already recorded keeps its record).
-- The ``function_call_output`` item answering it ends the record: ``error`` when the tool
-  failed (the client reported a :class:`ToolError` for that ``call_id``, or the output is
-  the ``{"error": ...}`` sent for a failed tool: :func:`call_failed`), else ``done``; with
-  the milliseconds since the call started (an answer to a call never seen running is timed
-  from the answer) and the output. The call's card changes then:
-  :meth:`CallCards.appended` returns the call's item, for its summary to be made again.
-- Calls are found by ``call_id``: the ids of function call items are indexed as they
-  arrive (those of the conversation the client holds already, too), so finding one costs
-  the same however long the conversation.
+A call's record runs from its ``function_call`` item completing to the
+``function_call_output`` answering it, which marks it ``done`` or ``error`` with the
+milliseconds it took and the output. Calls are found by ``call_id`` through an index, so a
+look-up costs the same however long the conversation.
 
 No traitlets, no I/O: the client is only read.
 """
@@ -48,7 +39,11 @@ class CallCards:
         return self._records.get(call_id) if isinstance(call_id, str) else None
 
     def appended(self, item: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        """An item was appended; returns the call item whose card it changes (its answer)."""
+        """An item was appended; returns the call item whose card it changes, if it answers
+        one. The answer marks the call ``error`` when the client reported its tool failing
+        (:meth:`failed`) or the output is the ``{"error": ...}`` sent for a failed tool
+        (:func:`call_failed`), else ``done``; a call never seen running is timed from its
+        answer."""
         self._index(item)
         call_id = item.get("call_id")
         if item.get("type") != "function_call_output" or not isinstance(call_id, str):
@@ -65,7 +60,8 @@ class CallCards:
         return self._call_of(call_id)
 
     def completed(self, item: Mapping[str, Any]) -> None:
-        """An item was completed: a function call's tool starts."""
+        """An item was completed: a function call's tool starts (a call already recorded
+        keeps its record)."""
         call_id = item.get("call_id")
         if item.get("type") == "function_call" and isinstance(call_id, str):
             self._records.setdefault(call_id, CallRecord("running", time.monotonic()))

@@ -1,41 +1,25 @@
-"""`ClientEvents`: a widget's client, mapped to the widget's traits and messages.
+"""`ClientEvents`: a widget's client events, mapped to the widget's traits and messages.
 
-Rules:
-
-- The widget follows the client's events and decides nothing of the protocol: items and
-  their changes go to :class:`ItemSync` (a function call's card through
-  :class:`CallCards`), the model's audio to :class:`Playback`, each streamed piece of
-  text, transcript or arguments out as a ``delta`` message, a barge-in as ``interrupt``.
-- ``tools.updated`` sets the ``tools`` trait (tools change from cells, on the widget or on
-  its client); every ``session.update`` the client sends sets ``turn_detection``.
-- ``connection``: a normal close (code 1000) reads ``disconnected``; any other close is a
-  loss, which reads ``reconnecting`` when the client's close event says a reconnect
-  follows (the mic stays open in the browser: only ``disconnected`` or a final ``error``
-  stop it), else ``error``, as does a reconnect that failed. Each reconnect try shows in
-  ``status``; once reconnected, ``connection`` reads ``connected`` again and the loss's
-  error is cleared. Whenever a connection ends, the open audio is closed and a
-  push-to-talk turn dropped.
-- ``error`` shows the client's last error and why a connection was lost, scrubbed of every
-  credential. A tool failure also marks its call's card as failed.
-- :meth:`ClientEvents.close` stops following the client (the client stays as it is).
+Items and their changes go to :class:`ItemSync` (a function call's card through
+:class:`CallCards`), the model's audio to :class:`Playback`, each streamed piece of text,
+transcript or arguments out as a ``delta`` message, a barge-in as ``interrupt``.
+``tools.updated`` sets ``tools``; each ``session.update`` sent sets ``turn_detection``.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from realtime_widget.core.errors import ToolError, UsageError
 from realtime_widget.widget.cards import CallCards
+from realtime_widget.widget.host import WidgetHost
 from realtime_widget.widget.messages import DeltaField, SendMessage
 from realtime_widget.widget.options import tool_summaries
 from realtime_widget.widget.playback import Playback
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.turns import Turns
-
-if TYPE_CHECKING:
-    from realtime_widget.widget.widget import RealtimeWidget
 
 __all__ = ["ClientEvents"]
 
@@ -43,14 +27,13 @@ _DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments
 
 
 class ClientEvents:
-    """Follows the client of ``widget`` from now until :meth:`close` (see the module rules).
-
-    Messages go to ``send``; texts bound for the ``error`` trait go through ``scrub``.
-    """
+    """Follows the client of ``widget`` from now until :meth:`close` (the client stays as
+    it is). Messages go to ``send``; texts bound for the ``error`` trait go through
+    ``scrub``."""
 
     def __init__(
         self,
-        widget: RealtimeWidget,
+        widget: WidgetHost,
         *,
         items: ItemSync,
         calls: CallCards,
@@ -67,29 +50,29 @@ class ClientEvents:
         self._send = send
         self._scrub = scrub
         self._close_error = ""  # the error a lost connection showed, cleared on reconnect
-        client = widget.client
-        self._subscriptions: list[tuple[Any, str, Callable[[Any], None]]] = [
-            (client, "conversation.item.appended", self._item_appended),
-            (client, "conversation.updated", self._updated),
-            (client, "conversation.item.completed", self._item_completed),
-            (client, "conversation.interrupted", self._interrupted),
-            (client, "error", self._error),
-            (client, "close", self._close),
-            (client, "reconnecting", self._reconnecting),
-            (client, "reconnected", self._reconnected),
-            (client, "tools.updated", self._tools_updated),
-            (client.realtime, "client.session.update", self._session_sent),
-            (client.realtime, "server.conversation.item.truncated", self._truncated),
-            (client.realtime, "server.conversation.item.deleted", self._deleted),
+        self._client = client = widget.client
+        self._subscriptions: list[tuple[str, Callable[[Any], None]]] = [
+            ("conversation.item.appended", self._item_appended),
+            ("conversation.updated", self._updated),
+            ("conversation.item.completed", self._item_completed),
+            ("conversation.item.truncated", self._truncated),
+            ("conversation.item.deleted", self._deleted),
+            ("conversation.interrupted", self._interrupted),
+            ("error", self._error),
+            ("close", self._close),
+            ("reconnecting", self._reconnecting),
+            ("reconnected", self._reconnected),
+            ("tools.updated", self._tools_updated),
+            ("session.update.sent", self._session_sent),
         ]
-        for source, name, handler in self._subscriptions:
-            source.on(name, handler)
+        for name, handler in self._subscriptions:
+            client.on(name, handler)
 
     def close(self) -> None:
         """Stop following the client (once: a second call does nothing)."""
-        for source, name, handler in self._subscriptions:
+        for name, handler in self._subscriptions:
             with contextlib.suppress(UsageError):
-                source.off(name, handler)
+                self._client.off(name, handler)
         self._subscriptions = []
 
     # -- items ----------------------------------------------------------------------------
@@ -148,6 +131,8 @@ class ClientEvents:
     # -- errors and the connection --------------------------------------------------------
 
     def _error(self, event: Mapping[str, Any]) -> None:
+        """``error`` shows it; a tool failure also marks its card failed, and a reconnect
+        that failed makes ``connection`` read ``error``."""
         widget = self._widget
         error = event.get("error")
         if isinstance(error, ToolError):
@@ -162,6 +147,9 @@ class ClientEvents:
         widget.error = self._scrub(message)
 
     def _close(self, event: Mapping[str, Any]) -> None:
+        """The open audio closes and a push-to-talk turn is dropped. A normal close reads
+        ``disconnected``; any other is a loss, shown in ``error``, which reads
+        ``reconnecting`` when the client says a reconnect follows, else ``error``."""
         widget = self._widget
         self._playback.close_all()
         self._turns.end()
@@ -178,10 +166,12 @@ class ClientEvents:
             widget.connection = "error"
 
     def _reconnecting(self, event: Mapping[str, Any]) -> None:
+        """Each try shows in ``status``."""
         self._widget.connection = "reconnecting"
         self._widget.status = f"connection lost: reconnecting (attempt {event.get('attempt')})"
 
     def _reconnected(self, event: Mapping[str, Any]) -> None:
+        """``connected`` again, and the loss's error cleared."""
         widget = self._widget
         widget.connection = "connected"
         widget.status = ""

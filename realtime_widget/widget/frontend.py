@@ -1,18 +1,11 @@
 """The widget's frontend: one ES module and one stylesheet, assembled from the ``js`` folder.
 
-Rules:
-
-- The module is every ``js/lib/*.js`` file in name order, each with the ``export `` that
-  opens a line removed (the audio core), then every ``js/widget/*.js`` file in name order
-  as it is, then ``js/widget.js`` (the entry, with ``export default``). anywidget loads the
-  module from a ``blob:`` URL, where relative imports do not resolve, so nothing is imported:
-  everything is inlined. Every file holds to the convention checked by
-  ``js/tests/bundle.test.mjs`` and ``js/tests/widget.test.mjs`` (no imports, only
-  declarations at top level, names unique across files, no side effects at import), which
-  keeps the concatenation valid.
-- The stylesheet is ``js/widget.css``.
-- The folder is ``realtime_widget/static`` in an installed wheel (the build copies ``js``
-  there) and ``<repo>/js`` in a source checkout or an editable install.
+anywidget loads the module from a ``blob:`` URL, where relative imports do not resolve, so
+every file is inlined, in name order: ``js/lib/*.js`` (the audio core) with the ``export ``
+that opens a line removed, ``js/widget/*.js`` as they are, then ``js/widget.js`` (the entry,
+with ``export default``). The files keep to the convention ``js/tests/bundle.test.mjs`` and
+``js/tests/widget.test.mjs`` check (no imports, only declarations at top level, names unique
+across files, no side effects at import), which keeps the concatenation valid.
 
 Pure file reading: no traitlets, no ipywidgets.
 """
@@ -29,7 +22,9 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def find_js_dir() -> Path:
-    """The folder holding ``widget.js`` and ``lib/``.
+    """The folder holding ``widget.js``, ``lib/`` and ``widget/``: ``realtime_widget/static``
+    in an installed wheel (the build copies ``js`` there), else ``<repo>/js`` in a source
+    checkout or an editable install.
 
     Raises :class:`FileNotFoundError` naming both places looked at when neither has it.
     """

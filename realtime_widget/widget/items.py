@@ -1,23 +1,10 @@
 """The widget's item summaries in the kernel, and when the whole list goes to the browser.
 
-Rules:
+:class:`ItemList` keeps the summaries in one list changed in place, so each change costs
+O(1) (setting a list trait would validate, compare and send all N summaries).
+:class:`SendSchedule` says when the whole list is due.
 
-- :class:`ItemList` holds one :class:`ItemSummary` per conversation item, in order, in one
-  list, :attr:`ItemList.summaries`, which is the ``items`` trait's value. It changes in place
-  (the trait is never set), so the kernel side is always current while each change costs
-  O(1): setting a list trait would validate, compare and send all N summaries. An index by
-  id finds an item; removing one re-indexes the items after it.
-- Revisions (see :mod:`realtime_widget.widget.messages`): :attr:`ItemList.rev` counts the
-  changes. A summary that says something new of its item takes the next one, and so does a
-  removal; a summary saying the same as the one held changes nothing.
-- :attr:`ItemList.streamed` names the items whose text streamed since their summary was
-  made (what a summary answering ``hello`` must add); making an item's summary again takes
-  it off.
-- :class:`SendSchedule` says when to send the whole list: once neither an item changed nor
-  anything streamed for ``quiet`` seconds, and at the latest ``longest`` seconds after the
-  first change not yet sent. Pure: times come in as arguments.
-
-No traitlets, no ipywidgets, no I/O.
+Pure: times come in as arguments; no traitlets, no ipywidgets, no I/O.
 """
 
 from __future__ import annotations
@@ -32,7 +19,13 @@ __all__ = ["ItemList", "SendSchedule"]
 
 
 class ItemList:
-    """The summaries of a conversation's items, in order, changed in place."""
+    """The summaries of a conversation's items, in order, in :attr:`summaries` (the
+    ``items`` trait's value), changed in place and found by id through an index.
+
+    :attr:`rev` counts the changes: a summary that says something new of its item takes the
+    next revision, and so does a removal. :attr:`streamed` names the items whose text
+    streamed since their summary was made; making the summary again takes the item off.
+    """
 
     def __init__(self) -> None:
         self.summaries: list[ItemSummary] = []
@@ -112,7 +105,9 @@ class ItemList:
 
 @dataclass(slots=True)
 class SendSchedule:
-    """When the whole list is due to be sent (see the module's rules)."""
+    """When the whole list is due: once neither an item changed nor anything streamed for
+    ``quiet`` seconds, and at the latest ``longest`` seconds after the first change not yet
+    sent."""
 
     quiet: float
     longest: float

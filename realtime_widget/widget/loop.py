@@ -1,22 +1,10 @@
 """`HomeLoop`: the event loop and thread a widget's client runs on, and the widget's tasks.
 
-Rules:
-
-- The home loop is the loop running where the widget is made (in a kernel, the kernel's
-  main loop), or the one :meth:`RealtimeWidget.connect` is awaited on
-  (:meth:`HomeLoop.adopt`). Without either, tasks and timers go to the policy's loop.
-- The client is not thread-safe, and comm messages and trait changes from the browser may
-  be handled in another thread: JupyterLab sends widget messages on a kernel subshell,
-  whose thread has its own loop. :meth:`HomeLoop.run` runs what they ask for in the home
-  thread, through ``call_soon_threadsafe`` when called from another thread while the home
-  loop runs; otherwise (in the home thread, with no home loop yet, or one not running) at
-  once.
-- Nothing raises into the caller (the comm). An action or task that raises a
-  :class:`RealtimeError` has its message reported; any other exception is logged with its
-  traceback and reported as ``"<what> failed: <exception>"``. Reports go to the owner's
-  ``report`` (the ``error`` trait, scrubbed of credentials there). A background task's
-  :class:`RealtimeError` is only logged (scrubbed): the coroutine reported it itself.
-- :meth:`HomeLoop.spawn` keeps a reference to every task until it ends.
+The client is not thread-safe, and comm messages and trait changes from the browser may be
+handled in another thread (JupyterLab sends widget messages on a kernel subshell, whose
+thread has its own loop): :meth:`HomeLoop.run` brings them to the home thread. Nothing
+raises into the caller (the comm): failures go to the owner's ``report`` (the ``error``
+trait, scrubbed of credentials there).
 """
 
 from __future__ import annotations
@@ -36,7 +24,9 @@ logger = logging.getLogger("realtime_widget.widget")  # the widget's failures, u
 
 
 class HomeLoop:
-    """Where a widget's client runs (see the module rules).
+    """Where a widget's client runs: the loop running where the widget is made (in a kernel,
+    the kernel's main loop), or the one :meth:`adopt` is called on; without either, tasks
+    and timers go to the policy's loop.
 
     ``report(text)`` shows a failure to the user; ``scrub(text)`` takes the credentials out
     of a text before it is logged.
@@ -57,7 +47,10 @@ class HomeLoop:
         self._thread = threading.get_ident()
 
     def run(self, action: Callable[[], None], what: str) -> None:
-        """Run ``action`` in the home thread, reporting its errors as ``what`` failing."""
+        """Run ``action`` in the home thread: through ``call_soon_threadsafe`` when called
+        from another thread while the home loop runs, else at once. A :class:`RealtimeError`
+        it raises is reported as its message; any other exception is logged with its
+        traceback and reported as ``"<what> failed: <exception>"``."""
 
         def guarded() -> None:
             try:
@@ -76,7 +69,9 @@ class HomeLoop:
             guarded()
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], what: str) -> None:
-        """Run ``coroutine`` as a background task on the home loop (call in its thread)."""
+        """Run ``coroutine`` as a background task on the home loop (call in its thread),
+        keeping a reference until it ends. Failures are reported as :meth:`run` does, but a
+        :class:`RealtimeError` is only logged (scrubbed): the coroutine reported it itself."""
 
         async def guarded() -> None:
             try:

@@ -1,45 +1,11 @@
 """The widget's wire between kernel and browser: message shapes, checks and item summaries.
 
-Rules:
-
-- Kernel to browser, as anywidget custom messages (``widget.send``):
-  ``{"type": "delta", "item_id", "field": "text" | "transcript" | "arguments", "delta"}``
-  for each streamed piece; ``{"type": "audio", "item_id"}`` with one binary buffer of PCM16
-  little-endian 24 kHz mono samples; ``{"type": "audio_done", "item_id"}`` once an item's
-  audio is complete; ``{"type": "interrupt"}`` when the user starts speaking (barge-in);
-  ``{"type": "item", "item": summary}`` whenever an item is appended or changes (a new id
-  goes last); ``{"type": "item_removed", "item_id", "rev"}`` when one is deleted;
-  ``{"type": "snapshot", "items": [summary, ...], "audio_sent": {item_id: samples}}``
-  answering ``hello`` with the items whose text streamed since their summary was made (as
-  they are now) and the samples sent so far of each item whose audio still streams (a page
-  opened mid-answer counts its played samples from there); ``{"type": "mic_check"}`` asking
-  every page whether it captures (a page answers ``mic_held``). The widget sends only
-  :data:`KernelMessage` values (its parts through a :class:`SendMessage`).
-- The ``items`` trait goes to the browser as an :class:`ItemsState`, ``{"rev", "items"}``:
-  every summary in conversation order, and ``rev``, the widget's revision when the state
-  was taken (:func:`items_state`).
-- Revisions: the widget counts item changes; each summary carries the count when it was
-  made (``rev``), an ``item_removed`` the count at the deletion. A later summary of an item
-  has a higher ``rev``; a summary answering ``hello`` keeps the ``rev`` of the item's summary
-  (it adds only streamed text). The browser keeps the newest of what it got: an ``item``
-  or ``snapshot`` summary replaces one of the same or a lower ``rev``; an ``items`` state
-  replaces only lower revisions (the browser's copy of an equal one may hold streamed text
-  on top), adds what it lacks unless it was removed after the state was taken, and removes
-  what it does not list unless that arrived after the state was taken (``rev`` above the
-  state's).
-- Browser to kernel: ``{"type": "audio"}`` with one binary buffer (PCM16 24 kHz mono, an
-  even number of bytes, at most :data:`MAX_AUDIO_BYTES`); ``{"type": "interrupted",
-  "item_id": str | None, "played_samples": int}``; ``{"type": "played", "item_id": str,
-  "played_samples": int}``; ``{"type": "underruns", "item_id": str, "count": int,
-  "fill_samples": int}`` (an item's playback ran out of audio ``count`` times, and played
-  ``fill_samples`` 24 kHz samples' worth of silence meanwhile); ``{"type": "text",
-  "text": str}`` (1 to :data:`MAX_TEXT_CHARS` characters); and the bare ``stop``,
-  ``ptt_start``, ``ptt_stop``, ``connect``, ``disconnect``, ``hello``, ``mic_check`` (a
-  page starting while the ``mic`` trait reads on) and ``mic_held`` (this page captures).
-- :func:`parse_browser_message` checks a browser message completely before anything acts on
-  it and raises :class:`ProtocolError` naming the problem otherwise. Extra keys are ignored.
-- :func:`summarize_item` turns a conversation item into an :class:`ItemSummary`: light,
-  JSON-safe, no audio samples, every key always present.
+Kernel to browser: the :data:`KernelMessage` types, as anywidget custom messages (the
+widget's parts send them through a :class:`SendMessage`). Browser to kernel: the
+:data:`BrowserMessage` types, each checked whole by :func:`parse_browser_message` before
+anything acts on it. Audio travels as one binary buffer of PCM16 little-endian 24 kHz mono
+samples. Each item summary carries the widget's revision when it was made; the browser keeps
+the newest of what it got (its rules are in ``js/widget/items.js``).
 
 Pure: no traitlets, no ipywidgets, no I/O.
 """
@@ -121,10 +87,12 @@ class ItemSummary(TypedDict):
     tool_ms: int | None  # function_call: how long the tool ran, once it returned
     truncated_ms: int | None  # assistant audio cut at this position after an interruption
     transcription_error: str
-    rev: int  # the widget's revision when this summary was made (see the rules above)
+    rev: int  # the widget's revision when this summary was made (a later one's is higher)
 
 
 class DeltaMessage(TypedDict):
+    """One streamed piece of an item's text, transcript or arguments."""
+
     type: Literal["delta"]
     item_id: str
     field: DeltaField
@@ -139,39 +107,52 @@ class AudioMessage(TypedDict):
 
 
 class AudioDoneMessage(TypedDict):
+    """The item's audio is complete."""
+
     type: Literal["audio_done"]
     item_id: str
 
 
 class InterruptMessage(TypedDict):
+    """The user started speaking (barge-in)."""
+
     type: Literal["interrupt"]
 
 
 class ItemMessage(TypedDict):
+    """An item appended (a new id goes last) or changed."""
+
     type: Literal["item"]
     item: ItemSummary
 
 
 class ItemRemovedMessage(TypedDict):
+    """An item deleted."""
+
     type: Literal["item_removed"]
     item_id: str
-    rev: int
+    rev: int  # the widget's revision at the deletion
 
 
 class ItemsState(TypedDict):
-    """The ``items`` trait as the browser gets it."""
+    """The ``items`` trait as the browser gets it: every summary, in conversation order."""
 
     rev: int  # the widget's revision when the state was taken
     items: list[ItemSummary]
 
 
 class SnapshotMessage(TypedDict):
+    """The answer to ``hello``: where a page starting catches up."""
+
     type: Literal["snapshot"]
+    # items whose text streamed since their summary: as they are now, with its revision
     items: list[ItemSummary]
     audio_sent: dict[str, int]  # items whose audio still streams: samples sent before this
 
 
 class MicCheckMessage(TypedDict):
+    """Asks every page whether it captures the mic (one that does answers ``mic_held``)."""
+
     type: Literal["mic_check"]
 
 
@@ -197,23 +178,32 @@ class SendMessage(Protocol):
 
 
 class BrowserAudio(TypedDict):
+    """The mic's next samples: an even number of bytes, at most :data:`MAX_AUDIO_BYTES`."""
+
     type: Literal["audio"]
     data: memoryview
 
 
 class BrowserInterrupted(TypedDict):
+    """Playback stopped (a barge-in, or the stop button) in the item playing, if any."""
+
     type: Literal["interrupted"]
     item_id: str | None
     played_samples: int
 
 
 class BrowserPlayed(TypedDict):
+    """The samples of an item played so far."""
+
     type: Literal["played"]
     item_id: str
     played_samples: int
 
 
 class BrowserUnderruns(TypedDict):
+    """An item's playback ran out of audio ``count`` times, playing ``fill_samples`` (24 kHz)
+    of silence meanwhile."""
+
     type: Literal["underruns"]
     item_id: str
     count: int
@@ -221,11 +211,17 @@ class BrowserUnderruns(TypedDict):
 
 
 class BrowserText(TypedDict):
+    """A user message: 1 to :data:`MAX_TEXT_CHARS` characters."""
+
     type: Literal["text"]
     text: str
 
 
 class BrowserBare(TypedDict):
+    """A request with no fields: ``mic_check`` comes from a page starting while ``mic``
+    reads on, ``mic_held`` from a page that captures; the others are the page's buttons
+    and a page starting (``hello``)."""
+
     type: BareType
 
 
@@ -273,7 +269,8 @@ def _buffer(kind: str, buffers: Sequence[object]) -> memoryview:
 
 
 def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> BrowserMessage:
-    """The checked message, or :class:`ProtocolError` saying what is wrong with it."""
+    """The checked message, or :class:`ProtocolError` saying what is wrong with it. Extra
+    keys are ignored."""
     if not isinstance(content, Mapping):
         raise _bad(None, f"must be an object, got {type(content).__name__}")
     kind = content.get("type")
@@ -354,8 +351,9 @@ def summarize_item(
     heard_transcript: str | None = None,
     truncated_ms: int | None = None,
 ) -> ItemSummary:
-    """The summary of a conversation item (see :class:`ItemSummary`), at revision 0: the
-    :class:`~realtime_widget.widget.items.ItemList` that keeps it sets its ``rev``.
+    """The summary of a conversation item (see :class:`ItemSummary`): JSON-safe, every key
+    present, at revision 0 (the :class:`~realtime_widget.widget.items.ItemList` that keeps
+    it sets its ``rev``).
 
     ``call`` is the record of a function call's run. ``heard_transcript`` is shown when the
     item's own transcript was dropped by a truncation, ``truncated_ms`` where it was cut.

@@ -1,19 +1,7 @@
-"""What a widget makes of its settings: session fields, tools, the kernel check.
+"""What a widget makes of its settings: session fields, tools, and the kernel check.
 
-Rules:
-
-- :func:`session_fields`: ``instructions``, ``voice``, ``transcription`` (a model name, a
-  dict or ``None``) and ``turn_detection`` (read by :mod:`realtime_widget.widget.turns`),
-  when given, are the fields of one ``update_session`` of the client; a bad one is a
-  :class:`UsageError` naming it. A client the widget makes gets
-  :data:`DEFAULT_TRANSCRIPTION` unless ``transcription`` is given. :data:`UNSET` marks a
-  setting not given (``None`` is a value: no transcription, manual turns).
-- :func:`add_tool`: a function or :class:`Tool` is registered on the client, a definition
-  with a ``handler`` is registered with it, one without is only defined (the caller
-  answers it with ``client.send_function_call_output``). :func:`tool_summaries` is what
-  the ``tools`` trait lists of them: ``{name, description, parameters}`` each.
-- Under ipykernel 6 comm messages wait while any cell runs, even one that awaits:
-  :func:`warn_if_old_ipykernel` warns once per process (ipykernel 7 or later is needed).
+A bad setting is a :class:`UsageError` naming it. :data:`UNSET` marks a setting not given
+(``None`` is a value: no transcription, manual turns).
 """
 
 from __future__ import annotations
@@ -41,7 +29,7 @@ __all__ = [
     "warn_if_old_ipykernel",
 ]
 
-DEFAULT_TRANSCRIPTION: Final = "gpt-4o-mini-transcribe"
+DEFAULT_TRANSCRIPTION: Final = "gpt-4o-mini-transcribe"  # for a client the widget makes
 
 
 class _Unset:
@@ -61,7 +49,8 @@ def ipykernel_too_old(version: str) -> bool:
 
 
 def warn_if_old_ipykernel() -> None:
-    """Warn once per process when running in an ipykernel older than 7.
+    """Warn once per process when running in an ipykernel older than 7, which holds comm
+    messages while any cell runs, even one that awaits.
 
     The warning names the line that made the widget: call this from the widget's
     ``__init__`` itself.
@@ -100,7 +89,8 @@ def transcription_config(value: object) -> dict[str, Any] | None:
 def session_fields(
     *, instructions: str | None, voice: str | None, transcription: Any, turn_detection: Any
 ) -> dict[str, Any]:
-    """The client's session fields for the settings given (see the module rules)."""
+    """The fields of one ``update_session`` of the client for the settings given (those
+    not :data:`UNSET`); ``turn_detection`` is read by :func:`turn_config`."""
     fields: dict[str, Any] = {}
     if instructions is not None:
         fields["instructions"] = instructions
@@ -114,7 +104,9 @@ def session_fields(
 
 
 def add_tool(client: RealtimeClient, tool: Any) -> None:
-    """Give ``client`` a tool given to the widget (see the module rules)."""
+    """Give ``client`` a tool given to the widget: a function or :class:`Tool` is
+    registered, a definition with a ``handler`` is registered with it, one without is only
+    defined (the caller answers it with ``client.send_function_call_output``)."""
     if isinstance(tool, Mapping) and "handler" not in tool:
         client.add_tool(tool)
     elif isinstance(tool, Mapping):

@@ -1,24 +1,9 @@
 """`Playback`: the model's audio on its way to the browser, and what the browser played.
 
-Rules:
-
-- Each piece of an item's audio that holds samples goes out as one ``audio`` message with
-  one buffer of PCM16 little-endian samples (:meth:`Playback.send`); the item is *open*
-  from its first piece until ``audio_done`` closes it: when the item completes
-  (:meth:`Playback.done`) or the connection ends (:meth:`Playback.close_all`, every open
-  item in id order). The samples sent so far of each open item
-  (:meth:`Playback.open_items`) tell a page opened mid-answer where its playback starts.
-- An item the browser reports as interrupted is closed without ``audio_done`` and muted:
-  its late audio is not sent. Only items the conversation holds are muted (the ``exists``
-  it is given), an item deleted from it is forgotten (:meth:`Playback.removed`), and at
-  most :data:`MAX_MUTED_ITEMS` are kept (when full, those gone from the conversation go,
-  then the oldest): a page reporting ever new ids costs no memory.
-- What the browser reports: :attr:`Playback.played_samples` keeps the highest position
-  played of each item (the :data:`MAX_PLAYED_ITEMS` latest items),
-  :attr:`Playback.interruptions` every interruption (at most :data:`MAX_INTERRUPTIONS`:
-  when full, the older half goes), :attr:`Playback.underruns` each item's underruns (the
-  latest report of the :data:`MAX_PLAYED_ITEMS` latest items; a page reports an item's
-  once it finished or was dropped, when it had any).
+An item's audio is *open* from its first piece until ``audio_done`` closes it. An item the
+browser reports interrupted closes without ``audio_done`` and is muted: its late audio is
+not sent. What is kept of the browser's reports, and of muted items, is bounded (the
+``MAX_*`` constants), so a page reporting ever new ids costs no memory.
 
 No traitlets, no I/O but the ``send`` it is given.
 """
@@ -43,8 +28,8 @@ __all__ = [
     "Underruns",
 ]
 
-MAX_INTERRUPTIONS: Final = 256
-MAX_PLAYED_ITEMS: Final = 1024
+MAX_INTERRUPTIONS: Final = 256  # when full, the older half goes
+MAX_PLAYED_ITEMS: Final = 1024  # items whose played samples and underruns are kept: the latest
 MAX_MUTED_ITEMS: Final = 1024
 
 
@@ -67,8 +52,8 @@ class Underruns:
 
 
 class Playback:
-    """The model's audio for one widget (see the module rules); messages go to ``send``,
-    ``exists(item_id)`` tells whether the conversation holds an item."""
+    """The model's audio for one widget; messages go to ``send``, ``exists(item_id)`` tells
+    whether the conversation holds an item (only those are muted)."""
 
     def __init__(self, send: SendMessage, exists: Callable[[str], bool]) -> None:
         self._send = send
@@ -96,7 +81,8 @@ class Playback:
         return dict(self._underruns)
 
     def open_items(self) -> dict[str, int]:
-        """The samples sent so far of each item whose audio is open (a copy)."""
+        """The samples sent so far of each item whose audio is open (a copy): where a page
+        opened mid-answer starts counting what it played."""
         return dict(self._open)
 
     def muted_items(self) -> set[str]:
@@ -137,6 +123,7 @@ class Playback:
         self._muted.pop(item_id, None)
 
     def _mute(self, item_id: str) -> None:
+        """Mute the item; when full, those gone from the conversation go, then the oldest."""
         muted = self._muted
         if item_id not in muted and len(muted) >= MAX_MUTED_ITEMS:
             for gone in [i for i in muted if not self._exists(i)]:
@@ -146,7 +133,7 @@ class Playback:
         muted[item_id] = None
 
     def played(self, item_id: str, samples: int) -> None:
-        """The browser played ``samples`` of the item."""
+        """The browser played ``samples`` of the item (the highest position is kept)."""
         if item_id not in self._played and len(self._played) >= MAX_PLAYED_ITEMS:
             del self._played[next(iter(self._played))]
         self._played[item_id] = max(samples, self._played.get(item_id, 0))

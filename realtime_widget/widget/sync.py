@@ -1,22 +1,9 @@
 """`ItemSync`: the conversation's items as the browser gets them, one change at a time.
 
-Rules (how the widget's rules on items are kept, see :mod:`realtime_widget.widget.widget`):
-
-- :meth:`ItemSync.put` makes an item's summary again (:func:`summarize_item`, with its
-  tool call's record, the transcript heard of it if a truncation dropped its own, and where
-  it was cut). A summary that says something new is held in the :class:`ItemList` and goes
-  out at once as an ``item`` message; an item deleted goes as ``item_removed``
-  (:meth:`ItemSync.removed`). Either way the whole list is due.
-- The whole list goes out (:meth:`ItemSync.send_all`: made to follow the conversation's
-  order, then handed to ``publish(old, new)``, which tells the trait's observers and sends
-  the trait) when the :class:`SendSchedule` says: once nothing changed or streamed for
-  ``quiet`` seconds, at the latest ``longest`` seconds after the first change not yet sent.
-  One timer waits for it, on the running loop of the change that set it; without a running
-  loop nothing could send it later, so it goes at once.
-- A streamed piece (:meth:`ItemSync.streamed`) keeps the conversation from being quiet and
-  marks its item as holding text its summary lacks: a page starting gets the whole list
-  first if a change is not in it yet, then those items' summaries as they are now, with
-  the revision of the summary held (:meth:`ItemSync.catch_up`).
+A summary that says something new goes out at once as an ``item`` message (a deleted item
+as ``item_removed``), so a change costs the same however long the conversation. The whole
+list goes out (to ``publish``) only when a :class:`SendSchedule` says, on a timer of the
+running loop; without a running loop nothing could send it later, so it goes at once.
 
 No traitlets: what the widget does with the list is its ``publish``.
 """
@@ -39,7 +26,8 @@ __all__ = ["ItemSync"]
 
 
 class ItemSync:
-    """The item summaries of one widget's conversation (see the module rules)."""
+    """The item summaries of one widget's conversation; ``quiet`` and ``longest`` are its
+    :class:`SendSchedule`'s."""
 
     def __init__(
         self,
@@ -86,7 +74,9 @@ class ItemSync:
         )
 
     def put(self, item: Mapping[str, Any]) -> None:
-        """Summarize the item again; if that says something new, send it and note the change."""
+        """Summarize the item again (with its tool call's record, the transcript heard of it
+        if a truncation dropped its own, and where it was cut); if that says something new,
+        send it and note the change."""
         summary = self.summary(item)
         if self._list.put(summary):
             self._send({"type": "item", "item": summary})
@@ -113,7 +103,8 @@ class ItemSync:
             self._changed()
 
     def streamed(self, item_id: str) -> None:
-        """A piece of the item streamed (sent as a ``delta`` or ``audio`` message)."""
+        """A piece of the item streamed (sent as a ``delta`` or ``audio`` message): the
+        conversation is not quiet, and the item's summary lacks it."""
         self._list.streamed.add(item_id)
         self._schedule.streamed(time.monotonic())
 
@@ -158,7 +149,7 @@ class ItemSync:
             self._timer = None
 
     def _changed(self) -> None:
-        """An item changed: the whole list goes out later (see the rules)."""
+        """An item changed: the whole list goes out when the schedule says (one timer)."""
         self._schedule.changed(time.monotonic())
         try:
             loop = asyncio.get_running_loop()

@@ -1,40 +1,23 @@
 """`Turns`: who ends the user's turn, the server's voice detection or the talk button.
 
-Rules:
-
-- The widget's ``turn_detection`` trait reads ``server_vad``, ``semantic_vad`` or
-  ``manual``; the client's session holds a ``turn_detection`` dict, or ``None`` for manual
-  turns (:func:`turn_config` reads a widget setting as the session's value).
-- The trait follows the client's session (:meth:`Turns.follow`: whenever the session is
-  sent, and when a page starts). A mode the browser sets goes to the client's session
-  (:meth:`Turns.chosen`, in the client's thread), with the settings last seen for that
-  mode (a ``semantic_vad`` with its eagerness, say), unless it is the client's own mode
-  coming back.
-- Push-to-talk: ``ptt_start`` opens a turn (:meth:`Turns.press`) that counts the samples
-  the browser sends (:meth:`Turns.heard`). ``ptt_stop`` (:meth:`Turns.release`) ends it;
-  in manual mode, on a connected client, a turn of at least :data:`MIN_PTT_SAMPLES` (the
-  service refuses commits under 100 ms) asks for a response, which commits its audio; a
-  shorter one says so in ``status`` and clears the input audio, else the next turn would
-  start with the tap. A turn under way is dropped when the connection ends
-  (:meth:`Turns.end`) or a detection mode takes over.
+The ``turn_detection`` trait reads a :data:`TurnMode`; the client's session holds a
+``turn_detection`` dict, or ``None`` for manual turns (:func:`turn_config`). The trait
+follows the session (:meth:`Turns.follow`) and the session follows the trait
+(:meth:`Turns.chosen`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal, cast
+from typing import Any, Final, cast
 
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.protocol import SAMPLE_RATE
+from realtime_widget.widget.host import TurnMode, WidgetHost
+from realtime_widget.widget.loop import HomeLoop
 
-if TYPE_CHECKING:
-    from realtime_widget.widget.loop import HomeLoop
-    from realtime_widget.widget.widget import RealtimeWidget
+__all__ = ["MIN_PTT_SAMPLES", "Turns", "turn_config"]
 
-__all__ = ["MIN_PTT_SAMPLES", "TURN_MODES", "TurnMode", "Turns", "turn_config"]
-
-TurnMode = Literal["server_vad", "semantic_vad", "manual"]
-TURN_MODES: Final[tuple[TurnMode, ...]] = ("server_vad", "semantic_vad", "manual")
 MIN_PTT_SAMPLES: Final = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
 
 
@@ -53,13 +36,13 @@ def turn_config(value: object) -> dict[str, Any] | None:
 
 
 class Turns:
-    """The turn mode and push-to-talk of one widget (see the module rules).
+    """The turn mode and push-to-talk of one widget.
 
     ``detection`` is the session's ``turn_detection`` the widget was given, if any.
     """
 
     def __init__(
-        self, widget: RealtimeWidget, home: HomeLoop, detection: dict[str, Any] | None
+        self, widget: WidgetHost, home: HomeLoop, detection: dict[str, Any] | None
     ) -> None:
         self._widget = widget
         self._home = home
@@ -75,7 +58,8 @@ class Turns:
         return cast(TurnMode, kind) if kind in ("server_vad", "semantic_vad") else "manual"
 
     def follow(self) -> None:
-        """Set ``turn_detection`` from the client's session (changed from a cell, say)."""
+        """Set ``turn_detection`` from the client's session (whenever it is sent, and when a
+        page starts); a detection mode drops a push-to-talk turn under way."""
         detection = self._widget.client.config.turn_detection()
         if detection is not None and isinstance(detection.get("type"), str):
             self._configs[detection["type"]] = dict(detection)
@@ -86,7 +70,9 @@ class Turns:
             self._widget.turn_detection = mode
 
     def chosen(self, change: Mapping[str, Any]) -> None:
-        """The ``turn_detection`` trait changed (an observer): the session follows it."""
+        """The ``turn_detection`` trait changed (an observer): the session follows, in the
+        client's thread, with the settings last seen for that mode (a ``semantic_vad``
+        with its eagerness, say), unless it is the client's own mode coming back."""
         mode = change["new"]
         config = None if mode == "manual" else self._configs.get(mode, {"type": mode})
 
@@ -110,7 +96,9 @@ class Turns:
             self._ptt_samples += nbytes // 2
 
     def release(self) -> None:
-        """``ptt_stop``: the turn ends; ask for its response (see the module rules)."""
+        """``ptt_stop``: the turn ends. In manual mode, on a connected client, a turn of at
+        least :data:`MIN_PTT_SAMPLES` asks for a response, which commits its audio; a
+        shorter one says so in ``status`` and clears the input audio."""
         if not self._ptt_active:
             return
         self._ptt_active = False

@@ -1,66 +1,14 @@
 """`RealtimeWidget`: talk to a realtime model from a notebook, through the browser's mic.
 
-Rules:
+The widget maps a :class:`RealtimeClient`'s state to synced traits and custom messages
+(:mod:`realtime_widget.widget.messages`) and makes no protocol decision of its own: the
+client decides when to cancel, truncate, run tools and ask for responses. This is the only
+module here that binds anywidget and traitlets; its parts each keep one concern and see the
+widget as a :class:`~realtime_widget.widget.host.WidgetHost`.
 
-- The widget maps a :class:`RealtimeClient`'s state to synced traits and custom messages; it
-  makes no protocol decision of its own (the client decides when to cancel, truncate, run
-  tools and ask for responses). The message shapes are in
-  :mod:`realtime_widget.widget.messages`.
-- This module is the public class: its traits, its methods, and the parts it is made of,
-  each keeping one concern's state: what the settings become
-  (:mod:`realtime_widget.widget.options`), the client's events
-  (:mod:`realtime_widget.widget.events`) and the browser's messages
-  (:mod:`realtime_widget.widget.browser`) mapped to traits and messages, the items
-  (:mod:`realtime_widget.widget.sync`), the tool call cards
-  (:mod:`realtime_widget.widget.cards`), the model's audio
-  (:mod:`realtime_widget.widget.playback`), turn detection and push-to-talk
-  (:mod:`realtime_widget.widget.turns`) and the client's loop
-  (:mod:`realtime_widget.widget.loop`).
-- Traits: ``connection`` (``disconnected | connecting | connected | reconnecting |
-  error``; ``error`` only when no reconnect follows: a connection the client reopens goes
-  straight to ``reconnecting``), ``error`` (the last error, ``""`` when cleared),
-  ``status`` (a short notice), ``tools`` (``{name, description, parameters}`` each),
-  ``turn_detection`` (``server_vad | semantic_vad | manual``; it follows the client's
-  session whenever the session is sent, and the browser may change it, the session then
-  following), ``mic`` (set by the browser: ``off | starting | on | denied | unsupported``;
-  shared by every page showing the widget) and ``items`` (one :class:`ItemSummary` per
-  conversation item, in order; read-only).
-- Each item change costs the same however long the conversation: when an item is appended,
-  changes (completed, truncated, a transcript set), or its tool call changes state, its
-  summary alone goes out as an ``item`` message; a deleted item goes as ``item_removed``.
-  The ``items`` list is changed in place (:mod:`realtime_widget.widget.items`), so in the
-  kernel it is always current, but it is not set per change: the whole list goes to the
-  browser, and its observers are told, only once the conversation has been quiet (no item
-  change, nothing streamed) for :data:`ITEMS_QUIET_SECONDS`, and at the latest
-  :data:`ITEMS_SYNC_SECONDS` after the first change not yet sent (without a running event
-  loop, at once). Summaries carry revisions, so the browser keeps the newest of what it got
-  (see :mod:`realtime_widget.widget.messages`). Streamed pieces travel as ``delta`` and
-  ``audio`` messages, whose size does not depend on the conversation's length either.
-- A page starting asks with ``hello``: the whole list is sent first if a change is not in
-  it yet, then a ``snapshot`` gives the items whose text streamed since their summary.
-- The browser's messages are checked first; a malformed or unknown one is logged and
-  dropped, and no handler raises into the comm. Errors of the client and of the actions a
-  message asks for land in the ``error`` trait.
-- ``{"type": "connect"}`` from the browser schedules :meth:`RealtimeWidget.connect` as a
-  task on the running loop (in a kernel, the kernel's loop, where comm messages are
-  handled). Everything runs in background tasks: no cell stays busy while audio flows.
-  Under ipykernel 6, comm messages wait while any cell runs, awaiting or not: the widget
-  warns once when it is made there (ipykernel 7 or later is needed).
-- A view going away does not end the conversation: the browser stops the mic and playback
-  of a widget no view shows (and tells the kernel as a barge-in would), while the client
-  stays connected so that a view shown later, or a reloaded page, carries on.
-- ``mic_check`` from a page that starts while ``mic`` reads on (a reload, or a second
-  page): the kernel asks every page with its own ``mic_check``; unless one answers
-  ``mic_held`` within :data:`MIC_CHECK_SECONDS`, ``mic`` is set to ``off``.
-- No credential reaches the browser, whoever holds the client: every credential its
-  transport sends (see :attr:`realtime_widget.client.api.RealtimeAPI.redactor`: the key, the values
-  of ``headers``, the URL's credentials) is blanked in every trait as it is synced
-  (:meth:`RealtimeWidget.get_state`), in every message (:meth:`RealtimeWidget.send`), in
-  error texts, logs and the repr.
-- The page owns only ``mic``, ``turn_detection`` and clearing ``error``: an ``update`` from
-  the page setting anything else (``items``, ``tools``, ``connection``, ...), or one of
-  these to a value it does not allow, is logged and dropped, and the kernel's value is sent
-  back (:meth:`RealtimeWidget.set_state`).
+No credential the client sends (:attr:`RealtimeClient.redactor`) reaches the page: it is
+blanked in every trait synced, every message, error texts, logs and the repr. A view going
+away leaves the client connected, for a view shown later or a reloaded page.
 """
 
 from __future__ import annotations
@@ -69,7 +17,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, Final, Literal, TypeVar, overload
+from typing import Any, Final, TypeVar, overload
 
 import anywidget
 import traitlets
@@ -82,6 +30,14 @@ from realtime_widget.widget.browser import BrowserMessages
 from realtime_widget.widget.cards import CallCards
 from realtime_widget.widget.events import ClientEvents
 from realtime_widget.widget.frontend import assemble_css, assemble_esm
+from realtime_widget.widget.host import (
+    CONNECTION_STATES,
+    MIC_STATES,
+    TURN_MODES,
+    ConnectionState,
+    MicState,
+    TurnMode,
+)
 from realtime_widget.widget.loop import HomeLoop
 from realtime_widget.widget.messages import ItemsState, ItemSummary, KernelMessage, items_state
 from realtime_widget.widget.options import (
@@ -94,7 +50,7 @@ from realtime_widget.widget.options import (
 )
 from realtime_widget.widget.playback import Interruption, Playback, Underruns
 from realtime_widget.widget.sync import ItemSync
-from realtime_widget.widget.turns import TURN_MODES, TurnMode, Turns
+from realtime_widget.widget.turns import Turns
 
 __all__ = [
     "CONNECTION_STATES",
@@ -110,17 +66,6 @@ __all__ = [
     "TurnMode",
     "Underruns",
 ]
-
-ConnectionState = Literal["disconnected", "connecting", "connected", "reconnecting", "error"]
-MicState = Literal["off", "starting", "on", "denied", "unsupported"]
-CONNECTION_STATES: Final[tuple[ConnectionState, ...]] = (
-    "disconnected",
-    "connecting",
-    "connected",
-    "reconnecting",
-    "error",
-)
-MIC_STATES: Final[tuple[MicState, ...]] = ("off", "starting", "on", "denied", "unsupported")
 
 MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
 ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this long quiet
@@ -163,17 +108,22 @@ class RealtimeWidget(anywidget.AnyWidget):
     _esm = assemble_esm()
     _css = assemble_css()
 
+    # "error" only when no reconnect follows (see ClientEvents)
     connection: traitlets.Enum[ConnectionState] = traitlets.Enum(
         CONNECTION_STATES, default_value="disconnected"
     ).tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("").tag(sync=True)
-    tools = traitlets.List(traitlets.Dict()).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)  # the last error, "" when cleared
+    status = traitlets.Unicode("").tag(sync=True)  # a short notice
+    tools = traitlets.List(traitlets.Dict()).tag(sync=True)  # {name, description, parameters}
+    # follows the client's session, and the session follows it (see Turns)
     turn_detection: traitlets.Enum[TurnMode] = traitlets.Enum(
         TURN_MODES, default_value="server_vad"
     ).tag(sync=True)
+    # set by the page, shared by every page showing the widget
     mic: traitlets.Enum[MicState] = traitlets.Enum(MIC_STATES, default_value="off").tag(sync=True)
-    # The ItemSync's own list, changed in place (no element trait: it would copy the list).
+    # One summary per conversation item, in order, read-only: the ItemSync's own list,
+    # changed in place (no element trait: it would copy the list) and sent whole only when
+    # the ItemSync says (ITEMS_QUIET_SECONDS, ITEMS_SYNC_SECONDS).
     items: traitlets.List[ItemSummary] = traitlets.List(read_only=True).tag(
         sync=True, to_json=_items_json
     )
@@ -217,7 +167,7 @@ class RealtimeWidget(anywidget.AnyWidget):
                 transcription = DEFAULT_TRANSCRIPTION
         self._client = client
         # The transport knows every credential it sends: none reaches the page.
-        self._scrub = client.realtime.redactor
+        self._scrub = client.redactor
         fields = session_fields(
             instructions=instructions,
             voice=voice,
@@ -229,7 +179,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         for tool in tools:
             add_tool(client, tool)
 
-        # The parts, each keeping one concern's state (see the module rules).
+        # The parts, each keeping one concern's state.
         self._home = HomeLoop(self._report, self._scrub)
         self._turns = Turns(self, self._home, fields.get("turn_detection"))
         self._calls = CallCards(client)
@@ -302,7 +252,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     def __repr__(self) -> str:
         client = self._client
         text = (
-            f"RealtimeWidget(url={client.realtime.url!r}, model={client.realtime.model!r}, "
+            f"RealtimeWidget(url={client.url!r}, model={client.model!r}, "
             f"{self.connection}, {len(client.get_conversation_items())} items, "
             f"{len(self.tools)} tools)"
         )

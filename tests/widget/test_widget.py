@@ -5,6 +5,7 @@ browser messages delivered through the comm as the kernel would deliver them."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import sys
@@ -38,6 +39,7 @@ from realtime_widget.server.synth import synthesize
 from realtime_widget.widget import options as _widget_options
 from realtime_widget.widget import widget as widget_module
 from realtime_widget.widget.frontend import assemble_css, assemble_esm, find_js_dir, strip_exports
+from realtime_widget.widget.host import CONNECTION_STATES, MIC_STATES, TURN_MODES, WidgetHost
 from realtime_widget.widget.options import ipykernel_too_old
 from realtime_widget.widget.widget import RealtimeWidget, Underruns
 
@@ -103,6 +105,21 @@ def test_assembly_order_and_stripping(tmp_path: Path) -> None:
 
 
 # -- connection and traits --------------------------------------------------------------------
+
+
+def test_the_widget_is_the_host_its_parts_use() -> None:
+    """The parts hold the widget as a ``WidgetHost``; anywidget's base class is untyped, so
+    this checks what the type checker cannot: each member is there, each trait synced and
+    allowing the host's states."""
+    traits = RealtimeWidget.class_traits()
+    for name in WidgetHost.__annotations__:
+        assert name in traits and traits[name].metadata.get("sync"), name
+    assert tuple(traits["connection"].values) == CONNECTION_STATES
+    assert tuple(traits["mic"].values) == MIC_STATES
+    assert tuple(traits["turn_detection"].values) == TURN_MODES
+    assert isinstance(RealtimeWidget.client, property)
+    assert inspect.iscoroutinefunction(RealtimeWidget.connect)
+    assert callable(RealtimeWidget.disconnect)
 
 
 async def test_connect_sets_traits_and_tools(make_widget: Callable[..., RealtimeWidget]) -> None:
