@@ -1,6 +1,6 @@
 // The RealtimeWidget frontend's entry: the anywidget contract.
 //
-// Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
+// Assembly (see realtime_widget/widget/frontend.py): the widget's one ES module is js/lib/*.js with
 // `export ` stripped (the audio core), then js/widget/*.js as they are (items.js: the item
 // store, message checks and labels, pure; mic.js: RtwMic, the microphone and push-to-talk;
 // session.js: RtwSession, the kernel's messages and playback; view.js: RtwView, the DOM),
@@ -8,7 +8,7 @@
 // from a blob: URL, where relative imports do not resolve, hence one module. No file has side
 // effects at import: node tests import the assembled module (js/tests/widget.test.mjs).
 //
-// Wire (see realtime_widget/_widget_messages.py for the kernel side):
+// Wire (see realtime_widget/widget/messages.py for the kernel side):
 //   kernel -> browser: delta {item_id, field, delta} | audio {item_id} + one buffer |
 //     audio_done {item_id} | interrupt | item {item} | item_removed {item_id, rev} |
 //     snapshot {items, audio_sent} | mic_check; the `items` trait is {rev, items}

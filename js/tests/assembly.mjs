@@ -1,4 +1,4 @@
-// The widget's module text as realtime_widget/_frontend.py assembles it: js/lib/*.js in name
+// The widget's module text as realtime_widget/widget/frontend.py assembles it: js/lib/*.js in name
 // order with the `export ` opening a line removed, then js/widget/*.js and js/widget.js as
 // they are, each after a `// ---- <file>` line. A helper of the tests, not a test.
 

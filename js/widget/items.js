@@ -1,6 +1,6 @@
 // Conversation items as the browser knows them, kernel message checks, and labels: pure.
 //
-// Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
+// Assembly (see realtime_widget/widget/frontend.py): the widget's one ES module is js/lib/*.js with
 // `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
 // imports, declares top-level names unique across js/lib and js/widget, and has no side
 // effects at import; the lib declarations are in scope.
@@ -72,7 +72,7 @@ const RTW_ORPHAN_MS = 250;
 // Removals remembered, so that an `items` state taken before one cannot bring the item back.
 const RTW_MAX_REMOVED = 256;
 
-// Merging (the kernel's rules are in realtime_widget/_widget_messages.py): every summary
+// Merging (the kernel's rules are in realtime_widget/widget/messages.py): every summary
 // carries the kernel's revision when it was made, and the store keeps the newest of what it
 // got, whatever the order messages and trait states are handled in. An `item` or `snapshot`
 // summary replaces one of the same or a lower revision (a snapshot's has the same revision

@@ -19,7 +19,7 @@
 // the kernel asks every page, a capturing one answers `mic_held`, and the kernel turns a mic
 // nobody holds "off" (a reloaded page's).
 //
-// Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
+// Assembly (see realtime_widget/widget/frontend.py): the widget's one ES module is js/lib/*.js with
 // `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
 // imports, declares top-level names unique across js/lib and js/widget, and has no side
 // effects at import; the lib declarations are in scope.

@@ -11,7 +11,7 @@
 // and scrolls there once per frame. So the cost of handling an item change does not grow
 // with the conversation.
 //
-// Assembly (see realtime_widget/_frontend.py): the widget's one ES module is js/lib/*.js with
+// Assembly (see realtime_widget/widget/frontend.py): the widget's one ES module is js/lib/*.js with
 // `export ` stripped, then js/widget/*.js as they are, then js/widget.js. So this file has no
 // imports, declares top-level names unique across js/lib and js/widget, and has no side
 // effects at import; the lib declarations are in scope.
