@@ -7,6 +7,7 @@ one the command runs from."""
 
 from __future__ import annotations
 
+import email
 import subprocess
 import sys
 import zipfile
@@ -47,9 +48,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_wheel_carries_the_notebook(wheel: Path) -> None:
+def test_the_wheel_carries_the_notebook_and_the_short_readme(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read(IN_WHEEL) == NOTEBOOK.read_bytes()
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        description = email.message_from_bytes(archive.read(metadata)).get_payload()
+    assert isinstance(description, str)
+    assert description.strip() == (ROOT / "README.md").read_text(encoding="utf-8").strip()
+    assert "pip install realtime_widget" in description
 
 
 def test_the_installed_package_copies_its_own_notebook_out(wheel: Path, tmp_path: Path) -> None:
