@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make test   - set up .venv and run ruff, mypy, pytest and node --test"
 	@echo "make test-min - run pytest in .venv-min, on the lowest allowed version of each dependency"
-	@echo "make demo   - set up .venv and open examples.ipynb in JupyterLab on the local server"
+	@echo "make demo   - set up .venv (the demo extra) and open examples.ipynb in JupyterLab on the local server"
 	@echo "make bench  - run the benchmarks and print the table"
 	@echo "make soak   - run the long fuzzing and soak profiles"
 	@echo "make server - run the local realtime server alone (SERVER_PORT=$(SERVER_PORT))"
@@ -27,6 +27,16 @@ $(STAMP): pyproject.toml tools/floors.py
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# What the demo needs and no more (the demo extra: JupyterLab, the kernel, the local server's
+# voice), in the same .venv; make test adds the rest.
+DEMO_STAMP := $(VENV)/.installed-demo
+
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
+	touch $(DEMO_STAMP)
 
 # Chromium (for the real-browser tests) and espeak-ng (the local server's voice, and speech
 # for the fake microphone), from Debian's packages when missing.
@@ -112,8 +122,8 @@ test-min: $(MIN_STAMP) browser-deps sound-deps
 bench: venv
 	$(BIN)/python -m benchmarks
 
-demo: venv voice-deps
-	$(BIN)/python -m realtime_widget.demo --host $(HOST) --port $(PORT) --server-port $(SERVER_PORT) --notebook examples.ipynb
+demo: $(DEMO_STAMP) voice-deps
+	@$(BIN)/python -m realtime_widget.demo --host $(HOST) --port $(PORT) --server-port $(SERVER_PORT) --notebook examples.ipynb
 
 server: venv
 	$(BIN)/python -m realtime_widget.server --port $(SERVER_PORT)

@@ -7,6 +7,7 @@ installs complete and the floors above what is known to break.
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 import tomllib
@@ -70,6 +71,20 @@ def test_the_jupyter_extra_is_what_make_installs() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     # both venvs, .venv and .venv-min, install every runtime extra and dev, as floors.py lists
     assert makefile.count('-e ".[$$($(PYTHON) tools/floors.py --extras)]"') == 2
+
+
+def test_make_demo_installs_the_demo_extra_and_no_test_tools() -> None:
+    extras = _project()["optional-dependencies"]
+    demo = extras["demo"]
+    assert "realtime_widget[jupyter,voice]" in demo and any(
+        r.startswith("jupyterlab>=") for r in demo
+    )
+    tools = {r.split(">=")[0] for r in extras["dev"]} - {"jupyterlab"}
+    assert not tools & {r.split(">=")[0] for r in demo}, "the demo brings no test tools"
+    assert "jupyterlab" not in _floors_module().floors(_project())  # any version, as dev's
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert '-e ".[demo]"' in makefile
+    assert re.search(r"^demo: \$\(DEMO_STAMP\)", makefile, re.MULTILINE)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
 """Print the lowest allowed version of every runtime dependency, as pip constraints.
 
 ``python tools/floors.py [pyproject.toml]`` reads ``[project] dependencies`` and every
-optional extra except ``dev`` (the tools, installed at whatever versions), and prints one
-``name==floor`` line per requirement with a ``>=`` floor; with ``--extras`` it prints instead
-what the tests install, every runtime extra and ``dev``: ``jupyter,dev`` for
-``pip install -e '.[jupyter,dev]'``.
+optional extra except ``demo`` and ``dev`` (the tools, installed at whatever versions), and
+prints one ``name==floor`` line per requirement with a ``>=`` floor; with ``--extras`` it
+prints instead what the tests install, every runtime extra, ``demo`` and ``dev``:
+``jupyter,demo,dev`` for ``pip install -e '.[jupyter,demo,dev]'``.
 A requirement without a floor, or with an environment marker, is an error: every runtime
 dependency must name the lowest version its tests pass on.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 __all__ = ["floors", "runtime_extras"]
 
-DEV_EXTRAS = ("dev",)
+DEV_EXTRAS = ("demo", "dev")
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(.*?)\s*$")
 
 
@@ -59,7 +59,9 @@ def main(argv: list[str]) -> int:
     project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
     try:
         if wants_extras:
-            print(",".join([*runtime_extras(project), *DEV_EXTRAS]))
+            extras = project.get("optional-dependencies", {})
+            tools = [name for name in DEV_EXTRAS if name in extras]
+            print(",".join([*runtime_extras(project), *tools]))
         else:
             for package, version in floors(project).items():
                 print(f"{package}=={version}")

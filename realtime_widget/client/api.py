@@ -29,6 +29,10 @@ Rules:
   when its pings cannot get through either).
 - ``disconnect()`` closes the socket and cancels the tasks; it returns a future that
   resolves when the socket is closed, which the caller may await or ignore.
+- The real service (``wss://`` to OpenAI's or Azure OpenAI's hosts) needs a key: with none
+  (none given, none in ``$OPENAI_API_KEY``, no ``Authorization`` or ``api-key`` in
+  ``headers``, no credential in the URL) ``connect()`` raises :class:`MissingKeyError`
+  before anything touches the network.
 - The API key goes into one request header and nowhere else: not in the URL, reprs or logs.
   Credentials in the URL itself (``?token=``, ``?api-key=``, a password) are used to
   connect but shown as ``<redacted>`` wherever the URL is displayed: ``url``, reprs, log
@@ -69,6 +73,7 @@ from realtime_widget.core.errors import (
     ConnectTimeoutError,
     DNSError,
     InvalidEventError,
+    MissingKeyError,
     ProtocolError,
     RedirectRefusedError,
     ServerUnreachableError,
@@ -89,6 +94,7 @@ DEFAULT_MAX_RECEIVE_QUEUE_FRAMES = 4
 DEFAULT_PING_INTERVAL = 20.0
 DEFAULT_PING_TIMEOUT = 20.0
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+_KEY_HEADERS = {"authorization", "api-key"}
 _ELIDED_FIELDS = ("audio", "delta", "image_url")
 _PUMP_FAILED = "the client failed to handle a frame"
 
@@ -300,6 +306,15 @@ class RealtimeAPI(RealtimeEventHandler):
             return self._given_key
         return os.environ.get("OPENAI_API_KEY") if environment_key_allowed(self._url) else None
 
+    def _lacks_key(self) -> bool:
+        """Whether the URL is the real service's and the handshake would carry no credential."""
+        return (
+            environment_key_allowed(self._url)
+            and not self._api_key
+            and not _KEY_HEADERS.intersection(name.lower() for name in self.extra_headers)
+            and not url_credentials(self._url)
+        )
+
     def _headers(self) -> dict[str, str]:
         """The handshake's headers; each credential among them made known to the redactor."""
         headers = dict(self.extra_headers)
@@ -317,14 +332,17 @@ class RealtimeAPI(RealtimeEventHandler):
     async def connect(self) -> None:
         """Open the socket and start the pump.
 
-        Raises UsageError when already connected or connecting; AuthenticationError
-        (401/403), ServerUnreachableError, DNSError or ConnectTimeoutError when it cannot
-        connect; ConnectError when :meth:`disconnect` was called before the handshake ended.
+        Raises UsageError when already connected or connecting, MissingKeyError when the
+        real service would get no key; AuthenticationError (401/403),
+        ServerUnreachableError, DNSError or ConnectTimeoutError when it cannot connect;
+        ConnectError when :meth:`disconnect` was called before the handshake ended.
         """
         if self._ws is not None:
             raise UsageError("already connected: call disconnect() first")
         if self._connecting:
             raise UsageError("already connecting: await the first connect() call")
+        if self._lacks_key():
+            raise MissingKeyError(url=self.url)
         self._connecting = True
         self._abandoned = False
         try:

@@ -5,6 +5,7 @@ is split by who is at fault:
 
 - :class:`UsageError`: the caller misused the API (a bad argument, a call in the wrong
   state). Also a :class:`ValueError`, so ordinary ``except ValueError`` code keeps working.
+  :class:`MissingKeyError`: no API key for the real service, said before connecting.
 - :class:`ProtocolError`: the peer sent something this side cannot apply. Its subclasses
   :class:`InvalidEventError` (a malformed event: a missing or wrongly typed field, bad
   base64, an odd byte count) and :class:`UnknownItemError` (an event naming an item the
@@ -29,6 +30,7 @@ __all__ = [
     "ConnectionClosedError",
     "DNSError",
     "InvalidEventError",
+    "MissingKeyError",
     "ProtocolError",
     "RealtimeError",
     "RedirectRefusedError",
@@ -46,6 +48,16 @@ class RealtimeError(Exception):
 
 class UsageError(RealtimeError, ValueError):
     """The caller misused the API: a bad argument or a call in the wrong state."""
+
+
+class MissingKeyError(UsageError):
+    """No API key for the real service: refused before anything was sent. ``url`` is where."""
+
+    def __init__(self, *, url: str) -> None:
+        super().__init__(
+            "no API key: set OPENAI_API_KEY or pass api_key=, or use a local server (url=...)"
+        )
+        self.url = url
 
 
 class ProtocolError(RealtimeError):

@@ -1,7 +1,10 @@
-"""``make demo`` (``python -m realtime_widget.demo``): the URL it prints answers, a taken port
-is an error, and SIGTERM stops JupyterLab and the local server with it.
+"""``make demo`` (``python -m realtime_widget.demo``): the URL it prints answers, and comes
+last, after JupyterLab's start-up; a taken port is an error; SIGTERM stops JupyterLab and the
+local server with it; no news prompt covers the notebook in the page.
 
-In the browser folder because it starts a real JupyterLab (a few seconds); it opens no page.
+In the browser folder because it starts a real JupyterLab (a few seconds); one test opens the
+page in Chromium. The port problems that stop the demo before JupyterLab starts are tested in
+``tests/test_demo_ports.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -19,7 +23,7 @@ from typing import Any
 
 import psutil
 import pytest
-from jupyter_harness import free_port
+from jupyter_harness import WAIT_NOTEBOOK_IDLE, free_port, launch_chromium
 
 
 def start_demo(
@@ -91,3 +95,64 @@ def test_a_taken_port_is_an_error_not_another_port(
     assert demo.returncode == 1
     assert f"port {port} on 127.0.0.1 is taken" in err
     assert "open:" not in out
+
+
+NEWS_PROMPT = "official Jupyter news"  # JupyterLab's "Would you like to get notified ..."
+NEWS_SETTING = """async () => {
+  const app = window.jupyterapp;
+  const plugin = await app.serviceManager.settings.fetch(
+    "@jupyterlab/apputils-extension:notification");
+  return plugin.schema.properties.fetchNews.default;
+}"""
+
+
+def test_the_address_comes_last_and_no_news_prompt_covers_the_notebook(
+    chromium: Path, demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    notebook = tmp_path / "talk.ipynb"
+    notebook.write_text(
+        json.dumps(
+            {
+                "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": "1"}] * 2,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                "nbformat": 4,
+                "nbformat_minor": 4,
+            }
+        )
+    )
+    # window.jupyterapp, through which the test reads the setting the page runs with
+    config = Path(demo_env["JUPYTER_CONFIG_DIR"]) / "jupyter_lab_config.py"
+    config.write_text("c.LabApp.expose_app_in_browser = True\n")
+    port = free_port()
+    demo = start_demo(notebook, demo_env, port, stderr=subprocess.STDOUT)
+    assert demo.stdout is not None
+    printed: list[str] = []
+    threading.Thread(target=lambda: printed.extend(demo.stdout or ()), daemon=True).start()
+    try:
+        wait = time.monotonic() + 60
+        while not any(line.startswith("press Ctrl+C") for line in printed):
+            assert demo.poll() is None and time.monotonic() < wait, printed
+            time.sleep(0.1)
+        time.sleep(3)  # what JupyterLab would still say as it starts
+        lines = [line.rstrip("\n") for line in printed]
+        opened = next(i for i, line in enumerate(lines) if line.startswith("open: "))
+        # the address, then how to stop, then the closing rule: nothing else after it
+        assert lines[opened + 1 :] == ["", "press Ctrl+C to stop", "-" * 72], lines
+        url = lines[opened].removeprefix("open: ")
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright, Path("/dev/null"))
+            try:
+                page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+                page.goto(url)
+                page.wait_for_function(WAIT_NOTEBOOK_IDLE, timeout=60_000, polling=200)
+                assert page.evaluate(NEWS_SETTING) == "false"  # the demo's default
+                time.sleep(2)  # the prompt, were it asked, shows once the settings are read
+                assert page.get_by_text(NEWS_PROMPT).count() == 0
+                assert page.locator(".jp-Notebook").count() == 1
+            finally:
+                browser.close()
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=30)
