@@ -7,24 +7,33 @@ Rules:
   answered), what the caller sends would reach the server before the session's configuration
   and history. The client keeps those calls here and runs them, in the order they were made,
   once the session is ready.
+- :meth:`HeldCalls.submit` runs a call at once when the session is ready and nothing is
+  held (so calls keep their order), else holds it.
 - At most ``max_calls`` calls without audio and ``max_samples`` samples of audio are kept:
-  past either, :meth:`HeldCalls.hold` keeps nothing and returns ``False`` (the client then
-  refuses the call, or drops the audio chunk on both sides so sample offsets stay aligned).
-- :meth:`HeldCalls.pop` takes the oldest call; :meth:`HeldCalls.clear` drops them all.
+  past either, nothing is kept: a call without audio is refused (:class:`UsageError`), an
+  audio chunk is dropped on both sides (``submit`` returns ``False``) so sample offsets stay
+  aligned.
+- :meth:`HeldCalls.run_all` runs them in order once the session is ready; one that fails
+  with a :class:`RealtimeError` is reported and the others still run. :meth:`HeldCalls.drop`
+  drops them all (the session will not come).
 
-Pure bookkeeping: no I/O.
+No I/O of its own: the calls do what they do when run.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from realtime_widget.core.errors import RealtimeError, UsageError
 from realtime_widget.core.protocol import SAMPLE_RATE
 
 __all__ = ["MAX_HELD_CALLS", "MAX_HELD_SAMPLES", "HeldCall", "HeldCalls"]
+
+logger = logging.getLogger("realtime_widget.client")  # the client's decisions, under its name
 
 MAX_HELD_CALLS: Final = 256
 MAX_HELD_SAMPLES: Final = SAMPLE_RATE * 30  # 30 s of 24 kHz audio
@@ -87,3 +96,42 @@ class HeldCalls:
         self._samples = 0
         self._silent = 0
         return count
+
+    def submit(self, call: HeldCall, ready: bool) -> bool:
+        """Run ``call`` now if ``ready`` and nothing is held, else hold it.
+
+        Returns ``False`` when its audio was dropped (too much held); raises
+        :class:`UsageError` when it has no audio and too many calls are held.
+        """
+        if ready and not self._calls:
+            call.run()
+            return True
+        if self.hold(call):
+            return True
+        if call.samples:
+            logger.warning(
+                "dropped %d samples of input audio: %d are already held for the session",
+                call.samples,
+                self._samples,
+            )
+            return False
+        raise UsageError(
+            f"cannot {call.what}: the session is being set up and {len(self)} calls "
+            "already wait for it"
+        )
+
+    def run_all(self, failed: Callable[[HeldCall, RealtimeError], object]) -> None:
+        """Run every call held, oldest first; ``failed(call, error)`` for one that raises."""
+        while (call := self.pop()) is not None:
+            try:
+                call.run()
+            except RealtimeError as exc:
+                logger.warning("a held %s failed: %s", call.what, exc)
+                failed(call, exc)
+
+    def drop(self, why: str) -> int:
+        """Drop every call held (logged with ``why``); returns how many there were."""
+        dropped = self.clear()
+        if dropped:
+            logger.warning("dropped %d calls held for the session: %s", dropped, why)
+        return dropped

@@ -18,8 +18,8 @@ Rules:
   the next session, which gets it once set up, after the replay (:meth:`send_unsent`).
 - Once every call of a response is answered and the response is done, exactly one
   ``response.create`` follows: here, for the answer that completes a finished response;
-  the client's, when ``response.done`` comes after the last answer
-  (:meth:`response_done` says when).
+  the client's decisions (:mod:`realtime_widget.client.decisions`), when ``response.done``
+  comes after the last answer.
 - Every task is kept until it ends: :meth:`cancel` cancels them (``disconnect()``),
   :meth:`wait` waits for them (``aclose()``).
 """
@@ -31,8 +31,8 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from realtime_widget.client.api import RealtimeAPI
 from realtime_widget.client.owed import PendingCalls
+from realtime_widget.client.transport import Transport
 from realtime_widget.core.errors import ToolError
 from realtime_widget.core.session import SessionConfig
 from realtime_widget.tools.registry import Tool, ToolRegistry, ToolResult, run_tool
@@ -44,19 +44,21 @@ class ToolCalls:
     """The function calls of a client's sessions (see the module rules).
 
     Answers go out through ``api``; ``dispatch(name, event)`` reports tool failures;
-    ``ready()`` tells whether the session is set up (answers go out at once).
+    ``ready()`` tells whether the session is set up (answers go out at once). ``calls`` are
+    the calls owed, shared with the client's decisions (a fresh record when not given).
     """
 
     def __init__(
         self,
-        api: RealtimeAPI,
+        api: Transport,
         dispatch: Callable[[str, Any], object],
         ready: Callable[[], bool],
+        calls: PendingCalls | None = None,
     ) -> None:
         self._api = api
         self._dispatch = dispatch
         self._ready = ready
-        self._calls = PendingCalls()
+        self._calls = calls if calls is not None else PendingCalls()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsent: list[tuple[str, str]] = []  # (call_id, output) for the next session
 
@@ -129,10 +131,6 @@ class ToolCalls:
             ready += self._send_output(call_id, output)
         if ready:
             self._api.send("response.create")
-
-    def response_done(self, response_id: str) -> bool:
-        """``response_id`` is done; ``True`` when its calls are answered and it may go on."""
-        return self._calls.finish(response_id)
 
     def drop_unsent(self) -> None:
         """Forget the answers waiting for a session (none will come)."""

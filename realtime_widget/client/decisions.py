@@ -1,0 +1,257 @@
+"""`Decisions`: what a client does about each server event, as data.
+
+Rules:
+
+- :meth:`Decisions.server_event` takes one server event (GA or beta names), applies it to
+  the conversation and to the client's parts (the user's audio, the responses running, the
+  function calls owed, what a later session resumes) and returns a :class:`Reply`: the
+  item the event touched and its delta, whether the item is new, whether the user
+  interrupted, the server error to report, and the client events to send, in order. The
+  client sends exactly those and dispatches what the reply says; nothing here does I/O.
+- The parts are changed around the conversation's step as a table keyed by event type
+  says (:data:`_STEPS`): a confirmed manual commit hands its audio to the item it makes;
+  a truncation keeps what the user heard of the answer; a speech start clears the
+  responses running when the server cancels them itself (``interrupt_response``).
+- An item is complete when its final state arrives (``response.output_item.done``,
+  ``conversation.item.done``) with a final status, or at once for anything but a message;
+  a user or system message arriving complete is complete on creation. A done item is run
+  as a function call of its response (:attr:`Reply.done_in`), if it is one.
+- With an :class:`AudioRetention`, every item touched is counted against the audio bound
+  (a deleted one forgotten).
+- The events sent in reply: one ``response.create`` once a finished response's function
+  calls are all answered, or once the response that was running when one was refused is
+  over, and only when ``ready`` (the session is set up). :meth:`Decisions.cancel` returns
+  the ``response.cancel`` and ``conversation.item.truncate`` of a user's cancel.
+- A server ``error`` refusing a commit or clear leaves its audio to the next commit; one
+  refusing a ``response.create`` while a response runs defers it; one refusing our
+  ``response.cancel`` that crossed the response's own end is no error. Any other is
+  reported (:attr:`Reply.error`).
+- An event that only echoes an item replayed into a new session changes nothing.
+- A malformed event raises what :meth:`RealtimeConversation.process_event` raises
+  (:class:`ProtocolError`), the conversation unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from realtime_widget.audio.buffers import AudioRetention
+from realtime_widget.client.inputaudio import InputAudio
+from realtime_widget.client.owed import PendingCalls
+from realtime_widget.client.responses import (
+    ITEM_CREATED,
+    ITEM_DONE,
+    ActiveResponses,
+    event_item_id,
+    is_finished_input,
+)
+from realtime_widget.client.resume import Resume
+from realtime_widget.core.conversation import RealtimeConversation
+from realtime_widget.core.errors import ServerError, UsageError
+from realtime_widget.core.protocol import (
+    SAMPLE_RATE,
+    ConversationItem,
+    Delta,
+    canonical_event_type,
+)
+from realtime_widget.core.session import SessionConfig, SessionShape
+
+__all__ = ["Decisions", "Outgoing", "Reply"]
+
+Outgoing = dict[str, Any]
+"""A client event to send: its ``type`` and payload (the transport adds the ``event_id``)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the client does about one server event (see the module rules)."""
+
+    item: ConversationItem | None = None
+    delta: Delta | None = None
+    appended: bool = False  # the item is new: conversation.item.appended
+    completed: bool = False  # the item is finished: conversation.item.completed (once)
+    done_in: str | None = None  # the item is done, in this response: run its function call
+    interrupted: bool = False  # the user started speaking: conversation.interrupted
+    error: ServerError | None = None  # a server error to report
+    send: tuple[Outgoing, ...] = ()  # client events to send, in order
+
+
+class Decisions:
+    """The client's decisions over one conversation (see the module rules).
+
+    Each part is the client's own (a fresh one when not given). ``config()`` is the
+    session's config (its ``interrupt_response`` says whether the server cancels a response
+    when the user starts speaking); ``shape()`` the session's shape (beta echoes differ).
+    """
+
+    def __init__(
+        self,
+        conversation: RealtimeConversation | None = None,
+        *,
+        input_audio: InputAudio | None = None,
+        resume: Resume | None = None,
+        active: ActiveResponses | None = None,
+        calls: PendingCalls | None = None,
+        retention: AudioRetention | None = None,
+        config: Callable[[], SessionConfig] = SessionConfig,
+        shape: Callable[[], SessionShape] = lambda: "ga",
+    ) -> None:
+        self.conversation = conversation if conversation is not None else RealtimeConversation()
+        self.input = input_audio if input_audio is not None else InputAudio(300.0)
+        self.resume = resume if resume is not None else Resume()
+        self.active = active if active is not None else ActiveResponses()
+        self.calls = calls if calls is not None else PendingCalls()
+        self.retention = retention
+        self._config = config
+        self._shape = shape
+
+    # -- server events --------------------------------------------------------------------
+
+    def server_event(self, event: dict[str, Any], *, ready: bool) -> Reply:
+        """Apply ``event``; what to dispatch and send (``ready``: the session is set up)."""
+        kind = canonical_event_type(str(event.get("type")))
+        if kind == "error":
+            return Reply(error=self._refused(ServerError(event)))
+        if self.resume.is_echo(kind, event, self._shape()):
+            return Reply()
+        reply = _STEPS.get(kind, Decisions._apply)(self, kind, event, ready)
+        item = reply.item
+        if item is None:
+            return reply
+        if self.retention is not None:
+            if kind == "conversation.item.deleted":
+                self.retention.forget(str(item.get("id")))
+            else:
+                self.retention.observe(item)
+        if kind in ITEM_DONE:
+            final = item.get("status") in ("completed", "incomplete")
+            response = event.get("response_id") or self.active.newest() or "unknown"
+            return replace(
+                reply, completed=final or item.get("type") != "message", done_in=str(response)
+            )
+        return replace(reply, completed=kind in ITEM_CREATED and is_finished_input(item))
+
+    def _apply(self, kind: str, event: dict[str, Any], ready: bool = False) -> Reply:
+        """The conversation's step: the item, its delta and whether it is new."""
+        is_new = kind in ITEM_CREATED and event_item_id(event) not in self.conversation
+        item, delta = self.conversation.process_event(event, self.input.buffer)
+        return Reply(item, delta, appended=is_new and item is not None)
+
+    def _committed(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
+        span = self.input.committed() if isinstance(event.get("item_id"), str) else None
+        if span is not None:  # our manual commit, confirmed: its audio goes to its item
+            self.conversation.queue_input_audio(self.input.buffer.slice(*span))
+        reply = self._apply(kind, event)
+        if span is not None:
+            self.input.discard_committed(span)
+        return reply
+
+    def _truncated(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
+        heard = self.resume.before_truncation(event, self.conversation)
+        reply = self._apply(kind, event)
+        if heard is not None:
+            self.resume.truncated(heard)
+        return reply
+
+    def _deleted(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
+        reply = self._apply(kind, event)
+        if reply.item is not None:
+            self.resume.forget(str(reply.item.get("id")))
+        return reply
+
+    def _speech_started(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
+        reply = self._apply(kind, event)
+        if (self._config().turn_detection() or {}).get("interrupt_response", True):
+            # the server cancels the response itself: a response.cancel would be refused
+            self.active.clear()
+        return replace(reply, interrupted=True)
+
+    def _speech_stopped(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
+        reply = self._apply(kind, event)
+        self.input.speech_stopped(event)  # a later manual commit starts after it
+        return reply
+
+    def _cleared(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
+        reply = self._apply(kind, event)
+        self.input.cleared()
+        return reply
+
+    def _response_created(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
+        reply = self._apply(kind, event)
+        self.active.started(event)
+        return reply
+
+    def _response_done(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
+        reply = self._apply(kind, event)
+        finished = self.active.done(event)
+        # one response.create once every call of a finished response is answered, or once
+        # the response that was running when one was asked for is over
+        answered = finished is not None and self.calls.finish(finished)
+        if (answered or self.active.create_due()) and ready:
+            self.active.deferred = False
+            return replace(reply, send=({"type": "response.create"},))
+        return reply
+
+    def _refused(self, error: ServerError) -> ServerError | None:
+        """A server ``error``: the error to report, or ``None`` when it is expected."""
+        details = error.event.get("error")
+        refused = details.get("event_id") if isinstance(details, Mapping) else None
+        self.input.refused(refused, error.code)  # a refused commit: its audio goes next time
+        if error.code == "conversation_already_has_active_response":
+            self.active.deferred = True  # asked while one was running: ask again once done
+            return None
+        if error.code == "response_cancel_not_active" and self.active.cancel_sent:
+            self.active.cancel_sent = False  # our cancel crossed the response's end
+            return None
+        return error
+
+    # -- the user's cancel ----------------------------------------------------------------
+
+    def cancel(
+        self, item_id: str | None, played: int, *, ready: bool
+    ) -> tuple[ConversationItem | None, tuple[Outgoing, ...]]:
+        """A user's cancel: the answer ``item_id`` names (``None`` without one) and the events
+        to send, ``response.cancel`` when a response runs and the truncate of that answer
+        after ``played`` samples (see :meth:`Resume.cut`).
+
+        What was heard is kept for a replay whether or not the session is ``ready``; nothing
+        is sent before it is (nothing of the new session is playing). Raises
+        :class:`UsageError` when ``item_id`` names no assistant message held.
+        """
+        item = self.conversation.get_item(item_id) if item_id is not None else None
+        if item_id is not None:
+            if item is None:
+                raise UsageError(f"cannot cancel: no item {item_id!r} in the conversation")
+            if item.get("type") != "message" or item.get("role") != "assistant":
+                raise UsageError(f"can only truncate assistant messages, {item_id!r} is not one")
+        send: list[Outgoing] = []
+        if self.active and ready:
+            self.active.cancel_sent = True
+            send.append({"type": "response.cancel"})
+        cut = self.resume.cut(item_id, item, played) if item_id and item is not None else None
+        if cut is not None and ready:
+            index, heard = cut
+            send.append(
+                {
+                    "type": "conversation.item.truncate",
+                    "item_id": item_id,
+                    "content_index": index,
+                    "audio_end_ms": heard * 1000 // SAMPLE_RATE,
+                }
+            )
+        return item, tuple(send)
+
+
+_Step = Callable[[Decisions, str, dict[str, Any], bool], Reply]
+_STEPS: dict[str, _Step] = {
+    "input_audio_buffer.committed": Decisions._committed,
+    "input_audio_buffer.speech_started": Decisions._speech_started,
+    "input_audio_buffer.speech_stopped": Decisions._speech_stopped,
+    "input_audio_buffer.cleared": Decisions._cleared,
+    "conversation.item.truncated": Decisions._truncated,
+    "conversation.item.deleted": Decisions._deleted,
+    "response.created": Decisions._response_created,
+    "response.done": Decisions._response_done,
+}
