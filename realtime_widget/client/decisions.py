@@ -33,6 +33,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -59,6 +60,8 @@ from realtime_widget.core.protocol import (
 from realtime_widget.core.session import SessionConfig, SessionShape
 
 __all__ = ["Decisions", "Outgoing", "Reply"]
+
+logger = logging.getLogger("realtime_widget.client")  # the client's decisions, under its name
 
 Outgoing = dict[str, Any]
 """A client event to send: its ``type`` and payload (the transport adds the ``event_id``)."""
@@ -198,12 +201,18 @@ class Decisions:
         """A server ``error``: the error to report, or ``None`` when it is expected."""
         details = error.event.get("error")
         refused = details.get("event_id") if isinstance(details, Mapping) else None
-        self.input.refused(refused, error.code)  # a refused commit: its audio goes next time
+        if self.input.refused(refused, error.code):
+            # the server keeps that audio: it goes with the next commit
+            logger.debug("a commit or clear of input audio was refused: %s", error)
         if error.code == "conversation_already_has_active_response":
-            self.active.deferred = True  # asked while one was running: ask again once done
+            # asked while one was running: ask again once it is done
+            self.active.deferred = True
+            logger.debug("response.create refused while a response runs: deferred")
             return None
         if error.code == "response_cancel_not_active" and self.active.cancel_sent:
-            self.active.cancel_sent = False  # our cancel crossed the response's end
+            # our cancel crossed the response's own end on the wire: nothing to report
+            self.active.cancel_sent = False
+            logger.debug("response.cancel arrived after the response ended")
             return None
         return error
 
