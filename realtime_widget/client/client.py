@@ -1,42 +1,28 @@
 """`RealtimeClient`: config, tools, audio, responses and waits over one realtime session.
 
-Rules:
+The client is the public surface and the pump: its transport
+(:class:`~realtime_widget.client.transport.Transport`, by default a :class:`RealtimeAPI`) hands
+it every event, each server event goes through its decisions
+(:mod:`~realtime_widget.client.decisions`), which say what to dispatch and what to send, and it
+sends only what they return. One bad event never ends the session: it becomes an ``error``.
+Its parts: the session's setup (:mod:`~realtime_widget.client.setup`), the calls held until
+then (:mod:`~realtime_widget.client.deferred`), the user's audio
+(:mod:`~realtime_widget.client.inputaudio`), the function calls
+(:mod:`~realtime_widget.client.toolrunner`) and the reconnect
+(:mod:`~realtime_widget.client.reconnect`).
 
-- The client is the public surface and the pump. Its transport
-  (:class:`~realtime_widget.client.transport.Transport`, by default a :class:`RealtimeAPI`)
-  hands it every event; each server event goes through its decisions
-  (:mod:`~realtime_widget.client.decisions`: the conversation and the client's parts), which
-  say what to dispatch and what to send, and the client sends only what they return. The
-  parts: the session's setup (:mod:`~realtime_widget.client.setup`), the calls held until it
-  is ready (:mod:`~realtime_widget.client.deferred`), the user's audio
-  (:mod:`~realtime_widget.client.inputaudio`), the responses running
-  (:mod:`~realtime_widget.client.responses`), the function calls
-  (:mod:`~realtime_widget.client.toolrunner`) and what a lost session leaves for the next
-  (:mod:`~realtime_widget.client.resume`, :mod:`~realtime_widget.client.reconnect`).
-- Events it dispatches, each typed in :data:`realtime_widget.core.protocol.CLIENT_EVENTS`:
-  ``conversation.updated`` ``{item, delta}``; ``conversation.item.appended`` ``{item}`` once
-  per new item; ``conversation.item.completed`` ``{item}`` once per finished item;
-  ``conversation.interrupted`` ``{event}`` when the user starts speaking;
-  ``conversation.item.truncated`` and ``conversation.item.deleted``, the server's event once
-  the conversation has applied it; ``session.update.sent``, the ``session.update`` event as
-  sent; ``realtime.event`` ``{time, source, event}`` for every event both ways;
-  ``tools.updated`` ``{tools}`` after every change of the tools; ``error``, one shape
-  ``{type, error, ...}`` (a server ``error`` event as :class:`ServerError`, an event the
-  conversation could not apply as :class:`ProtocolError`, a tool failure as
-  :class:`ToolError`, ...); ``close``, the transport's ``{code, reason, error, exception,
-  time}`` plus ``reconnecting`` (whether a reconnect follows); ``reconnecting`` and
-  ``reconnected`` (:mod:`~realtime_widget.client.reconnect`).
-- One bad event never ends the session: it becomes an ``error`` event.
-- Audio is 24 kHz PCM16 throughout the client; on the wire it is the session's format
-  (:mod:`realtime_widget.audio.formats`).
-- ``disconnect()`` keeps the conversation (``reset()`` clears it) and never reconnects;
-  with ``reconnect=True`` a session lost abnormally is reopened
-  (:mod:`~realtime_widget.client.reconnect`).
-- ``max_audio_seconds`` bounds the audio kept across the conversation's items: past it, the
-  audio of the oldest items is emptied (``formatted["audio_dropped"]`` set); text and
-  transcripts are always kept. The default, :data:`DEFAULT_MAX_AUDIO_SECONDS` (an hour of
-  audio, 165 MB), keeps a long session whole while a server that streams without end cannot
-  exhaust memory; ``None`` keeps all audio.
+Events it dispatches, each typed in :data:`realtime_widget.core.protocol.CLIENT_EVENTS`:
+``conversation.updated`` ``{item, delta}``; ``conversation.item.appended`` ``{item}`` once per
+new item; ``conversation.item.completed`` ``{item}`` once per finished item;
+``conversation.interrupted`` ``{event}`` when the user starts speaking;
+``conversation.item.truncated`` and ``conversation.item.deleted``, the server's event once the
+conversation has applied it; ``session.update.sent``, the ``session.update`` event as sent;
+``realtime.event`` ``{time, source, event}`` for every event both ways; ``tools.updated``
+``{tools}`` after every change of the tools; ``error``, one shape ``{type, error, ...}`` (a
+server ``error`` event as :class:`ServerError`, an event the conversation could not apply as
+:class:`ProtocolError`, a tool failure as :class:`ToolError`, ...); ``close``, the transport's
+``{code, reason, error, exception, time}`` plus ``reconnecting`` (whether a reconnect
+follows); ``reconnecting`` and ``reconnected``.
 """
 
 from __future__ import annotations
@@ -106,8 +92,11 @@ class RealtimeClient(SessionConfiguration):
     ``headers`` and ``azure`` are its own), or the limits of the :class:`RealtimeAPI` the
     client opens (``max_frame_bytes``, ``max_send_queue_bytes``,
     ``max_receive_queue_frames``, ``ping_interval``, ``ping_timeout``, ``close_timeout``;
-    see there for their defaults). A value of the wrong type or range raises
-    :class:`UsageError` naming it.
+    see there for their defaults). ``max_audio_seconds`` bounds the audio the items keep, in
+    all: past it the oldest items' audio is emptied (``formatted["audio_dropped"]`` set; text
+    and transcripts stay); the default, an hour (165 MB), keeps a long session whole while a
+    server that streams without end cannot exhaust memory; ``None`` keeps all. A value of the
+    wrong type or range raises :class:`UsageError` naming it.
     """
 
     def __init__(
@@ -331,9 +320,8 @@ class RealtimeClient(SessionConfiguration):
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection; the conversation is kept. Returns an awaitable future.
 
-        Never followed by a reconnect; a reconnect under way is stopped, a ``connect()``
-        under way fails with :class:`ConnectionClosedError`, and calls held for the session
-        are dropped.
+        A ``connect()`` under way fails with :class:`ConnectionClosedError`; calls held for
+        the session are dropped; no reconnect follows.
         """
         self._user_closed = True
         self._reconnector.cancel()

@@ -35,7 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class SessionConfiguration(ClientEvents):
-    """The config and tools of a session of ``shape`` (see the module rules)."""
+    """The config and tools of a session of ``shape`` (see the module docstring)."""
 
     def __init__(self, config: SessionConfig, shape: SessionShape) -> None:
         super().__init__()

@@ -1,34 +1,10 @@
 """`Decisions`: what a client does about each server event, as data.
 
-Rules:
-
-- :meth:`Decisions.server_event` takes one server event (GA or beta names), applies it to
-  the conversation and to the client's parts (the user's audio, the responses running, the
-  function calls owed, what a later session resumes) and returns a :class:`Reply`: the
-  item the event touched and its delta, whether the item is new, whether the user
-  interrupted, the server error to report, and the client events to send, in order. The
-  client sends exactly those and dispatches what the reply says; nothing here does I/O.
-- The parts are changed around the conversation's step as a table keyed by event type
-  says (:data:`_STEPS`): a confirmed manual commit hands its audio to the item it makes;
-  a truncation keeps what the user heard of the answer; a speech start clears the
-  responses running when the server cancels them itself (``interrupt_response``).
-- An item is complete when its final state arrives (``response.output_item.done``,
-  ``conversation.item.done``) with a final status, or at once for anything but a message;
-  a user or system message arriving complete is complete on creation. A done item is run
-  as a function call of its response (:attr:`Reply.done_in`), if it is one.
-- With an :class:`AudioRetention`, every item touched is counted against the audio bound
-  (a deleted one forgotten).
-- The events sent in reply: one ``response.create`` once a finished response's function
-  calls are all answered, or once the response that was running when one was refused is
-  over, and only when ``ready`` (the session is set up). :meth:`Decisions.cancel` returns
-  the ``response.cancel`` and ``conversation.item.truncate`` of a user's cancel.
-- A server ``error`` refusing a commit or clear leaves its audio to the next commit; one
-  refusing a ``response.create`` while a response runs defers it; one refusing our
-  ``response.cancel`` that crossed the response's own end is no error. Any other is
-  reported (:attr:`Reply.error`).
-- An event that only echoes an item replayed into a new session changes nothing.
-- A malformed event raises what :meth:`RealtimeConversation.process_event` raises
-  (:class:`ProtocolError`), the conversation unchanged.
+:meth:`Decisions.server_event` applies one server event to the conversation and to the
+client's parts (the user's audio, the responses running, the function calls owed, what a
+later session resumes), each event type as the table :data:`_STEPS` says, and returns a
+:class:`Reply`: what to dispatch, and the client events to send in order; the client sends
+exactly those. :meth:`Decisions.cancel` does the same for a user's cancel. No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -69,7 +45,11 @@ Outgoing = dict[str, Any]
 
 @dataclass(frozen=True)
 class Reply:
-    """What the client does about one server event (see the module rules)."""
+    """What the client does about one server event, in this order: send ``send``, report
+    ``error``, dispatch ``conversation.interrupted``, then, for ``item``,
+    ``conversation.item.appended`` (when new), ``conversation.updated``,
+    ``conversation.item.completed`` (when complete, once) and run it as a function call of
+    response ``done_in``."""
 
     item: ConversationItem | None = None
     delta: Delta | None = None
@@ -82,7 +62,7 @@ class Reply:
 
 
 class Decisions:
-    """The client's decisions over one conversation (see the module rules).
+    """The client's decisions over one conversation.
 
     Each part is the client's own (a fresh one when not given). ``config()`` is the
     session's config (its ``interrupt_response`` says whether the server cancels a response
@@ -113,7 +93,16 @@ class Decisions:
     # -- server events --------------------------------------------------------------------
 
     def server_event(self, event: dict[str, Any], *, ready: bool) -> Reply:
-        """Apply ``event``; what to dispatch and send (``ready``: the session is set up)."""
+        """Apply ``event``; returns what to dispatch and send.
+
+        Nothing is sent unless ``ready`` (the session is set up). An event that only echoes
+        an item replayed into a new session changes nothing. An item is complete when its
+        final state arrives with a final status (anything but a message: whatever its
+        status), or when a user or system message arrives complete. With a ``retention``,
+        every item touched is counted against the audio bound (a deleted one forgotten).
+        Raises the conversation's :class:`ProtocolError` for a malformed event, nothing
+        changed.
+        """
         kind = canonical_event_type(str(event.get("type")))
         if kind == "error":
             return Reply(error=self._refused(ServerError(event)))
@@ -189,8 +178,8 @@ class Decisions:
     def _response_done(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
         reply = self._apply(kind, event)
         finished = self.active.done(event)
-        # one response.create once every call of a finished response is answered, or once
-        # the response that was running when one was asked for is over
+        # the response.create its calls make due (PendingCalls), or the one refused while
+        # that response ran
         answered = finished is not None and self.calls.finish(finished)
         if (answered or self.active.create_due()) and ready:
             self.active.deferred = False
@@ -198,7 +187,12 @@ class Decisions:
         return reply
 
     def _refused(self, error: ServerError) -> ServerError | None:
-        """A server ``error``: the error to report, or ``None`` when it is expected."""
+        """A server ``error``: the error to report, or ``None`` when it is expected.
+
+        One refusing a commit or clear leaves its audio to the next commit (and is
+        reported); one refusing a ``response.create`` while a response runs defers it; one
+        refusing our ``response.cancel`` that crossed the response's own end is no error.
+        """
         details = error.event.get("error")
         refused = details.get("event_id") if isinstance(details, Mapping) else None
         if self.input.refused(refused, error.code):

@@ -1,23 +1,10 @@
 """`HeldCalls`: the caller's sends kept while a session is being set up, run in order after.
 
-Rules:
-
-- Between the moment a connection opens and the moment its session is set up (its
-  ``session.update`` sent and, after a reconnect, the conversation replayed and the update
-  answered), what the caller sends would reach the server before the session's configuration
-  and history. The client keeps those calls here and runs them, in the order they were made,
-  once the session is ready.
-- :meth:`HeldCalls.submit` runs a call at once when the session is ready and nothing is
-  held (so calls keep their order), else holds it.
-- At most ``max_calls`` calls without audio and ``max_samples`` samples of audio are kept:
-  past either, nothing is kept: a call without audio is refused (:class:`UsageError`), an
-  audio chunk is dropped on both sides (``submit`` returns ``False``) so sample offsets stay
-  aligned.
-- :meth:`HeldCalls.run_all` runs them in order once the session is ready; one that fails
-  with a :class:`RealtimeError` is reported and the others still run. :meth:`HeldCalls.drop`
-  drops them all (the session will not come).
-
-No I/O of its own: the calls do what they do when run.
+Until a new session is set up (:mod:`~realtime_widget.client.setup`), what the caller sends
+would reach the server before the session's configuration and history: :meth:`HeldCalls.submit`
+holds it, and :meth:`HeldCalls.run_all` runs what is held, in order, once the session is
+ready (after the tool outputs that waited for it: the model asked for those). What is held is
+bounded (see :meth:`HeldCalls.submit`). No I/O of its own: the calls do what they do.
 """
 
 from __future__ import annotations

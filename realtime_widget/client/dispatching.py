@@ -28,7 +28,7 @@ __all__ = ["ClientEvents"]
 
 
 class ClientEvents(RealtimeEventHandler):
-    """A client's dispatching side (see the module rules)."""
+    """A client's dispatching side (see the module docstring)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,26 +1,8 @@
 """The options of a :class:`~realtime_widget.client.client.RealtimeClient`, checked once, up front.
 
-Rules:
-
-- :func:`client_options` checks everything the client is built from and returns it as one
-  :class:`ClientOptions`, or raises :class:`UsageError` naming the first bad value; nothing
-  is built then. The checks run in the order of the client's signature's groups: the
-  ``transport`` limits, the ``settings`` dict, the settings themselves, the session
-  ``config``, then the timings.
-- ``settings`` is the seed's settings dict (``url``, ``apiKey`` / ``api_key``, ``debug``,
-  ``model``, ``dialect``, ``dangerouslyAllowAPIKeyInBrowser``); any other key is refused. A
-  keyword argument wins over the setting of the same name.
-- Seconds are finite numbers (not bools): non-negative, or positive where zero means
-  nothing (``connect_timeout``). ``reconnect_delays`` is a list of such seconds.
-- ``transport`` is either a dict of the socket layer's limits, naming only
-  :data:`TRANSPORT_KEYS` (their values are :class:`~realtime_widget.client.api.RealtimeAPI`'s
-  to check), or a :class:`~realtime_widget.client.transport.Transport` to use as it is. A
-  transport holds the connection's settings: ``url``, ``api_key``, ``headers`` and ``azure``
-  are refused beside it, and its dialect must be the session's (``"beta"`` for a beta
-  session, else ``"ga"``); the session's model defaults to the transport's.
-- :func:`non_negative_int` checks a count given to a client method (numpy's integers too).
-
-Pure: no I/O.
+:func:`client_options` returns everything the client is built from as one
+:class:`ClientOptions`, or raises :class:`UsageError` naming the first bad value (nothing is
+built then). :func:`non_negative_int` checks a count given to a client method. No I/O.
 """
 
 from __future__ import annotations
@@ -95,7 +77,18 @@ def client_options(
     headers: Mapping[str, str] | None = None,
     azure: bool | None = None,
 ) -> ClientOptions:
-    """Check the client's options; raises :class:`UsageError` naming the first bad value."""
+    """Check the client's options; raises :class:`UsageError` naming the first bad value.
+
+    The checks follow the client's signature's groups: ``transport``, the ``settings`` dict
+    (only :data:`SETTINGS_KEYS`; a keyword argument wins over the setting of the same name),
+    the settings themselves, the session ``config``, then the timings (finite numbers of
+    seconds, not bools; ``connect_timeout`` positive). ``transport`` is a dict naming only
+    :data:`TRANSPORT_KEYS` (their values are the socket layer's to check) or a
+    :class:`~realtime_widget.client.transport.Transport`; beside a transport, ``url``,
+    ``api_key``, ``headers`` and ``azure`` are refused, its dialect must be the session's
+    (``"beta"`` for a beta session, else ``"ga"``), and the session's model is the
+    transport's unless one is named.
+    """
     connection = transport if isinstance(transport, Transport) else None
     if transport is not None and connection is None and not isinstance(transport, Mapping):
         raise UsageError(

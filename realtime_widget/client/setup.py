@@ -1,19 +1,10 @@
 """`SessionSetup`: from an open connection to a session that is set up.
 
-Rules:
-
-- :meth:`SessionSetup.open` connects the transport, waits for ``session.created``, then sends
-  the session (the caller's ``send_session``). When a lost session is resumed it also
-  replays the conversation (``replay``) and waits for the server's answer to that
-  ``session.update`` (``session.updated``, or an ``error`` naming the update's event id); a
-  server that never answers is taken as set up once the deadline has passed with the
-  connection still open.
-- All of it happens within ``timeout`` seconds: :class:`ConnectTimeoutError` names what did
-  not come in time; :class:`ConnectionClosedError` says the connection closed first (or
-  :meth:`SessionSetup.end` was called). Whatever it opened is closed again when it fails.
-- :meth:`~SessionSetup.on_session` and :meth:`~SessionSetup.on_error` take the server's
-  session events and errors; :attr:`~SessionSetup.created` and :attr:`~SessionSetup.session`
-  are the last known.
+:meth:`SessionSetup.open` connects, waits for ``session.created`` and sends the session; when
+a lost session is resumed it also replays the conversation and waits for the server's answer
+to that update (``session.updated``, or an ``error`` naming it; a server that never answers
+is taken as set up once the deadline passes with the connection still open). All of it
+within one ``timeout``; whatever it opened is closed again when it fails.
 """
 
 from __future__ import annotations
@@ -36,7 +27,7 @@ T = TypeVar("T")
 
 
 class SessionSetup:
-    """The setup of a client's sessions, one at a time (see the module rules)."""
+    """The setup of a client's sessions, one at a time (see the module docstring)."""
 
     def __init__(self) -> None:
         self.created = False  # the server said session.created

@@ -1,27 +1,12 @@
 """`ToolCalls`: the function calls the model makes, run and answered for one client.
 
-Rules:
-
-- A ``function_call`` item that is done (and not ``incomplete``) is a call its response owes
-  an answer (:class:`~realtime_widget.client.owed.PendingCalls`; a call seen twice runs once).
-  When its tool is registered, the handler runs in a task of its own
-  (:func:`~realtime_widget.tools.registry.run_tool`: sync handlers in a thread, async ones as tasks,
-  each with its timeout); a tool only defined (``add_tool``) is left to the caller's
-  ``send_function_call_output``; an unknown tool is answered with an error.
-- A call that fails (an unknown tool, arguments that do not fit, a handler that raises,
-  ``KeyboardInterrupt`` and ``SystemExit`` included, or times out, a result too big)
-  dispatches an ``error`` of type ``tool_error`` (a :class:`ToolError` and the
-  ``call_id``), and is answered with ``{"error": ...}`` all the same: the model is never
-  left waiting.
-- Every call is answered once (a second answer is a :class:`UsageError`). The answer goes
-  out as a ``function_call_output`` item when the session is ready; otherwise it waits for
-  the next session, which gets it once set up, after the replay (:meth:`send_unsent`).
-- Once every call of a response is answered and the response is done, exactly one
-  ``response.create`` follows: here, for the answer that completes a finished response;
-  the client's decisions (:mod:`realtime_widget.client.decisions`), when ``response.done``
-  comes after the last answer.
-- Every task is kept until it ends: :meth:`cancel` cancels them (``disconnect()``),
-  :meth:`wait` waits for them (``aclose()``).
+A ``function_call`` item that is done runs once, its handler in a task of its own
+(:func:`~realtime_widget.tools.registry.run_tool`); a tool only defined (``add_tool``) is left
+to the caller, an unknown one is answered with an error. Every call is answered exactly once,
+a failure too (``{"error": ...}``, and an ``error`` event of type ``tool_error``): the model is
+never left waiting. An answer goes out when the session is ready, else once the next one is
+(:meth:`~ToolCalls.send_unsent`), and the ``response.create`` it makes due
+(:class:`~realtime_widget.client.owed.PendingCalls`) with it. Every task is kept until it ends.
 """
 
 from __future__ import annotations
@@ -41,7 +26,7 @@ __all__ = ["ToolCalls"]
 
 
 class ToolCalls:
-    """The function calls of a client's sessions (see the module rules).
+    """The function calls of a client's sessions (see the module docstring).
 
     Answers go out through ``api``; ``dispatch(name, event)`` reports tool failures;
     ``ready()`` tells whether the session is set up (answers go out at once). ``calls`` are
@@ -69,7 +54,8 @@ class ToolCalls:
         tools: ToolRegistry,
         config: SessionConfig,
     ) -> None:
-        """A ``function_call`` ``item`` of ``response_id`` is done: run its tool, if ours.
+        """A ``function_call`` ``item`` of ``response_id`` is done: run its tool, if ours
+        (not for an ``incomplete`` call; a call seen twice runs once).
 
         ``tools`` are the registered tools, ``config`` holds the tools only defined.
         """

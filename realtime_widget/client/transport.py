@@ -1,27 +1,9 @@
 """`Transport`: what a :class:`~realtime_widget.client.client.RealtimeClient` needs of the
 connection under it.
 
-:class:`~realtime_widget.client.api.RealtimeAPI` (a websocket to a realtime server) is one;
-any object with these members can take its place (``RealtimeClient(transport=...)``): one that
-records frames, relays them, or speaks another wire. Its contract:
-
-- ``await connect()`` opens the connection (the :class:`ConnectError` family when it cannot;
-  :class:`UsageError` when connected or connecting already) within ``open_timeout`` seconds,
-  which the client sets before each connect.
-- Handlers added with ``on`` get each received server event as ``server.<type>``, each sent
-  event as ``client.<type>`` (as sent, ``event_id`` included), a frame it cannot read as
-  ``error`` (``{type: "protocol_error", error, message}``) and the loss of the connection as
-  ``close`` (:class:`~realtime_widget.core.protocol.TransportCloseEvent`), but not a close
-  asked for with ``disconnect()``.
-- ``send(type, payload)`` queues an event at once; ``send_paced`` first waits for room. Both
-  raise, with nothing sent: :class:`UsageError` (not connected, not JSON, too big, queue
-  full) or :class:`ConnectionClosedError` (the peer or the network ended the connection).
-- ``disconnect()`` closes the connection and returns an awaitable done once it is closed.
-- ``raise_if_closed(action)`` raises :class:`ConnectionClosedError` when the peer or the
-  network ended the last connection, naming ``action``; else returns.
-- ``url`` is the address as displayed (credentials blanked), ``model`` the model asked for,
-  ``dialect`` the protocol's dialect, and ``redactor`` blanks every credential the
-  connection sends.
+:class:`~realtime_widget.client.api.RealtimeAPI` (a websocket to a realtime server) is one; any
+object with these members can take its place (``RealtimeClient(transport=...)``): one that
+records frames, relays them, or speaks another wire. Each member states its contract.
 """
 
 from __future__ import annotations
@@ -40,34 +22,70 @@ C = TypeVar("C", bound=EventCallback)
 
 @runtime_checkable
 class Transport(Protocol):
-    """The connection under a client (see the module contract)."""
+    """The connection under a client."""
 
     open_timeout: float
+    """The seconds :meth:`connect` may take (the client sets it before each connect)."""
 
     @property
-    def url(self) -> str: ...
+    def url(self) -> str:
+        """The server's address as displayed: credentials in it blanked."""
+        ...
 
     @property
-    def model(self) -> str: ...
+    def model(self) -> str:
+        """The model the connection asks for."""
+        ...
 
     @property
-    def dialect(self) -> Dialect: ...
+    def dialect(self) -> Dialect:
+        """The protocol's dialect: ``"ga"`` or ``"beta"``."""
+        ...
 
     @property
-    def redactor(self) -> Redactor: ...
+    def redactor(self) -> Redactor:
+        """Blanks every credential the connection sends."""
+        ...
 
-    def on(self, event_name: str, callback: C) -> C: ...
+    def on(self, event_name: str, callback: C) -> C:
+        """Call ``callback(event)`` for each event matching ``event_name`` (``*`` wildcards):
+        ``server.<type>`` for each server event received; ``client.<type>`` for each event
+        sent, as sent (``event_id`` included); ``error`` ``{type: "protocol_error", error,
+        message}`` for a frame that cannot be read; ``close``
+        (:class:`~realtime_widget.core.protocol.TransportCloseEvent`) when the connection is
+        lost, but not after :meth:`disconnect`."""
+        ...
 
-    def is_connected(self) -> bool: ...
+    def is_connected(self) -> bool:
+        """Whether the connection is open."""
+        ...
 
-    async def connect(self) -> None: ...
+    async def connect(self) -> None:
+        """Open the connection within :attr:`open_timeout` seconds.
 
-    def disconnect(self) -> Awaitable[None]: ...
+        Raises the :class:`ConnectError` family when it cannot, :class:`UsageError` when
+        connected or connecting already.
+        """
+        ...
 
-    def send(self, event_type: str, payload: Mapping[str, Any] | None = None) -> bool: ...
+    def disconnect(self) -> Awaitable[None]:
+        """Close the connection; the awaitable returned is done once it is closed."""
+        ...
 
-    async def send_paced(
-        self, event_type: str, payload: Mapping[str, Any] | None = None
-    ) -> bool: ...
+    def send(self, event_type: str, payload: Mapping[str, Any] | None = None) -> bool:
+        """Queue a client event at once; returns ``True``.
 
-    def raise_if_closed(self, action: str) -> None: ...
+        Raises, with nothing sent: :class:`UsageError` (not connected, not JSON, too big,
+        the queue full) or :class:`ConnectionClosedError` (the peer or the network ended
+        the connection).
+        """
+        ...
+
+    async def send_paced(self, event_type: str, payload: Mapping[str, Any] | None = None) -> bool:
+        """:meth:`send`, after waiting for room in the queue."""
+        ...
+
+    def raise_if_closed(self, action: str) -> None:
+        """Raise :class:`ConnectionClosedError` naming ``action`` when the peer or the network
+        ended the last connection; return otherwise."""
+        ...

@@ -1,18 +1,9 @@
 """`InputSpeech`: the user's audio the conversation cuts out of the input buffer for its items.
 
-- ``speech_started`` opens a speech for its item (:meth:`InputSpeech.start`);
-  ``speech_stopped`` closes it and slices the utterance out of the input buffer by
-  session-absolute milliseconds (:meth:`InputSpeech.stop`).
-- :meth:`InputSpeech.drop_input` then lets the buffer drop what no speech needs any more:
-  audio older than ``keep_input_ms`` before a point, except what a speech still open needs
-  (unless its start is gone already). ``keep_input_ms=None`` never drops.
-- The audio of a manual commit (:attr:`InputSpeech.queued`) goes to the item of the next
-  ``input_audio_buffer.committed`` (:meth:`InputSpeech.commit`), or else to the next user
-  message created with an ``input_audio`` part (:meth:`InputSpeech.take`).
-- Speech waits for its item in a :class:`~realtime_widget.core.early.PendingSpeech`
-  (bounded); :meth:`InputSpeech.take` hands a new item what waited for it.
-
-Plain data (a dataclass that compares by value); no I/O.
+It follows the conversation's rules for ``speech_started`` / ``speech_stopped``, the input
+buffer's ``keep_input_ms``, and the audio of a manual commit (:attr:`InputSpeech.queued`);
+speech waits for its item in a :class:`~realtime_widget.core.early.PendingSpeech`. Plain data
+(a dataclass that compares by value); no I/O.
 """
 
 from __future__ import annotations

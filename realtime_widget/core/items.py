@@ -1,13 +1,9 @@
 """Items as the conversation keeps them: a checked copy of the server's item plus ``formatted``.
 
-- :func:`new_item` copies and checks an item (raising before anything is built) and gives it
-  a fresh ``formatted`` (see :class:`~realtime_widget.core.protocol.Formatted`).
-- :func:`merge_item` merges a later copy into the stored item (see the conversation's rules:
-  a final copy wins, a ``null`` never erases a value, a final status is never taken back).
-- :func:`settle_status` gives a new item the status the server leaves out.
-- :func:`apply_transcript` puts an input transcription that came early into its item.
-
-Pure: no I/O.
+The building blocks of :mod:`realtime_widget.core.conversation`, whose rules they follow: a new
+item (:func:`new_item`), a later copy merged into it (:func:`merge_item`), the status the
+server leaves out (:func:`settle_status`), and an input transcription that came early
+(:func:`apply_transcript`). No I/O.
 """
 
 from __future__ import annotations
@@ -70,11 +66,8 @@ def settle_status(item: ConversationItem) -> None:
 
 
 def merge_item(stored: ConversationItem, incoming: ConversationItem, *, final: bool) -> None:
-    """Merge a checked ``incoming`` copy into ``stored`` (cannot fail).
-
-    ``final``: the copy carries the item's final state and wins; otherwise it only fills in
-    what is missing and advances the status.
-    """
+    """Merge a checked ``incoming`` copy into ``stored`` (cannot fail); ``final``: the copy
+    carries the item's final state (see the conversation's rules)."""
     for key, value in incoming.items():
         if key in ("formatted", "content") or value is None:
             continue

@@ -1,15 +1,8 @@
 """`ResponseLog`: the responses a conversation has seen, the newest :data:`MAX_RESPONSES`.
 
-- A response is kept as the server's dict with ``output`` as a list of item ids.
-- :meth:`ResponseLog.created` stores a ``response.created``'s response, or merges a later one
-  into it (values given win, ids already listed stay first); :meth:`ResponseLog.done`
-  merges the final state (a ``null`` never erases a value); :meth:`ResponseLog.add_output`
-  lists an item added to a response's output.
-- Past :data:`MAX_RESPONSES` the oldest response is forgotten, so a server that never
-  finishes its responses cannot grow the log.
-- :func:`copy_response` checks an event's ``response`` before anything is stored.
-
-Plain data (a dataclass that compares by value); no I/O.
+Each is the server's dict with ``output`` as item ids; :func:`copy_response` checks an
+event's ``response`` before anything is stored. Plain data (a dataclass that compares by
+value); no I/O.
 """
 
 from __future__ import annotations
