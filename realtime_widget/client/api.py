@@ -67,7 +67,13 @@ from realtime_widget.core.errors import (
     UsageError,
 )
 from realtime_widget.core.events import RealtimeEventHandler
-from realtime_widget.core.protocol import BETA_HEADER, DEFAULT_MODEL, Dialect
+from realtime_widget.core.protocol import (
+    BETA_HEADER,
+    DEFAULT_MODEL,
+    Dialect,
+    ErrorEvent,
+    TransportCloseEvent,
+)
 from realtime_widget.core.redaction import Redactor, redact, url_credentials
 
 __all__ = ["DEFAULT_URL", "RealtimeAPI"]
@@ -538,7 +544,8 @@ class RealtimeAPI(RealtimeEventHandler):
 
     def _bad_frame(self, error: ProtocolError) -> None:
         logger.warning("ignored a server frame: %s", error)
-        self.dispatch("error", {"type": "protocol_error", "error": error, "message": str(error)})
+        bad: ErrorEvent = {"type": "protocol_error", "error": error, "message": str(error)}
+        self.dispatch("error", bad)
 
     def _on_lost(
         self, ws: ClientConnection, closed: ConnectionClosed | None, cause: Exception | None
@@ -558,13 +565,11 @@ class RealtimeAPI(RealtimeEventHandler):
         self._drained.set()  # nothing more will be written: wake drain()
         exception = ConnectionClosedError(code, reason)
         exception.__cause__ = cause
-        self.dispatch(
-            "close",
-            {
-                "code": code,
-                "reason": reason,
-                "error": code != 1000,
-                "exception": exception,
-                "time": datetime.now(UTC).isoformat(),
-            },
-        )
+        event: TransportCloseEvent = {
+            "code": code,
+            "reason": reason,
+            "error": code != 1000,
+            "exception": exception,
+            "time": datetime.now(UTC).isoformat(),
+        }
+        self.dispatch("close", event)

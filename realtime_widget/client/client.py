@@ -61,6 +61,7 @@ from realtime_widget.core.protocol import (
     SAMPLE_RATE,
     AudioFormat,
     CloseEvent,
+    InterruptedEvent,
     ServerEvent,
     TransportCloseEvent,
     canonical_event_type,
@@ -516,7 +517,7 @@ class RealtimeClient(SessionConfiguration):
         # what was streaming when the connection went will never finish: close it as the
         # server would, so it is kept, replayed and ordered before what comes next
         for item in self.conversation.close_in_progress():
-            self.dispatch("conversation.updated", {"item": item, "delta": None})
+            self._dispatch_updated(item, None)
             self._complete(item)
         if (
             was_ready
@@ -558,13 +559,14 @@ class RealtimeClient(SessionConfiguration):
         if reply.error is not None:
             self._report({"type": "server_error", "error": reply.error})
         if reply.interrupted:
-            self.dispatch("conversation.interrupted", {"event": event})
+            interrupted: InterruptedEvent = {"event": event}
+            self.dispatch("conversation.interrupted", interrupted)
         item = reply.item
         if item is None:
             return
         if reply.appended:
             self._dispatch_item("conversation.item.appended", item)
-        self.dispatch("conversation.updated", {"item": item, "delta": reply.delta})
+        self._dispatch_updated(item, reply.delta)
         if kind in ("conversation.item.truncated", "conversation.item.deleted"):
             self.dispatch(kind, event)
         if reply.completed:

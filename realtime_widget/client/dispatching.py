@@ -19,6 +19,8 @@ from typing import Any, Literal
 from realtime_widget.core.events import EventCallback, RealtimeEventHandler
 from realtime_widget.core.protocol import (
     ConversationItem,
+    ConversationUpdatedEvent,
+    Delta,
     ErrorEvent,
     ItemEvent,
     RealtimeLogEvent,
@@ -44,6 +46,10 @@ class ClientEvents(RealtimeEventHandler):
             now = datetime.now(UTC).isoformat()
             logged: RealtimeLogEvent = {"time": now, "source": source, "event": event}
             self.dispatch("realtime.event", logged)
+
+    def _dispatch_updated(self, item: ConversationItem, delta: Delta | None) -> None:
+        updated: ConversationUpdatedEvent = {"item": item, "delta": delta}
+        self.dispatch("conversation.updated", updated)
 
     def _dispatch_item(self, name: str, item: ConversationItem) -> None:
         event: ItemEvent = {"item": item}

@@ -48,6 +48,7 @@ from realtime_widget.core.errors import (
     RedirectRefusedError,
     UsageError,
 )
+from realtime_widget.core.protocol import ErrorEvent, ReconnectedEvent, ReconnectingEvent
 
 __all__ = ["RECONNECT_CODES", "Reconnector", "lost_abnormally", "worth_retrying"]
 
@@ -122,7 +123,8 @@ class Reconnector:
         failure: BaseException | None = None
         try:
             for attempt, delay in enumerate(self._delays(), start=1):
-                self._dispatch("reconnecting", {"attempt": attempt, "delay": delay, "code": code})
+                trying: ReconnectingEvent = {"attempt": attempt, "delay": delay, "code": code}
+                self._dispatch("reconnecting", trying)
                 await asyncio.sleep(delay)
                 try:
                     replayed = await self._open_session()
@@ -140,21 +142,20 @@ class Reconnector:
                 # lost on the way): the session is back all the same, and says so
                 if self._task is me:
                     self._task = None
-                self._dispatch("reconnected", {"attempt": attempt, "replayed": replayed})
+                back: ReconnectedEvent = {"attempt": attempt, "replayed": replayed}
+                self._dispatch("reconnected", back)
                 return
             if self._task is not me:
                 return
             self._task = None
             error = failure if isinstance(failure, RealtimeError) else None
             unsent = self._give_up()
-            self._dispatch(
-                "error",
-                {
-                    "type": "reconnect_failed",
-                    "error": error or ConnectionClosedError(code, f"reconnect failed: {failure}"),
-                    "unsent": unsent,
-                },
-            )
+            failed: ErrorEvent = {
+                "type": "reconnect_failed",
+                "error": error or ConnectionClosedError(code, f"reconnect failed: {failure}"),
+                "unsent": unsent,
+            }
+            self._dispatch("error", failed)
         finally:
             if self._task is me:
                 self._task = None

@@ -19,6 +19,7 @@ from typing import Any
 from realtime_widget.client.owed import PendingCalls
 from realtime_widget.client.transport import Transport
 from realtime_widget.core.errors import ToolError
+from realtime_widget.core.protocol import ErrorEvent
 from realtime_widget.core.session import SessionConfig
 from realtime_widget.tools.registry import Tool, ToolRegistry, ToolResult, run_tool
 
@@ -74,14 +75,12 @@ class ToolCalls:
         async def run() -> None:
             result: ToolResult = await run_tool(registered, name, arguments)
             if not result.ok:
-                self._dispatch(
-                    "error",
-                    {
-                        "type": "tool_error",
-                        "error": ToolError(result.error or "tool failed", tool=name),
-                        "call_id": call_id,
-                    },
-                )
+                failed: ErrorEvent = {
+                    "type": "tool_error",
+                    "error": ToolError(result.error or "tool failed", tool=name),
+                    "call_id": call_id,
+                }
+                self._dispatch("error", failed)
             self.answer(call_id, result.output)
 
         task = asyncio.get_running_loop().create_task(run(), name=f"tool-{name}")
