@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from realtime_widget.audio.buffers import AudioRetention
@@ -43,7 +43,7 @@ Outgoing = dict[str, Any]
 """A client event to send: its ``type`` and payload (the transport adds the ``event_id``)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Reply:
     """What the client does about one server event, in this order: send ``send``, report
     ``error``, dispatch ``conversation.interrupted``, then, for ``item``,
@@ -119,11 +119,11 @@ class Decisions:
                 self.retention.observe(item)
         if kind in ITEM_DONE:
             final = item.get("status") in ("completed", "incomplete")
-            response = event.get("response_id") or self.active.newest() or "unknown"
-            return replace(
-                reply, completed=final or item.get("type") != "message", done_in=str(response)
-            )
-        return replace(reply, completed=kind in ITEM_CREATED and is_finished_input(item))
+            reply.completed = final or item.get("type") != "message"
+            reply.done_in = str(event.get("response_id") or self.active.newest() or "unknown")
+        elif kind in ITEM_CREATED and is_finished_input(item):
+            reply.completed = True
+        return reply
 
     def _apply(self, kind: str, event: dict[str, Any], ready: bool = False) -> Reply:
         """The conversation's step: the item, its delta and whether it is new."""
@@ -158,7 +158,8 @@ class Decisions:
         if (self._config().turn_detection() or {}).get("interrupt_response", True):
             # the server cancels the response itself: a response.cancel would be refused
             self.active.clear()
-        return replace(reply, interrupted=True)
+        reply.interrupted = True
+        return reply
 
     def _speech_stopped(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
         reply = self._apply(kind, event)
@@ -183,7 +184,7 @@ class Decisions:
         answered = finished is not None and self.calls.finish(finished)
         if (answered or self.active.create_due()) and ready:
             self.active.deferred = False
-            return replace(reply, send=({"type": "response.create"},))
+            reply.send = ({"type": "response.create"},)
         return reply
 
     def _refused(self, error: ServerError) -> ServerError | None:
