@@ -574,7 +574,7 @@ class RealtimeClient(SessionConfiguration):
         if reply.done_in is not None:
             self._tool_calls.call_done(item, reply.done_in, self.tools, self.config)
 
-    # -- events to handlers ---------------------------------------------------------------
+    # -- closing --------------------------------------------------------------------------
 
     async def aclose(self) -> None:
         """Disconnect and wait until tool tasks and the socket are finished."""
