@@ -53,6 +53,8 @@ from realtime_widget.client.client import RealtimeClient
 from realtime_widget.client.content import user_message
 from realtime_widget.client.replay import answer_text
 from realtime_widget.core.errors import ConnectionClosedError, RealtimeError, UsageError
+from realtime_widget.core.events import EventCallback
+from realtime_widget.core.protocol import RealtimeLogEvent
 from realtime_widget.server import LocalRealtimeServer
 from realtime_widget.tools.registry import ToolLike, as_tool
 
@@ -172,19 +174,25 @@ class _Turn:
 
 @contextlib.contextmanager
 def _listening(client: RealtimeClient, turn: _Turn) -> Iterator[None]:
-    hooks = [
-        (client, "conversation.item.completed", turn.completed),
-        (client, "close", turn.closed),
-        (client.realtime, "client.conversation.item.create", turn.sent),
-        (client.realtime, "server.response.done", turn.response_done),
+    def logged(event: RealtimeLogEvent) -> None:
+        kind = (event["source"], event["event"].get("type"))
+        if kind == ("client", "conversation.item.create"):
+            turn.sent(event["event"])
+        elif kind == ("server", "response.done"):
+            turn.response_done(event["event"])
+
+    hooks: list[tuple[str, EventCallback]] = [
+        ("conversation.item.completed", turn.completed),
+        ("close", turn.closed),
+        ("realtime.event", logged),
     ]
-    for source, name, callback in hooks:
-        source.on(name, callback)
+    for name, callback in hooks:
+        client.on(name, callback)
     try:
         yield
     finally:
-        for source, name, callback in hooks:
-            source.off(name, callback)
+        for name, callback in hooks:
+            client.off(name, callback)
 
 
 class ToolSession:

@@ -143,6 +143,50 @@ def test_no_module_is_over_600_lines() -> None:
     assert long == {}
 
 
+def _cycles_through(prefixes: tuple[str, ...]) -> list[list[str]]:
+    """The import cycles (strongly connected groups) holding a module under ``prefixes``."""
+    graph = _graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = [stack.pop()]
+            while group[-1] != node:
+                group.append(stack.pop())
+            if len(group) > 1 and any(m.startswith(prefixes) for m in group):
+                groups.append(sorted(group))
+
+    for start in sorted(graph):
+        if start not in index:
+            visit(start)
+    return groups
+
+
+def test_no_import_cycle_through_the_client_or_the_core() -> None:
+    assert _cycles_through(("realtime_widget.client.", "realtime_widget.core.")) == []
+
+
+@pytest.mark.parametrize("folder", ["client", "core"])
+def test_the_client_and_core_modules_are_under_600_lines(folder: str) -> None:
+    long = {
+        _module(p): n
+        for p in (PACKAGE / folder).rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
 def test_the_graph_sees_imports() -> None:
     """The checks above would pass on an empty graph: this one would not."""
     graph = _graph()

@@ -41,10 +41,8 @@ Rules:
   value of ``headers``, the URL's credentials, and ``$OPENAI_API_KEY``) and blanks them in
   every received event before it is dispatched, in close reasons, error messages and log
   lines (websockets' own included). What the client sends is dispatched as sent.
-- Credentials never follow a redirect to another origin (scheme, host or port): when the
-  handshake carries any (the key or ``headers``), such a redirect fails with
-  :class:`RedirectRefusedError` naming both hosts, before anything is sent to the new one.
-  Without credentials it is followed; on the same origin it is followed with them.
+- Credentials never follow a redirect to another origin: when the handshake carries any (the
+  key or ``headers``), such a redirect fails (:mod:`realtime_widget.client.handshake`).
 """
 
 from __future__ import annotations
@@ -55,45 +53,43 @@ import json
 import logging
 import math
 import os
-import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
-from websockets.uri import parse_uri
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from realtime_widget.audio.utils import generate_id
+from realtime_widget.client.handshake import DEFAULT_URL, environment_key_allowed, open_socket
 from realtime_widget.core.errors import (
-    AuthenticationError,
     ConnectError,
     ConnectionClosedError,
-    ConnectTimeoutError,
-    DNSError,
     InvalidEventError,
     MissingKeyError,
     ProtocolError,
-    RedirectRefusedError,
-    ServerUnreachableError,
     UsageError,
 )
 from realtime_widget.core.events import RealtimeEventHandler
-from realtime_widget.core.protocol import BETA_HEADER, DEFAULT_MODEL, Dialect
-from realtime_widget.core.redaction import RedactingLogger, Redactor, redact, url_credentials
+from realtime_widget.core.protocol import (
+    BETA_HEADER,
+    DEFAULT_MODEL,
+    Dialect,
+    ErrorEvent,
+    TransportCloseEvent,
+)
+from realtime_widget.core.redaction import Redactor, redact, url_credentials
 
 __all__ = ["DEFAULT_URL", "RealtimeAPI"]
 
 logger = logging.getLogger("realtime_widget.api")
 
-DEFAULT_URL = "wss://api.openai.com/v1/realtime"
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_SEND_QUEUE_BYTES = 16 * 1024 * 1024  # about 4 min of 24 kHz PCM16 as base64
 DEFAULT_MAX_RECEIVE_QUEUE_FRAMES = 4
 DEFAULT_PING_INTERVAL = 20.0
 DEFAULT_PING_TIMEOUT = 20.0
-_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _KEY_HEADERS = {"authorization", "api-key"}
 _ELIDED_FIELDS = ("audio", "delta", "image_url")
 _PUMP_FAILED = "the client failed to handle a frame"
@@ -122,50 +118,6 @@ def _positive(name: str, value: Any, *, seconds: bool = False, optional: bool = 
     ):
         allowed = " or None" if optional else ""
         raise UsageError(f"{name} must be positive{allowed}, got {value!r}")
-
-
-_KEY_HOST_SUFFIXES = (".openai.com", ".openai.azure.com")
-
-
-def environment_key_allowed(url: str | None) -> bool:
-    """Whether ``$OPENAI_API_KEY`` may be sent to ``url``: ``wss://`` to OpenAI or Azure OpenAI."""
-    parts = urlsplit(url or DEFAULT_URL)
-    host = (parts.hostname or "").lower()
-    return parts.scheme == "wss" and host.endswith(_KEY_HOST_SUFFIXES)
-
-
-def _origin(uri: str) -> tuple[bool, str, int]:
-    parsed = parse_uri(uri)
-    return parsed.secure, parsed.host, parsed.port
-
-
-def _host(uri: str) -> str:
-    parsed = parse_uri(uri)
-    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
-    return f"{host}:{parsed.port}"
-
-
-class _Connect(connect):
-    """websockets' ``connect``, refusing a redirect to another origin when the handshake
-    carries credentials: websockets itself drops only ``Authorization`` and cookies there,
-    so ``api-key`` and any other header would go to the new host."""
-
-    def __init__(self, uri: str, *, credentials: bool, **kwargs: Any) -> None:
-        super().__init__(uri, **kwargs)
-        self._credentials = credentials
-
-    def process_redirect(self, exc: Exception) -> Exception | str:
-        target = super().process_redirect(exc)
-        if isinstance(target, str) and self._credentials and _origin(target) != _origin(self.uri):
-            origin, elsewhere = _host(self.uri), _host(target)
-            return RedirectRefusedError(
-                f"refused a redirect from {origin} to {elsewhere}: credentials are not "
-                "sent to another host (connect to the new address directly)",
-                url=redact(self.uri),
-                origin=origin,
-                target=elsewhere,
-            )
-        return target
 
 
 class RealtimeAPI(RealtimeEventHandler):
@@ -357,53 +309,19 @@ class RealtimeAPI(RealtimeEventHandler):
 
     async def _open(self) -> ClientConnection:
         """The opened socket; its failures as the ConnectError family (messages redacted)."""
-        url = self.connect_url()
-        host = urlsplit(url).hostname or ""
-        shown = self.url
-        headers = self._headers()
-        try:
-            return await _Connect(
-                url,
-                credentials=bool(self._api_key or self.extra_headers),
-                additional_headers=headers,
-                max_size=self.max_frame_bytes,
-                max_queue=self.max_receive_queue_frames,
-                ping_interval=self.ping_interval,
-                ping_timeout=self.ping_timeout,
-                close_timeout=self.close_timeout,
-                open_timeout=self.open_timeout,
-                compression=None,
-                proxy=None if host in _LOOPBACK else True,
-                user_agent_header="realtime_widget",
-                logger=RedactingLogger("realtime_widget.websockets", self.redactor),
-            )
-        except RedirectRefusedError as exc:
-            raise exc from None
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                raise AuthenticationError(
-                    f"the server refused the credentials (HTTP {status}): check the api key",
-                    url=shown,
-                    status=status,
-                ) from None
-            raise ServerUnreachableError(
-                f"the server rejected the connection with HTTP {status}", url=shown
-            ) from None
-        except InvalidURI as exc:
-            raise UsageError(self.redactor(f"invalid url {shown!r}: {exc}")) from None
-        except socket.gaierror as exc:
-            raise DNSError(f"cannot resolve host {host!r}: {exc.strerror}", url=shown) from None
-        except TimeoutError:
-            raise ConnectTimeoutError(
-                f"no connection to {shown} within {self.open_timeout:g} s", url=shown
-            ) from None
-        except OSError as exc:
-            message = f"cannot connect to {shown}: {exc.strerror or exc}"
-            raise ServerUnreachableError(self.redactor(message), url=shown) from None
-        except Exception as exc:  # any other handshake failure
-            message = f"cannot connect to {shown}: {exc}"
-            raise ConnectError(self.redactor(message), url=shown) from None
+        return await open_socket(
+            self.connect_url(),
+            shown=self.url,
+            headers=self._headers(),
+            credentials=bool(self._api_key or self.extra_headers),
+            redactor=self.redactor,
+            max_frame_bytes=self.max_frame_bytes,
+            max_receive_queue_frames=self.max_receive_queue_frames,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            close_timeout=self.close_timeout,
+            open_timeout=self.open_timeout,
+        )
 
     def _start(self, ws: ClientConnection) -> None:
         self._ws = ws
@@ -644,7 +562,8 @@ class RealtimeAPI(RealtimeEventHandler):
 
     def _bad_frame(self, error: ProtocolError) -> None:
         logger.warning("ignored a server frame: %s", error)
-        self.dispatch("error", {"type": "protocol_error", "error": error, "message": str(error)})
+        bad: ErrorEvent = {"type": "protocol_error", "error": error, "message": str(error)}
+        self.dispatch("error", bad)
 
     def _on_lost(
         self, ws: ClientConnection, closed: ConnectionClosed | None, cause: Exception | None
@@ -664,13 +583,11 @@ class RealtimeAPI(RealtimeEventHandler):
         self._drained.set()  # nothing more will be written: wake drain()
         exception = ConnectionClosedError(code, reason)
         exception.__cause__ = cause
-        self.dispatch(
-            "close",
-            {
-                "code": code,
-                "reason": reason,
-                "error": code != 1000,
-                "exception": exception,
-                "time": datetime.now(UTC).isoformat(),
-            },
-        )
+        event: TransportCloseEvent = {
+            "code": code,
+            "reason": reason,
+            "error": code != 1000,
+            "exception": exception,
+            "time": datetime.now(UTC).isoformat(),
+        }
+        self.dispatch("close", event)

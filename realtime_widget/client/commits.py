@@ -1,24 +1,11 @@
 """`InputCommits`: the client's commits and clears of input audio, until the server answers.
 
-Rules:
-
-- The server's input buffer holds the audio appended since its last commit or clear that
-  succeeded. :attr:`InputCommits.offset` is where that audio starts (session-absolute samples)
-  as far as the server has confirmed; :attr:`InputCommits.cursor` is where the next commit
-  would start if every request still in flight succeeds.
-- :meth:`~InputCommits.commit` and :meth:`~InputCommits.clear` record a request: its event id
-  and the end of the input audio when it was sent. Nothing moves until the server answers.
-- The server answers requests in the order they were sent. ``input_audio_buffer.committed``
-  answers the oldest commit: :meth:`~InputCommits.committed` returns the span it covered,
-  ``(offset, end)``, and moves the offset to its end. ``input_audio_buffer.cleared`` answers
-  the oldest clear (:meth:`~InputCommits.cleared`). An ``error`` naming a request's event id
-  refuses it (:meth:`~InputCommits.refuse`): the offset stays, so the audio it covered is still
-  the server's and goes with the next commit, as it does on the server.
-- A ``committed`` with no commit in flight is the server's own (voice activity); it answers
-  nothing here. :meth:`~InputCommits.advance` moves the offset for it (``audio_end_ms``).
-- At most :data:`MAX_REQUESTS` requests wait; past that the oldest is taken as answered.
-
-Pure bookkeeping: no I/O.
+:attr:`InputCommits.offset` is where the server's uncommitted audio starts (session-absolute
+samples) as far as the server has confirmed; :attr:`InputCommits.cursor` is where the next
+commit would start if every request in flight succeeds. A request moves nothing until the
+server answers, and the server answers in the order requests were sent; one it refuses
+leaves its audio to the next commit, as on the server. At most :data:`MAX_REQUESTS` wait:
+past that the oldest is taken as answered. No I/O.
 """
 
 from __future__ import annotations
@@ -63,7 +50,8 @@ class InputCommits:
         self._add(_Request("clear", event_id, end))
 
     def committed(self) -> tuple[int, int] | None:
-        """The server committed: the span of the oldest commit, or ``None`` when none waits.
+        """The server committed: the span of the oldest commit, or ``None`` when none waits
+        (the server's own commit, by voice activity).
 
         Clears sent before that commit are taken as answered on the way.
         """

@@ -1,30 +1,26 @@
 """`HeldCalls`: the caller's sends kept while a session is being set up, run in order after.
 
-Rules:
-
-- Between the moment a connection opens and the moment its session is set up (its
-  ``session.update`` sent and, after a reconnect, the conversation replayed and the update
-  answered), what the caller sends would reach the server before the session's configuration
-  and history. The client keeps those calls here and runs them, in the order they were made,
-  once the session is ready.
-- At most ``max_calls`` calls without audio and ``max_samples`` samples of audio are kept:
-  past either, :meth:`HeldCalls.hold` keeps nothing and returns ``False`` (the client then
-  refuses the call, or drops the audio chunk on both sides so sample offsets stay aligned).
-- :meth:`HeldCalls.pop` takes the oldest call; :meth:`HeldCalls.clear` drops them all.
-
-Pure bookkeeping: no I/O.
+Until a new session is set up (:mod:`~realtime_widget.client.setup`), what the caller sends
+would reach the server before the session's configuration and history: :meth:`HeldCalls.submit`
+holds it, and :meth:`HeldCalls.run_all` runs what is held, in order, once the session is
+ready (after the tool outputs that waited for it: the model asked for those). What is held is
+bounded (see :meth:`HeldCalls.submit`). No I/O of its own: the calls do what they do.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from realtime_widget.core.errors import RealtimeError, UsageError
 from realtime_widget.core.protocol import SAMPLE_RATE
 
 __all__ = ["MAX_HELD_CALLS", "MAX_HELD_SAMPLES", "HeldCall", "HeldCalls"]
+
+logger = logging.getLogger("realtime_widget.client")  # the client's decisions, under its name
 
 MAX_HELD_CALLS: Final = 256
 MAX_HELD_SAMPLES: Final = SAMPLE_RATE * 30  # 30 s of 24 kHz audio
@@ -87,3 +83,42 @@ class HeldCalls:
         self._samples = 0
         self._silent = 0
         return count
+
+    def submit(self, call: HeldCall, ready: bool) -> bool:
+        """Run ``call`` now if ``ready`` and nothing is held, else hold it.
+
+        Returns ``False`` when its audio was dropped (too much held); raises
+        :class:`UsageError` when it has no audio and too many calls are held.
+        """
+        if ready and not self._calls:
+            call.run()
+            return True
+        if self.hold(call):
+            return True
+        if call.samples:
+            logger.warning(
+                "dropped %d samples of input audio: %d are already held for the session",
+                call.samples,
+                self._samples,
+            )
+            return False
+        raise UsageError(
+            f"cannot {call.what}: the session is being set up and {len(self)} calls "
+            "already wait for it"
+        )
+
+    def run_all(self, failed: Callable[[HeldCall, RealtimeError], object]) -> None:
+        """Run every call held, oldest first; ``failed(call, error)`` for one that raises."""
+        while (call := self.pop()) is not None:
+            try:
+                call.run()
+            except RealtimeError as exc:
+                logger.warning("a held %s failed: %s", call.what, exc)
+                failed(call, exc)
+
+    def drop(self, why: str) -> int:
+        """Drop every call held (logged with ``why``); returns how many there were."""
+        dropped = self.clear()
+        if dropped:
+            logger.warning("dropped %d calls held for the session: %s", dropped, why)
+        return dropped

@@ -1,27 +1,12 @@
 """`InputAudio`: the user's audio of one session on the client's side, and its commits.
 
-Rules:
-
-- The audio the caller appends is 24 kHz PCM16. It is sent in the session's input format
-  (:class:`~realtime_widget.audio.formats.InputAudioEncoder`: G.711 is resampled to 8 kHz and
-  coded, the filter holding back its last ~5 ms until more audio or a commit comes) and kept
-  in :attr:`InputAudio.buffer`, an :class:`InputAudioBuffer` addressed by session-absolute
-  samples, so voice activity events can slice the user's utterance out of it. It keeps the
-  last :attr:`InputAudio.retention_seconds` at most (``0``: no limit); the conversation lets
-  it drop sooner what no speech needs (its ``keep_input_ms``).
-- Manual turns: :meth:`~InputAudio.commit` commits what was appended since the last commit,
-  :meth:`~InputAudio.clear` discards what was not committed yet. Both are requests
-  (:class:`~realtime_widget.client.commits.InputCommits`): the commit point moves only when the
-  server answers (``input_audio_buffer.committed`` / ``.cleared``), so a request the server
-  refuses (a commit too short) leaves the audio to the next commit, as on the server.
-- The server's own commits (voice activity) move the commit point to their
-  ``speech_stopped``'s ``audio_end_ms``: a later manual commit starts after them.
-- Whatever is sent goes through the ``send`` given (the socket's ``send(type, payload)``),
-  and before the buffer or the commit requests record it, so a send that raises leaves them
-  as they were.
-- :meth:`~InputAudio.reset` starts over for a new session: its offsets count from zero.
-
-Pure: no I/O but the ``send`` given.
+The caller's 24 kHz PCM16 is sent in the session's input format
+(:class:`~realtime_widget.audio.formats.InputAudioEncoder`) and kept in
+:attr:`InputAudio.buffer`, addressed by session-absolute samples, so voice activity events can
+slice the user's utterance out of it. Commits and clears are requests
+(:class:`~realtime_widget.client.commits.InputCommits`): the commit point moves only when the
+server answers. Everything goes out through the ``send`` given, before anything is recorded,
+so a send that raises changes nothing. No I/O but that ``send``.
 """
 
 from __future__ import annotations
@@ -42,9 +27,10 @@ Send = Callable[[str, Mapping[str, Any]], object]
 
 
 class InputAudio:
-    """The user's audio of the current session and the commits of it (see the module rules).
+    """The user's audio of the current session and the commits of it (see the module docstring).
 
-    ``retention_seconds`` is how much audio the buffer keeps (read at each :meth:`reset`).
+    ``retention_seconds`` is how much audio the buffer keeps (``0``: no limit; read at each
+    :meth:`reset`); the conversation lets it drop sooner what no speech needs.
     """
 
     def __init__(self, retention_seconds: float) -> None:

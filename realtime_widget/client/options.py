@@ -1,22 +1,8 @@
 """The options of a :class:`~realtime_widget.client.client.RealtimeClient`, checked once, up front.
 
-Rules:
-
-- :func:`client_options` checks everything the client is built from and returns it as one
-  :class:`ClientOptions`, or raises :class:`UsageError` naming the first bad value; nothing
-  is built then. The checks run in the order of the client's signature's groups: the
-  ``transport`` limits, the ``settings`` dict, the settings themselves, the session
-  ``config``, then the timings.
-- ``settings`` is the seed's settings dict (``url``, ``apiKey`` / ``api_key``, ``debug``,
-  ``model``, ``dialect``, ``dangerouslyAllowAPIKeyInBrowser``); any other key is refused. A
-  keyword argument wins over the setting of the same name.
-- Seconds are finite numbers (not bools): non-negative, or positive where zero means
-  nothing (``connect_timeout``). ``reconnect_delays`` is a list of such seconds.
-- ``transport`` may name only :data:`TRANSPORT_KEYS`; their values are the socket layer's to
-  check (:class:`~realtime_widget.client.api.RealtimeAPI`).
-- :func:`non_negative_int` checks a count given to a client method (numpy's integers too).
-
-Pure: no I/O.
+:func:`client_options` returns everything the client is built from as one
+:class:`ClientOptions`, or raises :class:`UsageError` naming the first bad value (nothing is
+built then). :func:`non_negative_int` checks a count given to a client method. No I/O.
 """
 
 from __future__ import annotations
@@ -27,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from realtime_widget.client.transport import Transport
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.session import SessionConfig, SessionShape
 
@@ -69,6 +56,7 @@ class ClientOptions:
     max_audio_seconds: float | None
     input_audio_retention_seconds: float
     transport: dict[str, Any]  # the RealtimeAPI limits given
+    connection: Transport | None  # the transport given, if one was
 
 
 def client_options(
@@ -85,12 +73,28 @@ def client_options(
     reconnect_delays: Sequence[float],
     max_audio_seconds: float | None,
     input_audio_retention_seconds: float,
-    transport: Mapping[str, Any] | None,
+    transport: Mapping[str, Any] | Transport | None,
+    headers: Mapping[str, str] | None = None,
+    azure: bool | None = None,
 ) -> ClientOptions:
-    """Check the client's options; raises :class:`UsageError` naming the first bad value."""
-    if transport is not None and not isinstance(transport, Mapping):
-        raise UsageError(f"transport must be a dict of RealtimeAPI limits, got {transport!r}")
-    limits = dict(transport or {})
+    """Check the client's options; raises :class:`UsageError` naming the first bad value.
+
+    The checks follow the client's signature's groups: ``transport``, the ``settings`` dict
+    (only :data:`SETTINGS_KEYS`; a keyword argument wins over the setting of the same name),
+    the settings themselves, the session ``config``, then the timings (finite numbers of
+    seconds, not bools; ``connect_timeout`` positive). ``transport`` is a dict naming only
+    :data:`TRANSPORT_KEYS` (their values are the socket layer's to check) or a
+    :class:`~realtime_widget.client.transport.Transport`; beside a transport, ``url``,
+    ``api_key``, ``headers`` and ``azure`` are refused, its dialect must be the session's
+    (``"beta"`` for a beta session, else ``"ga"``), and the session's model is the
+    transport's unless one is named.
+    """
+    connection = transport if isinstance(transport, Transport) else None
+    if transport is not None and connection is None and not isinstance(transport, Mapping):
+        raise UsageError(
+            f"transport must be a dict of RealtimeAPI limits or a Transport, got {transport!r}"
+        )
+    limits = dict(transport) if isinstance(transport, Mapping) else {}
     unknown_limits = set(limits) - TRANSPORT_KEYS
     if unknown_limits:
         raise UsageError(
@@ -118,7 +122,11 @@ def client_options(
         raise UsageError(f"debug must be True or False, got {debug!r}")
     if not isinstance(reconnect, bool):
         raise UsageError(f"reconnect must be True or False, got {reconnect!r}")
+    if connection is not None:
+        _fits(connection, shape, url=url, api_key=api_key, headers=headers, azure=azure)
     session_config = SessionConfig(config)
+    if connection is not None and not model and not _names_model(config):
+        model = connection.model
     if model:
         session_config.update_config({"model": {"name": model}})
     timeout = seconds("connect_timeout", connect_timeout, positive=True)
@@ -145,7 +153,27 @@ def client_options(
         max_audio_seconds=max_audio_seconds,
         input_audio_retention_seconds=retention,
         transport=limits,
+        connection=connection,
     )
+
+
+def _names_model(config: Mapping[str, Any] | None) -> bool:
+    group = config.get("model") if isinstance(config, Mapping) else None
+    return isinstance(group, Mapping) and group.get("name") is not None
+
+
+def _fits(connection: Transport, shape: SessionShape, **settings: object) -> None:
+    """UsageError unless ``connection`` can carry a session of ``shape`` and no connection
+    setting is given beside it."""
+    for name, value in settings.items():
+        if value is not None:
+            raise UsageError(f"{name} belongs to the transport given: set it there, not {name}=")
+    dialect = "beta" if shape == "beta" else "ga"
+    if connection.dialect != dialect:
+        raise UsageError(
+            f"the transport speaks the {connection.dialect!r} dialect and the session "
+            f"{shape!r} needs {dialect!r}"
+        )
 
 
 def seconds(name: str, value: Any, *, positive: bool = False) -> float:

@@ -1,18 +1,11 @@
 """`PendingCalls`: which function calls each response still owes, and when to go on.
 
-Rules (the protocol's, see PROTOCOL.md "Tool calls"):
-
-- A response may make several function calls. Each needs an answer (a
-  ``function_call_output`` item), and once EVERY call of the response is answered and the
-  response itself is done, exactly one ``response.create`` follows. Sending one per call, or
-  before ``response.done``, collides with the running response.
-- :meth:`expect` records a call of a response (a call seen twice is recorded once);
-  :meth:`claim` marks a call answered (twice is a :class:`UsageError`); :meth:`settle` says
-  its answer went out; :meth:`finish` says the response is done. ``settle`` and ``finish``
-  return ``True`` exactly once per response: when it is time for its ``response.create``.
-- :meth:`finish_all` ends every response at once (the session they ran in was lost).
-
-Pure bookkeeping: no I/O.
+A response may make several function calls. Once EVERY call is answered (a
+``function_call_output`` item) and the response itself is done, exactly one
+``response.create`` follows (PROTOCOL.md, "Tool calls": one per call, or one before
+``response.done``, collides with the running response). :meth:`~PendingCalls.settle` and
+:meth:`~PendingCalls.finish` return ``True`` exactly once per response: when that
+``response.create`` is due. No I/O.
 """
 
 from __future__ import annotations

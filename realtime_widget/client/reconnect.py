@@ -1,29 +1,37 @@
 """`Reconnector`: reopening a lost session, as one task its owner can stop.
 
-Rules:
+Rules (a client's reconnect, ``RealtimeClient(reconnect=True)``):
 
 - A session is worth reopening when it was lost abnormally (:func:`lost_abnormally`): a
   close code of :data:`RECONNECT_CODES` (1001 going away, 1006 abnormal closure, 1011
   server error, 1012 restart, 1013 try again later; the service's session-length limit among
-  them) or no close frame at all (a network failure). The owner decides when to
-  :meth:`~Reconnector.start` (a ready session lost that way, with reconnect on).
-- At most one reconnect runs: :attr:`~Reconnector.running` is true from :meth:`start` until
-  it ends. It makes one try after each of the owner's delays (read as it begins), each
-  announced by ``reconnecting`` ``{attempt, delay, code}`` before its delay. A try is the
-  owner's ``open_session``: open a connection and set the session up (replaying the
-  conversation); it fails when that raises.
+  them) or no close frame at all (a network failure). The client starts a reconnect
+  (:meth:`~Reconnector.start`) when a session that was ready is lost that way, reconnect on
+  and no ``disconnect()`` asked for; the ``close`` event it dispatches then already says
+  ``reconnecting: True``.
+- At most one reconnect runs: :attr:`~Reconnector.running` (the client's ``reconnecting``)
+  is true from the moment the loss is seen until the reconnect ends. It makes one try after
+  each of the client's ``reconnect_delays`` (read as it begins), each announced by
+  ``reconnecting`` ``{attempt, delay, code}`` before its delay. A try opens a connection and
+  sets the session up with the same configuration and tools, the conversation so far
+  replayed into it (:mod:`~realtime_widget.client.replay`), so the model keeps its context
+  while the items stay as they were; it counts as set up once the server has answered the
+  session's update (or, from a server that never answers, once ``connect_timeout`` has
+  passed). It fails when the connection cannot open, closes or times out before that.
 - It ends with ``reconnected`` ``{attempt, replayed}`` at the first try that succeeds, or
   with an ``error`` of type ``reconnect_failed`` ``{error, unsent}`` once every try failed,
   or one failed in a way a retry cannot mend (:func:`worth_retrying`: refused credentials,
   a refused redirect, a misuse, a normal close). ``error`` is the last try's
   :class:`RealtimeError` (else a :class:`ConnectionClosedError` with the first loss's
-  code); ``unsent`` is what the owner's ``give_up`` returns (the calls it dropped).
+  code); ``unsent`` is how many calls held for the session were dropped.
   :attr:`running` is false when either is dispatched.
-- :meth:`~Reconnector.stop` (a ``connect()`` taking over) cancels the reconnect and waits
-  for it to end; :meth:`~Reconnector.cancel` (``disconnect()``) cancels it and returns.
-  A cancelled reconnect dispatches nothing more, even when its cancellation reaches it as
-  a try's failure, unless the try it cancelled had already set the session up: then it
-  still dispatches ``reconnected``.
+- A ``connect()`` while a reconnect runs takes it over (:meth:`~Reconnector.stop` cancels
+  it and waits for it to end) and resumes the session itself, replaying the conversation,
+  as does the ``connect()`` after a reconnect that failed; when the cancelled try had
+  already set the session up, that ``connect()`` returns at once. ``disconnect()`` cancels
+  it (:meth:`~Reconnector.cancel`). A cancelled reconnect dispatches nothing more, even when
+  its cancellation reaches it as a try's failure, unless the try it cancelled had already
+  set the session up: then it still dispatches ``reconnected``.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from realtime_widget.core.errors import (
     RedirectRefusedError,
     UsageError,
 )
+from realtime_widget.core.protocol import ErrorEvent, ReconnectedEvent, ReconnectingEvent
 
 __all__ = ["RECONNECT_CODES", "Reconnector", "lost_abnormally", "worth_retrying"]
 
@@ -114,7 +123,8 @@ class Reconnector:
         failure: BaseException | None = None
         try:
             for attempt, delay in enumerate(self._delays(), start=1):
-                self._dispatch("reconnecting", {"attempt": attempt, "delay": delay, "code": code})
+                trying: ReconnectingEvent = {"attempt": attempt, "delay": delay, "code": code}
+                self._dispatch("reconnecting", trying)
                 await asyncio.sleep(delay)
                 try:
                     replayed = await self._open_session()
@@ -132,21 +142,20 @@ class Reconnector:
                 # lost on the way): the session is back all the same, and says so
                 if self._task is me:
                     self._task = None
-                self._dispatch("reconnected", {"attempt": attempt, "replayed": replayed})
+                back: ReconnectedEvent = {"attempt": attempt, "replayed": replayed}
+                self._dispatch("reconnected", back)
                 return
             if self._task is not me:
                 return
             self._task = None
             error = failure if isinstance(failure, RealtimeError) else None
             unsent = self._give_up()
-            self._dispatch(
-                "error",
-                {
-                    "type": "reconnect_failed",
-                    "error": error or ConnectionClosedError(code, f"reconnect failed: {failure}"),
-                    "unsent": unsent,
-                },
-            )
+            failed: ErrorEvent = {
+                "type": "reconnect_failed",
+                "error": error or ConnectionClosedError(code, f"reconnect failed: {failure}"),
+                "unsent": unsent,
+            }
+            self._dispatch("error", failed)
         finally:
             if self._task is me:
                 self._task = None

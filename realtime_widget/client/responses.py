@@ -1,22 +1,10 @@
-"""The client's reading of server events, beyond the items the conversation keeps.
+"""The responses a client sees running, and how it reads the items in server events.
 
-Rules:
-
-- :data:`ITEM_CREATED` are the events that add an item, or merge into one already held;
-  :data:`ITEM_DONE` those that carry an item's final state. :func:`event_item_id` is the id
-  of the item an event names (its ``item``'s, else its ``item_id``).
-- :func:`is_finished_input` tells a user or system message that arrives complete: no
-  ``.done`` follows it in beta, so its creation completes it.
-- :class:`ActiveResponses` follows the responses the server runs (out-of-band ones may
-  overlap), oldest first, from ``response.created`` to ``response.done``. At most
-  :data:`MAX_ACTIVE_RESPONSES` are followed at once: a server that starts responses and never
-  finishes them makes it forget the oldest (logged), so it cannot grow.
-- It also keeps two facts about the client's own requests: :attr:`~ActiveResponses.deferred`
-  (a ``response.create`` was refused while one ran: ask again once none runs) and
-  :attr:`~ActiveResponses.cancel_sent` (a ``response.cancel`` of ours may cross the
-  response's own end on the wire: the server's ``response_cancel_not_active`` is no error).
-
-Pure bookkeeping: no I/O.
+:class:`ActiveResponses` follows the responses the server runs, oldest first, at most
+:data:`MAX_ACTIVE_RESPONSES` (a server that never finishes them makes it forget the oldest,
+logged), and two facts about the client's own requests. :data:`ITEM_CREATED` are the events
+that add an item (or merge into one held), :data:`ITEM_DONE` those that carry its final
+state. No I/O.
 """
 
 from __future__ import annotations
@@ -74,7 +62,7 @@ def response_id(event: Mapping[str, Any]) -> str | None:
 
 
 class ActiveResponses:
-    """The responses the server runs, oldest first (see the module rules).
+    """The responses the server runs, oldest first (see the module docstring).
 
     ``in`` and ``len`` read the running response ids; it is true while any runs.
     """

@@ -1,26 +1,10 @@
 """`Resume`: what the client keeps so that a new session picks up where a lost one stopped.
 
-Rules:
-
-- A session lost with reconnect on leaves a resume :attr:`~Resume.pending`: the next session
-  (the reconnect's, or the caller's ``connect()``) gets the conversation so far replayed into
-  it. It stays pending until a session is ready, or the caller disconnects.
-- :meth:`~Resume.replay` turns the conversation's items into the ``item`` payloads to send
-  (:func:`realtime_widget.client.replay.replay_items`). Each item is marked as it is sent
-  (:meth:`~Resume.replayed`), and :meth:`~Resume.is_echo` then tells the server's echoes of
-  it (its ``conversation.item.added`` / ``.created`` / ``.retrieved`` / ``.done``,
-  ``response.output_item.added``), which the client swallows: the items stay as they were.
-  The item's last echo (GA ``conversation.item.done``, beta ``conversation.item.created``)
-  ends its mark; a new replay drops the marks left.
-- Heard audio: an answer cut short keeps what the user heard of it (:class:`HeardAudio`), so
-  its replay holds only that part (:func:`realtime_widget.client.replay.heard_text`).
-  :meth:`~Resume.cut` records a cut made here (``cancel_response``) and says what to
-  truncate; :meth:`~Resume.before_truncation` reads what the answer held before any
-  ``conversation.item.truncated`` makes the conversation drop its transcript, and
-  :meth:`~Resume.truncated` records it once the event is applied. A deleted item is
-  forgotten (:meth:`~Resume.forget`).
-
-Pure bookkeeping: no I/O.
+While :attr:`Resume.pending`, the next session gets the conversation so far replayed into it
+(:mod:`~realtime_widget.client.replay`); the server's echoes of the replayed items change
+nothing (:meth:`~Resume.is_echo`). An answer cut short keeps what the user heard of it, cut
+here (:meth:`~Resume.cut`) or by the server (:meth:`~Resume.before_truncation`,
+:meth:`~Resume.truncated`), so its replay holds only that part. No I/O.
 """
 
 from __future__ import annotations
@@ -41,10 +25,12 @@ HeardCut = tuple[str, HeardAudio]
 
 
 class Resume:
-    """The conversation's state for a later session (see the module rules)."""
+    """The conversation's state for a later session (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.pending = False  # the session was lost with reconnect on: replay into the next
+        # the session was lost with reconnect on: replay into the next, until a session is
+        # ready or the caller disconnects
+        self.pending = False
         self._heard: dict[str, HeardAudio] = {}  # answers cut short: what was heard of them
         self._replaying: set[str] = set()  # replayed items whose last echo is still to come
 
@@ -71,7 +57,11 @@ class Resume:
         self._replaying.add(item_id)
 
     def is_echo(self, kind: str, event: Mapping[str, Any], shape: SessionShape) -> bool:
-        """Whether ``event`` (of canonical type ``kind``) only echoes a replayed item."""
+        """Whether ``event`` (of canonical type ``kind``) only echoes a replayed item.
+
+        The item's last echo (GA ``conversation.item.done``, beta
+        ``conversation.item.created``) ends its mark.
+        """
         if not self._replaying:
             return False
         if kind not in ITEM_CREATED and kind != "conversation.item.done":

@@ -1,27 +1,12 @@
 """`ToolCalls`: the function calls the model makes, run and answered for one client.
 
-Rules:
-
-- A ``function_call`` item that is done (and not ``incomplete``) is a call its response owes
-  an answer (:class:`~realtime_widget.client.owed.PendingCalls`; a call seen twice runs once).
-  When its tool is registered, the handler runs in a task of its own
-  (:func:`~realtime_widget.tools.registry.run_tool`: sync handlers in a thread, async ones as tasks,
-  each with its timeout); a tool only defined (``add_tool``) is left to the caller's
-  ``send_function_call_output``; an unknown tool is answered with an error.
-- A call that fails (an unknown tool, arguments that do not fit, a handler that raises,
-  ``KeyboardInterrupt`` and ``SystemExit`` included, or times out, a result too big)
-  dispatches an ``error`` of type ``tool_error`` (a :class:`ToolError` and the
-  ``call_id``), and is answered with ``{"error": ...}`` all the same: the model is never
-  left waiting.
-- Every call is answered once (a second answer is a :class:`UsageError`). The answer goes
-  out as a ``function_call_output`` item when the session is ready; otherwise it waits for
-  the next session, which gets it once set up, after the replay (:meth:`send_unsent`).
-- Once every call of a response is answered and the response is done, exactly one
-  ``response.create`` follows: here, for the answer that completes a finished response;
-  the client's, when ``response.done`` comes after the last answer
-  (:meth:`response_done` says when).
-- Every task is kept until it ends: :meth:`cancel` cancels them (``disconnect()``),
-  :meth:`wait` waits for them (``aclose()``).
+A ``function_call`` item that is done runs once, its handler in a task of its own
+(:func:`~realtime_widget.tools.registry.run_tool`); a tool only defined (``add_tool``) is left
+to the caller, an unknown one is answered with an error. Every call is answered exactly once,
+a failure too (``{"error": ...}``, and an ``error`` event of type ``tool_error``): the model is
+never left waiting. An answer goes out when the session is ready, else once the next one is
+(:meth:`~ToolCalls.send_unsent`), and the ``response.create`` it makes due
+(:class:`~realtime_widget.client.owed.PendingCalls`) with it. Every task is kept until it ends.
 """
 
 from __future__ import annotations
@@ -31,9 +16,10 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from realtime_widget.client.api import RealtimeAPI
 from realtime_widget.client.owed import PendingCalls
+from realtime_widget.client.transport import Transport
 from realtime_widget.core.errors import ToolError
+from realtime_widget.core.protocol import ErrorEvent
 from realtime_widget.core.session import SessionConfig
 from realtime_widget.tools.registry import Tool, ToolRegistry, ToolResult, run_tool
 
@@ -41,22 +27,24 @@ __all__ = ["ToolCalls"]
 
 
 class ToolCalls:
-    """The function calls of a client's sessions (see the module rules).
+    """The function calls of a client's sessions (see the module docstring).
 
     Answers go out through ``api``; ``dispatch(name, event)`` reports tool failures;
-    ``ready()`` tells whether the session is set up (answers go out at once).
+    ``ready()`` tells whether the session is set up (answers go out at once). ``calls`` are
+    the calls owed, shared with the client's decisions (a fresh record when not given).
     """
 
     def __init__(
         self,
-        api: RealtimeAPI,
+        api: Transport,
         dispatch: Callable[[str, Any], object],
         ready: Callable[[], bool],
+        calls: PendingCalls | None = None,
     ) -> None:
         self._api = api
         self._dispatch = dispatch
         self._ready = ready
-        self._calls = PendingCalls()
+        self._calls = calls if calls is not None else PendingCalls()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsent: list[tuple[str, str]] = []  # (call_id, output) for the next session
 
@@ -67,7 +55,8 @@ class ToolCalls:
         tools: ToolRegistry,
         config: SessionConfig,
     ) -> None:
-        """A ``function_call`` ``item`` of ``response_id`` is done: run its tool, if ours.
+        """A ``function_call`` ``item`` of ``response_id`` is done: run its tool, if ours
+        (not for an ``incomplete`` call; a call seen twice runs once).
 
         ``tools`` are the registered tools, ``config`` holds the tools only defined.
         """
@@ -86,14 +75,12 @@ class ToolCalls:
         async def run() -> None:
             result: ToolResult = await run_tool(registered, name, arguments)
             if not result.ok:
-                self._dispatch(
-                    "error",
-                    {
-                        "type": "tool_error",
-                        "error": ToolError(result.error or "tool failed", tool=name),
-                        "call_id": call_id,
-                    },
-                )
+                failed: ErrorEvent = {
+                    "type": "tool_error",
+                    "error": ToolError(result.error or "tool failed", tool=name),
+                    "call_id": call_id,
+                }
+                self._dispatch("error", failed)
             self.answer(call_id, result.output)
 
         task = asyncio.get_running_loop().create_task(run(), name=f"tool-{name}")
@@ -129,10 +116,6 @@ class ToolCalls:
             ready += self._send_output(call_id, output)
         if ready:
             self._api.send("response.create")
-
-    def response_done(self, response_id: str) -> bool:
-        """``response_id`` is done; ``True`` when its calls are answered and it may go on."""
-        return self._calls.finish(response_id)
 
     def drop_unsent(self) -> None:
         """Forget the answers waiting for a session (none will come)."""

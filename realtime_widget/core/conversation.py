@@ -67,39 +67,48 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import numpy as np
 
-from realtime_widget.audio.buffers import AudioBuffer, InputAudioBuffer, Int16Array
+from realtime_widget.audio.buffers import InputAudioBuffer
 from realtime_widget.audio.formats import decode_clip
-from realtime_widget.core.early import PendingSpeech, PendingTranscripts, Speech, Transcript
+from realtime_widget.core import streamed
+from realtime_widget.core.early import PendingSpeech, PendingTranscripts, Speech
 from realtime_widget.core.errors import InvalidEventError, UnknownItemError, UsageError
 from realtime_widget.core.eventfields import (
     AUDIO_PARTS,
     MAX_ITEM_TEXT,
     MISSING,
-    TEXT_PARTS,
     append_str,
     bad,
     content_index,
     copy_item,
-    copy_part,
-    decode_pcm16,
-    is_empty,
     item_audio,
-    joined,
-    merge_part,
-    merge_parts,
     need_dict,
     need_ms,
     need_room,
     need_str,
     short,
-    sync_formatted,
 )
-from realtime_widget.core.protocol import AudioFormat, canonical_event_type
+from realtime_widget.core.inputspeech import InputSpeech
+from realtime_widget.core.items import (
+    apply_transcript,
+    merge_item,
+    new_item,
+    set_status,
+    settle_status,
+)
+from realtime_widget.core.protocol import (
+    AudioFormat,
+    ConversationItem,
+    Delta,
+    Formatted,
+    Response,
+    canonical_event_type,
+)
+from realtime_widget.core.responselog import MAX_RESPONSES, ResponseLog, copy_response
+from realtime_widget.core.streamed import part_of
 
 if TYPE_CHECKING:
     from realtime_widget.audio.formats import AudioDecoder
@@ -114,42 +123,12 @@ __all__ = [
     "RealtimeConversation",
 ]
 
-ConversationItem = dict[str, Any]
-"""A conversation item: the server's fields plus ``formatted`` (see :class:`Formatted`)."""
-
-
-class Formatted(TypedDict, total=False):
-    """The ``formatted`` value of an item: its content, decoded and joined."""
-
-    audio: AudioBuffer
-    text: str
-    transcript: str
-    tool: dict[str, str]
-    output: str
-    transcription_error: dict[str, Any]
-
-
-class Delta(TypedDict, total=False):
-    """What an event appended to an item."""
-
-    audio: Int16Array
-    text: str
-    transcript: str
-    arguments: str
-
-
 Result = tuple[ConversationItem | None, Delta | None]
 _Event = dict[str, Any]
 _Buffer = InputAudioBuffer | None
 
-_FINAL_STATUSES: Final = frozenset({"completed", "incomplete", "cancelled", "failed"})
-
 MAX_PENDING_AUDIO_SECONDS: Final = 120
 """How much user audio may wait for items not held yet, in all (the newest always stays)."""
-
-MAX_RESPONSES: Final = 1024
-"""How many responses :meth:`RealtimeConversation.get_response` remembers; past it the
-oldest is forgotten (its items stay)."""
 
 
 # -- the conversation --------------------------------------------------------------------------
@@ -179,14 +158,22 @@ class RealtimeConversation:
             or keep_input_ms < 0
         ):
             raise UsageError(f"keep_input_ms must be a non-negative int, got {keep_input_ms!r}")
-        self.sample_rate = sample_rate
-        self.keep_input_ms = keep_input_ms
         self.audio_decoder = audio_decoder
         self._items: dict[str, ConversationItem] = {}
-        self._responses: dict[str, dict[str, Any]] = {}
+        self._responses = ResponseLog()
         self._speech = PendingSpeech(max_samples=MAX_PENDING_AUDIO_SECONDS * sample_rate)
+        self._input = InputSpeech(sample_rate, keep_input_ms, self._speech)
         self._transcripts = PendingTranscripts()
-        self._queued_audio: Int16Array | None = None
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate of the PCM16 audio."""
+        return self._input.sample_rate
+
+    @property
+    def keep_input_ms(self) -> int | None:
+        """How much input audio before an utterance's end stays in the input buffer."""
+        return self._input.keep_input_ms
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -198,10 +185,10 @@ class RealtimeConversation:
         """Every item, in conversation order (the stored dicts; treat them as read-only)."""
         return list(self._items.values())
 
-    def get_response(self, response_id: str) -> dict[str, Any] | None:
+    def get_response(self, response_id: str) -> Response | None:
         """The response with ``response_id``: the server's dict, ``output`` as item ids
         (``None`` for one never seen, or one of more than :data:`MAX_RESPONSES` ago)."""
-        return self._responses.get(response_id)
+        return cast("Response | None", self._responses.get(response_id))
 
     def __contains__(self, item_id: object) -> bool:
         return isinstance(item_id, str) and item_id in self._items
@@ -228,9 +215,8 @@ class RealtimeConversation:
         reconnect): its input audio offsets count from zero again, and what the old session
         left pending will never meet its item.
         """
-        self._speech.clear()
+        self._input.clear()
         self._transcripts.clear()
-        self._queued_audio = None
 
     def close_in_progress(self) -> list[ConversationItem]:
         """Mark every item still ``in_progress`` as ``incomplete`` and return them.
@@ -260,7 +246,7 @@ class RealtimeConversation:
             raise UsageError(
                 f"input audio must be a 1-D int16 array, got {array.dtype} {array.shape}"
             )
-        self._queued_audio = array.copy()
+        self._input.queued = array.copy()
 
     def expect_item(self, item: dict[str, Any], audio_format: AudioFormat = "pcm16") -> None:
         """Keep the audio of a user item this side is about to create, for when it arrives.
@@ -311,18 +297,6 @@ class RealtimeConversation:
             raise UnknownItemError(etype, item_id)
         return item
 
-    def _part(self, etype: str, event: dict[str, Any], item: ConversationItem) -> dict[str, Any]:
-        index = content_index(etype, event)
-        content = item.get("content") or ()
-        if index >= len(content):
-            raise InvalidEventError(
-                etype,
-                "content_index",
-                f"is out of range: {short(index)} (item has {len(content)} parts)",
-            )
-        part: dict[str, Any] = content[index]
-        return part
-
     def _give_audio(self, item_id: str, speech: Speech) -> ConversationItem | None:
         """Give ``speech``'s audio to item ``item_id`` when it is held and has none, or keep
         it until the item arrives; returns the held item, if any."""
@@ -335,38 +309,16 @@ class RealtimeConversation:
             item["formatted"]["audio"].append(speech.audio)
         return item
 
-    def _samples(self, ms: float) -> int:
-        return int(ms * self.sample_rate // 1000)
-
     def _create(self, item: ConversationItem, previous_id: object) -> None:
         """Store a checked new item (``formatted`` set) after ``previous_id`` or at the end."""
         item_id: str = item["id"]
-        formatted = item["formatted"]
-        kind, role = item.get("type"), item.get("role")
-        if item.get("status") is None:
-            if kind == "message":
-                item["status"] = "in_progress" if role == "assistant" else "completed"
-            elif kind == "function_call":
-                item["status"] = "in_progress"
-            elif kind == "function_call_output":
-                item["status"] = "completed"
-        speech = self._speech.get(item_id)
-        if speech is not None and not speech.is_open:
-            self._speech.pop(item_id)
-            if speech.audio is not None and not len(formatted["audio"]):
-                formatted["audio"].append(speech.audio)
-        elif speech is None and (
-            self._queued_audio is not None
-            and kind == "message"
-            and role == "user"
-            and not len(formatted["audio"])
-            and any(p.get("type") == "input_audio" for p in item.get("content") or ())
-        ):
-            formatted["audio"].append(self._queued_audio)
-            self._queued_audio = None
+        settle_status(item)
+        audio = self._input.take(item)
+        if audio is not None:
+            item["formatted"]["audio"].append(audio)
         pending = self._transcripts.pop(item_id)
         if pending is not None:
-            self._apply_transcript(item, pending)
+            apply_transcript(item, pending)
         if (
             isinstance(previous_id, str)
             and previous_id in self._items
@@ -382,30 +334,9 @@ class RealtimeConversation:
         else:
             self._items[item_id] = item
 
-    def _apply_transcript(self, item: ConversationItem, pending: Transcript) -> None:
-        formatted = item["formatted"]
-        text = pending.text
-        if text is not None:
-            formatted["transcript"] = text
-            content = item.get("content") or ()
-            if pending.content_index is not None and pending.content_index < len(content):
-                content[pending.content_index]["transcript"] = text
-        if pending.error is not None:
-            formatted["transcription_error"] = pending.error
-
     def _new_item(self, etype: str, value: object, field: str = "item") -> ConversationItem:
         """A checked copy of ``value`` with a fresh ``formatted``; raises before any change."""
-        item = copy_item(etype, value, field)
-        decode = decode_pcm16 if self.audio_decoder is None else self.audio_decoder.decode_clip
-        audio = item_audio(etype, item, field, decode)
-        formatted: Formatted = {
-            "audio": AudioBuffer(audio),
-            "text": "",
-            "transcript": "",
-        }
-        item["formatted"] = formatted
-        sync_formatted(item, final=False)
-        return item
+        return new_item(etype, value, field, self.audio_decoder)
 
     def _upsert(
         self, etype: str, value: object, *, final: bool, previous_id: object = None
@@ -416,33 +347,8 @@ class RealtimeConversation:
         if stored is None:
             self._create(incoming, previous_id)
             return incoming
-        self._merge(stored, incoming, final=final)
+        merge_item(stored, incoming, final=final)
         return stored
-
-    @staticmethod
-    def _merge(stored: ConversationItem, incoming: ConversationItem, *, final: bool) -> None:
-        """Merge a checked ``incoming`` copy into ``stored`` (cannot fail)."""
-        for key, value in incoming.items():
-            if key in ("formatted", "content") or value is None:
-                continue
-            current = stored.get(key)
-            if key == "status":
-                if final or not (current in _FINAL_STATUSES and value == "in_progress"):
-                    stored[key] = value
-            elif final or is_empty(current):
-                stored[key] = value
-        parts = incoming.get("content")
-        if parts is not None:
-            content = stored.get("content")
-            if content is None:
-                stored["content"] = parts
-            else:
-                merge_parts(content, parts, final)
-        formatted = stored["formatted"]
-        audio = incoming["formatted"]["audio"]
-        if len(audio) and not len(formatted["audio"]):
-            formatted["audio"] = audio
-        sync_formatted(stored, final=final)
 
     # -- items ------------------------------------------------------------------------------
 
@@ -460,15 +366,15 @@ class RealtimeConversation:
         stored = self._items.get(incoming["id"])
         if stored is None:
             raise UnknownItemError(etype, incoming["id"])
-        self._merge(stored, incoming, final=True)
+        merge_item(stored, incoming, final=True)
         return stored, None
 
     def _on_item_truncated(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item = self._known(etype, event)
-        part = self._part(etype, event, item)
+        part = part_of(etype, event, item)
         end_ms = need_ms(etype, event, "audio_end_ms")
         formatted = item["formatted"]
-        formatted["audio"].truncate(self._samples(end_ms))
+        formatted["audio"].truncate(self._input.samples(end_ms))
         if self.audio_decoder is not None:
             self.audio_decoder.discard(item["id"])  # held back past the cut: never heard
         # The server drops the transcript of a truncated audio part.
@@ -496,7 +402,7 @@ class RealtimeConversation:
         item_id = need_str(etype, event, "item_id")
         index = content_index(etype, event) if event.get("content_index") is not None else None
         item = self._items.get(item_id)
-        part = self._part(etype, event, item) if item is not None and index is not None else None
+        part = part_of(etype, event, item) if item is not None and index is not None else None
         return item_id, item, part, index
 
     def _on_transcription_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
@@ -535,116 +441,44 @@ class RealtimeConversation:
 
     def _on_speech_started(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
-        start_ms = need_ms(etype, event, "audio_start_ms")
-        self._speech.put(item_id, Speech(start_ms=start_ms))
+        self._input.start(item_id, need_ms(etype, event, "audio_start_ms"))
         return None, None
 
     def _on_speech_stopped(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
         end_ms = need_ms(etype, event, "audio_end_ms")
-        speech = self._speech.get(item_id) or Speech()
-        start_ms = speech.start_ms
-        if start_ms is not None and end_ms < start_ms:
-            raise InvalidEventError(
-                etype, "audio_end_ms", f"is before audio_start_ms ({end_ms} < {start_ms})"
-            )
-        audio = None
-        end = self._samples(end_ms)
-        if buffer is not None and start_ms is not None:
-            audio = buffer.slice(self._samples(start_ms), end)
-        item = self._give_audio(item_id, replace(speech, end_ms=end_ms, audio=audio))
+        item = self._give_audio(item_id, self._input.stop(etype, item_id, end_ms, buffer))
         if buffer is not None:
-            self._drop_input(buffer, end)
+            self._input.drop_input(buffer, self._input.samples(end_ms))
         return item, None
 
     def _on_cleared(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         self._speech.drop_open()
         if buffer is not None:
-            self._drop_input(buffer, buffer.end)
+            self._input.drop_input(buffer, buffer.end)
         return None, None
-
-    def _drop_input(self, buffer: InputAudioBuffer, end: int) -> None:
-        """Let ``buffer`` drop audio older than ``keep_input_ms`` before sample ``end``,
-        except what a speech still open needs (unless its start is gone already)."""
-        if self.keep_input_ms is None:
-            return
-        horizon = end - self._samples(self.keep_input_ms)
-        kept_from = buffer.start
-        for start_ms in self._speech.open_starts():
-            start = self._samples(start_ms)
-            if kept_from <= start < horizon:
-                horizon = start
-        buffer.discard_before(horizon)
 
     def _on_committed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
-        if self._queued_audio is not None and item_id not in self._items:
-            speech = self._speech.get(item_id) or Speech()
-            if speech.audio is None:
-                self._speech.put(item_id, replace(speech, audio=self._queued_audio))
-                self._queued_audio = None
+        if item_id not in self._items:
+            self._input.commit(item_id)
         return None, None
 
     # -- responses --------------------------------------------------------------------------
 
-    def _copy_response(
-        self, etype: str, event: dict[str, Any]
-    ) -> tuple[dict[str, Any], list[ConversationItem]]:
-        """A checked copy of ``event["response"]`` (``output`` as ids) and its output items."""
-        response = dict(need_dict(etype, event.get("response", MISSING), "response"))
-        response_id = response.get("id", MISSING)
-        if not isinstance(response_id, str) or not response_id:
-            raise bad(etype, "response.id", response_id, "a non-empty string")
-        output = response.get("output")
-        items: list[ConversationItem] = []
-        if output is not None:
-            if not isinstance(output, list):
-                raise bad(etype, "response.output", output, "a list")
-            ids = []
-            for i, entry in enumerate(output):
-                if isinstance(entry, str):
-                    ids.append(entry)
-                    continue
-                item = self._new_item(etype, entry, f"response.output[{i}]")
-                items.append(item)
-                ids.append(item["id"])
-            response["output"] = ids
-        return response, items
-
     def _on_response_created(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        response, _ = self._copy_response(etype, event)
-        stored = self._responses.get(response["id"])
-        if stored is None:
-            response.setdefault("output", [])
-            self._remember(response)
-            return None, None
-        output = stored.get("output") or []
-        for key, value in response.items():
-            if key != "output" and value is not None:
-                stored[key] = value
-        stored["output"] = output + [i for i in response.get("output") or () if i not in output]
+        response, _ = copy_response(etype, event, self._new_item)
+        self._responses.created(response)
         return None, None
 
-    def _remember(self, response: dict[str, Any]) -> dict[str, Any]:
-        responses = self._responses
-        responses[response["id"]] = response
-        if len(responses) > MAX_RESPONSES:
-            del responses[next(iter(responses))]
-        return response
-
     def _on_response_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        response, items = self._copy_response(etype, event)
-        stored = self._responses.get(response["id"])
-        if stored is None:
-            stored = self._remember({"id": response["id"], "output": []})
-        for key, value in response.items():
-            if value is not None or key not in stored:
-                stored[key] = value
+        response, items = copy_response(etype, event, self._new_item)
+        self._responses.done(response)
         # The final output items carry the final status of items cut short by a cancel.
         for item in items:
             known = self._items.get(item["id"])
             if known is not None:
-                self._merge(known, item, final=True)
+                merge_item(known, item, final=True)
         return None, None
 
     def _on_output_item_added(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
@@ -652,127 +486,10 @@ class RealtimeConversation:
         if response_id is not None and not isinstance(response_id, str):
             raise bad(etype, "response_id", response_id, "a string")
         item = self._upsert(etype, event.get("item", MISSING), final=False)
-        response = self._responses.get(response_id) if response_id is not None else None
-        if response is not None:
-            output = response.setdefault("output", [])
-            if item["id"] not in output:
-                output.append(item["id"])
-        return item, None
-
-    def _on_content_part(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item = self._known(etype, event)
-        index = content_index(etype, event)
-        part = copy_part(etype, event.get("part", MISSING), "part")
-        content = item.get("content")
-        size = len(content) if content is not None else 0
-        if index > size:
-            raise InvalidEventError(
-                etype, "content_index", f"is out of range: {short(index)} (item has {size} parts)"
-            )
-        final = etype.endswith(".done")
-        if content is None:
-            item["content"] = [part]
-        elif index == size:
-            content.append(part)
-        else:
-            content[index] = merge_part(content[index], part, final)
-        sync_formatted(item, final=final)
-        return item, None
-
-    # -- streamed output --------------------------------------------------------------------
-
-    def _on_text_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item = self._known(etype, event)
-        part = self._part(etype, event, item)
-        delta = need_str(etype, event, "delta")
-        need_room(etype, item, item["formatted"]["text"], delta)
-        append_str(part, "text", delta)
-        append_str(item["formatted"], "text", delta)
-        return item, {"text": delta}
-
-    def _on_transcript_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item = self._known(etype, event)
-        part = self._part(etype, event, item)
-        delta = need_str(etype, event, "delta")
-        need_room(etype, item, item["formatted"]["transcript"], delta)
-        append_str(part, "transcript", delta)
-        append_str(item["formatted"], "transcript", delta)
-        return item, {"transcript": delta}
-
-    def _on_audio_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item = self._known(etype, event)
-        self._part(etype, event, item)
-        data = need_str(etype, event, "delta")
-        decoder = self.audio_decoder
-        chunk = (
-            decode_pcm16(etype, "delta", data)
-            if decoder is None
-            else decoder.decode(etype, item["id"], data)
-        )
-        item["formatted"]["audio"].append(chunk)
-        return item, {"audio": chunk}
-
-    def _on_arguments_delta(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item = self._known(etype, event)
-        delta = need_str(etype, event, "delta")
-        tool = self._tool(etype, item)
-        need_room(etype, item, item.get("arguments"), delta)
-        need_room(etype, item, tool["arguments"], delta)
-        append_str(item, "arguments", delta)
-        append_str(tool, "arguments", delta)
-        return item, {"arguments": delta}
-
-    def _tool(self, etype: str, item: ConversationItem) -> dict[str, str]:
-        """The ``formatted["tool"]`` of the call ``etype`` streams (a function or MCP call)."""
-        kind = "mcp_call" if etype.startswith("response.mcp_call") else "function_call"
-        tool: dict[str, str] | None = item["formatted"].get("tool")
-        if tool is None or item.get("type") != kind:
-            what = "an MCP tool call" if kind == "mcp_call" else "a function call"
-            raise InvalidEventError(
-                etype, "item_id", f"names a {short(item.get('type'))} item, not {what}"
-            )
-        return tool
-
-    def _on_text_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        return self._set_part(etype, event, "text", TEXT_PARTS)
-
-    def _on_transcript_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        return self._set_part(etype, event, "transcript", AUDIO_PARTS)
-
-    def _set_part(
-        self, etype: str, event: dict[str, Any], key: str, kinds: frozenset[str]
-    ) -> Result:
-        item = self._known(etype, event)
-        part = self._part(etype, event, item)
-        value = need_str(etype, event, key)
-        part[key] = value
-        item["formatted"][key] = joined(item["content"], kinds, key) or value
-        return item, None
-
-    def _on_audio_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item = self._known(etype, event)
-        self._part(etype, event, item)
-        tail = self.audio_decoder.finish(item["id"]) if self.audio_decoder else None
-        if tail is not None and tail.size:
-            item["formatted"]["audio"].append(tail)
-            return item, {"audio": tail}
-        return item, None
-
-    def _on_arguments_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item = self._known(etype, event)
-        arguments = need_str(etype, event, "arguments")
-        tool = self._tool(etype, item)
-        item["arguments"] = arguments
-        tool["arguments"] = arguments
+        self._responses.add_output(response_id, item["id"])
         return item, None
 
     # -- MCP --------------------------------------------------------------------------------
-
-    def _on_mcp_call_status(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
-        item = self._known(etype, event)
-        self._tool(etype, item)
-        self._set_status(item, etype.rsplit(".", 1)[1])
-        return item, None
 
     def _on_mcp_list_tools_status(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
@@ -783,16 +500,27 @@ class RealtimeConversation:
             raise InvalidEventError(
                 etype, "item_id", f"names a {short(item.get('type'))} item, not an MCP tool list"
             )
-        self._set_status(item, etype.rsplit(".", 1)[1])
+        set_status(item, etype.rsplit(".", 1)[1])
         return item, None
-
-    @staticmethod
-    def _set_status(item: ConversationItem, status: str) -> None:
-        if status != "in_progress" or item.get("status") not in _FINAL_STATUSES:
-            item["status"] = status
 
 
 _Processor = Callable[[RealtimeConversation, str, dict[str, Any], InputAudioBuffer | None], Result]
+_Streamed = Callable[[str, dict[str, Any], ConversationItem, "AudioDecoder | None"], Delta | None]
+
+
+def _on_held(apply: _Streamed) -> _Processor:
+    """The processor that applies ``apply`` (see :mod:`realtime_widget.core.streamed`) to
+    the item the event names; :class:`UnknownItemError` when it is not held."""
+
+    def processor(
+        conversation: RealtimeConversation, etype: str, event: _Event, buffer: _Buffer
+    ) -> Result:
+        item = conversation._known(etype, event)
+        return item, apply(etype, event, item, conversation.audio_decoder)
+
+    return processor
+
+
 _PROCESSORS: dict[str, _Processor] = {
     "conversation.item.added": RealtimeConversation._on_item_created,
     "conversation.item.created": RealtimeConversation._on_item_created,
@@ -816,22 +544,22 @@ _PROCESSORS: dict[str, _Processor] = {
     "response.done": RealtimeConversation._on_response_done,
     "response.output_item.added": RealtimeConversation._on_output_item_added,
     "response.output_item.done": RealtimeConversation._on_item_done,
-    "response.content_part.added": RealtimeConversation._on_content_part,
-    "response.content_part.done": RealtimeConversation._on_content_part,
-    "response.output_text.delta": RealtimeConversation._on_text_delta,
-    "response.output_text.done": RealtimeConversation._on_text_done,
-    "response.output_audio.delta": RealtimeConversation._on_audio_delta,
-    "response.output_audio.done": RealtimeConversation._on_audio_done,
-    "response.output_audio_transcript.delta": RealtimeConversation._on_transcript_delta,
-    "response.output_audio_transcript.done": RealtimeConversation._on_transcript_done,
-    "response.function_call_arguments.delta": RealtimeConversation._on_arguments_delta,
-    "response.function_call_arguments.done": RealtimeConversation._on_arguments_done,
+    "response.content_part.added": _on_held(streamed.content_part),
+    "response.content_part.done": _on_held(streamed.content_part),
+    "response.output_text.delta": _on_held(streamed.text_delta),
+    "response.output_text.done": _on_held(streamed.text_done),
+    "response.output_audio.delta": _on_held(streamed.audio_delta),
+    "response.output_audio.done": _on_held(streamed.audio_done),
+    "response.output_audio_transcript.delta": _on_held(streamed.transcript_delta),
+    "response.output_audio_transcript.done": _on_held(streamed.transcript_done),
+    "response.function_call_arguments.delta": _on_held(streamed.arguments_delta),
+    "response.function_call_arguments.done": _on_held(streamed.arguments_done),
     "input_audio_buffer.cleared": RealtimeConversation._on_cleared,
-    "response.mcp_call_arguments.delta": RealtimeConversation._on_arguments_delta,
-    "response.mcp_call_arguments.done": RealtimeConversation._on_arguments_done,
-    "response.mcp_call.in_progress": RealtimeConversation._on_mcp_call_status,
-    "response.mcp_call.completed": RealtimeConversation._on_mcp_call_status,
-    "response.mcp_call.failed": RealtimeConversation._on_mcp_call_status,
+    "response.mcp_call_arguments.delta": _on_held(streamed.arguments_delta),
+    "response.mcp_call_arguments.done": _on_held(streamed.arguments_done),
+    "response.mcp_call.in_progress": _on_held(streamed.mcp_call_status),
+    "response.mcp_call.completed": _on_held(streamed.mcp_call_status),
+    "response.mcp_call.failed": _on_held(streamed.mcp_call_status),
     "mcp_list_tools.in_progress": RealtimeConversation._on_mcp_list_tools_status,
     "mcp_list_tools.completed": RealtimeConversation._on_mcp_list_tools_status,
     "mcp_list_tools.failed": RealtimeConversation._on_mcp_list_tools_status,

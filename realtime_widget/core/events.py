@@ -1,28 +1,9 @@
 """`RealtimeEventHandler`: named events with ``*`` wildcards, persistent and one-shot handlers.
 
-Rules:
-
-- ``on(name, cb)`` adds a persistent handler, ``on_next(name, cb)`` a one-shot handler.
-  ``name`` may hold ``*`` wildcards, each matching any run of characters (dots included):
-  ``server.*``, ``conversation.item.*``, ``*``.
-- ``dispatch(name, event)`` calls every matching ``on`` handler in the order they were
-  added, then every matching ``on_next`` handler in the order they were added; the one-shot
-  handlers are taken out of the table before they run, so a handler may re-arm itself and a
-  nested dispatch does not run them twice.
-- A handler removed with ``off`` / ``off_next`` (or ``clear_event_handlers``) while a
-  dispatch is under way is not called by it if its turn has not come yet; a one-shot handler
-  taken by that dispatch but not run yet can still be removed with ``off_next``.
-- A handler that raises does not stop the others: the exception is logged and reported
-  through :meth:`RealtimeEventHandler.report_handler_error`.
-- A handler may be a coroutine function. Its coroutine is scheduled as a task on the running
-  event loop (a reference is kept until it ends) and its exception is reported the same way.
-- ``await wait_for_next(name, timeout)`` resolves with the next matching event, or ``None``
-  when ``timeout`` seconds pass first. It waits on a future: no polling.
-
-The handler table is plain data; matching wildcard patterns against a name is cached per
-name, so dispatching costs a dictionary look-up plus the handlers themselves. The cache holds
-at most :data:`CACHE_SIZE` names, the oldest entry going first: names such as
-``server.<type>`` come from the peer, so it must not grow with what the peer sends.
+Handlers are plain data in a table; matching names against wildcard patterns is cached per
+name, at most :data:`CACHE_SIZE` names, the oldest entry going first (names such as
+``server.<type>`` come from the peer, so the cache must not grow with what it sends). A
+handler that raises never stops the others. No I/O.
 """
 
 from __future__ import annotations
@@ -85,7 +66,13 @@ class RealtimeEventHandler:
     # -- registration -------------------------------------------------------------------
 
     def on(self, event_name: str, callback: C) -> C:
-        """Call ``callback(event)`` on every event matching ``event_name``. Returns ``callback``."""
+        """Call ``callback(event)`` on every event matching ``event_name``; returns ``callback``.
+
+        ``event_name`` may hold ``*`` wildcards, each matching any run of characters, dots
+        included (``server.*``, ``conversation.item.*``, ``*``). ``callback`` may be a
+        coroutine function: its coroutine runs as a task on the running loop (kept until it
+        ends).
+        """
         self._add(event_name, callback, once=False)
         return callback
 
@@ -164,7 +151,15 @@ class RealtimeEventHandler:
         return found
 
     def dispatch(self, event_name: str, event: Any) -> bool:
-        """Call every handler matching ``event_name`` with ``event``. Returns ``True``."""
+        """Call every handler matching ``event_name`` with ``event``; returns ``True``.
+
+        Persistent handlers run first, then one-shot ones, each in the order they were added.
+        One-shot handlers are taken out of the table before they run, so one may re-arm itself
+        and a nested dispatch does not run it twice. A handler removed while a dispatch is
+        under way is not called by it if its turn has not come (a one-shot handler taken but
+        not run yet can still be removed with ``off_next``). A handler that raises is reported
+        through :meth:`report_handler_error` and the others still run.
+        """
         entries = self._matching(event_name)
         if not entries:
             return True
@@ -219,7 +214,8 @@ class RealtimeEventHandler:
     def report_handler_error(
         self, event_name: str, callback: EventCallback, exc: BaseException
     ) -> None:
-        """Called when a handler raised. Logs it; subclasses may also surface it as an event."""
+        """Called when a handler raised (an async one: when its task did). Logs it;
+        subclasses may also surface it as an event."""
         logger.error(
             "handler %s for %r raised %s: %s",
             getattr(callback, "__qualname__", repr(callback)),
@@ -230,12 +226,13 @@ class RealtimeEventHandler:
         )
 
     async def wait_for_next(self, event_name: str, timeout: float | None = None) -> Any:
-        """Wait for the next event matching ``event_name``.
+        """Wait for the next event matching ``event_name`` (on a future: no polling).
 
         Returns the event, or ``None`` when ``timeout`` seconds pass first (``None`` or
-        ``math.inf`` waits for ever). Raises :class:`UsageError` unless ``timeout`` is
-        ``None`` or a non-negative number of seconds (not a bool, not NaN). Must be awaited on
-        the loop that dispatches the events.
+        ``math.inf`` waits for ever). The timeout is in seconds, where the JavaScript
+        client's ``waitForNext`` takes milliseconds. Raises :class:`UsageError` unless
+        ``timeout`` is ``None`` or a non-negative number of seconds (not a bool, not NaN).
+        Must be awaited on the loop that dispatches the events.
         """
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0
