@@ -231,7 +231,7 @@ class KernelAudio:
             (client, "conversation.item.completed", self._completed),
             (client, "conversation.interrupted", self._interrupted),
             (client, "close", self._closed),
-            (client.realtime, "server.conversation.item.deleted", self._deleted),
+            (client, "conversation.item.deleted", self._deleted),
         ]
         for source, name, handler in self._subscriptions:
             source.on(name, handler)
