@@ -6,8 +6,8 @@ Rules:
   audio, the widget's playback, truncation in milliseconds). On the wire it is the session's
   format (:data:`~realtime_widget.core.protocol.AUDIO_FORMATS`): ``pcm16`` travels as it is;
   ``g711_ulaw`` and ``g711_alaw`` are 8 kHz, one byte a sample, so audio is resampled (the
-  anti-aliased filter of :mod:`realtime_widget.audio.utils`) and coded on the way out, decoded and
-  resampled on the way in.
+  anti-aliased filter of :mod:`realtime_widget.audio.resample`) and coded on the way out,
+  decoded and resampled on the way in.
 - Streams keep one resampler each, so chunk boundaries leave no trace:
   :class:`InputAudioEncoder` for the user's audio, chunk by chunk; :class:`OutputAudioDecoder`
   for the model's audio, one stream per item. A resampler holds back the last few
@@ -30,17 +30,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from realtime_widget.audio.buffers import Int16Array
-from realtime_widget.audio.utils import (
-    AudioInput,
-    Resampler,
-    alaw_decode,
-    alaw_encode,
-    array_to_base64,
-    mulaw_decode,
-    mulaw_encode,
-    resample,
-    to_int16,
-)
+from realtime_widget.audio.g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
+from realtime_widget.audio.pcm import AudioInput, array_to_base64, to_int16
+from realtime_widget.audio.resample import Resampler, resample
 from realtime_widget.core.eventfields import decode_base64, decode_pcm16
 from realtime_widget.core.protocol import (
     AUDIO_FORMAT_RATES,
@@ -105,7 +97,7 @@ def _b64(data: bytes) -> str:
 
 
 def encode_clip(samples: AudioInput, audio_format: AudioFormat) -> str:
-    """24 kHz audio (anything :func:`~realtime_widget.audio.utils.to_int16` reads) as base64 in
+    """24 kHz audio (anything :func:`~realtime_widget.audio.pcm.to_int16` reads) as base64 in
     ``audio_format``; raises what ``to_int16`` raises."""
     pcm = to_int16(samples)
     if audio_format == "pcm16":

@@ -42,7 +42,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from realtime_widget.audio.utils import base64_to_bytes
+from realtime_widget.audio.pcm import base64_to_bytes
 from realtime_widget.core.errors import UsageError
 
 __all__ = ["ImageFormat", "detect_image_type", "encode_png", "image_to_data_url"]

@@ -31,8 +31,8 @@ from typing import Any
 
 from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
 from realtime_widget.audio.formats import InputAudioEncoder
-from realtime_widget.audio.utils import generate_id
 from realtime_widget.client.commits import InputCommits
+from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import SAMPLE_RATE, AudioFormat
 
 __all__ = ["InputAudio", "Send"]

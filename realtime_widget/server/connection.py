@@ -58,6 +58,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
+from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import Dialect
 from realtime_widget.server.g711 import decode_g711, encode_g711
 from realtime_widget.server.listener import Listener
@@ -71,7 +72,7 @@ from realtime_widget.server.synth import SAMPLE_RATE, decode
 from realtime_widget.server.vad import EnergyVad, VadEvent
 from realtime_widget.server.vocabulary import Vocabulary, build_vocabulary, session_texts
 from realtime_widget.server.voice import VoiceSupport
-from realtime_widget.server.wire import ClientEventError, error_event, new_id
+from realtime_widget.server.wire import ClientEventError, error_event
 
 __all__ = ["Connection", "ConnectionOptions"]
 
@@ -220,7 +221,7 @@ class Connection:
 
     async def emit(self, event: dict[str, Any]) -> None:
         """Send a server event, giving it a fresh ``event_id``; a closed socket is ignored."""
-        payload = {"event_id": new_id("event"), **event}
+        payload = {"event_id": generate_id("event_"), **event}
         text = json.dumps(payload, separators=(",", ":"))
         if self._trace is not None:
             self._trace.add((time.time(), "sent", payload), len(text))
@@ -467,7 +468,7 @@ class Connection:
 
     async def _on_vad(self, vad_event: VadEvent, detection: dict[str, Any]) -> None:
         if vad_event.kind == "started":
-            self._vad_item_id = self._partial_item = new_id("item")
+            self._vad_item_id = self._partial_item = generate_id("item_")
             self._partial = []
             if self._listener is not None:
                 self._listener.begin(self.vocabulary(), vad_event.sample)
@@ -481,7 +482,7 @@ class Connection:
             if detection.get("interrupt_response", True) and self.response is not None:
                 self.response.cancel("turn_detected")
             return
-        item_id = self._vad_item_id or new_id("item")
+        item_id = self._vad_item_id or generate_id("item_")
         self._vad_item_id = None
         await self.emit(
             {
@@ -514,7 +515,7 @@ class Connection:
                 code="input_audio_buffer_commit_empty",
             )
         self._vad.reset()
-        item_id = self._vad_item_id or new_id("item")
+        item_id = self._vad_item_id or generate_id("item_")
         self._vad_item_id = None
         await self._commit(self._commit_offset, end, item_id)
 
@@ -717,7 +718,7 @@ class Connection:
             )
         )
         run = ResponseRun(
-            response_id=new_id("resp"),
+            response_id=generate_id("resp_"),
             params=params,
             context=context,
             outputs=outputs,

@@ -46,6 +46,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import (
     Dialect,
     audio_format_name,
@@ -66,7 +67,7 @@ from realtime_widget.server.store import (
     render_item,
 )
 from realtime_widget.server.synth import SAMPLE_RATE
-from realtime_widget.server.wire import ClientEventError, new_id
+from realtime_widget.server.wire import ClientEventError
 
 __all__ = ["Emit", "ResponseParams", "ResponseRun", "parse_response_params"]
 
@@ -414,7 +415,7 @@ class ResponseRun:
     async def _stream_message(self, index: int, text: str) -> None:
         audio = self.params.output_modalities == ["audio"]
         item: dict[str, Any] = {
-            "id": new_id("item"),
+            "id": generate_id("item_"),
             "object": "realtime.item",
             "type": "message",
             "status": "in_progress",
@@ -514,12 +515,12 @@ class ResponseRun:
 
     async def _stream_call(self, index: int, call: CallOutput) -> None:
         item: dict[str, Any] = {
-            "id": new_id("item"),
+            "id": generate_id("item_"),
             "object": "realtime.item",
             "type": "function_call",
             "status": "in_progress",
             "name": call.name,
-            "call_id": new_id("call", 16),
+            "call_id": generate_id("call_"),
             "arguments": "",
         }
         stored = await self._open_item(index, item)

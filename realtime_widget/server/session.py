@@ -31,11 +31,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect, audio_format_name
 from realtime_widget.core.session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
 from realtime_widget.server import fields as f
 from realtime_widget.server.knowledge import validate_knowledge
-from realtime_widget.server.wire import ClientEventError, new_id
+from realtime_widget.server.wire import ClientEventError
 
 __all__ = ["SessionState"]
 
@@ -138,7 +139,7 @@ class SessionState:
 
     def __init__(self, dialect: Dialect, *, model: str = DEFAULT_MODEL) -> None:
         self.dialect: Dialect = dialect
-        self.id = new_id("sess")
+        self.id = generate_id("sess_")
         self.expires_at = int(time.time()) + 3600
         self.knowledge: dict[str, Any] | None = None
         self.vision: dict[str, Any] = {}

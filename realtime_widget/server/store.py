@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import Dialect, dialect_part_type
 from realtime_widget.server import fields as f
 from realtime_widget.server.synth import SAMPLE_RATE, WordTiming
-from realtime_widget.server.wire import ClientEventError, new_id
+from realtime_widget.server.wire import ClientEventError
 
 __all__ = ["Conversation", "StoredItem", "parse_client_item", "render_item"]
 
@@ -138,7 +139,7 @@ def parse_client_item(
     f.check_keys(raw, path, _KEYS[kind])
     item_id = raw.get("id")
     if item_id is None:
-        item_id = new_id("item")
+        item_id = generate_id("item_")
     elif not isinstance(item_id, str) or not 0 < len(item_id) <= 32:
         raise ClientEventError.invalid_value(f"{path}.id", item_id, "a string of 1-32 characters")
     item: dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": kind}
@@ -166,7 +167,7 @@ def parse_client_item(
     elif kind == "function_call":
         if "name" not in raw:
             raise ClientEventError.missing(f"{path}.name")
-        call_id = raw.get("call_id", new_id("call", 16))
+        call_id = raw.get("call_id", generate_id("call_"))
         item.update(
             status="completed",
             name=f.validate_string(raw["name"], f"{path}.name", allow_empty=False),
@@ -194,7 +195,7 @@ class Conversation:
     """The ordered items of one connection (see the module rules)."""
 
     def __init__(self) -> None:
-        self.id = new_id("conv")
+        self.id = generate_id("conv_")
         self._items: list[StoredItem] = []
         self._by_id: dict[str, StoredItem] = {}
 

@@ -1,4 +1,4 @@
-"""Wire helpers of the local server: ids, client-caused errors and ``error`` events.
+"""Wire helpers of the local server: client-caused errors and ``error`` events.
 
 A handler that finds a client event it cannot apply raises :class:`ClientEventError`; the
 connection turns it into an ``error`` event (echoing the client's ``event_id``) and carries
@@ -7,21 +7,12 @@ on. Nothing here does I/O.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 __all__ = [
     "ClientEventError",
     "error_event",
-    "new_id",
 ]
-
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def new_id(prefix: str, length: int = 21) -> str:
-    """A random id such as ``item_Cq3x...``: ``prefix``, an underscore, ``length`` characters."""
-    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
 class ClientEventError(Exception):
