@@ -53,14 +53,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
+from realtime_widget.audio.formats import StreamDecoder, encode_clip, pcm_from_wire
 from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import Dialect
-from realtime_widget.server.g711 import decode_g711, encode_g711
 from realtime_widget.server.listener import Listener
 from realtime_widget.server.model import ModelContext, decide
 from realtime_widget.server.perceive import describe_audio
@@ -136,6 +135,7 @@ class Connection:
         )
         self.response: ResponseRun | None = None
         self._input = InputAudioBuffer()
+        self._input_stream = StreamDecoder("pcm16")  # the appends, decoded to 24 kHz
         self._commit_offset = 0
         self._vad = EnergyVad()
         self._vad_item_id: str | None = None
@@ -378,8 +378,8 @@ class Connection:
 
     # -- input audio -------------------------------------------------------------------
 
-    def decode_audio(self, value: Any, param: str) -> Int16Array:
-        """Client audio (base64 in the session's input format) as 24 kHz int16 samples."""
+    def _wire_audio(self, value: Any, param: str) -> bytes:
+        """Client audio as the bytes of the session's input format, checked."""
         if not isinstance(value, str):
             raise ClientEventError.invalid_type(param, "a base64 string", value)
         try:
@@ -388,29 +388,29 @@ class Connection:
             raise ClientEventError(
                 "invalid base64 audio", code="invalid_value", param=param
             ) from None
-        kind = self.session.input_format
-        if kind == "audio/pcm":
-            if len(raw) % 2:
-                raise ClientEventError(
-                    f"pcm16 audio must have an even number of bytes, got {len(raw)}",
-                    code="invalid_value",
-                    param=param,
-                )
-            return np.frombuffer(raw, dtype="<i2").astype(np.int16)
-        return decode_g711(raw, kind)
+        if self.session.input_audio_format == "pcm16" and len(raw) % 2:
+            raise ClientEventError(
+                f"pcm16 audio must have an even number of bytes, got {len(raw)}",
+                code="invalid_value",
+                param=param,
+            )
+        return raw
+
+    def decode_audio(self, value: Any, param: str) -> Int16Array:
+        """A client's clip (base64 in the session's input format) as 24 kHz int16 samples."""
+        return pcm_from_wire(self._wire_audio(value, param), self.session.input_audio_format)
 
     def encode_input_audio(self, samples: Int16Array) -> str:
         """24 kHz samples as base64 in the session's input format."""
-        kind = self.session.input_format
-        if kind == "audio/pcm":
-            data = samples.astype("<i2", copy=False).tobytes()
-        else:
-            data = encode_g711(samples, kind)
-        return base64.b64encode(data).decode("ascii")
+        return encode_clip(samples, self.session.input_audio_format)
 
     async def _append(self, event: dict[str, Any]) -> None:
         self._check_event(event, {"audio"}, ("audio",))
-        samples = self.decode_audio(event["audio"], "audio")
+        raw = self._wire_audio(event["audio"], "audio")
+        audio_format = self.session.input_audio_format
+        if self._input_stream.audio_format != audio_format:
+            self._input_stream = StreamDecoder(audio_format)
+        samples = self._input_stream.decode(raw)
         self._input.append(samples)
         detection = self.session.turn_detection
         if detection is None:
@@ -506,6 +506,9 @@ class Connection:
 
     async def _commit_event(self, event: dict[str, Any]) -> None:
         self._check_event(event, set())
+        held = self._input_stream.flush()  # what the resampler held back belongs to the commit
+        self._input.append(held)
+        self._vad.skip(held.size)
         end = self._input.end
         size = end - max(self._commit_offset, self._input.start)
         if size < _MIN_COMMIT_SAMPLES:
@@ -604,6 +607,7 @@ class Connection:
 
     async def _clear(self, event: dict[str, Any]) -> None:
         self._check_event(event, set())
+        self._input_stream.flush()
         self._commit_offset = self._input.end
         self._input.clear()
         self._vad.reset()

@@ -44,17 +44,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
-
+from realtime_widget.audio.formats import StreamEncoder
 from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import (
+    AUDIO_FORMAT_RATES,
+    AUDIO_FORMATS,
+    AudioFormat,
     Dialect,
     audio_format_name,
     dialect_event_type,
     dialect_part_type,
 )
 from realtime_widget.server import fields as f
-from realtime_widget.server.g711 import encode_g711
 from realtime_widget.server.model import CallOutput, MessageOutput, Output
 from realtime_widget.server.perceive import perceive
 from realtime_widget.server.session import SessionState
@@ -118,7 +119,7 @@ class ResponseParams:
     tool_choice: str | dict[str, Any]
     voice: str
     speed: float
-    output_format: str
+    output_format: AudioFormat
     max_output_tokens: int | str
     temperature: float
     conversation: Literal["auto", "none"] = "auto"
@@ -156,7 +157,7 @@ def parse_response_params(
         tool_choice=session.tool_choice,
         voice=session.voice,
         speed=session.speed,
-        output_format=session.output_format,
+        output_format=session.output_audio_format,
         max_output_tokens=session.max_output_tokens,
         temperature=float(session.data["temperature"]),
     )
@@ -180,7 +181,7 @@ def parse_response_params(
         elif key == "voice":
             params.voice = f.validate_voice(value, path)
         elif key == "output_audio_format":
-            params.output_format = f.validate_beta_format(value, path)["type"]
+            params.output_format = audio_format_name(f.validate_beta_format(value, path))
         elif key == "temperature":
             params.temperature = float(f.validate_number(value, path, low=0.0, high=2.0))
         elif key in ("max_output_tokens", "max_response_output_tokens"):
@@ -201,20 +202,13 @@ def parse_response_params(
             if "voice" in output:
                 params.voice = f.validate_voice(output["voice"], f"{path}.output.voice")
             if "format" in output:
-                params.output_format = f.validate_ga_format(
-                    output["format"], f"{path}.output.format"
-                )["type"]
+                given = f.validate_ga_format(output["format"], f"{path}.output.format")
+                params.output_format = audio_format_name(given)
     return params
 
 
 def _tokens(text: str) -> int:
     return len(text.split())
-
-
-def _encode_audio(samples: np.ndarray[Any, Any], output_format: str) -> bytes:
-    if output_format in ("audio/pcmu", "audio/pcma"):
-        return encode_g711(samples, output_format)
-    return samples.astype("<i2", copy=False).tobytes()
 
 
 def _input_usage(items: Sequence[StoredItem]) -> dict[str, int]:
@@ -300,13 +294,15 @@ class ResponseRun:
             common.update(
                 output_modalities=p.output_modalities,
                 max_output_tokens=p.max_output_tokens,
-                audio={"output": {"format": self._format_object(), "voice": p.voice}},
+                audio={
+                    "output": {"format": dict(AUDIO_FORMATS[p.output_format]), "voice": p.voice}
+                },
             )
         else:
             common.update(
                 modalities=["audio", "text"] if p.output_modalities == ["audio"] else ["text"],
                 voice=p.voice,
-                output_audio_format=audio_format_name({"type": p.output_format}),
+                output_audio_format=p.output_format,
                 temperature=p.temperature,
                 max_output_tokens=p.max_output_tokens,
             )
@@ -335,10 +331,6 @@ class ResponseRun:
         await self._finish(incomplete)
 
     # -- helpers ------------------------------------------------------------------
-
-    def _format_object(self) -> dict[str, Any]:
-        kind = self.params.output_format
-        return {"type": kind, "rate": 24000} if kind == "audio/pcm" else {"type": kind}
 
     def _limit_tokens(self) -> tuple[list[Output], bool]:
         """The outputs that fit ``max_output_tokens``, and whether any had to be cut."""
@@ -475,7 +467,12 @@ class ResponseRun:
         # espeak-ng runs as a subprocess: off the loop, so other connections keep flowing
         speech = await asyncio.to_thread(speak, text, p.voice, p.speed, self.espeak)
         stored.words = speech.words
+        audio_format = p.output_format
         samples = speech.samples
+        # G.711 goes out in whole 8 kHz samples, and one stream carries the filter across chunks
+        step = SAMPLE_RATE // AUDIO_FORMAT_RATES[audio_format]
+        samples = samples[: samples.size - samples.size % step]
+        encoder = StreamEncoder(audio_format)
         total = samples.size
         chunk = self.chunk_samples
         words = list(speech.words)
@@ -486,7 +483,9 @@ class ResponseRun:
                 break
             end = min(start + chunk, total)
             if end > start:
-                payload = _encode_audio(samples[start:end], self.params.output_format)
+                payload = encoder.encode(samples[start:end])
+                if end == total:
+                    payload += encoder.flush()
                 await self._send(
                     "response.output_audio.delta",
                     **ids,

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from realtime_widget.core.ids import generate_id
-from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect, audio_format_name
+from realtime_widget.core.protocol import DEFAULT_MODEL, AudioFormat, Dialect, audio_format_name
 from realtime_widget.core.session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
 from realtime_widget.server import fields as f
 from realtime_widget.server.knowledge import validate_knowledge
@@ -182,13 +182,12 @@ class SessionState:
         return list(self.data["output_modalities"])
 
     @property
-    def input_format(self) -> str:
-        """``audio/pcm``, ``audio/pcmu`` or ``audio/pcma``."""
-        return str(self.data["audio"]["input"]["format"]["type"])
+    def input_audio_format(self) -> AudioFormat:
+        return audio_format_name(self.data["audio"]["input"]["format"])
 
     @property
-    def output_format(self) -> str:
-        return str(self.data["audio"]["output"]["format"]["type"])
+    def output_audio_format(self) -> AudioFormat:
+        return audio_format_name(self.data["audio"]["output"]["format"])
 
     @property
     def voice(self) -> str:
@@ -402,8 +401,8 @@ class SessionState:
             "instructions": data["instructions"],
             "voice": audio_out["voice"],
             "speed": audio_out["speed"],
-            "input_audio_format": audio_format_name(audio_in["format"]),
-            "output_audio_format": audio_format_name(audio_out["format"]),
+            "input_audio_format": self.input_audio_format,
+            "output_audio_format": self.output_audio_format,
             "input_audio_transcription": audio_in["transcription"],
             "input_audio_noise_reduction": audio_in["noise_reduction"],
             "turn_detection": audio_in["turn_detection"],
