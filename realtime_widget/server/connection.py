@@ -58,6 +58,7 @@ from websockets.exceptions import ConnectionClosed
 
 from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
 from realtime_widget.audio.formats import StreamDecoder, encode_clip, pcm_from_wire
+from realtime_widget.core.frames import FrameError, parse_frame
 from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import Dialect
 from realtime_widget.server.listener import Listener
@@ -95,6 +96,18 @@ class ConnectionOptions:
     stall: Callable[[], bool] = lambda: False  # read when each response starts
     trace: bool = False  # keep Connection.trace: stamped events in and out
     voice: VoiceSupport = field(default_factory=VoiceSupport.tones_only)  # what the server found
+
+
+def _frame_error(error: FrameError) -> ClientEventError:
+    """The ``error`` to send for a client frame that holds no event."""
+    if error.problem == "binary":
+        return ClientEventError("binary frames are not supported", code="invalid_frame")
+    messages = {
+        "invalid_json": f"invalid json: {error.reason.lower()}",
+        "too_deep": "json nested too deeply",
+        "not_object": "an event must be a json object",
+    }
+    return ClientEventError(messages[error.problem], code="invalid_json")
 
 
 def _half_frame() -> bytes:
@@ -283,30 +296,10 @@ class Connection:
     async def handle_message(self, message: str | bytes) -> None:
         """Apply one client frame; problems become ``error`` events."""
         stamp = time.time() if self._trace is not None else 0.0
-        if isinstance(message, bytes):
-            await self._error(
-                ClientEventError("binary frames are not supported", code="invalid_frame"), None
-            )
-            return
         try:
-            event = json.loads(message)
-        except json.JSONDecodeError as exc:
-            await self._error(
-                ClientEventError(f"invalid json: {exc.msg.lower()}", code="invalid_json"), None
-            )
-            return
-        except RecursionError:
-            await self._error(ClientEventError("json nested too deeply", code="invalid_json"), None)
-            return
-        except ValueError as exc:  # a number with more digits than int() converts
-            problem = str(exc).split(";")[0].lower()
-            await self._error(
-                ClientEventError(f"invalid json: {problem}", code="invalid_json"), None
-            )
-            return
-        if not isinstance(event, dict):
-            error = ClientEventError("an event must be a json object", code="invalid_json")
-            await self._error(error, None)
+            event = parse_frame(message)
+        except FrameError as exc:
+            await self._error(_frame_error(exc), None)
             return
         # the frame's length stands for the event's size: measured once, never re-serialised
         self._record(event, len(message))
