@@ -23,14 +23,10 @@ from realtime_widget.audio.buffers import Int16Array
 from realtime_widget.audio.g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
 from realtime_widget.audio.pcm import AudioInput, to_int16
 from realtime_widget.audio.resample import Resampler, resample
+from realtime_widget.core.errors import AudioFormatError
 from realtime_widget.core.eventfields import decode_base64, decode_pcm16
-from realtime_widget.core.protocol import (
-    AUDIO_FORMAT_RATES,
-    SAMPLE_RATE,
-    AudioFormat,
-    AudioFormatError,
-)
-from realtime_widget.core.protocol import audio_format_name as _format_name
+from realtime_widget.core.protocol import AUDIO_FORMAT_RATES, SAMPLE_RATE, AudioFormat
+from realtime_widget.core.sessionmap import BETA_TO_GA, audio_format_name, ga_get
 
 __all__ = [
     "AudioDecoder",
@@ -122,16 +118,15 @@ def session_audio_format(session: Mapping[str, Any] | None, side: Side) -> Audio
     if not isinstance(session, Mapping):
         return None
     key = f"{side}_audio_format"
-    audio = session.get("audio")
     group = session.get("speech" if side == "output" else "hearing")
-    if isinstance(audio, Mapping) and isinstance(audio.get(side), Mapping):
-        value = audio[side].get("format")
+    if isinstance(ga_get(session, BETA_TO_GA[key][:-1]), Mapping):
+        value = ga_get(session, BETA_TO_GA[key])
     elif isinstance(group, Mapping):
         value = group.get(key)
     else:
         value = session.get(key)
     try:
-        return _format_name(value)
+        return audio_format_name(value)
     except AudioFormatError:
         return None
 

@@ -5,6 +5,7 @@ is split by who is at fault:
 
 - :class:`UsageError`: the caller misused the API (a bad argument, a call in the wrong
   state). Also a :class:`ValueError`, so ordinary ``except ValueError`` code keeps working.
+  :class:`AudioFormatError` is one: a value that is no audio format.
 - :class:`ProtocolError`: the peer sent something this side cannot apply. Its subclasses
   :class:`InvalidEventError` (a malformed event: a missing or wrongly typed field, bad
   base64, an odd byte count) and :class:`UnknownItemError` (an event naming an item the
@@ -23,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AudioFormatError",
     "AuthenticationError",
     "ConnectError",
     "ConnectTimeoutError",
@@ -46,6 +48,21 @@ class RealtimeError(Exception):
 
 class UsageError(RealtimeError, ValueError):
     """The caller misused the API: a bad argument or a call in the wrong state."""
+
+
+class AudioFormatError(UsageError):
+    """A value that is no audio format.
+
+    ``field`` is where the problem is inside the value (``""`` for the value itself,
+    ``".type"``, ``".rate"`` or ``".<key>"`` for an unknown key), ``value`` the offending
+    part and ``expected`` what would do.
+    """
+
+    def __init__(self, message: str, *, field: str, value: Any, expected: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+        self.expected = expected
 
 
 class ProtocolError(RealtimeError):

@@ -52,13 +52,15 @@ from typing import Any, Literal
 
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.knowledge import merge_knowledge_instructions, validate_knowledge
-from realtime_widget.core.protocol import (
-    AUDIO_FORMATS,
-    DEFAULT_MODEL,
-    AudioFormat,
-    AudioFormatError,
+from realtime_widget.core.protocol import DEFAULT_MODEL
+from realtime_widget.core.sessionmap import (
+    BETA_ONLY,
+    BETA_TO_GA,
+    audio_format_name,
+    audio_format_to_ga,
+    ga_modalities,
+    ga_set,
 )
-from realtime_widget.core.protocol import audio_format_name as protocol_format_name
 from realtime_widget.tools.schema import validate_definition
 
 __all__ = [
@@ -67,8 +69,6 @@ __all__ = [
     "FLAT_FIELDS",
     "SessionConfig",
     "SessionShape",
-    "audio_format_name",
-    "audio_format_to_ga",
     "session_payload",
     "session_tools",
 ]
@@ -172,35 +172,6 @@ def _default_config() -> dict[str, dict[str, Any]]:
         "vision": {},
         "knowledge": {"scripts": []},
     }
-
-
-def audio_format_name(value: Any, where: str = "") -> AudioFormat:
-    """The beta name (``pcm16``, ``g711_ulaw``, ``g711_alaw``) of a format name or GA object.
-
-    Raises UsageError naming the bad part (see
-    :func:`realtime_widget.core.protocol.audio_format_name`),
-    after ``where`` (the config key) when given.
-    """
-    try:
-        return protocol_format_name(value)
-    except AudioFormatError as exc:
-        prefix = f"{where}: " if where else ""
-        if not exc.field:
-            problem = f"unknown audio format {value!r}: expected {exc.expected}"
-        elif exc.field not in (".type", ".rate"):
-            problem = f"invalid audio format {value!r}: unknown key {exc.field[1:]!r}"
-        else:
-            part = exc.field[1:]
-            problem = (
-                f"invalid audio format {value!r}: expected {part} {exc.expected}, "
-                f"got {part} {exc.value!r}"
-            )
-        raise UsageError(prefix + problem) from None
-
-
-def audio_format_to_ga(value: Any) -> dict[str, Any]:
-    """The GA ``format`` object for a beta format name or a GA format object."""
-    return dict(AUDIO_FORMATS[audio_format_name(value)])
 
 
 def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
@@ -428,71 +399,45 @@ def session_payload(
         nested["model"]["tools"] = all_tools
         return nested
     modalities = list(config.get("model", "modalities") or ["audio"])
-    tool_choice = config.get("model", "tool_choice")
-    max_tokens = config.get("model", "max_response_output_tokens")
-    temperature = config.get("model", "temperature")
-    voice = config.audio("voice")
-    transcription = config.audio("input_audio_transcription", _UNSET)
-    noise = config.audio("input_audio_noise_reduction", _UNSET)
-    speed = config.audio("speed")
-    in_format = config.audio("input_audio_format", "pcm16")
-    out_format = config.audio("output_audio_format", "pcm16")
-    turn = config.audio("turn_detection", _UNSET)
-
+    # set to None these mean "off" and are sent as null; unset, they are left out
+    switches = {
+        key: config.audio(key, _UNSET)
+        for key in ("input_audio_transcription", "input_audio_noise_reduction", "turn_detection")
+    }
+    numbers = {
+        "temperature": config.get("model", "temperature"),
+        "max_response_output_tokens": config.get("model", "max_response_output_tokens"),
+        "speed": config.audio("speed"),
+    }
+    flat: dict[str, Any] = {
+        "instructions": _instructions(config),
+        "voice": config.audio("voice"),
+        "input_audio_format": config.audio("input_audio_format", "pcm16"),
+        "output_audio_format": config.audio("output_audio_format", "pcm16"),
+        "tools": all_tools,
+        "tool_choice": config.get("model", "tool_choice"),
+        **{k: v for k, v in switches.items() if v is not _UNSET},
+        **{k: v for k, v in numbers.items() if v is not None},
+    }
     if shape == "beta":
-        beta: dict[str, Any] = {
-            "modalities": ["text", "audio"] if "audio" in modalities else ["text"],
-            "instructions": _instructions(config),
-            "voice": voice,
-            "input_audio_format": in_format,
-            "output_audio_format": out_format,
-            "tools": all_tools,
-            "tool_choice": tool_choice,
-        }
-        # set to None these mean "off" and are sent as null; unset, they are left out
-        switches = {
-            "input_audio_transcription": transcription,
-            "input_audio_noise_reduction": noise,
-            "turn_detection": turn,
-        }
-        beta.update({k: v for k, v in switches.items() if v is not _UNSET})
-        numbers = {
-            "temperature": temperature,
-            "max_response_output_tokens": max_tokens,
-            "speed": speed,
-        }
-        beta.update({k: v for k, v in numbers.items() if v is not None})
-        return beta
+        return {"modalities": ["text", "audio"] if "audio" in modalities else ["text"], **flat}
 
-    audio_in: dict[str, Any] = {"format": audio_format_to_ga(in_format)}
-    if transcription is not _UNSET:
-        audio_in["transcription"] = transcription
-    if noise is not _UNSET:
-        audio_in["noise_reduction"] = noise
-    if turn is not _UNSET:
-        audio_in["turn_detection"] = turn
-    audio_out: dict[str, Any] = {"format": audio_format_to_ga(out_format)}
-    if voice is not None:
-        audio_out["voice"] = voice
-    if speed is not None:
-        audio_out["speed"] = speed
     ga: dict[str, Any] = {
         "type": "realtime",
         "model": config.get("model", "name") or DEFAULT_MODEL,
-        "instructions": _instructions(config),
         # GA takes one output modality: "audio" streams audio with its transcript
-        "output_modalities": ["audio"] if "audio" in modalities else ["text"],
-        "audio": {"input": audio_in, "output": audio_out},
-        "tools": all_tools,
+        "output_modalities": ga_modalities(modalities),
     }
-    if tool_choice is not None:
-        ga["tool_choice"] = tool_choice
-    if max_tokens is not None:
-        ga["max_output_tokens"] = max_tokens
-    if temperature is not None and not config._temperature_warned:
+    for name, value in flat.items():
+        if name in BETA_ONLY or (value is None and name not in switches):
+            continue
+        if name.endswith("_audio_format"):
+            value = audio_format_to_ga(value)
+        ga_set(ga, BETA_TO_GA[name], value)
+    if "temperature" in flat and not config._temperature_warned:
         config._temperature_warned = True
         logger.warning(
             "temperature %r is not sent: GA sessions have no temperature (beta ones do)",
-            temperature,
+            flat["temperature"],
         )
     return ga

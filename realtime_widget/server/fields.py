@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from realtime_widget.core.protocol import AUDIO_FORMATS, AudioFormatError, audio_format_name
+from realtime_widget.core.errors import AudioFormatError
+from realtime_widget.core.sessionmap import audio_format_to_ga
 from realtime_widget.server.wire import ClientEventError
 
 __all__ = [
@@ -139,9 +140,9 @@ def validate_beta_modalities(value: Any, path: str) -> list[str]:
 
 
 def _format(value: Any, path: str) -> dict[str, Any]:
-    """The GA format object of a format name or object (see :data:`AUDIO_FORMATS`)."""
+    """The GA format object of a format name or object."""
     try:
-        return dict(AUDIO_FORMATS[audio_format_name(value)])
+        return audio_format_to_ga(value)
     except AudioFormatError as exc:
         raise ClientEventError.invalid_value(
             f"{path}{exc.field}", exc.value, exc.expected

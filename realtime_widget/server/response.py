@@ -51,10 +51,10 @@ from realtime_widget.core.protocol import (
     AUDIO_FORMATS,
     AudioFormat,
     Dialect,
-    audio_format_name,
     dialect_event_type,
     dialect_part_type,
 )
+from realtime_widget.core.sessionmap import audio_format_name
 from realtime_widget.server import fields as f
 from realtime_widget.server.model import CallOutput, MessageOutput, Output
 from realtime_widget.server.perceive import perceive
