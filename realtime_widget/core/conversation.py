@@ -74,13 +74,14 @@ import numpy as np
 
 from realtime_widget.audio.buffers import AudioBuffer, InputAudioBuffer, Int16Array
 from realtime_widget.audio.formats import decode_clip
-from realtime_widget.core.early import PendingSpeech, PendingTranscripts, Speech, Transcript
+from realtime_widget.core.early import EarlySpeech, EarlyTranscripts, SpeechRecord, TranscriptRecord
 from realtime_widget.core.errors import InvalidEventError, UnknownItemError, UsageError
 from realtime_widget.core.eventfields import (
     AUDIO_PARTS,
     MAX_ITEM_TEXT,
     MISSING,
     TEXT_PARTS,
+    ConversationItem,
     append_str,
     bad,
     content_index,
@@ -113,9 +114,6 @@ __all__ = [
     "Formatted",
     "RealtimeConversation",
 ]
-
-ConversationItem = dict[str, Any]
-"""A conversation item: the server's fields plus ``formatted`` (see :class:`Formatted`)."""
 
 
 class Formatted(TypedDict, total=False):
@@ -184,8 +182,8 @@ class RealtimeConversation:
         self.audio_decoder = audio_decoder
         self._items: dict[str, ConversationItem] = {}
         self._responses: dict[str, dict[str, Any]] = {}
-        self._speech = PendingSpeech(max_samples=MAX_PENDING_AUDIO_SECONDS * sample_rate)
-        self._transcripts = PendingTranscripts()
+        self._speech = EarlySpeech(max_samples=MAX_PENDING_AUDIO_SECONDS * sample_rate)
+        self._transcripts = EarlyTranscripts()
         self._queued_audio: Int16Array | None = None
 
     # -- queries ----------------------------------------------------------------------------
@@ -278,7 +276,7 @@ class RealtimeConversation:
             etype, checked, "item", lambda e, f, data: decode_clip(data, audio_format, e, f)
         )
         if audio is not None and audio.size:
-            self._give_audio(checked["id"], Speech(audio=audio))
+            self._give_audio(checked["id"], SpeechRecord(audio=audio))
 
     def process_event(self, event: dict[str, Any], *args: Any) -> Result:
         """Apply one server event; returns ``(item, delta)`` (see the module rules).
@@ -323,7 +321,7 @@ class RealtimeConversation:
         part: dict[str, Any] = content[index]
         return part
 
-    def _give_audio(self, item_id: str, speech: Speech) -> ConversationItem | None:
+    def _give_audio(self, item_id: str, speech: SpeechRecord) -> ConversationItem | None:
         """Give ``speech``'s audio to item ``item_id`` when it is held and has none, or keep
         it until the item arrives; returns the held item, if any."""
         item = self._items.get(item_id)
@@ -382,7 +380,7 @@ class RealtimeConversation:
         else:
             self._items[item_id] = item
 
-    def _apply_transcript(self, item: ConversationItem, pending: Transcript) -> None:
+    def _apply_transcript(self, item: ConversationItem, pending: TranscriptRecord) -> None:
         formatted = item["formatted"]
         text = pending.text
         if text is not None:
@@ -536,13 +534,13 @@ class RealtimeConversation:
     def _on_speech_started(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
         start_ms = need_ms(etype, event, "audio_start_ms")
-        self._speech.put(item_id, Speech(start_ms=start_ms))
+        self._speech.put(item_id, SpeechRecord(start_ms=start_ms))
         return None, None
 
     def _on_speech_stopped(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
         end_ms = need_ms(etype, event, "audio_end_ms")
-        speech = self._speech.get(item_id) or Speech()
+        speech = self._speech.get(item_id) or SpeechRecord()
         start_ms = speech.start_ms
         if start_ms is not None and end_ms < start_ms:
             raise InvalidEventError(
@@ -579,7 +577,7 @@ class RealtimeConversation:
     def _on_committed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         item_id = need_str(etype, event, "item_id")
         if self._queued_audio is not None and item_id not in self._items:
-            speech = self._speech.get(item_id) or Speech()
+            speech = self._speech.get(item_id) or SpeechRecord()
             if speech.audio is None:
                 self._speech.put(item_id, replace(speech, audio=self._queued_audio))
                 self._queued_audio = None

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_ITEM_TEXT",
     "MISSING",
     "TEXT_PARTS",
+    "ConversationItem",
     "append_str",
     "bad",
     "content_index",
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 ConversationItem = dict[str, Any]
+"""A conversation item: the server's fields plus ``formatted`` (see
+:class:`~realtime_widget.core.conversation.Formatted`)."""
 
 MISSING: Final[Any] = object()
 MAX_INDEX: Final = 2**31 - 1  # content indexes: far more parts than any item has

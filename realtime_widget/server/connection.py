@@ -60,15 +60,15 @@ from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
 from realtime_widget.audio.formats import StreamDecoder, encode_clip, pcm_from_wire
 from realtime_widget.core.frames import FrameError, parse_frame
 from realtime_widget.core.ids import generate_id
-from realtime_widget.core.protocol import Dialect
+from realtime_widget.core.protocol import SAMPLE_RATE, Dialect
 from realtime_widget.server.listener import Listener
 from realtime_widget.server.model import ModelContext, decide
 from realtime_widget.server.perceive import describe_audio
 from realtime_widget.server.records import Records
 from realtime_widget.server.response import ResponseParams, ResponseRun, parse_response_params
-from realtime_widget.server.session import SessionState
+from realtime_widget.server.sessionstate import SessionState
 from realtime_widget.server.store import Conversation, StoredItem, parse_client_item, render_item
-from realtime_widget.server.synth import SAMPLE_RATE, decode
+from realtime_widget.server.synth import decode
 from realtime_widget.server.vad import EnergyVad, VadEvent
 from realtime_widget.server.vocabulary import Vocabulary, build_vocabulary, session_texts
 from realtime_widget.server.voice import VoiceSupport
@@ -121,7 +121,7 @@ class Connection:
     """The protocol state of one client (see the module rules).
 
     Attributes useful to tests: ``received`` (client events, oldest first), ``session``
-    (:class:`~realtime_widget.server.session.SessionState`), ``conversation``
+    (:class:`~realtime_widget.server.sessionstate.SessionState`), ``conversation``
     (:class:`~realtime_widget.server.store.Conversation`), ``response`` (the latest
     :class:`~realtime_widget.server.response.ResponseRun`, maybe finished), ``dialect`` and
     ``websocket``.

@@ -49,6 +49,7 @@ from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import (
     AUDIO_FORMAT_RATES,
     AUDIO_FORMATS,
+    SAMPLE_RATE,
     AudioFormat,
     Dialect,
     dialect_event_type,
@@ -58,16 +59,15 @@ from realtime_widget.core.sessionmap import audio_format_name
 from realtime_widget.server import fields as f
 from realtime_widget.server.model import CallOutput, MessageOutput, Output
 from realtime_widget.server.perceive import perceive
-from realtime_widget.server.session import SessionState
+from realtime_widget.server.sessionstate import SessionState
 from realtime_widget.server.speech import speak
 from realtime_widget.server.store import (
-    AudioDecoder,
+    ClipDecoder,
     Conversation,
     StoredItem,
     parse_client_item,
     render_item,
 )
-from realtime_widget.server.synth import SAMPLE_RATE
 from realtime_widget.server.wire import ClientEventError
 
 __all__ = ["Emit", "ResponseParams", "ResponseRun", "parse_response_params"]
@@ -128,7 +128,7 @@ class ResponseParams:
 
 
 def _parse_input(
-    value: Any, conversation: Conversation, dialect: Dialect, decode_audio: AudioDecoder
+    value: Any, conversation: Conversation, dialect: Dialect, decode_audio: ClipDecoder
 ) -> list[StoredItem]:
     if not isinstance(value, list):
         raise ClientEventError.invalid_type("response.input", "a list", value)
@@ -147,7 +147,7 @@ def parse_response_params(
     raw: Any,
     session: SessionState,
     conversation: Conversation,
-    decode_audio: AudioDecoder,
+    decode_audio: ClipDecoder,
 ) -> ResponseParams:
     """The parameters of ``response.create`` (its ``response`` field, maybe ``None``)."""
     params = ResponseParams(

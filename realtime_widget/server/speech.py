@@ -30,7 +30,8 @@ import wave
 import numpy as np
 
 from realtime_widget.audio.buffers import Int16Array
-from realtime_widget.server.synth import SAMPLE_RATE, Speech, WordTiming, normalize_word, synthesize
+from realtime_widget.core.protocol import SAMPLE_RATE
+from realtime_widget.server.synth import SpokenText, WordTiming, normalize_word, synthesize
 
 __all__ = [
     "ESPEAK_VOICES",
@@ -119,7 +120,7 @@ def _word_starts(samples: Int16Array, words: list[str], offset: int) -> list[Wor
     return timings
 
 
-def speak_with_espeak(program: str, text: str, voice: str, speed: float = 1.0) -> Speech:
+def speak_with_espeak(program: str, text: str, voice: str, speed: float = 1.0) -> SpokenText:
     """``text`` spoken by espeak-ng (``program``) in the local voice for ``voice``.
 
     Raises ``ValueError`` for a speed outside 0.25-1.5, ``subprocess.CalledProcessError``
@@ -140,10 +141,10 @@ def speak_with_espeak(program: str, text: str, voice: str, speed: float = 1.0) -
         offset += audio.size
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
     samples.setflags(write=False)
-    return Speech(text=text, samples=samples, words=tuple(timings))
+    return SpokenText(text=text, samples=samples, words=tuple(timings))
 
 
-def speak(text: str, voice: str, speed: float, program: str | None) -> Speech:
+def speak(text: str, voice: str, speed: float, program: str | None) -> SpokenText:
     """``text`` in ``voice``: tones for :data:`TONE_VOICE` or without ``program``, else words.
 
     When espeak-ng fails, the answer is spoken in tones (and the failure logged): a response

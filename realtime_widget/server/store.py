@@ -24,14 +24,15 @@ from typing import Any
 
 from realtime_widget.audio.buffers import Int16Array
 from realtime_widget.core.ids import generate_id
-from realtime_widget.core.protocol import Dialect, dialect_part_type
+from realtime_widget.core.protocol import SAMPLE_RATE, Dialect, dialect_part_type
 from realtime_widget.server import fields as f
-from realtime_widget.server.synth import SAMPLE_RATE, WordTiming
+from realtime_widget.server.synth import WordTiming
 from realtime_widget.server.wire import ClientEventError
 
 __all__ = ["Conversation", "StoredItem", "parse_client_item", "render_item"]
 
-AudioDecoder = Callable[[Any, str], Int16Array]
+ClipDecoder = Callable[[Any, str], Int16Array]
+"""``decode(value, param)``: a client's base64 clip as 24 kHz samples, or ClientEventError."""
 
 _COMMON_KEYS = {"id", "type", "object", "status"}
 _KEYS = {
@@ -81,7 +82,7 @@ def render_item(item: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
 
 
 def _parse_part(
-    value: Any, path: str, role: str, dialect: Dialect, decode_audio: AudioDecoder
+    value: Any, path: str, role: str, dialect: Dialect, decode_audio: ClipDecoder
 ) -> tuple[dict[str, Any], Int16Array | None]:
     part = f.require_object(value, path)
     given = part.get("type")
@@ -125,7 +126,7 @@ def _parse_part(
 
 
 def parse_client_item(
-    value: Any, path: str, dialect: Dialect, decode_audio: AudioDecoder
+    value: Any, path: str, dialect: Dialect, decode_audio: ClipDecoder
 ) -> StoredItem:
     """Validate a client item and build the stored item (a fresh id unless one is given)."""
     raw = f.require_object(value, path)
