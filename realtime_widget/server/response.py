@@ -44,6 +44,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import realtime_widget.server.fields as f
 from realtime_widget.audio.formats import StreamEncoder
 from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import (
@@ -56,7 +57,6 @@ from realtime_widget.core.protocol import (
     dialect_part_type,
 )
 from realtime_widget.core.sessionmap import audio_format_name
-from realtime_widget.server import fields as f
 from realtime_widget.server.model import CallOutput, MessageOutput, Output
 from realtime_widget.server.perceive import perceive
 from realtime_widget.server.sessionstate import SessionState

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import realtime_widget.server.fields as f
 from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import DEFAULT_MODEL, AudioFormat, Dialect
 from realtime_widget.core.session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
@@ -41,7 +42,6 @@ from realtime_widget.core.sessionmap import (
     audio_format_name,
     ga_get,
 )
-from realtime_widget.server import fields as f
 from realtime_widget.server.knowledge import validate_knowledge
 from realtime_widget.server.wire import ClientEventError
 

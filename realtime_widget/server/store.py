@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import realtime_widget.server.fields as f
 from realtime_widget.audio.buffers import Int16Array
 from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import SAMPLE_RATE, Dialect, dialect_part_type
-from realtime_widget.server import fields as f
 from realtime_widget.server.synth import WordTiming
 from realtime_widget.server.wire import ClientEventError
 
