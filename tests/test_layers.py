@@ -92,7 +92,6 @@ def test_the_widget_parts_import_no_io_libraries() -> None:
     assert _io_loaded(parts) == "[]"
 
 
-@pytest.mark.xfail(strict=True, reason="LAYOUT-TODO")
 def test_imports_point_inward() -> None:
     """The pure folders import nothing above them; the server shares the core, not the client."""
     above = {

@@ -50,6 +50,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from realtime_widget.core.checks import is_int, need_number, need_tool_name
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.knowledge import merge_knowledge_instructions, validate_knowledge
 from realtime_widget.core.protocol import DEFAULT_MODEL
@@ -61,7 +62,6 @@ from realtime_widget.core.sessionmap import (
     ga_modalities,
     ga_set,
 )
-from realtime_widget.tools.schema import validate_definition
 
 __all__ = [
     "AUDIO_KEY_OWNERS",
@@ -197,10 +197,9 @@ def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
     if name is None:
         raise UsageError(f"{where} needs a 'name': {{'type': 'function', 'name': ...}}")
     try:
-        validate_definition({"name": name})  # the rules of a tool's name
+        return {"type": "function", "name": need_tool_name(name)}
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    return {"type": "function", "name": str(name)}
 
 
 # what a session cannot do without: None is refused for these
@@ -238,15 +237,12 @@ def _checked(group: str, key: str, value: Any) -> Any:
     elif key == "tool_choice":
         return _tool_choice(where, value)
     elif key == "temperature":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UsageError(f"{where} must be a number, got {value!r}")
+        need_number(where, value, "a number")
     elif key == "max_response_output_tokens":
-        is_int = isinstance(value, int) and not isinstance(value, bool)
-        if not (value == "inf" or (is_int and value > 0)):
+        if not (value == "inf" or (is_int(value) and value > 0)):
             raise UsageError(f"{where} must be a positive integer or 'inf', got {value!r}")
     elif key == "speed":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise UsageError(f"{where} must be a positive number, got {value!r}")
+        need_number(where, value, "a positive number", above=0)
     elif key == "scripts":
         validate_knowledge({"scripts": value})
     elif key in {"input_audio_transcription", "input_audio_noise_reduction"} and not isinstance(

@@ -54,6 +54,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from realtime_widget.core.checks import need_int, need_number
 from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect
 from realtime_widget.core.redaction import RedactingLogger, Redactor
 from realtime_widget.server.connection import Connection, ConnectionOptions
@@ -129,9 +130,8 @@ def _pace_factor(pace: Pace) -> float | None:
         return None
     if pace == "realtime":
         return 1.0
-    if isinstance(pace, bool) or not isinstance(pace, int | float) or pace <= 0:
-        raise ValueError(f"pace must be 'realtime', 'fast' or a positive number, got {pace!r}")
-    return float(pace)
+    expected = "'realtime', 'fast' or a positive number"
+    return float(need_number("pace", pace, expected, above=0, error=ValueError))
 
 
 def _offered_protocols(headers: Headers) -> list[str]:
@@ -202,9 +202,9 @@ class LocalRealtimeServer:
         voice: VoiceSupport | None = None,
     ) -> None:
         self.host = "127.0.0.1" if host == "localhost" else host
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"port must be between 0 and 65535, got {port!r}")
-        self._requested_port = port
+        self._requested_port = need_int(
+            "port", port, "between 0 and 65535", low=0, high=65535, error=ValueError
+        )
         self.pace = _pace_factor(pace)
         _check_credential("token", token)
         _check_credential("api_key", api_key)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+from realtime_widget.core.checks import need_int
+
 __all__ = ["Records", "check_budget"]
 
 T = TypeVar("T")
@@ -23,9 +25,7 @@ T = TypeVar("T")
 
 def check_budget(name: str, value: object) -> int:
     """``value`` when it is a positive int, else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return need_int(name, value, "a positive integer", above=0, error=ValueError)
 
 
 class Records(Generic[T]):

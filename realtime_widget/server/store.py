@@ -24,6 +24,7 @@ from typing import Any
 
 import realtime_widget.server.fields as f
 from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.core.checks import is_int
 from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import SAMPLE_RATE, Dialect, dialect_part_type
 from realtime_widget.server.synth import WordTiming
@@ -258,7 +259,7 @@ class Conversation:
             raise ClientEventError(
                 "only assistant messages can be truncated", code="invalid_value", param="item_id"
             )
-        if isinstance(content_index, bool) or not isinstance(content_index, int):
+        if not is_int(content_index):
             raise ClientEventError.invalid_type("content_index", "an integer", content_index)
         if not 0 <= content_index < len(content) or content[content_index]["type"] != (
             "output_audio"
@@ -268,7 +269,7 @@ class Conversation:
                 code="invalid_value",
                 param="content_index",
             )
-        if isinstance(audio_end_ms, bool) or not isinstance(audio_end_ms, int) or audio_end_ms < 0:
+        if not is_int(audio_end_ms) or audio_end_ms < 0:
             raise ClientEventError.invalid_value(
                 "audio_end_ms", audio_end_ms, "a non-negative integer"
             )

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.core.checks import need_number
 from realtime_widget.core.protocol import SAMPLE_RATE
 
 __all__ = [
@@ -94,8 +95,7 @@ def synthesize(text: str, *, voice: str = "marin", speed: float = 1.0) -> Spoken
 
     Raises ``ValueError`` for a speed outside 0.25-4.
     """
-    if not 0.25 <= speed <= 4.0:
-        raise ValueError(f"speed must be within 0.25 and 4, got {speed!r}")
+    need_number("speed", speed, "within 0.25 and 4", low=0.25, high=4.0, error=ValueError)
     char_samples = round(CHAR_MS * SAMPLE_RATE / 1000 / speed)
     gap_samples = round(GAP_MS * SAMPLE_RATE / 1000 / speed)
     ramp = min(round(_RAMP_MS * SAMPLE_RATE / 1000), char_samples // 2)
