@@ -40,7 +40,7 @@ import asyncio
 import base64
 import contextlib
 import copy
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,11 +68,10 @@ from realtime_widget.server.store import (
     parse_client_item,
     render_item,
 )
-from realtime_widget.server.wire import ClientEventError
+from realtime_widget.server.wire import ClientEventError, Emit
 
-__all__ = ["Emit", "ResponseParams", "ResponseRun", "parse_response_params"]
+__all__ = ["ResponseParams", "ResponseRun", "parse_response_params"]
 
-Emit = Callable[[dict[str, Any]], Awaitable[None]]
 CancelReason = Literal["client_cancelled", "turn_detected"]
 
 _GA_KEYS = frozenset(
