@@ -1,46 +1,10 @@
-"""Session configuration: the grouped config, flat updates, and the wire payloads.
+"""Session configuration: the grouped config a client holds and the ``session`` it sends.
 
-Rules:
-
-- The source of truth is :class:`SessionConfig`, the grouped configuration of the seed
-  (``model``, ``speech``, ``hearing``, ``vision``, ``knowledge``). Unknown groups, keys and
-  fields raise :class:`UsageError` naming them, and a rejected update changes nothing.
-- ``update_config(updates)`` merges groups into it deeply: a dict given for a dict value
-  (``turn_detection``, ``input_audio_transcription``, ...) updates the keys it names and keeps
-  the others, except that a ``turn_detection`` of another ``type`` replaces the old one whole
-  (the fields of one detection type mean nothing to the other). Lists (``tools``,
-  ``modalities``, ``scripts``) and other values replace. ``None`` sets a value to null:
-  ``turn_detection: None`` means manual turns, ``input_audio_transcription: None`` no
-  transcription. ``update_session(**fields)`` takes the reference client's flat names
-  (``instructions``, ``voice``, ``turn_detection``, ``tools``, ...) and replaces each field's
-  whole value, as the reference client does.
-- ``speech`` owns what the model says (``voice``, ``speed``, ``output_audio_format``) and
-  ``hearing`` what it hears (``input_audio_format``, ``input_audio_transcription``,
-  ``input_audio_noise_reduction``, ``turn_detection``): :data:`AUDIO_KEY_OWNERS`. Either group
-  accepts every audio key, as the seed allows, but the value is held once, in its owner group,
-  so the latest update of a key wins whichever group named it; when one update names a key in
-  both groups, the owner's value wins.
-- ``tool_choice`` is ``"auto"``, ``"none"``, ``"required"`` or ``{"type": "function", "name":
-  ...}`` (the Chat Completions spelling ``{"type": "function", "function": {"name": ...}}`` is
-  read too); a function choice goes out as ``{"type": "function", "name": ...}`` in every
-  shape. Audio formats are a beta name (``pcm16``, ``g711_ulaw``, ``g711_alaw``) or a GA format
-  object (``{"type": "audio/pcmu"}``), read through
-  :data:`~realtime_widget.core.protocol.AUDIO_FORMATS`
-  as the local server reads them, and held by name.
-- :func:`session_payload` renders the config for a dialect: ``"ga"`` (the current API:
-  ``type: "realtime"``, ``output_modalities``, ``audio.input`` / ``audio.output``, format
-  objects), ``"beta"`` (the flat shape, format names) or ``"nested"`` (the grouped config as
-  held, for servers that speak the seed library's own shape). Knowledge scripts travel inside
-  the instructions for ``"ga"`` and ``"beta"`` (see :mod:`realtime_widget.core.knowledge`), since
-  the real service accepts no other place for them.
-- What is sent: the config starts from the reference client's defaults (``instructions: ""``,
-  ``voice: "marin"``, ``tool_choice: "auto"``, ``server_vad`` turn detection, ``pcm16`` both
-  ways, audio output) and every value it holds is sent, those defaults included. Fields
-  without a default (``speed``, ``temperature``, ``max_response_output_tokens``,
-  ``input_audio_transcription``, ``input_audio_noise_reduction``) are left out until set, so
-  the server keeps its own defaults for them; set to ``None``, the last two are sent as null.
-- ``temperature`` exists in the beta and nested shapes only: the GA session has no such field,
-  so the GA payload leaves it out and logs a warning (once per config) when it is set.
+:class:`SessionConfig` holds the seed's groups (``model``, ``speech``, ``hearing``,
+``vision``, ``knowledge``) and checks every update: :class:`UsageError` names the bad
+group, key or value, and a refused update changes nothing. :func:`session_payload` renders
+it as a GA, beta or nested ``session`` object, placing fields by
+:mod:`~realtime_widget.core.sessionmap`. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -253,7 +217,17 @@ def _checked(group: str, key: str, value: Any) -> Any:
 
 
 class SessionConfig:
-    """The grouped session configuration of a client (see the module docstring)."""
+    """The grouped session configuration of a client.
+
+    ``speech`` owns what the model says (``voice``, ``speed``, ``output_audio_format``),
+    ``hearing`` what it hears (the other audio keys: :data:`AUDIO_KEY_OWNERS`); either group
+    accepts every audio key, held once, in its owner group. ``tool_choice`` is ``"auto"``,
+    ``"none"``, ``"required"`` or ``{"type": "function", "name": ...}`` (the Chat Completions
+    ``{"type": "function", "function": {"name": ...}}`` is read too). Audio formats are a
+    beta name or a GA format object, held by name. ``None`` sets a value to null:
+    ``turn_detection: None`` means manual turns, ``input_audio_transcription: None`` no
+    transcription.
+    """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self._config = _default_config()
@@ -386,8 +360,16 @@ def session_payload(
 ) -> dict[str, Any]:
     """The ``session`` object of a ``session.update`` in ``shape``.
 
-    ``tools`` are definitions of registered tools, merged with the config's own tools (a
-    registered tool wins over a config tool of the same name).
+    ``"ga"`` is the current API (``type: "realtime"``, ``output_modalities``,
+    ``audio.input`` / ``audio.output``, format objects), ``"beta"`` the flat shape with
+    format names, ``"nested"`` the grouped config as held. Every value the config holds is
+    sent, the reference client's defaults included; ``speed``, ``temperature``,
+    ``max_response_output_tokens``, ``input_audio_transcription`` and
+    ``input_audio_noise_reduction`` are left out until set (set to ``None``, the last two go
+    as null). GA has no ``temperature``: it is left out, with a warning once per config.
+    Knowledge scripts travel inside the instructions for GA and beta (see
+    :mod:`realtime_widget.core.knowledge`). ``tools`` are definitions of registered tools,
+    merged with the config's own (a registered tool wins over a config tool of its name).
     """
     all_tools = session_tools(config, tools)
     if shape == "nested":

@@ -15,7 +15,8 @@ Rules:
   moment the client could see it.
 - Speech comes from :func:`~realtime_widget.server.speech.speak`: espeak-ng words when the
   server has it (``espeak``), tones for the ``tones`` voice or without it.
-- Audio goes out in chunks of ``chunk_ms`` (100 ms by default); a transcript delta goes out
+- Audio goes out in chunks of ``chunk_ms`` (100 ms by default), in the response's format
+  (G.711: whole 8 kHz samples, coded as one stream per item); a transcript delta goes out
   with the chunk in which its word starts. With a pace factor ``p``, the chunk starting at
   ``t`` seconds into the response's audio is sent ``t / p`` seconds after the run began
   (``p = 1`` is real time); without one, chunks go out as fast as the socket takes them.

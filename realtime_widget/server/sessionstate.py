@@ -1,27 +1,9 @@
-"""The session of one connection: its configuration, updates and the two wire shapes.
+"""One connection's session: its configuration, ``session.update`` and the two wire shapes.
 
-Rules:
-
-- The session is held in the GA shape (``output_modalities``, ``audio.input`` /
-  ``audio.output``); :meth:`SessionState.to_wire` renders it for the connection's dialect
-  (beta: the flat ``modalities`` / ``voice`` / ``input_audio_format`` shape).
-- ``session.update`` is all or nothing: every field is validated first, the first problem
-  raises :class:`~realtime_widget.server.wire.ClientEventError` (``unknown_parameter``,
-  ``invalid_type``, ``invalid_value`` or ``missing_required_parameter`` with a dotted
-  ``param``), and only a fully valid update is applied.
-- A GA update must carry ``type: "realtime"``; its fields are the GA ones, so a beta-shaped
-  field (``session.modalities``) is an unknown parameter. A beta connection takes the flat
-  fields only.
-- Either dialect also accepts the seed library's nested shape: ``session.model`` is an object
-  (``name``, ``modalities``, ``instructions``, ``tools``, ``tool_choice``, ``temperature``,
-  ``max_response_output_tokens``), next to ``speech`` / ``hearing`` (flat audio fields),
-  ``vision`` (accepted, unused) and ``knowledge`` (validated scripts for the model). Both
-  audio groups take every audio key; a key named in both takes the value of the group that
-  owns it (``speech``: voice, speed, output format; ``hearing``: the rest), as the client's
-  config does.
-- Read-only fields a client may echo back (``id``, ``object``, ``expires_at``) are ignored.
-- The voice cannot change once the assistant has spoken (as on the service).
-- ``turn_detection`` fields not given keep their value while the type stays the same.
+The session is held in the GA shape (the beta fields placed as
+:mod:`~realtime_widget.core.sessionmap` says) and rendered for the connection's dialect by
+:meth:`SessionState.to_wire`. An update is all or nothing (see
+:meth:`SessionState.apply_update`). No I/O.
 """
 
 from __future__ import annotations
@@ -115,7 +97,8 @@ _VOICE_PARAM = {"ga": "session.audio.output.voice", "beta": "session.voice"}
 
 
 class SessionState:
-    """One connection's session configuration (see the module rules)."""
+    """One connection's session configuration. The voice cannot change once the assistant
+    has spoken (``voice_locked``), as on the service."""
 
     def __init__(self, dialect: Dialect, *, model: str = DEFAULT_MODEL) -> None:
         self.dialect: Dialect = dialect
@@ -204,7 +187,16 @@ class SessionState:
     def apply_update(self, session: Any) -> None:
         """Validate ``session`` (the ``session`` field of ``session.update``) and apply it.
 
-        Raises :class:`ClientEventError` and leaves the session untouched when invalid.
+        A GA update carries ``type: "realtime"`` and GA fields (a beta-shaped field is an
+        unknown parameter); a beta connection takes the flat fields. Either also takes the
+        seed's nested shape: ``model`` an object of the model group's keys, ``speech`` /
+        ``hearing`` the audio keys (a key named in both takes its owner group's value),
+        ``vision`` (kept, unused) and ``knowledge`` (scripts for the model). Read-only fields
+        a client echoes back (``id``, ``object``, ``expires_at``) are ignored;
+        ``turn_detection`` fields not given keep their value while the type stays.
+
+        Raises :class:`ClientEventError` with a dotted ``param`` for the first problem and
+        then leaves the session untouched.
         """
         if not isinstance(session, dict):
             raise ClientEventError.invalid_type("session", "an object", session)

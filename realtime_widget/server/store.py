@@ -1,18 +1,10 @@
 """The server's copy of one connection's conversation, and the rules for client items.
 
-Rules:
-
-- Items are kept in conversation order. An item is inserted after ``previous_item_id``:
-  ``None`` appends, ``"root"`` puts it first, an unknown id is refused.
-- Item ids are unique; a client may choose one (at most 32 characters).
-- Items are stored in the GA shape (part types ``output_text`` / ``output_audio``);
-  :func:`render_item` gives the dialect's shape and never includes audio bytes.
-- User audio is kept as 24 kHz int16 samples beside the item, per content index. For an
-  assistant audio item the store knows how much audio was SENT and where each word of the
-  transcript starts, which is what ``conversation.item.truncate`` checks and cuts against.
-- :func:`parse_client_item` validates a ``conversation.item.create`` item the way the
-  service does (types, roles, part types per role, required fields), raising
-  :class:`~realtime_widget.server.wire.ClientEventError` with a dotted ``param``.
+Items are stored in the GA shape, in conversation order, with their audio and the
+bookkeeping truncation needs beside them (:class:`StoredItem`); :func:`render_item` gives a
+dialect's shape, never with audio bytes. :func:`parse_client_item` checks a client's item
+the way the service does. Refusals are :class:`~realtime_widget.server.wire.ClientEventError`
+with a dotted ``param``. No I/O.
 """
 
 from __future__ import annotations
@@ -26,7 +18,12 @@ import realtime_widget.server.fields as f
 from realtime_widget.audio.buffers import Int16Array
 from realtime_widget.core.checks import is_int
 from realtime_widget.core.ids import generate_id
-from realtime_widget.core.protocol import SAMPLE_RATE, Dialect, dialect_part_type
+from realtime_widget.core.protocol import (
+    SAMPLE_RATE,
+    Dialect,
+    canonical_part_type,
+    dialect_part_type,
+)
 from realtime_widget.server.synth import WordTiming
 from realtime_widget.server.wire import ClientEventError
 
@@ -53,7 +50,6 @@ _ROLE_PARTS = {
     "system": ("input_text",),
     "assistant": ("output_text", "output_audio"),
 }
-_BETA_PARTS = {"text": "output_text", "audio": "output_audio"}
 
 
 @dataclass
@@ -89,7 +85,8 @@ def _parse_part(
     given = part.get("type")
     if given is None:
         raise ClientEventError.missing(f"{path}.type")
-    kind = _BETA_PARTS.get(given, given) if dialect == "beta" and role == "assistant" else given
+    beta_output = dialect == "beta" and role == "assistant" and isinstance(given, str)
+    kind = canonical_part_type(given) if beta_output else given
     if kind not in _ROLE_PARTS[role]:
         allowed = [dialect_part_type(p, dialect) for p in _ROLE_PARTS[role]]
         raise ClientEventError.invalid_value(
@@ -129,7 +126,8 @@ def _parse_part(
 def parse_client_item(
     value: Any, path: str, dialect: Dialect, decode_audio: ClipDecoder
 ) -> StoredItem:
-    """Validate a client item and build the stored item (a fresh id unless one is given)."""
+    """Validate a client item as the service does (types, roles, part types per role,
+    required fields) and build the stored item (a fresh id unless one is given)."""
     raw = f.require_object(value, path)
     kind = raw.get("type")
     if kind is None:
@@ -194,7 +192,8 @@ def _not_found(item_id: Any, param: str) -> ClientEventError:
 
 
 class Conversation:
-    """The ordered items of one connection (see the module rules)."""
+    """The ordered items of one connection, by unique id (a client may choose one, at most
+    32 characters)."""
 
     def __init__(self) -> None:
         self.id = generate_id("conv_")
@@ -226,7 +225,9 @@ class Conversation:
             self.get(previous_item_id, "previous_item_id")
 
     def insert(self, stored: StoredItem, previous_item_id: Any = None) -> str | None:
-        """Insert ``stored``; returns the id of the item now before it (``None`` if first)."""
+        """Insert ``stored`` after ``previous_item_id`` (``None``: last, ``"root"``: first;
+        an unknown id is refused); returns the id of the item now before it (``None`` if
+        first)."""
         self.check_insert(stored, previous_item_id)
         if previous_item_id is None:
             position = len(self._items)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from realtime_widget.audio.pcm import pcm16_to_wav_bytes, rms_dbfs
-from realtime_widget.audio.resample import Resampler, resample
+from realtime_widget.audio.resample import Resampler, interpolate, resample
 from realtime_widget.core.errors import UsageError
 
 int16_arrays = hnp.arrays(np.int16, st.integers(0, 400))
@@ -206,3 +206,14 @@ def test_integral_float_rates_are_accepted() -> None:
     assert resample(np.zeros(480), 48000.0, 24000.0).size == 240  # type: ignore[call-overload]
     with pytest.raises(UsageError, match="to_rate must be"):
         Resampler(48000, 0)
+
+
+def test_interpolate_raises_a_rate_linearly() -> None:
+    ramp = np.arange(0, 2205 * 10, 10, dtype=np.int16)  # 0.1 s at 22.05 kHz
+    raised = interpolate(ramp, 22050, 24000)
+    assert raised.dtype == np.int16 and raised.size == 2400
+    assert raised[0] == 0 and np.all(np.diff(raised) >= 0)
+    np.testing.assert_allclose(raised[:-2], np.arange(2398) * 10 * 22050 / 24000, atol=0.5)
+    assert interpolate(ramp, 24000, 24000).tolist() == ramp.tolist()
+    with pytest.raises(UsageError, match="interpolate only raises a rate: 24000 Hz to 8000 Hz"):
+        interpolate(ramp, 24000, 8000)
