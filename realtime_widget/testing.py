@@ -52,6 +52,7 @@ from typing import Any
 from realtime_widget.client.client import RealtimeClient
 from realtime_widget.client.content import user_message
 from realtime_widget.client.replay import answer_text
+from realtime_widget.core.checks import need_number
 from realtime_widget.core.errors import ConnectionClosedError, RealtimeError, UsageError
 from realtime_widget.core.events import EventCallback
 from realtime_widget.core.protocol import RealtimeLogEvent
@@ -290,8 +291,7 @@ async def tool_session(
     ``timeout`` that is not positive, and ``url`` or ``api_key`` among the options;
     ``TypeError`` for an option the client does not take.
     """
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise UsageError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    need_number("timeout", timeout, "a positive number of seconds", above=0)
     for option in ("url", "api_key"):
         if option in client_options:
             raise UsageError(f"tool_session runs its own local server: drop {option}=")

@@ -92,7 +92,6 @@ def test_the_widget_parts_import_no_io_libraries() -> None:
     assert _io_loaded(parts) == "[]"
 
 
-@pytest.mark.xfail(strict=True, reason="LAYOUT-TODO")
 def test_imports_point_inward() -> None:
     """The pure folders import nothing above them; the server shares the core, not the client."""
     above = {
@@ -112,7 +111,6 @@ def test_imports_point_inward() -> None:
     assert wrong == []
 
 
-@pytest.mark.xfail(strict=True, reason="LAYOUT-TODO")
 def test_no_import_cycle() -> None:
     graph = _graph()
     state: dict[str, int] = {}
@@ -133,7 +131,6 @@ def test_no_import_cycle() -> None:
     assert cycles == []
 
 
-@pytest.mark.xfail(strict=True, reason="LAYOUT-TODO")
 def test_no_module_is_over_600_lines() -> None:
     long = {
         _module(p): n

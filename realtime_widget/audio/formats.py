@@ -1,24 +1,14 @@
 """Audio in a session's wire format: the toolkit's 24 kHz PCM16 to and from PCM16 or G.711.
 
-Rules:
-
-- Inside the toolkit audio is always 24 kHz int16 (the input buffer, the items' formatted
-  audio, the widget's playback, truncation in milliseconds). On the wire it is the session's
-  format (:data:`~realtime_widget.core.protocol.AUDIO_FORMATS`): ``pcm16`` travels as it is;
-  ``g711_ulaw`` and ``g711_alaw`` are 8 kHz, one byte a sample, so audio is resampled (the
-  anti-aliased filter of :mod:`realtime_widget.audio.utils`) and coded on the way out, decoded and
-  resampled on the way in.
-- Streams keep one resampler each, so chunk boundaries leave no trace:
-  :class:`InputAudioEncoder` for the user's audio, chunk by chunk; :class:`OutputAudioDecoder`
-  for the model's audio, one stream per item. A resampler holds back the last few
-  milliseconds of its input until more arrives (the filter looks ahead); the encoder's
-  :meth:`~InputAudioEncoder.flush` and the decoder's :meth:`~OutputAudioDecoder.finish` hand
-  them out at the end of a stream.
-- :func:`encode_clip` converts a whole clip at once (an ``input_audio`` content part,
-  replayed audio) and :func:`decode_clip` reads one back; the decoder's
-  :meth:`~OutputAudioDecoder.decode_clip` reads one in the session's current input format
-  (the audio of a retrieved item).
-- Each call costs time linear in its chunk; nothing grows with the session. Pure: no I/O.
+Inside the toolkit (and the local server) audio is 24 kHz int16; on the wire it is the
+session's format (:data:`~realtime_widget.core.protocol.AUDIO_FORMATS`): ``pcm16`` as it is,
+G.711 at 8 kHz, resampled by :mod:`realtime_widget.audio.resample` and coded. Whole clips go
+through :func:`pcm_to_wire` / :func:`pcm_from_wire` (base64: :func:`encode_clip` /
+:func:`decode_clip`). Streams (:class:`StreamEncoder`, :class:`StreamDecoder`, and the
+client's :class:`InputAudioEncoder` and :class:`OutputAudioDecoder` built on them) keep one
+resampler each, so chunk boundaries leave no trace; a resampler holds back a few
+milliseconds until more arrives, handed out by ``flush`` at the end of a stream. Each call
+costs time linear in its chunk. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -30,31 +20,24 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from realtime_widget.audio.buffers import Int16Array
-from realtime_widget.audio.utils import (
-    AudioInput,
-    Resampler,
-    alaw_decode,
-    alaw_encode,
-    array_to_base64,
-    mulaw_decode,
-    mulaw_encode,
-    resample,
-    to_int16,
-)
+from realtime_widget.audio.g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
+from realtime_widget.audio.pcm import AudioInput, to_int16
+from realtime_widget.audio.resample import Resampler, resample
+from realtime_widget.core.errors import AudioFormatError
 from realtime_widget.core.eventfields import decode_base64, decode_pcm16
-from realtime_widget.core.protocol import (
-    AUDIO_FORMAT_RATES,
-    SAMPLE_RATE,
-    AudioFormat,
-    AudioFormatError,
-)
-from realtime_widget.core.protocol import audio_format_name as _format_name
+from realtime_widget.core.protocol import AUDIO_FORMAT_RATES, SAMPLE_RATE, AudioFormat
+from realtime_widget.core.sessionmap import BETA_TO_GA, audio_format_name, ga_get
 
 __all__ = [
     "AudioDecoder",
     "InputAudioEncoder",
     "OutputAudioDecoder",
+    "StreamDecoder",
+    "StreamEncoder",
+    "decode_clip",
     "encode_clip",
+    "pcm_from_wire",
+    "pcm_to_wire",
     "session_audio_format",
 ]
 
@@ -89,28 +72,33 @@ class AudioDecoder(Protocol):
         ...
 
 
-# -- codecs ---------------------------------------------------------------------------------
-
-
-def _g711_encode(samples: Int16Array, audio_format: AudioFormat) -> bytes:
-    return mulaw_encode(samples) if audio_format == "g711_ulaw" else alaw_encode(samples)
-
-
-def _g711_decode(codes: bytes, audio_format: AudioFormat) -> Int16Array:
-    return mulaw_decode(codes) if audio_format == "g711_ulaw" else alaw_decode(codes)
+# -- clips ----------------------------------------------------------------------------------
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def encode_clip(samples: AudioInput, audio_format: AudioFormat) -> str:
-    """24 kHz audio (anything :func:`~realtime_widget.audio.utils.to_int16` reads) as base64 in
-    ``audio_format``; raises what ``to_int16`` raises."""
+def pcm_to_wire(samples: AudioInput, audio_format: AudioFormat) -> bytes:
+    """A whole clip of 24 kHz audio (anything :func:`~realtime_widget.audio.pcm.to_int16`
+    reads) as bytes in ``audio_format``; raises what ``to_int16`` raises."""
     pcm = to_int16(samples)
     if audio_format == "pcm16":
-        return array_to_base64(pcm)
-    return _b64(_g711_encode(resample(pcm, SAMPLE_RATE, _G711_RATE), audio_format))
+        return pcm.astype("<i2", copy=False).tobytes()
+    return _g711_encode(resample(pcm, SAMPLE_RATE, _G711_RATE), audio_format)
+
+
+def pcm_from_wire(data: bytes, audio_format: AudioFormat) -> Int16Array:
+    """A whole clip of bytes in ``audio_format`` as 24 kHz samples (PCM16: an even number of
+    bytes, else :class:`~realtime_widget.core.errors.UsageError`)."""
+    if audio_format == "pcm16":
+        return to_int16(data)
+    return resample(_g711_decode(data, audio_format), _G711_RATE, SAMPLE_RATE)
+
+
+def encode_clip(samples: AudioInput, audio_format: AudioFormat) -> str:
+    """:func:`pcm_to_wire` in base64, as an ``input_audio`` part or an audio delta holds it."""
+    return _b64(pcm_to_wire(samples, audio_format))
 
 
 def decode_clip(
@@ -121,8 +109,7 @@ def decode_clip(
     ``field`` for data that is not such audio."""
     if audio_format == "pcm16":
         return decode_pcm16(event_type, field, data)
-    codes = decode_base64(event_type, field, data)
-    return resample(_g711_decode(codes, audio_format), _G711_RATE, SAMPLE_RATE)
+    return pcm_from_wire(decode_base64(event_type, field, data), audio_format)
 
 
 def session_audio_format(session: Mapping[str, Any] | None, side: Side) -> AudioFormat | None:
@@ -131,21 +118,75 @@ def session_audio_format(session: Mapping[str, Any] | None, side: Side) -> Audio
     if not isinstance(session, Mapping):
         return None
     key = f"{side}_audio_format"
-    audio = session.get("audio")
     group = session.get("speech" if side == "output" else "hearing")
-    if isinstance(audio, Mapping) and isinstance(audio.get(side), Mapping):
-        value = audio[side].get("format")
+    if isinstance(ga_get(session, BETA_TO_GA[key][:-1]), Mapping):
+        value = ga_get(session, BETA_TO_GA[key])
     elif isinstance(group, Mapping):
         value = group.get(key)
     else:
         value = session.get(key)
     try:
-        return _format_name(value)
+        return audio_format_name(value)
     except AudioFormatError:
         return None
 
 
 # -- streams --------------------------------------------------------------------------------
+
+
+def _g711_encode(samples: Int16Array, audio_format: AudioFormat) -> bytes:
+    return mulaw_encode(samples) if audio_format == "g711_ulaw" else alaw_encode(samples)
+
+
+def _g711_decode(codes: bytes, audio_format: AudioFormat) -> Int16Array:
+    return mulaw_decode(codes) if audio_format == "g711_ulaw" else alaw_decode(codes)
+
+
+class StreamEncoder:
+    """One stream of 24 kHz int16 chunks as bytes in ``audio_format``, chunk by chunk."""
+
+    def __init__(self, audio_format: AudioFormat) -> None:
+        self.audio_format: AudioFormat = audio_format
+        g711 = audio_format != "pcm16"
+        self._resampler = Resampler(SAMPLE_RATE, _G711_RATE) if g711 else None
+
+    def encode(self, samples: Int16Array) -> bytes:
+        """``samples`` in the stream's format (G.711: what the filter lets out so far)."""
+        if self._resampler is None:
+            return to_int16(samples).astype("<i2", copy=False).tobytes()
+        low = self._resampler.process(samples)
+        return _g711_encode(low, self.audio_format) if low.size else b""
+
+    def flush(self) -> bytes:
+        """What the stream still holds (``b""`` for none); the next chunk starts a new one."""
+        if self._resampler is None:
+            return b""
+        low = self._resampler.flush()
+        return _g711_encode(low, self.audio_format) if low.size else b""
+
+
+class StreamDecoder:
+    """One stream of bytes in ``audio_format`` as 24 kHz int16 samples, chunk by chunk."""
+
+    def __init__(self, audio_format: AudioFormat) -> None:
+        self.audio_format: AudioFormat = audio_format
+        g711 = audio_format != "pcm16"
+        self._resampler = Resampler(_G711_RATE, SAMPLE_RATE) if g711 else None
+
+    def decode(self, data: bytes) -> Int16Array:
+        """``data`` as samples (G.711: what the filter lets out so far). PCM16 needs an even
+        number of bytes, else :class:`~realtime_widget.core.errors.UsageError`."""
+        if self._resampler is None:
+            return to_int16(data)
+        samples: Int16Array = self._resampler.process(_g711_decode(data, self.audio_format))
+        return samples
+
+    def flush(self) -> Int16Array:
+        """What the stream still holds; the next chunk starts a new one."""
+        if self._resampler is None:
+            return _EMPTY
+        samples: Int16Array = self._resampler.flush()
+        return samples
 
 
 class InputAudioEncoder:
@@ -156,27 +197,18 @@ class InputAudioEncoder:
     """
 
     def __init__(self) -> None:
-        self._format: AudioFormat = "pcm16"
-        self._resampler: Resampler | None = None
+        self._stream = StreamEncoder("pcm16")
 
     def encode(self, samples: Int16Array, audio_format: AudioFormat) -> str:
         """``samples`` in ``audio_format`` (``""`` when the filter holds them all back)."""
-        if audio_format == "pcm16":
-            self._format, self._resampler = audio_format, None
-            return array_to_base64(samples)
-        if audio_format != self._format or self._resampler is None:
-            self._format = audio_format
-            self._resampler = Resampler(SAMPLE_RATE, _G711_RATE)
-        low = self._resampler.process(samples)
-        return _b64(_g711_encode(low, audio_format)) if low.size else ""
+        if audio_format != self._stream.audio_format:
+            self._stream = StreamEncoder(audio_format)
+        return _b64(self._stream.encode(samples))
 
     def flush(self) -> str:
         """What the stream still holds (``""`` for none), before a commit; the next chunk
         starts a new stream."""
-        if self._resampler is None:
-            return ""
-        low = self._resampler.flush()
-        return _b64(_g711_encode(low, self._format)) if low.size else ""
+        return _b64(self._stream.flush())
 
 
 class OutputAudioDecoder:
@@ -194,33 +226,26 @@ class OutputAudioDecoder:
     ) -> None:
         self._output_format = output_format
         self._input_format = input_format
-        self._streams: dict[str, tuple[AudioFormat, Resampler | None]] = {}
+        self._streams: dict[str, StreamDecoder] = {}
 
     def decode(self, event_type: str, item_id: str, data: str) -> Int16Array:
         stream = self._streams.get(item_id)
-        audio_format = stream[0] if stream is not None else self._output_format()
+        audio_format = stream.audio_format if stream is not None else self._output_format()
         if audio_format == "pcm16":
             samples = decode_pcm16(event_type, "delta", data)
         else:
             codes = decode_base64(event_type, "delta", data)
         # the data is good: only now may the stream start or advance
         if stream is None:
-            resampler = None if audio_format == "pcm16" else Resampler(_G711_RATE, SAMPLE_RATE)
-            stream = (audio_format, resampler)
+            stream = StreamDecoder(audio_format)
             if len(self._streams) >= _MAX_STREAMS:
                 del self._streams[next(iter(self._streams))]
             self._streams[item_id] = stream
-        resampler = stream[1]
-        if resampler is not None:
-            samples = resampler.process(_g711_decode(codes, audio_format))
-        return samples
+        return samples if audio_format == "pcm16" else stream.decode(codes)
 
     def finish(self, item_id: str) -> Int16Array:
         stream = self._streams.pop(item_id, None)
-        if stream is None or stream[1] is None:
-            return _EMPTY
-        samples: Int16Array = stream[1].flush()
-        return samples
+        return stream.flush() if stream is not None else _EMPTY
 
     def discard(self, item_id: str) -> None:
         self._streams.pop(item_id, None)

@@ -72,6 +72,7 @@ from realtime_widget.core.errors import (
     UsageError,
 )
 from realtime_widget.core.events import RealtimeEventHandler
+from realtime_widget.core.frames import FrameError, parse_frame
 from realtime_widget.core.protocol import (
     BETA_HEADER,
     DEFAULT_MODEL,
@@ -525,28 +526,15 @@ class RealtimeAPI(RealtimeEventHandler):
                 self._on_lost(ws, closed, cause)
 
     def _receive(self, frame: str | bytes) -> None:
-        if isinstance(frame, bytes):
-            self._bad_frame(
-                ProtocolError(f"received a binary frame of {len(frame)} bytes; expected json text")
-            )
-            return
         try:
-            event = json.loads(frame)
-        except json.JSONDecodeError as exc:
-            self._bad_frame(ProtocolError(f"received invalid json ({exc.msg} at {exc.pos})"))
+            event = parse_frame(frame)
+        except FrameError as exc:
+            if exc.problem == "not_object":
+                self._bad_frame(InvalidEventError(None, "<event>", "must be a json object"))
+            else:
+                self._bad_frame(ProtocolError(f"received {exc}"))
             return
-        except RecursionError:
-            self._bad_frame(ProtocolError("received invalid json: nested too deeply"))
-            return
-        except ValueError as exc:  # a number with more digits than int() converts
-            problem = str(exc).split(";")[0]
-            self._bad_frame(
-                ProtocolError(f"received invalid json ({problem[:1].lower()}{problem[1:]})")
-            )
-            return
-        if not isinstance(event, dict):
-            self._bad_frame(InvalidEventError(None, "<event>", "must be a json object"))
-            return
+        assert isinstance(frame, str)  # parse_frame reads text frames only
         try:
             event = self.redactor.value(event, text=frame)  # a server may echo what it was sent
         except RecursionError:

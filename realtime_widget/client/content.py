@@ -2,7 +2,7 @@
 
 ``{"type": "input_text", "text": ...}`` stays as it is. ``{"type": "input_audio", "audio":
 samples}`` takes 24 kHz arrays, bytes, memoryviews (see
-:func:`realtime_widget.audio.utils.to_int16`),
+:func:`realtime_widget.audio.pcm.to_int16`),
 sent in the session's audio format (G.711 resampled to 8 kHz and coded), or a base64 string,
 sent as it is (so already in that format). ``{"type": "input_image", "image": ...}`` takes a
 path, bytes, a PIL image, a matplotlib figure, an array or a data URL (see

@@ -42,7 +42,8 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from realtime_widget.audio.utils import base64_to_bytes
+from realtime_widget.audio.pcm import base64_to_bytes
+from realtime_widget.core.checks import need_int
 from realtime_widget.core.errors import UsageError
 
 __all__ = ["ImageFormat", "detect_image_type", "encode_png", "image_to_data_url"]
@@ -274,10 +275,8 @@ def image_to_data_url(image: object, *, max_size: int | None = 2048, format: str
     fmt = _FORMAT_ALIASES.get(format.lower()) if isinstance(format, str) else None
     if fmt is None:
         raise UsageError(f"image format must be 'png' or 'jpeg', got {format!r}")
-    if max_size is not None and (
-        isinstance(max_size, bool) or not isinstance(max_size, int) or max_size <= 0
-    ):
-        raise UsageError(f"max_size must be a positive int or None, got {max_size!r}")
+    if max_size is not None:
+        max_size = need_int("max_size", max_size, "a positive int or None", above=0)
 
     if isinstance(image, str):
         if image.startswith("data:"):

@@ -16,8 +16,9 @@ from typing import Any
 
 from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
 from realtime_widget.audio.formats import InputAudioEncoder
-from realtime_widget.audio.utils import generate_id
 from realtime_widget.client.commits import InputCommits
+from realtime_widget.core.checks import is_number
+from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import SAMPLE_RATE, AudioFormat
 
 __all__ = ["InputAudio", "Send"]
@@ -91,7 +92,7 @@ class InputAudio:
     def speech_stopped(self, event: Mapping[str, Any]) -> None:
         """The server commits up to the ``audio_end_ms`` of ``event``."""
         end_ms = event.get("audio_end_ms")
-        if isinstance(end_ms, int | float) and not isinstance(end_ms, bool):
+        if is_number(end_ms):
             self._commits.advance(int(end_ms * SAMPLE_RATE) // 1000)
 
     def cleared(self) -> None:

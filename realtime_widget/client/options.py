@@ -7,13 +7,12 @@ built then). :func:`non_negative_int` checks a count given to a client method. N
 
 from __future__ import annotations
 
-import math
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from realtime_widget.client.transport import Transport
+from realtime_widget.core.checks import need_int, need_number
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.session import SessionConfig, SessionShape
 
@@ -178,25 +177,17 @@ def _fits(connection: Transport, shape: SessionShape, **settings: object) -> Non
 
 def seconds(name: str, value: Any, *, positive: bool = False) -> float:
     """``value`` as seconds: a finite number, non-negative (or positive); else UsageError."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise UsageError(f"{name} must be a number of seconds, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise UsageError(f"{name} must be {kind}, got {value!r}")
-    return float(value)
+    expected = "positive" if positive else "non-negative"
+    low, above = (None, 0) if positive else (0, None)
+    number = need_number(
+        name, value, expected, low=low, above=above, finite=True, kind="a number of seconds"
+    )
+    return float(number)
 
 
 def non_negative_int(name: str, value: Any) -> int:
     """``value`` as an int (any integer type but bool) that is not negative; else UsageError."""
-    if isinstance(value, bool):
-        raise UsageError(f"{name} must be a non-negative int, got {value!r}")
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise UsageError(f"{name} must be a non-negative int, got {value!r}") from None
-    if count < 0:
-        raise UsageError(f"{name} must be a non-negative int, got {value!r}")
-    return count
+    return need_int(name, value, "a non-negative int", low=0)
 
 
 def _optional_str(name: str, value: Any) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from realtime_widget.client.replay import HeardAudio, replay_items
 from realtime_widget.client.responses import ITEM_CREATED, event_item_id
+from realtime_widget.core.checks import is_number
 from realtime_widget.core.conversation import ConversationItem, RealtimeConversation
 from realtime_widget.core.protocol import SAMPLE_RATE, AudioFormat, Dialect
 from realtime_widget.core.session import SessionShape
@@ -112,8 +113,7 @@ class Resume:
         if (
             item is None
             or (item.get("type"), item.get("role")) != ("message", "assistant")
-            or isinstance(end_ms, bool)
-            or not isinstance(end_ms, int | float)
+            or not is_number(end_ms)
             or not 0 <= end_ms < 1e12
         ):
             return None

@@ -74,7 +74,7 @@ import numpy as np
 from realtime_widget.audio.buffers import InputAudioBuffer
 from realtime_widget.audio.formats import decode_clip
 from realtime_widget.core import streamed
-from realtime_widget.core.early import PendingSpeech, PendingTranscripts, Speech
+from realtime_widget.core.early import EarlySpeech, EarlyTranscripts, SpeechRecord
 from realtime_widget.core.errors import InvalidEventError, UnknownItemError, UsageError
 from realtime_widget.core.eventfields import (
     AUDIO_PARTS,
@@ -161,9 +161,9 @@ class RealtimeConversation:
         self.audio_decoder = audio_decoder
         self._items: dict[str, ConversationItem] = {}
         self._responses = ResponseLog()
-        self._speech = PendingSpeech(max_samples=MAX_PENDING_AUDIO_SECONDS * sample_rate)
+        self._speech = EarlySpeech(max_samples=MAX_PENDING_AUDIO_SECONDS * sample_rate)
         self._input = InputSpeech(sample_rate, keep_input_ms, self._speech)
-        self._transcripts = PendingTranscripts()
+        self._transcripts = EarlyTranscripts()
 
     @property
     def sample_rate(self) -> int:
@@ -264,7 +264,7 @@ class RealtimeConversation:
             etype, checked, "item", lambda e, f, data: decode_clip(data, audio_format, e, f)
         )
         if audio is not None and audio.size:
-            self._give_audio(checked["id"], Speech(audio=audio))
+            self._give_audio(checked["id"], SpeechRecord(audio=audio))
 
     def process_event(self, event: dict[str, Any], *args: Any) -> Result:
         """Apply one server event; returns ``(item, delta)`` (see the module rules).
@@ -297,7 +297,7 @@ class RealtimeConversation:
             raise UnknownItemError(etype, item_id)
         return item
 
-    def _give_audio(self, item_id: str, speech: Speech) -> ConversationItem | None:
+    def _give_audio(self, item_id: str, speech: SpeechRecord) -> ConversationItem | None:
         """Give ``speech``'s audio to item ``item_id`` when it is held and has none, or keep
         it until the item arrives; returns the held item, if any."""
         item = self._items.get(item_id)

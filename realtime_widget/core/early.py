@@ -1,24 +1,12 @@
-"""Records that wait for an item the conversation does not hold yet, bounded in count and size.
+"""What arrives before its item: the user's speech and input transcriptions, kept bounded.
 
-Some server events may come before the item they belong to: the user's speech
-(``speech_started`` / ``speech_stopped``), the audio of a manual commit, and input
-transcriptions. :class:`~realtime_widget.core.conversation.RealtimeConversation` keeps them here
-until the item appears. A broken or hostile server may name items that never come, so what
-is kept is bounded, whatever it sends:
-
-- at most :data:`MAX_PENDING` records of each kind; the oldest go first;
-- :class:`PendingSpeech` keeps at most ``max_samples`` samples of audio in all; past that
-  the oldest records holding audio go first, but never the one just stored (its audio was
-  cut from an input buffer that is bounded itself);
-- :class:`PendingTranscripts` keeps text as a list of pieces, so a delta costs the same
-  however much came before. A piece costs its length plus :data:`PIECE_COST` characters (its
-  bookkeeping). One item's pending text may cost :data:`MAX_PENDING_TEXT` at most: an event
-  that would go past it is refused with :class:`InvalidEventError`. All of them together
-  may cost :data:`MAX_PENDING_TEXT_TOTAL`: past that the oldest records go first.
-  A transcription error counts as one record.
-
-Every method that may refuse checks before it changes anything. Plain data (dataclasses that
-compare by value); no I/O.
+Some server events may come before the item they belong to (``speech_started`` /
+``speech_stopped``, the audio of a manual commit, input transcriptions).
+:class:`~realtime_widget.core.conversation.RealtimeConversation` keeps them here until the
+item appears: :class:`SpeechRecord` records in :class:`EarlySpeech`, :class:`TranscriptRecord`
+records in :class:`EarlyTranscripts`. A server may name items that never come, so each
+store is bounded (see their docstrings); a method that may refuse checks before it changes
+anything. Plain data, no I/O.
 """
 
 from __future__ import annotations
@@ -32,24 +20,24 @@ from realtime_widget.core.errors import InvalidEventError
 from realtime_widget.core.eventfields import short
 
 __all__ = [
-    "MAX_PENDING",
-    "MAX_PENDING_TEXT",
-    "MAX_PENDING_TEXT_TOTAL",
+    "MAX_EARLY_RECORDS",
+    "MAX_EARLY_TEXT",
+    "MAX_EARLY_TEXT_TOTAL",
     "PIECE_COST",
-    "PendingSpeech",
-    "PendingTranscripts",
-    "Speech",
-    "Transcript",
+    "EarlySpeech",
+    "EarlyTranscripts",
+    "SpeechRecord",
+    "TranscriptRecord",
 ]
 
-MAX_PENDING: Final = 256
-MAX_PENDING_TEXT: Final = 1 << 20
-MAX_PENDING_TEXT_TOTAL: Final = 4 << 20
+MAX_EARLY_RECORDS: Final = 256
+MAX_EARLY_TEXT: Final = 1 << 20
+MAX_EARLY_TEXT_TOTAL: Final = 4 << 20
 PIECE_COST: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
-class Speech:
+class SpeechRecord:
     """A user utterance seen by voice activity detection, or committed audio, waiting for its
     item. ``end_ms`` is ``None`` while the speech is still open."""
 
@@ -63,25 +51,27 @@ class Speech:
 
 
 @dataclass
-class PendingSpeech:
-    """Speech records by item id, oldest first, holding at most ``max_samples`` of audio."""
+class EarlySpeech:
+    """Speech records by item id, oldest first: at most :data:`MAX_EARLY_RECORDS` of them and
+    ``max_samples`` samples of audio in all. Past that the oldest records holding audio go
+    first, but never the one just stored (its audio was cut from a bounded input buffer)."""
 
     max_samples: int
-    records: dict[str, Speech] = field(default_factory=dict)
+    records: dict[str, SpeechRecord] = field(default_factory=dict)
     samples: int = 0
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def get(self, item_id: str) -> Speech | None:
+    def get(self, item_id: str) -> SpeechRecord | None:
         return self.records.get(item_id)
 
-    def put(self, item_id: str, speech: Speech) -> None:
+    def put(self, item_id: str, speech: SpeechRecord) -> None:
         """Store ``speech`` for ``item_id`` (replacing its record), then enforce the bounds."""
         self.pop(item_id)
         self.records[item_id] = speech
         self.samples += _size(speech)
-        if len(self.records) > MAX_PENDING:
+        if len(self.records) > MAX_EARLY_RECORDS:
             self.pop(next(iter(self.records)))
         while self.samples > self.max_samples:
             oldest = next(
@@ -91,7 +81,7 @@ class PendingSpeech:
                 break
             self.pop(oldest)
 
-    def pop(self, item_id: str) -> Speech | None:
+    def pop(self, item_id: str) -> SpeechRecord | None:
         speech = self.records.pop(item_id, None)
         if speech is not None:
             self.samples -= _size(speech)
@@ -113,12 +103,12 @@ class PendingSpeech:
         self.samples = 0
 
 
-def _size(speech: Speech) -> int:
+def _size(speech: SpeechRecord) -> int:
     return int(speech.audio.size) if speech.audio is not None else 0
 
 
 @dataclass(slots=True)
-class Transcript:
+class TranscriptRecord:
     """An input transcription that arrived before its item."""
 
     pieces: list[str] = field(default_factory=list)
@@ -133,10 +123,18 @@ class Transcript:
 
 
 @dataclass
-class PendingTranscripts:
-    """Transcription records by item id, oldest first, bounded as the module says."""
+class EarlyTranscripts:
+    """Transcription records by item id, oldest first.
 
-    records: dict[str, Transcript] = field(default_factory=dict)
+    Text is kept as a list of pieces, so a delta costs the same however much came before;
+    a piece costs its length plus :data:`PIECE_COST` (its bookkeeping), an error counts as
+    one record. One item's text may cost :data:`MAX_EARLY_TEXT` at most (past it an event is
+    refused with :class:`InvalidEventError`); all of them together
+    :data:`MAX_EARLY_TEXT_TOTAL`, and at most :data:`MAX_EARLY_RECORDS` records are kept
+    (past either, the oldest go first).
+    """
+
+    records: dict[str, TranscriptRecord] = field(default_factory=dict)
     cost: int = 0
 
     def __len__(self) -> int:
@@ -144,7 +142,7 @@ class PendingTranscripts:
 
     def append(self, etype: str, item_id: str, delta: str, index: int | None) -> None:
         """Add a transcription delta for ``item_id``; raises :class:`InvalidEventError`
-        (changing nothing) when that would take its text past :data:`MAX_PENDING_TEXT`."""
+        (changing nothing) when that would take its text past :data:`MAX_EARLY_TEXT`."""
         record = self.records.get(item_id)
         before = record.cost if record is not None else 0
         self._check(etype, "delta", item_id, before + len(delta) + PIECE_COST)
@@ -170,7 +168,7 @@ class PendingTranscripts:
         record.error = error
         self._grow(item_id, record, 0)
 
-    def pop(self, item_id: str) -> Transcript | None:
+    def pop(self, item_id: str) -> TranscriptRecord | None:
         record = self.records.pop(item_id, None)
         if record is not None:
             self.cost -= record.cost
@@ -182,22 +180,22 @@ class PendingTranscripts:
 
     @staticmethod
     def _check(etype: str, key: str, item_id: str, cost: int) -> None:
-        if cost > MAX_PENDING_TEXT:
+        if cost > MAX_EARLY_TEXT:
             raise InvalidEventError(
                 etype,
                 key,
-                f"would take the pending transcript of item {short(item_id)} past "
-                f"{MAX_PENDING_TEXT} characters",
+                f"would take the transcript kept for item {short(item_id)} past "
+                f"{MAX_EARLY_TEXT} characters",
             )
 
-    def _new(self, item_id: str) -> Transcript:
-        record = self.records[item_id] = Transcript()
+    def _new(self, item_id: str) -> TranscriptRecord:
+        record = self.records[item_id] = TranscriptRecord()
         return record
 
-    def _grow(self, item_id: str, record: Transcript, cost: int) -> None:
+    def _grow(self, item_id: str, record: TranscriptRecord, cost: int) -> None:
         record.cost += cost
         self.cost += cost
-        while len(self.records) > MAX_PENDING or self.cost > MAX_PENDING_TEXT_TOTAL:
+        while len(self.records) > MAX_EARLY_RECORDS or self.cost > MAX_EARLY_TEXT_TOTAL:
             oldest = next(iter(self.records))
             if oldest == item_id:
                 break

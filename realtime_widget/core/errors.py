@@ -6,6 +6,7 @@ is split by who is at fault:
 - :class:`UsageError`: the caller misused the API (a bad argument, a call in the wrong
   state). Also a :class:`ValueError`, so ordinary ``except ValueError`` code keeps working.
   :class:`MissingKeyError`: no API key for the real service, said before connecting.
+  :class:`AudioFormatError` is one: a value that is no audio format.
 - :class:`ProtocolError`: the peer sent something this side cannot apply. Its subclasses
   :class:`InvalidEventError` (a malformed event: a missing or wrongly typed field, bad
   base64, an odd byte count) and :class:`UnknownItemError` (an event naming an item the
@@ -24,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AudioFormatError",
     "AuthenticationError",
     "ConnectError",
     "ConnectTimeoutError",
@@ -58,6 +60,21 @@ class MissingKeyError(UsageError):
             "no API key: set OPENAI_API_KEY or pass api_key=, or use a local server (url=...)"
         )
         self.url = url
+
+
+class AudioFormatError(UsageError):
+    """A value that is no audio format.
+
+    ``field`` is where the problem is inside the value (``""`` for the value itself,
+    ``".type"``, ``".rate"`` or ``".<key>"`` for an unknown key), ``value`` the offending
+    part and ``expected`` what would do.
+    """
+
+    def __init__(self, message: str, *, field: str, value: Any, expected: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+        self.expected = expected
 
 
 class ProtocolError(RealtimeError):

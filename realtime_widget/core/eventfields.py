@@ -19,8 +19,9 @@ from typing import Any, Final
 import numpy as np
 
 from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.core.checks import is_number, number_problem
 from realtime_widget.core.errors import InvalidEventError
-from realtime_widget.core.protocol import canonical_part_type
+from realtime_widget.core.protocol import ConversationItem, canonical_part_type
 
 __all__ = [
     "AUDIO_PARTS",
@@ -28,6 +29,7 @@ __all__ = [
     "MAX_ITEM_TEXT",
     "MISSING",
     "TEXT_PARTS",
+    "ConversationItem",
     "append_str",
     "bad",
     "content_index",
@@ -48,7 +50,8 @@ __all__ = [
     "sync_formatted",
 ]
 
-ConversationItem = dict[str, Any]
+"""A conversation item: the server's fields plus ``formatted`` (see
+:class:`~realtime_widget.core.conversation.Formatted`)."""
 
 MISSING: Final[Any] = object()
 MAX_INDEX: Final = 2**31 - 1  # content indexes: far more parts than any item has
@@ -99,8 +102,9 @@ def need_str(etype: str, event: dict[str, Any], key: str) -> str:
 
 def need_ms(etype: str, event: dict[str, Any], key: str) -> float:
     value = event.get(key, MISSING)
-    # The comparisons also refuse NaN and infinities, and ints too large for a float.
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= MAX_MS:
+    # the bounds also refuse NaN and infinities, and ints too large for a float
+    if number_problem(value, low=0, high=MAX_MS) is None:
+        assert is_number(value)
         return value
     raise bad(etype, key, value, f"a number of milliseconds in [0, {MAX_MS:.0e}]")
 

@@ -2,7 +2,7 @@
 
 It follows the conversation's rules for ``speech_started`` / ``speech_stopped``, the input
 buffer's ``keep_input_ms``, and the audio of a manual commit (:attr:`InputSpeech.queued`);
-speech waits for its item in a :class:`~realtime_widget.core.early.PendingSpeech`. Plain data
+speech waits for its item in a :class:`~realtime_widget.core.early.EarlySpeech`. Plain data
 (a dataclass that compares by value); no I/O.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
-from realtime_widget.core.early import PendingSpeech, Speech
+from realtime_widget.core.early import EarlySpeech, SpeechRecord
 from realtime_widget.core.errors import InvalidEventError
 from realtime_widget.core.protocol import ConversationItem
 
@@ -24,7 +24,7 @@ class InputSpeech:
 
     sample_rate: int
     keep_input_ms: int | None
-    pending: PendingSpeech
+    pending: EarlySpeech
     queued: Int16Array | None = None
 
     def samples(self, ms: float) -> int:
@@ -38,17 +38,17 @@ class InputSpeech:
 
     def start(self, item_id: str, start_ms: float) -> None:
         """``speech_started``: a speech of item ``item_id`` opens at ``start_ms``."""
-        self.pending.put(item_id, Speech(start_ms=start_ms))
+        self.pending.put(item_id, SpeechRecord(start_ms=start_ms))
 
     def stop(
         self, etype: str, item_id: str, end_ms: float, buffer: InputAudioBuffer | None
-    ) -> Speech:
+    ) -> SpeechRecord:
         """``speech_stopped``: the speech of ``item_id`` closed at ``end_ms``, its audio
         sliced out of ``buffer`` when there is one and the start is known.
 
         Raises :class:`InvalidEventError` when ``end_ms`` is before the start.
         """
-        speech = self.pending.get(item_id) or Speech()
+        speech = self.pending.get(item_id) or SpeechRecord()
         start_ms = speech.start_ms
         if start_ms is not None and end_ms < start_ms:
             raise InvalidEventError(
@@ -77,7 +77,7 @@ class InputSpeech:
         queued audio, if any, waits for it (unless audio already does)."""
         if self.queued is None:
             return
-        speech = self.pending.get(item_id) or Speech()
+        speech = self.pending.get(item_id) or SpeechRecord()
         if speech.audio is None:
             self.pending.put(item_id, replace(speech, audio=self.queued))
             self.queued = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from realtime_widget.audio.buffers import AudioBuffer
-from realtime_widget.core.early import Transcript
+from realtime_widget.core.early import TranscriptRecord
 from realtime_widget.core.eventfields import (
     copy_item,
     decode_pcm16,
@@ -97,7 +97,7 @@ def set_status(item: ConversationItem, status: str) -> None:
         item["status"] = status
 
 
-def apply_transcript(item: ConversationItem, pending: Transcript) -> None:
+def apply_transcript(item: ConversationItem, pending: TranscriptRecord) -> None:
     """Put an input transcription kept for ``item`` before it arrived into it."""
     formatted = item["formatted"]
     text = pending.text

@@ -32,6 +32,7 @@ import json
 import re
 from typing import Any
 
+from realtime_widget.core.checks import is_number
 from realtime_widget.core.errors import UsageError
 
 __all__ = [
@@ -115,9 +116,7 @@ def validate_knowledge(knowledge: Any) -> dict[str, Any]:
         for key in ("id", "name", "description"):
             _check_str(script.get(key), f"{path}.{key}")
         priority = script.get("priority")
-        if priority is not None and (
-            isinstance(priority, bool) or not isinstance(priority, int | float)
-        ):
+        if priority is not None and not is_number(priority):
             raise _fail(f"{path}.priority", "must be a number")
         tags = script.get("tags")
         if tags is not None and (

@@ -12,7 +12,8 @@ local server; :func:`canonical_part_type` does the same for content part types.
 
 Audio formats are named the beta way (``pcm16``, ``g711_ulaw``, ``g711_alaw``) or given as GA
 format objects (``{"type": "audio/pcmu"}``); :data:`AUDIO_FORMATS` is the one list of them,
-and :func:`audio_format_name` reads either spelling, for the client and the local server alike.
+and :func:`~realtime_widget.core.sessionmap.audio_format_name` reads either spelling, for the
+client and the local server alike.
 
 The events a client dispatches to its handlers are typed here too, one :class:`TypedDict` per
 shape; :data:`CLIENT_EVENTS` maps each event name to its shape.
@@ -35,7 +36,6 @@ __all__ = [
     "DEFAULT_MODEL",
     "SAMPLE_RATE",
     "AudioFormat",
-    "AudioFormatError",
     "CloseEvent",
     "ContentPart",
     "ConversationItem",
@@ -60,7 +60,6 @@ __all__ = [
     "SessionUpdateEvent",
     "ToolsUpdatedEvent",
     "TransportCloseEvent",
-    "audio_format_name",
     "canonical_event_type",
     "canonical_part_type",
     "dialect_event_type",
@@ -89,52 +88,6 @@ AUDIO_FORMAT_RATES: Final[Mapping[AudioFormat, int]] = MappingProxyType(
     {"pcm16": SAMPLE_RATE, "g711_ulaw": 8000, "g711_alaw": 8000}
 )
 """The sample rate of each audio format: PCM16 at 24 kHz, G.711 at 8 kHz."""
-
-_GA_FORMAT_NAMES: dict[str, AudioFormat] = {
-    str(spec["type"]): name for name, spec in AUDIO_FORMATS.items()
-}
-
-
-class AudioFormatError(ValueError):
-    """A value that is no audio format.
-
-    ``field`` is where the problem is inside the value (``""`` for the value itself,
-    ``".type"``, ``".rate"`` or ``".<key>"`` for an unknown key), ``value`` the offending
-    part and ``expected`` what would do.
-    """
-
-    def __init__(self, field: str, value: Any, expected: str) -> None:
-        super().__init__(f"audio format{field} {value!r}: expected {expected}")
-        self.field = field
-        self.value = value
-        self.expected = expected
-
-
-def audio_format_name(value: object) -> AudioFormat:
-    """The beta name of an audio format given as a beta name or a GA format object.
-
-    A GA object holds ``type`` (``audio/pcm``, ``audio/pcmu`` or ``audio/pcma``) and
-    optionally ``rate``, which must be the format's own (24000 for PCM, 8000 for G.711).
-    Raises :class:`AudioFormatError` naming the part that is wrong.
-    """
-    if isinstance(value, str):
-        if value in AUDIO_FORMATS:
-            return value  # type: ignore[return-value]
-        raise AudioFormatError("", value, "'pcm16', 'g711_ulaw' or 'g711_alaw'")
-    if not isinstance(value, Mapping):
-        raise AudioFormatError("", value, "a format name or a format object with a 'type'")
-    for key in value:
-        if key not in ("type", "rate"):
-            raise AudioFormatError(f".{key}", value[key], "only 'type' and 'rate' keys")
-    kind = value.get("type")
-    name = _GA_FORMAT_NAMES.get(kind) if isinstance(kind, str) else None
-    if name is None:
-        raise AudioFormatError(".type", kind, "'audio/pcm', 'audio/pcmu' or 'audio/pcma'")
-    rate = value.get("rate", AUDIO_FORMAT_RATES[name])
-    if isinstance(rate, bool) or rate != AUDIO_FORMAT_RATES[name]:
-        raise AudioFormatError(".rate", rate, str(AUDIO_FORMAT_RATES[name]))
-    return name
-
 
 # beta server event type -> GA server event type (only the names that differ)
 _BETA_TO_GA_EVENTS: dict[str, str] = {

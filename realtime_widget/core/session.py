@@ -1,46 +1,10 @@
-"""Session configuration: the grouped config, flat updates, and the wire payloads.
+"""Session configuration: the grouped config a client holds and the ``session`` it sends.
 
-Rules:
-
-- The source of truth is :class:`SessionConfig`, the grouped configuration of the seed
-  (``model``, ``speech``, ``hearing``, ``vision``, ``knowledge``). Unknown groups, keys and
-  fields raise :class:`UsageError` naming them, and a rejected update changes nothing.
-- ``update_config(updates)`` merges groups into it deeply: a dict given for a dict value
-  (``turn_detection``, ``input_audio_transcription``, ...) updates the keys it names and keeps
-  the others, except that a ``turn_detection`` of another ``type`` replaces the old one whole
-  (the fields of one detection type mean nothing to the other). Lists (``tools``,
-  ``modalities``, ``scripts``) and other values replace. ``None`` sets a value to null:
-  ``turn_detection: None`` means manual turns, ``input_audio_transcription: None`` no
-  transcription. ``update_session(**fields)`` takes the reference client's flat names
-  (``instructions``, ``voice``, ``turn_detection``, ``tools``, ...) and replaces each field's
-  whole value, as the reference client does.
-- ``speech`` owns what the model says (``voice``, ``speed``, ``output_audio_format``) and
-  ``hearing`` what it hears (``input_audio_format``, ``input_audio_transcription``,
-  ``input_audio_noise_reduction``, ``turn_detection``): :data:`AUDIO_KEY_OWNERS`. Either group
-  accepts every audio key, as the seed allows, but the value is held once, in its owner group,
-  so the latest update of a key wins whichever group named it; when one update names a key in
-  both groups, the owner's value wins.
-- ``tool_choice`` is ``"auto"``, ``"none"``, ``"required"`` or ``{"type": "function", "name":
-  ...}`` (the Chat Completions spelling ``{"type": "function", "function": {"name": ...}}`` is
-  read too); a function choice goes out as ``{"type": "function", "name": ...}`` in every
-  shape. Audio formats are a beta name (``pcm16``, ``g711_ulaw``, ``g711_alaw``) or a GA format
-  object (``{"type": "audio/pcmu"}``), read through
-  :data:`~realtime_widget.core.protocol.AUDIO_FORMATS`
-  as the local server reads them, and held by name.
-- :func:`session_payload` renders the config for a dialect: ``"ga"`` (the current API:
-  ``type: "realtime"``, ``output_modalities``, ``audio.input`` / ``audio.output``, format
-  objects), ``"beta"`` (the flat shape, format names) or ``"nested"`` (the grouped config as
-  held, for servers that speak the seed library's own shape). Knowledge scripts travel inside
-  the instructions for ``"ga"`` and ``"beta"`` (see :mod:`realtime_widget.core.knowledge`), since
-  the real service accepts no other place for them.
-- What is sent: the config starts from the reference client's defaults (``instructions: ""``,
-  ``voice: "marin"``, ``tool_choice: "auto"``, ``server_vad`` turn detection, ``pcm16`` both
-  ways, audio output) and every value it holds is sent, those defaults included. Fields
-  without a default (``speed``, ``temperature``, ``max_response_output_tokens``,
-  ``input_audio_transcription``, ``input_audio_noise_reduction``) are left out until set, so
-  the server keeps its own defaults for them; set to ``None``, the last two are sent as null.
-- ``temperature`` exists in the beta and nested shapes only: the GA session has no such field,
-  so the GA payload leaves it out and logs a warning (once per config) when it is set.
+:class:`SessionConfig` holds the seed's groups (``model``, ``speech``, ``hearing``,
+``vision``, ``knowledge``) and checks every update: :class:`UsageError` names the bad
+group, key or value, and a refused update changes nothing. :func:`session_payload` renders
+it as a GA, beta or nested ``session`` object, placing fields by
+:mod:`~realtime_widget.core.sessionmap`. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -50,16 +14,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from realtime_widget.core.checks import is_int, need_number, need_tool_name
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.knowledge import merge_knowledge_instructions, validate_knowledge
-from realtime_widget.core.protocol import (
-    AUDIO_FORMATS,
-    DEFAULT_MODEL,
-    AudioFormat,
-    AudioFormatError,
+from realtime_widget.core.protocol import DEFAULT_MODEL
+from realtime_widget.core.sessionmap import (
+    BETA_ONLY,
+    BETA_TO_GA,
+    audio_format_name,
+    audio_format_to_ga,
+    ga_modalities,
+    ga_set,
 )
-from realtime_widget.core.protocol import audio_format_name as protocol_format_name
-from realtime_widget.tools.schema import validate_definition
 
 __all__ = [
     "AUDIO_KEY_OWNERS",
@@ -67,8 +33,6 @@ __all__ = [
     "FLAT_FIELDS",
     "SessionConfig",
     "SessionShape",
-    "audio_format_name",
-    "audio_format_to_ga",
     "session_payload",
     "session_tools",
 ]
@@ -174,35 +138,6 @@ def _default_config() -> dict[str, dict[str, Any]]:
     }
 
 
-def audio_format_name(value: Any, where: str = "") -> AudioFormat:
-    """The beta name (``pcm16``, ``g711_ulaw``, ``g711_alaw``) of a format name or GA object.
-
-    Raises UsageError naming the bad part (see
-    :func:`realtime_widget.core.protocol.audio_format_name`),
-    after ``where`` (the config key) when given.
-    """
-    try:
-        return protocol_format_name(value)
-    except AudioFormatError as exc:
-        prefix = f"{where}: " if where else ""
-        if not exc.field:
-            problem = f"unknown audio format {value!r}: expected {exc.expected}"
-        elif exc.field not in (".type", ".rate"):
-            problem = f"invalid audio format {value!r}: unknown key {exc.field[1:]!r}"
-        else:
-            part = exc.field[1:]
-            problem = (
-                f"invalid audio format {value!r}: expected {part} {exc.expected}, "
-                f"got {part} {exc.value!r}"
-            )
-        raise UsageError(prefix + problem) from None
-
-
-def audio_format_to_ga(value: Any) -> dict[str, Any]:
-    """The GA ``format`` object for a beta format name or a GA format object."""
-    return dict(AUDIO_FORMATS[audio_format_name(value)])
-
-
 def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
     """``value`` as the wire's tool choice; raises UsageError naming what is wrong."""
     if _one_of(value, _TOOL_CHOICES):
@@ -226,10 +161,9 @@ def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
     if name is None:
         raise UsageError(f"{where} needs a 'name': {{'type': 'function', 'name': ...}}")
     try:
-        validate_definition({"name": name})  # the rules of a tool's name
+        return {"type": "function", "name": need_tool_name(name)}
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    return {"type": "function", "name": str(name)}
 
 
 # what a session cannot do without: None is refused for these
@@ -267,15 +201,12 @@ def _checked(group: str, key: str, value: Any) -> Any:
     elif key == "tool_choice":
         return _tool_choice(where, value)
     elif key == "temperature":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UsageError(f"{where} must be a number, got {value!r}")
+        need_number(where, value, "a number")
     elif key == "max_response_output_tokens":
-        is_int = isinstance(value, int) and not isinstance(value, bool)
-        if not (value == "inf" or (is_int and value > 0)):
+        if not (value == "inf" or (is_int(value) and value > 0)):
             raise UsageError(f"{where} must be a positive integer or 'inf', got {value!r}")
     elif key == "speed":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise UsageError(f"{where} must be a positive number, got {value!r}")
+        need_number(where, value, "a positive number", above=0)
     elif key == "scripts":
         validate_knowledge({"scripts": value})
     elif key in {"input_audio_transcription", "input_audio_noise_reduction"} and not isinstance(
@@ -286,7 +217,17 @@ def _checked(group: str, key: str, value: Any) -> Any:
 
 
 class SessionConfig:
-    """The grouped session configuration of a client (see the module docstring)."""
+    """The grouped session configuration of a client.
+
+    ``speech`` owns what the model says (``voice``, ``speed``, ``output_audio_format``),
+    ``hearing`` what it hears (the other audio keys: :data:`AUDIO_KEY_OWNERS`); either group
+    accepts every audio key, held once, in its owner group. ``tool_choice`` is ``"auto"``,
+    ``"none"``, ``"required"`` or ``{"type": "function", "name": ...}`` (the Chat Completions
+    ``{"type": "function", "function": {"name": ...}}`` is read too). Audio formats are a
+    beta name or a GA format object, held by name. ``None`` sets a value to null:
+    ``turn_detection: None`` means manual turns, ``input_audio_transcription: None`` no
+    transcription.
+    """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self._config = _default_config()
@@ -419,8 +360,16 @@ def session_payload(
 ) -> dict[str, Any]:
     """The ``session`` object of a ``session.update`` in ``shape``.
 
-    ``tools`` are definitions of registered tools, merged with the config's own tools (a
-    registered tool wins over a config tool of the same name).
+    ``"ga"`` is the current API (``type: "realtime"``, ``output_modalities``,
+    ``audio.input`` / ``audio.output``, format objects), ``"beta"`` the flat shape with
+    format names, ``"nested"`` the grouped config as held. Every value the config holds is
+    sent, the reference client's defaults included; ``speed``, ``temperature``,
+    ``max_response_output_tokens``, ``input_audio_transcription`` and
+    ``input_audio_noise_reduction`` are left out until set (set to ``None``, the last two go
+    as null). GA has no ``temperature``: it is left out, with a warning once per config.
+    Knowledge scripts travel inside the instructions for GA and beta (see
+    :mod:`realtime_widget.core.knowledge`). ``tools`` are definitions of registered tools,
+    merged with the config's own (a registered tool wins over a config tool of its name).
     """
     all_tools = session_tools(config, tools)
     if shape == "nested":
@@ -428,71 +377,45 @@ def session_payload(
         nested["model"]["tools"] = all_tools
         return nested
     modalities = list(config.get("model", "modalities") or ["audio"])
-    tool_choice = config.get("model", "tool_choice")
-    max_tokens = config.get("model", "max_response_output_tokens")
-    temperature = config.get("model", "temperature")
-    voice = config.audio("voice")
-    transcription = config.audio("input_audio_transcription", _UNSET)
-    noise = config.audio("input_audio_noise_reduction", _UNSET)
-    speed = config.audio("speed")
-    in_format = config.audio("input_audio_format", "pcm16")
-    out_format = config.audio("output_audio_format", "pcm16")
-    turn = config.audio("turn_detection", _UNSET)
-
+    # set to None these mean "off" and are sent as null; unset, they are left out
+    switches = {
+        key: config.audio(key, _UNSET)
+        for key in ("input_audio_transcription", "input_audio_noise_reduction", "turn_detection")
+    }
+    numbers = {
+        "temperature": config.get("model", "temperature"),
+        "max_response_output_tokens": config.get("model", "max_response_output_tokens"),
+        "speed": config.audio("speed"),
+    }
+    flat: dict[str, Any] = {
+        "instructions": _instructions(config),
+        "voice": config.audio("voice"),
+        "input_audio_format": config.audio("input_audio_format", "pcm16"),
+        "output_audio_format": config.audio("output_audio_format", "pcm16"),
+        "tools": all_tools,
+        "tool_choice": config.get("model", "tool_choice"),
+        **{k: v for k, v in switches.items() if v is not _UNSET},
+        **{k: v for k, v in numbers.items() if v is not None},
+    }
     if shape == "beta":
-        beta: dict[str, Any] = {
-            "modalities": ["text", "audio"] if "audio" in modalities else ["text"],
-            "instructions": _instructions(config),
-            "voice": voice,
-            "input_audio_format": in_format,
-            "output_audio_format": out_format,
-            "tools": all_tools,
-            "tool_choice": tool_choice,
-        }
-        # set to None these mean "off" and are sent as null; unset, they are left out
-        switches = {
-            "input_audio_transcription": transcription,
-            "input_audio_noise_reduction": noise,
-            "turn_detection": turn,
-        }
-        beta.update({k: v for k, v in switches.items() if v is not _UNSET})
-        numbers = {
-            "temperature": temperature,
-            "max_response_output_tokens": max_tokens,
-            "speed": speed,
-        }
-        beta.update({k: v for k, v in numbers.items() if v is not None})
-        return beta
+        return {"modalities": ["text", "audio"] if "audio" in modalities else ["text"], **flat}
 
-    audio_in: dict[str, Any] = {"format": audio_format_to_ga(in_format)}
-    if transcription is not _UNSET:
-        audio_in["transcription"] = transcription
-    if noise is not _UNSET:
-        audio_in["noise_reduction"] = noise
-    if turn is not _UNSET:
-        audio_in["turn_detection"] = turn
-    audio_out: dict[str, Any] = {"format": audio_format_to_ga(out_format)}
-    if voice is not None:
-        audio_out["voice"] = voice
-    if speed is not None:
-        audio_out["speed"] = speed
     ga: dict[str, Any] = {
         "type": "realtime",
         "model": config.get("model", "name") or DEFAULT_MODEL,
-        "instructions": _instructions(config),
         # GA takes one output modality: "audio" streams audio with its transcript
-        "output_modalities": ["audio"] if "audio" in modalities else ["text"],
-        "audio": {"input": audio_in, "output": audio_out},
-        "tools": all_tools,
+        "output_modalities": ga_modalities(modalities),
     }
-    if tool_choice is not None:
-        ga["tool_choice"] = tool_choice
-    if max_tokens is not None:
-        ga["max_output_tokens"] = max_tokens
-    if temperature is not None and not config._temperature_warned:
+    for name, value in flat.items():
+        if name in BETA_ONLY or (value is None and name not in switches):
+            continue
+        if name.endswith("_audio_format"):
+            value = audio_format_to_ga(value)
+        ga_set(ga, BETA_TO_GA[name], value)
+    if "temperature" in flat and not config._temperature_warned:
         config._temperature_warned = True
         logger.warning(
             "temperature %r is not sent: GA sessions have no temperature (beta ones do)",
-            temperature,
+            flat["temperature"],
         )
     return ga

@@ -28,14 +28,14 @@ from realtime_widget.server.knowledge import (
     render_knowledge_instructions,
     validate_knowledge,
 )
-from realtime_widget.server.synth import Speech, decode, synthesize
+from realtime_widget.server.synth import SpokenText, decode, synthesize
 from realtime_widget.server.voice import VoiceSupport
 
 __all__ = [
     "Connection",
     "LocalRealtimeServer",
     "Pace",
-    "Speech",
+    "SpokenText",
     "VoiceSupport",
     "decode",
     "extract_knowledge_instructions",

@@ -1,39 +1,7 @@
 """`LocalRealtimeServer`: the embedded realtime server, on a loop of its own or the caller's.
 
-Rules:
-
-- It listens on ``host``:``port`` (127.0.0.1 and a free port by default) and accepts the
-  WebSocket paths ``/v1/realtime`` (``?model=`` names the session's model) and
-  ``/openai/realtime`` (Azure-like: ``?deployment=`` is required and names the model);
-  anything else is answered 404 at the handshake.
-- Pages: a handshake with an ``Origin`` header (a browser page's) is answered 403 unless the
-  origin is a loopback one (``http(s)://localhost``, ``127.0.0.0/8`` or ``[::1]``, any port)
-  or listed in ``allow_origins`` (``"*"``: any), so that a web page the user visits cannot
-  use a server on their machine. A request without ``Origin`` (the package's client, the
-  ``openai`` SDK, other programs) is not a page's and passes. The origin is checked before
-  the credentials.
-- Credentials: on loopback none are needed unless ``token`` or ``api_key`` is given. Bound
-  to any other address, a token is required: a random one is generated when none is given
-  (see :attr:`LocalRealtimeServer.token`). An empty ``token`` or ``api_key`` is refused
-  (``ValueError``). A request shows a credential as ``Authorization: Bearer X``,
-  ``api-key: X``, ``?token=X`` or the browser subprotocol ``openai-insecure-api-key.X``;
-  when credentials are required and none matches, the handshake is answered 401. An empty
-  credential never matches.
-- :attr:`LocalRealtimeServer.url` is an address a client on this machine can use: the bound
-  host, or loopback when bound to all interfaces (``0.0.0.0``, ``::``).
-- Dialect: beta when the request carries ``OpenAI-Beta: realtime=v1`` (or the subprotocol
-  ``openai-beta.realtime-v1``), else GA.
-- ``pace``: ``"realtime"`` sends audio as it would play, ``"fast"`` as fast as possible, a
-  number is a speed factor (2.0 = twice real time).
-- :meth:`LocalRealtimeServer.start_in_thread` runs the server on its own event loop in a
-  daemon thread, so it keeps serving while the caller's loop (a notebook kernel's) is busy;
-  :meth:`LocalRealtimeServer.stop_thread` stops it from any thread.
-- Testing aids: :attr:`connections`, :meth:`send_raw`, :meth:`close_connections`,
-  :meth:`break_connections` (a frame cut in half, then the socket dropped: close code 1006
-  for the client), :attr:`stall_responses` (responses started while it is set send their
-  first chunk and then hang until cancelled), :meth:`wait_for_connection` and each
-  connection's ``received`` log. They act on the server's own loop; from another thread
-  use :meth:`call_in_thread`.
+Which paths, origins and credentials it accepts, and its testing aids, are in the class's
+docstring. The protocol of each connection is :mod:`~realtime_widget.server.connection`'s.
 """
 
 from __future__ import annotations
@@ -54,6 +22,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from realtime_widget.core.checks import need_int, need_number
 from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect
 from realtime_widget.core.redaction import RedactingLogger, Redactor
 from realtime_widget.server.connection import Connection, ConnectionOptions
@@ -129,9 +98,8 @@ def _pace_factor(pace: Pace) -> float | None:
         return None
     if pace == "realtime":
         return 1.0
-    if isinstance(pace, bool) or not isinstance(pace, int | float) or pace <= 0:
-        raise ValueError(f"pace must be 'realtime', 'fast' or a positive number, got {pace!r}")
-    return float(pace)
+    expected = "'realtime', 'fast' or a positive number"
+    return float(need_number("pace", pace, expected, above=0, error=ValueError))
 
 
 def _offered_protocols(headers: Headers) -> list[str]:
@@ -180,6 +148,39 @@ class LocalRealtimeServer:
     is the real speech to use (see :class:`~realtime_widget.server.voice.VoiceSupport`): by
     default what is installed, pocketsphinx hearing and espeak-ng speaking; what is missing is
     said once as a log warning (:attr:`voice_fallback`).
+
+    - It listens on ``host``:``port`` (127.0.0.1 and a free port by default) and accepts the
+      WebSocket paths ``/v1/realtime`` (``?model=`` names the session's model) and
+      ``/openai/realtime`` (Azure-like: ``?deployment=`` is required and names the model);
+      anything else is answered 404 at the handshake.
+    - Pages: a handshake with an ``Origin`` header (a browser page's) is answered 403 unless the
+      origin is a loopback one (``http(s)://localhost``, ``127.0.0.0/8`` or ``[::1]``, any port)
+      or listed in ``allow_origins`` (``"*"``: any), so that a web page the user visits cannot
+      use a server on their machine. A request without ``Origin`` (the package's client, the
+      ``openai`` SDK, other programs) is not a page's and passes. The origin is checked before
+      the credentials.
+    - Credentials: on loopback none are needed unless ``token`` or ``api_key`` is given. Bound
+      to any other address, a token is required: a random one is generated when none is given
+      (see :attr:`LocalRealtimeServer.token`). A request shows a credential as
+      ``Authorization: Bearer X``, ``api-key: X``, ``?token=X`` or the browser subprotocol
+      ``openai-insecure-api-key.X``;
+      when credentials are required and none matches, the handshake is answered 401. An empty
+      credential never matches.
+    - :attr:`LocalRealtimeServer.url` is an address a client on this machine can use: the bound
+      host, or loopback when bound to all interfaces (``0.0.0.0``, ``::``).
+    - Dialect: beta when the request carries ``OpenAI-Beta: realtime=v1`` (or the subprotocol
+      ``openai-beta.realtime-v1``), else GA.
+    - ``pace``: ``"realtime"`` sends audio as it would play, ``"fast"`` as fast as possible, a
+      number is a speed factor (2.0 = twice real time).
+    - :meth:`LocalRealtimeServer.start_in_thread` runs the server on its own event loop in a
+      daemon thread, so it keeps serving while the caller's loop (a notebook kernel's) is busy;
+      :meth:`LocalRealtimeServer.stop_thread` stops it from any thread.
+    - Testing aids: :attr:`connections`, :meth:`send_raw`, :meth:`close_connections`,
+      :meth:`break_connections` (a frame cut in half, then the socket dropped: close code 1006
+      for the client), :attr:`stall_responses` (responses started while it is set send their
+      first chunk and then hang until cancelled), :meth:`wait_for_connection` and each
+      connection's ``received`` log. They act on the server's own loop; from another thread
+      use :meth:`call_in_thread`.
     """
 
     def __init__(
@@ -202,9 +203,9 @@ class LocalRealtimeServer:
         voice: VoiceSupport | None = None,
     ) -> None:
         self.host = "127.0.0.1" if host == "localhost" else host
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"port must be between 0 and 65535, got {port!r}")
-        self._requested_port = port
+        self._requested_port = need_int(
+            "port", port, "between 0 and 65535", low=0, high=65535, error=ValueError
+        )
         self.pace = _pace_factor(pace)
         _check_credential("token", token)
         _check_credential("api_key", api_key)

@@ -11,16 +11,9 @@ Rules:
   (``missing_required_parameter``), an unknown type or value (``invalid_value``), an
   unknown field (``unknown_parameter``), a wrong type (``invalid_type``). Nothing a client
   sends ends the connection or the server.
-- Input audio is counted in session-absolute samples (24 kHz; G.711 input is decoded and
-  resampled). The uncommitted buffer starts at the last commit. With server or semantic VAD
-  the detector (see :mod:`~realtime_widget.server.vad`) announces ``speech_started`` /
-  ``speech_stopped`` with session-absolute milliseconds and commits the utterance itself;
-  audio heard while idle is dropped beyond the prefix padding.
-- A commit creates a user item with one ``input_audio`` part, announced by
-  ``input_audio_buffer.committed`` then ``conversation.item.added`` (beta:
-  ``conversation.item.created``); with transcription configured, the transcription events
-  follow and ``conversation.item.done`` (GA) carries the transcript. GA connections do not
-  receive ``conversation.item.created``: ``added`` / ``done`` replace it.
+- The client's audio (appends, voice activity, commits, transcripts) is
+  :class:`~realtime_widget.server.hearing.Hearing`'s. GA connections do not receive
+  ``conversation.item.created``: ``conversation.item.added`` / ``.done`` replace it.
 - One response at a time: ``response.create`` while one is active is refused with
   ``conversation_already_has_active_response``. Speech starting during a response cancels it
   when ``interrupt_response`` is on (reason ``turn_detected``); the utterance then gets its
@@ -43,8 +36,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import logging
@@ -53,25 +44,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
-from realtime_widget.core.protocol import Dialect
-from realtime_widget.server.g711 import decode_g711, encode_g711
+from realtime_widget.core.frames import FrameError, parse_frame
+from realtime_widget.core.ids import generate_id
+from realtime_widget.core.protocol import SAMPLE_RATE, Dialect
+from realtime_widget.server.hearing import Hearing
 from realtime_widget.server.listener import Listener
 from realtime_widget.server.model import ModelContext, decide
-from realtime_widget.server.perceive import describe_audio
 from realtime_widget.server.records import Records
 from realtime_widget.server.response import ResponseParams, ResponseRun, parse_response_params
-from realtime_widget.server.session import SessionState
+from realtime_widget.server.sessionstate import SessionState
 from realtime_widget.server.store import Conversation, StoredItem, parse_client_item, render_item
-from realtime_widget.server.synth import SAMPLE_RATE, decode
-from realtime_widget.server.vad import EnergyVad, VadEvent
 from realtime_widget.server.vocabulary import Vocabulary, build_vocabulary, session_texts
 from realtime_widget.server.voice import VoiceSupport
-from realtime_widget.server.wire import ClientEventError, error_event, new_id
+from realtime_widget.server.wire import ClientEventError, error_event, frame_error
 
 __all__ = ["Connection", "ConnectionOptions"]
 
@@ -108,7 +96,7 @@ class Connection:
     """The protocol state of one client (see the module rules).
 
     Attributes useful to tests: ``received`` (client events, oldest first), ``session``
-    (:class:`~realtime_widget.server.session.SessionState`), ``conversation``
+    (:class:`~realtime_widget.server.sessionstate.SessionState`), ``conversation``
     (:class:`~realtime_widget.server.store.Conversation`), ``response`` (the latest
     :class:`~realtime_widget.server.response.ResponseRun`, maybe finished), ``dialect`` and
     ``websocket``.
@@ -134,14 +122,17 @@ class Connection:
             Records(options.record_limit, options.record_bytes) if options.trace else None
         )
         self.response: ResponseRun | None = None
-        self._input = InputAudioBuffer()
-        self._commit_offset = 0
-        self._vad = EnergyVad()
-        self._vad_item_id: str | None = None
-        self._configure_vad()
-        self._listener = Listener() if options.voice.recognizer else None
-        self._partial: list[str] = []  # transcription words sent while the user speaks
-        self._partial_item: str | None = None  # the item they were sent for
+        self.hearing = Hearing(
+            session=self.session,
+            conversation=self.conversation,
+            dialect=dialect,
+            emit=self.emit,
+            spawn=self._spawn,
+            barge_in=self._barge_in,
+            answer=self._answer,
+            vocabulary=self.vocabulary,
+            listener=Listener() if options.voice.recognizer else None,
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._handlers: dict[str, Handler] = {
@@ -193,8 +184,8 @@ class Connection:
             for _, future in self._waiters:
                 if not future.done():
                     future.cancel()
-            if self._listener is not None:
-                self._listener.close()
+            if self.hearing.listener is not None:
+                self.hearing.listener.close()
 
     def _spawn(self, coroutine: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
@@ -220,7 +211,7 @@ class Connection:
 
     async def emit(self, event: dict[str, Any]) -> None:
         """Send a server event, giving it a fresh ``event_id``; a closed socket is ignored."""
-        payload = {"event_id": new_id("event"), **event}
+        payload = {"event_id": generate_id("event_"), **event}
         text = json.dumps(payload, separators=(",", ":"))
         if self._trace is not None:
             self._trace.add((time.time(), "sent", payload), len(text))
@@ -282,30 +273,10 @@ class Connection:
     async def handle_message(self, message: str | bytes) -> None:
         """Apply one client frame; problems become ``error`` events."""
         stamp = time.time() if self._trace is not None else 0.0
-        if isinstance(message, bytes):
-            await self._error(
-                ClientEventError("binary frames are not supported", code="invalid_frame"), None
-            )
-            return
         try:
-            event = json.loads(message)
-        except json.JSONDecodeError as exc:
-            await self._error(
-                ClientEventError(f"invalid json: {exc.msg.lower()}", code="invalid_json"), None
-            )
-            return
-        except RecursionError:
-            await self._error(ClientEventError("json nested too deeply", code="invalid_json"), None)
-            return
-        except ValueError as exc:  # a number with more digits than int() converts
-            problem = str(exc).split(";")[0].lower()
-            await self._error(
-                ClientEventError(f"invalid json: {problem}", code="invalid_json"), None
-            )
-            return
-        if not isinstance(event, dict):
-            error = ClientEventError("an event must be a json object", code="invalid_json")
-            await self._error(error, None)
+            event = parse_frame(message)
+        except FrameError as exc:
+            await self._error(frame_error(exc), None)
             return
         # the frame's length stands for the event's size: measured once, never re-serialised
         self._record(event, len(message))
@@ -351,78 +322,27 @@ class Connection:
 
     # -- session ---------------------------------------------------------------------
 
-    def _configure_vad(self) -> None:
-        detection = self.session.turn_detection
-        if detection is None:
-            self._vad.reset()
-            self._vad_item_id = None
-            return
-        if detection["type"] == "semantic_vad":
-            silence = _SEMANTIC_SILENCE_MS[detection.get("eagerness", "auto")]
-            self._vad.configure(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=silence)
-        else:
-            self._vad.configure(
-                threshold=detection["threshold"],
-                prefix_padding_ms=detection["prefix_padding_ms"],
-                silence_duration_ms=detection["silence_duration_ms"],
-            )
-
     async def _session_update(self, event: dict[str, Any]) -> None:
         self._check_event(event, {"session"}, ("session",))
         self.session.apply_update(event["session"])
-        self._configure_vad()
-        if self._listener is not None:
-            self._listener.prepare(self.vocabulary())
+        self.hearing.configure()
+        if self.hearing.listener is not None:
+            self.hearing.listener.prepare(self.vocabulary())
         await self.emit({"type": "session.updated", "session": self.session.to_wire()})
 
-    # -- input audio -------------------------------------------------------------------
-
-    def decode_audio(self, value: Any, param: str) -> Int16Array:
-        """Client audio (base64 in the session's input format) as 24 kHz int16 samples."""
-        if not isinstance(value, str):
-            raise ClientEventError.invalid_type(param, "a base64 string", value)
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise ClientEventError(
-                "invalid base64 audio", code="invalid_value", param=param
-            ) from None
-        kind = self.session.input_format
-        if kind == "audio/pcm":
-            if len(raw) % 2:
-                raise ClientEventError(
-                    f"pcm16 audio must have an even number of bytes, got {len(raw)}",
-                    code="invalid_value",
-                    param=param,
-                )
-            return np.frombuffer(raw, dtype="<i2").astype(np.int16)
-        return decode_g711(raw, kind)
-
-    def encode_input_audio(self, samples: Int16Array) -> str:
-        """24 kHz samples as base64 in the session's input format."""
-        kind = self.session.input_format
-        if kind == "audio/pcm":
-            data = samples.astype("<i2", copy=False).tobytes()
-        else:
-            data = encode_g711(samples, kind)
-        return base64.b64encode(data).decode("ascii")
+    # -- input audio (see .hearing) ----------------------------------------------------
 
     async def _append(self, event: dict[str, Any]) -> None:
         self._check_event(event, {"audio"}, ("audio",))
-        samples = self.decode_audio(event["audio"], "audio")
-        self._input.append(samples)
-        detection = self.session.turn_detection
-        if detection is None:
-            self._vad.skip(samples.size)
-            return
-        for vad_event in self._vad.feed(samples, floor=self._commit_offset):
-            await self._on_vad(vad_event, detection)
-        listener = self._listener
-        if listener is not None and listener.streaming and self._vad.speaking:
-            self._stream_partial(listener, self._input.end)
-        if not self._vad.speaking:
-            padding = detection.get("prefix_padding_ms", 300) * SAMPLE_RATE // 1000
-            self._input.discard_before(max(self._commit_offset, self._vad.position - padding))
+        await self.hearing.append(event["audio"])
+
+    async def _commit_event(self, event: dict[str, Any]) -> None:
+        self._check_event(event, set())
+        await self.hearing.commit()
+
+    async def _clear(self, event: dict[str, Any]) -> None:
+        self._check_event(event, set())
+        await self.hearing.clear()
 
     def vocabulary(self) -> Vocabulary:
         """The words this session expects to hear (see :mod:`.vocabulary`)."""
@@ -430,186 +350,6 @@ class Connection:
         knowledge = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
         texts = session_texts(self.session.instructions, tools, knowledge)
         return build_vocabulary(texts, [str(t.get("name") or "") for t in tools])
-
-    def _stream_partial(self, listener: Listener, end: int) -> None:
-        """Feed the utterance's new audio; its partial transcript goes out as it comes."""
-        if end <= listener.fed:
-            return
-        partial = listener.feed(self._input.slice(listener.fed, end), end)
-        item_id = self._vad_item_id
-        if item_id is not None and self.session.transcription is not None:
-            self._spawn(self._send_partial(item_id, partial))
-
-    async def _send_partial(self, item_id: str, partial: Awaitable[str]) -> None:
-        """Send the words of a partial hypothesis that extend those already sent.
-
-        The last word of a partial hypothesis still changes as audio arrives: it waits.
-        """
-        words = (await partial).split()[:-1]
-        sent = self._partial
-        if words[: len(sent)] != sent:
-            return
-        for word in words[len(sent) :]:
-            if item_id != self._vad_item_id:
-                return  # the utterance ended: the commit sends the rest
-            sent.append(word)
-            await self._transcription_delta(item_id, word if len(sent) == 1 else " " + word)
-
-    async def _transcription_delta(self, item_id: str, delta: str) -> None:
-        await self.emit(
-            {
-                "type": "conversation.item.input_audio_transcription.delta",
-                "item_id": item_id,
-                "content_index": 0,
-                "delta": delta,
-            }
-        )
-
-    async def _on_vad(self, vad_event: VadEvent, detection: dict[str, Any]) -> None:
-        if vad_event.kind == "started":
-            self._vad_item_id = self._partial_item = new_id("item")
-            self._partial = []
-            if self._listener is not None:
-                self._listener.begin(self.vocabulary(), vad_event.sample)
-            await self.emit(
-                {
-                    "type": "input_audio_buffer.speech_started",
-                    "audio_start_ms": vad_event.ms,
-                    "item_id": self._vad_item_id,
-                }
-            )
-            if detection.get("interrupt_response", True) and self.response is not None:
-                self.response.cancel("turn_detected")
-            return
-        item_id = self._vad_item_id or new_id("item")
-        self._vad_item_id = None
-        await self.emit(
-            {
-                "type": "input_audio_buffer.speech_stopped",
-                "audio_end_ms": vad_event.ms,
-                "item_id": item_id,
-            }
-        )
-        listener = self._listener
-        streamed = listener is not None and listener.streaming
-        if listener is not None and streamed:
-            self._stream_partial(listener, vad_event.sample)
-        await self._commit(vad_event.utterance_start, vad_event.sample, item_id, streamed)
-        active = self._active_response()
-        if active is not None and active.cancel_reason is not None:
-            await active.finished.wait()  # a barged-in response is winding down
-        if detection.get("create_response", True) and self._active_response() is None:
-            await self._start_response(
-                parse_response_params(None, self.session, self.conversation, self.decode_audio)
-            )
-
-    async def _commit_event(self, event: dict[str, Any]) -> None:
-        self._check_event(event, set())
-        end = self._input.end
-        size = end - max(self._commit_offset, self._input.start)
-        if size < _MIN_COMMIT_SAMPLES:
-            raise ClientEventError(
-                "buffer too small: expected at least 100 ms of audio, "
-                f"got {size * 1000 / SAMPLE_RATE:.2f} ms",
-                code="input_audio_buffer_commit_empty",
-            )
-        self._vad.reset()
-        item_id = self._vad_item_id or new_id("item")
-        self._vad_item_id = None
-        await self._commit(self._commit_offset, end, item_id)
-
-    async def _hear(self, samples: Int16Array, streamed: bool = False) -> str | None:
-        """What ``samples`` say: tone speech decoded exactly, else recognized (``""`` when
-        nothing was made out); ``None`` without a recognizer.
-
-        ``streamed``: the same audio was fed to the listener as it arrived; it is finished
-        (or abandoned, for tone speech) here.
-        """
-        tones = decode(samples)
-        listener = self._listener
-        if listener is None:
-            return tones
-        if tones is not None:
-            if streamed:
-                listener.abandon()
-            return tones
-        if streamed:
-            return (await listener.finish()).text
-        return (await listener.recognize(self.vocabulary(), samples)).text
-
-    async def _commit(
-        self,
-        start: int,
-        end: int,
-        item_id: str,
-        streamed: bool = False,
-    ) -> None:
-        samples = self._input.slice(start, end)
-        self._commit_offset = end
-        self._input.discard_before(end)
-        item: dict[str, Any] = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "status": "completed",
-            "role": "user",
-            "content": [{"type": "input_audio", "transcript": None}],
-        }
-        heard = await self._hear(samples, streamed)
-        stored = StoredItem(item, audio={0: samples})
-        if heard is not None:
-            stored.heard[0] = heard
-        previous = self.conversation.insert(stored)
-        await self.emit(
-            {
-                "type": "input_audio_buffer.committed",
-                "previous_item_id": previous,
-                "item_id": item_id,
-            }
-        )
-        added = "conversation.item.added" if self.dialect == "ga" else "conversation.item.created"
-        await self.emit(
-            {"type": added, "previous_item_id": previous, "item": render_item(item, self.dialect)}
-        )
-        if self.session.transcription is not None:
-            transcript = heard if heard is not None else describe_audio(samples.size)
-            item["content"][0]["transcript"] = transcript
-            words = transcript.split()
-            sent = self._partial if item_id == self._partial_item else []
-            if words[: len(sent)] != sent:
-                sent = []  # the final words differ from the partial ones: completed says so
-            for index in range(len(sent), len(words)):
-                await self._transcription_delta(
-                    item_id, words[index] if not index else " " + words[index]
-                )
-            self._partial = []
-            await self.emit(
-                {
-                    "type": "conversation.item.input_audio_transcription.completed",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "transcript": transcript,
-                    "usage": {"type": "duration", "seconds": round(samples.size / SAMPLE_RATE, 3)},
-                }
-            )
-        if self.dialect == "ga":
-            await self.emit(
-                {
-                    "type": "conversation.item.done",
-                    "previous_item_id": previous,
-                    "item": render_item(item, self.dialect),
-                }
-            )
-
-    async def _clear(self, event: dict[str, Any]) -> None:
-        self._check_event(event, set())
-        self._commit_offset = self._input.end
-        self._input.clear()
-        self._vad.reset()
-        if self._listener is not None:
-            self._listener.streaming = False
-        self._vad_item_id = None
-        await self.emit({"type": "input_audio_buffer.cleared"})
 
     async def _output_audio_clear(self, event: dict[str, Any]) -> None:
         raise ClientEventError(
@@ -622,7 +362,7 @@ class Connection:
 
     async def _item_create(self, event: dict[str, Any]) -> None:
         self._check_event(event, {"item", "previous_item_id"}, ("item",))
-        stored = parse_client_item(event["item"], "item", self.dialect, self.decode_audio)
+        stored = parse_client_item(event["item"], "item", self.dialect, self.hearing.decode_audio)
         previous_id = event.get("previous_item_id")
         if previous_id is not None and not isinstance(previous_id, str):
             raise ClientEventError.invalid_type("previous_item_id", "a string", previous_id)
@@ -645,7 +385,7 @@ class Connection:
         stored = self.conversation.get(event["item_id"])
         rendered = render_item(stored.item, self.dialect)
         for index, samples in stored.audio.items():
-            rendered["content"][index]["audio"] = self.encode_input_audio(samples)
+            rendered["content"][index]["audio"] = self.hearing.encode_input_audio(samples)
         await self.emit({"type": "conversation.item.retrieved", "item": rendered})
 
     async def _item_delete(self, event: dict[str, Any]) -> None:
@@ -683,7 +423,7 @@ class Connection:
                 code="conversation_already_has_active_response",
             )
         params = parse_response_params(
-            event.get("response"), self.session, self.conversation, self.decode_audio
+            event.get("response"), self.session, self.conversation, self.hearing.decode_audio
         )
         await self._start_response(params)
 
@@ -698,7 +438,7 @@ class Connection:
                 for index, samples in stored.audio.items():
                     part = stored.item["content"][index]
                     if part.get("transcript") is None and index not in stored.heard:
-                        heard = await self._hear(samples)
+                        heard = await self.hearing.hear(samples)
                         if heard is not None:
                             stored.heard[index] = heard
                 return
@@ -717,7 +457,7 @@ class Connection:
             )
         )
         run = ResponseRun(
-            response_id=new_id("resp"),
+            response_id=generate_id("resp_"),
             params=params,
             context=context,
             outputs=outputs,
@@ -745,6 +485,22 @@ class Connection:
         finally:
             run.done = True
             run.finished.set()
+
+    def _barge_in(self) -> None:
+        if self.response is not None:
+            self.response.cancel("turn_detected")
+
+    async def _answer(self, respond: bool) -> None:
+        """After a spoken turn: let a response it barged in on wind down, then respond."""
+        active = self._active_response()
+        if active is not None and active.cancel_reason is not None:
+            await active.finished.wait()
+        if respond and self._active_response() is None:
+            await self._start_response(
+                parse_response_params(
+                    None, self.session, self.conversation, self.hearing.decode_audio
+                )
+            )
 
     async def _response_cancel(self, event: dict[str, Any]) -> None:
         self._check_event(event, {"response_id"})

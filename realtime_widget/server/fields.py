@@ -9,10 +9,11 @@ shape. Nothing here holds state.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from realtime_widget.core.protocol import AUDIO_FORMATS, AudioFormatError, audio_format_name
+from realtime_widget.core.checks import is_number, is_tool_name, number_problem
+from realtime_widget.core.errors import AudioFormatError
+from realtime_widget.core.sessionmap import audio_format_to_ga
 from realtime_widget.server.wire import ClientEventError
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 # this server's own: tone speech that decodes back to its text exactly (see .speech)
 LOCAL_VOICES = ("tones",)
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EAGERNESS = ("low", "medium", "high", "auto")
 
 SERVER_VAD_DEFAULTS: dict[str, Any] = {
@@ -95,13 +95,12 @@ def validate_bool(value: Any, path: str) -> bool:
 def validate_number(
     value: Any, path: str, *, low: float, high: float, integer: bool = False
 ) -> float:
-    wanted = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ClientEventError.invalid_type(path, wanted, value)
-    if integer and isinstance(value, float) and not value.is_integer():
-        raise ClientEventError.invalid_type(path, wanted, value)
-    if not low <= value <= high:
+    problem = number_problem(value, low=low, high=high, whole=integer)
+    if problem == "type":
+        raise ClientEventError.invalid_type(path, "an integer" if integer else "a number", value)
+    if problem == "range":
         raise ClientEventError.invalid_value(path, value, f"a value within {low:g} and {high:g}")
+    assert is_number(value)
     return value
 
 
@@ -139,9 +138,9 @@ def validate_beta_modalities(value: Any, path: str) -> list[str]:
 
 
 def _format(value: Any, path: str) -> dict[str, Any]:
-    """The GA format object of a format name or object (see :data:`AUDIO_FORMATS`)."""
+    """The GA format object of a format name or object."""
     try:
-        return dict(AUDIO_FORMATS[audio_format_name(value)])
+        return audio_format_to_ga(value)
     except AudioFormatError as exc:
         raise ClientEventError.invalid_value(
             f"{path}{exc.field}", exc.value, exc.expected
@@ -243,7 +242,7 @@ def _validate_tool(value: Any, path: str) -> dict[str, Any]:
     if "name" not in tool:
         raise ClientEventError.missing(f"{path}.name")
     name = validate_string(tool["name"], f"{path}.name")
-    if not _TOOL_NAME.match(name):
+    if not is_tool_name(name):
         raise ClientEventError.invalid_value(f"{path}.name", name, "letters, digits, _ or -")
     result: dict[str, Any] = {"type": "function", "name": name}
     if tool.get("description") is not None:

@@ -20,8 +20,9 @@ import re
 import struct
 from dataclasses import dataclass
 
+from realtime_widget.core.protocol import SAMPLE_RATE
 from realtime_widget.server.store import StoredItem
-from realtime_widget.server.synth import SAMPLE_RATE, decode
+from realtime_widget.server.synth import decode
 
 __all__ = ["Perception", "describe_audio", "image_size", "perceive"]
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from realtime_widget.audio.buffers import Int16Array
-from realtime_widget.audio.utils import Resampler
+from realtime_widget.audio.resample import Resampler
 from realtime_widget.server.knowledge import word_edits
 from realtime_widget.server.numbers import fix_homophones
 from realtime_widget.server.vocabulary import Vocabulary, arpa_bigram, words_of

@@ -1,20 +1,10 @@
-"""`Records`: a log the server keeps for tests and measurements, bounded in count and bytes.
-
-Rules:
-
-- Entries are kept oldest first in :attr:`Records.entries`, a plain list that is trimmed in
-  place (a reference to it stays current).
-- Each entry comes with its size in bytes, as the caller already knows it (the length of the
-  frame it was parsed from or written as): nothing is measured here.
-- When an entry would take the log past ``limit`` entries or ``max_bytes`` bytes, the oldest
-  are dropped until at most half of each budget is left and the new entry fits: trimming,
-  a shift of the list, is then rare. The newest entry is always kept, even one larger than
-  ``max_bytes`` on its own (it goes at the next entry).
-"""
+"""`Records`: a log the server keeps for tests and measurements, bounded in count and bytes."""
 
 from __future__ import annotations
 
 from typing import Generic, TypeVar
+
+from realtime_widget.core.checks import need_int
 
 __all__ = ["Records", "check_budget"]
 
@@ -23,13 +13,18 @@ T = TypeVar("T")
 
 def check_budget(name: str, value: object) -> int:
     """``value`` when it is a positive int, else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return need_int(name, value, "a positive integer", above=0, error=ValueError)
 
 
 class Records(Generic[T]):
-    """A log of at most ``limit`` entries and ``max_bytes`` bytes (see the module rules)."""
+    """A log of at most ``limit`` entries and ``max_bytes`` bytes, oldest first.
+
+    :attr:`entries` is a plain list trimmed in place (a reference to it stays current). Each
+    entry comes with its size as the caller knows it (the length of its frame): nothing is
+    measured here. An entry that would pass a budget first drops the oldest until at most
+    half of each budget is used and it fits, so trimming is rare; the newest entry is always
+    kept, even one larger than ``max_bytes`` (it goes at the next one).
+    """
 
     def __init__(self, limit: int, max_bytes: int) -> None:
         self.limit = check_budget("record_limit", limit)

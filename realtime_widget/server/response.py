@@ -15,7 +15,8 @@ Rules:
   moment the client could see it.
 - Speech comes from :func:`~realtime_widget.server.speech.speak`: espeak-ng words when the
   server has it (``espeak``), tones for the ``tones`` voice or without it.
-- Audio goes out in chunks of ``chunk_ms`` (100 ms by default); a transcript delta goes out
+- Audio goes out in chunks of ``chunk_ms`` (100 ms by default), in the response's format
+  (G.711: whole 8 kHz samples, coded as one stream per item); a transcript delta goes out
   with the chunk in which its word starts. With a pace factor ``p``, the chunk starting at
   ``t`` seconds into the response's audio is sent ``t / p`` seconds after the run began
   (``p = 1`` is real time); without one, chunks go out as fast as the socket takes them.
@@ -40,37 +41,38 @@ import asyncio
 import base64
 import contextlib
 import copy
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
-
+import realtime_widget.server.fields as f
+from realtime_widget.audio.formats import StreamEncoder
+from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import (
+    AUDIO_FORMAT_RATES,
+    AUDIO_FORMATS,
+    SAMPLE_RATE,
+    AudioFormat,
     Dialect,
-    audio_format_name,
     dialect_event_type,
     dialect_part_type,
 )
-from realtime_widget.server import fields as f
-from realtime_widget.server.g711 import encode_g711
+from realtime_widget.core.sessionmap import audio_format_name
 from realtime_widget.server.model import CallOutput, MessageOutput, Output
 from realtime_widget.server.perceive import perceive
-from realtime_widget.server.session import SessionState
+from realtime_widget.server.sessionstate import SessionState
 from realtime_widget.server.speech import speak
 from realtime_widget.server.store import (
-    AudioDecoder,
+    ClipDecoder,
     Conversation,
     StoredItem,
     parse_client_item,
     render_item,
 )
-from realtime_widget.server.synth import SAMPLE_RATE
-from realtime_widget.server.wire import ClientEventError, new_id
+from realtime_widget.server.wire import ClientEventError, Emit
 
-__all__ = ["Emit", "ResponseParams", "ResponseRun", "parse_response_params"]
+__all__ = ["ResponseParams", "ResponseRun", "parse_response_params"]
 
-Emit = Callable[[dict[str, Any]], Awaitable[None]]
 CancelReason = Literal["client_cancelled", "turn_detected"]
 
 _GA_KEYS = frozenset(
@@ -117,7 +119,7 @@ class ResponseParams:
     tool_choice: str | dict[str, Any]
     voice: str
     speed: float
-    output_format: str
+    output_format: AudioFormat
     max_output_tokens: int | str
     temperature: float
     conversation: Literal["auto", "none"] = "auto"
@@ -126,7 +128,7 @@ class ResponseParams:
 
 
 def _parse_input(
-    value: Any, conversation: Conversation, dialect: Dialect, decode_audio: AudioDecoder
+    value: Any, conversation: Conversation, dialect: Dialect, decode_audio: ClipDecoder
 ) -> list[StoredItem]:
     if not isinstance(value, list):
         raise ClientEventError.invalid_type("response.input", "a list", value)
@@ -145,7 +147,7 @@ def parse_response_params(
     raw: Any,
     session: SessionState,
     conversation: Conversation,
-    decode_audio: AudioDecoder,
+    decode_audio: ClipDecoder,
 ) -> ResponseParams:
     """The parameters of ``response.create`` (its ``response`` field, maybe ``None``)."""
     params = ResponseParams(
@@ -155,7 +157,7 @@ def parse_response_params(
         tool_choice=session.tool_choice,
         voice=session.voice,
         speed=session.speed,
-        output_format=session.output_format,
+        output_format=session.output_audio_format,
         max_output_tokens=session.max_output_tokens,
         temperature=float(session.data["temperature"]),
     )
@@ -179,7 +181,7 @@ def parse_response_params(
         elif key == "voice":
             params.voice = f.validate_voice(value, path)
         elif key == "output_audio_format":
-            params.output_format = f.validate_beta_format(value, path)["type"]
+            params.output_format = audio_format_name(f.validate_beta_format(value, path))
         elif key == "temperature":
             params.temperature = float(f.validate_number(value, path, low=0.0, high=2.0))
         elif key in ("max_output_tokens", "max_response_output_tokens"):
@@ -200,20 +202,13 @@ def parse_response_params(
             if "voice" in output:
                 params.voice = f.validate_voice(output["voice"], f"{path}.output.voice")
             if "format" in output:
-                params.output_format = f.validate_ga_format(
-                    output["format"], f"{path}.output.format"
-                )["type"]
+                given = f.validate_ga_format(output["format"], f"{path}.output.format")
+                params.output_format = audio_format_name(given)
     return params
 
 
 def _tokens(text: str) -> int:
     return len(text.split())
-
-
-def _encode_audio(samples: np.ndarray[Any, Any], output_format: str) -> bytes:
-    if output_format in ("audio/pcmu", "audio/pcma"):
-        return encode_g711(samples, output_format)
-    return samples.astype("<i2", copy=False).tobytes()
 
 
 def _input_usage(items: Sequence[StoredItem]) -> dict[str, int]:
@@ -299,13 +294,15 @@ class ResponseRun:
             common.update(
                 output_modalities=p.output_modalities,
                 max_output_tokens=p.max_output_tokens,
-                audio={"output": {"format": self._format_object(), "voice": p.voice}},
+                audio={
+                    "output": {"format": dict(AUDIO_FORMATS[p.output_format]), "voice": p.voice}
+                },
             )
         else:
             common.update(
                 modalities=["audio", "text"] if p.output_modalities == ["audio"] else ["text"],
                 voice=p.voice,
-                output_audio_format=audio_format_name({"type": p.output_format}),
+                output_audio_format=p.output_format,
                 temperature=p.temperature,
                 max_output_tokens=p.max_output_tokens,
             )
@@ -334,10 +331,6 @@ class ResponseRun:
         await self._finish(incomplete)
 
     # -- helpers ------------------------------------------------------------------
-
-    def _format_object(self) -> dict[str, Any]:
-        kind = self.params.output_format
-        return {"type": kind, "rate": 24000} if kind == "audio/pcm" else {"type": kind}
 
     def _limit_tokens(self) -> tuple[list[Output], bool]:
         """The outputs that fit ``max_output_tokens``, and whether any had to be cut."""
@@ -414,7 +407,7 @@ class ResponseRun:
     async def _stream_message(self, index: int, text: str) -> None:
         audio = self.params.output_modalities == ["audio"]
         item: dict[str, Any] = {
-            "id": new_id("item"),
+            "id": generate_id("item_"),
             "object": "realtime.item",
             "type": "message",
             "status": "in_progress",
@@ -474,7 +467,12 @@ class ResponseRun:
         # espeak-ng runs as a subprocess: off the loop, so other connections keep flowing
         speech = await asyncio.to_thread(speak, text, p.voice, p.speed, self.espeak)
         stored.words = speech.words
+        audio_format = p.output_format
         samples = speech.samples
+        # G.711 goes out in whole 8 kHz samples, and one stream carries the filter across chunks
+        step = SAMPLE_RATE // AUDIO_FORMAT_RATES[audio_format]
+        samples = samples[: samples.size - samples.size % step]
+        encoder = StreamEncoder(audio_format)
         total = samples.size
         chunk = self.chunk_samples
         words = list(speech.words)
@@ -485,7 +483,9 @@ class ResponseRun:
                 break
             end = min(start + chunk, total)
             if end > start:
-                payload = _encode_audio(samples[start:end], self.params.output_format)
+                payload = encoder.encode(samples[start:end])
+                if end == total:
+                    payload += encoder.flush()
                 await self._send(
                     "response.output_audio.delta",
                     **ids,
@@ -514,12 +514,12 @@ class ResponseRun:
 
     async def _stream_call(self, index: int, call: CallOutput) -> None:
         item: dict[str, Any] = {
-            "id": new_id("item"),
+            "id": generate_id("item_"),
             "object": "realtime.item",
             "type": "function_call",
             "status": "in_progress",
             "name": call.name,
-            "call_id": new_id("call", 16),
+            "call_id": generate_id("call_"),
             "arguments": "",
         }
         stored = await self._open_item(index, item)

@@ -1,21 +1,11 @@
-"""Spoken answers in words, from espeak-ng, with the time each word starts.
+"""Spoken answers in words, from espeak-ng, with the sample each word starts at.
 
-espeak-ng (GPL-3, about 2 MB with its English data) runs as a subprocess: Debian and Ubuntu
-``apt-get install espeak-ng``, macOS ``brew install espeak-ng``, Windows the installer of
-its GitHub releases (or ``choco install espeak-ng``); the server finds it on ``PATH``. It is
-a separate program, not linked in, and needs no model download.
-
-Rules:
-
-- The service's voices map to distinct espeak-ng voices (:data:`ESPEAK_VOICES`): an accent
-  and a variant each. :data:`TONE_VOICE` (``"tones"``) is the deterministic tone speech of
-  :mod:`~realtime_widget.server.synth`, whose audio decodes back to its text exactly: tests
-  that need exact audio ask for it by name. Without espeak-ng every voice speaks in tones.
-- The text is spoken phrase by phrase (phrases end at ``, ; : . ! ?``). Within a phrase
-  each word starts at a share of the phrase's voiced span proportional to its letters, so
-  a transcript cut at a heard position keeps the words heard up to about a syllable.
-- ``speed`` (0.25-1.5, the service's range) scales espeak-ng's 175 words per minute.
-- Audio comes back as 24 kHz int16 (espeak-ng makes 22.05 kHz, raised by interpolation).
+espeak-ng (GPL-3, about 2 MB with its English data) runs as a subprocess found on ``PATH``:
+Debian and Ubuntu ``apt-get install espeak-ng``, macOS ``brew install espeak-ng``, Windows
+the installer of its GitHub releases (or ``choco install espeak-ng``). It is a separate
+program, not linked in, and needs no model download. The service's voices map to distinct
+espeak-ng voices (:data:`ESPEAK_VOICES`); :data:`TONE_VOICE` is the tone speech of
+:mod:`~realtime_widget.server.synth`, whose audio decodes back to its text exactly.
 """
 
 from __future__ import annotations
@@ -30,7 +20,10 @@ import wave
 import numpy as np
 
 from realtime_widget.audio.buffers import Int16Array
-from realtime_widget.server.synth import SAMPLE_RATE, Speech, WordTiming, normalize_word, synthesize
+from realtime_widget.audio.resample import interpolate
+from realtime_widget.core.checks import need_number
+from realtime_widget.core.protocol import SAMPLE_RATE
+from realtime_widget.server.synth import SpokenText, WordTiming, normalize_word, synthesize
 
 __all__ = [
     "ESPEAK_VOICES",
@@ -93,14 +86,8 @@ def espeak_samples(program: str, text: str, voice: str, speed: float = 1.0) -> I
     with wave.open(io.BytesIO(done.stdout)) as wav:
         rate_in = wav.getframerate()
         raw = wav.readframes(wav.getnframes())
-    samples = np.frombuffer(raw, dtype="<i2")
-    # rising to 24 kHz folds nothing back: linear interpolation is enough, and ~100x faster
-    # than the band-limited resampler for a sentence
-    count = samples.size * SAMPLE_RATE // rate_in
-    positions = np.arange(count) * (rate_in / SAMPLE_RATE)
-    raised = np.interp(positions, np.arange(samples.size), samples)
-    result: Int16Array = np.round(raised).astype(np.int16)
-    return result
+    # rising to 24 kHz folds nothing back: linear interpolation is enough, and far faster
+    return interpolate(np.frombuffer(raw, dtype="<i2"), rate_in, SAMPLE_RATE)
 
 
 def _word_starts(samples: Int16Array, words: list[str], offset: int) -> list[WordTiming]:
@@ -119,14 +106,19 @@ def _word_starts(samples: Int16Array, words: list[str], offset: int) -> list[Wor
     return timings
 
 
-def speak_with_espeak(program: str, text: str, voice: str, speed: float = 1.0) -> Speech:
-    """``text`` spoken by espeak-ng (``program``) in the local voice for ``voice``.
+def speak_with_espeak(program: str, text: str, voice: str, speed: float = 1.0) -> SpokenText:
+    """``text`` spoken by espeak-ng (``program``) in the local voice for ``voice``, as 24 kHz
+    int16 with word timings.
+
+    ``speed`` (0.25-1.5, the service's range) scales espeak-ng's 175 words per minute. The
+    text is spoken phrase by phrase (phrases end at ``, ; : . ! ?``); within a phrase each
+    word starts at a share of the voiced span proportional to its letters, so a transcript
+    cut at a heard position keeps the words heard up to about a syllable.
 
     Raises ``ValueError`` for a speed outside 0.25-1.5, ``subprocess.CalledProcessError``
     or ``OSError`` when espeak-ng fails.
     """
-    if not 0.25 <= speed <= 1.5:
-        raise ValueError(f"speed must be within 0.25 and 1.5, got {speed!r}")
+    need_number("speed", speed, "within 0.25 and 1.5", low=0.25, high=1.5, error=ValueError)
     local = ESPEAK_VOICES.get(voice, ESPEAK_VOICES["marin"])
     words = text.split()
     chunks: list[Int16Array] = []
@@ -140,11 +132,12 @@ def speak_with_espeak(program: str, text: str, voice: str, speed: float = 1.0) -
         offset += audio.size
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
     samples.setflags(write=False)
-    return Speech(text=text, samples=samples, words=tuple(timings))
+    return SpokenText(text=text, samples=samples, words=tuple(timings))
 
 
-def speak(text: str, voice: str, speed: float, program: str | None) -> Speech:
-    """``text`` in ``voice``: tones for :data:`TONE_VOICE` or without ``program``, else words.
+def speak(text: str, voice: str, speed: float, program: str | None) -> SpokenText:
+    """``text`` in ``voice``: tones for :data:`TONE_VOICE` or without ``program`` (every voice
+    then speaks in tones), else words.
 
     When espeak-ng fails, the answer is spoken in tones (and the failure logged): a response
     always gets its audio.

@@ -1,18 +1,10 @@
 """The server's copy of one connection's conversation, and the rules for client items.
 
-Rules:
-
-- Items are kept in conversation order. An item is inserted after ``previous_item_id``:
-  ``None`` appends, ``"root"`` puts it first, an unknown id is refused.
-- Item ids are unique; a client may choose one (at most 32 characters).
-- Items are stored in the GA shape (part types ``output_text`` / ``output_audio``);
-  :func:`render_item` gives the dialect's shape and never includes audio bytes.
-- User audio is kept as 24 kHz int16 samples beside the item, per content index. For an
-  assistant audio item the store knows how much audio was SENT and where each word of the
-  transcript starts, which is what ``conversation.item.truncate`` checks and cuts against.
-- :func:`parse_client_item` validates a ``conversation.item.create`` item the way the
-  service does (types, roles, part types per role, required fields), raising
-  :class:`~realtime_widget.server.wire.ClientEventError` with a dotted ``param``.
+Items are stored in the GA shape, in conversation order, with their audio and the
+bookkeeping truncation needs beside them (:class:`StoredItem`); :func:`render_item` gives a
+dialect's shape, never with audio bytes. :func:`parse_client_item` checks a client's item
+the way the service does. Refusals are :class:`~realtime_widget.server.wire.ClientEventError`
+with a dotted ``param``. No I/O.
 """
 
 from __future__ import annotations
@@ -22,15 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import realtime_widget.server.fields as f
 from realtime_widget.audio.buffers import Int16Array
-from realtime_widget.core.protocol import Dialect, dialect_part_type
-from realtime_widget.server import fields as f
-from realtime_widget.server.synth import SAMPLE_RATE, WordTiming
-from realtime_widget.server.wire import ClientEventError, new_id
+from realtime_widget.core.checks import is_int
+from realtime_widget.core.ids import generate_id
+from realtime_widget.core.protocol import (
+    SAMPLE_RATE,
+    Dialect,
+    canonical_part_type,
+    dialect_part_type,
+)
+from realtime_widget.server.synth import WordTiming
+from realtime_widget.server.wire import ClientEventError
 
 __all__ = ["Conversation", "StoredItem", "parse_client_item", "render_item"]
 
-AudioDecoder = Callable[[Any, str], Int16Array]
+ClipDecoder = Callable[[Any, str], Int16Array]
+"""``decode(value, param)``: a client's base64 clip as 24 kHz samples, or ClientEventError."""
 
 _COMMON_KEYS = {"id", "type", "object", "status"}
 _KEYS = {
@@ -50,7 +50,6 @@ _ROLE_PARTS = {
     "system": ("input_text",),
     "assistant": ("output_text", "output_audio"),
 }
-_BETA_PARTS = {"text": "output_text", "audio": "output_audio"}
 
 
 @dataclass
@@ -80,13 +79,14 @@ def render_item(item: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
 
 
 def _parse_part(
-    value: Any, path: str, role: str, dialect: Dialect, decode_audio: AudioDecoder
+    value: Any, path: str, role: str, dialect: Dialect, decode_audio: ClipDecoder
 ) -> tuple[dict[str, Any], Int16Array | None]:
     part = f.require_object(value, path)
     given = part.get("type")
     if given is None:
         raise ClientEventError.missing(f"{path}.type")
-    kind = _BETA_PARTS.get(given, given) if dialect == "beta" and role == "assistant" else given
+    beta_output = dialect == "beta" and role == "assistant" and isinstance(given, str)
+    kind = canonical_part_type(given) if beta_output else given
     if kind not in _ROLE_PARTS[role]:
         allowed = [dialect_part_type(p, dialect) for p in _ROLE_PARTS[role]]
         raise ClientEventError.invalid_value(
@@ -124,9 +124,10 @@ def _parse_part(
 
 
 def parse_client_item(
-    value: Any, path: str, dialect: Dialect, decode_audio: AudioDecoder
+    value: Any, path: str, dialect: Dialect, decode_audio: ClipDecoder
 ) -> StoredItem:
-    """Validate a client item and build the stored item (a fresh id unless one is given)."""
+    """Validate a client item as the service does (types, roles, part types per role,
+    required fields) and build the stored item (a fresh id unless one is given)."""
     raw = f.require_object(value, path)
     kind = raw.get("type")
     if kind is None:
@@ -138,7 +139,7 @@ def parse_client_item(
     f.check_keys(raw, path, _KEYS[kind])
     item_id = raw.get("id")
     if item_id is None:
-        item_id = new_id("item")
+        item_id = generate_id("item_")
     elif not isinstance(item_id, str) or not 0 < len(item_id) <= 32:
         raise ClientEventError.invalid_value(f"{path}.id", item_id, "a string of 1-32 characters")
     item: dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": kind}
@@ -166,7 +167,7 @@ def parse_client_item(
     elif kind == "function_call":
         if "name" not in raw:
             raise ClientEventError.missing(f"{path}.name")
-        call_id = raw.get("call_id", new_id("call", 16))
+        call_id = raw.get("call_id", generate_id("call_"))
         item.update(
             status="completed",
             name=f.validate_string(raw["name"], f"{path}.name", allow_empty=False),
@@ -191,10 +192,11 @@ def _not_found(item_id: Any, param: str) -> ClientEventError:
 
 
 class Conversation:
-    """The ordered items of one connection (see the module rules)."""
+    """The ordered items of one connection, by unique id (a client may choose one, at most
+    32 characters)."""
 
     def __init__(self) -> None:
-        self.id = new_id("conv")
+        self.id = generate_id("conv_")
         self._items: list[StoredItem] = []
         self._by_id: dict[str, StoredItem] = {}
 
@@ -223,7 +225,9 @@ class Conversation:
             self.get(previous_item_id, "previous_item_id")
 
     def insert(self, stored: StoredItem, previous_item_id: Any = None) -> str | None:
-        """Insert ``stored``; returns the id of the item now before it (``None`` if first)."""
+        """Insert ``stored`` after ``previous_item_id`` (``None``: last, ``"root"``: first;
+        an unknown id is refused); returns the id of the item now before it (``None`` if
+        first)."""
         self.check_insert(stored, previous_item_id)
         if previous_item_id is None:
             position = len(self._items)
@@ -256,7 +260,7 @@ class Conversation:
             raise ClientEventError(
                 "only assistant messages can be truncated", code="invalid_value", param="item_id"
             )
-        if isinstance(content_index, bool) or not isinstance(content_index, int):
+        if not is_int(content_index):
             raise ClientEventError.invalid_type("content_index", "an integer", content_index)
         if not 0 <= content_index < len(content) or content[content_index]["type"] != (
             "output_audio"
@@ -266,7 +270,7 @@ class Conversation:
                 code="invalid_value",
                 param="content_index",
             )
-        if isinstance(audio_end_ms, bool) or not isinstance(audio_end_ms, int) or audio_end_ms < 0:
+        if not is_int(audio_end_ms) or audio_end_ms < 0:
             raise ClientEventError.invalid_value(
                 "audio_end_ms", audio_end_ms, "a non-negative integer"
             )

@@ -24,13 +24,14 @@ import numpy as np
 import numpy.typing as npt
 
 from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.core.checks import need_number
+from realtime_widget.core.protocol import SAMPLE_RATE
 
 __all__ = [
     "ALPHABET",
     "CHAR_MS",
     "GAP_MS",
-    "SAMPLE_RATE",
-    "Speech",
+    "SpokenText",
     "WordTiming",
     "decode",
     "normalize_text",
@@ -38,7 +39,6 @@ __all__ = [
     "synthesize",
 ]
 
-SAMPLE_RATE = 24_000
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789',.?!-"
 CHAR_MS = 70
 GAP_MS = 90
@@ -60,8 +60,8 @@ class WordTiming:
 
 
 @dataclass(frozen=True)
-class Speech:
-    """Synthesised audio for ``text``: int16 samples at 24 kHz and per-word timings."""
+class SpokenText:
+    """``text`` as spoken audio: its int16 samples at 24 kHz and where each word is."""
 
     text: str
     samples: Int16Array
@@ -90,13 +90,12 @@ def _harmonics(voice: str) -> npt.NDArray[np.float64]:
     return np.array([1.0, upper[0], upper[1] * 0.7, upper[2] * 0.4])
 
 
-def synthesize(text: str, *, voice: str = "marin", speed: float = 1.0) -> Speech:
+def synthesize(text: str, *, voice: str = "marin", speed: float = 1.0) -> SpokenText:
     """Speech-like audio for ``text``; ``speed`` (0.25-4) scales the pace, ``voice`` the timbre.
 
     Raises ``ValueError`` for a speed outside 0.25-4.
     """
-    if not 0.25 <= speed <= 4.0:
-        raise ValueError(f"speed must be within 0.25 and 4, got {speed!r}")
+    need_number("speed", speed, "within 0.25 and 4", low=0.25, high=4.0, error=ValueError)
     char_samples = round(CHAR_MS * SAMPLE_RATE / 1000 / speed)
     gap_samples = round(GAP_MS * SAMPLE_RATE / 1000 / speed)
     ramp = min(round(_RAMP_MS * SAMPLE_RATE / 1000), char_samples // 2)
@@ -132,7 +131,7 @@ def synthesize(text: str, *, voice: str = "marin", speed: float = 1.0) -> Speech
     scale = _PEAK * 32767.0 / float(weights.sum())
     samples = np.round(wave * envelope * scale).astype(np.int16)
     samples.setflags(write=False)
-    return Speech(text=text, samples=samples, words=tuple(timings))
+    return SpokenText(text=text, samples=samples, words=tuple(timings))
 
 
 # -- decoding -------------------------------------------------------------------------

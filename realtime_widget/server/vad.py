@@ -29,11 +29,11 @@ from typing import Literal
 import numpy as np
 
 from realtime_widget.audio.buffers import Int16Array
+from realtime_widget.core.protocol import SAMPLE_RATE
 
 __all__ = ["FRAME_SAMPLES", "EnergyVad", "VadEvent", "threshold_dbfs"]
 
 FRAME_SAMPLES = 240  # 10 ms at 24 kHz
-_RATE = 24_000
 
 
 def threshold_dbfs(threshold: float) -> float:
@@ -54,7 +54,7 @@ class VadEvent:
 
     @property
     def ms(self) -> int:
-        return self.sample * 1000 // _RATE
+        return self.sample * 1000 // SAMPLE_RATE
 
 
 class EnergyVad:
@@ -84,8 +84,8 @@ class EnergyVad:
         """Change the parameters; an utterance in progress keeps going under the new ones."""
         level = 32768.0 * 10.0 ** (threshold_dbfs(threshold) / 20.0)
         self._min_energy = level * level * FRAME_SAMPLES
-        self._padding = prefix_padding_ms * _RATE // 1000
-        self._silence = max(silence_duration_ms, 1) * _RATE // 1000
+        self._padding = prefix_padding_ms * SAMPLE_RATE // 1000
+        self._silence = max(silence_duration_ms, 1) * SAMPLE_RATE // 1000
 
     def reset(self) -> None:
         """Forget the utterance in progress (if any); the next speech frame starts a new one."""

@@ -1,27 +1,21 @@
-"""Wire helpers of the local server: ids, client-caused errors and ``error`` events.
+"""Wire helpers of the local server: client-caused errors, ``error`` events, :data:`Emit`.
 
-A handler that finds a client event it cannot apply raises :class:`ClientEventError`; the
-connection turns it into an ``error`` event (echoing the client's ``event_id``) and carries
-on. Nothing here does I/O.
+A handler that finds a client event it cannot apply raises :class:`ClientEventError` (a
+frame that holds no event: :func:`frame_error`); the connection turns it into an ``error``
+event (echoing the client's ``event_id``) and carries on. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = [
-    "ClientEventError",
-    "error_event",
-    "new_id",
-]
+from realtime_widget.core.frames import FrameError
 
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+__all__ = ["ClientEventError", "Emit", "error_event", "frame_error"]
 
-
-def new_id(prefix: str, length: int = 21) -> str:
-    """A random id such as ``item_Cq3x...``: ``prefix``, an underscore, ``length`` characters."""
-    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
+"""How a server event goes out: ``await emit(event)`` (the connection adds its ``event_id``)."""
 
 
 class ClientEventError(Exception):
@@ -92,3 +86,15 @@ def error_event(error: ClientEventError, client_event_id: str | None) -> dict[st
             "event_id": client_event_id,
         },
     }
+
+
+def frame_error(error: FrameError) -> ClientEventError:
+    """The ``error`` to send for a client frame that holds no event."""
+    if error.problem == "binary":
+        return ClientEventError("binary frames are not supported", code="invalid_frame")
+    messages = {
+        "invalid_json": f"invalid json: {error.reason.lower()}",
+        "too_deep": "json nested too deeply",
+        "not_object": "an event must be a json object",
+    }
+    return ClientEventError(messages[error.problem], code="invalid_json")

@@ -17,6 +17,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, NewType, Union, get_args, get_origin, get_type_hints
 
+from realtime_widget.core.checks import is_number
 from realtime_widget.core.errors import ToolError, UsageError
 from realtime_widget.tools.typehints import (
     JSON_SCALAR_TYPES,
@@ -98,13 +99,7 @@ def _json_list(values: list[Any]) -> str:
 
 def _same_json(option: Any, value: Any) -> bool:
     """``option == value`` without ``True == 1`` or ``"1" == 1`` surprises."""
-    numbers = (int, float)
-    both_numbers = (
-        isinstance(option, numbers)
-        and isinstance(value, numbers)
-        and not isinstance(option, bool)
-        and not isinstance(value, bool)
-    )
+    both_numbers = is_number(option) and is_number(value)
     return bool((type(option) is type(value) or both_numbers) and option == value)
 
 

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from typing import Any, Literal, ParamSpec, TypeAlias, TypedDict, TypeVar, overload
 
+from realtime_widget.core.checks import need_number
 from realtime_widget.core.errors import ToolError, UsageError
 from realtime_widget.tools.arguments import (
     bind_arguments,
@@ -97,8 +98,7 @@ def _is_async_callable(fn: Any) -> bool:
 def _check_timeout(timeout: object, name: str) -> None:
     if timeout is None:
         return
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise UsageError(f"timeout of tool {name!r} must be positive, got {timeout!r}")
+    need_number(f"timeout of tool {name!r}", timeout, "positive", above=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -505,8 +505,7 @@ async def run_tool(
     the caller is cancelled (the handler is cancelled too, or abandoned if sync), and
     :class:`UsageError` for a ``max_output_bytes`` that is not positive.
     """
-    if isinstance(max_output_bytes, bool) or max_output_bytes <= 0:
-        raise UsageError(f"max_output_bytes must be positive, got {max_output_bytes!r}")
+    need_number("max_output_bytes", max_output_bytes, "positive", above=0)
     if not isinstance(timeout, _UseToolTimeout):
         _check_timeout(timeout, name)
     started = time.perf_counter()

@@ -14,7 +14,6 @@ import dataclasses
 import functools
 import inspect
 import json
-import re
 import types
 from collections.abc import Callable, Mapping
 from typing import (
@@ -31,6 +30,7 @@ from typing import (
     get_type_hints,
 )
 
+from realtime_widget.core.checks import need_tool_name
 from realtime_widget.core.errors import UsageError
 from realtime_widget.tools.docstrings import parse_docstring
 from realtime_widget.tools.typehints import (
@@ -61,7 +61,6 @@ __all__ = [
     "wire_definition",
 ]
 
-_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 JSONSchema: TypeAlias = dict[str, Any]
 
@@ -93,9 +92,7 @@ def validate_definition(definition: Mapping[str, Any]) -> ToolDefinition:
     kind = result.setdefault("type", "function")
     if kind != "function":
         raise UsageError(f"tool type must be 'function', got {kind!r}")
-    name = result.get("name")
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise UsageError(f"invalid tool name {name!r}: use 1-64 letters, digits, '_' or '-'")
+    name = need_tool_name(result.get("name"))
     description = result.get("description")
     if description is None:
         result["description"] = ""

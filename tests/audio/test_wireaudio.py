@@ -14,7 +14,10 @@ import pytest
 from realtime_widget.audio.formats import (
     InputAudioEncoder,
     OutputAudioDecoder,
+    StreamDecoder,
     encode_clip,
+    pcm_from_wire,
+    pcm_to_wire,
     session_audio_format,
 )
 from realtime_widget.audio.utils import alaw_decode, mulaw_decode, mulaw_encode, resample
@@ -53,6 +56,33 @@ def test_encoder_stream_has_no_seams_and_flush_completes_the_duration(
     assert len(streamed) == -(-SPEECH.size // 3)  # 8 kHz: a third of the samples, rounded up
     assert hear(g711_decode(streamed, audio_format).repeat(3)) == "hello there friend"
     assert encoder.flush() == ""  # a flushed stream holds nothing
+
+
+def test_clip_lengths() -> None:
+    """8 kHz codes become three samples each; 24 kHz samples a code per three, rounded up."""
+    assert pcm_from_wire(bytes(80), "g711_ulaw").size == 240
+    assert len(pcm_to_wire(np.arange(241, dtype=np.int16), "g711_ulaw")) == 81
+    assert pcm_from_wire(b"", "g711_alaw").size == 0
+    assert pcm_to_wire(SPEECH, "pcm16") == SPEECH.astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize("audio_format", G711)
+def test_decoder_stream_has_no_seams_and_flush_completes_the_duration(
+    audio_format: AudioFormat,
+) -> None:
+    codes = pcm_to_wire(SPEECH, audio_format)
+    stream = StreamDecoder(audio_format)
+    sizes = [1, 7, 80, 799, 1600, 111]
+    parts, start = [], 0
+    while start < len(codes):
+        size = sizes[len(parts) % len(sizes)]
+        parts.append(stream.decode(codes[start : start + size]))
+        start += size
+    streamed = np.concatenate([*parts, stream.flush()])
+    np.testing.assert_array_equal(streamed, pcm_from_wire(codes, audio_format))
+    assert streamed.size == 3 * len(codes)
+    assert hear(streamed) == "hello there friend"
+    assert stream.flush().size == 0
 
 
 def test_encoder_passes_pcm16_through_and_restarts_on_a_format_change() -> None:

@@ -16,7 +16,7 @@ from conversation_streams import RATE, apply, check_items, snapshot, tone, vad_t
 
 from realtime_widget.audio.buffers import InputAudioBuffer
 from realtime_widget.core.conversation import MAX_PENDING_AUDIO_SECONDS, RealtimeConversation
-from realtime_widget.core.early import MAX_PENDING, MAX_PENDING_TEXT, MAX_PENDING_TEXT_TOTAL
+from realtime_widget.core.early import MAX_EARLY_RECORDS, MAX_EARLY_TEXT, MAX_EARLY_TEXT_TOTAL
 from realtime_widget.core.errors import InvalidEventError
 
 CHUNK = RATE // 10  # 100 ms
@@ -190,9 +190,9 @@ def test_speech_audio_for_items_that_never_come_stays_bounded_in_bytes() -> None
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        for n in range(MAX_PENDING):
+        for n in range(MAX_EARLY_RECORDS):
             conversation.process_event(started(f"ghost{n}", 0), buffer)
-        for n in range(MAX_PENDING):
+        for n in range(MAX_EARLY_RECORDS):
             conversation.process_event(stopped(f"ghost{n}", 30_000), buffer)
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
@@ -200,7 +200,7 @@ def test_speech_audio_for_items_that_never_come_stays_bounded_in_bytes() -> None
     bound = (MAX_PENDING_AUDIO_SECONDS + 30) * RATE * 2  # bytes of int16 samples
     assert held < bound + 2_000_000, held
     # the newest utterances still meet their items, the oldest were let go
-    item, _ = conversation.process_event(user_audio_item(f"ghost{MAX_PENDING - 1}"), buffer)
+    item, _ = conversation.process_event(user_audio_item(f"ghost{MAX_EARLY_RECORDS - 1}"), buffer)
     assert len(item["formatted"]["audio"]) == 30 * RATE
     item, _ = conversation.process_event(user_audio_item("ghost0"), buffer)
     assert len(item["formatted"]["audio"]) == 0
@@ -231,19 +231,19 @@ def test_pending_transcript_of_one_item_is_bounded_and_refusal_changes_nothing()
             conversation.process_event(transcription("item_one", piece))
         except InvalidEventError as exc:
             assert exc.field == "delta"
-            assert "'item_one'" in str(exc) and str(MAX_PENDING_TEXT) in str(exc)
+            assert "'item_one'" in str(exc) and str(MAX_EARLY_TEXT) in str(exc)
             assert snapshot(conversation) == before
             continue
         accepted += 1
-    assert 0 < accepted * 4096 <= MAX_PENDING_TEXT
-    assert accepted > (MAX_PENDING_TEXT // (4096 + 64)) - 1
+    assert 0 < accepted * 4096 <= MAX_EARLY_TEXT
+    assert accepted > (MAX_EARLY_TEXT // (4096 + 64)) - 1
     item, _ = conversation.process_event(user_audio_item("item_one"))
     assert item["formatted"]["transcript"] == piece * accepted
     completed = {
         "type": "conversation.item.input_audio_transcription.completed",
         "item_id": "item_two",
         "content_index": 0,
-        "transcript": "z" * (MAX_PENDING_TEXT + 1),
+        "transcript": "z" * (MAX_EARLY_TEXT + 1),
     }
     with pytest.raises(InvalidEventError, match="item_two"):
         conversation.process_event(completed)
@@ -261,7 +261,7 @@ def test_pending_transcripts_are_bounded_in_all() -> None:
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    assert held < MAX_PENDING_TEXT_TOTAL + 500_000, held  # 65 MB were sent
+    assert held < MAX_EARLY_TEXT_TOTAL + 500_000, held  # 65 MB were sent
     item, _ = conversation.process_event(user_audio_item("item_99"))
     assert item["formatted"]["transcript"] == piece * 10
     item, _ = conversation.process_event(user_audio_item("item_0"))

@@ -15,10 +15,10 @@ from realtime_widget.core.knowledge import (
 )
 from realtime_widget.core.session import (
     SessionConfig,
-    audio_format_to_ga,
     session_payload,
     session_tools,
 )
+from realtime_widget.core.sessionmap import audio_format_to_ga
 
 TOOL = {
     "type": "function",

@@ -1,4 +1,4 @@
-"""Pure audio pieces of the local server: synthesis, decoding, G.711 and the VAD."""
+"""Pure audio pieces of the local server: synthesis, decoding (through G.711 too) and the VAD."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from realtime_widget.server.g711 import (
-    decode_g711,
-    downsample_24k_to_8k,
-    encode_g711,
-    upsample_8k_to_24k,
-)
+from realtime_widget.audio.formats import pcm_from_wire, pcm_to_wire
+from realtime_widget.core.protocol import AudioFormat
 from realtime_widget.server.synth import (
     ALPHABET,
     CHAR_MS,
@@ -96,14 +92,10 @@ def test_decode_tolerates_low_noise_and_rejects_other_audio() -> None:
 
 def test_decode_through_g711() -> None:
     speech = synthesize("over the phone").samples
-    for kind in ("audio/pcmu", "audio/pcma"):
-        assert decode(decode_g711(encode_g711(speech, kind), kind)) == "over the phone"
-
-
-def test_resampling_lengths() -> None:
-    assert upsample_8k_to_24k(np.arange(80, dtype=np.int16)).size == 240
-    assert downsample_24k_to_8k(np.arange(241, dtype=np.int16)).size == 80
-    assert upsample_8k_to_24k(np.zeros(0, np.int16)).size == 0
+    formats: list[AudioFormat] = ["g711_ulaw", "g711_alaw"]
+    for audio_format in formats:
+        wire = pcm_to_wire(speech, audio_format)
+        assert decode(pcm_from_wire(wire, audio_format)) == "over the phone"
 
 
 # -- VAD -----------------------------------------------------------------------------

@@ -1,27 +1,9 @@
-"""The session of one connection: its configuration, updates and the two wire shapes.
+"""One connection's session: its configuration, ``session.update`` and the two wire shapes.
 
-Rules:
-
-- The session is held in the GA shape (``output_modalities``, ``audio.input`` /
-  ``audio.output``); :meth:`SessionState.to_wire` renders it for the connection's dialect
-  (beta: the flat ``modalities`` / ``voice`` / ``input_audio_format`` shape).
-- ``session.update`` is all or nothing: every field is validated first, the first problem
-  raises :class:`~realtime_widget.server.wire.ClientEventError` (``unknown_parameter``,
-  ``invalid_type``, ``invalid_value`` or ``missing_required_parameter`` with a dotted
-  ``param``), and only a fully valid update is applied.
-- A GA update must carry ``type: "realtime"``; its fields are the GA ones, so a beta-shaped
-  field (``session.modalities``) is an unknown parameter. A beta connection takes the flat
-  fields only.
-- Either dialect also accepts the seed library's nested shape: ``session.model`` is an object
-  (``name``, ``modalities``, ``instructions``, ``tools``, ``tool_choice``, ``temperature``,
-  ``max_response_output_tokens``), next to ``speech`` / ``hearing`` (flat audio fields),
-  ``vision`` (accepted, unused) and ``knowledge`` (validated scripts for the model). Both
-  audio groups take every audio key; a key named in both takes the value of the group that
-  owns it (``speech``: voice, speed, output format; ``hearing``: the rest), as the client's
-  config does.
-- Read-only fields a client may echo back (``id``, ``object``, ``expires_at``) are ignored.
-- The voice cannot change once the assistant has spoken (as on the service).
-- ``turn_detection`` fields not given keep their value while the type stays the same.
+The session is held in the GA shape (the beta fields placed as
+:mod:`~realtime_widget.core.sessionmap` says) and rendered for the connection's dialect by
+:meth:`SessionState.to_wire`. An update is all or nothing (see
+:meth:`SessionState.apply_update`). No I/O.
 """
 
 from __future__ import annotations
@@ -31,38 +13,29 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect, audio_format_name
+import realtime_widget.server.fields as f
+from realtime_widget.core.ids import generate_id
+from realtime_widget.core.protocol import DEFAULT_MODEL, AudioFormat, Dialect
 from realtime_widget.core.session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
-from realtime_widget.server import fields as f
+from realtime_widget.core.sessionmap import (
+    BETA_TO_GA,
+    GA_TO_BETA,
+    GaPath,
+    audio_format_name,
+    ga_get,
+)
 from realtime_widget.server.knowledge import validate_knowledge
-from realtime_widget.server.wire import ClientEventError, new_id
+from realtime_widget.server.wire import ClientEventError
 
 __all__ = ["SessionState"]
 
 _READ_ONLY = frozenset({"id", "object", "expires_at", "client_secret"})
-_GA_KEYS = frozenset(
-    {
-        "type",
-        "model",
-        "instructions",
-        "output_modalities",
-        "audio",
-        "tools",
-        "tool_choice",
-        "max_output_tokens",
-        "tracing",
-        "truncation",
-        "prompt",
-        "include",
-    }
-)
 _NESTED_KEYS = frozenset({"type", "model", "speech", "hearing", "vision", "knowledge"})
 _NESTED_MODEL_KEYS = CONFIG_GROUP_KEYS["model"]
 _AUDIO_GROUP_KEYS = CONFIG_GROUP_KEYS["hearing"]
 _VISION_KEYS = CONFIG_GROUP_KEYS["vision"]
 
-Path = tuple[str, ...]
-_Change = tuple[Path, Any]
+_Change = tuple[GaPath, Any]
 
 
 def _loose(value: Any, path: str) -> Any:
@@ -80,65 +53,56 @@ def _model(value: Any, path: str) -> str:
     return f.validate_string(value, path, allow_empty=False)
 
 
-# beta flat field -> (internal GA path, validator)
-_BETA_FIELDS: dict[str, tuple[Path, Callable[[Any, str], Any]]] = {
-    "model": (("model",), _model),
-    "instructions": (("instructions",), f.validate_instructions),
-    "modalities": (("output_modalities",), f.validate_beta_modalities),
-    "voice": (("audio", "output", "voice"), f.validate_voice),
-    "speed": (("audio", "output", "speed"), f.validate_speed),
-    "input_audio_format": (("audio", "input", "format"), f.validate_beta_format),
-    "output_audio_format": (("audio", "output", "format"), f.validate_beta_format),
-    "input_audio_transcription": (("audio", "input", "transcription"), f.validate_transcription),
-    "input_audio_noise_reduction": (
-        ("audio", "input", "noise_reduction"),
-        f.validate_noise_reduction,
-    ),
-    "tools": (("tools",), f.validate_tools),
-    "tool_choice": (("tool_choice",), f.validate_tool_choice),
-    "temperature": (("temperature",), _temperature),
-    "max_response_output_tokens": (("max_output_tokens",), f.validate_max_tokens),
-    "tracing": (("tracing",), _loose),
+Validator = Callable[[Any, str], Any]
+
+# how each beta field is checked; where the session holds it comes from the session map
+_BETA_FIELDS: dict[str, Validator] = {
+    "model": _model,
+    "instructions": f.validate_instructions,
+    "modalities": f.validate_beta_modalities,
+    "voice": f.validate_voice,
+    "speed": f.validate_speed,
+    "input_audio_format": f.validate_beta_format,
+    "output_audio_format": f.validate_beta_format,
+    "input_audio_transcription": f.validate_transcription,
+    "input_audio_noise_reduction": f.validate_noise_reduction,
+    "tools": f.validate_tools,
+    "tool_choice": f.validate_tool_choice,
+    "temperature": _temperature,
+    "max_response_output_tokens": f.validate_max_tokens,
+    "tracing": _loose,
 }
 # the seed's speech / hearing groups: beta fields, formats also as GA objects
 _CONFIG_FIELDS = {
     **_BETA_FIELDS,
-    "input_audio_format": (("audio", "input", "format"), f.validate_config_format),
-    "output_audio_format": (("audio", "output", "format"), f.validate_config_format),
+    "input_audio_format": f.validate_config_format,
+    "output_audio_format": f.validate_config_format,
 }
-_GA_FIELDS: dict[str, tuple[Path, Callable[[Any, str], Any]]] = {
-    "model": (("model",), _model),
-    "instructions": (("instructions",), f.validate_instructions),
-    "output_modalities": (("output_modalities",), f.validate_ga_modalities),
-    "tools": (("tools",), f.validate_tools),
-    "tool_choice": (("tool_choice",), f.validate_tool_choice),
-    "max_output_tokens": (("max_output_tokens",), f.validate_max_tokens),
-    "tracing": (("tracing",), _loose),
-    "truncation": (("truncation",), _loose),
-    "prompt": (("prompt",), _loose),
-    "include": (("include",), _loose),
+# GA fields by their beta names, where the GA spelling of the value differs
+_GA_FIELDS = {
+    **_BETA_FIELDS,
+    "modalities": f.validate_ga_modalities,
+    "input_audio_format": f.validate_ga_format,
+    "output_audio_format": f.validate_ga_format,
 }
-_GA_AUDIO_FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
-    "input": {
-        "format": f.validate_ga_format,
-        "transcription": f.validate_transcription,
-        "noise_reduction": f.validate_noise_reduction,
-    },
-    "output": {
-        "format": f.validate_ga_format,
-        "voice": f.validate_voice,
-        "speed": f.validate_speed,
-    },
-}
+_GA_ONLY: dict[str, Validator] = {"truncation": _loose, "prompt": _loose, "include": _loose}
+
+
+def _path(name: str) -> GaPath:
+    """Where the session holds beta field ``name`` (GA's place; ``temperature`` on its own)."""
+    return BETA_TO_GA.get(name, (name,))
+
+
 _VOICE_PARAM = {"ga": "session.audio.output.voice", "beta": "session.voice"}
 
 
 class SessionState:
-    """One connection's session configuration (see the module rules)."""
+    """One connection's session configuration. The voice cannot change once the assistant
+    has spoken (``voice_locked``), as on the service."""
 
     def __init__(self, dialect: Dialect, *, model: str = DEFAULT_MODEL) -> None:
         self.dialect: Dialect = dialect
-        self.id = new_id("sess")
+        self.id = generate_id("sess_")
         self.expires_at = int(time.time()) + 3600
         self.knowledge: dict[str, Any] | None = None
         self.vision: dict[str, Any] = {}
@@ -181,13 +145,12 @@ class SessionState:
         return list(self.data["output_modalities"])
 
     @property
-    def input_format(self) -> str:
-        """``audio/pcm``, ``audio/pcmu`` or ``audio/pcma``."""
-        return str(self.data["audio"]["input"]["format"]["type"])
+    def input_audio_format(self) -> AudioFormat:
+        return audio_format_name(self.data["audio"]["input"]["format"])
 
     @property
-    def output_format(self) -> str:
-        return str(self.data["audio"]["output"]["format"]["type"])
+    def output_audio_format(self) -> AudioFormat:
+        return audio_format_name(self.data["audio"]["output"]["format"])
 
     @property
     def voice(self) -> str:
@@ -224,7 +187,16 @@ class SessionState:
     def apply_update(self, session: Any) -> None:
         """Validate ``session`` (the ``session`` field of ``session.update``) and apply it.
 
-        Raises :class:`ClientEventError` and leaves the session untouched when invalid.
+        A GA update carries ``type: "realtime"`` and GA fields (a beta-shaped field is an
+        unknown parameter); a beta connection takes the flat fields. Either also takes the
+        seed's nested shape: ``model`` an object of the model group's keys, ``speech`` /
+        ``hearing`` the audio keys (a key named in both takes its owner group's value),
+        ``vision`` (kept, unused) and ``knowledge`` (scripts for the model). Read-only fields
+        a client echoes back (``id``, ``object``, ``expires_at``) are ignored;
+        ``turn_detection`` fields not given keep their value while the type stays.
+
+        Raises :class:`ClientEventError` with a dotted ``param`` for the first problem and
+        then leaves the session untouched.
         """
         if not isinstance(session, dict):
             raise ClientEventError.invalid_type("session", "an object", session)
@@ -259,9 +231,8 @@ class SessionState:
                 )
 
     def _turn_detection_change(self, value: Any, path: str) -> _Change:
-        current = self.data["audio"]["input"]["turn_detection"]
-        result = f.validate_turn_detection(value, path, current)
-        return ("audio", "input", "turn_detection"), result
+        where = BETA_TO_GA["turn_detection"]
+        return where, f.validate_turn_detection(value, path, ga_get(self.data, where))
 
     def _parse_ga(self, session: dict[str, Any]) -> list[_Change]:
         if "type" not in session:
@@ -270,40 +241,46 @@ class SessionState:
             raise ClientEventError.invalid_value("session.type", session["type"], "'realtime'")
         changes: list[_Change] = []
         for key, value in session.items():
+            where = f"session.{key}"
+            name = GA_TO_BETA.get((key,))
             if key in _READ_ONLY or key == "type":
                 continue
             if key == "audio":
                 changes.extend(self._parse_ga_audio(value))
-                continue
-            if key not in _GA_FIELDS:
-                raise ClientEventError.unknown_parameter(f"session.{key}")
-            path, validator = _GA_FIELDS[key]
-            changes.append((path, validator(value, f"session.{key}")))
+            elif name is not None:
+                changes.append(((key,), _GA_FIELDS[name](value, where)))
+            elif key in _GA_ONLY:
+                changes.append(((key,), _GA_ONLY[key](value, where)))
+            else:
+                raise ClientEventError.unknown_parameter(where)
         return changes
 
     def _parse_ga_audio(self, value: Any) -> list[_Change]:
         audio = f.require_object(value, "session.audio")
         f.check_keys(audio, "session.audio", {"input", "output"})
         changes: list[_Change] = []
-        for side, validators in _GA_AUDIO_FIELDS.items():
+        for side in ("input", "output"):
             if side not in audio:
                 continue
             where = f"session.audio.{side}"
             group = f.require_object(audio[side], where)
-            allowed = set(validators) | ({"turn_detection"} if side == "input" else set())
-            f.check_keys(group, where, allowed)
+            names = {
+                path[-1]: name for path, name in GA_TO_BETA.items() if path[:-1] == ("audio", side)
+            }
+            f.check_keys(group, where, set(names))
             for key, given in group.items():
-                if key == "turn_detection":
+                if names[key] == "turn_detection":
                     changes.append(self._turn_detection_change(given, f"{where}.{key}"))
                 else:
-                    changes.append((("audio", side, key), validators[key](given, f"{where}.{key}")))
+                    validate = _GA_FIELDS[names[key]]
+                    changes.append((("audio", side, key), validate(given, f"{where}.{key}")))
         return changes
 
     def _parse_beta(
         self,
         session: dict[str, Any],
         where: str,
-        fields: dict[str, tuple[Path, Callable[[Any, str], Any]]] = _BETA_FIELDS,
+        fields: dict[str, Validator] = _BETA_FIELDS,
     ) -> list[_Change]:
         changes: list[_Change] = []
         for key, value in session.items():
@@ -314,8 +291,7 @@ class SessionState:
                 continue
             if key not in fields:
                 raise ClientEventError.unknown_parameter(f"{where}.{key}")
-            path, validator = fields[key]
-            changes.append((path, validator(value, f"{where}.{key}")))
+            changes.append((_path(key), fields[key](value, f"{where}.{key}")))
         return changes
 
     def _parse_nested(
@@ -392,24 +368,13 @@ class SessionState:
                 "include": data["include"],
                 "expires_at": self.expires_at,
             }
-        audio_in, audio_out = data["audio"]["input"], data["audio"]["output"]
-        return {
-            "object": "realtime.session",
-            "id": self.id,
-            "model": data["model"],
-            "modalities": ["audio", "text"] if data["output_modalities"] == ["audio"] else ["text"],
-            "instructions": data["instructions"],
-            "voice": audio_out["voice"],
-            "speed": audio_out["speed"],
-            "input_audio_format": audio_format_name(audio_in["format"]),
-            "output_audio_format": audio_format_name(audio_out["format"]),
-            "input_audio_transcription": audio_in["transcription"],
-            "input_audio_noise_reduction": audio_in["noise_reduction"],
-            "turn_detection": audio_in["turn_detection"],
-            "tools": data["tools"],
-            "tool_choice": data["tool_choice"],
-            "temperature": data["temperature"],
-            "max_response_output_tokens": data["max_output_tokens"],
-            "tracing": data["tracing"],
-            "expires_at": self.expires_at,
-        }
+        beta: dict[str, Any] = {"object": "realtime.session", "id": self.id}
+        beta.update({name: ga_get(data, path) for name, path in BETA_TO_GA.items()})
+        beta.update(
+            modalities=["audio", "text"] if data["output_modalities"] == ["audio"] else ["text"],
+            input_audio_format=self.input_audio_format,
+            output_audio_format=self.output_audio_format,
+            temperature=data["temperature"],
+            expires_at=self.expires_at,
+        )
+        return beta

@@ -1,0 +1,38 @@
+"""Tests for realtime_widget.core.ids."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from realtime_widget.core.errors import UsageError
+from realtime_widget.core.ids import generate_id
+
+
+def test_generate_id_shape_and_randomness() -> None:
+    ids = {generate_id("evt_") for _ in range(2000)}
+    assert len(ids) == 2000
+    allowed = set(string.ascii_letters + string.digits)
+    for value in ids:
+        assert len(value) == 21 and value.startswith("evt_")
+        assert set(value[4:]) <= allowed
+    assert len(generate_id("item_", 32)) == 32
+    assert len(generate_id("", 1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("prefix", "length", "error", "message"),
+    [
+        ("evt_", 4, UsageError, "id length 4 leaves no room after prefix 'evt_'"),
+        ("evt_", 0, UsageError, "id length 0"),
+        ("evt_", 21.0, TypeError, "id length must be int, got float"),
+        ("evt_", True, TypeError, "id length must be int, got bool"),
+        (3, 21, TypeError, "id prefix must be str, got int"),
+    ],
+)
+def test_generate_id_validation(
+    prefix: object, length: object, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        generate_id(prefix, length)  # type: ignore[arg-type]
