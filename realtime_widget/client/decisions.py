@@ -16,7 +16,7 @@ from typing import Any
 
 from realtime_widget.audio.buffers import AudioRetention
 from realtime_widget.client.inputaudio import InputAudio
-from realtime_widget.client.owed import PendingCalls
+from realtime_widget.client.owed import OwedCalls
 from realtime_widget.client.responses import (
     ITEM_CREATED,
     ITEM_DONE,
@@ -76,7 +76,7 @@ class Decisions:
         input_audio: InputAudio | None = None,
         resume: Resume | None = None,
         active: ActiveResponses | None = None,
-        calls: PendingCalls | None = None,
+        calls: OwedCalls | None = None,
         retention: AudioRetention | None = None,
         config: Callable[[], SessionConfig] = SessionConfig,
         shape: Callable[[], SessionShape] = lambda: "ga",
@@ -85,7 +85,7 @@ class Decisions:
         self.input = input_audio if input_audio is not None else InputAudio(300.0)
         self.resume = resume if resume is not None else Resume()
         self.active = active if active is not None else ActiveResponses()
-        self.calls = calls if calls is not None else PendingCalls()
+        self.calls = calls if calls is not None else OwedCalls()
         self.retention = retention
         self._config = config
         self._shape = shape
@@ -179,7 +179,7 @@ class Decisions:
     def _response_done(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
         reply = self._apply(kind, event)
         finished = self.active.done(event)
-        # the response.create its calls make due (PendingCalls), or the one refused while
+        # the response.create its calls make due (OwedCalls), or the one refused while
         # that response ran
         answered = finished is not None and self.calls.finish(finished)
         if (answered or self.active.create_due()) and ready:

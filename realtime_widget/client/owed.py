@@ -1,10 +1,10 @@
-"""`PendingCalls`: which function calls each response still owes, and when to go on.
+"""`OwedCalls`: which function calls each response still owes, and when to go on.
 
 A response may make several function calls. Once EVERY call is answered (a
 ``function_call_output`` item) and the response itself is done, exactly one
 ``response.create`` follows (PROTOCOL.md, "Tool calls": one per call, or one before
-``response.done``, collides with the running response). :meth:`~PendingCalls.settle` and
-:meth:`~PendingCalls.finish` return ``True`` exactly once per response: when that
+``response.done``, collides with the running response). :meth:`~OwedCalls.settle` and
+:meth:`~OwedCalls.finish` return ``True`` exactly once per response: when that
 ``response.create`` is due. No I/O.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from realtime_widget.core.errors import UsageError
 
-__all__ = ["PendingCalls"]
+__all__ = ["OwedCalls"]
 
 
 class _Response:
@@ -23,7 +23,7 @@ class _Response:
         self.done = False
 
 
-class PendingCalls:
+class OwedCalls:
     """The function calls of each response and their answers (see the module docstring)."""
 
     def __init__(self) -> None:

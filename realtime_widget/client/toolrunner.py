@@ -6,7 +6,7 @@ to the caller, an unknown one is answered with an error. Every call is answered 
 a failure too (``{"error": ...}``, and an ``error`` event of type ``tool_error``): the model is
 never left waiting. An answer goes out when the session is ready, else once the next one is
 (:meth:`~ToolCalls.send_unsent`), and the ``response.create`` it makes due
-(:class:`~realtime_widget.client.owed.PendingCalls`) with it. Every task is kept until it ends.
+(:class:`~realtime_widget.client.owed.OwedCalls`) with it. Every task is kept until it ends.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from realtime_widget.client.owed import PendingCalls
+from realtime_widget.client.owed import OwedCalls
 from realtime_widget.client.transport import Transport
 from realtime_widget.core.errors import ToolError
 from realtime_widget.core.protocol import ErrorEvent
@@ -39,12 +39,12 @@ class ToolCalls:
         api: Transport,
         dispatch: Callable[[str, Any], object],
         ready: Callable[[], bool],
-        calls: PendingCalls | None = None,
+        calls: OwedCalls | None = None,
     ) -> None:
         self._api = api
         self._dispatch = dispatch
         self._ready = ready
-        self._calls = calls if calls is not None else PendingCalls()
+        self._calls = calls if calls is not None else OwedCalls()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsent: list[tuple[str, str]] = []  # (call_id, output) for the next session
 

@@ -1,15 +1,15 @@
-"""PendingCalls: one response.create per response, after all its calls are answered."""
+"""OwedCalls: one response.create per response, after all its calls are answered."""
 
 from __future__ import annotations
 
 import pytest
 
-from realtime_widget.client.owed import PendingCalls
+from realtime_widget.client.owed import OwedCalls
 from realtime_widget.core.errors import UsageError
 
 
 def test_two_calls_continue_once_after_both_answers_and_done() -> None:
-    calls = PendingCalls()
+    calls = OwedCalls()
     assert calls.expect("r1", "a") and calls.expect("r1", "b")
     assert not calls.expect("r1", "a")  # seen twice (item.done and output_item.done)
     calls.claim("a")
@@ -21,7 +21,7 @@ def test_two_calls_continue_once_after_both_answers_and_done() -> None:
 
 
 def test_answers_before_done_continue_at_done() -> None:
-    calls = PendingCalls()
+    calls = OwedCalls()
     calls.expect("r1", "a")
     calls.claim("a")
     assert calls.settle("a") is False
@@ -29,20 +29,20 @@ def test_answers_before_done_continue_at_done() -> None:
 
 
 def test_responses_without_calls_and_unknown_calls() -> None:
-    calls = PendingCalls()
+    calls = OwedCalls()
     assert calls.finish("plain") is False
     assert calls.settle("stray") is False
 
 
 def test_claiming_twice_is_a_usage_error() -> None:
-    calls = PendingCalls()
+    calls = OwedCalls()
     calls.claim("a")
     with pytest.raises(UsageError, match="'a' was already answered"):
         calls.claim("a")
 
 
 def test_finish_all_ends_the_lost_sessions_responses() -> None:
-    calls = PendingCalls()
+    calls = OwedCalls()
     calls.expect("r1", "a")
     calls.expect("r2", "b")
     calls.claim("a")
