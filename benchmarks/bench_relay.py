@@ -17,8 +17,9 @@ Each figure is process CPU time (``time.process_time``: the server's process and
 programs do not count) per second of audio, the median of repeats; wall time is reported
 beside it. The floor of each direction is a bare ``websockets`` client of the same server
 process doing the least a relay must (:class:`BareClient`): it sends the same chunks as
-``input_audio_buffer.append`` events (base64 in JSON), or reads the same answer and decodes
-its audio deltas; ours and the floor take turns, and the target is ours at most
+``input_audio_buffer.append`` events (base64 in JSON), one per turn of the event loop as the
+widget receives them (the browser's chunks come 80 ms apart), or reads the same answer and
+decodes its audio deltas; ours and the floor take turns, and the target is ours at most
 :data:`TARGET_FLOOR_RATIO` times the floor. Not included: what the real kernel adds around
 the comm (deserialising the browser's message, signing and sending ours over ZeroMQ).
 
@@ -316,6 +317,7 @@ class BareClient:
         for i in range(count):
             audio = encode(pool[i % len(pool)]).decode("ascii")
             await send(dumps({"type": "input_audio_buffer.append", "audio": audio}))
+            await asyncio.sleep(0)  # chunks arrive one per turn of the loop, as the widget's do
         await send(dumps({"type": "session.update", "session": {"type": "realtime"}}))
         await self._until("session.updated")
         return time.process_time() - cpu, time.perf_counter() - wall
