@@ -1,4 +1,4 @@
-"""`ClientEvents`: a widget's client events, mapped to the widget's traits and messages.
+"""`ClientMirror`: the client's events, mirrored in the widget's traits and messages.
 
 Items and their changes go to :class:`ItemSync` (a function call's card through
 :class:`CallCards`), the model's audio to :class:`Playback`, each streamed piece of text,
@@ -21,12 +21,12 @@ from realtime_widget.widget.playback import Playback
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.turns import Turns
 
-__all__ = ["ClientEvents"]
+__all__ = ["ClientMirror"]
 
 _DELTA_FIELDS: Final[tuple[DeltaField, ...]] = ("text", "transcript", "arguments")
 
 
-class ClientEvents:
+class ClientMirror:
     """Follows the client of ``widget`` from now until :meth:`close` (the client stays as
     it is). Messages go to ``send``; texts bound for the ``error`` trait go through
     ``scrub``."""

@@ -28,7 +28,7 @@ from realtime_widget.core.session import SessionShape
 from realtime_widget.tools.registry import Tool
 from realtime_widget.widget.browser import BrowserMessages
 from realtime_widget.widget.cards import CallCards
-from realtime_widget.widget.events import ClientEvents
+from realtime_widget.widget.events import ClientMirror
 from realtime_widget.widget.frontend import assemble_css, assemble_esm
 from realtime_widget.widget.host import (
     CONNECTION_STATES,
@@ -108,7 +108,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     _esm = assemble_esm()
     _css = assemble_css()
 
-    # "error" only when no reconnect follows (see ClientEvents)
+    # "error" only when no reconnect follows (see ClientMirror)
     connection: traitlets.Enum[ConnectionState] = traitlets.Enum(
         CONNECTION_STATES, default_value="disconnected"
     ).tag(sync=True)
@@ -201,7 +201,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             turn_detection=self._turns.client_mode(),
             **kwargs,
         )
-        self._events = ClientEvents(
+        self._events = ClientMirror(
             self,
             items=self._items,
             calls=self._calls,
