@@ -39,8 +39,8 @@ __all__ = [
     "arguments_done",
     "audio_delta",
     "audio_done",
-    "content_part",
     "mcp_call_status",
+    "part_added_or_done",
     "part_of",
     "text_delta",
     "text_done",
@@ -77,7 +77,7 @@ def _tool(etype: str, item: ConversationItem) -> dict[str, str]:
     return tool
 
 
-def content_part(
+def part_added_or_done(
     etype: str, event: _Event, item: ConversationItem, decoder: AudioDecoder | None
 ) -> Delta | None:
     """``response.content_part.added`` / ``.done``: add the part, or merge it (``.done``
