@@ -126,11 +126,10 @@ class EventLog:
             "summary": self._scrub(summarize_event(event)),
             "count": 1,
         }
+        if len(self._entries) == self._entries.maxlen:  # the oldest goes, sent or not
+            self._changed.pop(self._entries[0]["seq"], None)
         self._entries.append(entry)
         self._changed[entry["seq"]] = entry
-        if len(self._changed) > len(self._entries):  # entries pushed out unsent
-            oldest = self._entries[0]["seq"]
-            self._changed = {s: e for s, e in self._changed.items() if s >= oldest}
 
     def take(self) -> list[LogEntry]:
         """The entries added or grown since the last call, oldest first (copies)."""
