@@ -288,7 +288,12 @@ describe("labels", () => {
     ]);
     const d = (id) => w.describeItem(store.items.get(id), store);
     assert.deepEqual(d("u"), { kind: "message", label: "You", notes: ["audio 2.3 s"], placeholder: "(speech)" });
-    assert.deepEqual(d("a").notes, ["audio 900 ms", "interrupted at 640 ms"]);
+    // an interrupted answer says how much of it was heard, a finished one how long it was
+    assert.deepEqual(d("a").notes, ["interrupted after 640 ms of 900 ms"]);
+    const cut = { ...store.items.get("a"), audio_ms: 640, full_ms: 1700 };
+    assert.deepEqual(w.describeItem(cut, store).notes, ["interrupted after 640 ms of 1.7 s"]);
+    const done = { ...store.items.get("a"), status: "completed", truncated_ms: null, audio_ms: 1700 };
+    assert.deepEqual(w.describeItem(done, store).notes, ["finished, 1.7 s"]);
     assert.deepEqual(d("f"), { kind: "tool", label: "get_weather", notes: ["done", "12 ms"], placeholder: "" });
     assert.equal(d("o").kind, "hidden");
     assert.equal(d("o2").kind, "output");
@@ -447,6 +452,11 @@ describe("the audio engine with a stand-in Web Audio", () => {
         this.audioWorklet = { addModule: async (url) => log.modules.push(url) };
         log.contexts.push(this);
       }
+      createGain() {
+        const gain = new FakeNode(this, "gain");
+        gain.gain = { value: 1 };
+        return gain;
+      }
       async resume() {
         log.resumed += 1;
         this.state = "running";
@@ -506,7 +516,13 @@ describe("the audio engine with a stand-in Web Audio", () => {
       assert.equal(audio.modules.length, 1);
       assert.match(audio.modules[0], /^blob:/);
       const player = audio.nodes.find((n) => n.name === "rtw-playback");
-      assert.deepEqual(player.connected, [audio.contexts[0].destination]);
+      // the player plays through the output volume, a GainNode to the speakers
+      const [volume] = player.connected;
+      assert.equal(volume.name, "gain");
+      assert.deepEqual(volume.connected, [audio.contexts[0].destination]);
+      assert.equal(volume.gain.value, 1);
+      session.setVolume(0.25);
+      assert.equal(volume.gain.value, 0.25);
       const [push, done] = player.port.posted.map((p) => p.message);
       assert.equal(push.type, "push");
       assert.deepEqual([...new Int16Array(push.buffer)], [1, 2, 3, 4]);

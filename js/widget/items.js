@@ -22,6 +22,7 @@
  * @property {"running" | "done" | "error" | null} tool_state
  * @property {number | null} tool_ms
  * @property {number | null} truncated_ms
+ * @property {number | null} full_ms with truncated_ms: the audio the item held when it was cut
  * @property {string} transcription_error
  * @property {number} rev the kernel's revision when it made this summary (0: made here)
  */
@@ -49,7 +50,22 @@
  *   | {type: "mic_check"}
  *   | {type: "item", item: ItemSummary}
  *   | {type: "item_removed", item_id: string, rev: number}
- *   | {type: "snapshot", items: ItemSummary[], audio_sent: Map<string, number>}} KernelMessage
+ *   | {type: "snapshot", items: ItemSummary[], audio_sent: Map<string, number>,
+ *       log: LogEntry[] | null}
+ *   | {type: "log", entries: LogEntry[], reset: boolean}
+ *   | {type: "transcript", format: "markdown" | "json", text: string}
+ *   | {type: "item_audio", item_id: string, purpose: "play" | "download"}
+ *   | {type: "item_images", item_id: string, urls: string[]}} KernelMessage
+ */
+
+/**
+ * @typedef {object} LogEntry one event (or a run of the same streamed type) of the event log
+ * @property {number} seq increases per entry; an entry that grows keeps its seq
+ * @property {number} time epoch seconds
+ * @property {"sent" | "received"} direction sent: client to server
+ * @property {string} type
+ * @property {string} summary
+ * @property {number} count
  */
 
 /**
@@ -116,6 +132,7 @@ export function normalizeSummary(raw) {
     tool_state: state === "running" || state === "done" || state === "error" ? state : null,
     tool_ms: num(raw.tool_ms),
     truncated_ms: num(raw.truncated_ms),
+    full_ms: num(raw.full_ms),
     transcription_error: str(raw.transcription_error),
     rev: Number.isSafeInteger(raw.rev) && raw.rev >= 0 ? raw.rev : 0,
   };
@@ -327,11 +344,66 @@ export function parseKernelMessage(msg, buffers = []) {
           if (key !== "" && Number.isInteger(value) && value >= 0) sent.set(key, value);
         }
       }
-      return { type: "snapshot", items: msg.items, audio_sent: sent };
+      const log = Array.isArray(msg.log) ? rtwLogEntries(msg.log) : null; // null: no log sent
+      return { type: "snapshot", items: msg.items, audio_sent: sent, log };
     }
+    case "log":
+      if (!Array.isArray(msg.entries)) return null;
+      return { type: "log", entries: rtwLogEntries(msg.entries), reset: msg.reset === true };
+    case "transcript":
+      if ((msg.format !== "markdown" && msg.format !== "json") || typeof msg.text !== "string") return null;
+      return { type: "transcript", format: msg.format, text: msg.text };
+    case "item_audio":
+      if (id === null || !Array.isArray(buffers) || buffers.length !== 1) return null;
+      if (!(ArrayBuffer.isView(buffers[0]) || buffers[0] instanceof ArrayBuffer)) return null;
+      return { type: "item_audio", item_id: id, purpose: msg.purpose === "download" ? "download" : "play" };
+    case "item_images":
+      if (id === null || !Array.isArray(msg.urls)) return null;
+      return { type: "item_images", item_id: id, urls: msg.urls.filter(isImageDataUrl) };
     default:
       return null;
   }
+}
+
+/**
+ * The usable entries of a list, normalized.
+ * @param {any[]} list
+ * @returns {LogEntry[]}
+ */
+function rtwLogEntries(list) {
+  /** @type {LogEntry[]} */
+  const entries = [];
+  for (const raw of list) {
+    const entry = normalizeLogEntry(raw);
+    if (entry !== null) entries.push(entry);
+  }
+  return entries;
+}
+
+/**
+ * A log entry with every field of the right type, or null when it has no usable seq.
+ * @param {any} raw
+ * @returns {LogEntry | null}
+ */
+export function normalizeLogEntry(raw) {
+  if (raw === null || typeof raw !== "object" || !Number.isSafeInteger(raw.seq)) return null;
+  return {
+    seq: raw.seq,
+    time: typeof raw.time === "number" && Number.isFinite(raw.time) ? raw.time : 0,
+    direction: raw.direction === "sent" ? "sent" : "received",
+    type: typeof raw.type === "string" ? raw.type : "?",
+    summary: typeof raw.summary === "string" ? raw.summary : "",
+    count: Number.isSafeInteger(raw.count) && raw.count > 0 ? raw.count : 1,
+  };
+}
+
+/**
+ * Whether `url` is an image carried in the page (a `data:image/...` URL, never a link out).
+ * @param {any} url
+ * @returns {url is string}
+ */
+export function isImageDataUrl(url) {
+  return typeof url === "string" && /^data:image\/(png|jpeg|gif|webp|bmp);base64,/.test(url);
 }
 
 /**
@@ -391,9 +463,17 @@ export function describeItem(item, store) {
     return { kind: "output", label: "tool output", notes, placeholder: "" };
   }
   if (item.images > 0) notes.push(item.images === 1 ? "image" : `${item.images} images`);
-  if (item.audio_ms > 0) notes.push(`audio ${formatDuration(item.audio_ms)}`);
-  if (item.truncated_ms !== null) notes.push(`interrupted at ${formatDuration(item.truncated_ms)}`);
-  else if (item.status === "incomplete") notes.push("cut short");
+  if (item.truncated_ms !== null) {
+    const held = Math.max(item.full_ms ?? 0, item.audio_ms);
+    const of = held > item.truncated_ms ? ` of ${formatDuration(held)}` : "";
+    notes.push(`interrupted after ${formatDuration(item.truncated_ms)}${of}`);
+  } else if (item.status === "incomplete") {
+    if (item.audio_ms > 0) notes.push(`audio ${formatDuration(item.audio_ms)}`);
+    notes.push("cut short");
+  } else if (item.audio_ms > 0) {
+    const finished = item.role === "assistant" && item.status === "completed";
+    notes.push(finished ? `finished, ${formatDuration(item.audio_ms)}` : `audio ${formatDuration(item.audio_ms)}`);
+  }
   if (item.transcription_error) notes.push(`transcription failed: ${item.transcription_error}`);
   let placeholder = "";
   if (!item.text && !item.transcript) {

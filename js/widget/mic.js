@@ -10,8 +10,11 @@
 // leaving "starting" overtook (another page turned the mic off, or this one), or that ends
 // after the session lost its last view or was disposed, releases the device again.
 //
-// Captured chunks go to the kernel only while `sending`: connected, the trait "on", and in
+// Captured chunks go to the kernel only while `sending`: connected, the trait "on", not
+// `muted` (a muted microphone stays open: nothing is sent, the level still shows), and in
 // manual turns only while the talk button is held or its last chunk is being flushed.
+// `deviceId` picks the input device ("": the browser's default); choosing another while
+// capturing reopens the microphone on it.
 // Push-to-talk: pttPress() cuts what plays, restarts the capture's chunking and sends
 // `ptt_start`; pttRelease() asks the capture node to flush its last chunk and sends `ptt_stop`
 // once it has (at once without a capture node). A turn under way when the device is released
@@ -41,6 +44,10 @@ export class RtwMic {
     this.level = 0;
     this.pttHeld = false;
     this.pttFlushing = false;
+    /** open but sending nothing (this page only) */
+    this.muted = false;
+    /** the input device chosen ("": the browser's default) */
+    this.deviceId = "";
   }
 
   /** Whether this page captures, or is starting to. */
@@ -51,7 +58,7 @@ export class RtwMic {
   /** Whether captured audio goes to the kernel now. */
   get sending() {
     const model = this.session.model;
-    if (model.get("connection") !== "connected" || model.get("mic") !== "on") return false;
+    if (model.get("connection") !== "connected" || model.get("mic") !== "on" || this.muted) return false;
     return model.get("turn_detection") !== "manual" || this.pttHeld || this.pttFlushing;
   }
 
@@ -90,9 +97,10 @@ export class RtwMic {
     /** @type {MediaStream} */
     let stream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-      });
+      /** @type {MediaTrackConstraints} */
+      const wanted = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+      if (this.deviceId !== "") wanted.deviceId = { exact: this.deviceId };
+      stream = await navigator.mediaDevices.getUserMedia({ audio: wanted });
     } catch (err) {
       const state = micErrorState(err);
       this.message = state.message;
@@ -223,6 +231,25 @@ export class RtwMic {
     this.level = 0;
     if (unfinished) this.session.model.send({ type: "ptt_stop" });
     this.session.emit({ kind: "levels" });
+    this.session.emit({ kind: "audio" });
+  }
+
+  /**
+   * Captures from the input device `id` from now on ("": the browser's default): the
+   * microphone reopens there if it is on.
+   * @param {string} id
+   */
+  async useDevice(id) {
+    if (id === this.deviceId) return;
+    this.deviceId = id;
+    if (this.node === null) return;
+    this.release();
+    await this.start();
+  }
+
+  /** @param {boolean} muted */
+  setMuted(muted) {
+    this.muted = muted;
     this.session.emit({ kind: "audio" });
   }
 

@@ -39,8 +39,15 @@
  * @typedef {({kind: "items"} & StoreChanges) | {kind: "item", id: string}
  *   | {kind: "removed", id: string}
  *   | {kind: "delta", id: string, field: "text" | "transcript" | "arguments", delta: string}
- *   | {kind: "audio"} | {kind: "levels"}} SessionEvent
+ *   | {kind: "audio"} | {kind: "levels"}
+ *   | {kind: "log", entries: LogEntry[], reset: boolean}
+ *   | {kind: "images", id: string}} SessionEvent
  */
+
+/** Event log entries a page keeps (the kernel keeps as many). */
+const RTW_MAX_LOG = 500;
+/** How long an answer to a request (transcript, an item's audio) is awaited. */
+const RTW_ASK_MS = 20000;
 
 /** `Date.now()` minus `performance.now()`, give or take a millisecond (see rtwEpochMs). */
 let rtwClockAnchor = Number.NaN;
@@ -98,6 +105,21 @@ export class RtwSession {
      * opened mid-answer): added to what the player counts, so the kernel gets positions
      */
     this.audioBase = new Map();
+    /** @type {Map<number, LogEntry>} the event log by seq, oldest first (RTW_MAX_LOG kept) */
+    this.log = new Map();
+    /** @type {Map<string, string[]>} images of items by id (each asked for once) */
+    this.images = new Map();
+    /** @type {Map<string, {resolve: (value: any) => void, timer: ReturnType<typeof setTimeout>}[]>} */
+    this.waiting = new Map();
+    /** @type {GainNode | null} the output volume, between playback and the speakers */
+    this.outGain = null;
+    this.volume = 1;
+    /** the output device chosen ("": the system's) */
+    this.sinkId = "";
+    /** @type {AudioBufferSourceNode | null} an item's audio replayed */
+    this.replaying = null;
+    /** @type {string | null} */
+    this.replayId = null;
     const trace = /** @type {any} */ (globalThis).__rtwTrace;
     /** @type {any[] | null} trace records, when the page asked for them (see the top) */
     this.trace = Array.isArray(trace) ? trace : null;
@@ -227,6 +249,7 @@ export class RtwSession {
           if (missed > 0) this.audioBase.set(id, missed);
         }
         if (changed.length) this.emit({ kind: "items", changed, removed: [], reordered: false });
+        if (msg.log !== null) this._logged(msg.log, true);
         break;
       }
       case "audio": {
@@ -260,7 +283,146 @@ export class RtwSession {
       case "mic_check":
         if (this.mic.capturing) this.model.send({ type: "mic_held" });
         break;
+      case "log":
+        this._logged(msg.entries, msg.reset);
+        break;
+      case "transcript":
+        this._answered("transcript", msg.text);
+        break;
+      case "item_audio":
+        this._answered(`item_audio:${msg.item_id}`, (buffers ?? [])[0]);
+        break;
+      case "item_images":
+        this.images.set(msg.item_id, msg.urls);
+        this.emit({ kind: "images", id: msg.item_id });
+        break;
     }
+  }
+
+  /**
+   * Event log entries to keep (in place of what is kept, with `reset`).
+   * @param {LogEntry[]} entries
+   * @param {boolean} reset
+   */
+  _logged(entries, reset) {
+    if (reset) this.log.clear();
+    for (const entry of entries) {
+      this.log.set(entry.seq, entry);
+      if (this.log.size > RTW_MAX_LOG) this.log.delete(/** @type {number} */ (this.log.keys().next().value));
+    }
+    this.emit({ kind: "log", entries, reset });
+  }
+
+  /**
+   * Sends `request` and resolves with the kernel's answer of kind `key` (oldest asker
+   * first); rejects after RTW_ASK_MS without one.
+   * @param {any} request
+   * @param {string} key
+   * @returns {Promise<any>}
+   */
+  ask(request, key) {
+    return new Promise((resolve, reject) => {
+      const queue = this.waiting.get(key) ?? [];
+      this.waiting.set(key, queue);
+      const waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          const index = queue.indexOf(waiter);
+          if (index >= 0) queue.splice(index, 1);
+          reject(new Error("the kernel did not answer"));
+        }, RTW_ASK_MS),
+      };
+      queue.push(waiter);
+      this.model.send(request);
+    });
+  }
+
+  /**
+   * @param {string} key
+   * @param {any} value
+   */
+  _answered(key, value) {
+    const waiter = this.waiting.get(key)?.shift();
+    if (waiter === undefined) return;
+    clearTimeout(waiter.timer);
+    waiter.resolve(value);
+  }
+
+  /** Asks for an item's images once; they come as an "images" event. @param {string} id */
+  wantImages(id) {
+    if (this.images.has(id)) return;
+    this.images.set(id, []);
+    this.model.send({ type: "item_images", item_id: id });
+  }
+
+  /**
+   * The item's audio from the kernel: PCM16 at 24 kHz.
+   * @param {string} id
+   * @param {"play" | "download"} purpose
+   * @returns {Promise<Int16Array>}
+   */
+  async itemAudio(id, purpose) {
+    const data = await this.ask({ type: "item_audio", item_id: id, purpose }, `item_audio:${id}`);
+    return new Int16Array(ArrayBuffer.isView(data) ? toArrayBuffer(/** @type {DataView} */ (data)) : data);
+  }
+
+  /**
+   * Plays the item's audio again, through the volume (stops a replay under way).
+   * @param {string} id
+   */
+  async replay(id) {
+    this.stopReplay();
+    await this.ensureAudio();
+    const pcm = await this.itemAudio(id, "play");
+    const ctx = /** @type {AudioContext} */ (this.ctx);
+    const buffer = ctx.createBuffer(1, pcm.length, 24000);
+    buffer.getChannelData(0).set(Float32Array.from(pcm, (v) => v / 32768));
+    const source = ctx.createBufferSource();
+    source.buffer = buffer;
+    source.connect(/** @type {GainNode} */ (this.outGain));
+    source.onended = () => {
+      if (this.replaying !== source) return;
+      this.replaying = null;
+      this.replayId = null;
+      this.emit({ kind: "audio" });
+    };
+    this.stopReplay();
+    this.replaying = source;
+    this.replayId = id;
+    source.start();
+    this.emit({ kind: "audio" });
+  }
+
+  stopReplay() {
+    const source = this.replaying;
+    if (source === null) return;
+    this.replaying = null;
+    this.replayId = null;
+    try {
+      source.stop();
+    } catch (_) {
+      // never started
+    }
+    source.disconnect();
+    this.emit({ kind: "audio" });
+  }
+
+  /** @param {number} volume 0..1 */
+  setVolume(volume) {
+    this.volume = Math.min(1, Math.max(0, volume));
+    if (this.outGain !== null) this.outGain.gain.value = this.volume;
+  }
+
+  /**
+   * Plays through the output device `id` ("": the system's). Rejects where the browser
+   * cannot choose (see `outputChoiceSupported`).
+   * @param {string} id
+   */
+  async setSinkId(id) {
+    if (!outputChoiceSupported(globalThis)) throw new Error("this browser cannot choose the speaker");
+    this.sinkId = id;
+    const ctx = /** @type {any} */ (this.ctx);
+    if (ctx !== null) await ctx.setSinkId(id);
   }
 
   /**
@@ -341,7 +503,14 @@ export class RtwSession {
         },
       });
       node.port.onmessage = (event) => this._onPlayerMessage(event.data);
-      node.connect(ctx.destination);
+      const gain = ctx.createGain();
+      gain.gain.value = this.volume;
+      node.connect(gain);
+      gain.connect(ctx.destination);
+      this.outGain = gain;
+      if (this.sinkId !== "" && outputChoiceSupported(globalThis)) {
+        /** @type {any} */ (ctx).setSinkId(this.sinkId).catch((/** @type {any} */ err) => console.warn("[realtime_widget] speaker choice failed", err));
+      }
       this.playNode = node;
       for (const message of this.pending.splice(0)) {
         const transfer = message.buffer instanceof ArrayBuffer ? [message.buffer] : [];
@@ -439,6 +608,9 @@ export class RtwSession {
 
   dispose() {
     this.disposed = true;
+    this.stopReplay();
+    for (const queue of this.waiting.values()) for (const waiter of queue) clearTimeout(waiter.timer);
+    this.waiting.clear();
     if (this.orphanTimer !== null) clearTimeout(this.orphanTimer);
     this.orphanTimer = null;
     if (this.mic.node !== null) {
@@ -459,6 +631,8 @@ export class RtwSession {
       this.playNode.disconnect();
       this.playNode = null;
     }
+    if (this.outGain !== null) this.outGain.disconnect();
+    this.outGain = null;
     if (this.ctx !== null) this.ctx.close().catch(() => {});
     this.ctx = null;
     if (this.workletUrl !== null) URL.revokeObjectURL(this.workletUrl);

@@ -51,6 +51,8 @@ const RTW_TURN_LABELS = [
  * @property {Text} text
  * @property {Text} transcript
  * @property {HTMLElement} placeholder
+ * @property {HTMLElement} actions the replay and download buttons
+ * @property {HTMLElement} [thumbs] the images' thumbnails
  * @property {Text} [args]
  * @property {HTMLElement} [output]
  * @property {string} kind
@@ -83,6 +85,14 @@ export class RtwView {
     this.scrollDue = null;
     /** @type {(() => void)[]} */
     this.cleanups = [];
+    /** @type {Map<string, TurnTiming>} the timings shown on answers, by item id */
+    this.timings = new Map();
+    /** @type {string | null} the item whose replay button reads "Stop replay" */
+    this.replayShown = null;
+    /** a short-lived notice (a copy done, a choice that failed) */
+    this.flashText = "";
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.flashTimer = null;
     // The parts build() makes (declared here for the type checker).
     /** @type {HTMLElement} */ this.root;
     /** @type {HTMLButtonElement} */ this.connectButton;
@@ -105,6 +115,8 @@ export class RtwView {
     /** @type {HTMLFormElement} */ this.form;
     /** @type {HTMLInputElement} */ this.input;
     /** @type {HTMLButtonElement} */ this.sendButton;
+    /** @type {RtwControls} */ this.controls;
+    /** @type {RtwActivity} */ this.activity;
     this.build();
   }
 
@@ -128,8 +140,8 @@ export class RtwView {
     }
     this.micButton = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn rtw-mic"));
     this.pttButton = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn rtw-ptt", "Hold to talk"));
-    this.stopButton = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn rtw-stop", "Stop"));
-    this.stopButton.title = "Stop the model's answer";
+    this.stopButton = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn rtw-stop", "Stop playback"));
+    this.stopButton.title = "Stop the model's answer where it is";
     const meters = rtwElement("div", "rtw-meters");
     this.inMeter = rtwElement("div", "rtw-meter-fill");
     this.outMeter = rtwElement("div", "rtw-meter-fill");
@@ -160,6 +172,10 @@ export class RtwView {
     this.log.setAttribute("aria-live", "polite");
     this.empty = rtwElement("div", "rtw-empty", "No messages yet. Connect, then speak or type.");
     this.log.append(this.empty);
+    const controlsRow = rtwElement("div", "rtw-bar rtw-controls");
+    const timeline = rtwElement("div", "rtw-timeline");
+    timeline.title = "The last turns: waiting for the first audio, then the audio";
+    const activityRow = rtwElement("div", "rtw-activity-holder");
 
     this.form = /** @type {HTMLFormElement} */ (rtwElement("form", "rtw-input"));
     this.input = /** @type {HTMLInputElement} */ (rtwElement("input", "rtw-text"));
@@ -170,8 +186,11 @@ export class RtwView {
     this.sendButton.type = "submit";
     this.form.append(this.input, this.sendButton);
 
-    root.append(bar, this.errorBanner, this.notice, this.tools, this.log, this.form);
+    root.append(bar, controlsRow, this.errorBanner, this.notice, this.tools, this.log, timeline, this.form, activityRow);
     this.el.append(root);
+    this.controls = new RtwControls(this, controlsRow);
+    this.activity = new RtwActivity(this, timeline, activityRow);
+    this.listen(this.log, "click", (event) => this.onItemAction(event));
 
     this.listen(this.connectButton, "click", () => this.onConnectClick());
     this.listen(this.micButton, "click", () => this.onMicClick());
@@ -232,6 +251,10 @@ export class RtwView {
       this.model.on(`change:${name}`, render);
       this.cleanups.push(() => this.model.off(`change:${name}`, render));
     }
+    const timings = () => this.renderTimings();
+    this.model.on("change:turn_timings", timings);
+    this.cleanups.push(() => this.model.off("change:turn_timings", timings));
+    this.renderTimings();
     this.cleanups.push(this.session.subscribe((event) => this.onSession(event)));
     this.renderState();
     this.renderAll();
@@ -277,9 +300,58 @@ export class RtwView {
     }
   }
 
+  /**
+   * Shows `text` among the notices for a few seconds.
+   * @param {string} text
+   */
+  flash(text) {
+    this.flashText = text;
+    if (this.flashTimer !== null) clearTimeout(this.flashTimer);
+    this.flashTimer = setTimeout(() => {
+      this.flashTimer = null;
+      this.flashText = "";
+      this.renderState();
+    }, 4000);
+    this.renderState();
+  }
+
+  /** A click in the log: an item's replay or download button. @param {Event} event */
+  onItemAction(event) {
+    const target = /** @type {HTMLElement} */ (event.target);
+    const button = target.closest ? target.closest("[data-action]") : null;
+    const root = button !== null ? button.closest(".rtw-item") : null;
+    const id = root instanceof HTMLElement ? root.dataset.itemId : undefined;
+    if (button === null || id === undefined) return;
+    const session = this.session;
+    const failed = (/** @type {any} */ err) => this.flash(`The audio could not be had: ${err && err.message ? err.message : err}`);
+    if (/** @type {HTMLElement} */ (button).dataset.action === "replay") {
+      if (session.replayId === id) session.stopReplay();
+      else session.replay(id).catch(failed);
+    } else {
+      session
+        .itemAudio(id, "download")
+        .then((pcm) => rtwDownload(`${id}.wav`, wavBytes(pcm), "audio/wav"))
+        .catch(failed);
+    }
+  }
+
+  /** The turn timings changed: the timeline, and the notes of the answers they name. */
+  renderTimings() {
+    const raw = this.model.get("turn_timings");
+    const timings = /** @type {TurnTiming[]} */ (Array.isArray(raw) ? raw : []);
+    const before = [...this.timings.keys()];
+    this.timings = new Map(timings.filter((t) => t && t.item_id).map((t) => [t.item_id, t]));
+    for (const id of new Set([...before, ...this.timings.keys()])) {
+      if (this.nodes.has(id)) this.renderItem(id, false);
+    }
+    this.activity.renderTimeline();
+  }
+
   /** @param {SessionEvent} event */
   onSession(event) {
-    if (event.kind === "items") this.renderChanges(event);
+    if (event.kind === "log") this.activity.renderEntries(event.entries, event.reset);
+    else if (event.kind === "images") this.renderItem(event.id, false);
+    else if (event.kind === "items") this.renderChanges(event);
     else if (event.kind === "item") this.renderItem(event.id);
     else if (event.kind === "removed") this.removeNodes(event.id);
     else if (event.kind === "delta") this.appendDelta(event.id, event.field, event.delta);
@@ -305,7 +377,7 @@ export class RtwView {
     this.statePill.dataset.state = connection;
     if (this.turnSelect.value !== turn) this.turnSelect.value = turn;
     const micOn = mic === "on";
-    this.micButton.textContent = micOn ? "Mic on" : mic === "starting" ? "Mic…" : "Mic off";
+    this.micButton.textContent = micOn ? "Turn mic off" : mic === "starting" ? "Starting mic…" : "Turn mic on";
     this.micButton.classList.toggle("rtw-active", micOn);
     this.micButton.setAttribute("aria-pressed", String(micOn));
     this.micButton.disabled = connection !== "connected" || mic === "starting";
@@ -314,7 +386,7 @@ export class RtwView {
     this.pttButton.hidden = !manual;
     this.pttButton.disabled = !(micOn && connection === "connected");
     this.pttButton.classList.toggle("rtw-active", this.session.mic.pttHeld);
-    this.stopButton.disabled = connection !== "connected";
+    this.stopButton.disabled = this.session.playing === null;
     this.sendButton.disabled = connection !== "connected";
 
     const error = String(m.get("error") || "");
@@ -329,7 +401,9 @@ export class RtwView {
     if (connection === "reconnecting" && mic === "on") {
       notices.push("Not listening while the connection is down: what you say now is not sent.");
     }
+    if (micOn && this.session.mic.muted) notices.push("Muted: the microphone stays open and nothing is sent.");
     if (this.session.audioMessage) notices.push(this.session.audioMessage);
+    if (this.flashText) notices.push(this.flashText);
     const ctx = this.session.ctx;
     if (ctx !== null && ctx.state === "suspended") notices.push("Sound is paused by the browser: click anywhere in the widget to turn it on.");
     const status = String(m.get("status") || "");
@@ -348,6 +422,13 @@ export class RtwView {
         this.tools.append(chip);
       }
     }
+    rtwSetText(this.empty, connection === "connected" ? "Connected. Speak or type." : "No messages yet. Connect, then speak or type.");
+    if (this.replayShown !== this.session.replayId) {
+      const shown = [this.replayShown, this.session.replayId];
+      this.replayShown = this.session.replayId;
+      for (const id of shown) if (id !== null && this.nodes.has(id)) this.renderItem(id, false);
+    }
+    this.controls.render();
     this.renderLevels();
   }
 
@@ -387,6 +468,7 @@ export class RtwView {
   showEmpty() {
     if (this.visible > 0) this.empty.remove();
     else if (this.empty.parentNode !== this.log) this.log.prepend(this.empty);
+    this.controls.render();
   }
 
   /**
@@ -436,7 +518,15 @@ export class RtwView {
     nodes.root.dataset.status = item.status;
     nodes.root.hidden = !nodes.shown;
     nodes.label.textContent = view.label;
-    nodes.notes.textContent = view.notes.join(" · ");
+    const timing = item.role === "assistant" ? this.timings.get(id) : undefined;
+    const said = timing !== undefined ? describeTiming(timing) : "";
+    nodes.notes.textContent = (said ? [...view.notes, said] : view.notes).join(" · ");
+    nodes.actions.hidden = !(view.kind === "message" && item.audio_ms > 0);
+    if (!nodes.actions.hidden) {
+      const replay = /** @type {HTMLElement} */ (nodes.actions.firstChild);
+      rtwSetText(replay, this.session.replayId === id ? "Stop replay" : "Replay");
+    }
+    if (view.kind === "message" && item.images > 0) this.renderThumbs(id, nodes);
     if (view.kind === "tool") {
       nodes.root.dataset.toolState = item.tool_state ?? "pending";
       if (nodes.args !== undefined) nodes.args.data = item.arguments;
@@ -456,6 +546,29 @@ export class RtwView {
     if (output !== undefined && output !== id) this.renderItem(output); // hidden behind its card
     this.showEmpty();
     this.followEnd();
+  }
+
+  /**
+   * The item's images as thumbnails (asked of the kernel once; drawn when they come).
+   * @param {string} id
+   * @param {ItemNodes} nodes
+   */
+  renderThumbs(id, nodes) {
+    this.session.wantImages(id);
+    const urls = this.session.images.get(id) ?? [];
+    if (nodes.thumbs === undefined) {
+      nodes.thumbs = rtwElement("div", "rtw-thumbs");
+      nodes.root.append(nodes.thumbs);
+    }
+    if (nodes.thumbs.childElementCount === urls.length) return;
+    nodes.thumbs.replaceChildren(
+      ...urls.filter(isImageDataUrl).map((url) => {
+        const img = /** @type {HTMLImageElement} */ (rtwElement("img", "rtw-thumb"));
+        img.alt = "image sent";
+        img.src = url;
+        return img;
+      }),
+    );
   }
 
   /**
@@ -482,13 +595,21 @@ export class RtwView {
     const head = rtwElement("div", "rtw-item-head");
     const label = rtwElement(kind === "tool" ? "code" : "span", "rtw-who");
     const notes = rtwElement("span", "rtw-notes");
-    head.append(label, notes);
+    const actions = rtwElement("span", "rtw-item-actions");
+    const replay = rtwElement("button", "rtw-link rtw-replay", "Replay");
+    replay.dataset.action = "replay";
+    replay.title = "Play this audio again";
+    const wav = rtwElement("button", "rtw-link rtw-wav", "Download WAV");
+    wav.dataset.action = "wav";
+    actions.append(replay, wav);
+    actions.hidden = true;
+    head.append(label, notes, actions);
     const body = rtwElement("div", "rtw-body");
     const text = document.createTextNode("");
     const transcript = document.createTextNode("");
     const placeholder = rtwElement("span", "rtw-placeholder");
     /** @type {ItemNodes} */
-    const nodes = { root, label, notes, text, transcript, placeholder, kind, shown: false, callId: "" };
+    const nodes = { root, label, notes, text, transcript, placeholder, actions, kind, shown: false, callId: "" };
     if (kind === "tool") {
       head.prepend(rtwElement("span", "rtw-tool-icon", "ƒ"));
       const args = document.createTextNode("");
@@ -558,6 +679,7 @@ export class RtwView {
   }
 
   dispose() {
+    if (this.flashTimer !== null) clearTimeout(this.flashTimer);
     if (this.scrollDue !== null) this.scrollDue();
     this.scrollDue = null;
     for (const cleanup of this.cleanups.splice(0)) cleanup();

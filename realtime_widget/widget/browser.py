@@ -13,15 +13,20 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from realtime_widget.core.errors import ProtocolError
+from realtime_widget.core.errors import ProtocolError, UsageError
+from realtime_widget.core.protocol import SAMPLE_RATE
+from realtime_widget.widget.activity import Activity
 from realtime_widget.widget.host import WidgetHost
+from realtime_widget.widget.keep import item_images, item_pcm, transcript
 from realtime_widget.widget.loop import HomeLoop
 from realtime_widget.widget.messages import (
     BrowserAudio,
     BrowserInterrupted,
+    BrowserItemAsk,
     BrowserMessage,
     BrowserPlayed,
     BrowserText,
+    BrowserTranscript,
     BrowserUnderruns,
     SendMessage,
     parse_browser_message,
@@ -48,10 +53,12 @@ class BrowserMessages:
         playback: Playback,
         turns: Turns,
         home: HomeLoop,
+        activity: Activity,
         send: SendMessage,
         mic_check_seconds: float,
     ) -> None:
         self._widget = widget
+        self._activity = activity
         self._items = items
         self._playback = playback
         self._turns = turns
@@ -75,6 +82,10 @@ class BrowserMessages:
             "hello": self._hello,
             "mic_check": self._check_mic,
             "mic_held": self._mic_is_held,
+            "transcript": self._transcript,
+            "item_audio": self._item_audio,
+            "item_images": self._item_images,
+            "new_conversation": self._new_conversation,
         }
 
     def receive(self, _widget: object, content: object, buffers: list[Any]) -> None:
@@ -123,12 +134,15 @@ class BrowserMessages:
         is_assistant = (
             item is not None and item.get("type") == "message" and item.get("role") == "assistant"
         )
-        if item is None or not is_assistant:
+        if item is None or not is_assistant or self._items.forgotten(str(item_id)):
             client.cancel_response()
             return
-        transcript = item["formatted"].get("transcript")
-        if transcript:
-            self._items.heard(str(item_id), str(transcript))
+        heard = item["formatted"].get("transcript")
+        if heard:
+            self._items.heard(str(item_id), str(heard))
+        audio = item["formatted"].get("audio")
+        if audio is not None:
+            self._items.holding(str(item_id), len(audio) * 1000 // SAMPLE_RATE)
         client.cancel_response(item_id, played)
 
     def _played(self, message: BrowserPlayed) -> None:
@@ -171,11 +185,39 @@ class BrowserMessages:
     def _hello(self, message: Any) -> None:
         """A page starts: the whole items list if it lacks a change, then a ``snapshot`` (what
         streamed since, and the samples sent of each item whose audio still streams), and
-        ``turn_detection`` follows the client's session again."""
+        the event log, and ``turn_detection`` follows the client's session again."""
         summaries = self._items.catch_up()
         sent = self._playback.open_items()
-        self._send({"type": "snapshot", "items": summaries, "audio_sent": sent})
+        log = self._activity.snapshot()
+        self._send({"type": "snapshot", "items": summaries, "audio_sent": sent, "log": log})
         self._turns.follow()
+
+    # -- what a user keeps ----------------------------------------------------------------
+
+    def _transcript(self, message: BrowserTranscript) -> None:
+        """The conversation's transcript in the format asked (see :func:`transcript`)."""
+        text = transcript(self._widget.client.get_conversation_items(), message["format"])
+        self._send({"type": "transcript", "format": message["format"], "text": text})
+
+    def _item_audio(self, message: BrowserItemAsk) -> None:
+        """The item's audio, as one PCM16 buffer; ``error`` says why when there is none."""
+        item_id = message["item_id"]
+        try:
+            pcm = item_pcm(self._widget.client.conversation.get_item(item_id), item_id)
+        except UsageError as exc:
+            self._widget.error = str(exc)
+            return
+        data = pcm.astype("<i2", copy=False).tobytes()
+        purpose = message["purpose"]
+        self._send({"type": "item_audio", "item_id": item_id, "purpose": purpose}, [data])
+
+    def _item_images(self, message: BrowserItemAsk) -> None:
+        item = self._widget.client.conversation.get_item(message["item_id"])
+        urls = item_images(item)
+        self._send({"type": "item_images", "item_id": message["item_id"], "urls": urls})
+
+    def _new_conversation(self, message: Any) -> None:
+        self._widget.new_conversation()
 
     def _check_mic(self, message: Any) -> None:
         """A page starts while ``mic`` reads on (a reload, or a second page): ask every page,

@@ -46,6 +46,7 @@ class WidgetHost(Protocol):
     tools: list[dict[str, Any]]  # {name, description, parameters} each
     turn_detection: TurnMode
     mic: MicState  # set by the page
+    turn_timings: list[dict[str, Any]]  # the last answers' TurnTiming.as_dict(), oldest first
 
     @property
     def client(self) -> RealtimeClient:
@@ -58,4 +59,8 @@ class WidgetHost(Protocol):
 
     def disconnect(self) -> Awaitable[None]:
         """Close the connection, keeping the conversation."""
+        ...
+
+    def new_conversation(self) -> None:
+        """Start afresh: every item deleted, the log and timings cleared."""
         ...

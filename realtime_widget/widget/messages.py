@@ -19,6 +19,7 @@ from typing import Any, Final, Literal, Protocol, TypeAlias, TypedDict
 
 from realtime_widget.core.errors import ProtocolError
 from realtime_widget.core.protocol import SAMPLE_RATE
+from realtime_widget.widget.eventlog import LogEntry
 
 __all__ = [
     "MAX_AUDIO_BYTES",
@@ -27,23 +28,30 @@ __all__ = [
     "AudioMessage",
     "BrowserAudio",
     "BrowserBare",
+    "BrowserItemAsk",
     "BrowserMessage",
     "BrowserPlayed",
     "BrowserText",
+    "BrowserTranscript",
     "BrowserUnderruns",
     "CallRecord",
     "DeltaField",
     "DeltaMessage",
     "InterruptMessage",
+    "ItemAudioMessage",
+    "ItemImagesMessage",
     "ItemMessage",
     "ItemRemovedMessage",
     "ItemSummary",
     "ItemsState",
     "KernelMessage",
+    "LogMessage",
     "MicCheckMessage",
     "SendMessage",
     "SnapshotMessage",
     "ToolState",
+    "TranscriptFormat",
+    "TranscriptMessage",
     "call_failed",
     "items_state",
     "parse_browser_message",
@@ -57,12 +65,32 @@ _MAX_SAMPLES: Final = 1 << 40
 
 DeltaField = Literal["text", "transcript", "arguments"]
 ToolState = Literal["running", "done", "error"]
+TranscriptFormat = Literal["markdown", "json"]
 BareType = Literal[
-    "stop", "ptt_start", "ptt_stop", "connect", "disconnect", "hello", "mic_check", "mic_held"
+    "stop",
+    "ptt_start",
+    "ptt_stop",
+    "connect",
+    "disconnect",
+    "hello",
+    "mic_check",
+    "mic_held",
+    "new_conversation",
 ]
 _BARE: Final[frozenset[str]] = frozenset(
-    {"stop", "ptt_start", "ptt_stop", "connect", "disconnect", "hello", "mic_check", "mic_held"}
+    {
+        "stop",
+        "ptt_start",
+        "ptt_stop",
+        "connect",
+        "disconnect",
+        "hello",
+        "mic_check",
+        "mic_held",
+        "new_conversation",
+    }
 )
+AudioPurpose = Literal["play", "download"]
 
 
 # -- kernel to browser ------------------------------------------------------------------------
@@ -86,6 +114,7 @@ class ItemSummary(TypedDict):
     tool_state: ToolState | None  # function_call only
     tool_ms: int | None  # function_call: how long the tool ran, once it returned
     truncated_ms: int | None  # assistant audio cut at this position after an interruption
+    full_ms: int | None  # with truncated_ms: the audio the item held when it was cut
     transcription_error: str
     rev: int  # the widget's revision when this summary was made (a later one's is higher)
 
@@ -148,12 +177,46 @@ class SnapshotMessage(TypedDict):
     # items whose text streamed since their summary: as they are now, with its revision
     items: list[ItemSummary]
     audio_sent: dict[str, int]  # items whose audio still streams: samples sent before this
+    log: list[LogEntry]  # the event log kept, in place of what the page holds
 
 
 class MicCheckMessage(TypedDict):
     """Asks every page whether it captures the mic (one that does answers ``mic_held``)."""
 
     type: Literal["mic_check"]
+
+
+class LogMessage(TypedDict):
+    """Event log entries added or grown since the last ``log`` message (all of them, in
+    answer to ``hello``); an entry with a ``seq`` the page holds replaces it."""
+
+    type: Literal["log"]
+    entries: list[LogEntry]
+    reset: bool  # the page drops what it holds first (a hello's answer, a new conversation)
+
+
+class TranscriptMessage(TypedDict):
+    """The answer to a ``transcript`` request."""
+
+    type: Literal["transcript"]
+    format: TranscriptFormat
+    text: str
+
+
+class ItemAudioMessage(TypedDict):
+    """The answer to an ``item_audio`` request, with one buffer: the item's PCM16 samples."""
+
+    type: Literal["item_audio"]
+    item_id: str
+    purpose: AudioPurpose
+
+
+class ItemImagesMessage(TypedDict):
+    """The answer to an ``item_images`` request: the item's images as data URLs."""
+
+    type: Literal["item_images"]
+    item_id: str
+    urls: list[str]
 
 
 KernelMessage: TypeAlias = (
@@ -165,6 +228,10 @@ KernelMessage: TypeAlias = (
     | ItemRemovedMessage
     | SnapshotMessage
     | MicCheckMessage
+    | LogMessage
+    | TranscriptMessage
+    | ItemAudioMessage
+    | ItemImagesMessage
 )
 
 
@@ -217,6 +284,21 @@ class BrowserText(TypedDict):
     text: str
 
 
+class BrowserTranscript(TypedDict):
+    """Asks for the transcript in ``format``."""
+
+    type: Literal["transcript"]
+    format: TranscriptFormat
+
+
+class BrowserItemAsk(TypedDict):
+    """Asks for an item's audio (to ``play`` or ``download``) or its images."""
+
+    type: Literal["item_audio", "item_images"]
+    item_id: str
+    purpose: AudioPurpose
+
+
 class BrowserBare(TypedDict):
     """A request with no fields: ``mic_check`` comes from a page starting while ``mic``
     reads on, ``mic_held`` from a page that captures; the others are the page's buttons
@@ -226,7 +308,14 @@ class BrowserBare(TypedDict):
 
 
 BrowserMessage: TypeAlias = (
-    BrowserAudio | BrowserInterrupted | BrowserPlayed | BrowserUnderruns | BrowserText | BrowserBare
+    BrowserAudio
+    | BrowserInterrupted
+    | BrowserPlayed
+    | BrowserUnderruns
+    | BrowserText
+    | BrowserTranscript
+    | BrowserItemAsk
+    | BrowserBare
 )
 
 
@@ -303,6 +392,18 @@ def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> Br
         if len(text) > MAX_TEXT_CHARS:
             raise _bad(kind, f"text of {len(text)} characters is over {MAX_TEXT_CHARS}")
         return {"type": "text", "text": text}
+    if kind == "transcript":
+        format = content.get("format")
+        if format not in ("markdown", "json"):
+            raise _bad(kind, f"format must be 'markdown' or 'json', got {format!r}")
+        return {"type": "transcript", "format": format}
+    if kind in ("item_audio", "item_images"):
+        asked_id = _item_id(kind, content, optional=False)
+        assert asked_id is not None
+        purpose = content.get("purpose", "play")
+        if purpose not in ("play", "download"):
+            raise _bad(kind, f"purpose must be 'play' or 'download', got {purpose!r}")
+        return {"type": kind, "item_id": asked_id, "purpose": purpose}
     if isinstance(kind, str) and kind in _BARE:
         return {"type": kind}  # type: ignore[typeddict-item]
     raise _bad(kind, f"unknown type {kind!r}")
@@ -350,13 +451,15 @@ def summarize_item(
     call: CallRecord | None = None,
     heard_transcript: str | None = None,
     truncated_ms: int | None = None,
+    full_ms: int | None = None,
 ) -> ItemSummary:
     """The summary of a conversation item (see :class:`ItemSummary`): JSON-safe, every key
     present, at revision 0 (the :class:`~realtime_widget.widget.items.ItemList` that keeps
     it sets its ``rev``).
 
     ``call`` is the record of a function call's run. ``heard_transcript`` is shown when the
-    item's own transcript was dropped by a truncation, ``truncated_ms`` where it was cut.
+    item's own transcript was dropped by a truncation, ``truncated_ms`` where it was cut,
+    ``full_ms`` how much audio it held then.
     """
     formatted = item.get("formatted")
     formatted = formatted if isinstance(formatted, Mapping) else {}
@@ -393,6 +496,7 @@ def summarize_item(
         "tool_state": call.state if call is not None else None,
         "tool_ms": call.ms if call is not None else None,
         "truncated_ms": truncated_ms,
+        "full_ms": full_ms if truncated_ms is not None else None,
         "transcription_error": (
             _str(error.get("message")) or "transcription failed"
             if isinstance(error, Mapping)

@@ -45,6 +45,8 @@ class ItemSync:
         self._publish = publish
         self._heard: dict[str, str] = {}  # transcripts of items cut by an interruption
         self._truncated: dict[str, int] = {}  # where they were cut, in ms
+        self._full: dict[str, int] = {}  # the audio they held then, in ms
+        self._forgotten: set[str] = set()  # deleted by a new conversation, not yet confirmed
         self._list = ItemList()
         for item in client.get_conversation_items():
             self._list.put(self.summary(item))
@@ -71,6 +73,7 @@ class ItemSync:
             call=self._calls.record(item),
             heard_transcript=self._heard.get(item_id),
             truncated_ms=self._truncated.get(item_id),
+            full_ms=self._full.get(item_id),
         )
 
     def put(self, item: Mapping[str, Any]) -> None:
@@ -86,6 +89,19 @@ class ItemSync:
         """What was heard of an item cut short: shown if a truncation drops its transcript."""
         self._heard[item_id] = transcript
 
+    def holding(self, item_id: str, audio_ms: int) -> None:
+        """The item held ``audio_ms`` of audio when playback was cut: its summary says so
+        once it is truncated."""
+        self._full[item_id] = audio_ms
+
+    def forget(self, item_ids: list[str]) -> None:
+        """These items are being deleted (a new conversation): nothing more is cut in them."""
+        self._forgotten.update(item_ids)
+
+    def forgotten(self, item_id: str) -> bool:
+        """Whether the item is being deleted by a new conversation."""
+        return item_id in self._forgotten
+
     def truncated(self, item_id: str, end_ms: int) -> None:
         """The item's audio was cut at ``end_ms`` (an item the conversation lacks is ignored)."""
         item = self._client.conversation.get_item(item_id)
@@ -97,6 +113,8 @@ class ItemSync:
         """The item was deleted."""
         self._heard.pop(item_id, None)
         self._truncated.pop(item_id, None)
+        self._full.pop(item_id, None)
+        self._forgotten.discard(item_id)
         rev = self._list.remove(item_id)
         if rev is not None:
             self._send({"type": "item_removed", "item_id": item_id, "rev": rev})

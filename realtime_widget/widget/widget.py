@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar, overload
@@ -26,8 +27,10 @@ from realtime_widget.client.client import RealtimeClient
 from realtime_widget.core.errors import RealtimeError, UsageError
 from realtime_widget.core.session import SessionShape
 from realtime_widget.tools.registry import Tool
+from realtime_widget.widget.activity import Activity
 from realtime_widget.widget.browser import BrowserMessages
 from realtime_widget.widget.cards import CallCards
+from realtime_widget.widget.eventlog import LogEntry
 from realtime_widget.widget.events import ClientMirror
 from realtime_widget.widget.frontend import assemble_css, assemble_esm
 from realtime_widget.widget.host import (
@@ -38,6 +41,8 @@ from realtime_widget.widget.host import (
     MicState,
     TurnMode,
 )
+from realtime_widget.widget.keep import item_wav
+from realtime_widget.widget.keep import transcript as make_transcript
 from realtime_widget.widget.loop import HomeLoop
 from realtime_widget.widget.messages import ItemsState, ItemSummary, KernelMessage, items_state
 from realtime_widget.widget.options import (
@@ -50,12 +55,14 @@ from realtime_widget.widget.options import (
 )
 from realtime_widget.widget.playback import Interruption, Playback, Underruns
 from realtime_widget.widget.sync import ItemSync
+from realtime_widget.widget.timings import TurnTiming
 from realtime_widget.widget.turns import Turns
 
 __all__ = [
     "CONNECTION_STATES",
     "ITEMS_QUIET_SECONDS",
     "ITEMS_SYNC_SECONDS",
+    "LOG_FLUSH_SECONDS",
     "MIC_CHECK_SECONDS",
     "MIC_STATES",
     "TURN_MODES",
@@ -64,12 +71,14 @@ __all__ = [
     "MicState",
     "RealtimeWidget",
     "TurnMode",
+    "TurnTiming",
     "Underruns",
 ]
 
 MIC_CHECK_SECONDS: Final = 1.0  # how long pages have to say they hold the mic
 ITEMS_QUIET_SECONDS: Final = 0.5  # the whole items list goes out after this long quiet
 ITEMS_SYNC_SECONDS: Final = 3.0  # ... or this long after the first change it lacks
+LOG_FLUSH_SECONDS: Final = 0.25  # the event log goes to the pages at most this often
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,6 +136,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     items: traitlets.List[ItemSummary] = traitlets.List(read_only=True).tag(
         sync=True, to_json=_items_json
     )
+    # The last answers' timings (TurnTiming.as_dict()), oldest first: set once per answer.
+    turn_timings = traitlets.List(traitlets.Dict()).tag(sync=True)
     # Names this widget's audio session in the browser, shared by all its views on a page.
     _session_key = traitlets.Unicode().tag(sync=True)
 
@@ -211,12 +222,14 @@ class RealtimeWidget(anywidget.AnyWidget):
             scrub=self._scrub,
         )
         self.observe(self._turns.chosen, names="turn_detection")
+        self._activity = Activity(self, self._send_message, self._scrub, flush=LOG_FLUSH_SECONDS)
         self._browser = BrowserMessages(
             self,
             items=self._items,
             playback=self._playback,
             turns=self._turns,
             home=self._home,
+            activity=self._activity,
             send=self._send_message,
             mic_check_seconds=MIC_CHECK_SECONDS,
         )
@@ -248,6 +261,58 @@ class RealtimeWidget(anywidget.AnyWidget):
         reports an item once it finished or was cut; its share of what was played is
         ``fill_samples / (fill_samples + played_samples[item_id])``."""
         return self._playback.underruns
+
+    @property
+    def turns(self) -> list[TurnTiming]:
+        """How long each answer took, oldest first (the last 200; a copy).
+
+        Each :class:`TurnTiming` holds ``to_first_audio_ms`` (from the end of the user's
+        turn: speech stopped, push-to-talk released or a message sent, to the answer's first
+        audio, as the kernel received them) and ``audio_ms`` (from the first audio to the
+        response's end), the answer's ``response_id``, ``item_id`` and ``status``.
+        """
+        return self._activity.turns
+
+    @property
+    def event_log(self) -> list[LogEntry]:
+        """The last events both ways as the view's log lists them, oldest first (a copy)."""
+        return self._activity.log.entries
+
+    def transcript(self, format: str = "markdown") -> str:
+        """The conversation's messages and tool calls as ``"markdown"`` or ``"json"`` text
+        (see :func:`realtime_widget.widget.keep.transcript`). UsageError for another format."""
+        return make_transcript(self._client.get_conversation_items(), format)
+
+    def save_audio(self, item_id: str, path: str | os.PathLike[str]) -> None:
+        """Write the item's audio to ``path`` as a mono 16-bit 24 kHz WAV file.
+
+        UsageError when the conversation has no such item or it holds no audio."""
+        data = item_wav(self._client.conversation.get_item(item_id), item_id)
+        with open(path, "wb") as file:
+            file.write(data)
+
+    def new_conversation(self) -> None:
+        """Start afresh: pages stop playing, and every item is deleted, the event log and the
+        turn timings cleared.
+
+        Connected, the answer under way is cancelled and each item deleted on the server
+        (``conversation.item.delete``): the model forgets them while the session keeps its
+        settings, tools and voice, and the items leave the view as the server confirms.
+        Not connected, the conversation is cleared here: the next connect replays nothing.
+        """
+        client = self._client
+        self._send_message({"type": "interrupt"})
+        ids = [str(item.get("id")) for item in client.get_conversation_items()]
+        if client.is_connected():
+            self._items.forget(ids)
+            client.cancel_response()
+            client.clear_input_audio()
+            for item_id in ids:
+                client.realtime.send("conversation.item.delete", {"item_id": item_id})
+        else:
+            client.conversation.clear()
+            self._items.send_all()
+        self._activity.clear()
 
     def __repr__(self) -> str:
         client = self._client
@@ -342,7 +407,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop listening to the client and close the widget (the client stays as it is)."""
-        for name in ("_events", "_browser", "_items"):
+        for name in ("_events", "_browser", "_items", "_activity"):
             part = getattr(self, name, None)  # None in a widget whose __init__ raised
             if part is not None:
                 part.close()

@@ -364,7 +364,7 @@ def test_speech_is_answered_and_a_barge_in_truncates_the_answer(
         "the truncated answer in the kernel",
     )
     card = page.locator(f'.rtw-msg[data-item-id="{item_id}"] .rtw-notes')
-    card.filter(has_text="interrupted at").wait_for(timeout=5_000)
+    card.filter(has_text="interrupted after").wait_for(timeout=5_000)
     assert kernel_stats(page)["error"] == ""
 
 
