@@ -552,7 +552,7 @@ async def test_a_replay_larger_than_the_send_queue_is_paced(server: LocalRealtim
     clip = (np.sin(np.arange(int(24_000 * seconds)) / 7) * 8000).astype(np.int16)
     for _ in range(3):
         client.send_user_message_content([{"type": "input_audio", "audio": clip}])
-        assert await client.wait_for_answer(10) is not None
+        assert await client.wait_for_answer(60) is not None
     # each replayed audio item (~130 KB of base64) fits the queue, two of them do not
     client.realtime.max_send_queue_bytes = 200_000
     ids_before = [i["id"] for i in client.get_conversation_items()]
