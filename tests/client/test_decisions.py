@@ -103,6 +103,7 @@ def test_nothing_is_sent_before_the_session_is_ready() -> None:
 def test_a_refused_response_create_is_asked_again_once_the_response_is_done() -> None:
     decisions = Decisions()
     decisions.server_event(created("resp_1"), ready=True)
+    decisions.requests.sent("automatic")  # the client's own, after its function calls
     refused = decisions.server_event(
         server_error("conversation_already_has_active_response"), ready=True
     )
