@@ -26,6 +26,7 @@ from realtime_widget.audio.buffers import AudioBuffer, InputAudioBuffer
 from realtime_widget.audio.utils import RealtimeUtils
 from realtime_widget.core.conversation import RealtimeConversation
 from realtime_widget.core.errors import (
+    AnswerTimeoutError,
     AuthenticationError,
     ConnectError,
     ConnectionClosedError,
@@ -62,6 +63,7 @@ _LAZY = {
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnswerTimeoutError",
     "AudioBuffer",
     "AuthenticationError",
     "ConnectError",

@@ -282,6 +282,11 @@ class RealtimeAPI(RealtimeEventHandler):
             headers[BETA_HEADER[0]] = BETA_HEADER[1]
         return headers
 
+    def request_headers(self) -> dict[str, str]:
+        """The headers the handshake sends, credentials included: for an HTTP request to the
+        same server (a client secret's)."""
+        return self._headers()
+
     async def connect(self) -> None:
         """Open the socket and start the pump.
 

@@ -8,8 +8,9 @@ sends only what they return. One bad event never ends the session: it becomes an
 Its parts: the session's setup (:mod:`~realtime_widget.client.setup`), the calls held until
 then (:mod:`~realtime_widget.client.deferred`), the user's audio
 (:mod:`~realtime_widget.client.inputaudio`), the function calls
-(:mod:`~realtime_widget.client.toolrunner`) and the reconnect
-(:mod:`~realtime_widget.client.reconnect`).
+(:mod:`~realtime_widget.client.toolrunner`), the reconnect
+(:mod:`~realtime_widget.client.reconnect`) and what it asks and waits for: responses with
+parameters, items, client secrets (:mod:`~realtime_widget.client.asking`).
 
 Events it dispatches, each typed in :data:`realtime_widget.core.protocol.CLIENT_EVENTS`:
 ``conversation.updated`` ``{item, delta}``; ``conversation.item.appended`` ``{item}`` once per
@@ -38,6 +39,7 @@ from realtime_widget.audio.buffers import AudioRetention, InputAudioBuffer
 from realtime_widget.audio.formats import OutputAudioDecoder, session_audio_format
 from realtime_widget.audio.utils import generate_id, to_int16
 from realtime_widget.client.api import RealtimeAPI
+from realtime_widget.client.asking import Asking
 from realtime_widget.client.configuration import SessionConfiguration
 from realtime_widget.client.content import user_message
 from realtime_widget.client.decisions import Decisions, Outgoing
@@ -78,7 +80,7 @@ DEFAULT_MAX_AUDIO_SECONDS: Final = 3600.0
 """The audio the conversation's items keep by default, in seconds, across items."""
 
 
-class RealtimeClient(SessionConfiguration):
+class RealtimeClient(SessionConfiguration, Asking):
     """A realtime session with config, tools, audio and conversation state.
 
     ``settings`` is the seed's settings dict (``url``, ``apiKey`` / ``api_key``, ``debug``,
@@ -398,7 +400,7 @@ class RealtimeClient(SessionConfiguration):
 
     def _send_user(self, item: dict[str, Any]) -> None:
         self.realtime.send("conversation.item.create", {"item": item})
-        self._ask_response()
+        self._ask_response()  # refused while a response runs: dispatched as an error
 
     def append_input_audio(self, data: Any) -> bool:
         """Send user audio (int16/float arrays, bytes, memoryview, ...; 24 kHz mono PCM).
@@ -431,19 +433,9 @@ class RealtimeClient(SessionConfiguration):
             return stated
         return self.config.audio(f"{side}_audio_format") or "pcm16"
 
-    def create_response(self) -> bool:
-        """Ask for a response; in manual turns, commit pending user audio first.
-
-        If the server refuses it because a response is still running, it is asked for again
-        once that response is done. Held until the session is ready.
-        """
-        self._when_ready("create_response", self._ask_response)
-        return True
-
-    def _ask_response(self) -> None:
+    def _commit_if_manual(self) -> None:
         if self.get_turn_detection_type() is None:
             self._input.commit(self.realtime.send)
-        self.realtime.send("response.create")
 
     def clear_input_audio(self) -> bool:
         """Discard the input audio not yet committed (``input_audio_buffer.clear``).
@@ -502,6 +494,8 @@ class RealtimeClient(SessionConfiguration):
 
     def _send(self, outgoing: Outgoing) -> None:
         payload = {key: value for key, value in outgoing.items() if key != "type"}
+        if outgoing["type"] == "response.create":  # the client's own, after function calls
+            payload["event_id"] = self._decisions.requests.sent("automatic")
         self.realtime.send(outgoing["type"], payload)
 
     def _end_session(self, error: BaseException) -> None:
@@ -509,6 +503,7 @@ class RealtimeClient(SessionConfiguration):
         self._ready = False
         self._active.end_session()
         self._setup.end(error)
+        self._fail_waiting(error)
 
     def _on_close(self, event: TransportCloseEvent) -> None:
         was_ready = self._ready
@@ -556,7 +551,7 @@ class RealtimeClient(SessionConfiguration):
             return
         for outgoing in reply.send:
             self._send(outgoing)
-        if reply.error is not None:
+        if not self._settle(reply, event) and reply.error is not None:
             self._report({"type": "server_error", "error": reply.error})
         if reply.interrupted:
             interrupted: InterruptedEvent = {"event": event}

@@ -6,7 +6,8 @@ samples}`` takes 24 kHz arrays, bytes, memoryviews (see
 sent in the session's audio format (G.711 resampled to 8 kHz and coded), or a base64 string,
 sent as it is (so already in that format). ``{"type": "input_image", "image": ...}`` takes a
 path, bytes, a PIL image, a matplotlib figure, an array or a data URL (see
-:func:`realtime_widget.client.images.image_to_data_url`). The short names ``text``, ``audio`` and
+:func:`realtime_widget.client.images.image_to_data_url`), and an optional ``detail``
+(``"auto"``, ``"low"`` or ``"high"``), kept. The short names ``text``, ``audio`` and
 ``image`` are accepted too. Anything else is a :class:`UsageError` naming it, raised before
 anything is sent.
 
@@ -70,7 +71,15 @@ def content_part(part: Mapping[str, Any], audio_format: AudioFormat = "pcm16") -
         source = part.get("image", part.get("image_url"))
         if source is None:
             raise UsageError("input_image part needs 'image' or 'image_url'")
-        return {"type": "input_image", "image_url": image_to_data_url(source)}
+        image: dict[str, Any] = {"type": "input_image", "image_url": image_to_data_url(source)}
+        detail = part.get("detail")
+        if detail is not None:
+            if detail not in ("auto", "low", "high"):
+                raise UsageError(
+                    f"input_image detail must be 'auto', 'low' or 'high', got {detail!r}"
+                )
+            image["detail"] = detail
+        return image
     raise UsageError(
         f"unknown content part type {kind!r}: use input_text, input_audio or input_image"
     )

@@ -1,10 +1,11 @@
 """`Decisions`: what a client does about each server event, as data.
 
 :meth:`Decisions.server_event` applies one server event to the conversation and to the
-client's parts (the user's audio, the responses running, the function calls owed, what a
-later session resumes), each event type as the table :data:`_STEPS` says, and returns a
-:class:`Reply`: what to dispatch, and the client events to send in order; the client sends
-exactly those. :meth:`Decisions.cancel` does the same for a user's cancel. No I/O, no clock.
+client's parts (the user's audio, the responses running and those it asked for, the
+function calls owed, what a later session resumes), each event type as the table
+:data:`_STEPS` says, and returns a :class:`Reply`: what to dispatch, and the client events
+to send in order; the client sends exactly those. :meth:`Decisions.cancel` does the same
+for a user's cancel. No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from realtime_widget.audio.buffers import AudioRetention
 from realtime_widget.client.inputaudio import InputAudio
 from realtime_widget.client.owed import OwedCalls
+from realtime_widget.client.requested import RequestedResponses
 from realtime_widget.client.responses import (
     ITEM_CREATED,
     ITEM_DONE,
@@ -46,10 +48,11 @@ Outgoing = dict[str, Any]
 @dataclass(slots=True)
 class Reply:
     """What the client does about one server event, in this order: send ``send``, report
-    ``error``, dispatch ``conversation.interrupted``, then, for ``item``,
-    ``conversation.item.appended`` (when new), ``conversation.updated``,
-    ``conversation.item.completed`` (when complete, once) and run it as a function call of
-    response ``done_in``."""
+    ``error`` (or, when ``answered`` names an awaited request, fail its wait with it), end
+    the wait of ``answered`` with its finished response, dispatch
+    ``conversation.interrupted``, then, for ``item``, ``conversation.item.appended`` (when
+    new), ``conversation.updated``, ``conversation.item.completed`` (when complete, once)
+    and run it as a function call of response ``done_in``."""
 
     item: ConversationItem | None = None
     delta: Delta | None = None
@@ -59,6 +62,7 @@ class Reply:
     interrupted: bool = False  # the user started speaking: conversation.interrupted
     error: ServerError | None = None  # a server error to report
     send: tuple[Outgoing, ...] = ()  # client events to send, in order
+    answered: str | None = None  # the event_id of an awaited response.create, refused or done
 
 
 class Decisions:
@@ -77,6 +81,7 @@ class Decisions:
         resume: Resume | None = None,
         active: ActiveResponses | None = None,
         calls: OwedCalls | None = None,
+        requests: RequestedResponses | None = None,
         retention: AudioRetention | None = None,
         config: Callable[[], SessionConfig] = SessionConfig,
         shape: Callable[[], SessionShape] = lambda: "ga",
@@ -86,6 +91,7 @@ class Decisions:
         self.resume = resume if resume is not None else Resume()
         self.active = active if active is not None else ActiveResponses()
         self.calls = calls if calls is not None else OwedCalls()
+        self.requests = requests if requests is not None else RequestedResponses()
         self.retention = retention
         self._config = config
         self._shape = shape
@@ -105,7 +111,7 @@ class Decisions:
         """
         kind = canonical_event_type(str(event.get("type")))
         if kind == "error":
-            return Reply(error=self._refused(ServerError(event)))
+            return self._refused(ServerError(event))
         if self.resume.is_echo(kind, event, self._shape()):
             return Reply()
         reply = _STEPS.get(kind, Decisions._apply)(self, kind, event, ready)
@@ -174,11 +180,14 @@ class Decisions:
     def _response_created(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
         reply = self._apply(kind, event)
         self.active.started(event)
+        self.requests.started(event["response"])  # checked by the conversation
         return reply
 
     def _response_done(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
         reply = self._apply(kind, event)
         finished = self.active.done(event)
+        awaited = self.requests.finished(finished)
+        reply.answered = awaited.event_id if awaited is not None else None
         # the response.create its calls make due (OwedCalls), or the one refused while
         # that response ran
         answered = finished is not None and self.calls.finish(finished)
@@ -187,12 +196,14 @@ class Decisions:
             reply.send = ({"type": "response.create"},)
         return reply
 
-    def _refused(self, error: ServerError) -> ServerError | None:
-        """A server ``error``: the error to report, or ``None`` when it is expected.
+    def _refused(self, error: ServerError) -> Reply:
+        """A server ``error``: the error to report (none when it is expected).
 
         One refusing a commit or clear leaves its audio to the next commit (and is
-        reported); one refusing a ``response.create`` while a response runs defers it; one
-        refusing our ``response.cancel`` that crossed the response's own end is no error.
+        reported); one refusing a ``response.create`` while a response runs defers it when
+        it was the client's own (see :mod:`~realtime_widget.client.requested`), fails the
+        wait of an awaited one and is reported otherwise; one refusing our
+        ``response.cancel`` that crossed the response's own end is no error.
         """
         details = error.event.get("error")
         refused = details.get("event_id") if isinstance(details, Mapping) else None
@@ -200,16 +211,21 @@ class Decisions:
             # the server keeps that audio: it goes with the next commit
             logger.debug("a commit or clear of input audio was refused: %s", error)
         if error.code == "conversation_already_has_active_response":
-            # asked while one was running: ask again once it is done
-            self.active.deferred = True
-            logger.debug("response.create refused while a response runs: deferred")
-            return None
+            request = self.requests.refused(refused)
+            if request is not None and request.kind == "automatic":
+                # the client's own, asked while one was running: ask again once it is done
+                self.active.deferred = True
+                logger.debug("response.create refused while a response runs: deferred")
+                return Reply()
+            if request is not None and request.kind == "awaited":
+                return Reply(error=error, answered=request.event_id)
+            return Reply(error=error)
         if error.code == "response_cancel_not_active" and self.active.cancel_sent:
             # our cancel crossed the response's own end on the wire: nothing to report
             self.active.cancel_sent = False
             logger.debug("response.cancel arrived after the response ended")
-            return None
-        return error
+            return Reply()
+        return Reply(error=error)
 
     # -- the user's cancel ----------------------------------------------------------------
 

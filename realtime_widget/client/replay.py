@@ -97,7 +97,10 @@ def _user_parts(
         if kind in ("input_text", "text") and isinstance(part.get("text"), str):
             parts.append({"type": "input_text", "text": part["text"]})
         elif kind == "input_image" and isinstance(part.get("image_url"), str):
-            parts.append({"type": "input_image", "image_url": part["image_url"]})
+            image = {"type": "input_image", "image_url": part["image_url"]}
+            if part.get("detail") in ("auto", "low", "high"):
+                image["detail"] = part["detail"]
+            parts.append(image)
         elif kind in ("input_audio", "audio"):
             transcript = part.get("transcript") or formatted.get("transcript")
             audio = formatted.get("audio")

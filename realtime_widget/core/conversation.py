@@ -32,8 +32,7 @@ Rules:
   ``response.done`` keep the response (status, usage, output ids; the last
   :data:`MAX_RESPONSES`, so a server that never finishes its responses cannot grow it).
   ``response.done`` merges its output items into the items held and adds none (an item it
-  names that is not held, such as the output of a response outside the conversation, is
-  only listed by id in the response). The
+  names that is not held is only listed by id in the response). The
   ``mcp_list_tools.*`` events set the status of the tool list item when it is held, and
   are ignored when it is not (the list may be reported before its item).
 - MCP tool calls stream like function calls: ``response.mcp_call_arguments.delta`` /
@@ -41,6 +40,10 @@ Rules:
   ``.failed`` set the item's status (``in_progress`` never replaces a final status).
   ``conversation.item.input_audio_transcription.segment`` changes nothing: its text also
   comes in the transcription deltas and ``.completed``, and handlers see the event itself.
+- A response outside the conversation (an out-of-band one: its ``response.created`` says
+  ``conversation_id`` null) streams into items kept apart: its events return
+  ``(None, None)``, its items are never among :meth:`get_items` (so never replayed) and are
+  read with :meth:`get_out_of_band_item` (the last :data:`MAX_OUT_OF_BAND_ITEMS`).
 - A malformed event raises :class:`InvalidEventError` naming the field. Every event is checked
   before anything changes, so after any error the conversation is exactly as before. No other
   exception escapes, except :class:`UsageError` when ``input_audio_buffer`` is not an
@@ -107,7 +110,13 @@ from realtime_widget.core.protocol import (
     Response,
     canonical_event_type,
 )
-from realtime_widget.core.responselog import MAX_RESPONSES, ResponseLog, copy_response
+from realtime_widget.core.responselog import (
+    MAX_OUT_OF_BAND_ITEMS,
+    MAX_RESPONSES,
+    OutOfBandItems,
+    ResponseLog,
+    copy_response,
+)
 from realtime_widget.core.streamed import part_of
 
 if TYPE_CHECKING:
@@ -115,6 +124,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_ITEM_TEXT",
+    "MAX_OUT_OF_BAND_ITEMS",
     "MAX_PENDING_AUDIO_SECONDS",
     "MAX_RESPONSES",
     "ConversationItem",
@@ -161,6 +171,7 @@ class RealtimeConversation:
         self.audio_decoder = audio_decoder
         self._items: dict[str, ConversationItem] = {}
         self._responses = ResponseLog()
+        self._outside = OutOfBandItems()
         self._speech = EarlySpeech(max_samples=MAX_PENDING_AUDIO_SECONDS * sample_rate)
         self._input = InputSpeech(sample_rate, keep_input_ms, self._speech)
         self._transcripts = EarlyTranscripts()
@@ -190,6 +201,10 @@ class RealtimeConversation:
         (``None`` for one never seen, or one of more than :data:`MAX_RESPONSES` ago)."""
         return cast("Response | None", self._responses.get(response_id))
 
+    def get_out_of_band_item(self, item_id: str) -> ConversationItem | None:
+        """The item ``item_id`` of a response outside the conversation, or ``None``."""
+        return self._outside.get(item_id)
+
     def __contains__(self, item_id: object) -> bool:
         return isinstance(item_id, str) and item_id in self._items
 
@@ -205,6 +220,7 @@ class RealtimeConversation:
         """Forget every item, response, pending transcript and pending audio."""
         self._items.clear()
         self._responses.clear()
+        self._outside.clear()
         self.reset_input()
 
     def reset_input(self) -> None:
@@ -364,9 +380,10 @@ class RealtimeConversation:
     def _on_item_done(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         incoming = self._new_item(etype, event.get("item", MISSING))
         stored = self._items.get(incoming["id"])
-        if stored is None:
+        target = stored if stored is not None else self._outside.get(incoming["id"])
+        if target is None:
             raise UnknownItemError(etype, incoming["id"])
-        merge_item(stored, incoming, final=True)
+        merge_item(target, incoming, final=True)
         return stored, None
 
     def _on_item_truncated(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
@@ -476,7 +493,7 @@ class RealtimeConversation:
         self._responses.done(response)
         # The final output items carry the final status of items cut short by a cancel.
         for item in items:
-            known = self._items.get(item["id"])
+            known = self._items.get(item["id"]) or self._outside.get(item["id"])
             if known is not None:
                 merge_item(known, item, final=True)
         return None, None
@@ -485,6 +502,16 @@ class RealtimeConversation:
         response_id = event.get("response_id")
         if response_id is not None and not isinstance(response_id, str):
             raise bad(etype, "response_id", response_id, "a string")
+        if self._responses.out_of_band(response_id):
+            incoming = self._new_item(etype, event.get("item", MISSING))
+            stored = self._outside.get(incoming["id"])
+            if stored is None:
+                settle_status(incoming)
+                self._outside.add(incoming)
+            else:
+                merge_item(stored, incoming, final=False)
+            self._responses.add_output(response_id, incoming["id"])
+            return None, None
         item = self._upsert(etype, event.get("item", MISSING), final=False)
         self._responses.add_output(response_id, item["id"])
         return item, None
@@ -515,6 +542,10 @@ def _on_held(apply: _Streamed) -> _Processor:
     def processor(
         conversation: RealtimeConversation, etype: str, event: _Event, buffer: _Buffer
     ) -> Result:
+        outside = conversation._outside.get(event.get("item_id"))
+        if outside is not None:  # a response outside the conversation streams apart
+            apply(etype, event, outside, conversation.audio_decoder)
+            return None, None
         item = conversation._known(etype, event)
         return item, apply(etype, event, item, conversation.audio_decoder)
 

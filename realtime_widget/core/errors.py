@@ -16,6 +16,8 @@ is split by who is at fault:
   (:class:`RedirectRefusedError`: it would have sent credentials to another host).
 - :class:`ConnectionClosedError`: an open connection was lost (close code and reason kept).
 - :class:`ToolError`: a tool handler failed, timed out or is unknown.
+- :class:`AnswerTimeoutError`: an awaited answer (a response, a retrieved item) did not come
+  in time; also a :class:`TimeoutError`.
 
 Messages are short, lower-case, and name the offending value.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AnswerTimeoutError",
     "AudioFormatError",
     "AuthenticationError",
     "ConnectError",
@@ -183,3 +186,7 @@ class ToolError(RealtimeError):
     def __init__(self, message: str, *, tool: str) -> None:
         super().__init__(message)
         self.tool = tool
+
+
+class AnswerTimeoutError(RealtimeError, TimeoutError):
+    """The server's answer to an awaited request did not come within its timeout."""

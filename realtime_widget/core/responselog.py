@@ -1,8 +1,10 @@
 """`ResponseLog`: the responses a conversation has seen, the newest :data:`MAX_RESPONSES`.
 
 Each is the server's dict with ``output`` as item ids; :func:`copy_response` checks an
-event's ``response`` before anything is stored. Plain data (a dataclass that compares by
-value); no I/O.
+event's ``response`` before anything is stored. A response whose ``conversation_id`` is
+null is outside the conversation (out of band): its items are kept in
+:class:`OutOfBandItems`, the newest :data:`MAX_OUT_OF_BAND_ITEMS`. Plain data (dataclasses
+that compare by value); no I/O.
 """
 
 from __future__ import annotations
@@ -14,11 +16,20 @@ from typing import Any, Final
 from realtime_widget.core.eventfields import MISSING, bad, need_dict
 from realtime_widget.core.protocol import ConversationItem
 
-__all__ = ["MAX_RESPONSES", "ResponseLog", "copy_response"]
+__all__ = [
+    "MAX_OUT_OF_BAND_ITEMS",
+    "MAX_RESPONSES",
+    "OutOfBandItems",
+    "ResponseLog",
+    "copy_response",
+]
 
 MAX_RESPONSES: Final = 1024
 """How many responses a conversation remembers; past it the oldest is forgotten (its items
 stay)."""
+
+MAX_OUT_OF_BAND_ITEMS: Final = 256
+"""How many items of responses outside the conversation are kept; past it the oldest go."""
 
 NewItem = Callable[[str, object, str], ConversationItem]
 """Builds a checked item from ``(event type, value, field)``."""
@@ -89,6 +100,15 @@ class ResponseLog:
             if value is not None or key not in stored:
                 stored[key] = value
 
+    def out_of_band(self, response_id: object) -> bool:
+        """Whether ``response_id`` is a response held that is outside the conversation."""
+        response = self.responses.get(response_id) if isinstance(response_id, str) else None
+        return (
+            response is not None
+            and "conversation_id" in response
+            and (response["conversation_id"] is None)
+        )
+
     def add_output(self, response_id: str | None, item_id: str) -> None:
         """List ``item_id`` in the output of ``response_id``, when that response is held."""
         response = self.responses.get(response_id) if response_id is not None else None
@@ -102,3 +122,24 @@ class ResponseLog:
         if len(self.responses) > self.limit:
             del self.responses[next(iter(self.responses))]
         return response
+
+
+@dataclass
+class OutOfBandItems:
+    """The items of responses outside the conversation, oldest first, by id."""
+
+    limit: int = MAX_OUT_OF_BAND_ITEMS
+    items: dict[str, ConversationItem] = field(default_factory=dict)
+
+    def get(self, item_id: object) -> ConversationItem | None:
+        """The item ``item_id``, or ``None``."""
+        return self.items.get(item_id) if isinstance(item_id, str) else None
+
+    def add(self, item: ConversationItem) -> None:
+        """Keep a checked new item (the oldest forgotten past :attr:`limit`)."""
+        self.items[item["id"]] = item
+        if len(self.items) > self.limit:
+            del self.items[next(iter(self.items))]
+
+    def clear(self) -> None:
+        self.items.clear()

@@ -26,8 +26,10 @@ from realtime_widget.core.checks import need_int, need_number
 from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect
 from realtime_widget.core.redaction import RedactingLogger, Redactor
 from realtime_widget.server.connection import Connection, ConnectionOptions
+from realtime_widget.server.http import HttpRequest, http_connection
 from realtime_widget.server.knowledge import validate_knowledge
 from realtime_widget.server.records import check_budget
+from realtime_widget.server.secrets import PREFIX, ClientSecrets, create_secret
 from realtime_widget.server.voice import VoiceSupport, announce_fallback
 
 __all__ = ["LocalRealtimeServer", "Pace", "serve_in_thread"]
@@ -36,6 +38,7 @@ Pace = Literal["realtime", "fast"] | float
 T = TypeVar("T")
 
 _PATHS = ("/v1/realtime", "/openai/realtime")
+_SECRETS_PATH = "/v1/realtime/client_secrets"
 _KEY_PROTOCOL = "openai-insecure-api-key."
 _BETA_PROTOCOL = "openai-beta.realtime-v1"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -166,6 +169,11 @@ class LocalRealtimeServer:
       ``openai-insecure-api-key.X``;
       when credentials are required and none matches, the handshake is answered 401. An empty
       credential never matches.
+    - Client secrets (:mod:`~realtime_widget.server.secrets`): ``POST
+      /v1/realtime/client_secrets`` on the same port, with the credentials a handshake
+      needs (an ``ek_`` secret is not one), issues a secret that opens its session until it
+      expires; a handshake showing an ``ek_`` value the server did not issue, or one that
+      has expired, is answered 401.
     - :attr:`LocalRealtimeServer.url` is an address a client on this machine can use: the bound
       host, or loopback when bound to all interfaces (``0.0.0.0``, ``::``).
     - Dialect: beta when the request carries ``OpenAI-Beta: realtime=v1`` (or the subprotocol
@@ -239,6 +247,7 @@ class LocalRealtimeServer:
         self._connection_waiters: list[asyncio.Future[Connection]] = []
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
+        self.client_secrets = ClientSecrets()
 
     # -- addresses -----------------------------------------------------------------------
 
@@ -285,6 +294,7 @@ class LocalRealtimeServer:
             self._requested_port,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
+            create_connection=http_connection(self._serve_http),
             compression=None,
             max_size=self.max_frame_bytes,
             ping_interval=None,
@@ -390,16 +400,37 @@ class LocalRealtimeServer:
                     "origins (http(s)://localhost, 127.0.0.0/8, [::1]); allow this one with "
                     f"LocalRealtimeServer(allow_origins=[{origin!r}]) or --allow-origin {origin}\n",
                 )
-        if self.requires_credentials:
-            accepted = [c for c in (self.token, self.api_key) if c]
-            presented = _presented_credentials(request, query)
-            if not any(
-                hmac.compare_digest(p.encode(), a.encode()) for p in presented for a in accepted
-            ):
-                return connection.respond(
-                    HTTPStatus.UNAUTHORIZED, "invalid or missing credentials\n"
-                )
+        presented = _presented_credentials(request, query)
+        shown = [p for p in presented if p.startswith(PREFIX)]
+        if shown and not any(self.client_secrets.state(p) == "valid" for p in shown):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "client secret expired or unknown\n")
+        if self.requires_credentials and not shown and not self._accepts(presented):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "invalid or missing credentials\n")
         return None
+
+    def _accepts(self, presented: list[str]) -> bool:
+        """Whether one of the ``presented`` credentials is the server's token or key."""
+        accepted = [c for c in (self.token, self.api_key) if c]
+        return any(hmac.compare_digest(p.encode(), a.encode()) for p in presented for a in accepted)
+
+    async def _serve_http(self, request: HttpRequest) -> tuple[int, dict[str, Any]]:
+        """A plain HTTP request (see :mod:`~realtime_widget.server.http`): client secrets."""
+        parts = urlsplit(request.target)
+        if parts.path.rstrip("/") != _SECRETS_PATH:
+            return 404, {"error": {"message": f"no route {parts.path!r}"}}
+        if request.method != "POST":
+            return 405, {"error": {"message": "client secrets are created with POST"}}
+        origin = request.headers.get("origin")
+        if origin is not None and not self._origin_allowed(origin):
+            return 403, {"error": {"message": f"origin {origin!r} is not allowed"}}
+        authorization = request.headers.get("authorization", "")
+        presented = [authorization[7:].strip()] if authorization[:7].lower() == "bearer " else []
+        presented += [request.headers.get("api-key", "")]
+        presented += parse_qs(parts.query).get("token", [])
+        presented = [p for p in presented if p and not p.startswith(PREFIX)]
+        if self.requires_credentials and not self._accepts(presented):
+            return 401, {"error": {"message": "invalid or missing credentials"}}
+        return create_secret(self.client_secrets, request.body, self.model)
 
     def _origin_allowed(self, origin: str) -> bool:
         if self._origins is None:
@@ -431,6 +462,10 @@ class LocalRealtimeServer:
         connection = Connection(
             websocket, dialect=self._dialect(request), model=model, options=self._options
         )
+        for shown in _presented_credentials(request, parse_qs(urlsplit(request.path).query)):
+            opened = self.client_secrets.session(shown) if shown.startswith(PREFIX) else None
+            if opened and connection.dialect == "ga":  # the session the secret opens
+                connection.session.apply_update(opened)
         self.connections.append(connection)
         for waiter in self._connection_waiters:
             if not waiter.done():

@@ -33,6 +33,7 @@ Rules:
 - ``max_output_tokens`` (words, as this server counts tokens) cuts the text and ends the
   response ``incomplete``.
 - Items join the conversation unless the response's ``conversation`` is ``"none"``.
+- ``parallel_tool_calls`` and ``reasoning`` are checked and have no local effect.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ _GA_KEYS = frozenset(
         "audio",
         "prompt",
         "tracing",
+        "parallel_tool_calls",
+        "reasoning",
     }
 )
 _BETA_KEYS = frozenset(
@@ -194,6 +197,16 @@ def parse_response_params(
             params.input = _parse_input(value, conversation, dialect, decode_audio)
         elif key == "metadata":
             params.metadata = f.validate_metadata(value, path)
+        elif key == "parallel_tool_calls" and not isinstance(value, bool):
+            raise ClientEventError.invalid_type(path, "a boolean", value)
+        elif key == "reasoning":  # accepted; the local model does not reason
+            reasoning = f.require_object(value, path)
+            f.check_keys(reasoning, path, {"effort"})
+            efforts = ("minimal", "low", "medium", "high", "xhigh")
+            if "effort" in reasoning and reasoning["effort"] not in efforts:
+                raise ClientEventError.invalid_value(
+                    f"{path}.effort", reasoning["effort"], "an effort"
+                )
         elif key == "audio":
             audio = f.require_object(value, path)
             f.check_keys(audio, path, {"output"})

@@ -631,7 +631,7 @@ async def test_no_cancel_after_the_server_interrupted_the_response(
     await client.disconnect()
 
 
-async def test_overlapping_responses_are_all_tracked_and_requests_wait(
+async def test_overlapping_responses_are_all_tracked_and_a_refused_request_is_reported(
     paced_server: LocalRealtimeServer,
 ) -> None:
     client = await connected(paced_server)
@@ -648,19 +648,22 @@ async def test_overlapping_responses_are_all_tracked_and_requests_wait(
     await asyncio.sleep(0.05)
     conn = paced_server.connections[-1]
 
-    # a request while a response runs is refused by the server, then asked again after it
+    # a request while a response runs is refused by the server: the caller hears of it,
+    # and it is never asked again
     def creates() -> int:
         return [e["type"] for e in conn.received].count("response.create")
 
     before = creates()
     client.create_response()
     await eventually(lambda: creates() == before + 1)
-    await asyncio.sleep(0.1)
-    assert creates() == before + 1  # nothing more while the first answer runs
+    await eventually(lambda: any(e["type"] == "server_error" for e in errors))
+    refused = [e["error"] for e in errors if e["type"] == "server_error"]
+    assert [e.code for e in refused] == ["conversation_already_has_active_response"]
     client.cancel_response()  # the first answer is still known to be running: cancel sent
-    await eventually(lambda: creates() == before + 2)
-    assert "response.cancel" in [e["type"] for e in conn.received]
-    assert [e for e in errors if e["type"] == "server_error"] == []
+    await eventually(lambda: "response.cancel" in [e["type"] for e in conn.received])
+    await client.realtime.wait_for_next("server.response.done", 5)
+    await asyncio.sleep(0.1)
+    assert creates() == before + 1
     await client.disconnect()
 
 

@@ -103,6 +103,7 @@ def test_nothing_is_sent_before_the_session_is_ready() -> None:
 def test_a_refused_response_create_is_asked_again_once_the_response_is_done() -> None:
     decisions = Decisions()
     decisions.server_event(created("resp_1"), ready=True)
+    decisions.requests.sent("automatic")  # the client's own, after its function calls
     refused = decisions.server_event(
         server_error("conversation_already_has_active_response"), ready=True
     )
@@ -308,3 +309,33 @@ def test_a_malformed_event_raises_and_changes_nothing() -> None:
     with pytest.raises(InvalidEventError, match="delta"):
         decisions.server_event(bad, ready=True)
     assert len(item["formatted"]["audio"]) == before
+
+
+# -- the responses the client asked for ------------------------------------------------------
+
+
+def test_a_refused_request_reaches_whoever_asked() -> None:
+    decisions = Decisions()
+    decisions.server_event(created("resp_1"), ready=True)
+    busy = "conversation_already_has_active_response"
+    asked = decisions.requests.sent("asked")
+    reply = decisions.server_event(server_error(busy, asked), ready=True)
+    assert isinstance(reply.error, ServerError) and reply.answered is None  # reported
+    awaited = decisions.requests.sent("awaited", out_of_band=True)
+    reply = decisions.server_event(server_error(busy, awaited), ready=True)
+    assert isinstance(reply.error, ServerError) and reply.answered == awaited  # its wait fails
+    assert not decisions.active.deferred
+    assert decisions.server_event(done("resp_1"), ready=True).send == ()  # never asked again
+
+
+def test_an_awaited_out_of_band_response_is_answered_when_done() -> None:
+    decisions = Decisions()
+    awaited = decisions.requests.sent("awaited", out_of_band=True, metadata={"k": "v"})
+    response = {"id": "resp_o", "status": "in_progress", "conversation_id": None}
+    decisions.server_event({"type": "response.created", "response": response}, ready=True)
+    item = {"id": "item_o", "type": "message", "role": "assistant", "content": []}
+    added = {"type": "response.output_item.added", "response_id": "resp_o", "item": item}
+    assert decisions.server_event(added, ready=True).item is None  # kept apart
+    assert decisions.conversation.get_out_of_band_item("item_o") is not None
+    assert len(decisions.conversation) == 0
+    assert decisions.server_event(done("resp_o"), ready=True).answered == awaited
