@@ -19,6 +19,7 @@ from realtime_widget.core.protocol import DEFAULT_MODEL, AudioFormat, Dialect
 from realtime_widget.core.session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
 from realtime_widget.core.sessionmap import (
     BETA_TO_GA,
+    GA_ONLY,
     GA_TO_BETA,
     GaPath,
     audio_format_name,
@@ -36,13 +37,6 @@ _AUDIO_GROUP_KEYS = CONFIG_GROUP_KEYS["hearing"]
 _VISION_KEYS = CONFIG_GROUP_KEYS["vision"]
 
 _Change = tuple[GaPath, Any]
-
-
-def _loose(value: Any, path: str) -> Any:
-    """Fields kept as given (tracing, truncation, prompt, include): only json types matter."""
-    if value is not None and not isinstance(value, str | dict | list):
-        raise ClientEventError.invalid_type(path, "a string, an object or null", value)
-    return copy.deepcopy(value)
 
 
 def _temperature(value: Any, path: str) -> float:
@@ -70,7 +64,7 @@ _BETA_FIELDS: dict[str, Validator] = {
     "tool_choice": f.validate_tool_choice,
     "temperature": _temperature,
     "max_response_output_tokens": f.validate_max_tokens,
-    "tracing": _loose,
+    "tracing": f.validate_tracing,
 }
 # the seed's speech / hearing groups: beta fields, formats also as GA objects
 _CONFIG_FIELDS = {
@@ -82,10 +76,17 @@ _CONFIG_FIELDS = {
 _GA_FIELDS = {
     **_BETA_FIELDS,
     "modalities": f.validate_ga_modalities,
+    "voice": f.validate_session_voice,
     "input_audio_format": f.validate_ga_format,
     "output_audio_format": f.validate_ga_format,
 }
-_GA_ONLY: dict[str, Validator] = {"truncation": _loose, "prompt": _loose, "include": _loose}
+_GA_ONLY: dict[str, Validator] = {
+    "truncation": f.validate_truncation,
+    "prompt": f.validate_prompt,
+    "include": f.validate_include,
+    "parallel_tool_calls": f.validate_parallel_tool_calls,
+    "reasoning": f.validate_reasoning,
+}
 
 
 def _path(name: str) -> GaPath:
@@ -154,7 +155,9 @@ class SessionState:
 
     @property
     def voice(self) -> str:
-        return str(self.data["audio"]["output"]["voice"])
+        """The voice's name; a custom voice (``{"id": ...}``) speaks as ``marin`` here."""
+        voice = self.data["audio"]["output"]["voice"]
+        return voice if isinstance(voice, str) else "marin"
 
     @property
     def speed(self) -> float:
@@ -223,7 +226,8 @@ class SessionState:
 
     def _check_voice(self, changes: list[_Change]) -> None:
         for path, value in changes:
-            if path == ("audio", "output", "voice") and self.voice_locked and value != self.voice:
+            changed = value != ga_get(self.data, path)
+            if path == ("audio", "output", "voice") and self.voice_locked and changed:
                 raise ClientEventError(
                     "cannot change the voice once the assistant has spoken",
                     code="cannot_update_voice",
@@ -249,7 +253,7 @@ class SessionState:
                 changes.extend(self._parse_ga_audio(value))
             elif name is not None:
                 changes.append(((key,), _GA_FIELDS[name](value, where)))
-            elif key in _GA_ONLY:
+            elif key in GA_ONLY:
                 changes.append(((key,), _GA_ONLY[key](value, where)))
             else:
                 raise ClientEventError.unknown_parameter(where)
@@ -366,6 +370,8 @@ class SessionState:
                 "truncation": data["truncation"],
                 "prompt": data["prompt"],
                 "include": data["include"],
+                # set only when a client sets them
+                **{k: data[k] for k in ("parallel_tool_calls", "reasoning") if k in data},
                 "expires_at": self.expires_at,
             }
         beta: dict[str, Any] = {"object": "realtime.session", "id": self.id}
