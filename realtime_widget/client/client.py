@@ -97,7 +97,9 @@ class RealtimeClient(SessionConfiguration):
     all: past it the oldest items' audio is emptied (``formatted["audio_dropped"]`` set; text
     and transcripts stay); the default, an hour (165 MB), keeps a long session whole while a
     server that streams without end cannot exhaust memory; ``None`` keeps all. A value of the
-    wrong type or range raises :class:`UsageError` naming it.
+    wrong type or range raises :class:`UsageError` naming it. ``session_type="transcription"``
+    opens a GA transcription session: the config's input audio settings and ``include`` are
+    sent, the user's items get their live transcripts, and no response is ever asked for.
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class RealtimeClient(SessionConfiguration):
         reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
         max_audio_seconds: float | None = DEFAULT_MAX_AUDIO_SECONDS,
         transport: Mapping[str, Any] | Transport | None = None,
+        session_type: Literal["realtime", "transcription"] = "realtime",
     ) -> None:
         options = client_options(
             settings,
@@ -136,7 +139,7 @@ class RealtimeClient(SessionConfiguration):
             headers=headers,
             azure=azure,
         )
-        super().__init__(options.config, options.shape)
+        super().__init__(options.config, options.shape, session_type)
         self.debug = options.debug
         self.connect_timeout = options.connect_timeout
         self.reconnect = options.reconnect
@@ -435,12 +438,17 @@ class RealtimeClient(SessionConfiguration):
         """Ask for a response; in manual turns, commit pending user audio first.
 
         If the server refuses it because a response is still running, it is asked for again
-        once that response is done. Held until the session is ready.
+        once that response is done. Held until the session is ready. A transcription session
+        asks for none: UsageError.
         """
+        if self.session_type == "transcription":
+            raise UsageError("a transcription session creates no responses")
         self._when_ready("create_response", self._ask_response)
         return True
 
     def _ask_response(self) -> None:
+        if self.session_type == "transcription":
+            return  # its user messages are only kept
         if self.get_turn_detection_type() is None:
             self._input.commit(self.realtime.send)
         self.realtime.send("response.create")

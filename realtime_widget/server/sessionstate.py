@@ -109,6 +109,7 @@ class SessionState:
         self.vision: dict[str, Any] = {}
         self.voice_locked = False
         self.data: dict[str, Any] = {
+            "type": "realtime",
             "model": model,
             "instructions": "",
             "output_modalities": ["audio"],
@@ -136,6 +137,11 @@ class SessionState:
         }
 
     # -- accessors -------------------------------------------------------------------
+
+    @property
+    def transcribing_only(self) -> bool:
+        """A transcription session: it hears and transcribes, and never answers."""
+        return bool(self.data["type"] == "transcription")
 
     @property
     def instructions(self) -> str:
@@ -241,9 +247,13 @@ class SessionState:
     def _parse_ga(self, session: dict[str, Any]) -> list[_Change]:
         if "type" not in session:
             raise ClientEventError.missing("session.type")
-        if session["type"] != "realtime":
-            raise ClientEventError.invalid_value("session.type", session["type"], "'realtime'")
-        changes: list[_Change] = []
+        if session["type"] not in ("realtime", "transcription"):
+            raise ClientEventError.invalid_value(
+                "session.type", session["type"], "'realtime' or 'transcription'"
+            )
+        if session["type"] == "transcription":
+            return self._parse_transcription(session)
+        changes: list[_Change] = [(("type",), "realtime")]
         for key, value in session.items():
             where = f"session.{key}"
             name = GA_TO_BETA.get((key,))
@@ -257,6 +267,30 @@ class SessionState:
                 changes.append(((key,), _GA_ONLY[key](value, where)))
             else:
                 raise ClientEventError.unknown_parameter(where)
+        return changes
+
+    def _parse_transcription(self, session: dict[str, Any]) -> list[_Change]:
+        """A transcription session: input audio and ``include`` only; its turn detection
+        creates no responses, and it transcribes (``gpt-4o-mini-transcribe`` unless told)."""
+        f.check_keys(session, "session", {"type", "audio", "include", *_READ_ONLY})
+        audio = f.require_object(session.get("audio", {}), "session.audio")
+        f.check_keys(audio, "session.audio", {"input"})
+        changes: list[_Change] = [(("type",), "transcription")]
+        if "audio" in session:
+            changes.extend(self._parse_ga_audio(audio))
+        if "include" in session:
+            changes.append(
+                (("include",), f.validate_include(session["include"], "session.include"))
+            )
+        where = BETA_TO_GA["input_audio_transcription"]
+        named = dict(changes)
+        if named.get(where, ga_get(self.data, where)) is None:
+            changes.append((where, {"model": "gpt-4o-mini-transcribe"}))
+        detection_at = BETA_TO_GA["turn_detection"]
+        detection = named.get(detection_at, ga_get(self.data, detection_at))
+        if detection is not None:
+            detection = {k: v for k, v in detection.items() if k != "interrupt_response"}
+            changes.append((detection_at, {**detection, "create_response": False}))
         return changes
 
     def _parse_ga_audio(self, value: Any) -> list[_Change]:
@@ -354,6 +388,16 @@ class SessionState:
     def to_wire(self) -> dict[str, Any]:
         """The full session object in this connection's dialect."""
         data = copy.deepcopy(self.data)
+        if data["type"] == "transcription":
+            audio_input = data["audio"]["input"]
+            return {
+                "type": "transcription",
+                "object": "realtime.transcription_session",
+                "id": self.id,
+                "audio": {"input": audio_input},
+                "include": data["include"],
+                "expires_at": self.expires_at,
+            }
         if self.dialect == "ga":
             return {
                 "type": "realtime",
