@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from realtime_widget.client.decisions import Decisions, Reply
 from realtime_widget.client.requested import RequestKind, ResponseResult
@@ -53,6 +53,7 @@ class Asking:
     conversation: RealtimeConversation
     config: SessionConfig
     tools: ToolRegistry
+    session_type: Literal["realtime", "transcription"]
     _decisions: Decisions
 
     def _when_ready(self, what: str, run: Callable[[], object], samples: int = 0) -> bool:
@@ -78,8 +79,10 @@ class Asking:
         In manual turns a response in the conversation commits pending user audio first.
         A refusal (``conversation_already_has_active_response`` among others) is dispatched
         as an ``error``; nothing is asked again. Held until the session is ready. Returns
-        ``True``.
+        ``True``; a transcription session asks for none (UsageError).
         """
+        if self.session_type == "transcription":
+            raise UsageError("a transcription session creates no responses")
         response = response_fields(fields, self.realtime.dialect)
         self._when_ready("create_response", functools.partial(self._ask_response, response))
         return True
@@ -90,6 +93,8 @@ class Asking:
         kind: RequestKind = "asked",
         event_id: str | None = None,
     ) -> None:
+        if self.session_type == "transcription":
+            return  # its user messages are only kept
         response = response or {}
         out_of_band = response.get("conversation") == "none"
         if not out_of_band:
@@ -124,6 +129,8 @@ class Asking:
         the session ends first and :class:`AnswerTimeoutError` after ``timeout`` seconds
         (``None``: no limit; the response may still run).
         """
+        if self.session_type == "transcription":
+            raise UsageError("a transcription session creates no responses")
         given = {
             "instructions": instructions,
             "input": None if input is None else list(input),

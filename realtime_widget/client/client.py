@@ -99,7 +99,9 @@ class RealtimeClient(SessionConfiguration, Asking):
     all: past it the oldest items' audio is emptied (``formatted["audio_dropped"]`` set; text
     and transcripts stay); the default, an hour (165 MB), keeps a long session whole while a
     server that streams without end cannot exhaust memory; ``None`` keeps all. A value of the
-    wrong type or range raises :class:`UsageError` naming it.
+    wrong type or range raises :class:`UsageError` naming it. ``session_type="transcription"``
+    opens a GA transcription session: the config's input audio settings and ``include`` are
+    sent, the user's items get their live transcripts, and no response is ever asked for.
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class RealtimeClient(SessionConfiguration, Asking):
         reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
         max_audio_seconds: float | None = DEFAULT_MAX_AUDIO_SECONDS,
         transport: Mapping[str, Any] | Transport | None = None,
+        session_type: Literal["realtime", "transcription"] = "realtime",
     ) -> None:
         options = client_options(
             settings,
@@ -138,7 +141,7 @@ class RealtimeClient(SessionConfiguration, Asking):
             headers=headers,
             azure=azure,
         )
-        super().__init__(options.config, options.shape)
+        super().__init__(options.config, options.shape, session_type)
         self.debug = options.debug
         self.connect_timeout = options.connect_timeout
         self.reconnect = options.reconnect

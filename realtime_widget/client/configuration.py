@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from realtime_widget.client.dispatching import ClientEvents
 from realtime_widget.core.errors import ToolError, UsageError
 from realtime_widget.core.protocol import AudioFormat, ToolsUpdatedEvent
-from realtime_widget.core.session import SessionConfig, SessionShape, session_payload, session_tools
+from realtime_widget.core.session import (
+    SessionConfig,
+    SessionShape,
+    session_payload,
+    session_tools,
+    transcription_payload,
+)
 from realtime_widget.tools.registry import (
     DEFAULT_TIMEOUT,
     Tool,
@@ -37,13 +43,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 class SessionConfiguration(ClientEvents):
     """The config and tools of a session of ``shape`` (see the module docstring)."""
 
-    def __init__(self, config: SessionConfig, shape: SessionShape) -> None:
+    def __init__(
+        self,
+        config: SessionConfig,
+        shape: SessionShape,
+        session_type: Literal["realtime", "transcription"] = "realtime",
+    ) -> None:
         super().__init__()
+        if session_type not in ("realtime", "transcription"):
+            raise UsageError(
+                f"session_type must be 'realtime' or 'transcription', got {session_type!r}"
+            )
+        if session_type == "transcription" and shape != "ga":
+            raise UsageError(f"a transcription session speaks GA, not dialect {shape!r}")
         self.config = config
         self.session_shape: SessionShape = shape
+        self.session_type: Literal["realtime", "transcription"] = session_type
         self.tools = ToolRegistry()
-
-    # -- configuration --------------------------------------------------------------------
 
     # -- configuration --------------------------------------------------------------------
 
@@ -71,7 +87,10 @@ class SessionConfiguration(ClientEvents):
         """The session's configuration changed: a connected client sends it."""
 
     def get_session_payload(self) -> dict[str, Any]:
-        """``{"session": ...}`` in the client's dialect shape, with every tool."""
+        """``{"session": ...}`` in the client's dialect shape, with every tool; a
+        transcription session's input audio settings only."""
+        if self.session_type == "transcription":
+            return {"session": transcription_payload(self.config)}
         return {
             "session": session_payload(
                 self.config, self.session_shape, tools=self.tools.definitions()

@@ -14,13 +14,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from realtime_widget.core.checks import is_int, need_number, need_tool_name
+from realtime_widget.core.checks import need_number, need_tool_name
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.knowledge import merge_knowledge_instructions, validate_knowledge
 from realtime_widget.core.protocol import DEFAULT_MODEL
+from realtime_widget.core.sessionfields import SESSION_FIELD_CHECKS
 from realtime_widget.core.sessionmap import (
     BETA_ONLY,
     BETA_TO_GA,
+    GA_NULLABLE,
+    GA_ONLY,
     audio_format_name,
     audio_format_to_ga,
     ga_modalities,
@@ -35,6 +38,7 @@ __all__ = [
     "SessionShape",
     "session_payload",
     "session_tools",
+    "transcription_payload",
 ]
 
 SessionShape = Literal["ga", "beta", "nested"]
@@ -54,6 +58,8 @@ _GROUP_KEYS: dict[str, frozenset[str]] = {
             "tool_choice",
             "temperature",
             "max_response_output_tokens",
+            *GA_ONLY,
+            "tracing",
         }
     ),
     "speech": frozenset(),  # filled below: the audio keys
@@ -96,6 +102,7 @@ FLAT_FIELDS: dict[str, tuple[str, str]] = {
     "temperature": ("model", "temperature"),
     "max_response_output_tokens": ("model", "max_response_output_tokens"),
     "max_output_tokens": ("model", "max_response_output_tokens"),
+    **{name: ("model", name) for name in (*sorted(GA_ONLY), "tracing")},
     "voice": ("speech", "voice"),
     "speed": ("speech", "speed"),
     "output_audio_format": ("speech", "output_audio_format"),
@@ -108,7 +115,6 @@ FLAT_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 _VOICE_DEFAULT = "marin"
-_TURN_TYPES = ("server_vad", "semantic_vad")
 _MODALITIES = ("text", "audio")
 _TOOL_CHOICES = ("auto", "none", "required")
 
@@ -180,7 +186,9 @@ def _checked(group: str, key: str, value: Any) -> Any:
         if key in _NOT_NONE:
             raise UsageError(f"{where} cannot be None")
         return None
-    if key in {"voice", "instructions", "name", "provider"} and not isinstance(value, str):
+    if key in SESSION_FIELD_CHECKS:
+        return SESSION_FIELD_CHECKS[key](where, value)
+    if key in {"instructions", "name", "provider"} and not isinstance(value, str):
         raise UsageError(f"{where} must be a string, got {value!r}")
     if key == "modalities":
         if not isinstance(value, list | tuple) or not value:
@@ -189,12 +197,6 @@ def _checked(group: str, key: str, value: Any) -> Any:
             raise UsageError(f"{where} may hold only 'text' and 'audio', got {value!r}")
     elif key in {"input_audio_format", "output_audio_format"}:
         return audio_format_name(value, where)
-    elif key == "turn_detection":
-        if not isinstance(value, Mapping) or not _one_of(value.get("type"), _TURN_TYPES):
-            raise UsageError(
-                f"{where} must be None or a dict with type 'server_vad' or 'semantic_vad', "
-                f"got {value!r}"
-            )
     elif key == "tools":
         if not isinstance(value, list | tuple) or not all(isinstance(t, Mapping) for t in value):
             raise UsageError(f"{where} must be a list of tool definitions, got {value!r}")
@@ -202,17 +204,10 @@ def _checked(group: str, key: str, value: Any) -> Any:
         return _tool_choice(where, value)
     elif key == "temperature":
         need_number(where, value, "a number")
-    elif key == "max_response_output_tokens":
-        if not (value == "inf" or (is_int(value) and value > 0)):
-            raise UsageError(f"{where} must be a positive integer or 'inf', got {value!r}")
     elif key == "speed":
         need_number(where, value, "a positive number", above=0)
     elif key == "scripts":
         validate_knowledge({"scripts": value})
-    elif key in {"input_audio_transcription", "input_audio_noise_reduction"} and not isinstance(
-        value, Mapping
-    ):
-        raise UsageError(f"{where} must be a dict or None, got {value!r}")
     return copy.deepcopy(_as_plain(value))
 
 
@@ -232,6 +227,7 @@ class SessionConfig:
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self._config = _default_config()
         self._temperature_warned = False  # the GA payload warned that it drops temperature
+        self._dropped_warned: set[str] = set()  # GA-only fields a beta payload warned of
         if config:
             self.update_config(config)
 
@@ -352,6 +348,39 @@ def session_tools(
     return list(merged.values())
 
 
+def _warn_dropped(config: SessionConfig, names: Sequence[str]) -> None:
+    """Warn once per config of each GA-only field a beta session leaves out."""
+    for name in sorted(set(names) - config._dropped_warned):
+        config._dropped_warned.add(name)
+        logger.warning("%s is not sent: beta sessions have no %s (GA ones do)", name, name)
+
+
+def transcription_payload(config: SessionConfig) -> dict[str, Any]:
+    """The GA ``session`` of a transcription session: the input audio's format,
+    transcription, noise reduction and turn detection (which creates no responses), and
+    ``include``. The model, voice, instructions and tools of the config are not sent."""
+    audio_input: dict[str, Any] = {
+        "format": audio_format_to_ga(config.audio("input_audio_format", "pcm16"))
+    }
+    for key, name in (
+        ("input_audio_transcription", "transcription"),
+        ("input_audio_noise_reduction", "noise_reduction"),
+    ):
+        value = config.audio(key, _UNSET)
+        if value is not _UNSET:
+            audio_input[name] = copy.deepcopy(value)
+    detection = config.turn_detection()
+    if detection is not None:
+        detection.pop("interrupt_response", None)
+        detection["create_response"] = False
+    audio_input["turn_detection"] = detection
+    session: dict[str, Any] = {"type": "transcription", "audio": {"input": audio_input}}
+    include = config.get("model", "include")
+    if include is not None:
+        session["include"] = list(include)
+    return session
+
+
 def session_payload(
     config: SessionConfig,
     shape: SessionShape = "ga",
@@ -367,6 +396,10 @@ def session_payload(
     ``max_response_output_tokens``, ``input_audio_transcription`` and
     ``input_audio_noise_reduction`` are left out until set (set to ``None``, the last two go
     as null). GA has no ``temperature``: it is left out, with a warning once per config.
+    ``tracing`` and the GA-only fields (``truncation``, ``prompt``, ``include``,
+    ``parallel_tool_calls``, ``reasoning``) are sent once set (``tracing`` and ``prompt`` set
+    to ``None`` go as null); beta has ``tracing`` only, and leaves the others out with a
+    warning once per config and field.
     Knowledge scripts travel inside the instructions for GA and beta (see
     :mod:`realtime_widget.core.knowledge`). ``tools`` are definitions of registered tools,
     merged with the config's own (a registered tool wins over a config tool of its name).
@@ -397,7 +430,11 @@ def session_payload(
         **{k: v for k, v in switches.items() if v is not _UNSET},
         **{k: v for k, v in numbers.items() if v is not None},
     }
+    tracing = config.get("model", "tracing", _UNSET)
+    if tracing is not _UNSET:
+        flat["tracing"] = tracing
     if shape == "beta":
+        _warn_dropped(config, [name for name in GA_ONLY if config.get("model", name) is not None])
         return {"modalities": ["text", "audio"] if "audio" in modalities else ["text"], **flat}
 
     ga: dict[str, Any] = {
@@ -407,11 +444,15 @@ def session_payload(
         "output_modalities": ga_modalities(modalities),
     }
     for name, value in flat.items():
-        if name in BETA_ONLY or (value is None and name not in switches):
+        if name in BETA_ONLY or (value is None and name not in switches.keys() | GA_NULLABLE):
             continue
         if name.endswith("_audio_format"):
             value = audio_format_to_ga(value)
         ga_set(ga, BETA_TO_GA[name], value)
+    for name in sorted(GA_ONLY):
+        value = config.get("model", name, _UNSET)
+        if value is not _UNSET and (value is not None or name in GA_NULLABLE):
+            ga[name] = value
     if "temperature" in flat and not config._temperature_warned:
         config._temperature_warned = True
         logger.warning(

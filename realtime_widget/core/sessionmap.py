@@ -20,6 +20,8 @@ from realtime_widget.core.protocol import AUDIO_FORMAT_RATES, AUDIO_FORMATS, Aud
 __all__ = [
     "BETA_ONLY",
     "BETA_TO_GA",
+    "GA_NULLABLE",
+    "GA_ONLY",
     "GA_TO_BETA",
     "GaPath",
     "audio_format_name",
@@ -59,6 +61,14 @@ GA_TO_BETA: Final[Mapping[GaPath, str]] = MappingProxyType(
 
 BETA_ONLY: Final = frozenset({"temperature"})
 """Beta session fields the GA session has no place for."""
+
+GA_ONLY: Final = frozenset({"truncation", "prompt", "include", "parallel_tool_calls", "reasoning"})
+"""GA session fields the beta session has no place for (each at the top of the GA session,
+under its own name)."""
+
+GA_NULLABLE: Final = frozenset({"tracing", "prompt"})
+"""Top-level GA fields that take ``null`` (tracing off, no prompt); ``audio.input``'s
+``transcription``, ``noise_reduction`` and ``turn_detection`` take it too."""
 
 _GA_FORMAT_NAMES: dict[str, AudioFormat] = {
     str(spec["type"]): name for name, spec in AUDIO_FORMATS.items()

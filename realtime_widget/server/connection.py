@@ -416,6 +416,10 @@ class Connection:
 
     async def _response_create(self, event: dict[str, Any]) -> None:
         self._check_event(event, {"response"})
+        if self.session.transcribing_only:
+            raise ClientEventError(
+                "a transcription session creates no responses", code="invalid_request_error"
+            )
         active = self._active_response()
         if active is not None:
             raise ClientEventError(

@@ -9,8 +9,10 @@ shape. Nothing here holds state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from realtime_widget.core import sessionfields as checks
 from realtime_widget.core.checks import is_number, is_tool_name, number_problem
 from realtime_widget.core.errors import AudioFormatError
 from realtime_widget.core.sessionmap import audio_format_to_ga
@@ -29,16 +31,23 @@ __all__ = [
     "validate_config_format",
     "validate_ga_format",
     "validate_ga_modalities",
+    "validate_include",
     "validate_instructions",
     "validate_max_tokens",
     "validate_metadata",
     "validate_noise_reduction",
     "validate_number",
+    "validate_parallel_tool_calls",
+    "validate_prompt",
+    "validate_reasoning",
+    "validate_session_voice",
     "validate_speed",
     "validate_string",
     "validate_tool_choice",
     "validate_tools",
+    "validate_tracing",
     "validate_transcription",
+    "validate_truncation",
     "validate_turn_detection",
     "validate_voice",
 ]
@@ -116,6 +125,14 @@ def validate_voice(value: Any, path: str) -> str:
     return voice
 
 
+def validate_session_voice(value: Any, path: str) -> str | dict[str, str]:
+    """A voice by name, or a custom voice ``{"id": ...}`` (this server speaks those with
+    its default voice)."""
+    if isinstance(value, dict):
+        return _checked(checks.check_voice, value, path)  # type: ignore[no-any-return]
+    return validate_voice(value, path)
+
+
 def validate_speed(value: Any, path: str) -> float:
     return float(validate_number(value, path, low=0.25, high=1.5))
 
@@ -172,27 +189,65 @@ def validate_config_format(value: Any, path: str) -> dict[str, Any]:
     )
 
 
+def _checked(check: Callable[[str, Any], Any], value: Any, path: str) -> Any:
+    """``check(path, value)`` (one of :mod:`realtime_widget.core.sessionfields`), its
+    refusal as the error event's."""
+    try:
+        return check(path, value)
+    except checks.SessionFieldError as exc:
+        raise ClientEventError(str(exc), code=exc.code, param=exc.field) from None
+
+
 def validate_transcription(value: Any, path: str) -> dict[str, Any] | None:
+    """``{model, language, languages, prompt, keywords, delay}``; ``model`` defaults to
+    ``gpt-4o-mini-transcribe`` (this server's recognizer does the work whatever it names)."""
     if value is None:
         return None
-    spec = require_object(value, path)
-    check_keys(spec, path, {"model", "language", "prompt"})
+    spec = _checked(checks.check_transcription, require_object(value, path), path)
     result: dict[str, Any] = {"model": "gpt-4o-mini-transcribe"}
-    for key in ("model", "language", "prompt"):
-        if key in spec and spec[key] is not None:
-            result[key] = validate_string(spec[key], f"{path}.{key}")
+    result.update({key: given for key, given in spec.items() if given is not None})
     return result
 
 
 def validate_noise_reduction(value: Any, path: str) -> dict[str, Any] | None:
+    """``{type, strength}``; no local effect (the recognizer hears the audio as sent)."""
     if value is None:
         return None
-    spec = require_object(value, path)
-    check_keys(spec, path, {"type"})
-    kind = spec.get("type")
-    if kind not in ("near_field", "far_field"):
-        raise ClientEventError.invalid_value(f"{path}.type", kind, "'near_field' or 'far_field'")
-    return {"type": kind}
+    spec = _checked(checks.check_noise_reduction, require_object(value, path), path)
+    if "type" not in spec:
+        raise ClientEventError.missing(f"{path}.type")
+    return spec  # type: ignore[no-any-return]
+
+
+def validate_tracing(value: Any, path: str) -> str | dict[str, Any] | None:
+    """``null``, ``"auto"`` or a tracing configuration; no local effect."""
+    return None if value is None else _checked(checks.check_tracing, value, path)
+
+
+def validate_truncation(value: Any, path: str) -> str | dict[str, Any]:
+    """``"auto"``, ``"disabled"`` or a retention ratio; no local effect."""
+    return _checked(checks.check_truncation, value, path)  # type: ignore[no-any-return]
+
+
+def validate_prompt(value: Any, path: str) -> dict[str, Any] | None:
+    """``null`` or ``{id, version, variables}``; no local effect (there are no stored
+    prompts here)."""
+    return None if value is None else _checked(checks.check_prompt, value, path)
+
+
+def validate_include(value: Any, path: str) -> list[str]:
+    """Extra outputs asked for; transcription logprobs have no local effect."""
+    return _checked(checks.check_include, value, path)  # type: ignore[no-any-return]
+
+
+def validate_reasoning(value: Any, path: str) -> dict[str, str]:
+    """``{effort}``; no local effect."""
+    return _checked(checks.check_reasoning, value, path)  # type: ignore[no-any-return]
+
+
+def validate_parallel_tool_calls(value: Any, path: str) -> bool:
+    """Whether several tools may be called at once; no local effect."""
+    return validate_bool(value, path)
 
 
 def validate_turn_detection(

@@ -19,6 +19,7 @@ from realtime_widget.core.protocol import DEFAULT_MODEL, AudioFormat, Dialect
 from realtime_widget.core.session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
 from realtime_widget.core.sessionmap import (
     BETA_TO_GA,
+    GA_ONLY,
     GA_TO_BETA,
     GaPath,
     audio_format_name,
@@ -36,13 +37,6 @@ _AUDIO_GROUP_KEYS = CONFIG_GROUP_KEYS["hearing"]
 _VISION_KEYS = CONFIG_GROUP_KEYS["vision"]
 
 _Change = tuple[GaPath, Any]
-
-
-def _loose(value: Any, path: str) -> Any:
-    """Fields kept as given (tracing, truncation, prompt, include): only json types matter."""
-    if value is not None and not isinstance(value, str | dict | list):
-        raise ClientEventError.invalid_type(path, "a string, an object or null", value)
-    return copy.deepcopy(value)
 
 
 def _temperature(value: Any, path: str) -> float:
@@ -70,7 +64,7 @@ _BETA_FIELDS: dict[str, Validator] = {
     "tool_choice": f.validate_tool_choice,
     "temperature": _temperature,
     "max_response_output_tokens": f.validate_max_tokens,
-    "tracing": _loose,
+    "tracing": f.validate_tracing,
 }
 # the seed's speech / hearing groups: beta fields, formats also as GA objects
 _CONFIG_FIELDS = {
@@ -82,10 +76,17 @@ _CONFIG_FIELDS = {
 _GA_FIELDS = {
     **_BETA_FIELDS,
     "modalities": f.validate_ga_modalities,
+    "voice": f.validate_session_voice,
     "input_audio_format": f.validate_ga_format,
     "output_audio_format": f.validate_ga_format,
 }
-_GA_ONLY: dict[str, Validator] = {"truncation": _loose, "prompt": _loose, "include": _loose}
+_GA_ONLY: dict[str, Validator] = {
+    "truncation": f.validate_truncation,
+    "prompt": f.validate_prompt,
+    "include": f.validate_include,
+    "parallel_tool_calls": f.validate_parallel_tool_calls,
+    "reasoning": f.validate_reasoning,
+}
 
 
 def _path(name: str) -> GaPath:
@@ -108,6 +109,7 @@ class SessionState:
         self.vision: dict[str, Any] = {}
         self.voice_locked = False
         self.data: dict[str, Any] = {
+            "type": "realtime",
             "model": model,
             "instructions": "",
             "output_modalities": ["audio"],
@@ -137,6 +139,11 @@ class SessionState:
     # -- accessors -------------------------------------------------------------------
 
     @property
+    def transcribing_only(self) -> bool:
+        """A transcription session: it hears and transcribes, and never answers."""
+        return bool(self.data["type"] == "transcription")
+
+    @property
     def instructions(self) -> str:
         return str(self.data["instructions"])
 
@@ -154,7 +161,9 @@ class SessionState:
 
     @property
     def voice(self) -> str:
-        return str(self.data["audio"]["output"]["voice"])
+        """The voice's name; a custom voice (``{"id": ...}``) speaks as ``marin`` here."""
+        voice = self.data["audio"]["output"]["voice"]
+        return voice if isinstance(voice, str) else "marin"
 
     @property
     def speed(self) -> float:
@@ -223,7 +232,8 @@ class SessionState:
 
     def _check_voice(self, changes: list[_Change]) -> None:
         for path, value in changes:
-            if path == ("audio", "output", "voice") and self.voice_locked and value != self.voice:
+            changed = value != ga_get(self.data, path)
+            if path == ("audio", "output", "voice") and self.voice_locked and changed:
                 raise ClientEventError(
                     "cannot change the voice once the assistant has spoken",
                     code="cannot_update_voice",
@@ -237,9 +247,13 @@ class SessionState:
     def _parse_ga(self, session: dict[str, Any]) -> list[_Change]:
         if "type" not in session:
             raise ClientEventError.missing("session.type")
-        if session["type"] != "realtime":
-            raise ClientEventError.invalid_value("session.type", session["type"], "'realtime'")
-        changes: list[_Change] = []
+        if session["type"] not in ("realtime", "transcription"):
+            raise ClientEventError.invalid_value(
+                "session.type", session["type"], "'realtime' or 'transcription'"
+            )
+        if session["type"] == "transcription":
+            return self._parse_transcription(session)
+        changes: list[_Change] = [(("type",), "realtime")]
         for key, value in session.items():
             where = f"session.{key}"
             name = GA_TO_BETA.get((key,))
@@ -249,10 +263,34 @@ class SessionState:
                 changes.extend(self._parse_ga_audio(value))
             elif name is not None:
                 changes.append(((key,), _GA_FIELDS[name](value, where)))
-            elif key in _GA_ONLY:
+            elif key in GA_ONLY:
                 changes.append(((key,), _GA_ONLY[key](value, where)))
             else:
                 raise ClientEventError.unknown_parameter(where)
+        return changes
+
+    def _parse_transcription(self, session: dict[str, Any]) -> list[_Change]:
+        """A transcription session: input audio and ``include`` only; its turn detection
+        creates no responses, and it transcribes (``gpt-4o-mini-transcribe`` unless told)."""
+        f.check_keys(session, "session", {"type", "audio", "include", *_READ_ONLY})
+        audio = f.require_object(session.get("audio", {}), "session.audio")
+        f.check_keys(audio, "session.audio", {"input"})
+        changes: list[_Change] = [(("type",), "transcription")]
+        if "audio" in session:
+            changes.extend(self._parse_ga_audio(audio))
+        if "include" in session:
+            changes.append(
+                (("include",), f.validate_include(session["include"], "session.include"))
+            )
+        where = BETA_TO_GA["input_audio_transcription"]
+        named = dict(changes)
+        if named.get(where, ga_get(self.data, where)) is None:
+            changes.append((where, {"model": "gpt-4o-mini-transcribe"}))
+        detection_at = BETA_TO_GA["turn_detection"]
+        detection = named.get(detection_at, ga_get(self.data, detection_at))
+        if detection is not None:
+            detection = {k: v for k, v in detection.items() if k != "interrupt_response"}
+            changes.append((detection_at, {**detection, "create_response": False}))
         return changes
 
     def _parse_ga_audio(self, value: Any) -> list[_Change]:
@@ -350,6 +388,16 @@ class SessionState:
     def to_wire(self) -> dict[str, Any]:
         """The full session object in this connection's dialect."""
         data = copy.deepcopy(self.data)
+        if data["type"] == "transcription":
+            audio_input = data["audio"]["input"]
+            return {
+                "type": "transcription",
+                "object": "realtime.transcription_session",
+                "id": self.id,
+                "audio": {"input": audio_input},
+                "include": data["include"],
+                "expires_at": self.expires_at,
+            }
         if self.dialect == "ga":
             return {
                 "type": "realtime",
@@ -366,6 +414,8 @@ class SessionState:
                 "truncation": data["truncation"],
                 "prompt": data["prompt"],
                 "include": data["include"],
+                # set only when a client sets them
+                **{k: data[k] for k in ("parallel_tool_calls", "reasoning") if k in data},
                 "expires_at": self.expires_at,
             }
         beta: dict[str, Any] = {"object": "realtime.session", "id": self.id}

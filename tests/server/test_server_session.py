@@ -125,7 +125,7 @@ async def test_valid_ga_update_merges_and_reports_the_full_session(
         ({"type": "realtime", "modalities": ["text"]}, "unknown_parameter", "session.modalities"),
         ({"type": "realtime", "voice": "marin"}, "unknown_parameter", "session.voice"),
         ({"instructions": "x"}, "missing_required_parameter", "session.type"),
-        ({"type": "transcription"}, "invalid_value", "session.type"),
+        ({"type": "conversation"}, "invalid_value", "session.type"),
         (
             {"type": "realtime", "audio": {"output": {"voice": 3}}},
             "invalid_type",
