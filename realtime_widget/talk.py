@@ -354,6 +354,7 @@ async def _talk(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             else:
                 await _spoken(client, args, stop, show)
         finally:
+            stop.set()  # the close that follows is ours
             await client.aclose()
             show.state("ended")
     return status
