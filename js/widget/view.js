@@ -83,6 +83,8 @@ export class RtwView {
     this.scrollDue = null;
     /** @type {(() => void)[]} */
     this.cleanups = [];
+    /** the page's host, and whether its microphone and speakers can be used here */
+    this.page = rtwDetectHost(typeof window !== "undefined" ? window : globalThis);
     // The parts build() makes (declared here for the type checker).
     /** @type {HTMLElement} */ this.root;
     /** @type {HTMLButtonElement} */ this.connectButton;
@@ -111,6 +113,7 @@ export class RtwView {
   build() {
     const root = rtwElement("div", "rtw");
     root.dataset.lmSuppressShortcuts = "true";
+    root.dataset.host = this.page.host;
     this.root = root;
 
     const bar = rtwElement("div", "rtw-bar");
@@ -226,13 +229,18 @@ export class RtwView {
       if (ctx !== null && ctx.state === "suspended") ctx.resume().catch(() => {});
     });
 
-    const traits = ["connection", "error", "status", "turn_detection", "mic", "tools"];
+    const traits = ["connection", "error", "status", "turn_detection", "mic", "tools", "audio_in_use"];
     const render = () => this.renderState();
     for (const name of traits) {
       this.model.on(`change:${name}`, render);
       this.cleanups.push(() => this.model.off(`change:${name}`, render));
     }
     this.cleanups.push(this.session.subscribe((event) => this.onSession(event)));
+    if (this.model.get("audio") === "auto") {
+      // the kernel chooses the kernel's devices when the page cannot have its microphone
+      this.model.set("page_audio", this.page.ok ? "ok" : this.page.why);
+      this.model.save_changes();
+    }
     this.renderState();
     this.renderAll();
   }
@@ -310,6 +318,13 @@ export class RtwView {
     this.micButton.setAttribute("aria-pressed", String(micOn));
     this.micButton.disabled = connection !== "connected" || mic === "starting";
     this.micButton.title = micOn ? "Turn the microphone off" : "Turn the microphone on";
+    const audioInUse = String(m.get("audio_in_use") ?? "");
+    root.dataset.audio = audioInUse;
+    if (audioInUse === "kernel") {
+      this.micButton.textContent = "Kernel mic";
+      this.micButton.disabled = true;
+      this.micButton.title = "The kernel's microphone is in use: speak to it";
+    }
     const manual = turn === "manual";
     this.pttButton.hidden = !manual;
     this.pttButton.disabled = !(micOn && connection === "connected");
@@ -330,6 +345,8 @@ export class RtwView {
       notices.push("Not listening while the connection is down: what you say now is not sent.");
     }
     if (this.session.audioMessage) notices.push(this.session.audioMessage);
+    const audioLine = rtwAudioLine(this.page, audioInUse);
+    if (audioLine) notices.push(audioLine);
     const ctx = this.session.ctx;
     if (ctx !== null && ctx.state === "suspended") notices.push("Sound is paused by the browser: click anywhere in the widget to turn it on.");
     const status = String(m.get("status") || "");

@@ -68,6 +68,9 @@ def test_the_widget_talks_in_marimo(browser: Any, marimo_url: str) -> None:
     try:
         page.goto(marimo_url)
         page.wait_for_selector(".rtw", timeout=60_000)
+        root = page.locator(".rtw")
+        assert root.get_attribute("data-host") == "marimo"
+        assert root.get_attribute("data-audio") == "browser"
         page.click(".rtw-connect")
         page.wait_for_selector('.rtw[data-connection="connected"]', timeout=20_000)
 
