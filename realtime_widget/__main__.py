@@ -1,77 +1,40 @@
-"""``python -m realtime_widget``: the package's commands.
+"""``python -m realtime_widget COMMAND``: the package's commands.
 
-``examples [DEST] [--force]`` copies the example notebook, ``examples.ipynb``, to ``DEST``
-(a folder, made if missing, or a path ending in ``.ipynb``; the current folder by default)
-and prints the path it wrote. A file already there is kept: the command fails naming it,
-unless ``--force``. Exit codes: 0 written, 1 refused or failed, 2 a bad argument.
+Each command is a module of its own with ``add_arguments(parser)`` and ``run(args) -> int``
+(the exit status); :data:`COMMANDS` names them. ``examples``: copy the example notebook
+(:mod:`realtime_widget.examples`); ``talk``: a conversation in the terminal
+(:mod:`realtime_widget.talk`).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import importlib
 import sys
-from pathlib import Path
+from collections.abc import Sequence
 
-__all__ = ["copy_examples", "examples_notebook", "main"]
+__all__ = ["COMMANDS", "main"]
 
-_PACKAGE = Path(__file__).resolve().parent
-NOTEBOOK = "examples.ipynb"
-
-
-def examples_notebook() -> Path:
-    """The example notebook: the installed package's copy, else a checkout's own.
-
-    Raises :class:`FileNotFoundError` naming both places looked at when neither has it.
-    """
-    candidates = (_PACKAGE / "notebooks" / NOTEBOOK, _PACKAGE.parent / NOTEBOOK)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    looked = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(f"the example notebook is missing: looked in {looked}")
+COMMANDS: dict[str, tuple[str, str]] = {
+    "examples": ("realtime_widget.examples", "copy the example notebook to a folder"),
+    "talk": ("realtime_widget.talk", "talk to the model in the terminal (no notebook)"),
+}
+"""``{command: (module, one line of help)}``."""
 
 
-def _target(dest: str) -> Path:
-    """Where ``examples DEST`` writes: ``DEST`` itself when it names a notebook, else the
-    notebook's name inside the folder ``DEST``."""
-    path = Path(dest).expanduser()
-    if path.suffix == ".ipynb" and not path.is_dir():
-        return path
-    return path / NOTEBOOK
-
-
-def copy_examples(dest: str = ".", *, force: bool = False) -> Path:
-    """Copy the example notebook to ``dest`` (see the module docstring); returns its path.
-
-    Raises :class:`FileExistsError` naming the file when one is there and not ``force``.
-    """
-    target = _target(dest).resolve()
-    if target.exists() and not force:
-        raise FileExistsError(f"{target} exists: pass --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(examples_notebook(), target)
-    return target
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command line (see the module docstring); returns the exit code."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command it names; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m realtime_widget")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    examples = commands.add_parser(
-        "examples", help=f"copy the example notebook ({NOTEBOOK}) to a folder"
-    )
-    examples.add_argument("dest", nargs="?", default=".", help="a folder or a .ipynb path")
-    examples.add_argument("--force", action="store_true", help="overwrite a file already there")
+    modules = {}
+    for name, (module_name, summary) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        module.add_arguments(commands.add_parser(name, help=summary, description=summary))
+        modules[name] = module
     args = parser.parse_args(argv)
-    try:
-        written = copy_examples(args.dest, force=args.force)
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {written}")
-    return 0
+    status: int = modules[args.command].run(args)
+    return status
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

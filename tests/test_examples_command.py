@@ -72,7 +72,7 @@ def test_the_installed_package_copies_its_own_notebook_out(wheel: Path, tmp_path
         [
             sys.executable,
             "-c",
-            "from realtime_widget.__main__ import examples_notebook as e\nprint(e())",
+            "from realtime_widget.examples import examples_notebook as e\nprint(e())",
         ],
         capture_output=True,
         text=True,

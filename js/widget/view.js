@@ -93,6 +93,8 @@ export class RtwView {
     this.flashText = "";
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.flashTimer = null;
+    /** the page's host, and whether its microphone and speakers can be used here */
+    this.page = rtwDetectHost(typeof window !== "undefined" ? window : globalThis);
     // The parts build() makes (declared here for the type checker).
     /** @type {HTMLElement} */ this.root;
     /** @type {HTMLButtonElement} */ this.connectButton;
@@ -123,6 +125,7 @@ export class RtwView {
   build() {
     const root = rtwElement("div", "rtw");
     root.dataset.lmSuppressShortcuts = "true";
+    root.dataset.host = this.page.host;
     this.root = root;
 
     const bar = rtwElement("div", "rtw-bar");
@@ -245,7 +248,7 @@ export class RtwView {
       if (ctx !== null && ctx.state === "suspended") ctx.resume().catch(() => {});
     });
 
-    const traits = ["connection", "error", "status", "turn_detection", "mic", "tools"];
+    const traits = ["connection", "error", "status", "turn_detection", "mic", "tools", "audio_in_use"];
     const render = () => this.renderState();
     for (const name of traits) {
       this.model.on(`change:${name}`, render);
@@ -256,6 +259,11 @@ export class RtwView {
     this.cleanups.push(() => this.model.off("change:turn_timings", timings));
     this.renderTimings();
     this.cleanups.push(this.session.subscribe((event) => this.onSession(event)));
+    if (this.model.get("audio") === "auto") {
+      // the kernel chooses the kernel's devices when the page cannot have its microphone
+      this.model.set("page_audio", this.page.ok ? "ok" : this.page.why);
+      this.model.save_changes();
+    }
     this.renderState();
     this.renderAll();
   }
@@ -382,6 +390,13 @@ export class RtwView {
     this.micButton.setAttribute("aria-pressed", String(micOn));
     this.micButton.disabled = connection !== "connected" || mic === "starting";
     this.micButton.title = micOn ? "Turn the microphone off" : "Turn the microphone on";
+    const audioInUse = String(m.get("audio_in_use") ?? "");
+    root.dataset.audio = audioInUse;
+    if (audioInUse === "kernel") {
+      this.micButton.textContent = "Kernel mic";
+      this.micButton.disabled = true;
+      this.micButton.title = "The kernel's microphone is in use: speak to it";
+    }
     const manual = turn === "manual";
     this.pttButton.hidden = !manual;
     this.pttButton.disabled = !(micOn && connection === "connected");
@@ -404,6 +419,8 @@ export class RtwView {
     if (micOn && this.session.mic.muted) notices.push("Muted: the microphone stays open and nothing is sent.");
     if (this.session.audioMessage) notices.push(this.session.audioMessage);
     if (this.flashText) notices.push(this.flashText);
+    const audioLine = rtwAudioLine(this.page, audioInUse);
+    if (audioLine) notices.push(audioLine);
     const ctx = this.session.ctx;
     if (ctx !== null && ctx.state === "suspended") notices.push("Sound is paused by the browser: click anywhere in the widget to turn it on.");
     const status = String(m.get("status") || "");

@@ -26,8 +26,17 @@ import traitlets
 from realtime_widget.client.client import RealtimeClient
 from realtime_widget.core.errors import RealtimeError, UsageError
 from realtime_widget.core.session import SessionShape
+from realtime_widget.devices import KernelAudio
+from realtime_widget.devices.kernel import Device
 from realtime_widget.tools.registry import Tool
 from realtime_widget.widget.activity import Activity
+from realtime_widget.widget.audiochoice import (
+    AUDIO_MODES,
+    AudioChoice,
+    AudioInUse,
+    AudioMode,
+    check_audio_mode,
+)
 from realtime_widget.widget.browser import BrowserMessages
 from realtime_widget.widget.cards import CallCards
 from realtime_widget.widget.eventlog import LogEntry
@@ -90,6 +99,7 @@ _PAGE_SETS: Final[dict[str, Callable[[Any], bool]]] = {
     "mic": lambda value: value in MIC_STATES,
     "turn_detection": lambda value: value in TURN_MODES,
     "error": lambda value: value == "",
+    "page_audio": lambda value: isinstance(value, str) and len(value) <= 1000,
 }
 
 
@@ -109,6 +119,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     push-to-talk, or a ``turn_detection`` dict) and ``transcription`` (a model name, a dict,
     or ``None``: default ``gpt-4o-mini-transcribe`` for a client made here) apply to either.
     A client made here reconnects after an abnormal close unless ``reconnect=False``.
+    ``audio`` is where the audio flows: ``"browser"`` (the page's microphone and speakers),
+    ``"kernel"`` (the kernel's devices, ``input_device`` and ``output_device`` as
+    :class:`~realtime_widget.devices.KernelAudio` names them) or ``"auto"`` (the page's
+    where it can have them, else the kernel's).
 
     Then ``await widget.connect()`` (or the Connect button), talk, and define tools with
     ``@widget.tool``. Raises :class:`UsageError` for a bad setting.
@@ -138,6 +152,11 @@ class RealtimeWidget(anywidget.AnyWidget):
     )
     # The last answers' timings (TurnTiming.as_dict()), oldest first: set once per answer.
     turn_timings = traitlets.List(traitlets.Dict()).tag(sync=True)
+    audio: traitlets.Enum[AudioMode] = traitlets.Enum(AUDIO_MODES, default_value="browser").tag(
+        sync=True
+    )
+    audio_in_use = traitlets.Unicode("browser").tag(sync=True)
+    page_audio = traitlets.Unicode("").tag(sync=True)
     # Names this widget's audio session in the browser, shared by all its views on a page.
     _session_key = traitlets.Unicode().tag(sync=True)
 
@@ -163,12 +182,16 @@ class RealtimeWidget(anywidget.AnyWidget):
         transcription: Any = UNSET,
         dialect: SessionShape | None = None,
         reconnect: bool = True,
+        audio: AudioMode = "browser",
+        input_device: Device = None,
+        output_device: Device = None,
         **kwargs: Any,
     ) -> None:
         if client is not None and any(v is not None for v in (url, api_key, model, dialect)):
             raise UsageError("give either client= or url/api_key/model/dialect, not both")
         if "items" in kwargs:
             raise UsageError("items is set by the widget, from its client's conversation")
+        mode = check_audio_mode(audio)
         warn_if_old_ipykernel()
         if client is None:
             client = RealtimeClient(
@@ -206,10 +229,21 @@ class RealtimeWidget(anywidget.AnyWidget):
             longest=ITEMS_SYNC_SECONDS,
         )
         self._connect_task: asyncio.Task[None] | None = None
+        self._audio = AudioChoice(
+            client,
+            mode,
+            input_device,
+            output_device,
+            home=self._home,
+            show=self._show_audio,
+            report=self._report,
+        )
 
         super().__init__(
             tools=tool_summaries(client.get_tools()),
             turn_detection=self._turns.client_mode(),
+            audio=mode,
+            audio_in_use=self._audio.in_use,
             **kwargs,
         )
         self._events = ClientMirror(
@@ -234,6 +268,8 @@ class RealtimeWidget(anywidget.AnyWidget):
             mic_check_seconds=MIC_CHECK_SECONDS,
         )
         self.on_msg(self._browser.receive)
+        self.observe(lambda change: self._audio.page_said(change["new"]), names="page_audio")
+        self.observe(lambda change: self._audio.connection(change["new"]), names="connection")
         if client.is_connected():
             self.connection = "connected"
 
@@ -243,6 +279,11 @@ class RealtimeWidget(anywidget.AnyWidget):
     def client(self) -> RealtimeClient:
         """The :class:`RealtimeClient` the widget drives."""
         return self._client
+
+    @property
+    def kernel_audio(self) -> KernelAudio | None:
+        """The kernel's devices, with ``audio="kernel"`` or ``"auto"`` (else ``None``)."""
+        return self._audio.kernel
 
     @property
     def played_samples(self) -> dict[str, int]:
@@ -407,7 +448,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop listening to the client and close the widget (the client stays as it is)."""
-        for name in ("_events", "_browser", "_items", "_activity"):
+        for name in ("_events", "_browser", "_items", "_activity", "_audio"):
             part = getattr(self, name, None)  # None in a widget whose __init__ raised
             if part is not None:
                 part.close()
@@ -434,8 +475,8 @@ class RealtimeWidget(anywidget.AnyWidget):
             shown = repr(value)
             shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
             logger.warning(
-                "ignored the page setting %r to %s: a page sets only mic, turn_detection "
-                "and error (to clear it), to values they allow",
+                "ignored the page setting %r to %s: a page sets only mic, turn_detection, "
+                "page_audio and error (to clear it), to values they allow",
                 name,
                 self._scrub(shown),
             )
@@ -460,8 +501,13 @@ class RealtimeWidget(anywidget.AnyWidget):
     # -- what the parts call back ---------------------------------------------------------
 
     def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
-        """Send one kernel-to-browser message (see :mod:`realtime_widget.widget.messages`)."""
-        self.send(message, buffers=buffers)
+        """Send one kernel-to-browser message (see :mod:`realtime_widget.widget.messages`),
+        unless the kernel's devices play the model's audio."""
+        if self._audio.for_page(message):
+            self.send(message, buffers=buffers)
+
+    def _show_audio(self, in_use: AudioInUse) -> None:
+        self.audio_in_use = in_use
 
     def _report(self, text: str) -> None:
         """Show ``text`` in the ``error`` trait, scrubbed of every credential."""

@@ -699,6 +699,7 @@ def test_notebook_7_renders_and_connects(
     notebook = jupyter_factory("notebook")
     page = open_notebook(browser, notebook, f"/notebooks/{notebook.notebook}")
     try:
+        assert page.locator(".rtw").get_attribute("data-host") == "notebook7"
         page.click(".rtw-connect")
         page.wait_for_selector('.rtw[data-connection="connected"]', timeout=15_000)
         send_text(page, "hello from notebook")
