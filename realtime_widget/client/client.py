@@ -578,9 +578,9 @@ class RealtimeClient(SessionConfiguration):
         if kind in ("conversation.item.truncated", "conversation.item.deleted"):
             self.dispatch(kind, event)
         if reply.completed:
-            self._complete(item)
             if item.get("type") == "mcp_approval_request":
-                self.mcp_approvals.requested(item)
+                self.mcp_approvals.requested(item)  # pending (or answered) once it shows
+            self._complete(item)
         if reply.done_in is not None:
             self._tool_calls.call_done(item, reply.done_in, self.tools, self.config)
 

@@ -69,13 +69,13 @@ class McpApprovals:
         self._approvers = approvers
         self._active = active
         self.pending: dict[str, dict[str, Any]] = {}  # request id -> the request item
-        self._answered: set[str] = set()
+        self.answered: dict[str, bool] = {}  # request id -> approved
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def requested(self, item: Mapping[str, Any]) -> None:
         """An ``mcp_approval_request`` item is done: ask its handler, or keep it pending."""
         request_id = item.get("id")
-        if not isinstance(request_id, str) or request_id in self._answered:
+        if not isinstance(request_id, str) or request_id in self.answered:
             return
         request = {k: v for k, v in item.items() if k != "formatted"}
         self.pending[request_id] = request
@@ -138,7 +138,7 @@ class McpApprovals:
         if not self._ready():
             raise UsageError("cannot answer an MCP approval request: the session is not ready")
         del self.pending[request_id]
-        self._answered.add(request_id)
+        self.answered[request_id] = approve
         item: dict[str, Any] = {
             "type": "mcp_approval_response",
             "id": generate_id("item_"),
@@ -158,7 +158,7 @@ class McpApprovals:
         """Forget every request and handler (the client was reset)."""
         self._approvers.clear()
         self.pending.clear()
-        self._answered.clear()
+        self.answered.clear()
 
     def cancel(self) -> None:
         """Cancel the handlers still deciding."""
