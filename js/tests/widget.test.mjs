@@ -301,6 +301,24 @@ describe("labels", () => {
     const failed = { ...store.items.get("f"), tool_state: "error" };
     assert.deepEqual(w.describeItem(failed, store).notes, ["failed", "12 ms"]);
   });
+
+  it("describes MCP calls, approval requests and tool lists", () => {
+    const store = w.createItemStore();
+    w.applySummaries(store, [
+      { id: "l", type: "mcp_list_tools", server_label: "docs", status: "completed" },
+      { id: "q", type: "mcp_approval_request", server_label: "docs", name: "add", approval: "pending" },
+      { id: "r", type: "mcp_approval_response" },
+      { id: "m", type: "mcp_call", server_label: "docs", name: "add", tool_state: "done", tool_ms: 30 },
+      { id: "x", type: "mcp_approval_request", name: "add", approval: "maybe" },
+    ]);
+    const d = (id) => w.describeItem(store.items.get(id), store);
+    assert.deepEqual(d("l"), { kind: "output", label: "MCP tools of docs", notes: ["listed"], placeholder: "" });
+    assert.deepEqual(d("q"), { kind: "tool", label: "docs · add", notes: ["waiting for approval"], placeholder: "" });
+    assert.equal(d("r").kind, "hidden");
+    assert.deepEqual(d("m"), { kind: "tool", label: "docs · add", notes: ["done", "30 ms"], placeholder: "" });
+    assert.equal(store.items.get("x").approval, "");
+    assert.deepEqual(d("x").notes, ["approval asked"]);
+  });
 });
 
 describe("microphone states", () => {

@@ -24,6 +24,8 @@
  * @property {number | null} truncated_ms
  * @property {number | null} full_ms with truncated_ms: the audio the item held when it was cut
  * @property {string} transcription_error
+ * @property {string} server_label MCP items: the server's label
+ * @property {"pending" | "approved" | "denied" | ""} approval an MCP approval request's state
  * @property {number} rev the kernel's revision when it made this summary (0: made here)
  */
 
@@ -134,6 +136,8 @@ export function normalizeSummary(raw) {
     truncated_ms: num(raw.truncated_ms),
     full_ms: num(raw.full_ms),
     transcription_error: str(raw.transcription_error),
+    server_label: str(raw.server_label),
+    approval: raw.approval === "pending" || raw.approval === "approved" || raw.approval === "denied" ? raw.approval : "",
     rev: Number.isSafeInteger(raw.rev) && raw.rev >= 0 ? raw.rev : 0,
   };
 }
@@ -441,6 +445,14 @@ export function roleLabel(role) {
 }
 
 /**
+ * An MCP item's label: its server's label and its tool.
+ * @param {ItemSummary} item
+ */
+function rtwMcpLabel(item) {
+  return `${item.server_label || "mcp"} · ${item.name || "tool"}`;
+}
+
+/**
  * How an item shows in the transcript.
  * @param {ItemSummary} item
  * @param {ItemStore} store
@@ -450,13 +462,26 @@ export function roleLabel(role) {
 export function describeItem(item, store) {
   /** @type {string[]} */
   const notes = [];
-  if (item.type === "function_call") {
+  if (item.type === "mcp_approval_request") {
+    if (item.approval === "pending") notes.push("waiting for approval");
+    else if (item.approval === "approved") notes.push("approved");
+    else if (item.approval === "denied") notes.push("denied");
+    else notes.push("approval asked");
+    return { kind: "tool", label: rtwMcpLabel(item), notes, placeholder: "" };
+  }
+  if (item.type === "mcp_list_tools") {
+    notes.push(item.status === "failed" ? "listing failed" : item.status === "completed" ? "listed" : "listing");
+    return { kind: "output", label: `MCP tools of ${item.server_label || "a server"}`, notes, placeholder: "" };
+  }
+  if (item.type === "mcp_approval_response") return { kind: "hidden", label: "", notes, placeholder: "" };
+  if (item.type === "function_call" || item.type === "mcp_call") {
     if (item.tool_state === "running") notes.push("running");
     else if (item.tool_state === "done") notes.push("done");
     else if (item.tool_state === "error") notes.push("failed");
     else if (item.status === "in_progress") notes.push("calling");
     if (item.tool_ms !== null) notes.push(formatDuration(item.tool_ms));
-    return { kind: "tool", label: item.name || "tool", notes, placeholder: "" };
+    const label = item.type === "mcp_call" ? rtwMcpLabel(item) : item.name || "tool";
+    return { kind: "tool", label, notes, placeholder: "" };
   }
   if (item.type === "function_call_output") {
     if (callOf(store, item.call_id) !== undefined) return { kind: "hidden", label: "", notes, placeholder: "" };

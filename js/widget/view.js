@@ -55,6 +55,7 @@ const RTW_TURN_LABELS = [
  * @property {HTMLElement} [thumbs] the images' thumbnails
  * @property {Text} [args]
  * @property {HTMLElement} [output]
+ * @property {HTMLElement} [approval] an MCP approval request's approve and deny buttons
  * @property {string} kind
  * @property {boolean} shown not hidden (counted in `RtwView.visible`)
  * @property {string} callId the item's call_id
@@ -551,6 +552,7 @@ export class RtwView {
         nodes.output.textContent = item.output;
         nodes.output.hidden = item.output === "";
       }
+      if (nodes.approval !== undefined) nodes.approval.hidden = item.approval !== "pending";
     } else {
       nodes.text.data = item.type === "function_call_output" ? item.output : item.text;
       nodes.transcript.data = (item.text && item.transcript ? "\n" : "") + item.transcript;
@@ -636,6 +638,8 @@ export class RtwView {
       body.append(argsBox, output);
       nodes.args = args;
       nodes.output = output;
+      nodes.approval = this.approvalButtons(root);
+      body.append(nodes.approval);
     } else {
       const content = rtwElement("div", "rtw-content");
       content.append(text, transcript);
@@ -643,6 +647,28 @@ export class RtwView {
     }
     root.append(head, body);
     return nodes;
+  }
+
+  /**
+   * The approve and deny buttons of an MCP approval request's card (hidden unless pending):
+   * each sends the answer for the item its card shows.
+   * @param {HTMLElement} root the card
+   * @returns {HTMLElement}
+   */
+  approvalButtons(root) {
+    const box = rtwElement("div", "rtw-approval");
+    for (const [text, approve] of /** @type {[string, boolean][]} */ ([["Approve", true], ["Deny", false]])) {
+      const button = /** @type {HTMLButtonElement} */ (rtwElement("button", "rtw-btn", text));
+      button.type = "button";
+      button.dataset.approve = String(approve);
+      button.addEventListener("click", () => {
+        box.hidden = true;
+        this.model.send({ type: "mcp_approval", request_id: root.dataset.itemId, approve });
+      });
+      box.append(button);
+    }
+    box.hidden = true;
+    return box;
   }
 
   /**

@@ -45,6 +45,7 @@ from realtime_widget.client.content import user_message
 from realtime_widget.client.decisions import Decisions, Outgoing
 from realtime_widget.client.deferred import HeldCall, HeldCalls
 from realtime_widget.client.inputaudio import InputAudio
+from realtime_widget.client.mcpapprovals import McpApprovals
 from realtime_widget.client.options import client_options, non_negative_int
 from realtime_widget.client.reconnect import Reconnector, lost_abnormally
 from realtime_widget.client.responses import MAX_ACTIVE_RESPONSES
@@ -189,6 +190,11 @@ class RealtimeClient(SessionConfiguration, Asking):
         self._resume, self._active = self._decisions.resume, self._decisions.active
         calls = self._decisions.calls
         self._tool_calls = ToolCalls(self.realtime, self.dispatch, lambda: self._ready, calls)
+        ready, approvers = (lambda: self._ready), self.mcp_approvers
+        self.mcp_approvals = McpApprovals(
+            self.realtime, self.dispatch, ready, approvers, self._active
+        )
+        self._tell_secrets_to(self.redactor.add)  # the MCP servers' credentials
         self._install_handlers()
 
     def __repr__(self) -> str:
@@ -336,6 +342,7 @@ class RealtimeClient(SessionConfiguration, Asking):
         self._tool_calls.drop_unsent()
         self._held.drop("disconnect() was called")
         self._tool_calls.cancel()
+        self.mcp_approvals.cancel()
         return asyncio.ensure_future(self.realtime.disconnect())
 
     def reset(self) -> bool:
@@ -348,6 +355,7 @@ class RealtimeClient(SessionConfiguration, Asking):
         self.conversation.clear()
         self.config = SessionConfig({"model": {"name": self.realtime.model}})
         self.tools = ToolRegistry()
+        self.mcp_approvals.clear()  # the requests, and who answers them
         self._reset_input()
         self._tool_calls.clear()
         self._forget_completed()
@@ -568,6 +576,8 @@ class RealtimeClient(SessionConfiguration, Asking):
         if kind in ("conversation.item.truncated", "conversation.item.deleted"):
             self.dispatch(kind, event)
         if reply.completed:
+            if item.get("type") == "mcp_approval_request":
+                self.mcp_approvals.requested(item)  # pending (or answered) once it shows
             self._complete(item)
         if reply.done_in is not None:
             self._tool_calls.call_done(item, reply.done_in, self.tools, self.config)
@@ -578,6 +588,7 @@ class RealtimeClient(SessionConfiguration, Asking):
         """Disconnect and wait until tool tasks and the socket are finished."""
         await self.disconnect()
         await self._tool_calls.wait()
+        await self.mcp_approvals.wait()
 
     async def __aenter__(self) -> RealtimeClient:
         await self.connect()

@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from realtime_widget.client.dispatching import ClientEvents
+from realtime_widget.client.mcpapprovals import McpApprover
 from realtime_widget.core.errors import ToolError, UsageError
+from realtime_widget.core.mcptools import check_mcp_tool, is_mcp_tool, mcp_secrets
 from realtime_widget.core.protocol import AudioFormat, ToolsUpdatedEvent
 from realtime_widget.core.session import (
     SessionConfig,
@@ -60,8 +62,10 @@ class SessionConfiguration(ClientEvents):
         self.session_shape: SessionShape = shape
         self.session_type: Literal["realtime", "transcription"] = session_type
         self.tools = ToolRegistry()
-
-    # -- configuration --------------------------------------------------------------------
+        # who answers MCP approval requests: by server label, None for every server
+        self.mcp_approvers: dict[str | None, McpApprover] = {}
+        # told every credential the config's MCP servers carry (the client: its redactor)
+        self._learn_secrets: Callable[..., None] = lambda *secrets: None
 
     def update_config(self, updates: Mapping[str, Any]) -> None:
         """Deep-merge grouped config ``updates``, then send the session if connected.
@@ -70,6 +74,7 @@ class SessionConfiguration(ClientEvents):
         are :mod:`realtime_widget.core.session`'s.
         """
         self.config.update_config(updates)
+        self._learn_secrets(*self._mcp_secrets())
         self._send_session_if_connected()
 
     def update_session(self, **fields: Any) -> bool:
@@ -80,6 +85,7 @@ class SessionConfiguration(ClientEvents):
         """
         if fields:
             self.config.update_session(**fields)
+            self._learn_secrets(*self._mcp_secrets())
         self._send_session_if_connected()
         return True
 
@@ -89,6 +95,7 @@ class SessionConfiguration(ClientEvents):
     def get_session_payload(self) -> dict[str, Any]:
         """``{"session": ...}`` in the client's dialect shape, with every tool; a
         transcription session's input audio settings only."""
+        self._learn_secrets(*self._mcp_secrets())
         if self.session_type == "transcription":
             return {"session": transcription_payload(self.config)}
         return {
@@ -144,6 +151,92 @@ class SessionConfiguration(ClientEvents):
         self.tools.unregister(name)
         self._send_session_if_connected()
         self._tools_changed()
+
+    # -- MCP servers ----------------------------------------------------------------------
+
+    def add_mcp_server(
+        self,
+        server_label: str,
+        server_url: str | None = None,
+        *,
+        allowed_tools: Sequence[str] | Mapping[str, Any] | None = None,
+        require_approval: str | Mapping[str, Any] | McpApprover | None = None,
+        headers: Mapping[str, str] | None = None,
+        authorization: str | None = None,
+        server_description: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Give the model a remote MCP server's tools (a ``{"type": "mcp"}`` session tool).
+
+        ``require_approval`` is ``"always"`` (the service's default), ``"never"``, a filter
+        ``{"always": {...}, "never": {...}}``, or a function: then every call asks for
+        approval and the function answers it (see :meth:`on_mcp_approval`). ``headers`` and
+        ``authorization`` are credentials: sent in the session, never shown or logged.
+        ``fields`` are the tool type's other fields (``connector_id``, ``tunnel_id``,
+        ``allowed_callers``, ``defer_loading``). A label added again is replaced. Returns the
+        entry as sent; raises UsageError naming a bad field (nothing changes then).
+        """
+        approver = require_approval if callable(require_approval) else None
+        given = {
+            "server_url": server_url,
+            "allowed_tools": allowed_tools,
+            "require_approval": "always" if approver is not None else require_approval,
+            "headers": headers,
+            "authorization": authorization,
+            "server_description": server_description,
+            **fields,
+        }
+        entry = {"type": "mcp", "server_label": server_label}
+        entry.update({k: v for k, v in given.items() if v is not None})
+        checked = check_mcp_tool(entry, "mcp server")
+        tools = [
+            t
+            for t in self.config.get("model", "tools")
+            if not (is_mcp_tool(t) and t.get("server_label") == server_label)
+        ]
+        if approver is not None:
+            self.mcp_approvers[server_label] = approver
+        else:
+            self.mcp_approvers.pop(server_label, None)
+        self.update_config({"model": {"tools": [*tools, checked]}})
+        self._tools_changed()
+        return checked
+
+    def remove_mcp_server(self, server_label: str) -> None:
+        """Remove an MCP server added before; UsageError when there is none."""
+        tools = self.config.get("model", "tools")
+        kept = [t for t in tools if not (is_mcp_tool(t) and t.get("server_label") == server_label)]
+        if len(kept) == len(tools):
+            raise UsageError(f"no MCP server labelled {server_label!r} was added")
+        self.mcp_approvers.pop(server_label, None)
+        self.update_config({"model": {"tools": kept}})
+        self._tools_changed()
+
+    def _tell_secrets_to(self, learn: Callable[..., None]) -> None:
+        """Tell ``learn`` every credential of the config's MCP servers, now and on changes."""
+        self._learn_secrets = learn
+        learn(*self._mcp_secrets())
+
+    def _mcp_secrets(self) -> list[str]:
+        """The credentials of the MCP servers in the config (for the redactor)."""
+        tools = self.config.get("model", "tools") or []
+        return [secret for tool in tools if is_mcp_tool(tool) for secret in mcp_secrets(tool)]
+
+    def on_mcp_approval(self, handler: McpApprover | None, server_label: str | None = None) -> None:
+        """Answer MCP approval requests with ``handler`` (of one server, or of all).
+
+        ``handler(request)`` gets the ``mcp_approval_request`` item (``server_label``,
+        ``name``, ``arguments``) and returns ``True`` to approve, ``False`` to deny (or an
+        awaitable of that, or ``(approve, reason)``); the client then sends the
+        ``mcp_approval_response`` and asks for a response. ``None`` removes it: requests
+        then wait for :meth:`answer_mcp_approval` (the widget's buttons).
+        """
+        if handler is not None and not callable(handler):
+            raise UsageError(f"the MCP approval handler must be callable, got {handler!r}")
+        if handler is None:
+            self.mcp_approvers.pop(server_label, None)
+        else:
+            self.mcp_approvers[server_label] = handler
 
     def _tools_changed(self) -> None:
         changed: ToolsUpdatedEvent = {"tools": self.get_tools()}

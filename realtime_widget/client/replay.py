@@ -17,7 +17,10 @@
   an estimate (speech is not spoken at an even rate), never longer than the transcript; an
   answer whose audio length is unknown keeps its whole transcript, one heard not at all is
   left out;
-- function calls and their outputs are replayed as they are;
+- function calls and their outputs are replayed as they are; so are MCP tool calls,
+  approval requests and approval responses (GA only: the GA item types let a client create
+  them), while MCP tool lists are not: the new session, sent the same MCP servers, lists
+  their tools again;
 - items with nothing left to say, and items still in progress, are skipped.
 
 Pure: no I/O.
@@ -161,4 +164,22 @@ def replay_items(
             )
         elif kind == "function_call_output":
             replayed.append({**base, "call_id": item.get("call_id"), "output": item.get("output")})
+        elif kind in _MCP_FIELDS and dialect == "ga":
+            fields = _MCP_FIELDS[kind]
+            replayed.append({**base, **{k: item[k] for k in fields if item.get(k) is not None}})
     return replayed
+
+
+# the fields of the MCP items a client may create, as the GA item types declare them
+_MCP_FIELDS: Final = {
+    "mcp_call": (
+        "server_label",
+        "name",
+        "arguments",
+        "approval_request_id",
+        "output",
+        "error",
+    ),
+    "mcp_approval_request": ("server_label", "name", "arguments"),
+    "mcp_approval_response": ("approval_request_id", "approve", "reason"),
+}

@@ -72,10 +72,15 @@ ITEM_STRINGS: Final = (
     "server_label",
 )
 # the ``formatted["tool"]`` of each kind of call item: its type and the fields copied in
-_TOOL_TYPES: Final = {"function_call": "function", "mcp_call": "mcp"}
+_TOOL_TYPES: Final = {
+    "function_call": "function",
+    "mcp_call": "mcp",
+    "mcp_approval_request": "mcp",
+}
 _TOOL_FIELDS: Final = {
     "function_call": ("name", "call_id", "arguments"),
     "mcp_call": ("name", "server_label", "arguments"),
+    "mcp_approval_request": ("name", "server_label", "arguments"),
 }
 PART_STRINGS: Final = ("text", "transcript", "audio")
 
@@ -260,6 +265,18 @@ def sync_formatted(item: ConversationItem, *, final: bool) -> None:
         output = item.get("output")
         if isinstance(output, str) and (final or not formatted.get("output")):
             formatted["output"] = output
+    if kind == "mcp_call":
+        error = item.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            formatted["error"] = error["message"]
+    elif kind == "mcp_approval_response":
+        formatted["approval"] = {
+            key: item.get(key) for key in ("approval_request_id", "approve", "reason")
+        }
+    elif kind == "mcp_list_tools":
+        tools = item.get("tools")
+        if isinstance(tools, list):
+            formatted["tools"] = [t.get("name") for t in tools if isinstance(t, dict)]
 
 
 def merge_part(stored: dict[str, Any], part: dict[str, Any], final: bool) -> dict[str, Any]:

@@ -216,6 +216,9 @@ class Formatted(TypedDict, total=False):
     tool: dict[str, str]
     output: str
     transcription_error: dict[str, Any]
+    error: str  # an MCP tool call's error message
+    approval: dict[str, Any]  # an MCP approval response: approval_request_id, approve, reason
+    tools: list[str]  # the names an MCP tool list holds
 
 
 class Delta(TypedDict, total=False):

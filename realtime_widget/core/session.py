@@ -17,6 +17,7 @@ from typing import Any, Literal
 from realtime_widget.core.checks import need_number, need_tool_name
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.knowledge import merge_knowledge_instructions, validate_knowledge
+from realtime_widget.core.mcptools import check_mcp_tool, is_mcp_tool
 from realtime_widget.core.protocol import DEFAULT_MODEL
 from realtime_widget.core.sessionfields import SESSION_FIELD_CHECKS
 from realtime_widget.core.sessionmap import (
@@ -200,6 +201,11 @@ def _checked(group: str, key: str, value: Any) -> Any:
     elif key == "tools":
         if not isinstance(value, list | tuple) or not all(isinstance(t, Mapping) for t in value):
             raise UsageError(f"{where} must be a list of tool definitions, got {value!r}")
+        # an MCP server entry keeps every field its type declares, checked
+        return [
+            check_mcp_tool(t, f"{where}[{i}]") if is_mcp_tool(t) else copy.deepcopy(_as_plain(t))
+            for i, t in enumerate(value)
+        ]
     elif key == "tool_choice":
         return _tool_choice(where, value)
     elif key == "temperature":
@@ -341,9 +347,13 @@ _WIRE_TOOL_KEYS = ("type", "name", "description", "parameters")
 def session_tools(
     config: SessionConfig, tools: Sequence[Mapping[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
-    """The wire definitions of the config's tools and ``tools`` (the later wins by name)."""
+    """The wire definitions of the config's tools and ``tools`` (the later wins by name; an
+    MCP server entry, whole, by its ``server_label``)."""
     merged: dict[str, dict[str, Any]] = {}
     for tool in [*(config.get("model", "tools") or []), *(tools or [])]:
+        if is_mcp_tool(tool):
+            merged[f"mcp:{tool.get('server_label')}"] = copy.deepcopy(dict(tool))
+            continue
         merged[str(tool.get("name"))] = {k: v for k, v in tool.items() if k in _WIRE_TOOL_KEYS}
     return list(merged.values())
 

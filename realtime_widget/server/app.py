@@ -239,8 +239,10 @@ class LocalRealtimeServer:
             stall=lambda: self.stall_responses,
             trace=trace,
             voice=self.voice,
+            mcp_timeout=lambda: self.mcp_timeout,
         )
         self.stall_responses = False
+        self.mcp_timeout = 10.0  # seconds an MCP server has to answer a listing or a call
         self._server: Server | None = None
         self._port: int | None = None
         self.connections: list[Connection] = []

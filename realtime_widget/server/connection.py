@@ -52,6 +52,7 @@ from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import SAMPLE_RATE, Dialect
 from realtime_widget.server.hearing import Hearing
 from realtime_widget.server.listener import Listener
+from realtime_widget.server.mcp import McpTools
 from realtime_widget.server.model import ModelContext, decide
 from realtime_widget.server.records import Records
 from realtime_widget.server.response import ResponseParams, ResponseRun, parse_response_params
@@ -83,6 +84,7 @@ class ConnectionOptions:
     stall: Callable[[], bool] = lambda: False  # read when each response starts
     trace: bool = False  # keep Connection.trace: stamped events in and out
     voice: VoiceSupport = field(default_factory=VoiceSupport.tones_only)  # what the server found
+    mcp_timeout: Callable[[], float] = lambda: 10.0  # seconds an MCP server has to answer
 
 
 def _half_frame() -> bytes:
@@ -134,6 +136,13 @@ class Connection:
             listener=Listener() if options.voice.recognizer else None,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.mcp = McpTools(
+            emit=self.emit,
+            conversation=self.conversation,
+            dialect=dialect,
+            spawn=self._spawn,
+            timeout=options.mcp_timeout,
+        )
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._handlers: dict[str, Handler] = {
             "session.update": self._session_update,
@@ -329,6 +338,7 @@ class Connection:
         if self.hearing.listener is not None:
             self.hearing.listener.prepare(self.vocabulary())
         await self.emit({"type": "session.updated", "session": self.session.to_wire()})
+        self.mcp.configure(self.session.tools)
 
     # -- input audio (see .hearing) ----------------------------------------------------
 
@@ -451,13 +461,16 @@ class Connection:
         context = params.input if params.input is not None else self.conversation.items()
         await self._listen_to_last_user(list(context))
         sources = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
-        outputs = decide(
-            ModelContext(
-                items=context,
-                instructions=params.instructions,
-                tools=params.tools,
-                tool_choice=params.tool_choice,
-                knowledge=sources,
+        await self.mcp.ready()
+        outputs = self.mcp.approved(context) or self.mcp.take_over(
+            decide(
+                ModelContext(
+                    items=context,
+                    instructions=params.instructions,
+                    tools=self.mcp.model_tools(params.tools),
+                    tool_choice=params.tool_choice,
+                    knowledge=sources,
+                )
             )
         )
         run = ResponseRun(

@@ -9,12 +9,14 @@ shape. Nothing here holds state.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 from realtime_widget.core import sessionfields as checks
 from realtime_widget.core.checks import is_number, is_tool_name, number_problem
 from realtime_widget.core.errors import AudioFormatError
+from realtime_widget.core.mcptools import mcp_tool_problem
 from realtime_widget.core.sessionmap import audio_format_to_ga
 from realtime_widget.server.wire import ClientEventError
 
@@ -290,6 +292,12 @@ def validate_turn_detection(
 
 def _validate_tool(value: Any, path: str) -> dict[str, Any]:
     tool = require_object(value, path)
+    if tool.get("type") == "mcp":
+        problem = mcp_tool_problem(tool)
+        if problem is not None:
+            where = f"{path}.{problem.field}" if problem.field else path
+            raise ClientEventError.invalid_value(where, problem.value, problem.expected)
+        return copy.deepcopy(dict(tool))
     check_keys(tool, path, {"type", "name", "description", "parameters"})
     kind = tool.get("type", "function")
     if kind != "function":
@@ -317,10 +325,14 @@ def validate_tools(value: Any, path: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise ClientEventError.invalid_type(path, "a list", value)
     tools = [_validate_tool(tool, f"{path}[{index}]") for index, tool in enumerate(value)]
-    names = [tool["name"] for tool in tools]
-    for index, name in enumerate(names):
-        if name in names[:index]:
-            raise ClientEventError.invalid_value(f"{path}[{index}].name", name, "a unique name")
+    # a function by its name, an MCP server by its label
+    keys = [(t["type"], t.get("name", t.get("server_label"))) for t in tools]
+    for index, key in enumerate(keys):
+        if key in keys[:index]:
+            field = "name" if key[0] == "function" else "server_label"
+            raise ClientEventError.invalid_value(
+                f"{path}[{index}].{field}", key[1], f"a unique {field}"
+            )
     return tools
 
 

@@ -59,6 +59,7 @@ from realtime_widget.core.protocol import (
     dialect_part_type,
 )
 from realtime_widget.core.sessionmap import audio_format_name
+from realtime_widget.server.mcp import McpOutput
 from realtime_widget.server.model import CallOutput, MessageOutput, Output
 from realtime_widget.server.perceive import perceive
 from realtime_widget.server.sessionstate import SessionState
@@ -257,7 +258,7 @@ class ResponseRun:
         response_id: str,
         params: ResponseParams,
         context: Sequence[StoredItem],
-        outputs: Sequence[Output],
+        outputs: Sequence[Output | McpOutput],
         conversation: Conversation,
         dialect: Dialect,
         emit: Emit,
@@ -334,26 +335,35 @@ class ResponseRun:
         loop = asyncio.get_running_loop()
         self._started = loop.time()
         outputs, incomplete = self._limit_tokens()
-        for index, output in enumerate(outputs):
+        index = 0
+        for output in outputs:
             if self._cancelled.is_set():
                 break
             if isinstance(output, CallOutput):
                 await self._stream_call(index, output)
-            else:
+            elif isinstance(output, MessageOutput):
                 await self._stream_message(index, output.text)
+            else:  # an MCP call (with the message stating its outcome) or approval request
+                said = await output.stream(
+                    self.id, index, self._send, self._open_item, self._close_item
+                )
+                if said and not self._cancelled.is_set():
+                    index += 1
+                    await self._stream_message(index, said)
+            index += 1
         await self._finish(incomplete)
 
     # -- helpers ------------------------------------------------------------------
 
-    def _limit_tokens(self) -> tuple[list[Output], bool]:
+    def _limit_tokens(self) -> tuple[list[Output | McpOutput], bool]:
         """The outputs that fit ``max_output_tokens``, and whether any had to be cut."""
         limit = self.params.max_output_tokens
         if limit == "inf":
             return list(self.outputs), False
         budget = int(limit)
-        kept: list[Output] = []
+        kept: list[Output | McpOutput] = []
         for output in self.outputs:
-            if isinstance(output, CallOutput):
+            if not isinstance(output, MessageOutput):
                 kept.append(output)
                 continue
             words = output.text.split()

@@ -37,7 +37,22 @@ _KEYS = {
     "message": _COMMON_KEYS | {"role", "content"},
     "function_call": _COMMON_KEYS | {"name", "call_id", "arguments"},
     "function_call_output": _COMMON_KEYS | {"call_id", "output"},
+    # MCP items, as the GA item types a client may create declare them
+    "mcp_approval_response": {"id", "type", "approval_request_id", "approve", "reason"},
+    "mcp_approval_request": {"id", "type", "server_label", "name", "arguments"},
+    "mcp_call": {
+        "id",
+        "type",
+        "server_label",
+        "name",
+        "arguments",
+        "approval_request_id",
+        "output",
+        "error",
+    },
+    "mcp_list_tools": {"id", "type", "server_label", "tools"},
 }
+_ITEM_TYPES = ", ".join(_KEYS)
 _PART_KEYS = {
     "input_text": {"type", "text"},
     "input_audio": {"type", "audio", "transcript"},
@@ -133,9 +148,7 @@ def parse_client_item(
     if kind is None:
         raise ClientEventError.missing(f"{path}.type")
     if kind not in _KEYS:
-        raise ClientEventError.invalid_value(
-            f"{path}.type", kind, "message, function_call or function_call_output"
-        )
+        raise ClientEventError.invalid_value(f"{path}.type", kind, f"one of {_ITEM_TYPES}")
     f.check_keys(raw, path, _KEYS[kind])
     item_id = raw.get("id")
     if item_id is None:
@@ -174,6 +187,9 @@ def parse_client_item(
             call_id=f.validate_string(call_id, f"{path}.call_id", allow_empty=False),
             arguments=f.validate_string(raw.get("arguments", "{}"), f"{path}.arguments"),
         )
+    elif kind.startswith("mcp_"):
+        del item["object"]  # the MCP item types have none
+        _parse_mcp_item(raw, path, item)
     else:
         for key in ("call_id", "output"):
             if key not in raw:
@@ -183,6 +199,34 @@ def parse_client_item(
             output=f.validate_string(raw["output"], f"{path}.output"),
         )
     return stored
+
+
+def _parse_mcp_item(raw: dict[str, Any], path: str, item: dict[str, Any]) -> None:
+    """Check an MCP item's fields (each required one present, strings, ``approve`` a bool)
+    and copy them into ``item``."""
+    kind = raw["type"]
+    required = {
+        "mcp_approval_response": ("approval_request_id", "approve"),
+        "mcp_list_tools": ("server_label", "tools"),
+    }.get(kind, ("server_label", "name", "arguments"))
+    for key in required:
+        if key not in raw:
+            raise ClientEventError.missing(f"{path}.{key}")
+    for key in _KEYS[kind] - {"id", "type"}:
+        value = raw.get(key)
+        if value is None:
+            continue
+        if key == "approve":
+            if not isinstance(value, bool):
+                raise ClientEventError.invalid_type(f"{path}.approve", "a boolean", value)
+        elif key == "tools":
+            if not isinstance(value, list):
+                raise ClientEventError.invalid_type(f"{path}.tools", "a list", value)
+        elif key == "error":
+            f.require_object(value, f"{path}.error")
+        else:
+            f.validate_string(value, f"{path}.{key}")
+        item[key] = copy.deepcopy(value)
 
 
 def _not_found(item_id: Any, param: str) -> ClientEventError:

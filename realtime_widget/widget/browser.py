@@ -23,6 +23,7 @@ from realtime_widget.widget.messages import (
     BrowserAudio,
     BrowserInterrupted,
     BrowserItemAsk,
+    BrowserMcpApproval,
     BrowserMessage,
     BrowserPlayed,
     BrowserText,
@@ -75,6 +76,7 @@ class BrowserMessages:
             "underruns": self._underruns,
             "stop": self._stop,
             "text": self._text,
+            "mcp_approval": self._mcp_approval,
             "ptt_start": self._ptt_start,
             "ptt_stop": self._ptt_stop,
             "connect": self._connect,
@@ -163,6 +165,18 @@ class BrowserMessages:
             self._widget.error = "not connected: press Connect first"
             return
         self._widget.client.send_user_message_content(message["text"])
+
+    def _mcp_approval(self, message: BrowserMcpApproval) -> None:
+        """The approve or deny button of an MCP approval request's card."""
+        client = self._widget.client
+        try:
+            client.mcp_approvals.answer(message["request_id"], message["approve"])
+        except UsageError as exc:
+            logger.warning("could not answer the MCP approval request: %s", exc)
+            return
+        request = client.conversation.get_item(message["request_id"])
+        if request is not None:
+            self._items.put(request)
 
     def _ptt_start(self, message: Any) -> None:
         self._turns.press()

@@ -2,8 +2,10 @@
 
 A call's record runs from its ``function_call`` item completing to the
 ``function_call_output`` answering it, which marks it ``done`` or ``error`` with the
-milliseconds it took and the output. Calls are found by ``call_id`` through an index, so a
-look-up costs the same however long the conversation.
+milliseconds it took and the output. An MCP call's runs from when the card first saw its
+``mcp_call`` item to the item's status ``completed`` (``done``) or ``failed`` (``error``).
+Calls are found by ``call_id`` through an index, so a look-up costs the same however long
+the conversation.
 
 No traitlets, no I/O: the client is only read.
 """
@@ -30,11 +32,14 @@ class CallCards:
         self._records: dict[str, CallRecord] = {}  # by call_id
         self._items: dict[str, str] = {}  # function call item ids, by call_id
         self._failed: set[str] = set()
+        self._mcp: dict[str, CallRecord] = {}  # MCP calls, by item id
         for item in client.get_conversation_items():
             self._index(item)
 
     def record(self, item: Mapping[str, Any]) -> CallRecord | None:
         """The record of the call ``item`` makes or answers, if there is one."""
+        if item.get("type") == "mcp_call":
+            return self._mcp_call(item)
         call_id = item.get("call_id")
         return self._records.get(call_id) if isinstance(call_id, str) else None
 
@@ -71,6 +76,16 @@ class CallCards:
         """The client reported the tool of ``call_id`` failing."""
         if isinstance(call_id, str):
             self._failed.add(call_id)
+
+    def _mcp_call(self, item: Mapping[str, Any]) -> CallRecord:
+        item_id = str(item.get("id"))
+        record = self._mcp.get(item_id) or CallRecord("running", time.monotonic())
+        status = item.get("status")
+        if record.state == "running" and status in ("completed", "failed"):
+            ms = round((time.monotonic() - record.started) * 1000)
+            record = CallRecord("done" if status == "completed" else "error", record.started, ms=ms)
+        self._mcp[item_id] = record
+        return record
 
     def _index(self, item: Mapping[str, Any]) -> None:
         call_id = item.get("call_id")

@@ -29,6 +29,7 @@ __all__ = [
     "BrowserAudio",
     "BrowserBare",
     "BrowserItemAsk",
+    "BrowserMcpApproval",
     "BrowserMessage",
     "BrowserPlayed",
     "BrowserText",
@@ -116,6 +117,8 @@ class ItemSummary(TypedDict):
     truncated_ms: int | None  # assistant audio cut at this position after an interruption
     full_ms: int | None  # with truncated_ms: the audio the item held when it was cut
     transcription_error: str
+    server_label: str  # MCP items: the server's label
+    approval: str  # an MCP approval request: pending | approved | denied | "" (not asked yet)
     rev: int  # the widget's revision when this summary was made (a later one's is higher)
 
 
@@ -277,6 +280,14 @@ class BrowserUnderruns(TypedDict):
     fill_samples: int
 
 
+class BrowserMcpApproval(TypedDict):
+    """The user's answer to an MCP approval request (the card's approve or deny button)."""
+
+    type: Literal["mcp_approval"]
+    request_id: str
+    approve: bool
+
+
 class BrowserText(TypedDict):
     """A user message: 1 to :data:`MAX_TEXT_CHARS` characters."""
 
@@ -315,6 +326,7 @@ BrowserMessage: TypeAlias = (
     | BrowserText
     | BrowserTranscript
     | BrowserItemAsk
+    | BrowserMcpApproval
     | BrowserBare
 )
 
@@ -333,12 +345,14 @@ def _samples(kind: str, content: Mapping[str, Any], key: str = "played_samples")
     return value
 
 
-def _item_id(kind: str, content: Mapping[str, Any], *, optional: bool) -> str | None:
-    value = content.get("item_id")
+def _item_id(
+    kind: str, content: Mapping[str, Any], *, optional: bool, key: str = "item_id"
+) -> str | None:
+    value = content.get(key)
     if value is None and optional:
         return None
     if not isinstance(value, str) or not value or len(value) > 256:
-        raise _bad(kind, f"item_id must be a non-empty string, got {value!r}")
+        raise _bad(kind, f"{key} must be a non-empty string, got {value!r}")
     return value
 
 
@@ -404,6 +418,12 @@ def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> Br
         if purpose not in ("play", "download"):
             raise _bad(kind, f"purpose must be 'play' or 'download', got {purpose!r}")
         return {"type": kind, "item_id": asked_id, "purpose": purpose}
+    if kind == "mcp_approval":
+        request_id = _item_id(kind, content, optional=False, key="request_id")
+        approve = content.get("approve")
+        if request_id is None or not isinstance(approve, bool):
+            raise _bad(kind, f"approve must be true or false, got {approve!r}")
+        return {"type": "mcp_approval", "request_id": request_id, "approve": approve}
     if isinstance(kind, str) and kind in _BARE:
         return {"type": kind}  # type: ignore[typeddict-item]
     raise _bad(kind, f"unknown type {kind!r}")
@@ -452,14 +472,16 @@ def summarize_item(
     heard_transcript: str | None = None,
     truncated_ms: int | None = None,
     full_ms: int | None = None,
+    approval: str = "",
 ) -> ItemSummary:
     """The summary of a conversation item (see :class:`ItemSummary`): JSON-safe, every key
     present, at revision 0 (the :class:`~realtime_widget.widget.items.ItemList` that keeps
     it sets its ``rev``).
 
-    ``call`` is the record of a function call's run. ``heard_transcript`` is shown when the
-    item's own transcript was dropped by a truncation, ``truncated_ms`` where it was cut,
-    ``full_ms`` how much audio it held then.
+    ``call`` is the record of a function or MCP call's run (an MCP call's output is its
+    error when it failed), ``approval`` the state of an MCP approval request.
+    ``heard_transcript`` is shown when the item's own transcript was dropped by a
+    truncation, ``truncated_ms`` where it was cut, ``full_ms`` how much audio it held then.
     """
     formatted = item.get("formatted")
     formatted = formatted if isinstance(formatted, Mapping) else {}
@@ -478,6 +500,7 @@ def summarize_item(
     )
     error = formatted.get("transcription_error")
     output = _str(formatted.get("output")) or _str(item.get("output"))
+    output = output or _str(formatted.get("error"))
     if call is not None and call.output:
         output = call.output
     return {
@@ -502,5 +525,7 @@ def summarize_item(
             if isinstance(error, Mapping)
             else ""
         ),
+        "server_label": _str(item.get("server_label")),
+        "approval": approval,
         "rev": 0,
     }

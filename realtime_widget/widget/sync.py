@@ -74,7 +74,19 @@ class ItemSync:
             heard_transcript=self._heard.get(item_id),
             truncated_ms=self._truncated.get(item_id),
             full_ms=self._full.get(item_id),
+            approval=self._approval(item),
         )
+
+    def _approval(self, item: Mapping[str, Any]) -> str:
+        """The state of an MCP approval request: pending, approved, denied or ``""``."""
+        if item.get("type") != "mcp_approval_request":
+            return ""
+        approvals = self._client.mcp_approvals
+        item_id = str(item.get("id"))
+        if item_id in approvals.pending:
+            return "pending"
+        answered = approvals.answered.get(item_id)
+        return "" if answered is None else "approved" if answered else "denied"
 
     def put(self, item: Mapping[str, Any]) -> None:
         """Summarize the item again (with its tool call's record, the transcript heard of it

@@ -300,6 +300,45 @@ def test_a_script_bearing_tool_name_from_the_server_shows_as_text(
     assert page.dialogs == []
 
 
+def test_an_mcp_approval_request_is_answered_by_its_approve_button(
+    page: Any, realtime_server: LocalRealtimeServer
+) -> None:
+    connected(page)
+    name = "<img src=x onerror=window.__rtwPwned=4>lookup"
+    item = {
+        "id": "item_injected_approval",
+        "type": "mcp_approval_request",
+        "server_label": "docs",
+        "name": name,
+        "arguments": '{"q": "<b>rain</b>"}',
+    }
+    for kind in ("conversation.item.added", "conversation.item.done"):
+        event = {"type": kind, "event_id": f"event_{kind}", "previous_item_id": None, "item": item}
+        realtime_server.call_in_thread(realtime_server.send_raw(json.dumps(event)))
+    card = page.locator('.rtw-tool[data-item-id="item_injected_approval"]')
+    card.locator(".rtw-notes").filter(has_text="waiting for approval").wait_for(timeout=10_000)
+    assert card.locator(".rtw-who").inner_text() == f"docs · {name}"
+    assert card.locator(".rtw-args").inner_text() == '{"q": "<b>rain</b>"}'
+    assert page.locator(".rtw img, .rtw b, .rtw script").count() == 0
+    card.get_by_role("button", name="Approve").click()
+    card.locator(".rtw-notes").filter(has_text="approved").wait_for(timeout=10_000)
+    assert card.locator(".rtw-approval").is_hidden()
+    answers: list[dict[str, Any]] = []
+    for _ in range(50):  # the kernel sent it before the card said so; the server reads it
+        answers = [
+            e["item"]
+            for e in server_received(realtime_server, "conversation.item.create")
+            if e["item"].get("type") == "mcp_approval_response"
+        ]
+        if answers:
+            break
+        page.wait_for_timeout(100)
+    assert [(a["approval_request_id"], a["approve"]) for a in answers] == [
+        ("item_injected_approval", True)
+    ]
+    assert page.evaluate("() => window.__rtwPwned") is None
+
+
 def test_speech_is_answered_and_a_barge_in_truncates_the_answer(
     page: Any, realtime_server: LocalRealtimeServer
 ) -> None:
