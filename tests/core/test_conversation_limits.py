@@ -88,20 +88,21 @@ def test_a_streamed_string_is_bounded_and_the_refused_delta_changes_nothing(kind
 
 @pytest.mark.parametrize("kind", list(ITEMS))
 def test_a_delta_costs_the_same_after_200_000_of_them(kind: str) -> None:
+    """CPU time of this thread, best of five: other programs on a busy machine do not count."""
     events = [{**DELTAS[kind], "delta": "word "} for _ in range(200_000)]
     firsts, lasts = [], []
-    for _ in range(3):
+    for _ in range(5):
         conversation = conversation_with(kind)
         process = conversation.process_event
-        start = time.perf_counter()
+        start = time.thread_time()
         for event in events[:20_000]:
             process(event)
-        firsts.append(time.perf_counter() - start)
+        firsts.append(time.thread_time() - start)
         for event in events[20_000:180_000]:
             process(event)
-        start = time.perf_counter()
+        start = time.thread_time()
         for event in events[180_000:]:
             process(event)
-        lasts.append(time.perf_counter() - start)
+        lasts.append(time.thread_time() - start)
         assert len(streamed(conversation, kind)) == 1_000_000
     assert min(lasts) / min(firsts) < 1.5, (firsts, lasts)
