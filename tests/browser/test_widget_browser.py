@@ -8,21 +8,18 @@ looping fake microphone that stops playback and truncates the answer where it st
 (checked against the page's rendered output, tapped by :data:`AUDIO_TAP_SCRIPT`, but for the
 frames the player reports as underrun fill, which a busy machine causes), a kernel
 blocked for two seconds while the mic streams, push-to-talk, reloads (after and during an
-answer), hundreds of items more, and the widget's cell run again. Screenshots of the widget
-in the light and dark themes go to a temporary folder, or to docs/ when
-``UPDATE_SCREENSHOTS=1`` is set. Then other pages: a denied microphone, ``examples.ipynb``
-run in JupyterLab, and Notebook 7.
+answer), hundreds of items more, and the widget's cell run again. Then other pages: a
+denied microphone, ``examples.ipynb`` run in JupyterLab, and Notebook 7. (The screenshots of
+the view are taken in test_view_controls.py.)
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,8 +36,6 @@ from jupyter_harness import (
 )
 
 from realtime_widget.server import LocalRealtimeServer
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 STATS = """
 import json as _json
@@ -486,33 +481,6 @@ def test_push_to_talk(page: Any, realtime_server: LocalRealtimeServer) -> None:
     page.wait_for_selector('.rtw[data-mic="off"]')
     page.select_option(".rtw-turn", "server_vad")
     page.wait_for_selector('.rtw[data-turn="server_vad"]')
-
-
-def test_screenshots_in_light_and_dark_themes(page: Any, tmp_path: Path) -> None:
-    folder = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    folder.mkdir(exist_ok=True)
-    widget = page.locator(".rtw")
-    widget.scroll_into_view_if_needed()
-    page.mouse.move(1, 1)  # no hover or focus styles in the pictures
-    page.evaluate("() => document.activeElement && document.activeElement.blur()")
-    page.wait_for_timeout(300)
-    widget.screenshot(path=str(folder / "widget-light.png"))
-    page.evaluate(
-        "() => window.jupyterapp.commands.execute('apputils:change-theme',"
-        " {theme: 'JupyterLab Dark'})"
-    )
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=15_000)
-    page.wait_for_timeout(500)
-    widget.screenshot(path=str(folder / "widget-dark.png"))
-    # the widget follows the theme: the dark picture is clearly darker than the light one
-    import numpy as np
-    from PIL import Image
-
-    light = np.asarray(Image.open(folder / "widget-light.png").convert("L"), dtype=float)
-    dark = np.asarray(Image.open(folder / "widget-dark.png").convert("L"), dtype=float)
-    assert light.shape == dark.shape
-    light_mean, dark_mean = light.mean(), dark.mean()
-    assert dark_mean < light_mean - 80, (light_mean, dark_mean)
 
 
 def save_notebook(page: Any) -> None:
