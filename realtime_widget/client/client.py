@@ -225,6 +225,12 @@ class RealtimeClient(SessionConfiguration, Asking):
         return self._setup.session
 
     @property
+    def rate_limits(self) -> list[dict[str, Any]] | None:
+        """The last ``rate_limits.updated``'s limits (``{name, limit, remaining,
+        reset_seconds}`` each), or ``None`` before the first."""
+        return self._decisions.rate_limits
+
+    @property
     def input_audio_buffer(self) -> InputAudioBuffer:
         """The user's audio of the current session (a new buffer for each session)."""
         return self._input.buffer

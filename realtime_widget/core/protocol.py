@@ -216,6 +216,17 @@ class Formatted(TypedDict, total=False):
     tool: dict[str, str]
     output: str
     transcription_error: dict[str, Any]
+    segments: list[TranscriptSegment]
+
+
+class TranscriptSegment(TypedDict):
+    """One segment of an input transcription (seconds within the item's audio)."""
+
+    id: str
+    start: float
+    end: float
+    text: str
+    speaker: str
 
 
 class Delta(TypedDict, total=False):
