@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,9 +15,13 @@ from realtime_widget.server import LocalRealtimeServer, synthesize
 
 pytestmark = pytest.mark.asyncio
 
-realtime = pytest.importorskip("openai.types.realtime")
-pydantic = pytest.importorskip("pydantic")
-SERVER_EVENT = pydantic.TypeAdapter(realtime.RealtimeServerEvent)
+try:  # the official SDK judges every event when installed (the dev extra has it)
+    from openai.types.realtime import RealtimeServerEvent
+    from pydantic import TypeAdapter
+
+    SERVER_EVENT: Any = TypeAdapter(RealtimeServerEvent)
+except ImportError:  # pragma: no cover
+    SERVER_EVENT = None
 
 
 @pytest.fixture
@@ -28,7 +33,7 @@ async def server() -> AsyncIterator[LocalRealtimeServer]:
 def server_events(logged: list[dict], kind: str) -> list[dict]:
     """The server events of ``kind`` among ``realtime.event`` dispatches, SDK-checked."""
     events = [e["event"] for e in logged if e["source"] == "server" and e["event"]["type"] == kind]
-    for event in events:
+    for event in events if SERVER_EVENT is not None else ():
         SERVER_EVENT.validate_python(event)
     return events
 

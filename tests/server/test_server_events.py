@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from server_peer import Peer, PeerFactory
 
 from realtime_widget.server import LocalRealtimeServer, synthesize
@@ -16,15 +15,21 @@ from realtime_widget.server.listener import Transcript
 from realtime_widget.server.ratelimits import REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, RateLimits
 from realtime_widget.server.vocabulary import Vocabulary
 
-realtime = pytest.importorskip("openai.types.realtime")
-pydantic = pytest.importorskip("pydantic")
-SERVER_EVENT = pydantic.TypeAdapter(realtime.RealtimeServerEvent)
+try:  # the official SDK judges every event when installed (the dev extra has it)
+    from openai.types.realtime import RealtimeServerEvent
+    from pydantic import TypeAdapter
+
+    SERVER_EVENT: Any = TypeAdapter(RealtimeServerEvent)
+except ImportError:  # pragma: no cover
+    SERVER_EVENT = None
 
 TRANSCRIPTION = "conversation.item.input_audio_transcription."
 
 
 def sdk_checked(event: dict[str, Any]) -> dict[str, Any]:
     """``event``, after the SDK's type took it with no field left over."""
+    if SERVER_EVENT is None:
+        return event
     model = SERVER_EVENT.validate_python(event)
     assert model.type == event["type"]
     assert not model.model_extra, model.model_extra
