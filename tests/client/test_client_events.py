@@ -1,27 +1,23 @@
-"""The client against the local server: idle timeouts, transcription segments and failures,
-and rate limits."""
+"""What a client offers above its transport: its own properties and the events it dispatches."""
 
 from __future__ import annotations
 
-import asyncio
+import json
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from test_client import collect, connected, eventually, next_completed
 
-from realtime_widget.server import LocalRealtimeServer, synthesize
+import realtime_widget.client.client as client_module
+from realtime_widget.client.client import RealtimeClient
+from realtime_widget.core.protocol import CLIENT_EVENTS
+from realtime_widget.server import LocalRealtimeServer
 
 pytestmark = pytest.mark.asyncio
 
-try:  # the official SDK judges every event when installed (the dev extra has it)
-    from openai.types.realtime import RealtimeServerEvent
-    from pydantic import TypeAdapter
-
-    SERVER_EVENT: Any = TypeAdapter(RealtimeServerEvent)
-except ImportError:  # pragma: no cover
-    SERVER_EVENT = None
+EVENTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 
 
 @pytest.fixture
@@ -30,96 +26,107 @@ async def server() -> AsyncIterator[LocalRealtimeServer]:
         yield running
 
 
-def server_events(logged: list[dict], kind: str) -> list[dict]:
-    """The server events of ``kind`` among ``realtime.event`` dispatches, SDK-checked."""
-    events = [e["event"] for e in logged if e["source"] == "server" and e["event"]["type"] == kind]
-    for event in events if SERVER_EVENT is not None else ():
-        SERVER_EVENT.validate_python(event)
-    return events
+def collect(client: RealtimeClient, name: str) -> list[Any]:
+    seen: list[Any] = []
+    client.on(name, seen.append)
+    return seen
 
 
-async def test_the_client_keeps_the_last_rate_limits(server: LocalRealtimeServer) -> None:
-    client = await connected(server, config={"model": {"modalities": ["text"]}})
-    logged = collect(client, "realtime.event")
-    assert client.rate_limits is None
-    client.send_user_message_content("hello there")  # answered
-    await next_completed(client, "assistant")
-    await eventually(lambda: client.rate_limits is not None)
-    assert [limit["name"] for limit in client.rate_limits or []] == ["requests", "tokens"]
-    assert server_events(logged, "rate_limits.updated")[-1]["rate_limits"] == client.rate_limits
+async def answered(client: RealtimeClient, text: str) -> dict[str, Any]:
+    client.send_user_message_content(text)
+    answer = await client.wait_for_answer(10)
+    assert answer is not None
+    return answer
+
+
+async def test_url_model_and_redactor_are_the_connection_s_and_read_only() -> None:
+    client = RealtimeClient(
+        url="ws://127.0.0.1:1/v1/realtime?token=secret-token", model="gpt-realtime-mini"
+    )
+    assert client.url == client.realtime.url == "ws://127.0.0.1:1/v1/realtime?token=<redacted>"
+    assert client.model == "gpt-realtime-mini"
+    assert client.redactor is client.realtime.redactor
+    assert client.redactor("the secret-token leaked") == "the <redacted> leaked"
+    for name in ("url", "model", "redactor"):
+        with pytest.raises(AttributeError):
+            setattr(client, name, None)
+
+
+async def test_session_update_sent_is_the_event_as_sent(server: LocalRealtimeServer) -> None:
+    client = RealtimeClient(url=server.url, config={"model": {"instructions": "Be brief."}})
+    sent = collect(client, "session.update.sent")
+    await client.connect()
+    connection = await server.wait_for_connection()
+    received = await connection.wait_for_received("session.update")
+    assert len(sent) == 1
+    assert sent[0]["type"] == "session.update"
+    assert sent[0]["event_id"] == received["event_id"]
+    assert sent[0]["session"] == received["session"]
+    client.update_session(instructions="Be very brief.")
+    assert len(sent) == 2 and sent[1]["session"]["instructions"] == "Be very brief."
     await client.disconnect()
 
 
-async def test_an_idle_timeout_adds_the_silent_user_turn_and_its_answer(
+async def test_item_truncated_comes_once_the_conversation_applied_it(
     server: LocalRealtimeServer,
 ) -> None:
-    client = await connected(
-        server,
-        config={
-            "model": {"modalities": ["text"]},
-            "hearing": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 300}},
-        },
+    client = RealtimeClient(url=server.url)
+    await client.connect()
+    answer = await answered(client, "hello")
+    assert len(answer["formatted"]["audio"]) > 2400
+    seen: list[tuple[dict[str, Any], int]] = []
+    client.on(
+        "conversation.item.truncated",
+        lambda event: seen.append((event, len(answer["formatted"]["audio"]))),
     )
-    logged = collect(client, "realtime.event")
+    client.realtime.send(
+        "conversation.item.truncate",
+        {"item_id": answer["id"], "content_index": 0, "audio_end_ms": 100},
+    )
+    event = await client.wait_for_next("conversation.item.truncated", 5)
+    assert event["type"] == "conversation.item.truncated"
+    assert (event["item_id"], event["audio_end_ms"]) == (answer["id"], 100)
+    assert seen[0][1] == 2400  # the item was already cut when handlers ran
+    await client.disconnect()
+
+
+async def test_item_deleted_comes_once_the_item_is_gone(server: LocalRealtimeServer) -> None:
+    client = RealtimeClient(url=server.url)
+    await client.connect()
+    answer = await answered(client, "hello")
+    held: list[bool] = []
+    client.on(
+        "conversation.item.deleted", lambda e: held.append(e["item_id"] in client.conversation)
+    )
+    client.realtime.send("conversation.item.delete", {"item_id": answer["id"]})
+    event = await client.wait_for_next("conversation.item.deleted", 5)
+    assert (event["type"], event["item_id"]) == ("conversation.item.deleted", answer["id"])
+    assert held == [False]
+    await client.disconnect()
+
+
+async def test_a_truncation_the_conversation_cannot_apply_is_an_error_not_an_event(
+    server: LocalRealtimeServer,
+) -> None:
+    client = RealtimeClient(url=server.url)
+    await client.connect()
+    truncated = collect(client, "conversation.item.truncated")
     errors = collect(client, "error")
-    client.send_user_message_content("hello there")  # answered
-    await next_completed(client, "assistant")
-    client.append_input_audio(np.zeros(4800, dtype=np.int16))  # silence while idle
-    user = await next_completed(client, "user", timeout=10)
-    assert user["content"][0]["type"] == "input_audio"
-    await next_completed(client, "assistant", timeout=10)
-    (timeout, *_) = server_events(logged, "input_audio_buffer.timeout_triggered")
-    assert timeout["item_id"] == user["id"]
-    assert timeout["audio_end_ms"] - timeout["audio_start_ms"] == 200
-    # the item holds the silence the client sent while idle
-    assert len(user["formatted"]["audio"]) == 4800
-    assert [i["id"] for i in client.get_conversation_items()].count(user["id"]) == 1
-    assert errors == []
+    unknown = {
+        "type": "conversation.item.truncated",
+        "item_id": "item_nowhere",
+        "content_index": 0,
+        "audio_end_ms": 10,
+    }
+    await server.send_raw(json.dumps(unknown))
+    await client.wait_for_next("error", 5)
+    assert truncated == [] and errors[0]["type"] == "protocol_error"
     await client.disconnect()
 
 
-async def test_diarized_segments_are_kept_on_the_user_item(server: LocalRealtimeServer) -> None:
-    client = await connected(
-        server,
-        session_type="transcription",
-        config={"hearing": {"input_audio_transcription": {"model": "gpt-4o-transcribe-diarize"}}},
-    )
-    logged = collect(client, "realtime.event")
-    silence = np.zeros(24_000, dtype=np.int16)
-    speech = np.asarray(synthesize("hello there").samples, dtype=np.int16)
-    audio = np.concatenate([silence, speech, silence])
-    for start in range(0, audio.size, 2400):
-        client.append_input_audio(audio[start : start + 2400])
-    user = await next_completed(client, "user", timeout=10)
-    await eventually(lambda: user["formatted"]["transcript"] == "hello there")
-    (segment,) = server_events(logged, "conversation.item.input_audio_transcription.segment")
-    assert user["formatted"]["segments"] == [
-        {
-            "id": segment["id"],
-            "start": 0.0,
-            "end": segment["end"],
-            "text": "hello there",
-            "speaker": "A",
-        }
-    ]
-    assert segment["end"] > 0
-    await client.disconnect()
-
-
-async def test_a_failed_transcription_is_marked_on_its_item(server: LocalRealtimeServer) -> None:
-    client = await connected(
-        server,
-        session_type="transcription",
-        config={"hearing": {"turn_detection": None}},
-    )
-    logged = collect(client, "realtime.event")
-    client.append_input_audio(np.zeros(12_000, dtype=np.int16))
-    client.realtime.send("input_audio_buffer.commit")
-    user = await next_completed(client, "user")
-    await eventually(lambda: "transcription_error" in user["formatted"])
-    (failed,) = server_events(logged, "conversation.item.input_audio_transcription.failed")
-    assert user["formatted"]["transcription_error"] == failed["error"]
-    assert failed["error"]["code"] == "audio_unintelligible"
-    assert not user["formatted"]["transcript"]
-    await asyncio.sleep(0.1)
-    await client.disconnect()
+async def test_every_dispatched_event_is_documented() -> None:
+    documented = client_module.__doc__ or ""
+    readme = EVENTS_DOC.read_text()
+    for name in CLIENT_EVENTS:
+        assert f"``{name}``" in documented, name
+        assert re.search(rf"`{re.escape(name)}`", readme), name
