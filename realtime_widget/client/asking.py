@@ -56,6 +56,12 @@ class Asking:
     session_type: Literal["realtime", "transcription"]
     _decisions: Decisions
 
+    @property
+    def rate_limits(self) -> list[dict[str, Any]] | None:
+        """The last ``rate_limits.updated``'s limits (``{name, limit, remaining,
+        reset_seconds}`` each), or ``None`` before the first."""
+        return self._decisions.rate_limits
+
     def _when_ready(self, what: str, run: Callable[[], object], samples: int = 0) -> bool:
         raise NotImplementedError  # the client's: send now, or once the session is ready
 

@@ -5,7 +5,8 @@ client's parts (the user's audio, the responses running and those it asked for, 
 function calls owed, what a later session resumes), each event type as the table
 :data:`_STEPS` says, and returns a :class:`Reply`: what to dispatch, and the client events
 to send in order; the client sends exactly those. :meth:`Decisions.cancel` does the same
-for a user's cancel. No I/O, no clock.
+for a user's cancel. The last ``rate_limits.updated`` is kept (:attr:`Decisions.rate_limits`).
+No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from realtime_widget.client.responses import (
 )
 from realtime_widget.client.resume import Resume
 from realtime_widget.core.conversation import RealtimeConversation
-from realtime_widget.core.errors import ServerError, UsageError
+from realtime_widget.core.errors import InvalidEventError, ServerError, UsageError
 from realtime_widget.core.protocol import (
     SAMPLE_RATE,
     ConversationItem,
@@ -95,6 +96,7 @@ class Decisions:
         self.retention = retention
         self._config = config
         self._shape = shape
+        self.rate_limits: list[dict[str, Any]] | None = None  # the last ones the server sent
 
     # -- server events --------------------------------------------------------------------
 
@@ -171,6 +173,13 @@ class Decisions:
         reply = self._apply(kind, event)
         self.input.speech_stopped(event)  # a later manual commit starts after it
         return reply
+
+    def _rate_limits(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
+        limits = event.get("rate_limits")
+        if not isinstance(limits, list) or not all(isinstance(x, dict) for x in limits):
+            raise InvalidEventError(kind, "rate_limits", "must be a list of objects")
+        self.rate_limits = [dict(limit) for limit in limits]
+        return Reply()
 
     def _cleared(self, kind: str, event: dict[str, Any], ready: bool) -> Reply:
         reply = self._apply(kind, event)
@@ -269,6 +278,8 @@ _STEPS: dict[str, _Step] = {
     "input_audio_buffer.committed": Decisions._committed,
     "input_audio_buffer.speech_started": Decisions._speech_started,
     "input_audio_buffer.speech_stopped": Decisions._speech_stopped,
+    "input_audio_buffer.timeout_triggered": Decisions._speech_stopped,
+    "rate_limits.updated": Decisions._rate_limits,
     "input_audio_buffer.cleared": Decisions._cleared,
     "conversation.item.truncated": Decisions._truncated,
     "conversation.item.deleted": Decisions._deleted,

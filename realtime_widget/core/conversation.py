@@ -38,8 +38,8 @@ Rules:
 - MCP tool calls stream like function calls: ``response.mcp_call_arguments.delta`` /
   ``.done`` build the arguments, ``response.mcp_call.in_progress`` / ``.completed`` /
   ``.failed`` set the item's status (``in_progress`` never replaces a final status).
-  ``conversation.item.input_audio_transcription.segment`` changes nothing: its text also
-  comes in the transcription deltas and ``.completed``, and handlers see the event itself.
+  A transcription ``.segment`` goes to ``formatted["segments"]`` (see :mod:`.segments`).
+  ``input_audio_buffer.timeout_triggered`` is a speech from its start to its end.
 - A response outside the conversation (an out-of-band one: its ``response.created`` says
   ``conversation_id`` null) streams into items kept apart: its events return
   ``(None, None)``, its items are never among :meth:`get_items` (so never replayed) and are
@@ -117,6 +117,7 @@ from realtime_widget.core.responselog import (
     ResponseLog,
     copy_response,
 )
+from realtime_widget.core.segments import add_segment
 from realtime_widget.core.streamed import part_of
 
 if TYPE_CHECKING:
@@ -162,11 +163,7 @@ class RealtimeConversation:
     ) -> None:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             raise UsageError(f"sample_rate must be a positive int, got {sample_rate!r}")
-        if keep_input_ms is not None and (
-            isinstance(keep_input_ms, bool)
-            or not isinstance(keep_input_ms, int)
-            or keep_input_ms < 0
-        ):
+        if keep_input_ms is not None and (type(keep_input_ms) is not int or keep_input_ms < 0):
             raise UsageError(f"keep_input_ms must be a non-negative int, got {keep_input_ms!r}")
         self.audio_decoder = audio_decoder
         self._items: dict[str, ConversationItem] = {}
@@ -252,16 +249,13 @@ class RealtimeConversation:
         created with an ``input_audio`` part. Raises :class:`UsageError` unless ``samples`` is
         a 1-D int16 array (or an :class:`AudioBuffer`).
         """
+        wanted = "input audio must be a 1-D int16 array, got"
         try:
             array = np.asarray(samples)
         except (TypeError, ValueError):  # ragged sequences and the like
-            raise UsageError(
-                f"input audio must be a 1-D int16 array, got {short(samples)}"
-            ) from None
+            raise UsageError(f"{wanted} {short(samples)}") from None
         if array.dtype != np.int16 or array.ndim != 1:
-            raise UsageError(
-                f"input audio must be a 1-D int16 array, got {array.dtype} {array.shape}"
-            )
+            raise UsageError(f"{wanted} {array.dtype} {array.shape}")
         self._input.queued = array.copy()
 
     def expect_item(self, item: dict[str, Any], audio_format: AudioFormat = "pcm16") -> None:
@@ -445,6 +439,10 @@ class RealtimeConversation:
             part["transcript"] = transcript
         return item, None
 
+    def _on_transcription_segment(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
+        item = self._items.get(need_str(etype, event, "item_id"))  # ignored when not held
+        return (add_segment(etype, event, item) if item is not None else None), None
+
     def _on_transcription_failed(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         error = dict(need_dict(etype, event.get("error", MISSING), "error"))
         item_id, item, _, _ = self._transcript_target(etype, event)
@@ -468,6 +466,13 @@ class RealtimeConversation:
         if buffer is not None:
             self._input.drop_input(buffer, self._input.samples(end_ms))
         return item, None
+
+    def _on_timeout(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
+        start = need_ms(etype, event, "audio_start_ms")
+        if need_ms(etype, event, "audio_end_ms") < start:
+            raise bad(etype, "audio_end_ms", event["audio_end_ms"], "at least audio_start_ms")
+        self._input.start(need_str(etype, event, "item_id"), start)
+        return self._on_speech_stopped(etype, event, buffer)
 
     def _on_cleared(self, etype: str, event: _Event, buffer: _Buffer) -> Result:
         self._speech.drop_open()
@@ -552,6 +557,7 @@ def _on_held(apply: _Streamed) -> _Processor:
     return processor
 
 
+_TRANSCRIPTION = "conversation.item.input_audio_transcription."
 _PROCESSORS: dict[str, _Processor] = {
     "conversation.item.added": RealtimeConversation._on_item_created,
     "conversation.item.created": RealtimeConversation._on_item_created,
@@ -559,15 +565,11 @@ _PROCESSORS: dict[str, _Processor] = {
     "conversation.item.done": RealtimeConversation._on_item_done,
     "conversation.item.truncated": RealtimeConversation._on_item_truncated,
     "conversation.item.deleted": RealtimeConversation._on_item_deleted,
-    "conversation.item.input_audio_transcription.delta": (
-        RealtimeConversation._on_transcription_delta
-    ),
-    "conversation.item.input_audio_transcription.completed": (
-        RealtimeConversation._on_transcription_completed
-    ),
-    "conversation.item.input_audio_transcription.failed": (
-        RealtimeConversation._on_transcription_failed
-    ),
+    _TRANSCRIPTION + "delta": RealtimeConversation._on_transcription_delta,
+    _TRANSCRIPTION + "completed": RealtimeConversation._on_transcription_completed,
+    _TRANSCRIPTION + "failed": RealtimeConversation._on_transcription_failed,
+    _TRANSCRIPTION + "segment": RealtimeConversation._on_transcription_segment,
+    "input_audio_buffer.timeout_triggered": RealtimeConversation._on_timeout,
     "input_audio_buffer.speech_started": RealtimeConversation._on_speech_started,
     "input_audio_buffer.speech_stopped": RealtimeConversation._on_speech_stopped,
     "input_audio_buffer.committed": RealtimeConversation._on_committed,

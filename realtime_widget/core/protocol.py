@@ -219,6 +219,17 @@ class Formatted(TypedDict, total=False):
     error: str  # an MCP tool call's error message
     approval: dict[str, Any]  # an MCP approval response: approval_request_id, approve, reason
     tools: list[str]  # the names an MCP tool list holds
+    segments: list[TranscriptSegment]
+
+
+class TranscriptSegment(TypedDict):
+    """One segment of an input transcription (seconds within the item's audio)."""
+
+    id: str
+    start: float
+    end: float
+    text: str
+    speaker: str
 
 
 class Delta(TypedDict, total=False):

@@ -19,6 +19,9 @@ Rules:
   when ``interrupt_response`` is on (reason ``turn_detected``); the utterance then gets its
   own response once the cancelled one is done. With ``interrupt_response`` off, an utterance
   ending while a response still runs gets no response of its own.
+- After each ``response.done``: ``rate_limits.updated`` (see
+  :mod:`~realtime_widget.server.ratelimits`), and the idle timeout is armed (see
+  :mod:`~realtime_widget.server.hearing`); a response starting disarms it.
 - ``received`` records every client event that parsed as a JSON object (a testing aid); it
   is capped at ``record_limit`` entries and ``record_bytes`` bytes of frames (see
   :class:`~realtime_widget.server.records.Records`: the oldest go first, the newest always
@@ -54,6 +57,7 @@ from realtime_widget.server.hearing import Hearing
 from realtime_widget.server.listener import Listener
 from realtime_widget.server.mcp import McpTools
 from realtime_widget.server.model import ModelContext, decide
+from realtime_widget.server.ratelimits import RateLimits
 from realtime_widget.server.records import Records
 from realtime_widget.server.response import ResponseParams, ResponseRun, parse_response_params
 from realtime_widget.server.sessionstate import SessionState
@@ -124,6 +128,7 @@ class Connection:
             Records(options.record_limit, options.record_bytes) if options.trace else None
         )
         self.response: ResponseRun | None = None
+        self.rate_limits = RateLimits()
         self.hearing = Hearing(
             session=self.session,
             conversation=self.conversation,
@@ -458,6 +463,7 @@ class Connection:
                 return
 
     async def _start_response(self, params: ResponseParams) -> None:
+        self.hearing.disarm_idle()
         context = params.input if params.input is not None else self.conversation.items()
         await self._listen_to_last_user(list(context))
         sources = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
@@ -495,6 +501,9 @@ class Connection:
     async def _run_response(self, run: ResponseRun) -> None:
         try:
             await run.run()
+            if run.done:
+                await self.emit(self.rate_limits.spend(run.total_tokens))
+                self.hearing.arm_idle()
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -10,14 +10,31 @@ A commit creates a user item with one ``input_audio`` part, announced by
 ``conversation.item.created``); with transcription configured, the transcription events
 follow (partial words while the user speaks, when a recognizer listens) and
 ``conversation.item.done`` (GA) carries the transcript.
+
+Transcription: with the diarizing model (``gpt-4o-transcribe-diarize``) each utterance also
+gets one ``.segment`` (speaker ``"A"``: the local recognizer tells no voices apart; start and
+end in seconds within the item's audio) before ``.completed``. When recognition fails (the
+recognizer raises), or a transcription session commits audio holding no speech (RMS under
+-50 dBFS), ``.failed`` replaces the deltas and ``.completed``; the item keeps no transcript
+and the model takes its speech as missed.
+
+Idle timeout (server_vad's ``idle_timeout_ms``): armed when a response ends, disarmed when
+speech starts, the buffer is committed or another response starts. When it fires,
+``input_audio_buffer.timeout_triggered`` (``audio_start_ms``: the input's end when it was
+armed; ``audio_end_ms``: its end now) is followed by the commit of the uncommitted buffer
+(however short) and, with ``create_response``, a response.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import numpy as np
 
 from realtime_widget.audio.buffers import InputAudioBuffer, Int16Array
 from realtime_widget.audio.formats import StreamDecoder, encode_clip, pcm_from_wire
@@ -32,7 +49,12 @@ from realtime_widget.server.vad import EnergyVad, VadEvent
 from realtime_widget.server.vocabulary import Vocabulary
 from realtime_widget.server.wire import ClientEventError, Emit
 
-__all__ = ["Hearing"]
+__all__ = ["DIARIZING_MODEL", "Hearing"]
+
+logger = logging.getLogger("realtime_widget.server")
+
+DIARIZING_MODEL = "gpt-4o-transcribe-diarize"
+_SILENCE_RMS = 32768 * 10 ** (-50 / 20)  # -50 dBFS: quieter than any speech
 
 _MIN_COMMIT_SAMPLES = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
 _SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "high": 250, "auto": 500}
@@ -54,7 +76,7 @@ class Hearing:
         conversation: Conversation,
         dialect: Dialect,
         emit: Emit,
-        spawn: Callable[[Awaitable[Any]], object],
+        spawn: Callable[[Awaitable[Any]], asyncio.Task[Any]],
         barge_in: Callable[[], None],
         answer: Callable[[bool], Awaitable[None]],
         vocabulary: Callable[[], Vocabulary],
@@ -76,6 +98,7 @@ class Hearing:
         self._vad_item_id: str | None = None
         self._partial: list[str] = []  # transcription words sent while the user speaks
         self._partial_item: str | None = None  # the item they were sent for
+        self._idle: asyncio.Task[Any] | None = None  # the idle timeout, while armed
         self.configure()
 
     def configure(self) -> None:
@@ -178,6 +201,7 @@ class Hearing:
 
     async def _on_vad(self, vad_event: VadEvent, detection: dict[str, Any]) -> None:
         if vad_event.kind == "started":
+            self.disarm_idle()
             self._vad_item_id = self._partial_item = generate_id("item_")
             self._partial = []
             if self.listener is not None:
@@ -222,9 +246,52 @@ class Hearing:
                 code="input_audio_buffer_commit_empty",
             )
         self._vad.reset()
+        self.disarm_idle()
         item_id = self._vad_item_id or generate_id("item_")
         self._vad_item_id = None
         await self._commit(self._commit_offset, end, item_id)
+
+    # -- the idle timeout ----------------------------------------------------------------
+
+    def arm_idle(self) -> None:
+        """A response ended: start server_vad's ``idle_timeout_ms``, when the session has one."""
+        self.disarm_idle()
+        detection = self._session.turn_detection
+        if detection is None or detection["type"] != "server_vad":
+            return
+        timeout_ms = detection.get("idle_timeout_ms")
+        if timeout_ms is not None:
+            self._idle = self._spawn(self._idle_timeout(timeout_ms / 1000, self._input.end))
+
+    def disarm_idle(self) -> None:
+        """Stop the idle timeout (speech, a commit or a response came first)."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    async def _idle_timeout(self, seconds: float, armed_at: int) -> None:
+        await asyncio.sleep(seconds)
+        self._idle = None  # from here on the commit and response run to their end
+        detection = self._session.turn_detection
+        if detection is None or self._vad.speaking:
+            return
+        held = self._input_stream.flush()
+        self._input.append(held)
+        self._vad.skip(held.size)
+        end = self._input.end
+        item_id = generate_id("item_")
+        await self._emit(
+            {
+                "type": "input_audio_buffer.timeout_triggered",
+                "audio_start_ms": armed_at * 1000 // SAMPLE_RATE,
+                "audio_end_ms": end * 1000 // SAMPLE_RATE,
+                "item_id": item_id,
+            }
+        )
+        self._vad.reset()
+        self._vad_item_id = None
+        await self._commit(self._commit_offset, end, item_id)
+        await self._answer(detection.get("create_response", True))
 
     async def hear(self, samples: Int16Array, streamed: bool = False) -> str | None:
         """What ``samples`` say: tone speech decoded exactly, else recognized (``""`` when
@@ -245,6 +312,30 @@ class Hearing:
             return (await listener.finish()).text
         return (await listener.recognize(self._vocabulary(), samples)).text
 
+    async def _recognize(
+        self, samples: Int16Array, streamed: bool
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """``(what the samples say, None)``, or ``(None, the error)`` when recognition failed
+        or a transcription session's audio holds no speech."""
+        if self._session.transcribing_only and _silent(samples):
+            seconds = samples.size / SAMPLE_RATE
+            return None, {
+                "type": "invalid_request_error",
+                "code": "audio_unintelligible",
+                "message": f"the audio holds no speech ({seconds:.1f} s of silence)",
+                "param": None,
+            }
+        try:
+            return await self.hear(samples, streamed), None
+        except Exception as exc:
+            logger.exception("recognizing %d samples failed", samples.size)
+            return None, {
+                "type": "server_error",
+                "code": "transcription_failed",
+                "message": f"the recognizer failed: {exc}",
+                "param": None,
+            }
+
     async def _commit(
         self,
         start: int,
@@ -263,10 +354,10 @@ class Hearing:
             "role": "user",
             "content": [{"type": "input_audio", "transcript": None}],
         }
-        heard = await self.hear(samples, streamed)
+        heard, failure = await self._recognize(samples, streamed)
         stored = StoredItem(item, audio={0: samples})
-        if heard is not None:
-            stored.heard[0] = heard
+        if heard is not None or failure is not None:
+            stored.heard[0] = heard or ""  # a failed recognition made nothing out
         previous = self._conversation.insert(stored)
         await self._emit(
             {
@@ -279,7 +370,18 @@ class Hearing:
         await self._emit(
             {"type": added, "previous_item_id": previous, "item": render_item(item, self._dialect)}
         )
-        if self._session.transcription is not None:
+        transcription = self._session.transcription
+        if transcription is not None and failure is not None:
+            self._partial = []
+            await self._emit(
+                {
+                    "type": "conversation.item.input_audio_transcription.failed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "error": failure,
+                }
+            )
+        elif transcription is not None:
             transcript = heard if heard is not None else describe_audio(samples.size)
             item["content"][0]["transcript"] = transcript
             words = transcript.split()
@@ -291,6 +393,19 @@ class Hearing:
                     item_id, words[index] if not index else " " + words[index]
                 )
             self._partial = []
+            if transcription.get("model") == DIARIZING_MODEL and transcript:
+                await self._emit(
+                    {
+                        "type": "conversation.item.input_audio_transcription.segment",
+                        "item_id": item_id,
+                        "content_index": 0,
+                        "id": generate_id("seg_"),
+                        "speaker": "A",
+                        "start": 0.0,
+                        "end": round(samples.size / SAMPLE_RATE, 3),
+                        "text": transcript,
+                    }
+                )
             await self._emit(
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
@@ -319,3 +434,11 @@ class Hearing:
             self.listener.streaming = False
         self._vad_item_id = None
         await self._emit({"type": "input_audio_buffer.cleared"})
+
+
+def _silent(samples: Int16Array) -> bool:
+    """Whether ``samples`` hold no speech: none at all, or all quieter than -50 dBFS."""
+    if not samples.size:
+        return True
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return rms < _SILENCE_RMS

@@ -279,6 +279,7 @@ class ResponseRun:
         self.espeak = espeak
         self.chunk_samples = max(1, chunk_ms * SAMPLE_RATE // 1000)
         self.done = False  # set just before response.done is sent
+        self.total_tokens = 0  # the usage's total, set with done
         self.finished = asyncio.Event()  # set by the owner once the run has returned
         self.cancel_reason: CancelReason | None = None
         self._cancelled = asyncio.Event()
@@ -586,5 +587,5 @@ class ResponseRun:
                 "audio_tokens": audio_tokens,
             },
         }
-        self.done = True
+        self.done, self.total_tokens = True, input_total + output_total
         await self._send("response.done", response=response)

@@ -192,8 +192,7 @@ def test_mcp_list_tools_events_for_other_items_are_refused() -> None:
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-@pytest.mark.parametrize("item_id", ["user", "ghost"])
-def test_transcription_segments_change_nothing(dialect: str, item_id: str) -> None:
+def test_transcription_segments_are_kept_on_their_item(dialect: str) -> None:
     user = {
         "id": "user",
         "type": "message",
@@ -201,11 +200,10 @@ def test_transcription_segments_change_nothing(dialect: str, item_id: str) -> No
         "content": [{"type": "input_audio", "transcript": None}],
     }
     conversation = run([{"type": "conversation.item.added", "item": user}], dialect)
-    before = snapshot(conversation)
     segment = {
         "type": "conversation.item.input_audio_transcription.segment",
         "event_id": "event_s",
-        "item_id": item_id,
+        "item_id": "user",
         "content_index": 0,
         "id": "seg_1",
         "speaker": "A",
@@ -213,6 +211,26 @@ def test_transcription_segments_change_nothing(dialect: str, item_id: str) -> No
         "end": 1.5,
         "text": "hello there",
     }
-    for event in in_dialect([segment, {**segment, "text": 5, "start": "x"}], dialect):
-        assert conversation.process_event(event) == (None, None)  # type: ignore[arg-type]
+    second = {**segment, "id": "seg_2", "speaker": "B", "start": 1.5, "end": 2, "text": "hi"}
+    for event in in_dialect([segment, second, {**segment, "text": "hello there!"}], dialect):
+        item, delta = conversation.process_event(event)  # type: ignore[arg-type]
+        assert item is conversation.get_item("user") and delta is None
+    assert conversation.get_item("user")["formatted"]["segments"] == [  # type: ignore[index]
+        {"id": "seg_1", "start": 0.0, "end": 1.5, "text": "hello there!", "speaker": "A"},
+        {"id": "seg_2", "start": 1.5, "end": 2.0, "text": "hi", "speaker": "B"},
+    ]
+    before = snapshot(conversation)
+    for bad, field in (
+        ({"text": 5}, "text"),
+        ({"start": "x"}, "start"),
+        ({"start": 2.0, "end": 1.0}, "end"),
+        ({"speaker": None}, "speaker"),
+        ({"content_index": -1}, "content_index"),
+    ):
+        with pytest.raises(InvalidEventError, match=field):
+            conversation.process_event({**segment, **bad})
+    assert snapshot(conversation) == before
+    # a segment of an item not held changes nothing
+    ghost = {**segment, "item_id": "ghost"}
+    assert conversation.process_event(ghost) == (None, None)
     assert snapshot(conversation) == before
