@@ -25,12 +25,14 @@ from websockets.typing import Subprotocol
 from realtime_widget.core.checks import need_int, need_number
 from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect
 from realtime_widget.core.redaction import RedactingLogger, Redactor
+from realtime_widget.server.calls import CALLS_PATH, Call, CallLink, parse_offer
 from realtime_widget.server.connection import Connection, ConnectionOptions
-from realtime_widget.server.http import HttpRequest, http_connection
+from realtime_widget.server.http import HttpAnswer, HttpRequest, http_connection
 from realtime_widget.server.knowledge import validate_knowledge
 from realtime_widget.server.records import check_budget
 from realtime_widget.server.secrets import PREFIX, ClientSecrets, create_secret
 from realtime_widget.server.voice import VoiceSupport, announce_fallback
+from realtime_widget.server.wire import ClientEventError
 
 __all__ = ["LocalRealtimeServer", "Pace", "serve_in_thread"]
 
@@ -174,6 +176,12 @@ class LocalRealtimeServer:
       needs (an ``ek_`` secret is not one), issues a secret that opens its session until it
       expires; a handshake showing an ``ek_`` value the server did not issue, or one that
       has expired, is answered 401.
+    - WebRTC calls (:mod:`~realtime_widget.server.calls`, the ``webrtc`` extra): ``POST
+      /v1/realtime/calls`` with an SDP offer and the credentials a handshake needs (an
+      ``ek_`` secret is one here, and opens its session) is answered 201 with the SDP
+      answer; a websocket to ``/v1/realtime?call_id=...`` with the server's credentials (not
+      an ``ek_`` secret) joins that call's session as its sideband (unknown call: 404).
+      :attr:`calls` lists the calls by id; their sessions are in :attr:`connections` too.
     - :attr:`LocalRealtimeServer.url` is an address a client on this machine can use: the bound
       host, or loopback when bound to all interfaces (``0.0.0.0``, ``::``).
     - Dialect: beta when the request carries ``OpenAI-Beta: realtime=v1`` (or the subprotocol
@@ -250,6 +258,8 @@ class LocalRealtimeServer:
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
         self.client_secrets = ClientSecrets()
+        self.calls: dict[str, Call] = {}
+        self._call_tasks: set[asyncio.Task[None]] = set()
 
     # -- addresses -----------------------------------------------------------------------
 
@@ -313,6 +323,9 @@ class LocalRealtimeServer:
         server, self._server = self._server, None
         if server is None:
             return
+        for call in list(self.calls.values()):
+            await call.hang_up()
+        await asyncio.gather(*self._call_tasks, return_exceptions=True)
         server.close()
         await server.wait_closed()
 
@@ -392,6 +405,9 @@ class LocalRealtimeServer:
         if path not in _PATHS:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
         query = parse_qs(parts.query)
+        call_id = query.get("call_id", [None])[0]
+        if call_id is not None and call_id not in self.calls:
+            return connection.respond(HTTPStatus.NOT_FOUND, f"no call {call_id!r}\n")
         if path == "/openai/realtime" and not query.get("deployment"):
             return connection.respond(HTTPStatus.BAD_REQUEST, "missing deployment\n")
         for origin in request.headers.get_all("Origin"):
@@ -404,6 +420,10 @@ class LocalRealtimeServer:
                 )
         presented = _presented_credentials(request, query)
         shown = [p for p in presented if p.startswith(PREFIX)]
+        if shown and call_id is not None:
+            return connection.respond(
+                HTTPStatus.UNAUTHORIZED, "a client secret cannot join a call's sideband\n"
+            )
         if shown and not any(self.client_secrets.state(p) == "valid" for p in shown):
             return connection.respond(HTTPStatus.UNAUTHORIZED, "client secret expired or unknown\n")
         if self.requires_credentials and not shown and not self._accepts(presented):
@@ -415,13 +435,15 @@ class LocalRealtimeServer:
         accepted = [c for c in (self.token, self.api_key) if c]
         return any(hmac.compare_digest(p.encode(), a.encode()) for p in presented for a in accepted)
 
-    async def _serve_http(self, request: HttpRequest) -> tuple[int, dict[str, Any]]:
-        """A plain HTTP request (see :mod:`~realtime_widget.server.http`): client secrets."""
+    async def _serve_http(self, request: HttpRequest) -> tuple[int, dict[str, Any]] | HttpAnswer:
+        """A plain HTTP request (see :mod:`~realtime_widget.server.http`): client secrets
+        and calls."""
         parts = urlsplit(request.target)
-        if parts.path.rstrip("/") != _SECRETS_PATH:
+        path = parts.path.rstrip("/")
+        if path not in (_SECRETS_PATH, CALLS_PATH):
             return 404, {"error": {"message": f"no route {parts.path!r}"}}
         if request.method != "POST":
-            return 405, {"error": {"message": "client secrets are created with POST"}}
+            return 405, {"error": {"message": f"{path} takes POST"}}
         origin = request.headers.get("origin")
         if origin is not None and not self._origin_allowed(origin):
             return 403, {"error": {"message": f"origin {origin!r} is not allowed"}}
@@ -429,10 +451,62 @@ class LocalRealtimeServer:
         presented = [authorization[7:].strip()] if authorization[:7].lower() == "bearer " else []
         presented += [request.headers.get("api-key", "")]
         presented += parse_qs(parts.query).get("token", [])
-        presented = [p for p in presented if p and not p.startswith(PREFIX)]
+        presented = [p for p in presented if p]
+        secrets_shown = [p for p in presented if p.startswith(PREFIX)]
+        if path == CALLS_PATH and secrets_shown:
+            opened = [s for p in secrets_shown if (s := self.client_secrets.session(p)) is not None]
+            if not opened:
+                return 401, {"error": {"message": "client secret expired or unknown"}}
+            return await self._create_call(request, opened[0])
         if self.requires_credentials and not self._accepts(presented):
             return 401, {"error": {"message": "invalid or missing credentials"}}
+        if path == CALLS_PATH:
+            return await self._create_call(request, None)
         return create_secret(self.client_secrets, request.body, self.model)
+
+    async def _create_call(
+        self, request: HttpRequest, opened: dict[str, Any] | None
+    ) -> tuple[int, dict[str, Any]] | HttpAnswer:
+        """Answer a call's offer (see :mod:`~realtime_widget.server.calls`)."""
+        try:
+            from realtime_widget.server.webrtc import answer_call
+        except ImportError:
+            message = "WebRTC calls need aiortc: pip install 'realtime_widget[webrtc]'"
+            return 501, {"error": {"message": message}}
+        model = parse_qs(urlsplit(request.target).query).get("model", [self.model])[0]
+        link = CallLink()
+        connection = Connection(link, dialect="ga", model=model, options=self._options)
+        try:
+            offer, session = parse_offer(request)
+            for update in (opened, session):
+                if update:
+                    connection.session.apply_update(update)
+            connection.hearing.configure()
+            answer, peer = await answer_call(offer, connection, link)
+        except ClientEventError as error:
+            return 400, {
+                "error": {
+                    "type": error.error_type,
+                    "code": error.code,
+                    "message": error.message,
+                    "param": error.param,
+                }
+            }
+        link.hear = connection.hearing.feed
+        call = Call(connection, link, peer)
+        self.calls[call.id] = call
+        task = asyncio.ensure_future(self._serve_call(call))
+        self._call_tasks.add(task)
+        task.add_done_callback(self._call_tasks.discard)
+        location = (("Location", f"{CALLS_PATH}/{call.id}"),)
+        return HttpAnswer(201, answer.encode(), "application/sdp", location)
+
+    async def _serve_call(self, call: Call) -> None:
+        try:
+            await self._serve(call.connection)
+        finally:
+            await call.hang_up()
+            self.calls.pop(call.id, None)
 
     def _origin_allowed(self, origin: str) -> bool:
         if self._origins is None:
@@ -461,6 +535,10 @@ class LocalRealtimeServer:
         assert request is not None
         query = parse_qs(urlsplit(request.path).query)
         model = (query.get("deployment") or query.get("model") or [self.model])[0]
+        call = self.calls.get((query.get("call_id") or [""])[0])
+        if call is not None:
+            await call.join(websocket)
+            return
         connection = Connection(
             websocket, dialect=self._dialect(request), model=model, options=self._options
         )
@@ -468,6 +546,9 @@ class LocalRealtimeServer:
             opened = self.client_secrets.session(shown) if shown.startswith(PREFIX) else None
             if opened and connection.dialect == "ga":  # the session the secret opens
                 connection.session.apply_update(opened)
+        await self._serve(connection)
+
+    async def _serve(self, connection: Connection) -> None:
         self.connections.append(connection)
         for waiter in self._connection_waiters:
             if not waiter.done():

@@ -30,6 +30,11 @@ Rules:
   ``(time.time(), "received" | "sent", event)`` for each client event recorded (stamped when
   its frame is handled, before parsing) and each server event emitted (stamped just before
   it is written), capped the same way. Off, it is ``None`` and costs one check per event.
+- A connection talks through a :class:`Link`: a websocket, or a WebRTC call's data channel
+  and sideband websockets (:mod:`~realtime_widget.server.calls`). A call gives it a
+  :class:`Media` too: the answer audio then plays on the call's track instead of going out as
+  ``response.output_audio.delta`` events, barge-in clears it, and ``output_audio_buffer.clear``
+  is accepted.
 - Misbehaving on purpose (testing aids): :meth:`Connection.send_raw` sends any frame;
   :meth:`Connection.break_transport` cuts the socket in the middle of a frame; with the
   ``stall`` option set, a response sends its first audio chunk (or word) and then nothing
@@ -43,9 +48,9 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -66,7 +71,7 @@ from realtime_widget.server.vocabulary import Vocabulary, build_vocabulary, sess
 from realtime_widget.server.voice import VoiceSupport
 from realtime_widget.server.wire import ClientEventError, error_event, frame_error
 
-__all__ = ["Connection", "ConnectionOptions"]
+__all__ = ["Connection", "ConnectionOptions", "Link", "Media"]
 
 logger = logging.getLogger("realtime_widget.server")
 
@@ -91,6 +96,35 @@ class ConnectionOptions:
     mcp_timeout: Callable[[], float] = lambda: 10.0  # seconds an MCP server has to answer
 
 
+class Link(Protocol):
+    """What a connection talks through (a websocket is one): client frames in, events out."""
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        """The client's frames, in order, until the link closes."""
+        ...
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one frame; raises ``ConnectionClosed`` when closed."""
+        ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the link (its iteration ends)."""
+        ...
+
+
+class Media(Protocol):
+    """The audio side of a call: where the answer audio plays instead of being sent."""
+
+    def take(self, event: dict[str, Any]) -> bool:
+        """See a server event before it is sent; True when it is kept off the wire (audio
+        it plays itself)."""
+        ...
+
+    async def clear(self, reason: str) -> None:
+        """Drop the audio not yet played (``reason``: ``"client"`` or ``"turn_detected"``)."""
+        ...
+
+
 def _half_frame() -> bytes:
     """The first half of an unmasked server text frame holding a plausible event."""
     payload = json.dumps({"type": "response.output_text.delta", "delta": "cut " * 40}).encode()
@@ -110,13 +144,14 @@ class Connection:
 
     def __init__(
         self,
-        websocket: ServerConnection,
+        websocket: Link,
         *,
         dialect: Dialect,
         model: str,
         options: ConnectionOptions,
     ) -> None:
         self.websocket = websocket
+        self.media: Media | None = None
         self.dialect: Dialect = dialect
         self.options = options
         self.session = SessionState(dialect, model=model)
@@ -226,6 +261,8 @@ class Connection:
     async def emit(self, event: dict[str, Any]) -> None:
         """Send a server event, giving it a fresh ``event_id``; a closed socket is ignored."""
         payload = {"event_id": generate_id("event_"), **event}
+        if self.media is not None and self.media.take(payload):
+            return
         text = json.dumps(payload, separators=(",", ":"))
         if self._trace is not None:
             self._trace.add((time.time(), "sent", payload), len(text))
@@ -243,6 +280,9 @@ class Connection:
         No close frame is sent: the peer sees a frame cut short and the connection lost, an
         abnormal closure (code 1006), as when a process dies or a proxy cuts a stream.
         """
+        if not isinstance(self.websocket, ServerConnection):
+            await self.websocket.close(1006)
+            return
         transport = self.websocket.transport
         if transport.is_closing():
             return
@@ -367,6 +407,10 @@ class Connection:
         return build_vocabulary(texts, [str(t.get("name") or "") for t in tools])
 
     async def _output_audio_clear(self, event: dict[str, Any]) -> None:
+        if self.media is not None:
+            self._check_event(event, set())
+            await self.media.clear("client")
+            return
         raise ClientEventError(
             "output_audio_buffer.clear is only supported over webrtc and sip",
             code="invalid_value",
@@ -515,6 +559,8 @@ class Connection:
     def _barge_in(self) -> None:
         if self.response is not None:
             self.response.cancel("turn_detected")
+        if self.media is not None:
+            self._spawn(self.media.clear("turn_detected"))
 
     async def _answer(self, respond: bool) -> None:
         """After a spoken turn: let a response it barged in on wind down, then respond."""

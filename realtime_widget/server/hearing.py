@@ -150,7 +150,10 @@ class Hearing:
         audio_format = self._session.input_audio_format
         if self._input_stream.audio_format != audio_format:
             self._input_stream = StreamDecoder(audio_format)
-        samples = self._input_stream.decode(raw)
+        await self.feed(self._input_stream.decode(raw))
+
+    async def feed(self, samples: Int16Array) -> None:
+        """Take in 24 kHz samples (an append's, or a call's microphone track)."""
         self._input.append(samples)
         detection = self._session.turn_detection
         if detection is None:

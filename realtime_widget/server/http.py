@@ -22,7 +22,7 @@ from typing import Any, Final
 import h11
 from websockets.asyncio.server import ServerConnection
 
-__all__ = ["MAX_REQUEST_BYTES", "HttpHandler", "HttpRequest", "http_connection"]
+__all__ = ["MAX_REQUEST_BYTES", "HttpAnswer", "HttpHandler", "HttpRequest", "http_connection"]
 
 logger = logging.getLogger("realtime_widget.server")
 
@@ -41,8 +41,18 @@ class HttpRequest:
     body: bytes
 
 
-HttpHandler = Callable[[HttpRequest], Awaitable[tuple[int, dict[str, Any]]]]
-"""Answers a request: ``(status, JSON object)``."""
+@dataclass(frozen=True)
+class HttpAnswer:
+    """An answer that is not JSON: ``body`` of ``content_type``, with more ``headers``."""
+
+    status: int
+    body: bytes
+    content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+HttpHandler = Callable[[HttpRequest], Awaitable[tuple[int, dict[str, Any]] | HttpAnswer]]
+"""Answers a request: ``(status, JSON object)`` or an :class:`HttpAnswer`."""
 
 
 def http_connection(handler: HttpHandler) -> type[ServerConnection]:
@@ -121,22 +131,28 @@ def http_connection(handler: HttpHandler) -> type[ServerConnection]:
 
         async def _respond(self, request: HttpRequest) -> None:
             try:
-                status, body = await handler(request)
+                answer = await handler(request)
             except asyncio.CancelledError:
                 self.transport.abort()
                 raise
             except Exception:
                 logger.exception("failed to answer %s %s", request.method, request.target)
-                status, body = 500, {"error": {"message": "the server failed"}}
-            self._answer(status, body)
+                answer = 500, {"error": {"message": "the server failed"}}
+            if isinstance(answer, HttpAnswer):
+                self._answer(answer.status, answer)
+            else:
+                self._answer(*answer)
 
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
+        def _answer(self, status: int, body: dict[str, Any] | HttpAnswer) -> None:
             plain = self._plain
             assert plain is not None
             self._answered = True  # nothing more is read
-            payload = json.dumps(body).encode()
+            if isinstance(body, HttpAnswer):
+                payload, extra = body.body, [("Content-Type", body.content_type), *body.headers]
+            else:
+                payload, extra = json.dumps(body).encode(), [("Content-Type", "application/json")]
             headers = [
-                ("Content-Type", "application/json"),
+                *extra,
                 ("Content-Length", str(len(payload))),
                 ("Connection", "close"),
             ]
