@@ -27,7 +27,7 @@ from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect
 from realtime_widget.core.redaction import RedactingLogger, Redactor
 from realtime_widget.server.calls import CALLS_PATH, Call, CallLink, parse_offer
 from realtime_widget.server.connection import Connection, ConnectionOptions
-from realtime_widget.server.http import HttpAnswer, HttpRequest, http_connection
+from realtime_widget.server.http import HttpAnswer, HttpRequest, PlainHttp, http_connection
 from realtime_widget.server.knowledge import validate_knowledge
 from realtime_widget.server.records import check_budget
 from realtime_widget.server.secrets import PREFIX, ClientSecrets, create_secret
@@ -252,6 +252,7 @@ class LocalRealtimeServer:
         self.stall_responses = False
         self.mcp_timeout = 10.0  # seconds an MCP server has to answer a listing or a call
         self._server: Server | None = None
+        self._http: PlainHttp | None = None
         self._port: int | None = None
         self.connections: list[Connection] = []
         self._connection_waiters: list[asyncio.Future[Connection]] = []
@@ -300,13 +301,14 @@ class LocalRealtimeServer:
         """Bind and start accepting connections. Returns ``self``."""
         if self._server is not None:
             raise RuntimeError("the server is already started")
+        self._http = http_connection(self._serve_http)
         self._server = await serve(
             self._handle,
             self.host,
             self._requested_port,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
-            create_connection=http_connection(self._serve_http),
+            create_connection=self._http.connection,
             compression=None,
             max_size=self.max_frame_bytes,
             ping_interval=None,
@@ -328,6 +330,8 @@ class LocalRealtimeServer:
         await asyncio.gather(*self._call_tasks, return_exceptions=True)
         server.close()
         await server.wait_closed()
+        if self._http is not None:
+            await self._http.wait_answered()
 
     async def __aenter__(self) -> LocalRealtimeServer:
         return await self.start()

@@ -22,7 +22,14 @@ from typing import Any, Final
 import h11
 from websockets.asyncio.server import ServerConnection
 
-__all__ = ["MAX_REQUEST_BYTES", "HttpAnswer", "HttpHandler", "HttpRequest", "http_connection"]
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "HttpAnswer",
+    "HttpHandler",
+    "HttpRequest",
+    "PlainHttp",
+    "http_connection",
+]
 
 logger = logging.getLogger("realtime_widget.server")
 
@@ -55,8 +62,25 @@ HttpHandler = Callable[[HttpRequest], Awaitable[tuple[int, dict[str, Any]] | Htt
 """Answers a request: ``(status, JSON object)`` or an :class:`HttpAnswer`."""
 
 
-def http_connection(handler: HttpHandler) -> type[ServerConnection]:
-    """A ``ServerConnection`` class that hands requests other than ``GET`` to ``handler``."""
+class PlainHttp:
+    """What :func:`http_connection` makes: the ``ServerConnection`` class to serve with, and
+    :meth:`wait_answered` for the requests still being answered."""
+
+    def __init__(self, connection: type[ServerConnection], answering: set[asyncio.Task[None]]):
+        self.connection = connection
+        self._answering = answering
+
+    async def wait_answered(self) -> None:
+        """Wait until every request received has been answered."""
+        if self._answering:
+            await asyncio.gather(*self._answering, return_exceptions=True)
+
+
+def http_connection(handler: HttpHandler) -> PlainHttp:
+    """A ``ServerConnection`` class that hands requests other than ``GET`` to ``handler``,
+    and a way to wait for the answers under way (websockets' own server does not know of
+    them)."""
+    answering: set[asyncio.Task[None]] = set()
 
     class PlainHttpConnection(ServerConnection):
         _head = b""
@@ -126,8 +150,8 @@ def http_connection(handler: HttpHandler) -> type[ServerConnection]:
                 bytes(self._body),
             )
             task = self.loop.create_task(self._respond(plain))
-            self.server.handler_tasks.add(task)  # the server waits for it when closing
-            task.add_done_callback(self.server.handler_tasks.discard)
+            answering.add(task)  # the server's stop waits for it (see wait_answered)
+            task.add_done_callback(answering.discard)
 
         async def _respond(self, request: HttpRequest) -> None:
             try:
@@ -167,4 +191,4 @@ def http_connection(handler: HttpHandler) -> type[ServerConnection]:
             self.transport.write(data)
             self.transport.close()
 
-    return PlainHttpConnection
+    return PlainHttp(PlainHttpConnection, answering)
