@@ -34,6 +34,10 @@ Rules:
   first chunk and then hang until cancelled), :meth:`wait_for_connection` and each
   connection's ``received`` log. They act on the server's own loop; from another thread
   use :meth:`call_in_thread`.
+- :attr:`LocalRealtimeServer.frame_observers` (a testing aid, empty by default): callables
+  given every frame each connection receives and sends, as it crossed the socket (see
+  :class:`~realtime_widget.server.connection.Connection`). Add or remove them at any time,
+  from the server's loop.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from websockets.typing import Subprotocol
 
 from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect
 from realtime_widget.core.redaction import RedactingLogger, Redactor
-from realtime_widget.server.connection import Connection, ConnectionOptions
+from realtime_widget.server.connection import Connection, ConnectionOptions, FrameObserver
 from realtime_widget.server.knowledge import validate_knowledge
 from realtime_widget.server.records import check_budget
 from realtime_widget.server.voice import VoiceSupport, announce_fallback
@@ -220,6 +224,7 @@ class LocalRealtimeServer:
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms!r}")
         self._origins = _allowed_origins(allow_origins)
+        self.frame_observers: list[FrameObserver] = []
         self._options = ConnectionOptions(
             pace=self.pace,
             chunk_ms=chunk_ms,
@@ -230,6 +235,7 @@ class LocalRealtimeServer:
             stall=lambda: self.stall_responses,
             trace=trace,
             voice=self.voice,
+            observers=self.frame_observers,
         )
         self.stall_responses = False
         self._server: Server | None = None

@@ -34,6 +34,12 @@ Rules:
   ``(time.time(), "received" | "sent", event)`` for each client event recorded (stamped when
   its frame is handled, before parsing) and each server event emitted (stamped just before
   it is written), capped the same way. Off, it is ``None`` and costs one check per event.
+- Frame observers (a testing aid, none by default): each of ``options.observers`` is called
+  as ``observer(connection, direction, frame)`` with every frame exactly as it crosses the
+  socket, text or bytes: ``"received"``, each client frame, before it is handled;
+  ``"sent"``, each server event, just before it is written; ``"raw"``, each frame of
+  :meth:`Connection.send_raw`. An observer that raises is logged and the frame goes on.
+  With none, it costs one check per frame.
 - Misbehaving on purpose (testing aids): :meth:`Connection.send_raw` sends any frame;
   :meth:`Connection.break_transport` cuts the socket in the middle of a frame; with the
   ``stall`` option set, a response sends its first audio chunk (or word) and then nothing
@@ -49,9 +55,9 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from websockets.asyncio.server import ServerConnection
@@ -73,13 +79,15 @@ from realtime_widget.server.vocabulary import Vocabulary, build_vocabulary, sess
 from realtime_widget.server.voice import VoiceSupport
 from realtime_widget.server.wire import ClientEventError, error_event, new_id
 
-__all__ = ["Connection", "ConnectionOptions"]
+__all__ = ["Connection", "ConnectionOptions", "Direction", "FrameObserver"]
 
 logger = logging.getLogger("realtime_widget.server")
 
 _MIN_COMMIT_SAMPLES = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
 _SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "high": 250, "auto": 500}
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Direction = Literal["received", "sent", "raw"]
+FrameObserver = Callable[["Connection", Direction, str | bytes], None]
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,7 @@ class ConnectionOptions:
     stall: Callable[[], bool] = lambda: False  # read when each response starts
     trace: bool = False  # keep Connection.trace: stamped events in and out
     voice: VoiceSupport = field(default_factory=VoiceSupport.tones_only)  # what the server found
+    observers: Sequence[FrameObserver] = ()  # called with every frame in and out
 
 
 def _half_frame() -> bytes:
@@ -224,13 +233,24 @@ class Connection:
         text = json.dumps(payload, separators=(",", ":"))
         if self._trace is not None:
             self._trace.add((time.time(), "sent", payload), len(text))
+        if self.options.observers:
+            self._observe("sent", text)
         with contextlib.suppress(ConnectionClosed):
             await self.websocket.send(text)
 
     async def send_raw(self, data: str | bytes) -> None:
         """Send ``data`` as one frame, untouched (testing aid for malformed traffic)."""
+        if self.options.observers:
+            self._observe("raw", data)
         with contextlib.suppress(ConnectionClosed):
             await self.websocket.send(data)
+
+    def _observe(self, direction: Direction, frame: str | bytes) -> None:
+        for observer in self.options.observers:
+            try:
+                observer(self, direction, frame)
+            except Exception:
+                logger.exception("frame observer %r failed", observer)
 
     async def break_transport(self, timeout: float = 1.0) -> None:
         """Write the first half of a text frame to the socket, then drop it (testing aid).
@@ -282,6 +302,8 @@ class Connection:
     async def handle_message(self, message: str | bytes) -> None:
         """Apply one client frame; problems become ``error`` events."""
         stamp = time.time() if self._trace is not None else 0.0
+        if self.options.observers:
+            self._observe("received", message)
         if isinstance(message, bytes):
             await self._error(
                 ClientEventError("binary frames are not supported", code="invalid_frame"), None
