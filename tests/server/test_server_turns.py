@@ -71,6 +71,11 @@ async def test_text_turn_in_ga_order(peer: Peer) -> None:
     (item,) = response["output"]
     assert item["role"] == "assistant" and item["status"] == "completed"
     assert item["content"] == [{"type": "output_audio", "transcript": "You said: hello there."}]
+    parts = [e["part"] for e in events if e["type"].startswith("response.content_part.")]
+    assert parts == [
+        {"type": "audio", "transcript": ""},
+        {"type": "audio", "transcript": "You said: hello there."},
+    ]
     usage = response["usage"]
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
     assert usage["output_token_details"]["audio_tokens"] > 0
@@ -97,8 +102,9 @@ async def test_text_modality_turn(peer: Peer) -> None:
     assert text == "You said: just text."
     done = next(e for e in events if e["type"] == "response.output_text.done")
     assert done["text"] == text
+    # the content_part events say "text" (the service's spelling); the item says output_text
     part = next(e for e in events if e["type"] == "response.content_part.added")["part"]
-    assert part == {"type": "output_text", "text": ""}
+    assert part == {"type": "text", "text": ""}
     assert events[-1]["response"]["output_modalities"] == ["text"]
     assert events[-1]["response"]["output"][0]["content"] == [{"type": "output_text", "text": text}]
 
