@@ -4,7 +4,8 @@ Rules:
 
 - The session is held in the GA shape (``output_modalities``, ``audio.input`` /
   ``audio.output``); :meth:`SessionState.to_wire` renders it for the connection's dialect
-  (beta: the flat ``modalities`` / ``voice`` / ``input_audio_format`` shape).
+  (beta: the flat ``modalities`` / ``voice`` / ``input_audio_format`` shape, whose
+  ``turn_detection`` shows ``idle_timeout_ms`` only when it is set).
 - ``session.update`` is all or nothing: every field is validated first, the first problem
   raises :class:`~realtime_widget.server.wire.ClientEventError` (``unknown_parameter``,
   ``invalid_type``, ``invalid_value`` or ``missing_required_parameter`` with a dotted
@@ -131,6 +132,13 @@ _GA_AUDIO_FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     },
 }
 _VOICE_PARAM = {"ga": "session.audio.output.voice", "beta": "session.voice"}
+
+
+def _beta_turn_detection(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``turn_detection`` in the beta shape: without ``idle_timeout_ms`` when unset."""
+    if value is None or value.get("idle_timeout_ms") is not None:
+        return value
+    return {key: v for key, v in value.items() if key != "idle_timeout_ms"}
 
 
 class SessionState:
@@ -405,7 +413,7 @@ class SessionState:
             "output_audio_format": audio_format_name(audio_out["format"]),
             "input_audio_transcription": audio_in["transcription"],
             "input_audio_noise_reduction": audio_in["noise_reduction"],
-            "turn_detection": audio_in["turn_detection"],
+            "turn_detection": _beta_turn_detection(audio_in["turn_detection"]),
             "tools": data["tools"],
             "tool_choice": data["tool_choice"],
             "temperature": data["temperature"],
