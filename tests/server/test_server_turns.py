@@ -79,6 +79,7 @@ async def test_text_turn_in_ga_order(peer: Peer) -> None:
     usage = response["usage"]
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
     assert usage["output_token_details"]["audio_tokens"] > 0
+    assert usage["input_token_details"]["image_tokens"] == 0
     assert len({e["event_id"] for e in peer.seen}) == len(peer.seen)
 
 
@@ -135,6 +136,11 @@ async def test_beta_turn_uses_beta_names(
     assert part == {"type": "audio", "transcript": "You said: old names."}
     response = events[-1]["response"]
     assert response["modalities"] == ["audio", "text"] and response["voice"] == "alloy"
+    assert set(response["usage"]["input_token_details"]) == {
+        "text_tokens",
+        "audio_tokens",
+        "cached_tokens",
+    }  # beta names no image tokens
     assert response["output"][0]["content"][0]["type"] == "audio"
     await peer.send(type="response.create", response={"modalities": ["text"]})
     events = await peer.until("response.done")
