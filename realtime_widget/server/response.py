@@ -538,8 +538,10 @@ class ResponseRun:
             await self._send(
                 "response.function_call_arguments.delta", **ids, delta=arguments[start : start + 24]
             )
+        # GA names the function here too; the beta event has no name (its item does)
+        named = {"name": call.name} if self.dialect == "ga" else {}
         await self._send(
-            "response.function_call_arguments.done", **ids, name=call.name, arguments=arguments
+            "response.function_call_arguments.done", **ids, **named, arguments=arguments
         )
         item.update(status="completed", arguments=arguments)
         self._totals.text_tokens += max(1, len(arguments) // 4)
