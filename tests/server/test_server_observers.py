@@ -20,8 +20,9 @@ async def test_observers_see_every_frame_in_order(
     peer = await open_peer(server)
     await peer.ws.send(b"\x00")  # refused: observed all the same, before the error
     await peer.next("error")
-    await server.send_raw('{"type": "mystery.event"}')
-    assert json.loads(await peer.ws.recv()) == {"type": "mystery.event"}
+    raw = '{"event_id": "event_raw", "type": "rate_limits.updated", "rate_limits": []}'
+    await server.send_raw(raw)
+    assert await peer.ws.recv() == raw
     connection = server.connections[-1]
     assert all(c is connection for c, _, _ in seen)
     directions = [d for _, d, _ in seen]
@@ -30,7 +31,7 @@ async def test_observers_see_every_frame_in_order(
     assert seen[0][2] == json.dumps(peer.first, separators=(",", ":"))  # the frame as sent
     assert seen[1][2] == b"\x00"
     assert json.loads(seen[2][2])["error"]["code"] == "invalid_frame"
-    assert seen[3][2] == '{"type": "mystery.event"}'
+    assert seen[3][2] == raw
 
 
 async def test_a_failing_observer_is_logged_and_the_session_goes_on(
