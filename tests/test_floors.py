@@ -55,6 +55,16 @@ def test_the_floors_are_above_what_breaks() -> None:
     assert _version(floors["numpy"]) >= (1, 23, 2)
 
 
+def test_the_judges_of_the_wire_are_development_tools_with_floors() -> None:
+    dev = _project()["optional-dependencies"]["dev"]
+    floors = dict(r.split(">=") for r in dev if r.startswith(("openai>=", "openai-agents>=")))
+    # openai 3.41: the first with ResponseItemReference, which tests/support/sdk_judge.py uses
+    assert _version(floors["openai"]) >= (3, 41)
+    # openai-agents 0.24: the realtime runner the peer tests drive, on openai 3
+    assert _version(floors["openai-agents"]) >= (0, 24)
+    assert "openai" not in _floors_module().floors(_project())  # not a runtime dependency
+
+
 def test_the_jupyter_extra_is_what_make_installs() -> None:
     extras = _project()["optional-dependencies"]
     assert any(r.startswith("ipykernel>=") for r in extras["jupyter"])

@@ -21,7 +21,7 @@ speech with pocketsphinx and speaks with espeak-ng when they are installed
 from __future__ import annotations
 
 from realtime_widget.server.app import LocalRealtimeServer, Pace, serve_in_thread
-from realtime_widget.server.connection import Connection
+from realtime_widget.server.connection import Connection, FrameObserver
 from realtime_widget.server.knowledge import (
     extract_knowledge_instructions,
     merge_knowledge_instructions,
@@ -33,6 +33,7 @@ from realtime_widget.server.voice import VoiceSupport
 
 __all__ = [
     "Connection",
+    "FrameObserver",
     "LocalRealtimeServer",
     "Pace",
     "SpokenText",

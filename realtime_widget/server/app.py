@@ -26,7 +26,7 @@ from realtime_widget.core.checks import need_int, need_number
 from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect
 from realtime_widget.core.redaction import RedactingLogger, Redactor
 from realtime_widget.server.calls import CALLS_PATH, Call, CallLink, parse_offer
-from realtime_widget.server.connection import Connection, ConnectionOptions
+from realtime_widget.server.connection import Connection, ConnectionOptions, FrameObserver
 from realtime_widget.server.http import HttpAnswer, HttpRequest, PlainHttp, http_connection
 from realtime_widget.server.knowledge import validate_knowledge
 from realtime_widget.server.records import check_budget
@@ -237,6 +237,7 @@ class LocalRealtimeServer:
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms!r}")
         self._origins = _allowed_origins(allow_origins)
+        self.frame_observers: list[FrameObserver] = []
         self._options = ConnectionOptions(
             pace=self.pace,
             chunk_ms=chunk_ms,
@@ -248,6 +249,7 @@ class LocalRealtimeServer:
             trace=trace,
             voice=self.voice,
             mcp_timeout=lambda: self.mcp_timeout,
+            observers=self.frame_observers,
         )
         self.stall_responses = False
         self.mcp_timeout = 10.0  # seconds an MCP server has to answer a listing or a call

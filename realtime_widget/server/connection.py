@@ -22,10 +22,9 @@ Rules:
 - After each ``response.done``: ``rate_limits.updated`` (see
   :mod:`~realtime_widget.server.ratelimits`), and the idle timeout is armed (see
   :mod:`~realtime_widget.server.hearing`); a response starting disarms it.
-- ``received`` records every client event that parsed as a JSON object (a testing aid); it
-  is capped at ``record_limit`` entries and ``record_bytes`` bytes of frames (see
-  :class:`~realtime_widget.server.records.Records`: the oldest go first, the newest always
-  stays), so a client streaming large frames cannot grow the server without bound.
+- ``received`` records every client event that parsed (a testing aid), capped at
+  ``record_limit`` entries and ``record_bytes`` bytes of frames (see
+  :class:`~realtime_widget.server.records.Records`), so it cannot grow without bound.
 - With the ``trace`` option (a measuring aid, off by default) ``trace`` also lists
   ``(time.time(), "received" | "sent", event)`` for each client event recorded (stamped when
   its frame is handled, before parsing) and each server event emitted (stamped just before
@@ -48,9 +47,9 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -71,13 +70,17 @@ from realtime_widget.server.vocabulary import Vocabulary, build_vocabulary, sess
 from realtime_widget.server.voice import VoiceSupport
 from realtime_widget.server.wire import ClientEventError, error_event, frame_error
 
-__all__ = ["Connection", "ConnectionOptions", "Link", "Media"]
+__all__ = ["Connection", "ConnectionOptions", "Direction", "FrameObserver", "Link", "Media"]
 
 logger = logging.getLogger("realtime_widget.server")
 
 _MIN_COMMIT_SAMPLES = SAMPLE_RATE // 10  # the service refuses commits under 100 ms
 _SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "high": 250, "auto": 500}
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Direction = Literal["received", "sent", "raw"]
+FrameObserver = Callable[["Connection", Direction, str | bytes], None]
+"""``observer(connection, direction, frame)``: a frame as it crosses the socket; one that
+raises is logged and the frame goes on."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class ConnectionOptions:
     trace: bool = False  # keep Connection.trace: stamped events in and out
     voice: VoiceSupport = field(default_factory=VoiceSupport.tones_only)  # what the server found
     mcp_timeout: Callable[[], float] = lambda: 10.0  # seconds an MCP server has to answer
+    observers: Sequence[FrameObserver] = ()  # testing aid: each sees every frame in and out
 
 
 class Link(Protocol):
@@ -266,13 +270,22 @@ class Connection:
         text = json.dumps(payload, separators=(",", ":"))
         if self._trace is not None:
             self._trace.add((time.time(), "sent", payload), len(text))
+        self._observe("sent", text)
         with contextlib.suppress(ConnectionClosed):
             await self.websocket.send(text)
 
     async def send_raw(self, data: str | bytes) -> None:
         """Send ``data`` as one frame, untouched (testing aid for malformed traffic)."""
+        self._observe("raw", data)
         with contextlib.suppress(ConnectionClosed):
             await self.websocket.send(data)
+
+    def _observe(self, direction: Direction, frame: str | bytes) -> None:
+        for observer in self.options.observers:  # none but in tests: a loop over nothing
+            try:
+                observer(self, direction, frame)
+            except Exception:
+                logger.exception("frame observer %r failed", observer)
 
     async def break_transport(self, timeout: float = 1.0) -> None:
         """Write the first half of a text frame to the socket, then drop it (testing aid).
@@ -327,6 +340,7 @@ class Connection:
     async def handle_message(self, message: str | bytes) -> None:
         """Apply one client frame; problems become ``error`` events."""
         stamp = time.time() if self._trace is not None else 0.0
+        self._observe("received", message)
         try:
             event = parse_frame(message)
         except FrameError as exc:

@@ -6,7 +6,9 @@ Rules:
   names; unknown fields are ``unknown_parameter`` errors) and fall back to the session's.
 - A :class:`ResponseRun` streams, for each output of the model, in the service's order:
   ``response.output_item.added``, ``conversation.item.added`` (beta:
-  ``conversation.item.created``), ``response.content_part.added``, the deltas,
+  ``conversation.item.created``), ``response.content_part.added`` (its part typed ``audio``
+  or ``text`` in both dialects, as the service does; GA items say ``output_audio`` /
+  ``output_text``), the deltas,
   ``response.output_audio.done``, ``response.output_audio_transcript.done`` (or
   ``response.output_text.done`` / ``response.function_call_arguments.done``),
   ``response.content_part.done``, ``response.output_item.done``, ``conversation.item.done``
@@ -56,7 +58,6 @@ from realtime_widget.core.protocol import (
     AudioFormat,
     Dialect,
     dialect_event_type,
-    dialect_part_type,
 )
 from realtime_widget.core.sessionmap import audio_format_name
 from realtime_widget.server.mcp import McpOutput
@@ -441,6 +442,9 @@ class ResponseRun:
         stored = await self._open_item(index, item)
         ids = {"response_id": self.id, "item_id": item["id"], "output_index": index}
         part_type = "output_audio" if audio else "output_text"
+        # the content_part events name the part "audio" / "text" in both dialects (the
+        # service's and the SDK's spelling); only GA items carry the output_* names
+        event_type = "audio" if audio else "text"
         key = "transcript" if audio else "text"
         # the stored part is live: a retrieve or truncate mid-stream sees what was sent
         part: dict[str, Any] = {"type": part_type, key: ""}
@@ -449,7 +453,7 @@ class ResponseRun:
             "response.content_part.added",
             **ids,
             content_index=0,
-            part={"type": dialect_part_type(part_type, self.dialect), key: ""},
+            part={"type": event_type, key: ""},
         )
         if audio:
             said = await self._stream_audio(stored, part, ids, text)
@@ -461,7 +465,7 @@ class ResponseRun:
             "response.content_part.done",
             **ids,
             content_index=0,
-            part={"type": dialect_part_type(part_type, self.dialect), key: said},
+            part={"type": event_type, key: said},
         )
         await self._close_item(index, stored)
 
@@ -558,8 +562,10 @@ class ResponseRun:
             await self._send(
                 "response.function_call_arguments.delta", **ids, delta=arguments[start : start + 24]
             )
+        # GA names the function here too; the beta event has no name (its item does)
+        named = {"name": call.name} if self.dialect == "ga" else {}
         await self._send(
-            "response.function_call_arguments.done", **ids, name=call.name, arguments=arguments
+            "response.function_call_arguments.done", **ids, **named, arguments=arguments
         )
         item.update(status="completed", arguments=arguments)
         self._totals.text_tokens += max(1, len(arguments) // 4)
@@ -576,6 +582,8 @@ class ResponseRun:
         inputs = _input_usage(self.context)
         audio_tokens = self._totals.audio_samples * 10 // SAMPLE_RATE
         input_total = sum(inputs.values())
+        if self.dialect == "beta":  # the beta usage names no image tokens (counted all the same)
+            del inputs["image_tokens"]
         output_total = self._totals.text_tokens + audio_tokens
         response["usage"] = {
             "total_tokens": input_total + output_total,

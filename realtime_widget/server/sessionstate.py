@@ -2,7 +2,8 @@
 
 The session is held in the GA shape (the beta fields placed as
 :mod:`~realtime_widget.core.sessionmap` says) and rendered for the connection's dialect by
-:meth:`SessionState.to_wire`. An update is all or nothing (see
+:meth:`SessionState.to_wire` (a beta ``turn_detection`` shows ``idle_timeout_ms`` only when
+set). An update is all or nothing (see
 :meth:`SessionState.apply_update`). No I/O.
 """
 
@@ -95,6 +96,13 @@ def _path(name: str) -> GaPath:
 
 
 _VOICE_PARAM = {"ga": "session.audio.output.voice", "beta": "session.voice"}
+
+
+def _beta_turn_detection(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``turn_detection`` in the beta shape: without ``idle_timeout_ms`` when unset."""
+    if value is None or value.get("idle_timeout_ms") is not None:
+        return value
+    return {key: v for key, v in value.items() if key != "idle_timeout_ms"}
 
 
 class SessionState:
@@ -427,4 +435,5 @@ class SessionState:
             temperature=data["temperature"],
             expires_at=self.expires_at,
         )
+        beta["turn_detection"] = _beta_turn_detection(beta.get("turn_detection"))
         return beta

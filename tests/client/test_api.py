@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from reliability import eventually
+from sdk_judge import judged_event
 from websockets.asyncio.server import ServerConnection, serve
 
 from realtime_widget.client.api import RealtimeAPI
@@ -28,7 +29,9 @@ from realtime_widget.core.errors import (
 from realtime_widget.server import LocalRealtimeServer
 
 SECRET = "sk-test-SECRET-123"
-SESSION_CREATED = json.dumps({"type": "session.created", "event_id": "e1", "session": {}})
+SESSION_CREATED = judged_event(
+    "server", "ga", {"type": "session.created", "event_id": "e1", "session": {"type": "realtime"}}
+)
 
 
 @pytest.fixture
@@ -145,6 +148,7 @@ async def test_silent_server_is_a_connect_timeout() -> None:
         silent.close()
 
 
+@pytest.mark.wire_faults
 async def test_oversized_frame_closes_with_1009(server: LocalRealtimeServer) -> None:
     api = RealtimeAPI(server.url, max_frame_bytes=4096)
     closes: list[dict[str, Any]] = []
@@ -157,6 +161,7 @@ async def test_oversized_frame_closes_with_1009(server: LocalRealtimeServer) -> 
     assert not api.is_connected()
 
 
+@pytest.mark.wire_faults
 async def test_bad_frames_become_error_events(server: LocalRealtimeServer) -> None:
     api = RealtimeAPI(server.url)
     errors: list[dict[str, Any]] = []
@@ -263,6 +268,7 @@ class _FailingAPI(RealtimeAPI):
         return super().dispatch(event_name, event)
 
 
+@pytest.mark.wire_faults
 async def test_a_failure_inside_the_pump_closes_the_socket(server: LocalRealtimeServer) -> None:
     api = _FailingAPI(server.url)
     closes: list[dict[str, Any]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import threading
@@ -66,6 +67,14 @@ def collect(client: RealtimeEventHandler, name: str) -> list[Any]:
     seen: list[Any] = []
     client.on(name, seen.append)
     return seen
+
+
+def server_event(**event: Any) -> str:
+    """A server event for ``send_raw``, with the ``event_id`` every server event carries."""
+    return json.dumps({"event_id": f"event_raw{next(_RAW_EVENTS)}", **event})
+
+
+_RAW_EVENTS = itertools.count()
 
 
 async def next_completed(client: RealtimeClient, role: str, timeout: float = 5.0) -> dict:
@@ -501,6 +510,7 @@ async def test_server_error_event_is_dispatched(server: LocalRealtimeServer) -> 
     await client.disconnect()
 
 
+@pytest.mark.wire_faults
 async def test_bad_frames_are_errors_not_crashes(server: LocalRealtimeServer) -> None:
     client = await connected(server)
     errors = collect(client, "error")
@@ -640,10 +650,10 @@ async def test_overlapping_responses_are_all_tracked_and_a_refused_request_is_re
     await client.realtime.wait_for_next("server.response.output_audio.delta", 5)
     # an out-of-band response the server also runs: the first one is still active
     await paced_server.send_raw(
-        json.dumps({"type": "response.created", "response": {"id": "resp_oob", "output": []}})
+        server_event(type="response.created", response={"id": "resp_oob", "output": []})
     )
     await paced_server.send_raw(
-        json.dumps({"type": "response.done", "response": {"id": "resp_oob", "status": "completed"}})
+        server_event(type="response.done", response={"id": "resp_oob", "status": "completed"})
     )
     await asyncio.sleep(0.05)
     conn = paced_server.connections[-1]
@@ -677,7 +687,7 @@ async def test_a_failure_inside_event_handling_is_an_error_event(
         raise RuntimeError("inside")
 
     client.conversation.process_event = broken  # type: ignore[method-assign]
-    await server.send_raw(json.dumps({"type": "response.created", "response": {"id": "r"}}))
+    await server.send_raw(server_event(type="response.created", response={"id": "r"}))
     await eventually(lambda: any(e["type"] == "internal_error" for e in errors))
     assert client.is_connected()
     await client.disconnect()
@@ -690,7 +700,7 @@ async def test_a_cancel_that_crosses_the_responses_end_is_not_an_error(
     errors = collect(client, "error")
     # the client believes a response is running; on the server it has already ended
     waiting = asyncio.ensure_future(client.realtime.wait_for_next("server.response.created", 5))
-    await server.send_raw(json.dumps({"type": "response.created", "response": {"id": "r_gone"}}))
+    await server.send_raw(server_event(type="response.created", response={"id": "r_gone"}))
     assert await waiting is not None
     refused = asyncio.ensure_future(client.realtime.wait_for_next("server.error", 5))
     client.cancel_response()
@@ -712,7 +722,7 @@ async def test_a_cancel_left_in_flight_by_disconnect_does_not_hide_the_next_sess
     client = await connected(server)
     errors = collect(client, "error")
     waiting = asyncio.ensure_future(client.realtime.wait_for_next("server.response.created", 5))
-    await server.send_raw(json.dumps({"type": "response.created", "response": {"id": "r_old"}}))
+    await server.send_raw(server_event(type="response.created", response={"id": "r_old"}))
     assert await waiting is not None
     client.cancel_response()  # its answer never comes: the connection goes first
     await client.disconnect()
@@ -887,7 +897,7 @@ async def test_environment_key_only_goes_to_openai_hosts(
 async def test_responses_that_never_finish_are_bounded(server: LocalRealtimeServer) -> None:
     client = await connected(server)
     frames = [
-        json.dumps({"type": "response.created", "response": {"id": f"resp_h{n}", "output": []}})
+        server_event(type="response.created", response={"id": f"resp_h{n}", "output": []})
         for n in range(300)
     ]
     for frame in frames:

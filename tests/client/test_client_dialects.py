@@ -65,6 +65,8 @@ async def test_beta_tool_round_trip(server: LocalRealtimeServer) -> None:
     kinds = {e["type"] for e in wire}
     assert "response.audio.delta" in kinds and "response.output_audio.delta" not in kinds
     assert "response.function_call_arguments.done" in kinds
+    # the beta event names no function: the client takes the name from the item
+    assert all("name" not in e for e in wire if e["type"].startswith("response.function_call_"))
     calls = [i for i in client.get_conversation_items() if i["type"] == "function_call"]
     assert calls[0]["formatted"]["tool"]["name"] == "get_weather"
     assert calls[0]["status"] == "completed"

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from sdk_judge import judged_event
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -31,6 +32,9 @@ ORGANIZATION = "org-HEADER-VALUE-4242"
 TRACE = "trace-HEADER-VALUE-7777"
 URL_TOKEN = "url-TOKEN-VALUE-9999"
 CREDENTIALS = (KEY, ORGANIZATION, TRACE, URL_TOKEN)
+SESSION_CREATED = judged_event(
+    "server", "ga", {"type": "session.created", "event_id": "e1", "session": {"type": "realtime"}}
+)
 
 
 # -- a server that echoes what it was sent ----------------------------------------------------
@@ -114,6 +118,7 @@ async def echoed_and_refused(
     assert any(header in r.getMessage() for r in recorded.caplog.records)  # headers logged
 
 
+@pytest.mark.wire_faults
 async def test_a_widget_making_its_client_keeps_every_credential_from_the_page(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -131,6 +136,7 @@ async def test_a_widget_making_its_client_keeps_every_credential_from_the_page(
             widget.close()
 
 
+@pytest.mark.wire_faults
 @pytest.mark.parametrize("azure", [False, True], ids=["openai", "azure"])
 async def test_a_widget_given_a_client_keeps_every_credential_from_the_page(
     caplog: pytest.LogCaptureFixture, azure: bool
@@ -242,7 +248,7 @@ class Recorder:
         self.requests.append((request.path, request.headers))
 
     async def handler(self, ws: ServerConnection) -> None:
-        await ws.send(json.dumps({"type": "session.created", "event_id": "e1", "session": {}}))
+        await ws.send(SESSION_CREATED)
         await ws.wait_closed()
 
 
@@ -338,6 +344,7 @@ async def test_a_redirect_on_the_same_host_keeps_the_credentials() -> None:
         await api.disconnect()
 
 
+@pytest.mark.wire_faults
 async def test_an_event_too_deep_to_redact_is_an_error_and_the_session_goes_on() -> None:
     async with LocalRealtimeServer(pace="fast") as server:
         api = RealtimeAPI(server.url, KEY)

@@ -163,6 +163,7 @@ async def test_a_clean_close_before_the_session_keeps_its_reason() -> None:
         assert (info.value.code, info.value.reason) == (1000, "down for maintenance")
 
 
+@pytest.mark.wire_faults
 async def test_bad_frames_in_a_row_leave_one_connection_open(server: LocalRealtimeServer) -> None:
     client = await connected(server, reconnect=True, reconnect_delays=FAST_RECONNECT)
     errors = collect(client, "error")
@@ -272,6 +273,7 @@ BAD_FRAMES: dict[str, tuple[str | bytes, type[ProtocolError], str]] = {
 }
 
 
+@pytest.mark.wire_faults
 @pytest.mark.parametrize("name", list(BAD_FRAMES))
 async def test_a_bad_frame_is_an_error_event_and_the_session_goes_on(
     server: LocalRealtimeServer, name: str
@@ -295,6 +297,7 @@ async def test_a_bad_frame_is_an_error_event_and_the_session_goes_on(
     await client.disconnect()
 
 
+@pytest.mark.wire_faults
 async def test_unknown_event_types_are_dispatched_not_errors(server: LocalRealtimeServer) -> None:
     client = await connected(server)
     errors = collect(client, "error")

@@ -696,11 +696,13 @@ def _run(max_examples: int) -> tuple[int, float]:
     return cases, elapsed
 
 
+@pytest.mark.wire_faults
 def test_client_fuzz() -> None:
     cases, _ = _run(min(FAST_EXAMPLES, settings.default.max_examples))
     assert cases >= min(FAST_EXAMPLES, settings.default.max_examples)
 
 
+@pytest.mark.wire_faults
 @pytest.mark.soak
 @pytest.mark.timeout(6 * 3600)
 def test_client_fuzz_nightly() -> None:

@@ -329,6 +329,25 @@ def test_content_part_added_twice_merges() -> None:
     check_items(conversation, stream.expected)
 
 
+@pytest.mark.parametrize("spelling", ["service", "item"])
+def test_content_part_events_take_either_spelling_of_the_part(spelling: str) -> None:
+    # the service names the part "text" / "audio" in these two events (the streams here do);
+    # items name it "output_text" / "output_audio", and that spelling is taken there too
+    stream = text_response("1", ["a", "b"]) + audio_response("2", [tone(1, 480)], ["w"])
+    steps = copy.deepcopy(stream.steps)
+    for step in steps:
+        if isinstance(step, dict) and step["type"].startswith("response.content_part."):
+            assert step["part"]["type"] in ("text", "audio")
+            if spelling == "item":
+                step["part"]["type"] = "output_" + step["part"]["type"]
+    conversation, _ = run(steps)
+    check_items(conversation, stream.expected)
+    assert [i["content"][0]["type"] for i in conversation.get_items()] == [
+        "output_text",
+        "output_audio",
+    ]
+
+
 # -- input audio --------------------------------------------------------------------------------
 
 

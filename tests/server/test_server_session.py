@@ -61,6 +61,7 @@ async def test_beta_session_created_shape(
     assert session["output_audio_format"] == "pcm16"
     assert session["voice"] == "alloy"
     assert session["turn_detection"]["type"] == "server_vad"
+    assert "idle_timeout_ms" not in session["turn_detection"]  # unset: beta has no such field
     assert session["max_response_output_tokens"] == "inf"
     assert "type" not in session and "audio" not in session and "output_modalities" not in session
 

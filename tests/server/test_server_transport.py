@@ -148,6 +148,7 @@ async def test_paths_azure_and_beta_subprotocol(
         assert "modalities" in session and "type" not in session
 
 
+@pytest.mark.wire_faults
 async def test_send_raw_and_close_connections_hooks(
     server: LocalRealtimeServer, open_peer: PeerFactory
 ) -> None:

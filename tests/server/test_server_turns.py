@@ -71,9 +71,15 @@ async def test_text_turn_in_ga_order(peer: Peer) -> None:
     (item,) = response["output"]
     assert item["role"] == "assistant" and item["status"] == "completed"
     assert item["content"] == [{"type": "output_audio", "transcript": "You said: hello there."}]
+    parts = [e["part"] for e in events if e["type"].startswith("response.content_part.")]
+    assert parts == [
+        {"type": "audio", "transcript": ""},
+        {"type": "audio", "transcript": "You said: hello there."},
+    ]
     usage = response["usage"]
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
     assert usage["output_token_details"]["audio_tokens"] > 0
+    assert usage["input_token_details"]["image_tokens"] == 0
     assert len({e["event_id"] for e in peer.seen}) == len(peer.seen)
 
 
@@ -97,8 +103,9 @@ async def test_text_modality_turn(peer: Peer) -> None:
     assert text == "You said: just text."
     done = next(e for e in events if e["type"] == "response.output_text.done")
     assert done["text"] == text
+    # the content_part events say "text" (the service's spelling); the item says output_text
     part = next(e for e in events if e["type"] == "response.content_part.added")["part"]
-    assert part == {"type": "output_text", "text": ""}
+    assert part == {"type": "text", "text": ""}
     assert events[-1]["response"]["output_modalities"] == ["text"]
     assert events[-1]["response"]["output"][0]["content"] == [{"type": "output_text", "text": text}]
 
@@ -129,6 +136,11 @@ async def test_beta_turn_uses_beta_names(
     assert part == {"type": "audio", "transcript": "You said: old names."}
     response = events[-1]["response"]
     assert response["modalities"] == ["audio", "text"] and response["voice"] == "alloy"
+    assert set(response["usage"]["input_token_details"]) == {
+        "text_tokens",
+        "audio_tokens",
+        "cached_tokens",
+    }  # beta names no image tokens
     assert response["output"][0]["content"][0]["type"] == "audio"
     await peer.send(type="response.create", response={"modalities": ["text"]})
     events = await peer.until("response.done")

@@ -88,11 +88,11 @@ def text_response(tag: str, pieces: list[str]) -> Stream:
     done = {**_assistant(iid), "status": "completed", "content": [part]}
     steps: list[Step] = [*_start_events(rid, _assistant(iid))]
     steps.append(
-        {"type": "response.content_part.added", **ids, "part": {"type": "output_text", "text": ""}}
+        {"type": "response.content_part.added", **ids, "part": {"type": "text", "text": ""}}
     )
     steps += [{"type": "response.output_text.delta", **ids, "delta": p} for p in pieces]
     steps.append({"type": "response.output_text.done", **ids, "text": text})
-    steps.append({"type": "response.content_part.done", **ids, "part": dict(part)})
+    steps.append({"type": "response.content_part.done", **ids, "part": {**part, "type": "text"}})
     steps += _done_events(rid, done)
     expected = {
         "type": "message",
@@ -118,7 +118,7 @@ def audio_response(tag: str, chunks: list[np.ndarray], words: list[str]) -> Stre
         {
             "type": "response.content_part.added",
             **ids,
-            "part": {"type": "output_audio", "transcript": ""},
+            "part": {"type": "audio", "transcript": ""},
         }
     )
     for index in range(max(len(chunks), len(words))):
@@ -132,7 +132,7 @@ def audio_response(tag: str, chunks: list[np.ndarray], words: list[str]) -> Stre
             )
     steps.append({"type": "response.output_audio.done", **ids})
     steps.append({"type": "response.output_audio_transcript.done", **ids, "transcript": transcript})
-    steps.append({"type": "response.content_part.done", **ids, "part": dict(part)})
+    steps.append({"type": "response.content_part.done", **ids, "part": {**part, "type": "audio"}})
     steps += _done_events(rid, done)
     audio = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
     expected = {
