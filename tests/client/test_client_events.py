@@ -113,6 +113,7 @@ async def test_a_truncation_the_conversation_cannot_apply_is_an_error_not_an_eve
     truncated = collect(client, "conversation.item.truncated")
     errors = collect(client, "error")
     unknown = {
+        "event_id": "event_truncated_nowhere",
         "type": "conversation.item.truncated",
         "item_id": "item_nowhere",
         "content_index": 0,
