@@ -32,7 +32,7 @@ from realtime_widget.server.knowledge import validate_knowledge
 from realtime_widget.server.records import check_budget
 from realtime_widget.server.secrets import PREFIX, ClientSecrets, create_secret
 from realtime_widget.server.voice import VoiceSupport, announce_fallback
-from realtime_widget.server.wire import ClientEventError
+from realtime_widget.server.wire import ClientEventError, http_error
 
 __all__ = ["LocalRealtimeServer", "Pace", "serve_in_thread"]
 
@@ -490,14 +490,7 @@ class LocalRealtimeServer:
             connection.hearing.configure()
             answer, peer = await answer_call(offer, connection, link)
         except ClientEventError as error:
-            return 400, {
-                "error": {
-                    "type": error.error_type,
-                    "code": error.code,
-                    "message": error.message,
-                    "param": error.param,
-                }
-            }
+            return http_error(error)
         link.hear = connection.hearing.feed
         call = Call(connection, link, peer)
         self.calls[call.id] = call

@@ -21,7 +21,7 @@ from typing import Any, Final, Literal
 import realtime_widget.server.fields as f
 from realtime_widget.core.protocol import DEFAULT_MODEL
 from realtime_widget.server.sessionstate import SessionState
-from realtime_widget.server.wire import ClientEventError
+from realtime_widget.server.wire import ClientEventError, http_error
 
 __all__ = ["PREFIX", "ClientSecrets", "IssuedSecret", "SecretState", "create_secret"]
 
@@ -113,13 +113,6 @@ def create_secret(
         if session is not None:
             state.apply_update(session)
     except ClientEventError as error:
-        return 400, {
-            "error": {
-                "type": error.error_type,
-                "code": error.code,
-                "message": error.message,
-                "param": error.param,
-            }
-        }
+        return http_error(error)
     secret = store.issue(session if isinstance(session, dict) else {}, seconds)
     return 200, {"value": secret.value, "expires_at": secret.expires_at, "session": state.to_wire()}

@@ -12,7 +12,7 @@ from typing import Any
 
 from realtime_widget.core.frames import FrameError
 
-__all__ = ["ClientEventError", "Emit", "error_event", "frame_error"]
+__all__ = ["ClientEventError", "Emit", "error_event", "frame_error", "http_error"]
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 """How a server event goes out: ``await emit(event)`` (the connection adds its ``event_id``)."""
@@ -74,18 +74,23 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _error_body(error: ClientEventError) -> dict[str, Any]:
+    return {
+        "type": error.error_type,
+        "code": error.code,
+        "message": error.message,
+        "param": error.param,
+    }
+
+
 def error_event(error: ClientEventError, client_event_id: str | None) -> dict[str, Any]:
     """The ``error`` server event for ``error`` (without its own ``event_id``)."""
-    return {
-        "type": "error",
-        "error": {
-            "type": error.error_type,
-            "code": error.code,
-            "message": error.message,
-            "param": error.param,
-            "event_id": client_event_id,
-        },
-    }
+    return {"type": "error", "error": {**_error_body(error), "event_id": client_event_id}}
+
+
+def http_error(error: ClientEventError) -> tuple[int, dict[str, Any]]:
+    """A plain HTTP request's answer for ``error``: 400 and ``{"error": {...}}``."""
+    return 400, {"error": _error_body(error)}
 
 
 def frame_error(error: FrameError) -> ClientEventError:

@@ -263,6 +263,11 @@ def notebook_json(server_url: str) -> dict[str, Any]:
         '    """The weather forecast for a city."""\n'
         '    return {"city": city, "forecast": "sunny", "celsius": 21}',
     ]
+    return notebook_of(cells)
+
+
+def notebook_of(cells: list[str]) -> dict[str, Any]:
+    """A notebook of code ``cells`` for the kernel ``python3``."""
     return {
         "cells": [
             {

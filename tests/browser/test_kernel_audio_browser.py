@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from jupyter_harness import AUDIO_TAP_SCRIPT, KERNEL_EXEC, Jupyter, open_notebook, wait_until
+from jupyter_harness import (
+    AUDIO_TAP_SCRIPT,
+    KERNEL_EXEC,
+    Jupyter,
+    notebook_of,
+    open_notebook,
+    wait_until,
+)
 from virtual_sound import MIC, SPEAKER, VirtualSound, missing_programs
 
 from realtime_widget.server import LocalRealtimeServer
@@ -51,25 +58,7 @@ def notebook(server_url: str) -> dict[str, Any]:
         "w",
         "print('ready')",
     ]
-    return {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": f"cell-{index}",
-                "metadata": {},
-                "outputs": [],
-                "source": source,
-            }
-            for index, source in enumerate(cells)
-        ],
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    return notebook_of(cells)
 
 
 def audio_state(page: Any) -> dict[str, Any]:
