@@ -173,3 +173,35 @@ describe("devices and images", () => {
     }
   });
 });
+
+describe("kernelDeviceOptions", () => {
+  const devices = [
+    { index: 0, name: "rtw_mic", input_channels: 32, output_channels: 0 },
+    { index: 1, name: "rtw_speaker", input_channels: 0, output_channels: 2 },
+    { index: 4, name: "both", input_channels: 1, output_channels: 1 },
+  ];
+
+  it("lists the devices of a side by index, showing the one open", () => {
+    assert.deepEqual(w.kernelDeviceOptions(devices, "input", 0), {
+      options: [
+        { label: "Kernel: rtw_mic", value: "0" },
+        { label: "Kernel: both", value: "4" },
+      ],
+      value: "0",
+    });
+    assert.deepEqual(w.kernelDeviceOptions(devices, "output", 4).options.map((o) => o.value), ["1", "4"]);
+  });
+
+  it("says when none is open, or the one open is not listed", () => {
+    const none = w.kernelDeviceOptions(devices, "output", null);
+    assert.deepEqual(none.options[0], { label: "Kernel speaker: none open", value: "" });
+    assert.equal(none.value, "");
+    const unlisted = w.kernelDeviceOptions([], "input", 7);
+    assert.deepEqual(unlisted, { options: [{ label: "Kernel microphone 7", value: "7" }], value: "7" });
+  });
+
+  it("takes a trait that is not a list as no devices", () => {
+    assert.deepEqual(w.kernelDeviceOptions(undefined, "input", undefined).options.length, 1);
+    assert.deepEqual(w.kernelDeviceOptions([null, "x"], "input", null).options.length, 1);
+  });
+});

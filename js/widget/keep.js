@@ -16,6 +16,14 @@
  */
 
 /**
+ * @typedef {object} KernelDevice one of the kernel's devices (the `kernel_devices` trait)
+ * @property {number} index PortAudio's index
+ * @property {string} name
+ * @property {number} input_channels
+ * @property {number} output_channels
+ */
+
+/**
  * A mono 16-bit WAV file of `pcm` at `rate` Hz.
  * @param {Int16Array} pcm
  * @param {number} [rate]
@@ -112,6 +120,29 @@ export function logMarks(entry) {
 export function deviceLabel(device, index, kind) {
   if (device.label) return device.label;
   return `${kind === "audioinput" ? "Microphone" : "Speaker"} ${index + 1}`;
+}
+
+/**
+ * A picker's options for the kernel's devices of `side` (those with channels on that side,
+ * valued by index) and the value to show: the device open, `open`. When no device listed is
+ * open, a first option says so (valued "" when none is open).
+ * @param {unknown} devices the `kernel_devices` trait
+ * @param {"input" | "output"} side
+ * @param {number | null | undefined} open the index open on that side
+ * @returns {{options: {label: string, value: string}[], value: string}}
+ */
+export function kernelDeviceOptions(devices, side, open) {
+  const channels = side === "input" ? "input_channels" : "output_channels";
+  const listed = Array.isArray(devices) ? /** @type {KernelDevice[]} */ (devices) : [];
+  const options = listed
+    .filter((d) => d !== null && typeof d === "object" && Number(d[channels]) > 0)
+    .map((d) => ({ label: `Kernel: ${d.name}`, value: String(d.index) }));
+  const value = typeof open === "number" ? String(open) : "";
+  if (!options.some((o) => o.value === value)) {
+    const what = side === "input" ? "Kernel microphone" : "Kernel speaker";
+    options.unshift({ label: value === "" ? `${what}: none open` : `${what} ${value}`, value });
+  }
+  return { options, value };
 }
 
 /**

@@ -59,10 +59,12 @@ export class RtwControls {
     row.append(this.inputSelect, this.muteButton, this.outputSelect, volumeBox, spacer, this.copyButton, this.mdButton, this.jsonButton, this.newButton);
 
     view.listen(this.inputSelect, "change", () => {
-      session.mic.useDevice(this.inputSelect.value).catch(() => {});
+      if (this.kernelDevices()) this.chooseKernelDevice("input", this.inputSelect.value);
+      else session.mic.useDevice(this.inputSelect.value).catch(() => {});
     });
     view.listen(this.outputSelect, "change", () => {
-      session.setSinkId(this.outputSelect.value).catch((err) => view.flash(`The speaker could not be chosen: ${err && err.message ? err.message : err}`));
+      if (this.kernelDevices()) this.chooseKernelDevice("output", this.outputSelect.value);
+      else session.setSinkId(this.outputSelect.value).catch((err) => view.flash(`The speaker could not be chosen: ${err && err.message ? err.message : err}`));
     });
     view.listen(this.muteButton, "click", () => session.mic.setMuted(!session.mic.muted));
     view.listen(this.volume, "input", () => {
@@ -81,11 +83,43 @@ export class RtwControls {
     if (devices && typeof devices.addEventListener === "function") {
       view.listen(devices, "devicechange", () => this.listDevices());
     }
+    for (const name of ["audio_in_use", "kernel_devices", "kernel_devices_open"]) {
+      const relist = () => this.listDevices();
+      view.model.on(`change:${name}`, relist);
+      view.cleanups.push(() => view.model.off(`change:${name}`, relist));
+    }
     this.listDevices();
   }
 
-  /** Fills the pickers with the browser's devices (names show once the mic was allowed). */
+  /** Whether the pickers list the kernel's devices: while the kernel's are in use. */
+  kernelDevices() {
+    return this.view.model.get("audio_in_use") === "kernel";
+  }
+
+  /**
+   * Asks the kernel to reopen `side` on the device `value` (its index; "" chooses none).
+   * @param {"input" | "output"} side
+   * @param {string} value
+   */
+  chooseKernelDevice(side, value) {
+    if (value !== "") this.view.model.send({ type: "kernel_device", side, index: Number(value) });
+  }
+
+  /** Fills the pickers with the kernel's devices while they are in use, else the browser's
+   * (names show once the mic was allowed). */
   async listDevices() {
+    if (this.kernelDevices()) {
+      const m = this.view.model;
+      const open = /** @type {{input?: number | null, output?: number | null}} */ (m.get("kernel_devices_open") ?? {});
+      for (const [select, side] of /** @type {const} */ ([[this.inputSelect, "input"], [this.outputSelect, "output"]])) {
+        const { options, value } = kernelDeviceOptions(m.get("kernel_devices"), side, open[side]);
+        select.replaceChildren(...options.map((o) => rtwOption(o.label, o.value)));
+        select.value = value;
+        select.disabled = false;
+        select.title = side === "input" ? "The kernel's microphone" : "The kernel's speaker";
+      }
+      return;
+    }
     /** @type {MediaDeviceInfo[]} */
     let found = [];
     try {
@@ -93,6 +127,7 @@ export class RtwControls {
     } catch (_) {
       // no media devices here: the pickers keep the default alone
     }
+    if (this.kernelDevices()) return; // the kernel's came meanwhile
     this.fill(this.inputSelect, found, "audioinput", this.view.session.mic.deviceId, "Default microphone");
     if (this.outputSupported) {
       this.outputSelect.title = "Speaker";

@@ -50,6 +50,7 @@ __all__ = [
     "DeviceInfo",
     "KernelAudio",
     "KernelInterruption",
+    "check_device",
     "list_devices",
 ]
 
@@ -130,7 +131,8 @@ def list_devices() -> list[DeviceInfo]:
     ]
 
 
-def _check_device(name: str, device: object) -> Device:
+def check_device(name: str, device: object) -> Device:
+    """``device`` as a :data:`Device`; :class:`UsageError` naming it otherwise."""
     if device is None or device is False:
         return device
     if isinstance(device, bool) or not isinstance(device, int | str):
@@ -160,8 +162,8 @@ class KernelAudio:
         chunk_ms: int = 80,
     ) -> None:
         self.client = client
-        self.input_device = _check_device("input_device", input_device)
-        self.output_device = _check_device("output_device", output_device)
+        self.input_device = check_device("input_device", input_device)
+        self.output_device = check_device("output_device", output_device)
         if isinstance(latency, bool) or not isinstance(latency, int | float) or latency <= 0:
             raise UsageError(f"latency must be a positive number of seconds, got {latency!r}")
         if isinstance(block_ms, bool) or not isinstance(block_ms, int) or not 1 <= block_ms <= 100:
@@ -176,6 +178,8 @@ class KernelAudio:
         self.playout: Playout | None = None
         self.input_rate: int | None = None
         self.output_rate: int | None = None
+        self.input_index: int | None = None  # the PortAudio index of the device open
+        self.output_index: int | None = None
         self.sent_chunks = 0
         self.dropped_chunks = 0
         self.status_flags = 0  # PortAudio's over- and underflow reports, counted
@@ -273,14 +277,16 @@ class KernelAudio:
         except (ValueError, sd.PortAudioError) as exc:
             shown = "the default device" if device is None else repr(device)
             raise AudioDeviceError(f"cannot open {shown} for {kind}: {exc}", device=device) from exc
-        return stream, rate
+        return stream, rate, int(info["index"])
 
     def _open_output(self, sd: ModuleType) -> None:
-        self._output, self.output_rate = self._open(sd, "output", self.output_device)
+        self._output, self.output_rate, self.output_index = self._open(
+            sd, "output", self.output_device
+        )
         self.playout = Playout(self.output_rate)
 
     def _open_input(self, sd: ModuleType) -> None:
-        self._input, self.input_rate = self._open(sd, "input", self.input_device)
+        self._input, self.input_rate, self.input_index = self._open(sd, "input", self.input_device)
         self._resampler = Resampler(self.input_rate)
 
     def _close_streams(self) -> None:
@@ -290,6 +296,7 @@ class KernelAudio:
                     stream.stop()
                     stream.close()
         self._input = self._output = None
+        self.input_index = self.output_index = None
 
     # -- the devices' threads -----------------------------------------------------------------
 

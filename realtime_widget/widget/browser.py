@@ -23,6 +23,7 @@ from realtime_widget.widget.messages import (
     BrowserAudio,
     BrowserInterrupted,
     BrowserItemAsk,
+    BrowserKernelDevice,
     BrowserMcpApproval,
     BrowserMessage,
     BrowserPlayed,
@@ -88,6 +89,7 @@ class BrowserMessages:
             "item_audio": self._item_audio,
             "item_images": self._item_images,
             "new_conversation": self._new_conversation,
+            "kernel_device": self._kernel_device,
         }
 
     def receive(self, _widget: object, content: object, buffers: list[Any]) -> None:
@@ -112,6 +114,13 @@ class BrowserMessages:
             self._mic_check = None
 
     # -- audio ----------------------------------------------------------------------------
+
+    def _kernel_device(self, message: BrowserKernelDevice) -> None:
+        """A kernel device chosen in a picker: the widget reopens that side on it."""
+        if message["side"] == "input":
+            self._widget.input_device = message["index"]
+        else:
+            self._widget.output_device = message["index"]
 
     def _audio(self, message: BrowserAudio) -> None:
         """To the client's input audio; dropped, and counted, while not connected."""

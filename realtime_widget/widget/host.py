@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 if TYPE_CHECKING:
     from realtime_widget.client.client import RealtimeClient
+    from realtime_widget.devices.kernel import Device
 
 __all__ = [
     "CONNECTION_STATES",
@@ -52,6 +53,22 @@ class WidgetHost(Protocol):
     def client(self) -> RealtimeClient:
         """The client the widget drives."""
         ...
+
+    @property
+    def input_device(self) -> Device:
+        """The kernel's microphone; setting it reopens it."""
+        ...
+
+    @input_device.setter
+    def input_device(self, device: Device) -> None: ...
+
+    @property
+    def output_device(self) -> Device:
+        """The kernel's speaker; setting it reopens it."""
+        ...
+
+    @output_device.setter
+    def output_device(self, device: Device) -> None: ...
 
     async def connect(self) -> None:
         """Connect the client and wait for the session."""

@@ -29,6 +29,7 @@ __all__ = [
     "BrowserAudio",
     "BrowserBare",
     "BrowserItemAsk",
+    "BrowserKernelDevice",
     "BrowserMcpApproval",
     "BrowserMessage",
     "BrowserPlayed",
@@ -310,6 +311,14 @@ class BrowserItemAsk(TypedDict):
     purpose: AudioPurpose
 
 
+class BrowserKernelDevice(TypedDict):
+    """A kernel device chosen in a picker: its index for the ``input`` or ``output`` side."""
+
+    type: Literal["kernel_device"]
+    side: Literal["input", "output"]
+    index: int
+
+
 class BrowserBare(TypedDict):
     """A request with no fields: ``mic_check`` comes from a page starting while ``mic``
     reads on, ``mic_held`` from a page that captures; the others are the page's buttons
@@ -327,6 +336,7 @@ BrowserMessage: TypeAlias = (
     | BrowserTranscript
     | BrowserItemAsk
     | BrowserMcpApproval
+    | BrowserKernelDevice
     | BrowserBare
 )
 
@@ -424,6 +434,11 @@ def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> Br
         if request_id is None or not isinstance(approve, bool):
             raise _bad(kind, f"approve must be true or false, got {approve!r}")
         return {"type": "mcp_approval", "request_id": request_id, "approve": approve}
+    if kind == "kernel_device":
+        side = content.get("side")
+        if side not in ("input", "output"):
+            raise _bad(kind, f"side must be 'input' or 'output', got {side!r}")
+        return {"type": "kernel_device", "side": side, "index": _samples(kind, content, "index")}
     if isinstance(kind, str) and kind in _BARE:
         return {"type": kind}  # type: ignore[typeddict-item]
     raise _bad(kind, f"unknown type {kind!r}")

@@ -35,6 +35,8 @@ from realtime_widget.widget.audiochoice import (
     AudioChoice,
     AudioInUse,
     AudioMode,
+    KernelDevice,
+    KernelDevicesOpen,
     check_audio_mode,
 )
 from realtime_widget.widget.browser import BrowserMessages
@@ -103,6 +105,9 @@ _PAGE_SETS: Final[dict[str, Callable[[Any], bool]]] = {
 }
 
 
+_NONE_OPEN: Final[dict[str, int | None]] = {"input": None, "output": None}
+
+
 def _items_json(value: list[ItemSummary], widget: RealtimeWidget) -> ItemsState:
     """The ``items`` trait as the browser gets it: the summaries and the revision now."""
     return items_state(value, widget._items.rev)
@@ -157,6 +162,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     )
     audio_in_use = traitlets.Unicode("browser").tag(sync=True)
     page_audio = traitlets.Unicode("").tag(sync=True)
+    # The kernel's devices as last listed ({index, name, input_channels, output_channels}),
+    # and the indexes of those open ({input, output}): listed when they are opened.
+    kernel_devices: traitlets.List[dict[str, Any]] = traitlets.List(traitlets.Dict()).tag(sync=True)
+    kernel_devices_open: traitlets.Dict[str, int | None] = traitlets.Dict(_NONE_OPEN).tag(sync=True)
     # Names this widget's audio session in the browser, shared by all its views on a page.
     _session_key = traitlets.Unicode().tag(sync=True)
 
@@ -237,6 +246,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             home=self._home,
             show=self._show_audio,
             report=self._report,
+            show_devices=self._show_kernel_devices,
         )
 
         super().__init__(
@@ -284,6 +294,29 @@ class RealtimeWidget(anywidget.AnyWidget):
     def kernel_audio(self) -> KernelAudio | None:
         """The kernel's devices, with ``audio="kernel"`` or ``"auto"`` (else ``None``)."""
         return self._audio.kernel
+
+    @property
+    def input_device(self) -> Device:
+        """The kernel's microphone, as :class:`~realtime_widget.devices.KernelAudio` names it
+        (``None`` with ``audio="browser"``). Setting it reopens the microphone on that device
+        while open; one that cannot be opened is named in ``error``, the one before kept.
+        UsageError for a bad device, or with ``audio="browser"``."""
+        kernel = self._audio.kernel
+        return kernel.input_device if kernel is not None else None
+
+    @input_device.setter
+    def input_device(self, device: Device) -> None:
+        self._audio.choose("input", device)
+
+    @property
+    def output_device(self) -> Device:
+        """The kernel's speaker, as :attr:`input_device` is its microphone."""
+        kernel = self._audio.kernel
+        return kernel.output_device if kernel is not None else None
+
+    @output_device.setter
+    def output_device(self, device: Device) -> None:
+        self._audio.choose("output", device)
 
     @property
     def played_samples(self) -> dict[str, int]:
@@ -508,6 +541,10 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _show_audio(self, in_use: AudioInUse) -> None:
         self.audio_in_use = in_use
+
+    def _show_kernel_devices(self, found: list[KernelDevice], opened: KernelDevicesOpen) -> None:
+        self.kernel_devices = [{**device} for device in found]
+        self.kernel_devices_open = {"input": opened["input"], "output": opened["output"]}
 
     def _report(self, text: str) -> None:
         """Show ``text`` in the ``error`` trait, scrubbed of every credential."""

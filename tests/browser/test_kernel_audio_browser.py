@@ -121,3 +121,53 @@ def test_kernel_audio_in_jupyterlab_hears_the_virtual_microphone(
         assert page.locator(".rtw").get_attribute("data-mic") == "off"
     finally:
         page.context.close()
+
+
+DEVICES_STATE = """
+import json as _json
+_a = w.kernel_audio
+print(_json.dumps({"running": _a.running, "input": _a.input_index, "output": _a.output_index}))
+"""
+
+
+def test_the_pickers_list_the_kernel_s_devices_and_choosing_one_reopens_it(
+    sound: VirtualSound,
+    browser: Any,
+    jupyter_factory: Callable[[str], Jupyter],
+    realtime_server: LocalRealtimeServer,
+) -> None:
+    lab = jupyter_factory("lab")
+    (lab.log.parent / "nb" / NOTEBOOK).write_text(json.dumps(notebook(realtime_server.url)))
+    page = open_notebook(browser, lab, f"/lab/tree/{NOTEBOOK}", permissions=["microphone"])
+    try:
+        page.click(".rtw-connect")
+        page.wait_for_selector('.rtw[data-connection="connected"]', timeout=15_000)
+        picker = page.locator(".rtw-input-device")
+        wait_until(
+            lambda: "Kernel: rtw_mic" in picker.locator("option").all_inner_texts(),
+            15,
+            "the microphone picker to list the kernel's devices",
+        )
+        speakers = page.locator(".rtw-output-device option").all_inner_texts()
+        assert "Kernel: rtw_speaker" in speakers
+        assert picker.locator("option:checked").inner_text() == "Kernel: rtw_mic"
+        picker.select_option(label="Kernel: rtw_speaker_monitor")
+        monitor = picker.locator("option", has_text="rtw_speaker_monitor").get_attribute("value")
+
+        def devices() -> dict[str, Any]:
+            out = page.evaluate(KERNEL_EXEC, DEVICES_STATE)
+            assert "ERROR" not in out, out
+            return dict(json.loads(out.strip().splitlines()[-1]))
+
+        wait_until(
+            lambda: devices()["running"] and str(devices()["input"]) == monitor,
+            15,
+            "the kernel to reopen its microphone on the chosen device",
+        )
+        wait_until(
+            lambda: picker.locator("option:checked").inner_text() == "Kernel: rtw_speaker_monitor",
+            10,
+            "the picker to show the device open",
+        )
+    finally:
+        page.context.close()

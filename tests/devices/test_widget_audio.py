@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from virtual_sound import MIC, SPEAKER, VirtualSound, missing_programs
+from virtual_sound import MIC, MONITOR, SPEAKER, VirtualSound, missing_programs
 from widget_wire import Wire, make_widget, recording_comm, server, text_turn, until
 
-from realtime_widget.core.errors import UsageError
+from realtime_widget.core.errors import ProtocolError, UsageError
+from realtime_widget.widget.messages import parse_browser_message
 from realtime_widget.widget.widget import RealtimeWidget
 
 __all__ = ["make_widget", "recording_comm", "server"]  # fixtures, used by name
@@ -92,3 +93,54 @@ async def test_a_device_that_cannot_be_opened_is_named_and_none_is_used(
     await widget.connect()
     await until(lambda: widget.audio_in_use == "none", 10)
     assert "'no such microphone'" in widget.error
+
+
+def test_a_kernel_device_choice_from_the_page_is_checked() -> None:
+    chosen = parse_browser_message({"type": "kernel_device", "side": "input", "index": 2})
+    assert chosen == {"type": "kernel_device", "side": "input", "index": 2}
+    for bad in (
+        {"type": "kernel_device", "side": "both", "index": 2},
+        {"type": "kernel_device", "side": "output", "index": -1},
+        {"type": "kernel_device", "side": "output", "index": "rtw_speaker"},
+    ):
+        with pytest.raises(ProtocolError, match="kernel_device"):
+            parse_browser_message(bad)
+
+
+def test_the_kernel_s_devices_need_kernel_audio(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    widget = make_widget()
+    assert widget.input_device is None and widget.kernel_devices == []
+    with pytest.raises(UsageError, match="'rtw_mic'"):
+        widget.input_device = MIC
+
+
+@needs_the_card
+async def test_the_pickers_list_the_kernel_s_devices_and_a_choice_reopens_on_it(
+    sound: VirtualSound, make_widget: Callable[..., RealtimeWidget]
+) -> None:
+    widget = make_widget(audio="kernel", input_device=MIC, output_device=SPEAKER)
+    wire = Wire(widget)
+    audio = widget.kernel_audio
+    assert audio is not None
+    await widget.connect()
+    await until(lambda: audio.running and widget.kernel_devices, 10)
+    listed = {device["name"]: device for device in widget.kernel_devices}
+    mic, speaker = listed[MIC], listed[SPEAKER]
+    assert mic["input_channels"] > 0 and speaker["output_channels"] > 0
+    assert set(mic) == {"index", "name", "input_channels", "output_channels"}
+    assert widget.kernel_devices_open == {"input": mic["index"], "output": speaker["index"]}
+    assert wire.updates("kernel_devices")  # the page got them
+
+    monitor = listed[MONITOR]["index"]
+    wire.browser({"type": "kernel_device", "side": "input", "index": monitor})
+    await until(lambda: widget.kernel_devices_open["input"] == monitor and audio.running, 10)
+    assert widget.input_device == monitor == audio.input_index
+    assert widget.kernel_devices_open["output"] == speaker["index"]
+
+    widget.output_device = "no such speaker"
+    await until(lambda: "'no such speaker'" in widget.error, 10)
+    await until(lambda: audio.running and audio.output_index == speaker["index"], 10)
+    assert widget.output_device == SPEAKER and widget.audio_in_use == "kernel"
+    assert widget.kernel_devices_open == {"input": monitor, "output": speaker["index"]}

@@ -118,6 +118,8 @@ def test_the_widget_is_the_host_its_parts_use() -> None:
     assert tuple(traits["mic"].values) == MIC_STATES
     assert tuple(traits["turn_detection"].values) == TURN_MODES
     assert isinstance(RealtimeWidget.client, property)
+    for side in (RealtimeWidget.input_device, RealtimeWidget.output_device):
+        assert isinstance(side, property) and side.fset is not None
     assert inspect.iscoroutinefunction(RealtimeWidget.connect)
     assert callable(RealtimeWidget.disconnect)
 
