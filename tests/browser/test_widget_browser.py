@@ -31,7 +31,7 @@ from jupyter_harness import (
     SECRET,
     WAIT_NOTEBOOK_IDLE,
     Jupyter,
-    notebook_json,
+    notebook_of,
     open_notebook,
     open_tapped_notebook,
     wait_until,
@@ -649,13 +649,14 @@ def test_a_denied_microphone_says_so(browser: Any, lab: Jupyter) -> None:
 def test_a_transcription_session_shows_captions_of_the_speech(
     browser: Any, lab: Jupyter, realtime_server: LocalRealtimeServer
 ) -> None:
-    notebook = notebook_json(realtime_server.url)
-    notebook["cells"][0]["source"] = (
-        "from realtime_widget.widget.widget import RealtimeWidget\n"
-        f"w = RealtimeWidget(url={realtime_server.url!r}, session_type='transcription')\n"
-        "w"
+    notebook = notebook_of(
+        [
+            "from realtime_widget.widget.widget import RealtimeWidget\n"
+            f"w = RealtimeWidget(url={realtime_server.url!r}, session_type='transcription')\n"
+            "w",
+            "w.session_type",
+        ]
     )
-    notebook["cells"][1]["source"] = "w.session_type"
     body = json.dumps({"type": "notebook", "format": "json", "content": notebook}).encode()
     request = urllib.request.Request(
         f"{lab.url}/api/contents/captions.ipynb?token={lab.token}", body, method="PUT"
