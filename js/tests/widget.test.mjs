@@ -319,6 +319,20 @@ describe("labels", () => {
     assert.equal(store.items.get("x").approval, "");
     assert.deepEqual(d("x").notes, ["approval asked"]);
   });
+
+  it("captions the user's messages only", () => {
+    const store = w.createItemStore();
+    w.applySummaries(store, [
+      summary({ id: "u", role: "user", status: "in_progress", transcript: "Hel" }),
+      summary({ id: "a", transcript: "Hi" }),
+      { id: "f", type: "function_call", name: "get_weather", call_id: "c1" },
+    ]);
+    const c = (id) => w.describeCaption(store.items.get(id), store);
+    assert.deepEqual(c("u"), w.describeItem(store.items.get("u"), store));
+    assert.equal(c("u").kind, "message");
+    assert.deepEqual(c("a"), { kind: "hidden", label: "", notes: [], placeholder: "" });
+    assert.equal(c("f").kind, "hidden");
+  });
 });
 
 describe("microphone states", () => {

@@ -509,6 +509,19 @@ export function describeItem(item, store) {
 }
 
 /**
+ * How an item shows as a caption (a transcription session): a user message as
+ * `describeItem` has it; anything else hidden.
+ * @param {ItemSummary} item
+ * @param {ItemStore} store
+ * @returns {ReturnType<typeof describeItem>}
+ */
+export function describeCaption(item, store) {
+  const view = describeItem(item, store);
+  if (view.kind === "message" && item.role === "user") return view;
+  return { kind: "hidden", label: "", notes: [], placeholder: "" };
+}
+
+/**
  * Why the microphone cannot be used here, or null when it can be tried.
  * @param {{isSecureContext?: boolean, mediaDevices?: any, AudioContext?: any,
  *   AudioWorkletNode?: any}} env usually `globalThis` plus `navigator.mediaDevices`

@@ -96,6 +96,8 @@ export class RtwView {
     this.flashTimer = null;
     /** the page's host, and whether its microphone and speakers can be used here */
     this.page = rtwDetectHost(typeof window !== "undefined" ? window : globalThis);
+    /** a transcription session: the user's transcripts as captions, nothing to answer */
+    this.captions = this.model.get("session_type") === "transcription";
     // The parts build() makes (declared here for the type checker).
     /** @type {HTMLElement} */ this.root;
     /** @type {HTMLButtonElement} */ this.connectButton;
@@ -191,6 +193,13 @@ export class RtwView {
     this.form.append(this.input, this.sendButton);
 
     root.append(bar, controlsRow, this.errorBanner, this.notice, this.tools, this.log, timeline, this.form, activityRow);
+    if (this.captions) {
+      root.classList.add("rtw-captions");
+      root.prepend(rtwElement("div", "rtw-heading", "Captions"));
+      this.form.hidden = true;
+      this.stopButton.hidden = true;
+      this.empty.textContent = "No captions yet. Connect, then speak.";
+    }
     this.el.append(root);
     this.controls = new RtwControls(this, controlsRow);
     this.activity = new RtwActivity(this, timeline, activityRow);
@@ -440,7 +449,8 @@ export class RtwView {
         this.tools.append(chip);
       }
     }
-    rtwSetText(this.empty, connection === "connected" ? "Connected. Speak or type." : "No messages yet. Connect, then speak or type.");
+    if (this.captions) rtwSetText(this.empty, connection === "connected" ? "Connected. Speak." : "No captions yet. Connect, then speak.");
+    else rtwSetText(this.empty, connection === "connected" ? "Connected. Speak or type." : "No messages yet. Connect, then speak or type.");
     if (this.replayShown !== this.session.replayId) {
       const shown = [this.replayShown, this.session.replayId];
       this.replayShown = this.session.replayId;
@@ -516,7 +526,7 @@ export class RtwView {
     const store = this.session.store;
     const item = store.items.get(id);
     if (item === undefined) return;
-    const view = describeItem(item, store);
+    const view = this.captions ? describeCaption(item, store) : describeItem(item, store);
     let nodes = this.nodes.get(id);
     const wasShown = nodes !== undefined && nodes.shown;
     if (nodes !== undefined && nodes.kind !== view.kind) {

@@ -18,7 +18,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, Final, TypeVar, overload
+from typing import Any, Final, Literal, TypeVar, overload
 
 import anywidget
 import traitlets
@@ -127,7 +127,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     ``audio`` is where the audio flows: ``"browser"`` (the page's microphone and speakers),
     ``"kernel"`` (the kernel's devices, ``input_device`` and ``output_device`` as
     :class:`~realtime_widget.devices.KernelAudio` names them) or ``"auto"`` (the page's
-    where it can have them, else the kernel's).
+    where it can have them, else the kernel's). ``session_type="transcription"`` opens a
+    transcription session (see :class:`RealtimeClient`), shown as captions of what the user
+    says; a given ``client`` must be of the session type asked for (default: the client's, or
+    ``"realtime"``).
 
     Then ``await widget.connect()`` (or the Connect button), talk, and define tools with
     ``@widget.tool``. Raises :class:`UsageError` for a bad setting.
@@ -166,12 +169,18 @@ class RealtimeWidget(anywidget.AnyWidget):
     # and the indexes of those open ({input, output}): listed when they are opened.
     kernel_devices: traitlets.List[dict[str, Any]] = traitlets.List(traitlets.Dict()).tag(sync=True)
     kernel_devices_open: traitlets.Dict[str, int | None] = traitlets.Dict(_NONE_OPEN).tag(sync=True)
+    # the client's: "transcription" shows the view as captions
+    session_type = traitlets.Unicode(read_only=True).tag(sync=True)
     # Names this widget's audio session in the browser, shared by all its views on a page.
     _session_key = traitlets.Unicode().tag(sync=True)
 
     @traitlets.default("_session_key")
     def _default_session_key(self) -> str:
         return uuid.uuid4().hex
+
+    @traitlets.default("session_type")
+    def _default_session_type(self) -> str:
+        return self._client.session_type
 
     @traitlets.default("items")
     def _default_items(self) -> list[ItemSummary]:
@@ -194,17 +203,28 @@ class RealtimeWidget(anywidget.AnyWidget):
         audio: AudioMode = "browser",
         input_device: Device = None,
         output_device: Device = None,
+        session_type: Literal["realtime", "transcription"] | None = None,
         **kwargs: Any,
     ) -> None:
         if client is not None and any(v is not None for v in (url, api_key, model, dialect)):
             raise UsageError("give either client= or url/api_key/model/dialect, not both")
         if "items" in kwargs:
             raise UsageError("items is set by the widget, from its client's conversation")
+        if client is not None and session_type not in (None, client.session_type):
+            raise UsageError(
+                f"session_type={session_type!r} but the client given is of session type "
+                f"{client.session_type!r}"
+            )
         mode = check_audio_mode(audio)
         warn_if_old_ipykernel()
         if client is None:
             client = RealtimeClient(
-                url=url, api_key=api_key, model=model, dialect=dialect, reconnect=reconnect
+                url=url,
+                api_key=api_key,
+                model=model,
+                dialect=dialect,
+                reconnect=reconnect,
+                session_type="realtime" if session_type is None else session_type,
             )
             if transcription is UNSET:
                 transcription = DEFAULT_TRANSCRIPTION

@@ -19,6 +19,7 @@ import base64
 import json
 import re
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,6 +31,7 @@ from jupyter_harness import (
     SECRET,
     WAIT_NOTEBOOK_IDLE,
     Jupyter,
+    notebook_of,
     open_notebook,
     open_tapped_notebook,
     wait_until,
@@ -640,6 +642,45 @@ def test_a_denied_microphone_says_so(browser: Any, lab: Jupyter) -> None:
         notice = page.locator(".rtw-notice")
         assert notice.is_visible()
         assert "denied" in notice.inner_text()
+    finally:
+        page.context.close()
+
+
+def test_a_transcription_session_shows_captions_of_the_speech(
+    browser: Any, lab: Jupyter, realtime_server: LocalRealtimeServer
+) -> None:
+    notebook = notebook_of(
+        [
+            "from realtime_widget.widget.widget import RealtimeWidget\n"
+            f"w = RealtimeWidget(url={realtime_server.url!r}, session_type='transcription')\n"
+            "w",
+            "w.session_type",
+        ]
+    )
+    body = json.dumps({"type": "notebook", "format": "json", "content": notebook}).encode()
+    request = urllib.request.Request(
+        f"{lab.url}/api/contents/captions.ipynb?token={lab.token}", body, method="PUT"
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    page = open_notebook(browser, lab, "/lab/tree/captions.ipynb", permissions=["microphone"])
+    try:
+        assert page.locator(".rtw-heading").inner_text() == "Captions"
+        for hidden in (".rtw-text", ".rtw-send", ".rtw-stop"):
+            assert not page.locator(hidden).is_visible(), hidden
+        connected(page)
+        page.click(".rtw-mic")
+        page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
+        # the fake microphone's speech, transcribed by the server, shows as it streams
+        caption = page.locator('.rtw-captions .rtw-msg[data-role="user"] .rtw-content')
+        caption.first.wait_for(timeout=20_000)
+        wait_until(lambda: caption.first.inner_text().strip(), 20, "a caption's text")
+        page.click(".rtw-mic")
+        page.wait_for_selector('.rtw[data-mic="off"]')
+        quiet(page)
+        assert assistant_items(page).count() == 0
+        assert server_received(realtime_server, "response.create") == []
+        assert page.console_errors == []
     finally:
         page.context.close()
 
