@@ -353,7 +353,9 @@ class RealtimeClient(SessionConfiguration, Asking):
         self.disconnect()
         self.clear_event_handlers()
         self.conversation.clear()
-        self.config = SessionConfig({"model": {"name": self.realtime.model}})
+        self.config = SessionConfig(
+            {"model": {"name": self.realtime.model}}, shape=self.session_shape
+        )
         self.tools = ToolRegistry()
         self.mcp_approvals.clear()  # the requests, and who answers them
         self._reset_input()

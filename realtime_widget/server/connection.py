@@ -63,7 +63,8 @@ from realtime_widget.server.mcp import McpTools
 from realtime_widget.server.model import ModelContext, decide
 from realtime_widget.server.ratelimits import RateLimits
 from realtime_widget.server.records import Records
-from realtime_widget.server.response import ResponseParams, ResponseRun, parse_response_params
+from realtime_widget.server.response import ResponseRun
+from realtime_widget.server.responseparams import ResponseParams, parse_response_params
 from realtime_widget.server.sessionstate import SessionState
 from realtime_widget.server.store import Conversation, StoredItem, parse_client_item, render_item
 from realtime_widget.server.vocabulary import Vocabulary, build_vocabulary, session_texts
@@ -526,16 +527,9 @@ class Connection:
         await self._listen_to_last_user(list(context))
         sources = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
         await self.mcp.ready()
+        tools, choice = self.mcp.model_choice(params.tools, params.tool_choice)
         outputs = self.mcp.approved(context) or self.mcp.take_over(
-            decide(
-                ModelContext(
-                    items=context,
-                    instructions=params.instructions,
-                    tools=self.mcp.model_tools(params.tools),
-                    tool_choice=params.tool_choice,
-                    knowledge=sources,
-                )
-            )
+            decide(ModelContext(context, params.instructions, tools, choice, sources))
         )
         run = ResponseRun(
             response_id=generate_id("resp_"),

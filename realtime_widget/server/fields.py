@@ -16,7 +16,7 @@ from typing import Any
 from realtime_widget.core import sessionfields as checks
 from realtime_widget.core.checks import is_number, is_tool_name, number_problem
 from realtime_widget.core.errors import AudioFormatError
-from realtime_widget.core.mcptools import mcp_tool_problem
+from realtime_widget.core.mcptools import is_mcp_choice, mcp_choice_problem, mcp_tool_problem
 from realtime_widget.core.sessionmap import audio_format_to_ga
 from realtime_widget.server.wire import ClientEventError
 
@@ -26,6 +26,7 @@ __all__ = [
     "SERVER_VAD_DEFAULTS",
     "VOICES",
     "check_keys",
+    "check_mcp_choice_label",
     "require_object",
     "validate_beta_format",
     "validate_beta_modalities",
@@ -33,6 +34,7 @@ __all__ = [
     "validate_config_format",
     "validate_ga_format",
     "validate_ga_modalities",
+    "validate_ga_tool_choice",
     "validate_include",
     "validate_instructions",
     "validate_max_tokens",
@@ -337,17 +339,44 @@ def validate_tools(value: Any, path: str) -> list[dict[str, Any]]:
 
 
 def validate_tool_choice(value: Any, path: str) -> str | dict[str, Any]:
+    """``auto``, ``none``, ``required`` or ``{type: function, name}`` (beta has no MCP)."""
     if isinstance(value, str):
         if value not in ("auto", "none", "required"):
             raise ClientEventError.invalid_value(path, value, "auto, none, required or a function")
         return value
     choice = require_object(value, path)
-    check_keys(choice, path, {"type", "name"})
     if choice.get("type") != "function":
         raise ClientEventError.invalid_value(f"{path}.type", choice.get("type"), "'function'")
+    check_keys(choice, path, {"type", "name"})
     if "name" not in choice:
         raise ClientEventError.missing(f"{path}.name")
     return {"type": "function", "name": validate_string(choice["name"], f"{path}.name")}
+
+
+def validate_ga_tool_choice(value: Any, path: str) -> str | dict[str, Any]:
+    """A beta tool choice, or ``{type: mcp, server_label, name}`` forcing an MCP server's
+    tool (``name`` a string or null), as the SDK's ``ToolChoiceMcp`` states it."""
+    if not is_mcp_choice(value):
+        return validate_tool_choice(value, path)
+    problem = mcp_choice_problem(value)
+    if problem is not None and problem.expected.startswith("absent"):
+        raise ClientEventError.unknown_parameter(f"{path}.{problem.field}")
+    if problem is not None and problem.value is None:
+        raise ClientEventError.missing(f"{path}.{problem.field}")
+    if problem is not None:
+        raise ClientEventError.invalid_type(
+            f"{path}.{problem.field}", problem.expected, problem.value
+        )
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def check_mcp_choice_label(choice: Any, labels: list[str], path: str) -> None:
+    """An MCP tool ``choice`` must name one of the MCP servers ``labels`` (else an error
+    naming ``path.server_label``); any other choice passes."""
+    if is_mcp_choice(choice) and choice["server_label"] not in labels:
+        raise ClientEventError.invalid_value(
+            f"{path}.server_label", choice["server_label"], f"one of the MCP servers {labels}"
+        )
 
 
 def validate_max_tokens(value: Any, path: str) -> int | str:

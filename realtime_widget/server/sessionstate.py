@@ -16,6 +16,7 @@ from typing import Any
 
 import realtime_widget.server.fields as f
 from realtime_widget.core.ids import generate_id
+from realtime_widget.core.mcptools import mcp_labels
 from realtime_widget.core.protocol import DEFAULT_MODEL, AudioFormat, Dialect
 from realtime_widget.core.session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
 from realtime_widget.core.sessionmap import (
@@ -78,6 +79,7 @@ _GA_FIELDS = {
     **_BETA_FIELDS,
     "modalities": f.validate_ga_modalities,
     "voice": f.validate_session_voice,
+    "tool_choice": f.validate_ga_tool_choice,
     "input_audio_format": f.validate_ga_format,
     "output_audio_format": f.validate_ga_format,
 }
@@ -228,6 +230,10 @@ class SessionState:
         else:
             changes = self._parse_beta(session, "session")
         self._check_voice(changes)
+        named = dict(changes)
+        choice = named.get(("tool_choice",), self.data["tool_choice"])
+        tools = mcp_labels(named.get(("tools",), self.data["tools"]))
+        f.check_mcp_choice_label(choice, tools, "session.tool_choice")
         for path, value in changes:
             target = self.data
             for key in path[:-1]:
