@@ -33,6 +33,7 @@ from realtime_widget.core.sessionmap import (
     GA_ONLY,
     audio_format_name,
     audio_format_to_ga,
+    ga_get,
     ga_modalities,
     ga_set,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "FLAT_FIELDS",
     "SessionConfig",
     "SessionShape",
+    "beta_transcription_payload",
     "check_mcp_choice",
     "session_payload",
     "session_tools",
@@ -432,6 +434,42 @@ def transcription_payload(config: SessionConfig) -> dict[str, Any]:
     include = config.get("model", "include")
     if include is not None:
         session["include"] = list(include)
+    return session
+
+
+# the keys the beta SDK's TranscriptionSessionUpdate takes in each object of its session
+_BETA_TRANSCRIPTION_KEYS: dict[str, frozenset[str]] = {
+    "input_audio_transcription": frozenset({"model", "language", "prompt"}),
+    "input_audio_noise_reduction": frozenset({"type"}),
+    "turn_detection": frozenset(
+        {"type", "threshold", "prefix_padding_ms", "silence_duration_ms", "eagerness"}
+    ),
+}
+_NOT_FOR_TRANSCRIPTION = frozenset({"create_response", "interrupt_response"})
+
+
+def beta_transcription_payload(config: SessionConfig) -> dict[str, Any]:
+    """The beta ``session`` of a ``transcription_session.update``: the fields of
+    :func:`transcription_payload` under their beta names (the session map), each object
+    holding only the keys the beta type takes (the others, GA's only, are left out with a
+    warning once per config; turn detection's ``create_response`` and
+    ``interrupt_response``, which beta transcription sessions do not take, silently)."""
+    ga = transcription_payload(config)
+    session: dict[str, Any] = {}
+    for name in ("input_audio_format", *_BETA_TRANSCRIPTION_KEYS):
+        value = ga_get(ga, BETA_TO_GA[name], _UNSET)
+        if value is _UNSET:
+            continue
+        if name == "input_audio_format":
+            value = audio_format_name(value)
+        elif isinstance(value, Mapping):
+            keys = _BETA_TRANSCRIPTION_KEYS[name]
+            dropped = set(value) - keys - _NOT_FOR_TRANSCRIPTION
+            _warn_dropped(config, [f"{name}.{key}" for key in dropped])
+            value = {key: given for key, given in value.items() if key in keys}
+        session[name] = value
+    if "include" in ga:
+        session["include"] = ga["include"]
     return session
 
 

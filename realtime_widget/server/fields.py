@@ -21,6 +21,8 @@ from realtime_widget.core.sessionmap import audio_format_to_ga
 from realtime_widget.server.wire import ClientEventError
 
 __all__ = [
+    "BETA_TRANSCRIPTION_MODELS",
+    "BETA_TURN_DETECTION_KEYS",
     "LOCAL_VOICES",
     "SEMANTIC_VAD_DEFAULTS",
     "SERVER_VAD_DEFAULTS",
@@ -28,8 +30,11 @@ __all__ = [
     "check_keys",
     "check_mcp_choice_label",
     "require_object",
+    "validate_beta_client_secret",
     "validate_beta_format",
     "validate_beta_modalities",
+    "validate_beta_noise_reduction",
+    "validate_beta_transcription",
     "validate_bool",
     "validate_config_format",
     "validate_ga_format",
@@ -211,6 +216,58 @@ def validate_transcription(value: Any, path: str) -> dict[str, Any] | None:
     result: dict[str, Any] = {"model": "gpt-4o-mini-transcribe"}
     result.update({key: given for key, given in spec.items() if given is not None})
     return result
+
+
+BETA_TRANSCRIPTION_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe", "whisper-1")
+BETA_TURN_DETECTION_KEYS = frozenset(
+    {
+        "type",
+        "threshold",
+        "prefix_padding_ms",
+        "silence_duration_ms",
+        "create_response",
+        "interrupt_response",
+        "eagerness",
+    }
+)
+"""The turn detection keys of a beta transcription session (no ``idle_timeout_ms``)."""
+
+
+def validate_beta_transcription(value: Any, path: str) -> dict[str, Any] | None:
+    """A beta transcription session's ``{model, language, prompt}``, ``model`` one of
+    :data:`BETA_TRANSCRIPTION_MODELS`."""
+    if value is not None:
+        check_keys(require_object(value, path), path, {"model", "language", "prompt"})
+        model = value.get("model")
+        if model is not None and model not in BETA_TRANSCRIPTION_MODELS:
+            expected = "one of " + ", ".join(BETA_TRANSCRIPTION_MODELS)
+            raise ClientEventError.invalid_value(f"{path}.model", model, expected)
+    return validate_transcription(value, path)
+
+
+def validate_beta_noise_reduction(value: Any, path: str) -> dict[str, Any] | None:
+    """A beta transcription session's ``{type}``; no local effect."""
+    if value is None:
+        return None
+    check_keys(require_object(value, path), path, {"type"})
+    return _checked(checks.check_noise_reduction, value, path)  # type: ignore[no-any-return]
+
+
+def validate_beta_client_secret(value: Any, path: str) -> dict[str, Any]:
+    """``{expires_at: {anchor: "created_at", seconds: 10..7200}}``: how long a secret made
+    over HTTP lasts; no effect on a session opened over the socket."""
+    spec = require_object(value, path)
+    check_keys(spec, path, {"expires_at"})
+    if "expires_at" in spec:
+        expires = require_object(spec["expires_at"], f"{path}.expires_at")
+        check_keys(expires, f"{path}.expires_at", {"anchor", "seconds"})
+        if "anchor" in expires and expires["anchor"] != "created_at":
+            where = f"{path}.expires_at.anchor"
+            raise ClientEventError.invalid_value(where, expires["anchor"], "'created_at'")
+        if "seconds" in expires:
+            where = f"{path}.expires_at.seconds"
+            validate_number(expires["seconds"], where, low=10, high=7200, integer=True)
+    return copy.deepcopy(spec)
 
 
 def validate_noise_reduction(value: Any, path: str) -> dict[str, Any] | None:

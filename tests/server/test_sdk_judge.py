@@ -56,6 +56,12 @@ EXAMPLES: dict[tuple[Dialect, str, str], dict[str, Any]] = {
     ("ga", "session.update", "session"): {
         "session": {"model": {"name": "gpt-realtime"}, "speech": {"voice": "marin"}}
     },
+    ("beta", "transcription_session.created", "session"): {
+        "session": {"input_audio_format": "pcm16", "turn_detection": None}
+    },
+    ("beta", "transcription_session.updated", "session"): {
+        "session": {"input_audio_transcription": {"model": "whisper-1"}}
+    },
 }
 CLIENT_EVENTS = {"session.update", "conversation.item.create"}
 
