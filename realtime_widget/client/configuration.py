@@ -216,7 +216,8 @@ class SessionConfiguration(ClientEvents):
         return checked
 
     def remove_mcp_server(self, server_label: str) -> None:
-        """Remove an MCP server added before; UsageError when there is none."""
+        """Remove an MCP server added before; UsageError when there is none, or while the
+        session's ``tool_choice`` forces one of its tools."""
         tools = self.config.get("model", "tools")
         kept = [t for t in tools if not (is_mcp_tool(t) and t.get("server_label") == server_label)]
         if len(kept) == len(tools):
