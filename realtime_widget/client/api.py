@@ -127,7 +127,8 @@ class RealtimeAPI(RealtimeEventHandler):
     ``url`` defaults to the OpenAI endpoint; ``api_key`` to ``$OPENAI_API_KEY`` when ``url`` is
     ``wss://`` to OpenAI's or Azure OpenAI's hosts (no other server gets it unasked). Azure
     endpoints (``*.openai.azure.com``, or ``azure=True``) authenticate with an ``api-key``
-    header and take the deployment from the URL. ``dialect="beta"`` adds the beta header.
+    header and take the deployment from the URL. ``dialect="beta"`` adds the beta header;
+    ``intent`` (``"transcription"``) is what a beta connection asks for in its URL.
 
     Limits (each an attribute of the same name):
 
@@ -166,6 +167,7 @@ class RealtimeAPI(RealtimeEventHandler):
         ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
         close_timeout: float = 5.0,
         open_timeout: float = 10.0,
+        intent: str | None = None,
     ) -> None:
         super().__init__()
         if dialect not in ("ga", "beta"):
@@ -183,6 +185,7 @@ class RealtimeAPI(RealtimeEventHandler):
         self._given_key = api_key
         self.model = model
         self.dialect: Dialect = dialect
+        self.intent = intent
         host = urlsplit(self._url).hostname or ""
         self.azure = azure if azure is not None else host.endswith(".openai.azure.com")
         self.extra_headers = dict(headers or {})
@@ -241,15 +244,16 @@ class RealtimeAPI(RealtimeEventHandler):
 
     def connect_url(self) -> str:
         """The URL the socket opens (credentials included): ``model`` added to the query
-        unless already there."""
+        unless already there; on a beta connection with an ``intent``, ``intent`` instead
+        (``?intent=transcription`` opens a beta transcription session)."""
         parts = urlsplit(self._url)
         query = parts.query
-        if not self.azure and "model=" not in query:
-            query = (
-                f"{query}&{urlencode({'model': self.model})}"
-                if query
-                else urlencode({"model": self.model})
-            )
+        added = {"model": self.model}
+        if self.intent is not None and self.dialect == "beta":
+            added = {"intent": self.intent}
+        name = next(iter(added))
+        if not self.azure and f"{name}=" not in query:
+            query = f"{query}&{urlencode(added)}" if query else urlencode(added)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
     @property

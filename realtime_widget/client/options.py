@@ -123,7 +123,7 @@ def client_options(
         raise UsageError(f"reconnect must be True or False, got {reconnect!r}")
     if connection is not None:
         _fits(connection, shape, url=url, api_key=api_key, headers=headers, azure=azure)
-    session_config = SessionConfig(config)
+    session_config = SessionConfig(config, shape=shape)
     if connection is not None and not model and not _names_model(config):
         model = connection.model
     if model:
