@@ -49,10 +49,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import os
+from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -72,7 +72,7 @@ from realtime_widget.core.errors import (
     UsageError,
 )
 from realtime_widget.core.events import RealtimeEventHandler
-from realtime_widget.core.frames import FrameError, parse_frame
+from realtime_widget.core.frames import FrameError, event_text, parse_frame
 from realtime_widget.core.protocol import (
     BETA_HEADER,
     DEFAULT_MODEL,
@@ -199,8 +199,9 @@ class RealtimeAPI(RealtimeEventHandler):
         self.close_timeout = close_timeout
         self.open_timeout = open_timeout
         self._ws: ClientConnection | None = None
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued_bytes = 0  # the length of every text in _queue (json.dumps is ascii)
+        self._queue: deque[str] = deque()  # the texts the writer has still to write
+        self._wake_writer: asyncio.Future[None] | None = None  # while the queue is empty
+        self._queued_bytes = 0  # the length of every text in _queue (they are ascii)
         self._drained = asyncio.Event()  # set while nothing waits in _queue
         self._drained.set()
         self._frames_started = 0  # frames the writer began to write: the watchdog's clock
@@ -338,7 +339,8 @@ class RealtimeAPI(RealtimeEventHandler):
         self._closing = False
         self._failure = None
         self._lost = None
-        self._queue = asyncio.Queue()
+        self._queue = deque()
+        self._wake_writer = None
         self._queued_bytes = 0
         self._drained.set()
         self._reader = asyncio.create_task(self._read(ws), name="realtime-reader")
@@ -433,10 +435,10 @@ class RealtimeAPI(RealtimeEventHandler):
             event.update(payload)
         event["type"] = event_type
         try:
-            text = json.dumps(event, allow_nan=False)
+            text = event_text(event)
         except (TypeError, ValueError) as exc:
             raise UsageError(f"payload of {event_type!r} is not valid json: {exc}") from None
-        size = len(text)  # bytes too: json.dumps escapes every non-ascii character
+        size = len(text)  # bytes too: event_text escapes every non-ascii character
         if size > self.max_frame_bytes:
             raise UsageError(
                 f"cannot send {event_type!r}: its {size:,} bytes exceed "
@@ -455,7 +457,10 @@ class RealtimeAPI(RealtimeEventHandler):
         self.dispatch(f"client.{event_type}", event)
         self._queued_bytes += size  # not queued + size: a handler may have sent meanwhile
         self._drained.clear()
-        self._queue.put_nowait(text)
+        self._queue.append(text)
+        wake, self._wake_writer = self._wake_writer, None
+        if wake is not None and not wake.done():
+            wake.set_result(None)
         if self.debug:
             logger.debug("sent %s", self.redactor(str(_elide(event))))
 
@@ -483,9 +488,14 @@ class RealtimeAPI(RealtimeEventHandler):
             raise error
 
     async def _write(self, ws: ClientConnection) -> None:
-        queue = self._queue
+        """Write the queued texts in order; asleep (one future) only while none wait."""
+        queue, loop = self._queue, asyncio.get_running_loop()
         while True:
-            text = await queue.get()
+            if not queue:
+                self._wake_writer = loop.create_future()
+                await self._wake_writer
+                continue
+            text = queue.popleft()
             self._queued_bytes -= len(text)
             if not self._queued_bytes:
                 self._drained.set()
