@@ -50,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import sys
+import time
 from types import ModuleType
 from typing import Any
 
@@ -69,9 +70,11 @@ from .sound_card import (
     arrived,
     bare_capture,
     bare_stops,
+    loud,
     mark,
     sound_card,
     virtual_sound,
+    waits,
     warm_up,
 )
 
@@ -110,9 +113,14 @@ def _speech(text: str) -> np.ndarray[Any, Any] | None:
 # -- capture -> server --------------------------------------------------------------------------
 
 
-async def _endpoint_capture(vs: ModuleType, card: Any, count: int) -> tuple[list[float], int]:
-    """ms beyond the chunk, per marker, and PortAudio's xruns meanwhile (a marker they
-    dropped would be missed: the count then fails)."""
+async def _endpoint_capture(
+    vs: ModuleType, card: Any, count: int
+) -> tuple[list[float], int, list[float]]:
+    """ms beyond the chunk, per marker; PortAudio's xruns meanwhile (a marker they dropped
+    would be missed: the count then fails); ms from each marker to the first device
+    callback holding it (the endpoint's callback, stamped by a wrapper: the leg before any
+    of its work)."""
+    callbacks: list[float] = []
     server = serve_in_thread(pace="realtime", trace=True, record_bytes=64 * 1024 * 1024)
     feeder = Feeder(card.server)
     try:
@@ -120,7 +128,16 @@ async def _endpoint_capture(vs: ModuleType, card: Any, count: int) -> tuple[list
         client.update_session(turn_detection=None)
         await client.connect()
         try:
-            async with KernelAudio(client, input_device=vs.MIC, output_device=False) as audio:
+            audio = KernelAudio(client, input_device=vs.MIC, output_device=False)
+            endpoint_callback = audio._captured_block
+
+            def stamped(indata: Any, frames: int, when: Any, status: Any) -> None:
+                if loud(indata):
+                    callbacks.append(time.time())
+                endpoint_callback(indata, frames, when, status)
+
+            audio._captured_block = stamped  # type: ignore[method-assign]
+            async with audio:
                 await warm_up(lambda: audio.sent_chunks)
                 marks = await mark(card, feeder, count)
                 await arrived(lambda: _appended(_trace(server)), count)
@@ -133,7 +150,7 @@ async def _endpoint_capture(vs: ModuleType, card: Any, count: int) -> tuple[list
         server.stop_thread()
     appends = _appends(trace)
     sizes = [(stamp, len(data) // 2) for stamp, data in appends]
-    return added(sizes, _appended(trace), marks), flags
+    return added(sizes, _appended(trace), marks), flags, waits(marks, callbacks)
 
 
 def _appends(trace: list[tuple[float, str, dict[str, Any]]]) -> list[tuple[float, bytes]]:
@@ -278,6 +295,7 @@ def _pct(values: list[float], q: float) -> float | None:
 
 def _rows(
     ours: list[float],
+    legs: dict[str, list[float]],
     xruns: int,
     floor: list[float],
     barge: dict[str, list[float]] | None,
@@ -289,6 +307,11 @@ def _rows(
     p50, p95 = _pct(ours, 50), _pct(ours, 95)
     f50, f95 = _pct(floor, 50), _pct(floor, 95)
     note = f"n={len(ours)} markers, {xruns} xruns; floor n={len(floor)}; streams opened in turns"
+    split = [
+        f"{who} {_pct(legs[who], 50) or 0:.1f}/{_pct(legs[who], 95) or 0:.1f}"
+        for who in ("ours", "floor")
+    ]
+    note += "; marker -> first device callback p50/p95 ms: " + ", ".join(split)
     rows.append(row(GROUP, f"{label}: p50", p50, "ms", note=note, floor=f50))
     ok = p95 is not None and f95 is not None and p95 - f95 <= TARGET_ADDED_OVER_FLOOR_MS
     known = p95 is not None and f95 is not None
@@ -337,7 +360,7 @@ def _rows(
         )
     )
     worst_error = max(errors) if errors else None
-    ok = None if worst_error is None else worst_error <= TARGET_TRUNCATION_MS
+    judged: bool | None = None if worst_error is None else worst_error <= TARGET_TRUNCATION_MS
     note = (
         f"n={len(errors)} (the rounds without xruns); audio_end_ms outside the recording's "
         "last heard and first missing 10 ms blocks (0 between them; their gap: median "
@@ -346,7 +369,7 @@ def _rows(
         else "n=0: every round had xruns (a busy machine)"
     )
     name = "truncation: audio_end_ms - heard at the output, max |error|"
-    rows.append(row(GROUP, name, worst_error, "ms", f"<= {TARGET_TRUNCATION_MS:g}", ok, note))
+    rows.append(row(GROUP, name, worst_error, "ms", f"<= {TARGET_TRUNCATION_MS:g}", judged, note))
     return rows
 
 
@@ -366,21 +389,23 @@ async def _measure(vs: ModuleType, quick: bool) -> list[dict[str, Any]]:
     speech = _speech("stop there")
     floor: list[float] = []
     ours: list[float] = []
+    legs: dict[str, list[float]] = {"ours": [], "floor": []}
     xruns = 0
     with sound_card(vs) as card:
         # Each stream opened lines up with the card's periods its own way, which moves all
         # its markers alike (by up to ~10 ms): the floor and ours take turns, several times.
         for _ in range(sessions):
-            floor += await bare_capture(vs, card, markers)
-            figures, flags = await _endpoint_capture(vs, card, markers)
+            floor += await bare_capture(vs, card, markers, legs=legs["floor"])
+            figures, flags, waited = await _endpoint_capture(vs, card, markers)
             ours += figures
+            legs["ours"] += waited
             xruns += flags
         if speech is None:
             why = "skipped: needs espeak-ng and the voice extra"
-            return _rows(ours, xruns, floor, None, [], why)
+            return _rows(ours, legs, xruns, floor, None, [], why)
         floor_stops = await bare_stops(vs, card, rounds)
         barge = await _endpoint_barge_ins(vs, card, rounds, speech)
-    return _rows(ours, xruns, floor, barge, floor_stops, "")
+    return _rows(ours, legs, xruns, floor, barge, floor_stops, "")
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:

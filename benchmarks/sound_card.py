@@ -49,10 +49,12 @@ __all__ = [
     "arrived",
     "bare_capture",
     "bare_stops",
+    "loud",
     "mark",
     "onsets",
     "sound_card",
     "virtual_sound",
+    "waits",
     "warm_up",
 ]
 
@@ -217,11 +219,26 @@ def sound_card(vs: ModuleType) -> Iterator[Any]:
 
 def onsets(pcm: np.ndarray[Any, Any]) -> list[int]:
     """Where each burst starts: a loud sample after at least 100 ms of quiet."""
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 3_000)
-    if loud.size == 0:
+    above = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 3_000)
+    if above.size == 0:
         return []
-    gaps = np.flatnonzero(np.diff(loud) > RATE // 10)
-    return [int(loud[0]), *(int(loud[g + 1]) for g in gaps)]
+    gaps = np.flatnonzero(np.diff(above) > RATE // 10)
+    return [int(above[0]), *(int(above[g + 1]) for g in gaps)]
+
+
+def loud(block: Any) -> bool:
+    """Whether a block of int16 samples holds a marker's (or other loud) samples."""
+    return bool(np.abs(np.asarray(block, dtype=np.int32)).max(initial=0) > 3_000)
+
+
+def waits(marks: list[float], callbacks: list[float]) -> list[float]:
+    """ms from each marker at the microphone to the first stream callback holding it."""
+    out = []
+    for at in marks:
+        later = [t for t in callbacks if t >= at - 0.005]
+        if later:
+            out.append((min(later) - at) * 1000)
+    return out
 
 
 def added(
@@ -284,11 +301,17 @@ async def warm_up(count: Any) -> None:
 
 
 async def bare_capture(
-    vs: ModuleType, card: Any, count: int, rate: int | None = None
+    vs: ModuleType,
+    card: Any,
+    count: int,
+    rate: int | None = None,
+    legs: list[float] | None = None,
 ) -> list[float]:
     """The capture floor: a bare stream and server (see the module's docstring); ms beyond
     the chunk, per marker. ``rate`` is the stream's (``None``: the device's default, as the
-    endpoint opens it, taken to 24 kHz by picking the nearest sample, no filter)."""
+    endpoint opens it, taken to 24 kHz by picking the nearest sample, no filter).
+    ``legs`` gets the ms from each marker to the first stream callback holding it."""
+    callbacks: list[float] = []
     import sounddevice as sd
     from websockets.asyncio.client import connect
 
@@ -316,6 +339,8 @@ async def bare_capture(
                     sent[0] += 1
 
             def captured(indata: Any, frames: int, when: Any, status: Any) -> None:
+                if loud(indata):
+                    callbacks.append(time.time())
                 loop.call_soon_threadsafe(collect, indata[:, 0].copy())
 
             stream = sd.InputStream(
@@ -336,6 +361,8 @@ async def bare_capture(
                 stream.stop()
                 stream.close()
                 feeder.close()
+    if legs is not None:
+        legs.extend(waits(marks, callbacks))
     pcm = _joined(arrivals)
     return added([(stamp, len(data) // 2) for stamp, data in arrivals], pcm, marks)
 
@@ -375,7 +402,12 @@ class _BareServer:
     def __exit__(self, *exc_info: object) -> None:
         stop = self._stop
         if stop is not None:
-            self._loop.call_soon_threadsafe(lambda: stop.done() or stop.set_result(None))
+
+            def end() -> None:
+                if not stop.done():
+                    stop.set_result(None)
+
+            self._loop.call_soon_threadsafe(end)
         self._thread.join(10)
         self._loop.close()
 
