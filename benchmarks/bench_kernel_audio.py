@@ -176,13 +176,14 @@ def _trace(server: LocalRealtimeServer) -> list[tuple[float, str, dict[str, Any]
 # -- barge-in -----------------------------------------------------------------------------------
 
 
-def _silent_from(recording: np.ndarray[Any, Any], anchor: float, at: float) -> float | None:
+def _silent_from(recorder: TimedRecorder, at: float) -> float | None:
     """When the output went silent around ``at`` (a second either side): the time of the
     last loud sample there (nothing plays for over a second after a barge-in)."""
-    middle = int((at - anchor) * RATE)
+    recording = recorder.samples()
+    middle = recorder.index_at(at)
     start = max(0, middle - RATE)
     loud = np.flatnonzero(np.abs(recording[start : middle + RATE].astype(np.int32)) > 300)
-    return None if loud.size == 0 else anchor + (start + int(loud[-1]) + 1) / RATE
+    return None if loud.size == 0 else recorder.time_of(start + int(loud[-1]) + 1)
 
 
 async def _endpoint_barge_ins(
@@ -213,7 +214,7 @@ async def _endpoint_barge_ins(
             trace = _trace(server)  # before the connection closes: the server forgets it
         finally:
             await client.aclose()
-        recording, anchor = recorder.samples(), recorder.anchor
+        recording = recorder.samples()
     finally:
         recorder.close()
         feeder.close()
@@ -233,7 +234,7 @@ async def _endpoint_barge_ins(
     stops, errors, spans = [], [], []
     for stamp, item_id, end_ms in truncates:
         speech_at = max(s for s in started if s <= stamp)  # the barge-in it answers
-        silent = _silent_from(recording, anchor, speech_at)
+        silent = _silent_from(recorder, speech_at)
         if silent is None:
             raise RuntimeError(f"the answer {item_id} is not in the recording")
         stops.append((silent - speech_at) * 1000)

@@ -158,7 +158,7 @@ class Feeder:
 class TimedRecorder:
     """What a PulseAudio ``source`` has (the speaker's monitor, or the microphone's
     ``mic_feed.monitor``), recorded by ``parec`` with each read stamped: sample ``i`` was
-    there at :attr:`anchor` + ``i`` / 24 kHz (the least delayed read dates them all)."""
+    there at :meth:`time_of` ``(i)``."""
 
     def __init__(self, server: str, source: str = "speaker.monitor") -> None:
         self._process = subprocess.Popen(
@@ -176,7 +176,7 @@ class TimedRecorder:
             stdout=subprocess.PIPE,
         )
         self._data = bytearray()
-        self._anchor = float("inf")
+        self._reads: list[tuple[float, int]] = []  # each read's time, samples by then
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -187,13 +187,25 @@ class TimedRecorder:
             now = time.time()
             with self._lock:
                 self._data.extend(chunk)
-                # a read delivers samples already played: the least delayed read dates them
-                self._anchor = min(self._anchor, now - len(self._data) // 2 / RATE)
+                self._reads.append((now, len(self._data) // 2))
 
-    @property
-    def anchor(self) -> float:
+    def _anchor(self, near: Callable[[float, int], bool]) -> float:
+        """When sample 0 was there, as dated by the least delayed of the reads ``near``
+        picks (a read delivers samples already there; a gap in the recording moves the
+        later ones, so only reads close to what is dated count)."""
         with self._lock:
-            return self._anchor
+            anchors = [t - n / RATE for t, n in self._reads if near(t, n)]
+        if not anchors:
+            raise RuntimeError("the recording holds nothing near the time asked")
+        return min(anchors)
+
+    def time_of(self, index: int) -> float:
+        """When sample ``index`` was there (this process's ``time.time()``)."""
+        return self._anchor(lambda t, n: abs(n - index) <= 2 * RATE) + index / RATE
+
+    def index_at(self, moment: float) -> int:
+        """The sample that was there at ``moment``."""
+        return int((moment - self._anchor(lambda t, n: abs(t - moment) <= 2.0)) * RATE)
 
     def samples(self) -> np.ndarray[Any, Any]:
         with self._lock:
@@ -274,12 +286,11 @@ async def mark(card: Any, feeder: Feeder, count: int) -> list[float]:
             if len(found) >= count:
                 break
             await asyncio.sleep(0.1)
-        anchor = recorder.anchor
     finally:
         recorder.close()
     if len(found) != count:
         raise RuntimeError(f"{count} markers played, {len(found)} at the microphone")
-    return [anchor + at / RATE for at in found]
+    return [recorder.time_of(at) for at in found]
 
 
 async def arrived(pcm: Callable[[], np.ndarray[Any, Any]], count: int) -> None:
@@ -464,14 +475,15 @@ async def bare_stops(vs: ModuleType, card: Any, count: int) -> list[float]:
         stream.stop()
         stream.close()
         await asyncio.sleep(0.2)
-        recording, anchor = recorder.samples(), recorder.anchor
         recorder.close()
     out = []
-    sounding = np.abs(recording.astype(np.int32)) > 1_000
+    sounding = np.abs(recorder.samples().astype(np.int32)) > 1_000
     for stamp in silenced_at:
-        at = int((stamp - anchor) * RATE)
-        last = np.flatnonzero(sounding[max(0, at - RATE // 4) : at + RATE // 4])
+        at = recorder.index_at(stamp)
+        if not RATE // 4 <= at <= sounding.size - RATE // 4:
+            continue  # the recording does not reach it
+        last = np.flatnonzero(sounding[at - RATE // 4 : at + RATE // 4])
         if last.size:  # none: the device dropped the tone (an xrun it did not report)
-            index = max(0, at - RATE // 4) + int(last[-1]) + 1
-            out.append((anchor + index / RATE - stamp) * 1000)
+            index = at - RATE // 4 + int(last[-1]) + 1
+            out.append((recorder.time_of(index) - stamp) * 1000)
     return out
