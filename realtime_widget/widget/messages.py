@@ -383,7 +383,7 @@ def _item_id(
 
 
 def _buffer(kind: str, content: Mapping[str, Any], buffers: Sequence[object]) -> memoryview:
-    if "data" in content and not buffers:  # the fallback's base64 text
+    if not buffers and "data" in content:  # the fallback's base64 text
         try:
             buffers = [decode_audio(content["data"])]
         except ValueError as exc:
