@@ -11,10 +11,14 @@
 // Wire (see realtime_widget/widget/messages.py for the kernel side):
 //   kernel -> browser: delta {item_id, field, delta} | audio {item_id} + one buffer |
 //     audio_done {item_id} | interrupt | item {item} | item_removed {item_id, rev} |
-//     snapshot {items, audio_sent} | mic_check; the `items` trait is {rev, items}
+//     snapshot {items, audio_sent} | mic_check | probe_echo {id, intact} + one buffer;
+//     the `items` trait is {rev, items}
 //   browser -> kernel: audio + one buffer | interrupted {item_id, played_samples} |
 //     played {item_id, played_samples} | stop | text {text} | ptt_start | ptt_stop |
-//     connect | disconnect | hello | mic_check | mic_held
+//     connect | disconnect | hello | mic_check | mic_held | probe {id} + one buffer |
+//     probe_result {id, intact}
+//   Audio goes as base64 `data` instead of a buffer where the host drops buffers (see
+//   js/widget/wire.js).
 //
 // A session outlives its views: the model's `initialize` makes it (or the first `render`),
 // each view attaches to it, and the session goes quiet once none is left (see

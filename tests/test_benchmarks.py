@@ -11,13 +11,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from benchmarks import bench_kernel_audio
 from benchmarks.__main__ import DEFAULT_OUTPUT, report, table
 from benchmarks.bench_browser import _harness
 from benchmarks.bench_conversation import bare_feed, response_events
 from benchmarks.bench_relay import BareClient, row
 from benchmarks.browser_floor import measure, with_floor
+from benchmarks.sound_card import added, onsets
 from realtime_widget.server import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,3 +131,29 @@ def test_the_browser_floor_measures_both_paths_in_chromium() -> None:
     assert len(floor["mic"]) >= 10 and len(floor["playback"]) >= 10
     assert all(latency > -2 for latency in floor["mic"] + floor["playback"])
     assert floor["mic_p95"] is not None and floor["playback_p95"] is not None
+
+
+def test_the_kernel_audio_bench_dates_each_marker_from_the_end_of_its_chunk() -> None:
+    rate = 24_000
+    pcm = np.zeros(5 * 1920, np.int16)
+    pcm[1920 + 480 : 1920 + 960] = 12_000  # a marker 480 samples (20 ms) into the 2nd chunk
+    pcm[4 * 1920 + 100 : 4 * 1920 + 200] = -12_000  # a second one in the 5th chunk
+    assert onsets(pcm) == [1920 + 480, 4 * 1920 + 100]
+    marks = [10.0, 10.2]
+    # the 2nd chunk is whole 60 ms after its marker, and arrives 7 ms later than that
+    arrivals = [(9.9 + 0.08 * n, 1920) for n in range(5)]
+    arrivals[1] = (10.0 + 0.060 + 0.007, 1920)
+    arrivals[4] = (10.2 + 1820 / rate + 0.011, 1920)
+    assert np.allclose(added(arrivals, pcm, marks), [7.0, 11.0])
+    with pytest.raises(RuntimeError, match="3 markers at the microphone, 2 at the server"):
+        added(arrivals, pcm, [*marks, 10.4])
+
+
+def test_the_kernel_audio_bench_skips_saying_what_the_sound_card_lacks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pulseaudio, no pacat
+    rows = bench_kernel_audio.run(quick=True)
+    assert rows and all(r["value"] is None and r["ok"] is None for r in rows)
+    assert all("skipped: the virtual sound card needs pulseaudio, pacat" in r["note"] for r in rows)
+    assert "bench_kernel_audio: skipped" in capsys.readouterr().err

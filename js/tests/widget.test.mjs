@@ -225,7 +225,16 @@ describe("kernel messages", () => {
       field: "text",
       delta: "x",
     });
-    assert.deepEqual(w.parseKernelMessage({ type: "audio", item_id: "a" }, [dv]), { type: "audio", item_id: "a" });
+    const audio = w.parseKernelMessage({ type: "audio", item_id: "a" }, [dv]);
+    assert.deepEqual([audio.type, audio.item_id, audio.data.byteLength], ["audio", "a", 8]);
+    assert.ok(audio.data instanceof ArrayBuffer && audio.data !== dv.buffer, "a view's bytes, copied");
+    const text = w.parseKernelMessage({ type: "audio", item_id: "a", data: "AQACAA==" });
+    assert.deepEqual(Array.from(new Int16Array(text.data)), [1, 2]);
+    assert.deepEqual(w.parseKernelMessage({ type: "probe_echo", id: "p", intact: true }), {
+      type: "probe_echo",
+      id: "p",
+      intact: true,
+    });
     assert.deepEqual(w.parseKernelMessage({ type: "audio_done", item_id: "a" }), { type: "audio_done", item_id: "a" });
     assert.deepEqual(w.parseKernelMessage({ type: "interrupt" }), { type: "interrupt" });
     assert.equal(w.parseKernelMessage({ type: "item", item: summary({}) }).type, "item");
@@ -245,6 +254,9 @@ describe("kernel messages", () => {
       [{ type: "delta", item_id: "a", field: "text", delta: 3 }],
       [{ type: "audio", item_id: "a" }, []],
       [{ type: "audio", item_id: "a" }, ["text"]],
+      [{ type: "audio", item_id: "a", data: "not base64!" }, []],
+      [{ type: "item_audio", item_id: "a" }, []],
+      [{ type: "probe_echo", intact: true }],
       [{ type: "audio_done" }],
       [{ type: "item", item: { id: 3 } }],
       [{ type: "item_removed", item_id: "a" }],
@@ -395,11 +407,12 @@ describe("the session without a browser", () => {
     session.start();
     assert.deepEqual(
       model.sent.map((m) => m.content),
-      [{ type: "hello" }, { type: "mic_check" }],
+      [{ type: "probe", id: session.wire.id }, { type: "hello" }, { type: "mic_check" }],
     );
+    assert.equal(model.sent[0].buffers[0].byteLength, 256, "the probe carries its bytes");
     assert.equal(model.state.mic, "on", "another page may be capturing: the trait is left alone");
     model.fire("msg:custom", { type: "mic_check" });
-    assert.equal(model.sent.length, 2, "a page that does not capture does not claim the mic");
+    assert.equal(model.sent.length, 3, "a page that does not capture does not claim the mic");
     model.fire("msg:custom", { type: "delta", item_id: "a", field: "transcript", delta: "Hi" });
     assert.equal(session.store.items.get("a").transcript, "Hi");
     model.fire("msg:custom", { type: "snapshot", items: [summary({ id: "b", text: "in flight" })] });
@@ -429,6 +442,7 @@ describe("the session without a browser", () => {
     const model = fakeModel({ items: [], mic: "on", connection: "connected", turn_detection: "server_vad" });
     const session = new w.RtwSession(model);
     const chunk = () => ({ type: "chunk", buffer: new ArrayBuffer(3840), offset: 0, samples: 1920 });
+    session.wire.toKernel = "binary"; // as the probe's echo says in a host that keeps buffers
     session.mic._onCaptureMessage(chunk());
     assert.equal(model.sent.at(-1).content.type, "audio");
     assert.equal(model.sent.at(-1).buffers[0].byteLength, 3840);

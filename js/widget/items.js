@@ -46,7 +46,7 @@
 
 /**
  * @typedef {{type: "delta", item_id: string, field: "text" | "transcript" | "arguments", delta: string}
- *   | {type: "audio", item_id: string}
+ *   | {type: "audio", item_id: string, data: ArrayBuffer}
  *   | {type: "audio_done", item_id: string}
  *   | {type: "interrupt"}
  *   | {type: "mic_check"}
@@ -56,8 +56,9 @@
  *       log: LogEntry[] | null}
  *   | {type: "log", entries: LogEntry[], reset: boolean}
  *   | {type: "transcript", format: "markdown" | "json", text: string}
- *   | {type: "item_audio", item_id: string, purpose: "play" | "download"}
- *   | {type: "item_images", item_id: string, urls: string[]}} KernelMessage
+ *   | {type: "item_audio", item_id: string, purpose: "play" | "download", data: ArrayBuffer}
+ *   | {type: "item_images", item_id: string, urls: string[]}
+ *   | {type: "probe_echo", id: string, intact: boolean}} KernelMessage
  */
 
 /**
@@ -323,10 +324,10 @@ export function parseKernelMessage(msg, buffers = []) {
         return null;
       }
       return { type: "delta", item_id: id, field: msg.field, delta: msg.delta };
-    case "audio":
-      if (id === null || !Array.isArray(buffers) || buffers.length !== 1) return null;
-      if (!(ArrayBuffer.isView(buffers[0]) || buffers[0] instanceof ArrayBuffer)) return null;
-      return { type: "audio", item_id: id };
+    case "audio": {
+      const data = id === null ? null : rtwAudioOf(msg, buffers);
+      return id === null || data === null ? null : { type: "audio", item_id: id, data };
+    }
     case "audio_done":
       return id === null ? null : { type: "audio_done", item_id: id };
     case "interrupt":
@@ -357,10 +358,13 @@ export function parseKernelMessage(msg, buffers = []) {
     case "transcript":
       if ((msg.format !== "markdown" && msg.format !== "json") || typeof msg.text !== "string") return null;
       return { type: "transcript", format: msg.format, text: msg.text };
-    case "item_audio":
-      if (id === null || !Array.isArray(buffers) || buffers.length !== 1) return null;
-      if (!(ArrayBuffer.isView(buffers[0]) || buffers[0] instanceof ArrayBuffer)) return null;
-      return { type: "item_audio", item_id: id, purpose: msg.purpose === "download" ? "download" : "play" };
+    case "item_audio": {
+      const data = id === null ? null : rtwAudioOf(msg, buffers);
+      if (id === null || data === null) return null;
+      return { type: "item_audio", item_id: id, purpose: msg.purpose === "download" ? "download" : "play", data };
+    }
+    case "probe_echo":
+      return typeof msg.id === "string" ? { type: "probe_echo", id: msg.id, intact: msg.intact === true } : null;
     case "item_images":
       if (id === null || !Array.isArray(msg.urls)) return null;
       return { type: "item_images", item_id: id, urls: msg.urls.filter(isImageDataUrl) };

@@ -184,7 +184,7 @@ export class RtwMic {
           const { offset, samples } = msg;
           session.trace.push({ event: "mic", t: rtwEpochMs(), tw: msg.t, offset, samples });
         }
-        session.model.send({ type: "audio" }, undefined, [msg.buffer]);
+        session.wire.sendAudio(msg.buffer);
       }
     } else if (msg.type === "level") {
       this.level = msg.rms;

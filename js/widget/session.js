@@ -32,6 +32,9 @@
 // posted it), "audio" and "interrupt" (kernel messages received), and the playback
 // worklet's "queued" (a push received) and "silent" (the first silent block after an
 // interrupt). With tracing off, each hot path pays one null check.
+//
+// Buffers: `window.__rtwDropBuffers = true`, set before the widget starts, simulates a host
+// that drops binary buffers (tests only; see js/widget/wire.js).
 
 /**
  * What changed, for the views: "items" several items at once (an `items` state or a
@@ -123,6 +126,8 @@ export class RtwSession {
     const trace = /** @type {any} */ (globalThis).__rtwTrace;
     /** @type {any[] | null} trace records, when the page asked for them (see the top) */
     this.trace = Array.isArray(trace) ? trace : null;
+    /** how messages travel between this page and the kernel (js/widget/wire.js) */
+    this.wire = new RtwWire(model, /** @type {any} */ (globalThis).__rtwDropBuffers === true);
     this.mic = new RtwMic(this);
     this._onCustom = this._onCustom.bind(this);
     this._onItems = this._onItems.bind(this);
@@ -136,6 +141,7 @@ export class RtwSession {
     this.model.on("change:connection", this._onConnection);
     this.model.on("change:mic", this._onMic);
     applySummaries(this.store, this.model.get("items"));
+    this.wire.start();
     this.model.send({ type: "hello" });
     // Another page may capture, or a reloaded page left the trait on: the kernel finds out.
     if (this.micClaimed()) this.model.send({ type: "mic_check" });
@@ -218,7 +224,7 @@ export class RtwSession {
    * @param {DataView[]} [buffers]
    */
   _onCustom(content, buffers) {
-    const msg = parseKernelMessage(content, buffers ?? []);
+    const msg = parseKernelMessage(content, this.wire.received(buffers));
     if (msg === null) {
       console.warn("[realtime_widget] ignored a kernel message", content);
       return;
@@ -253,8 +259,7 @@ export class RtwSession {
         break;
       }
       case "audio": {
-        const data = /** @type {DataView} */ ((buffers ?? [])[0]);
-        const buffer = ArrayBuffer.isView(data) ? toArrayBuffer(data) : data;
+        const buffer = msg.data;
         if (this.trace !== null) {
           const samples = buffer.byteLength >> 1;
           this.trace.push({ event: "audio", t: rtwEpochMs(), itemId: msg.item_id, samples });
@@ -290,7 +295,10 @@ export class RtwSession {
         this._answered("transcript", msg.text);
         break;
       case "item_audio":
-        this._answered(`item_audio:${msg.item_id}`, (buffers ?? [])[0]);
+        this._answered(`item_audio:${msg.item_id}`, msg.data);
+        break;
+      case "probe_echo":
+        if (this.wire.echoed(msg, this.wire.received(buffers))) this.emit({ kind: "audio" });
         break;
       case "item_images":
         this.images.set(msg.item_id, msg.urls);
@@ -363,7 +371,7 @@ export class RtwSession {
    */
   async itemAudio(id, purpose) {
     const data = await this.ask({ type: "item_audio", item_id: id, purpose }, `item_audio:${id}`);
-    return new Int16Array(ArrayBuffer.isView(data) ? toArrayBuffer(/** @type {DataView} */ (data)) : data);
+    return new Int16Array(data, 0, data.byteLength >> 1);
   }
 
   /**

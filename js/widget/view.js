@@ -431,6 +431,9 @@ export class RtwView {
     if (this.flashText) notices.push(this.flashText);
     const audioLine = rtwAudioLine(this.page, audioInUse);
     if (audioLine) notices.push(audioLine);
+    const wire = this.session.wire;
+    if (audioInUse !== "kernel" && wire.notice()) notices.push(wire.notice());
+    Object.assign(root.dataset, { wireOut: wire.toKernel, wireIn: wire.fromKernel });
     const ctx = this.session.ctx;
     if (ctx !== null && ctx.state === "suspended") notices.push("Sound is paused by the browser: click anywhere in the widget to turn it on.");
     const status = String(m.get("status") || "");

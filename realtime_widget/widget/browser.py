@@ -36,6 +36,13 @@ from realtime_widget.widget.messages import (
 from realtime_widget.widget.playback import Playback
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.turns import Turns
+from realtime_widget.widget.wire import (
+    PROBE_BYTES,
+    BrowserProbe,
+    BrowserProbeResult,
+    PageWire,
+    ProbeEchoMessage,
+)
 
 __all__ = ["BrowserMessages"]
 
@@ -44,8 +51,8 @@ logger = logging.getLogger("realtime_widget.widget")  # the widget's decisions, 
 
 class BrowserMessages:
     """The browser's messages to ``widget``: :meth:`receive` takes them from the comm.
-    Messages to the browser go to ``send``; pages have ``mic_check_seconds`` to answer a
-    ``mic_check``."""
+    Messages to the browser go to ``send``, their audio as ``wire`` says; pages have
+    ``mic_check_seconds`` to answer a ``mic_check``."""
 
     def __init__(
         self,
@@ -57,6 +64,7 @@ class BrowserMessages:
         home: HomeLoop,
         activity: Activity,
         send: SendMessage,
+        wire: PageWire,
         mic_check_seconds: float,
     ) -> None:
         self._widget = widget
@@ -66,6 +74,7 @@ class BrowserMessages:
         self._turns = turns
         self._home = home
         self._send = send
+        self._wire = wire
         self._mic_check_seconds = mic_check_seconds
         self._mic_held = False
         self._mic_check: asyncio.TimerHandle | None = None
@@ -90,6 +99,8 @@ class BrowserMessages:
             "item_images": self._item_images,
             "new_conversation": self._new_conversation,
             "kernel_device": self._kernel_device,
+            "probe": self._probe,
+            "probe_result": self._probe_result,
         }
 
     def receive(self, _widget: object, content: object, buffers: list[Any]) -> None:
@@ -165,6 +176,20 @@ class BrowserMessages:
     def _stop(self, message: Any) -> None:
         if self._widget.client.is_connected():
             self._widget.client.cancel_response()
+
+    def _probe(self, message: BrowserProbe) -> None:
+        """A page starting: the echo says whether its buffer arrived, and carries one back
+        (see :mod:`realtime_widget.widget.wire`)."""
+        self._wire.probed(message["id"])
+        echo: ProbeEchoMessage = {
+            "type": "probe_echo",
+            "id": message["id"],
+            "intact": message["intact"],
+        }
+        self._send(echo, [PROBE_BYTES])
+
+    def _probe_result(self, message: BrowserProbeResult) -> None:
+        self._wire.result(message["id"], message["intact"])
 
     # -- text and turns -------------------------------------------------------------------
 

@@ -4,8 +4,10 @@ Kernel to browser: the :data:`KernelMessage` types, as anywidget custom messages
 widget's parts send them through a :class:`SendMessage`). Browser to kernel: the
 :data:`BrowserMessage` types, each checked whole by :func:`parse_browser_message` before
 anything acts on it. Audio travels as one binary buffer of PCM16 little-endian 24 kHz mono
-samples. Each item summary carries the widget's revision when it was made; the browser keeps
-the newest of what it got (its rules are in ``js/widget/items.js``).
+samples, or as base64 text in the message's ``data`` where the host drops buffers (see
+:mod:`realtime_widget.widget.wire`). Each item summary carries the widget's revision when
+it was made; the browser keeps the newest of what it got (its rules are in
+``js/widget/items.js``).
 
 Pure: no traitlets, no ipywidgets, no I/O.
 """
@@ -15,11 +17,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol, TypeAlias, TypedDict
+from typing import Any, Final, Literal, NotRequired, Protocol, TypeAlias, TypedDict
 
 from realtime_widget.core.errors import ProtocolError
 from realtime_widget.core.protocol import SAMPLE_RATE
 from realtime_widget.widget.eventlog import LogEntry
+from realtime_widget.widget.wire import (
+    BrowserProbe,
+    BrowserProbeResult,
+    ProbeEchoMessage,
+    buffer_intact,
+    decode_audio,
+)
 
 __all__ = [
     "MAX_AUDIO_BYTES",
@@ -133,10 +142,11 @@ class DeltaMessage(TypedDict):
 
 
 class AudioMessage(TypedDict):
-    """Sent with one buffer: the item's next PCM16 samples."""
+    """Sent with one buffer: the item's next PCM16 samples (or them as base64 ``data``)."""
 
     type: Literal["audio"]
     item_id: str
+    data: NotRequired[str]
 
 
 class AudioDoneMessage(TypedDict):
@@ -208,11 +218,13 @@ class TranscriptMessage(TypedDict):
 
 
 class ItemAudioMessage(TypedDict):
-    """The answer to an ``item_audio`` request, with one buffer: the item's PCM16 samples."""
+    """The answer to an ``item_audio`` request, with one buffer: the item's PCM16 samples
+    (or them as base64 ``data``)."""
 
     type: Literal["item_audio"]
     item_id: str
     purpose: AudioPurpose
+    data: NotRequired[str]
 
 
 class ItemImagesMessage(TypedDict):
@@ -236,6 +248,7 @@ KernelMessage: TypeAlias = (
     | TranscriptMessage
     | ItemAudioMessage
     | ItemImagesMessage
+    | ProbeEchoMessage
 )
 
 
@@ -249,7 +262,8 @@ class SendMessage(Protocol):
 
 
 class BrowserAudio(TypedDict):
-    """The mic's next samples: an even number of bytes, at most :data:`MAX_AUDIO_BYTES`."""
+    """The mic's next samples: an even number of bytes, at most :data:`MAX_AUDIO_BYTES`
+    (one buffer, or base64 ``data``)."""
 
     type: Literal["audio"]
     data: memoryview
@@ -337,6 +351,8 @@ BrowserMessage: TypeAlias = (
     | BrowserItemAsk
     | BrowserMcpApproval
     | BrowserKernelDevice
+    | BrowserProbe
+    | BrowserProbeResult
     | BrowserBare
 )
 
@@ -366,7 +382,12 @@ def _item_id(
     return value
 
 
-def _buffer(kind: str, buffers: Sequence[object]) -> memoryview:
+def _buffer(kind: str, content: Mapping[str, Any], buffers: Sequence[object]) -> memoryview:
+    if not buffers and "data" in content:  # the fallback's base64 text
+        try:
+            buffers = [decode_audio(content["data"])]
+        except ValueError as exc:
+            raise _bad(kind, str(exc)) from None
     if len(buffers) != 1:
         raise _bad(kind, f"expected one binary buffer, got {len(buffers)}")
     try:
@@ -388,7 +409,7 @@ def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> Br
         raise _bad(None, f"must be an object, got {type(content).__name__}")
     kind = content.get("type")
     if kind == "audio":
-        return {"type": "audio", "data": _buffer(kind, buffers)}
+        return {"type": "audio", "data": _buffer(kind, content, buffers)}
     if kind == "interrupted":
         item_id = _item_id(kind, content, optional=True)
         return {
@@ -439,6 +460,15 @@ def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> Br
         if side not in ("input", "output"):
             raise _bad(kind, f"side must be 'input' or 'output', got {side!r}")
         return {"type": "kernel_device", "side": side, "index": _samples(kind, content, "index")}
+    if kind in ("probe", "probe_result"):
+        probe_id = _item_id(kind, content, optional=False, key="id")
+        assert probe_id is not None
+        if kind == "probe":
+            return {"type": "probe", "id": probe_id, "intact": buffer_intact(buffers)}
+        intact = content.get("intact")
+        if not isinstance(intact, bool):
+            raise _bad(kind, f"intact must be true or false, got {intact!r}")
+        return {"type": "probe_result", "id": probe_id, "intact": intact}
     if isinstance(kind, str) and kind in _BARE:
         return {"type": kind}  # type: ignore[typeddict-item]
     raise _bad(kind, f"unknown type {kind!r}")

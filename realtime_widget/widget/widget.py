@@ -68,6 +68,7 @@ from realtime_widget.widget.playback import Interruption, Playback, Underruns
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.timings import TurnTiming
 from realtime_widget.widget.turns import Turns
+from realtime_widget.widget.wire import PageWire
 
 __all__ = [
     "CONNECTION_STATES",
@@ -244,6 +245,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
         # The parts, each keeping one concern's state.
         self._home = HomeLoop(self._report, self._scrub)
+        self._wire = PageWire()  # the model's audio as buffers, or as text where pages need
         self._turns = Turns(self, self._home, fields.get("turn_detection"))
         self._calls = CallCards(client)
         self._playback = Playback(
@@ -295,6 +297,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             home=self._home,
             activity=self._activity,
             send=self._send_message,
+            wire=self._wire,
             mic_check_seconds=MIC_CHECK_SECONDS,
         )
         self.on_msg(self._browser.receive)
@@ -555,8 +558,12 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
         """Send one kernel-to-browser message (see :mod:`realtime_widget.widget.messages`),
-        unless the kernel's devices play the model's audio."""
+        unless the kernel's devices play the model's audio; audio as base64 text where a
+        page cannot get buffers (:mod:`realtime_widget.widget.wire`)."""
         if self._audio.for_page(message):
+            if buffers and message["type"] != "probe_echo" and not self._wire.binary:
+                self.send(*self._wire.pack(message, buffers))
+                return
             self.send(message, buffers=buffers)
 
     def _show_audio(self, in_use: AudioInUse) -> None:

@@ -71,6 +71,9 @@ def test_the_widget_talks_in_marimo(browser: Any, marimo_url: str) -> None:
         root = page.locator(".rtw")
         assert root.get_attribute("data-host") == "marimo"
         assert root.get_attribute("data-audio") == "browser"
+        # the binary-buffer probe: marimo carries buffers both ways, so audio keeps to them
+        both = '.rtw[data-wire-out="binary"][data-wire-in="binary"]'
+        page.wait_for_selector(both, timeout=15_000)
         page.click(".rtw-connect")
         page.wait_for_selector('.rtw[data-connection="connected"]', timeout=20_000)
 
