@@ -31,6 +31,7 @@ import numpy as np
 
 from realtime_widget.audio.buffers import Int16Array
 from realtime_widget.audio.utils import Resampler, to_int16
+from realtime_widget.core.checks import need_int
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.protocol import SAMPLE_RATE
 
@@ -187,25 +188,38 @@ class Playout:
 
 class Chunker:
     """Captured audio cut into chunks of ``chunk_ms`` at 24 kHz, as the browser sends them:
-    :meth:`feed` returns the chunks completed (often none), :meth:`flush` the rest."""
+    :meth:`feed` returns the chunks completed (often none), :meth:`flush` the rest.
 
-    def __init__(self, chunk_ms: int = 80) -> None:
+    ``early`` samples (at most half a chunk) let a chunk go that many short of full: a
+    resampler holding back its last outputs until the next input arrives would otherwise hold
+    every chunk for one more device block. The next chunk starts where the short one ended,
+    so chunks stay ``chunk_ms`` apart and no sample is lost or repeated.
+    """
+
+    def __init__(self, chunk_ms: int = 80, early: int = 0) -> None:
         if isinstance(chunk_ms, bool) or not isinstance(chunk_ms, int) or not 10 <= chunk_ms <= 200:
             raise UsageError(f"chunk_ms must be a whole number in 10..200, got {chunk_ms!r}")
         self.size = chunk_ms * SAMPLE_RATE // 1000
+        half = self.size // 2
+        self.early = need_int(
+            "early", early, f"a whole number of samples in 0..{half}", low=0, high=half
+        )
         self._pending: list[Int16Array] = []
         self._count = 0
 
     def feed(self, samples: Int16Array) -> list[Int16Array]:
-        """Add 24 kHz samples; the full chunks they complete, oldest first."""
+        """Add 24 kHz samples; the chunks they complete, oldest first."""
         self._pending.append(samples)
         self._count += samples.size
-        if self._count < self.size:
+        if self._count < self.size - self.early:
             return []
         joined = np.concatenate(self._pending)
         full = joined.size // self.size * self.size
         chunks = [joined[i : i + self.size].copy() for i in range(0, full, self.size)]
         rest = joined[full:]
+        if rest.size and rest.size >= self.size - self.early:
+            chunks.append(rest.copy())
+            rest = rest[:0]
         self._pending = [rest] if rest.size else []
         self._count = rest.size
         return chunks

@@ -89,6 +89,13 @@ class Resampler:
         self._dtype: np.dtype[Any] | None = None
         self._reset()
 
+    @property
+    def lag(self) -> int:
+        """How many output samples, at most, the last input still holds back: those that
+        wait for the filter's lookahead (0 when the rates are equal)."""
+        kernel = self._kernel
+        return 0 if kernel is None else -(-kernel.half * kernel.up // kernel.down) + 1
+
     def _reset(self) -> None:
         half = self._kernel.half if self._kernel is not None else 0
         self._buffer = np.zeros(half, dtype=np.float64)  # zeros stand before the signal

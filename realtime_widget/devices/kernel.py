@@ -4,7 +4,8 @@ Rules:
 
 - Capture runs at the input device's default rate, is resampled to 24 kHz and goes to
   :meth:`RealtimeClient.append_input_audio` in chunks of ``chunk_ms`` (80 ms), as the
-  browser's do; while the client is not connected a chunk is dropped and counted.
+  browser's do (the first short by the resampler's lookahead, so that no chunk waits a
+  device block for it); while the client is not connected a chunk is dropped and counted.
 - Playback takes the model's audio from the client's ``conversation.updated`` deltas into a
   :class:`~realtime_widget.audio.playout.Playout` that the output stream's callback renders
   at the output device's default rate; an item's audio is complete when it completes.
@@ -288,6 +289,8 @@ class KernelAudio:
     def _open_input(self, sd: ModuleType) -> None:
         self._input, self.input_rate, self.input_index = self._open(sd, "input", self.input_device)
         self._resampler = Resampler(self.input_rate)
+        # a chunk goes when only the resampler's lookahead is missing, not a block later
+        self._chunker.early = min(self._resampler.lag, self._chunker.size // 2)
 
     def _close_streams(self) -> None:
         for stream in (self._input, self._output):

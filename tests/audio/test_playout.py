@@ -74,3 +74,15 @@ def test_chunks_are_whole_and_the_rest_is_flushed() -> None:
     assert chunker.flush().size == 160 and chunker.flush().size == 0
     with pytest.raises(UsageError, match="5"):
         Chunker(5)
+
+
+def test_a_chunk_short_by_at_most_early_goes_and_the_next_starts_where_it_ended() -> None:
+    chunker = Chunker(80, early=40)
+    assert chunker.feed(tone(1870)) == []
+    first = chunker.feed(tone(10))
+    assert [c.size for c in first] == [1880]
+    second = chunker.feed(tone(1920))
+    assert [c.size for c in second] == [1920]
+    assert np.concatenate(first + second).size == 3800 and chunker.flush().size == 0
+    with pytest.raises(UsageError, match=r"early.*961"):
+        Chunker(80, early=961)

@@ -217,3 +217,17 @@ def test_interpolate_raises_a_rate_linearly() -> None:
     assert interpolate(ramp, 24000, 24000).tolist() == ramp.tolist()
     with pytest.raises(UsageError, match="interpolate only raises a rate: 24000 Hz to 8000 Hz"):
         interpolate(ramp, 24000, 8000)
+
+
+@pytest.mark.parametrize("from_rate", [16_000, 44_100, 48_000, 24_000])
+def test_the_stream_lags_its_input_by_at_most_lag_samples(from_rate: int) -> None:
+    resampler = Resampler(from_rate)
+    block = from_rate // 100  # 10 ms device blocks
+    received = produced = 0
+    for _ in range(30):
+        produced += resampler.process(np.zeros(block, np.int16)).size
+        received += block
+        expected = -(-received * 24_000 // from_rate)
+        assert expected - resampler.lag <= produced <= expected
+    if from_rate == 24_000:
+        assert resampler.lag == 0
