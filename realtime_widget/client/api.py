@@ -56,7 +56,7 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -195,6 +195,7 @@ class RealtimeAPI(RealtimeEventHandler):
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
         self.open_timeout = open_timeout
+        self.call_id: str | None = None  # set: connect joins that call's sideband
         self._ws: ClientConnection | None = None
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued_bytes = 0  # the length of every text in _queue (json.dumps is ascii)
@@ -241,9 +242,14 @@ class RealtimeAPI(RealtimeEventHandler):
 
     def connect_url(self) -> str:
         """The URL the socket opens (credentials included): ``model`` added to the query
-        unless already there."""
+        unless already there; with :attr:`call_id` set, the sideband of that WebRTC call
+        (``call_id`` in place of ``model``)."""
         parts = urlsplit(self._url)
         query = parts.query
+        if self.call_id is not None:
+            kept = [(k, v) for k, v in parse_qsl(query) if k not in ("model", "call_id")]
+            query = urlencode([*kept, ("call_id", self.call_id)])
+            return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
         if not self.azure and "model=" not in query:
             query = (
                 f"{query}&{urlencode({'model': self.model})}"
