@@ -19,6 +19,13 @@ from typing import Any, Final, Literal, Protocol, TypeAlias, TypedDict
 
 from realtime_widget.core.errors import ProtocolError
 from realtime_widget.core.protocol import SAMPLE_RATE
+from realtime_widget.widget.callwire import (
+    BrowserCallFailed,
+    BrowserCallStarted,
+    CallMessage,
+    HangUpMessage,
+    parse_call_message,
+)
 from realtime_widget.widget.eventlog import LogEntry
 
 __all__ = [
@@ -236,6 +243,8 @@ KernelMessage: TypeAlias = (
     | TranscriptMessage
     | ItemAudioMessage
     | ItemImagesMessage
+    | CallMessage
+    | HangUpMessage
 )
 
 
@@ -338,6 +347,8 @@ BrowserMessage: TypeAlias = (
     | BrowserMcpApproval
     | BrowserKernelDevice
     | BrowserBare
+    | BrowserCallStarted
+    | BrowserCallFailed
 )
 
 
@@ -439,6 +450,8 @@ def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> Br
         if side not in ("input", "output"):
             raise _bad(kind, f"side must be 'input' or 'output', got {side!r}")
         return {"type": "kernel_device", "side": side, "index": _samples(kind, content, "index")}
+    if kind in ("call_started", "call_failed"):
+        return parse_call_message(kind, content)
     if isinstance(kind, str) and kind in _BARE:
         return {"type": kind}  # type: ignore[typeddict-item]
     raise _bad(kind, f"unknown type {kind!r}")

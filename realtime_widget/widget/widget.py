@@ -40,6 +40,7 @@ from realtime_widget.widget.audiochoice import (
     check_audio_mode,
 )
 from realtime_widget.widget.browser import BrowserMessages
+from realtime_widget.widget.callwire import TRANSPORTS, TransportMode, check_transport
 from realtime_widget.widget.cards import CallCards
 from realtime_widget.widget.eventlog import LogEntry
 from realtime_widget.widget.events import ClientMirror
@@ -51,6 +52,7 @@ from realtime_widget.widget.host import (
     ConnectionState,
     MicState,
     TurnMode,
+    page_settings,
 )
 from realtime_widget.widget.keep import item_wav
 from realtime_widget.widget.keep import transcript as make_transcript
@@ -68,6 +70,7 @@ from realtime_widget.widget.playback import Interruption, Playback, Underruns
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.timings import TurnTiming
 from realtime_widget.widget.turns import Turns
+from realtime_widget.widget.webrtc import WebRtcCalls
 
 __all__ = [
     "CONNECTION_STATES",
@@ -95,16 +98,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 logger = logging.getLogger("realtime_widget.widget")
 
-# The traits a page sets, and the values it may set them to: the mic's state, the turn mode,
-# and the error cleared (its close button). What else a page sends is the kernel's.
-_PAGE_SETS: Final[dict[str, Callable[[Any], bool]]] = {
-    "mic": lambda value: value in MIC_STATES,
-    "turn_detection": lambda value: value in TURN_MODES,
-    "error": lambda value: value == "",
-    "page_audio": lambda value: isinstance(value, str) and len(value) <= 1000,
-}
-
-
 _NONE_OPEN: Final[dict[str, int | None]] = {"input": None, "output": None}
 
 
@@ -130,7 +123,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     where it can have them, else the kernel's). ``session_type="transcription"`` opens a
     transcription session (see :class:`RealtimeClient`), shown as captions of what the user
     says; a given ``client`` must be of the session type asked for (default: the client's, or
-    ``"realtime"``).
+    ``"realtime"``). ``transport="webrtc"`` (with ``audio="browser"``) has the page talk to
+    the model over WebRTC, the kernel keeping the session, the conversation and the tools
+    (:mod:`~realtime_widget.widget.webrtc`; ``transport_in_use`` says which carries the
+    audio); ``"websocket"`` (the default) relays the audio through the kernel.
 
     Then ``await widget.connect()`` (or the Connect button), talk, and define tools with
     ``@widget.tool``. Raises :class:`UsageError` for a bad setting.
@@ -169,6 +165,11 @@ class RealtimeWidget(anywidget.AnyWidget):
     # and the indexes of those open ({input, output}): listed when they are opened.
     kernel_devices: traitlets.List[dict[str, Any]] = traitlets.List(traitlets.Dict()).tag(sync=True)
     kernel_devices_open: traitlets.Dict[str, int | None] = traitlets.Dict(_NONE_OPEN).tag(sync=True)
+    # asked for, and what carries the audio now (webrtc falls back to websocket)
+    transport: traitlets.Enum[TransportMode] = traitlets.Enum(
+        TRANSPORTS, default_value="websocket"
+    ).tag(sync=True)
+    transport_in_use = traitlets.Unicode("websocket").tag(sync=True)
     # the client's: "transcription" shows the view as captions
     session_type = traitlets.Unicode(read_only=True).tag(sync=True)
     # Names this widget's audio session in the browser, shared by all its views on a page.
@@ -204,6 +205,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         input_device: Device = None,
         output_device: Device = None,
         session_type: Literal["realtime", "transcription"] | None = None,
+        transport: TransportMode = "websocket",
         **kwargs: Any,
     ) -> None:
         if client is not None and any(v is not None for v in (url, api_key, model, dialect)):
@@ -216,6 +218,8 @@ class RealtimeWidget(anywidget.AnyWidget):
                 f"{client.session_type!r}"
             )
         mode = check_audio_mode(audio)
+        if check_transport(transport) == "webrtc" and mode != "browser":
+            raise UsageError(f"transport='webrtc' plays through the page: audio={audio!r}")
         warn_if_old_ipykernel()
         if client is None:
             client = RealtimeClient(
@@ -258,6 +262,15 @@ class RealtimeWidget(anywidget.AnyWidget):
             longest=ITEMS_SYNC_SECONDS,
         )
         self._connect_task: asyncio.Task[None] | None = None
+        self._webrtc = WebRtcCalls(
+            client,
+            transport,
+            self._send_message,
+            show=self._show_transport,
+            note=lambda reason: self._activity.note(
+                {"type": "error", "error": {"type": "webrtc_error", "message": reason}}
+            ),
+        )
         self._audio = AudioChoice(
             client,
             mode,
@@ -274,6 +287,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             turn_detection=self._turns.client_mode(),
             audio=mode,
             audio_in_use=self._audio.in_use,
+            transport=transport,
             **kwargs,
         )
         self._events = ClientMirror(
@@ -297,6 +311,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             send=self._send_message,
             mic_check_seconds=MIC_CHECK_SECONDS,
         )
+        self._webrtc.take_over(self._browser.handlers)
         self.on_msg(self._browser.receive)
         self.observe(lambda change: self._audio.page_said(change["new"]), names="page_audio")
         self.observe(lambda change: self._audio.connection(change["new"]), names="connection")
@@ -438,7 +453,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.connection = "connecting"
         self.error = ""
         try:
-            await self._client.connect()
+            await self._webrtc.connect()
         except RealtimeError as exc:
             self.connection = "error"
             self._report(str(exc))
@@ -452,6 +467,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         """Close the connection (the conversation is kept); returns an awaitable future."""
         self._playback.close_all()
         self._turns.end()
+        self._webrtc.hang_up()
         future = self._client.disconnect()
         self.connection = "disconnected"
         return future
@@ -518,22 +534,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     def set_state(self, sync_data: dict[str, Any]) -> None:
         """Apply a state the page sent (ipywidgets' method): only the traits the page owns,
         with values they allow; the rest is logged, dropped, and sent back as it is here."""
-        taken: dict[str, Any] = {}
-        refused: list[str] = []
-        for name, value in sync_data.items():
-            allowed = _PAGE_SETS.get(name)
-            if allowed is not None and allowed(value):
-                taken[name] = value
-                continue
-            shown = repr(value)
-            shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
-            logger.warning(
-                "ignored the page setting %r to %s: a page sets only mic, turn_detection, "
-                "page_audio and error (to clear it), to values they allow",
-                name,
-                self._scrub(shown),
-            )
-            refused.append(name)
+        taken, refused = page_settings(sync_data, self._scrub)
         if taken:
             super().set_state(taken)
         known = [name for name in refused if name in self.keys]
@@ -555,9 +556,14 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
         """Send one kernel-to-browser message (see :mod:`realtime_widget.widget.messages`),
-        unless the kernel's devices play the model's audio."""
-        if self._audio.for_page(message):
+        unless the kernel's devices play the model's audio, or a call carries it."""
+        if self._audio.for_page(message) and self._webrtc.for_page(message):
             self.send(message, buffers=buffers)
+
+    def _show_transport(self, in_use: TransportMode, notice: str) -> None:
+        self.transport_in_use = in_use
+        if notice:
+            self.status = notice
 
     def _show_audio(self, in_use: AudioInUse) -> None:
         self.audio_in_use = in_use
