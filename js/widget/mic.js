@@ -264,6 +264,7 @@ export class RtwMic {
     this.pttHeld = true;
     this.pttFlushing = false;
     if (this.session.playing !== null) this.session.interruptPlayback();
+    else if (this.session.call !== null) this.session.model.send({ type: "stop" }); // the call's answer
     if (this.node !== null) this.node.port.postMessage({ type: "reset" });
     this.session.model.send({ type: "ptt_start" });
     if (this.session.call !== null) this.session.call.syncMic();

@@ -262,6 +262,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             longest=ITEMS_SYNC_SECONDS,
         )
         self._connect_task: asyncio.Task[None] | None = None
+        self._transport_notice = ""
         self._webrtc = WebRtcCalls(
             client,
             transport,
@@ -562,8 +563,8 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _show_transport(self, in_use: TransportMode, notice: str) -> None:
         self.transport_in_use = in_use
-        if notice:
-            self.status = notice
+        if notice or self.status == self._transport_notice:  # a fallback's notice goes
+            self.status = self._transport_notice = notice
 
     def _show_audio(self, in_use: AudioInUse) -> None:
         self.audio_in_use = in_use
