@@ -180,7 +180,7 @@ def test_speech_over_webrtc_is_heard_answered_and_plays_with_no_key_in_the_page(
     assert root.get_attribute("data-transport") == "webrtc"
     assert len(realtime_server.calls) >= 1
     assert page.call_credentials and all(c.startswith("Bearer ek_") for c in page.call_credentials)
-    before = inbound(page)[-1]
+    before = wait_until(lambda: inbound(page)[-1:], 10, "the call's statistics")[0]
     root.locator(".rtw-mic").click()
     page.wait_for_selector('.rtw[data-mic="on"] >> nth=0', timeout=15_000)
 
