@@ -7,8 +7,9 @@ through the kernel's comm). Chromium gets ``--allow-loopback-in-peer-connection`
 server's aiortc gathers 127.0.0.1 alone, so the call stays on loopback.
 
 Each figure is measured the same way for both transports, on the audio itself, by the onset
-of sound after quiet (every clock is this machine's wall clock, in ms): the page's side by an
-``AnalyserNode`` read every few milliseconds (on the microphone's stream; on the call's remote
+of sound after quiet (1 s before an utterance, 0.5 s before an answer; every clock is this
+machine's wall clock, in ms): the page's side by an ``AnalyserNode`` read every few
+milliseconds (on the microphone's stream; on the call's remote
 stream or the relay's playback node), the server's side by the samples as they arrive (the
 relay's ``input_audio_buffer.append`` events in the server's trace; the call's microphone
 frames) and as they leave (the relay's first audible ``response.output_audio.delta``; the
@@ -54,13 +55,14 @@ __all__ = ["run"]
 GROUP = "webrtc"
 LOOPBACK_FLAG = "--allow-loopback-in-peer-connection"
 SILENCE_SECONDS = 3.0  # after each utterance of the fake microphone
-QUIET_MS = 300.0  # quiet before an onset
+UTTERANCE_QUIET_MS = 1000.0  # quiet before an utterance's onset (not a pause between words)
+ANSWER_QUIET_MS = 500.0  # quiet before an answer's onset (the voice pauses 0.1 s at most)
 PAGE_LEVEL = 0.03  # an onset on the page: a peak above this (full scale 1)
 SERVER_LEVEL = 1000  # on the server: a peak above this (int16)
-MATCH_MS = 1500.0  # an onset's match comes within this
+MATCH_MS = 3000.0  # an onset's match comes within this
 BLOCK_SECONDS = 5
 TARGET_GAP_MS = 50.0
-SHORT_ASK = "hello there, how are you"
+SHORT_ASK = "hello"  # answered in about a second
 LONG_ASK = (
     "please tell me a very long story about the sea, the ships, the wind, the harbour and "
     "the sailors who came home"
@@ -314,15 +316,15 @@ def _wait_onset(page: Any, name: str, since: float, timeout: float = 20.0) -> fl
 
 
 def onsets(
-    stamps: list[tuple[float, float]], level: float, start: float, end: float
+    stamps: list[tuple[float, float]], level: float, start: float, end: float, quiet: float
 ) -> list[float]:
     """The times in ``[start, end]`` where the level rises above ``level`` after at least
-    :data:`QUIET_MS` below it."""
+    ``quiet`` ms below it."""
     found: list[float] = []
     loud_at = -1e18
     for t, peak in stamps:
         if peak > level:
-            if start <= t <= end and t - loud_at >= QUIET_MS:
+            if start <= t <= end and t - loud_at >= quiet:
                 found.append(t)
             loud_at = t
     return found
@@ -384,16 +386,18 @@ def _rows(records: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name in ("webrtc", "websocket"):
         start, end = marks[f"mic_{name}"]
-        spoken = onsets(levels["mic"], PAGE_LEVEL, start, end)
-        arrived = onsets(server_in[name], SERVER_LEVEL, start - 100, end + MATCH_MS)
+        quiet = UTTERANCE_QUIET_MS
+        spoken = onsets(levels["mic"], PAGE_LEVEL, start, end, quiet)
+        arrived = onsets(server_in[name], SERVER_LEVEL, start - 100, end + MATCH_MS, quiet)
         p50, p95 = _percentiles(matched(spoken, arrived))
         note = f"{len(matched(spoken, arrived))} of {len(spoken)} onsets matched"
         rows.append(row(GROUP, f"mic -> server p50 ({name})", p50, "ms", note=note))
         rows.append(row(GROUP, f"mic -> server p95 ({name})", p95, "ms"))
     for name in ("webrtc", "websocket"):
         start, end = marks[f"speaker_{name}"]
-        sent = onsets(server_out[name], SERVER_LEVEL, start, end)
-        heard = onsets(out_levels[name], PAGE_LEVEL, start, end + MATCH_MS)
+        quiet = ANSWER_QUIET_MS
+        sent = onsets(server_out[name], SERVER_LEVEL, start, end, quiet)
+        heard = onsets(out_levels[name], PAGE_LEVEL, start, end + MATCH_MS, quiet)
         p50, p95 = _percentiles(matched(sent, heard))
         note = f"{len(matched(sent, heard))} of {len(sent)} answers matched"
         rows.append(row(GROUP, f"server -> speaker p50 ({name})", p50, "ms", note=note))
