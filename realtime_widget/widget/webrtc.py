@@ -78,6 +78,9 @@ class WebRtcCalls:
         self._request: str | None = None
         self._answer: asyncio.Future[str] | None = None
         self.call_id: str | None = None  # the call the client joins, once made
+        self._playing: str | None = None  # the response whose audio the call plays
+        for kind in ("started", "stopped", "cleared"):
+            client.realtime.on(f"server.output_audio_buffer.{kind}", self._output_buffer)
 
     @property
     def _api(self) -> RealtimeAPI | None:
@@ -187,12 +190,18 @@ class WebRtcCalls:
 
         return handle
 
+    def _output_buffer(self, event: Mapping[str, Any]) -> None:
+        started = event.get("type") == "output_audio_buffer.started"
+        self._playing = str(event.get("response_id")) if started else None
+
     def stop(self) -> None:
-        """The Stop button in a call: cancel the answer and drop the audio not yet played."""
+        """The Stop button in a call: cancel the answer, and drop its audio not yet played
+        (``output_audio_buffer.clear``, while the call plays some)."""
         client = self._client
         if client.is_connected():
             client.cancel_response()
-            client.realtime.send("output_audio_buffer.clear")
+            if self._playing is not None:
+                client.realtime.send("output_audio_buffer.clear")
 
     def hang_up(self) -> None:
         """End the pages' calls; the next connect makes a new one."""

@@ -137,6 +137,17 @@ async def test_output_audio_buffer_clear_cuts_the_answer_and_truncates_it(
     assert "output_audio_buffer.stopped" not in [e["type"] for e in caller.seen]
 
 
+async def test_output_audio_buffer_clear_with_nothing_playing_clears_nothing(
+    server: LocalRealtimeServer, caller: Caller
+) -> None:
+    assert (await caller.call(server, token=KEY)).status_code == 201
+    await caller.next("session.created")
+    await caller.send(type="output_audio_buffer.clear")
+    await caller.send(**user_text("hello"))  # echoed: the clear was handled before it
+    await caller.next("conversation.item.added")
+    assert "output_audio_buffer.cleared" not in [e["type"] for e in caller.seen]
+
+
 async def test_a_sideband_websocket_sees_the_call_and_runs_its_tool(
     server: LocalRealtimeServer, caller: Caller
 ) -> None:

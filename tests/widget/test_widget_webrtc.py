@@ -116,13 +116,21 @@ async def test_the_page_makes_the_call_and_the_kernel_joins_it_keeping_the_tools
     # The answer played on the call's track: the kernel relayed no audio to the page.
     sent = wire.since(mark)
     assert sent.custom("audio") == [] and sent.custom("interrupt") == []
-    # The Stop button in a call clears the call's output buffer on the server.
+    # The Stop button in a call cuts the answer playing: cancelled, its audio cleared.
+    await caller.send(
+        type="conversation.item.create",
+        item={
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "tell me a long story about the sea"}],
+        },
+    )
+    await caller.send(type="response.create")
+    playing = await caller.next("output_audio_buffer.started", timeout=20)
+    await until(lambda: widget._webrtc._playing == playing["response_id"], timeout=10)
     wire.browser({"type": "stop"})
-
-    def received() -> list[str]:
-        return [e["type"] for c in server.connections for e in c.received]
-
-    await until(lambda: "output_audio_buffer.clear" in received(), timeout=10)
+    cleared = await caller.next("output_audio_buffer.cleared", timeout=10)
+    assert cleared["response_id"] == playing["response_id"]
     # A second page's call is hung up.
     wire.browser({"type": "call_started", "request": call["request"], "call_id": "rtc_other"})
     assert wire.custom("hang_up")[-1][0] == {"type": "hang_up", "call_id": "rtc_other"}
