@@ -24,7 +24,9 @@ Rules:
   ``timeout`` seconds), ``None`` once the call is made: the widget then falls back to the
   websocket relay and says so.
 - :meth:`hang_up` ends the pages' calls and forgets the call id: the next connect makes a
-  new call.
+  new call. A call that ends by itself (its page reloaded or closed, the peer connection
+  failed) closes the sideband, and the view says so: Connect makes a new call; a reconnect
+  of the client's, if one follows (a sideband lost abnormally), goes through the relay.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class WebRtcCalls:
         self._playing: str | None = None  # the response whose audio the call plays
         for kind in ("started", "stopped", "cleared"):
             client.realtime.on(f"server.output_audio_buffer.{kind}", self._output_buffer)
+        client.on("close", self._closed)
 
     @property
     def _api(self) -> RealtimeAPI | None:
@@ -189,6 +192,18 @@ class WebRtcCalls:
                 instead()
 
         return handle
+
+    def _closed(self, event: Mapping[str, Any]) -> None:
+        """The sideband closed: the call is over (its page went, or the server ended it). A
+        reconnect that follows goes through the relay."""
+        if not self.in_call:
+            return
+        self.hang_up()
+        ended = "the WebRTC call ended"
+        if event.get("reconnecting"):
+            self._show("websocket", f"{ended}: the audio goes through the kernel now")
+        else:
+            self._show("webrtc", f"{ended}: Connect for a new call")
 
     def _output_buffer(self, event: Mapping[str, Any]) -> None:
         started = event.get("type") == "output_audio_buffer.started"

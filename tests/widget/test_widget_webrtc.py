@@ -45,9 +45,10 @@ async def caller(loopback: None) -> AsyncIterator[Caller]:
     await peer.close()
 
 
-async def asked_call(wire: Wire) -> dict[str, Any]:
-    await until(lambda: wire.custom("call"), timeout=10)
-    return wire.custom("call")[-1][0]
+async def asked_call(wire: Wire, mark: int = 0) -> dict[str, Any]:
+    """The ``call`` the widget sent the pages (after ``mark``)."""
+    await until(lambda: wire.since(mark).custom("call"), timeout=10)
+    return wire.since(mark).custom("call")[-1][0]
 
 
 async def place_call(caller: Caller, server: LocalRealtimeServer, call: dict[str, Any]) -> None:
@@ -186,3 +187,31 @@ async def test_a_calls_route_that_refuses_makes_the_page_fail_and_the_widget_fal
     wire.browser({"type": "call_failed", "request": call["request"], "reason": reason})
     await asyncio.wait_for(connecting, 20)
     assert widget.transport_in_use == "websocket" and "401" in widget.status
+
+
+@pytest.mark.asyncio
+async def test_a_call_that_ends_by_itself_disconnects_and_connect_makes_a_new_one(
+    make_widget: Callable[..., RealtimeWidget], server: LocalRealtimeServer, caller: Caller
+) -> None:
+    widget = make_widget(transport="webrtc")
+    wire = Wire(widget)
+
+    async def connect(peer: Caller) -> None:
+        mark = wire.mark()
+        connecting = asyncio.ensure_future(widget.connect())
+        call = await asked_call(wire, mark)
+        await place_call(peer, server, call)
+        wire.browser({"type": "call_started", "request": call["request"], "call_id": peer.call_id})
+        await asyncio.wait_for(connecting, 20)
+
+    await connect(caller)
+    await caller.pc.close()  # the page went away
+    await until(lambda: widget.connection == "disconnected", timeout=20)
+    assert "the WebRTC call ended" in widget.status
+    second = Caller()
+    try:
+        await connect(second)
+        assert widget.transport_in_use == "webrtc" and widget.status == ""
+        assert list(server.calls) == [second.call_id]
+    finally:
+        await second.close()
