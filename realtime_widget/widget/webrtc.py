@@ -32,11 +32,13 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from realtime_widget.core.errors import RealtimeError
+from realtime_widget.core.protocol import SAMPLE_RATE
 from realtime_widget.widget.callwire import (
     CALL_TIMEOUT_SECONDS,
     CallAnswer,
@@ -45,6 +47,7 @@ from realtime_widget.widget.callwire import (
     TransportMode,
     carries_audio,
 )
+from realtime_widget.widget.turns import MIN_PTT_SAMPLES
 
 if TYPE_CHECKING:
     from realtime_widget.client.api import RealtimeAPI
@@ -81,6 +84,7 @@ class WebRtcCalls:
         self._answer: asyncio.Future[str] | None = None
         self.call_id: str | None = None  # the call the client joins, once made
         self._playing: str | None = None  # the response whose audio the call plays
+        self._held_since: float | None = None  # a push-to-talk turn in a call began then
         for kind in ("started", "stopped", "cleared"):
             client.realtime.on(f"server.output_audio_buffer.{kind}", self._output_buffer)
         client.on("close", self._closed)
@@ -175,12 +179,35 @@ class WebRtcCalls:
                 _CallFailed(f"the page could not make the call: {message['reason']}")
             )
 
-    def take_over(self, handlers: dict[str, Callable[[Any], None]]) -> None:
+    def take_over(
+        self, handlers: dict[str, Callable[[Any], None]], heard: Callable[[int], None]
+    ) -> None:
         """Route the pages' call answers here and, in a call, their audio (dropped) and Stop
-        (:meth:`stop`), in ``handlers`` (a :class:`BrowserMessages`' table)."""
+        (:meth:`stop`), in ``handlers`` (a :class:`BrowserMessages`' table). A push-to-talk
+        turn in a call starts on an empty input buffer (the call sends silence between
+        turns) and is committed on release when long enough: its length, which the kernel
+        cannot count in bytes, is told to ``heard`` as the bytes of PCM16 audio it lasted."""
         handlers["call_started"] = handlers["call_failed"] = self.answered
         for kind, instead in (("audio", None), ("stop", self.stop), ("interrupted", self.stop)):
             handlers[kind] = self._in_call(handlers[kind], instead)
+        press, release = handlers["ptt_start"], handlers["ptt_stop"]
+
+        def ptt_start(message: Any) -> None:
+            press(message)
+            if self.in_call and self._client.is_connected():
+                self._client.clear_input_audio()
+                self._held_since = time.monotonic()
+
+        def ptt_stop(message: Any) -> None:
+            began, self._held_since = self._held_since, None
+            if self.in_call and began is not None:
+                samples = int((time.monotonic() - began) * SAMPLE_RATE)
+                heard(samples * 2)
+                if samples >= MIN_PTT_SAMPLES and self._client.is_connected():
+                    self._client.realtime.send("input_audio_buffer.commit")  # the call's audio
+            release(message)
+
+        handlers["ptt_start"], handlers["ptt_stop"] = ptt_start, ptt_stop
 
     def _in_call(
         self, usual: Callable[[Any], None], instead: Callable[[], None] | None

@@ -312,7 +312,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             send=self._send_message,
             mic_check_seconds=MIC_CHECK_SECONDS,
         )
-        self._webrtc.take_over(self._browser.handlers)
+        self._webrtc.take_over(self._browser.handlers, self._turns.heard)
         self.on_msg(self._browser.receive)
         self.observe(lambda change: self._audio.page_said(change["new"]), names="page_audio")
         self.observe(lambda change: self._audio.connection(change["new"]), names="connection")

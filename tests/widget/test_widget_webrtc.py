@@ -16,6 +16,7 @@ from widget_wire import SECRET, Wire, make_widget, recording_comm, until
 
 from realtime_widget.core.errors import UsageError
 from realtime_widget.server import LocalRealtimeServer
+from realtime_widget.server.synth import synthesize
 from realtime_widget.widget.callwire import parse_call_message
 from realtime_widget.widget.widget import RealtimeWidget
 
@@ -215,3 +216,34 @@ async def test_a_call_that_ends_by_itself_disconnects_and_connect_makes_a_new_on
         assert list(server.calls) == [second.call_id]
     finally:
         await second.close()
+
+
+@pytest.mark.asyncio
+async def test_push_to_talk_in_a_call_answers_what_was_said_while_held(
+    make_widget: Callable[..., RealtimeWidget], server: LocalRealtimeServer, caller: Caller
+) -> None:
+    widget = make_widget(transport="webrtc", turn_detection=None)
+    wire = Wire(widget)
+    connecting = asyncio.ensure_future(widget.connect())
+    call = await asked_call(wire)
+    await place_call(caller, server, call)
+    wire.browser({"type": "call_started", "request": call["request"], "call_id": caller.call_id})
+    await asyncio.wait_for(connecting, 20)
+    assert widget.turn_detection == "manual"
+    await asyncio.sleep(1.0)  # silence on the call before the turn: not part of it
+    wire.browser({"type": "ptt_start"})
+    speech = synthesize("what time is it").samples
+    caller.microphone.speak(speech)
+    await asyncio.sleep(speech.size / 24_000 + 0.5)
+    wire.browser({"type": "ptt_stop"})
+    assert widget.status == ""  # not "too short"
+    committed = await caller.next("input_audio_buffer.committed", timeout=10)
+    await caller.next("response.done", timeout=20)
+    kind = "conversation.item.input_audio_transcription.completed"
+    await until(lambda: [e for e in caller.seen if e["type"] == kind], timeout=10)
+    heard = next(e for e in caller.seen if e["type"] == kind)
+    assert heard["item_id"] == committed["item_id"]
+    said = speech.size / 24_000
+    assert said * 0.8 <= heard["usage"]["seconds"] <= said + 1.0  # the held part only
+    user = widget.client.conversation.get_item(committed["item_id"])
+    assert user is not None and user["role"] == "user"
