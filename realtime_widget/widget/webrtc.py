@@ -32,12 +32,13 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from realtime_widget.core.errors import RealtimeError
+from realtime_widget.core.errors import RealtimeError, UsageError
 from realtime_widget.core.protocol import SAMPLE_RATE
 from realtime_widget.widget.callwire import (
     CALL_TIMEOUT_SECONDS,
@@ -85,9 +86,14 @@ class WebRtcCalls:
         self.call_id: str | None = None  # the call the client joins, once made
         self._playing: str | None = None  # the response whose audio the call plays
         self._held_since: float | None = None  # a push-to-talk turn in a call began then
-        for kind in ("started", "stopped", "cleared"):
-            client.realtime.on(f"server.output_audio_buffer.{kind}", self._output_buffer)
+        client.on("realtime.event", self._output_buffer)
         client.on("close", self._closed)
+
+    def close(self) -> None:
+        """Stop following the client (once: a second call does nothing)."""
+        for name, callback in (("realtime.event", self._output_buffer), ("close", self._closed)):
+            with contextlib.suppress(UsageError):
+                self._client.off(name, callback)
 
     @property
     def _api(self) -> RealtimeAPI | None:
@@ -232,8 +238,14 @@ class WebRtcCalls:
         else:
             self._show("webrtc", f"{ended}: Connect for a new call")
 
-    def _output_buffer(self, event: Mapping[str, Any]) -> None:
-        started = event.get("type") == "output_audio_buffer.started"
+    def _output_buffer(self, record: Mapping[str, Any]) -> None:
+        """Which response's audio the call plays, from the server's ``output_audio_buffer.*``."""
+        event = record.get("event")
+        kind = event.get("type") if isinstance(event, Mapping) else None
+        if record.get("source") != "server" or not str(kind).startswith("output_audio_buffer."):
+            return
+        assert isinstance(event, Mapping)
+        started = kind == "output_audio_buffer.started"
         self._playing = str(event.get("response_id")) if started else None
 
     def stop(self) -> None:

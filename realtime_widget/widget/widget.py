@@ -518,7 +518,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop listening to the client and close the widget (the client stays as it is)."""
-        for name in ("_events", "_browser", "_items", "_activity", "_audio"):
+        for name in ("_events", "_browser", "_items", "_activity", "_audio", "_webrtc"):
             part = getattr(self, name, None)  # None in a widget whose __init__ raised
             if part is not None:
                 part.close()
