@@ -257,6 +257,21 @@ def test_without_rtcpeerconnection_the_widget_falls_back_to_the_websocket_and_sa
     page.context.close()
 
 
+@pytest.mark.timeout(300)
+def test_a_calls_address_that_cannot_be_reached_makes_the_widget_fall_back(
+    chromium_rtc: Any, lab: Jupyter, loopback_ice: None
+) -> None:
+    page = open_page(chromium_rtc, lab, PEERS_SCRIPT)
+    page.route("**/v1/realtime/calls", lambda route: route.abort("connectionrefused"))
+    root = connect_first(page)
+    assert root.get_attribute("data-transport") == "websocket"
+    notice = root.locator(".rtw-notice").inner_text()
+    assert "WebRTC unavailable" in notice and "could not be reached" in notice, notice
+    closed = "() => window.__rtwPeers.every((pc) => pc.connectionState === 'closed')"
+    assert page.evaluate(closed)  # the page let its peer connection go
+    page.context.close()
+
+
 def longest_stall(times: list[float], start: float, end: float) -> float:
     """The longest time in ``[start, end]`` with no entry of ``times`` (epoch ms)."""
     inside = sorted(t for t in times if start <= t <= end)
