@@ -322,6 +322,29 @@ class BareClient:
         await self._until("session.updated")
         return time.process_time() - cpu, time.perf_counter() - wall
 
+    async def send_audio_paced(self, seconds: float, chunk_wall: float) -> float:
+        """:meth:`send_audio`, each chunk given ``chunk_wall`` seconds of wall time (spinning
+        after its send, as if work came between two chunks); returns the CPU seconds spent
+        outside the spinning. Not the floor: it shows how the floor's own cost moves with
+        the spacing of its chunks (see :func:`_paced`)."""
+        assert self._socket is not None
+        pool = _browser_chunks(16)
+        count = round(seconds * 1000 / 80)
+        send, dumps, encode = self._socket.send, json.dumps, base64.b64encode
+        spun, cpu = 0.0, time.process_time()
+        for i in range(count):
+            start = time.perf_counter()
+            audio = encode(pool[i % len(pool)]).decode("ascii")
+            await send(dumps({"type": "input_audio_buffer.append", "audio": audio}))
+            spinning = time.thread_time()
+            while time.perf_counter() - start < chunk_wall:
+                pass
+            spun += time.thread_time() - spinning
+            await asyncio.sleep(0)
+        await send(dumps({"type": "session.update", "session": {"type": "realtime"}}))
+        await self._until("session.updated")
+        return time.process_time() - cpu - spun
+
     async def read_answer(self, words: int, offset: int) -> tuple[float, float, float]:
         """Ask for the same answer as the widget's text turn and decode its audio deltas;
         returns (CPU s, wall s, seconds of audio)."""
@@ -434,9 +457,44 @@ def _profile(way: str) -> None:
     asyncio.run(main())
 
 
+def _paced(repeats: int = 7, seconds: float = 20.0) -> None:
+    """Print, browser to kernel, ours, the floor and the floor paced like ours (each of its
+    chunks given the wall time one of ours took), in turns: medians, in ms of CPU per second
+    of audio. The floor's chunks come back to back and find the server process awake; ours
+    come further apart, and a send that must wake the server costs more."""
+
+    async def main() -> None:
+        figures: dict[str, list[float]] = {"ours": [], "floor": [], "paced": []}
+        with ServerProcess() as server, counting_comms():
+            widget = RealtimeWidget(url=server.url)
+            await widget.connect()
+            async with BareClient(server.url) as bare:
+                await _browser_to_kernel(widget, 2.0)
+                await bare.send_audio(2.0)
+                for _ in range(repeats):
+                    cpu, wall = await _browser_to_kernel(widget, seconds)
+                    figures["ours"].append(cpu)
+                    figures["floor"].append((await bare.send_audio(seconds))[0])
+                    chunk_wall = wall / round(seconds * 1000 / 80)
+                    figures["paced"].append(await bare.send_audio_paced(seconds, chunk_wall))
+            await widget.client.aclose()
+            widget.close()
+        ours, floor, paced = (
+            statistics.median(figures[k]) / seconds * 1_000 for k in ("ours", "floor", "paced")
+        )
+        print(
+            f"ours {ours:.3f}, floor {floor:.3f} (ratio {ours / floor:.2f}), floor paced like "
+            f"ours {paced:.3f} (ratio {ours / paced:.2f}) ms of CPU per s of audio"
+        )
+
+    asyncio.run(main())
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--profile":
         _profile(sys.argv[2])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--paced":
+        _paced()
     else:
         for result in run(quick="--full" not in sys.argv):
             print(result)

@@ -1,6 +1,7 @@
 """The README and the docs: the guide's examples run as written and print what it says, the
 README tells a newcomer how to install and where to read on, every link between them leads to
-a file, and the module map lists the package's modules."""
+a file, the module map lists the package's modules, and the protocol support section of
+docs/protocol.md is what tools/protocol_support.py computes."""
 
 from __future__ import annotations
 
@@ -87,3 +88,19 @@ def test_the_module_map_lists_the_packages_modules() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_protocol_support_section_is_up_to_date() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "protocol_support.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    unused = _run(
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); "
+        "import protocol_support as p; print(p.unused_notes())"
+    )
+    assert unused == "[]", f"notes no row reads (stale): {unused}"

@@ -11,7 +11,8 @@ of chunks:
 - :class:`InputAudioBuffer` holds the audio the user sent during a session, addressed by
   *session-absolute* sample offsets, as the server's ``audio_start_ms`` / ``audio_end_ms``
   are. Old audio can be dropped while the offsets stay absolute. ``append`` copies the
-  samples, since callers (a microphone callback, a resampler) often reuse their array.
+  samples, since callers (a microphone callback, a resampler) often reuse their array,
+  unless told the array is handed over.
 
 Both store int16 mono samples. Neither does I/O or knows about events.
 """
@@ -169,15 +170,17 @@ class InputAudioBuffer:
         """How many samples are kept."""
         return self._end - self.start
 
-    def append(self, samples: Any) -> None:
-        """Append int16 samples at offset ``end`` (copied: the caller may reuse its array).
+    def append(self, samples: Any, *, copy: bool = True) -> None:
+        """Append int16 samples at offset ``end``, copied: the caller may reuse its array
+        (``copy=False`` keeps the caller's array itself, which it must no longer change).
 
         Raises ``TypeError`` unless they are int16, ``ValueError`` unless they are 1-D.
         """
         chunk = _as_int16(samples)
         if not chunk.size:
             return
-        chunk = chunk.copy()
+        if copy:
+            chunk = chunk.copy()
         self._chunks.append(chunk)
         self._starts.append(self._end)
         self._end += chunk.size

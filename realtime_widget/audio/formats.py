@@ -25,6 +25,7 @@ from realtime_widget.audio.pcm import AudioInput, to_int16
 from realtime_widget.audio.resample import Resampler, resample
 from realtime_widget.core.errors import AudioFormatError
 from realtime_widget.core.eventfields import decode_base64, decode_pcm16
+from realtime_widget.core.frames import Base64Text
 from realtime_widget.core.protocol import AUDIO_FORMAT_RATES, SAMPLE_RATE, AudioFormat
 from realtime_widget.core.sessionmap import BETA_TO_GA, audio_format_name, ga_get
 
@@ -190,7 +191,8 @@ class StreamDecoder:
 
 
 class InputAudioEncoder:
-    """The user's 24 kHz audio, chunk by chunk, as base64 in the session's input format.
+    """The user's 24 kHz audio, chunk by chunk, as base64 in the session's input format
+    (:class:`~realtime_widget.core.frames.Base64Text`, written into the frame as it is).
 
     One stream runs across chunks; a chunk in another format than the last starts a new one
     (what the old one held is dropped: the server now expects the new format).
@@ -203,12 +205,14 @@ class InputAudioEncoder:
         """``samples`` in ``audio_format`` (``""`` when the filter holds them all back)."""
         if audio_format != self._stream.audio_format:
             self._stream = StreamEncoder(audio_format)
-        return _b64(self._stream.encode(samples))
+        if audio_format == "pcm16":  # no filter: the samples' own bytes, little-endian
+            return Base64Text.from_bytes(np.ascontiguousarray(samples, dtype="<i2"))
+        return Base64Text.from_bytes(self._stream.encode(samples))
 
     def flush(self) -> str:
         """What the stream still holds (``""`` for none), before a commit; the next chunk
         starts a new stream."""
-        return _b64(self._stream.flush())
+        return Base64Text.from_bytes(self._stream.flush())
 
 
 class OutputAudioDecoder:

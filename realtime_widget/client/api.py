@@ -49,10 +49,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import math
 import os
+from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +62,7 @@ from websockets.exceptions import ConnectionClosed
 
 from realtime_widget.audio.utils import generate_id
 from realtime_widget.client.handshake import DEFAULT_URL, environment_key_allowed, open_socket
+from realtime_widget.client.options import positive_limit
 from realtime_widget.core.errors import (
     ConnectError,
     ConnectionClosedError,
@@ -72,7 +72,7 @@ from realtime_widget.core.errors import (
     UsageError,
 )
 from realtime_widget.core.events import RealtimeEventHandler
-from realtime_widget.core.frames import FrameError, parse_frame
+from realtime_widget.core.frames import FrameError, event_text, parse_frame
 from realtime_widget.core.protocol import (
     BETA_HEADER,
     DEFAULT_MODEL,
@@ -106,28 +106,14 @@ def _elide(event: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _positive(name: str, value: Any, *, seconds: bool = False, optional: bool = False) -> None:
-    """UsageError unless ``value`` is a positive int (seconds: or float; optional: or None)."""
-    if optional and value is None:
-        return
-    kinds = (int, float) if seconds else (int,)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, kinds)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        allowed = " or None" if optional else ""
-        raise UsageError(f"{name} must be positive{allowed}, got {value!r}")
-
-
 class RealtimeAPI(RealtimeEventHandler):
     """A websocket connection to a realtime server, dispatching events both ways.
 
     ``url`` defaults to the OpenAI endpoint; ``api_key`` to ``$OPENAI_API_KEY`` when ``url`` is
     ``wss://`` to OpenAI's or Azure OpenAI's hosts (no other server gets it unasked). Azure
     endpoints (``*.openai.azure.com``, or ``azure=True``) authenticate with an ``api-key``
-    header and take the deployment from the URL. ``dialect="beta"`` adds the beta header.
+    header and take the deployment from the URL. ``dialect="beta"`` adds the beta header;
+    ``intent`` (``"transcription"``) is what a beta connection asks for in its URL.
 
     Limits (each an attribute of the same name):
 
@@ -166,23 +152,25 @@ class RealtimeAPI(RealtimeEventHandler):
         ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
         close_timeout: float = 5.0,
         open_timeout: float = 10.0,
+        intent: str | None = None,
     ) -> None:
         super().__init__()
         if dialect not in ("ga", "beta"):
             raise UsageError(f"dialect must be 'ga' or 'beta', got {dialect!r}")
         if not isinstance(model, str) or not model:
             raise UsageError(f"model must be a non-empty string, got {model!r}")
-        _positive("max_frame_bytes", max_frame_bytes)
-        _positive("max_send_queue_bytes", max_send_queue_bytes)
-        _positive("max_receive_queue_frames", max_receive_queue_frames)
-        _positive("ping_interval", ping_interval, seconds=True, optional=True)
-        _positive("ping_timeout", ping_timeout, seconds=True, optional=True)
-        _positive("close_timeout", close_timeout, seconds=True)
+        positive_limit("max_frame_bytes", max_frame_bytes)
+        positive_limit("max_send_queue_bytes", max_send_queue_bytes)
+        positive_limit("max_receive_queue_frames", max_receive_queue_frames)
+        positive_limit("ping_interval", ping_interval, seconds=True, optional=True)
+        positive_limit("ping_timeout", ping_timeout, seconds=True, optional=True)
+        positive_limit("close_timeout", close_timeout, seconds=True)
         self.redactor = Redactor([api_key, os.environ.get("OPENAI_API_KEY")])
         self.url = url or DEFAULT_URL
         self._given_key = api_key
         self.model = model
         self.dialect: Dialect = dialect
+        self.intent = intent
         host = urlsplit(self._url).hostname or ""
         self.azure = azure if azure is not None else host.endswith(".openai.azure.com")
         self.extra_headers = dict(headers or {})
@@ -197,8 +185,9 @@ class RealtimeAPI(RealtimeEventHandler):
         self.open_timeout = open_timeout
         self.call_id: str | None = None  # set: connect joins that call's sideband
         self._ws: ClientConnection | None = None
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued_bytes = 0  # the length of every text in _queue (json.dumps is ascii)
+        self._queue: deque[str] = deque()  # the texts the writer has still to write
+        self._wake_writer: asyncio.Future[None] | None = None  # while the queue is empty
+        self._queued_bytes = 0  # the length of every text in _queue (they are ascii)
         self._drained = asyncio.Event()  # set while nothing waits in _queue
         self._drained.set()
         self._frames_started = 0  # frames the writer began to write: the watchdog's clock
@@ -242,20 +231,21 @@ class RealtimeAPI(RealtimeEventHandler):
 
     def connect_url(self) -> str:
         """The URL the socket opens (credentials included): ``model`` added to the query
-        unless already there; with :attr:`call_id` set, the sideband of that WebRTC call
-        (``call_id`` in place of ``model``)."""
+        unless already there; on a beta connection with an ``intent``, ``intent`` instead
+        (``?intent=transcription`` opens a beta transcription session); with :attr:`call_id`
+        set, the sideband of that WebRTC call (``call_id`` in place of ``model``)."""
         parts = urlsplit(self._url)
         query = parts.query
         if self.call_id is not None:
             kept = [(k, v) for k, v in parse_qsl(query) if k not in ("model", "call_id")]
             query = urlencode([*kept, ("call_id", self.call_id)])
             return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-        if not self.azure and "model=" not in query:
-            query = (
-                f"{query}&{urlencode({'model': self.model})}"
-                if query
-                else urlencode({"model": self.model})
-            )
+        added = {"model": self.model}
+        if self.intent is not None and self.dialect == "beta":
+            added = {"intent": self.intent}
+        name = next(iter(added))
+        if not self.azure and f"{name}=" not in query:
+            query = f"{query}&{urlencode(added)}" if query else urlencode(added)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
     @property
@@ -340,7 +330,8 @@ class RealtimeAPI(RealtimeEventHandler):
         self._closing = False
         self._failure = None
         self._lost = None
-        self._queue = asyncio.Queue()
+        self._queue = deque()
+        self._wake_writer = None
         self._queued_bytes = 0
         self._drained.set()
         self._reader = asyncio.create_task(self._read(ws), name="realtime-reader")
@@ -435,10 +426,10 @@ class RealtimeAPI(RealtimeEventHandler):
             event.update(payload)
         event["type"] = event_type
         try:
-            text = json.dumps(event, allow_nan=False)
+            text = event_text(event)
         except (TypeError, ValueError) as exc:
             raise UsageError(f"payload of {event_type!r} is not valid json: {exc}") from None
-        size = len(text)  # bytes too: json.dumps escapes every non-ascii character
+        size = len(text)  # bytes too: event_text escapes every non-ascii character
         if size > self.max_frame_bytes:
             raise UsageError(
                 f"cannot send {event_type!r}: its {size:,} bytes exceed "
@@ -457,7 +448,10 @@ class RealtimeAPI(RealtimeEventHandler):
         self.dispatch(f"client.{event_type}", event)
         self._queued_bytes += size  # not queued + size: a handler may have sent meanwhile
         self._drained.clear()
-        self._queue.put_nowait(text)
+        self._queue.append(text)
+        wake, self._wake_writer = self._wake_writer, None
+        if wake is not None and not wake.done():
+            wake.set_result(None)
         if self.debug:
             logger.debug("sent %s", self.redactor(str(_elide(event))))
 
@@ -485,9 +479,14 @@ class RealtimeAPI(RealtimeEventHandler):
             raise error
 
     async def _write(self, ws: ClientConnection) -> None:
-        queue = self._queue
+        """Write the queued texts in order; asleep (one future) only while none wait."""
+        queue, loop = self._queue, asyncio.get_running_loop()
         while True:
-            text = await queue.get()
+            if not queue:
+                self._wake_writer = loop.create_future()
+                await self._wake_writer
+                continue
+            text = queue.popleft()
             self._queued_bytes -= len(text)
             if not self._queued_bytes:
                 self._drained.set()

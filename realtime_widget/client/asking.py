@@ -80,7 +80,9 @@ class Asking:
         ``response`` (``conversation``, ``input``, ``instructions``, ``metadata``,
         ``output_modalities``, ``audio``, ``tools``, ``tool_choice``, ``max_output_tokens``,
         ``prompt``, ``parallel_tool_calls``, ``reasoning``), checked: a bad one raises
-        :class:`UsageError` naming it, before anything is sent.
+        :class:`UsageError` naming it, before anything is sent. ``tool_choice={"type":
+        "mcp", "server_label": ..., "name": ...}`` forces a tool of an MCP server of the
+        session (or of the response's ``tools``); GA only.
 
         In manual turns a response in the conversation commits pending user audio first.
         A refusal (``conversation_already_has_active_response`` among others) is dispatched
@@ -89,9 +91,14 @@ class Asking:
         """
         if self.session_type == "transcription":
             raise UsageError("a transcription session creates no responses")
-        response = response_fields(fields, self.realtime.dialect)
+        response = self._response_fields(fields)
         self._when_ready("create_response", functools.partial(self._ask_response, response))
         return True
+
+    def _response_fields(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``fields`` checked as :func:`response_fields` does, against the session's tools."""
+        tools = self.config.get("model", "tools") or []
+        return response_fields(fields, self.realtime.dialect, tools)
 
     def _ask_response(
         self,
@@ -145,7 +152,7 @@ class Asking:
         }
         fields = {**fields, **{k: v for k, v in given.items() if v is not None}}
         fields["conversation"] = "none"
-        response = response_fields(fields, self.realtime.dialect)
+        response = self._response_fields(fields)
         seconds = self._timeout(timeout)
         event_id = generate_id("evt_")
         ask = functools.partial(self._ask_response, response, "awaited", event_id)

@@ -101,8 +101,8 @@ class RealtimeClient(SessionConfiguration, Asking):
     and transcripts stay); the default, an hour (165 MB), keeps a long session whole while a
     server that streams without end cannot exhaust memory; ``None`` keeps all. A value of the
     wrong type or range raises :class:`UsageError` naming it. ``session_type="transcription"``
-    opens a GA transcription session: the config's input audio settings and ``include`` are
-    sent, the user's items get their live transcripts, and no response is ever asked for.
+    opens a transcription session (beta: ``?intent=transcription``): its input audio settings
+    and ``include`` are sent, the user's items get live transcripts, no response is asked for.
     """
 
     def __init__(
@@ -172,6 +172,7 @@ class RealtimeClient(SessionConfiguration, Asking):
             headers=headers,
             debug=self.debug,
             open_timeout=self.connect_timeout,
+            intent="transcription" if session_type == "transcription" else None,
             **options.transport,
         )
         self._input = InputAudio(options.input_audio_retention_seconds)
@@ -353,7 +354,8 @@ class RealtimeClient(SessionConfiguration, Asking):
         self.disconnect()
         self.clear_event_handlers()
         self.conversation.clear()
-        self.config = SessionConfig({"model": {"name": self.realtime.model}})
+        name = {"model": {"name": self.realtime.model}}
+        self.config = SessionConfig(name, shape=self.session_shape)
         self.tools = ToolRegistry()
         self.mcp_approvals.clear()  # the requests, and who answers them
         self._reset_input()
@@ -388,7 +390,7 @@ class RealtimeClient(SessionConfiguration, Asking):
 
     def _send_session(self) -> None:
         event_id = self._setup.next_update_id()
-        self.realtime.send("session.update", {"event_id": event_id, **self.get_session_payload()})
+        self.realtime.send(self.session_update_type, self.get_session_payload(event_id))
 
     # -- sending content ------------------------------------------------------------------
 
@@ -500,7 +502,7 @@ class RealtimeClient(SessionConfiguration, Asking):
 
     def _on_client_event(self, event: dict[str, Any]) -> None:
         self._log_event("client", event)
-        if event.get("type") == "session.update":
+        if event.get("type") == self.session_update_type:
             self.dispatch("session.update.sent", event)
 
     def _send(self, outgoing: Outgoing) -> None:

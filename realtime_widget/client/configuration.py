@@ -23,6 +23,7 @@ from realtime_widget.core.protocol import AudioFormat, ToolsUpdatedEvent
 from realtime_widget.core.session import (
     SessionConfig,
     SessionShape,
+    beta_transcription_payload,
     session_payload,
     session_tools,
     transcription_payload,
@@ -56,8 +57,8 @@ class SessionConfiguration(ClientEvents):
             raise UsageError(
                 f"session_type must be 'realtime' or 'transcription', got {session_type!r}"
             )
-        if session_type == "transcription" and shape != "ga":
-            raise UsageError(f"a transcription session speaks GA, not dialect {shape!r}")
+        if session_type == "transcription" and shape == "nested":
+            raise UsageError("a transcription session speaks GA or beta, not dialect 'nested'")
         self.config = config
         self.session_shape: SessionShape = shape
         self.session_type: Literal["realtime", "transcription"] = session_type
@@ -92,10 +93,15 @@ class SessionConfiguration(ClientEvents):
     def _send_session_if_connected(self) -> None:
         """The session's configuration changed: a connected client sends it."""
 
-    def get_session_payload(self) -> dict[str, Any]:
+    def get_session_payload(self, event_id: str | None = None) -> dict[str, Any]:
         """``{"session": ...}`` in the client's dialect shape, with every tool; a
-        transcription session's input audio settings only."""
+        transcription session's input audio settings only (beta: the flat fields of
+        ``transcription_session.update``). With ``event_id``, ``{"event_id", "session"}``."""
+        if event_id is not None:
+            return {"event_id": event_id, **self.get_session_payload()}
         self._learn_secrets(*self._mcp_secrets())
+        if self.session_type == "transcription" and self.session_shape == "beta":
+            return {"session": beta_transcription_payload(self.config)}
         if self.session_type == "transcription":
             return {"session": transcription_payload(self.config)}
         return {
@@ -103,6 +109,13 @@ class SessionConfiguration(ClientEvents):
                 self.config, self.session_shape, tools=self.tools.definitions()
             )
         }
+
+    @property
+    def session_update_type(self) -> str:
+        """The client event that sends the session: ``session.update``, or a beta
+        transcription session's ``transcription_session.update``."""
+        beta = self.session_type == "transcription" and self.session_shape == "beta"
+        return "transcription_session.update" if beta else "session.update"
 
     def _input_format(self) -> AudioFormat:
         """The input audio format the session was asked for (what the server now expects)."""
@@ -203,7 +216,8 @@ class SessionConfiguration(ClientEvents):
         return checked
 
     def remove_mcp_server(self, server_label: str) -> None:
-        """Remove an MCP server added before; UsageError when there is none."""
+        """Remove an MCP server added before; UsageError when there is none, or while the
+        session's ``tool_choice`` forces one of its tools."""
         tools = self.config.get("model", "tools")
         kept = [t for t in tools if not (is_mcp_tool(t) and t.get("server_label") == server_label)]
         if len(kept) == len(tools):

@@ -53,11 +53,15 @@ class InputAudio:
     # -- what the caller does ---------------------------------------------------------------
 
     def append(self, samples: Int16Array, audio_format: AudioFormat, send: Send) -> None:
-        """Send ``samples`` in ``audio_format`` (unless the filter holds them), then keep them."""
+        """Send ``samples`` in ``audio_format`` (unless the filter holds them), then keep them.
+
+        ``samples`` are kept as they are, not copied: the caller hands them over (a fresh
+        array, as :func:`~realtime_widget.audio.pcm.to_int16` makes) and never changes them.
+        """
         encoded = self._encoder.encode(samples, audio_format)
         if encoded:
             send("input_audio_buffer.append", {"audio": encoded})
-        self.buffer.append(samples)
+        self.buffer.append(samples, copy=False)
 
     def commit(self, send: Send) -> None:
         """Commit the audio appended since the last commit; nothing when there is none."""

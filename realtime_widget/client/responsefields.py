@@ -10,12 +10,14 @@ naming the field. No I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from realtime_widget.core.checks import need_int
 from realtime_widget.core.errors import AudioFormatError, UsageError
+from realtime_widget.core.mcptools import is_mcp_choice, mcp_choice_problem
 from realtime_widget.core.protocol import Dialect
+from realtime_widget.core.session import BETA_MCP_CHOICE, check_mcp_choice
 from realtime_widget.core.sessionmap import audio_format_name, audio_format_to_ga
 from realtime_widget.tools.schema import wire_definition
 
@@ -150,12 +152,11 @@ def _tool_choice(value: Any) -> str | dict[str, Any]:
         choice = _object("tool_choice", value, {"type", "name"})
         _string("tool_choice.name", choice.get("name"))
         return choice
-    if isinstance(value, Mapping) and value.get("type") == "mcp":
-        choice = _object("tool_choice", value, {"type", "server_label", "name"})
-        _string("tool_choice.server_label", choice.get("server_label"))
-        if choice.get("name") is not None:
-            _string("tool_choice.name", choice["name"])
-        return choice
+    if is_mcp_choice(value):
+        problem = mcp_choice_problem(value)
+        if problem is not None:
+            raise UsageError(f"response {problem.message('tool_choice')}")
+        return {k: v for k, v in value.items() if v is not None}
     raise _fail(
         "tool_choice",
         value,
@@ -213,12 +214,18 @@ RESPONSE_FIELDS: Final[Mapping[str, Callable[[Any], Any]]] = {
 """Each GA field of ``response.create``'s ``response`` and its check."""
 
 
-def response_fields(fields: Mapping[str, Any], dialect: Dialect = "ga") -> dict[str, Any]:
+def response_fields(
+    fields: Mapping[str, Any],
+    dialect: Dialect = "ga",
+    session_tools: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
     """The checked ``response`` of a ``response.create`` in ``dialect``.
 
     ``fields`` are GA fields (see the module docstring); in beta they are sent with beta
     names (``modalities``, ``voice``, ``output_audio_format``,
-    ``max_response_output_tokens``), and the GA-only ones raise. Raises
+    ``max_response_output_tokens``), and the GA-only ones raise, an MCP ``tool_choice``
+    too. An MCP ``tool_choice`` (``{"type": "mcp", "server_label", "name"}``) must name an
+    MCP server of the response's ``tools`` or of ``session_tools`` (the session's). Raises
     :class:`UsageError` naming the first bad field.
     """
     checked: dict[str, Any] = {}
@@ -227,6 +234,10 @@ def response_fields(fields: Mapping[str, Any], dialect: Dialect = "ga") -> dict[
         if check is None:
             raise UsageError(f"unknown response field {name!r} (known: {sorted(RESPONSE_FIELDS)})")
         checked[name] = check(value)
+    if dialect != "ga" and is_mcp_choice(checked.get("tool_choice")):
+        raise UsageError(f"response {BETA_MCP_CHOICE}")
+    tools = (checked.get("tools", ()), list(session_tools))
+    check_mcp_choice("response tool_choice", checked.get("tool_choice"), *tools)
     return checked if dialect == "ga" else _beta(checked)
 
 

@@ -179,7 +179,7 @@ class RealtimeEventHandler:
                 except Exception as exc:
                     self.report_handler_error(event_name, entry.callback, exc)
                     continue
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     self._schedule(event_name, entry.callback, result)
         finally:
             if taken:

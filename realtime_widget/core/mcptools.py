@@ -7,7 +7,10 @@ declares it (``server_label``; one of ``server_url``, ``connector_id`` or ``tunn
 raises it as a :class:`UsageError`. :func:`tool_allowed` and :func:`needs_approval` apply
 ``allowed_tools`` and ``require_approval`` to one tool of the server (left out,
 ``require_approval`` means ``"always"``). :func:`mcp_secrets` gives the credentials an
-entry carries (header values, ``authorization``). Pure: no I/O.
+entry carries (header values, ``authorization``). :func:`mcp_choice_problem` checks a
+``tool_choice`` that forces an MCP server's tool (``{"type": "mcp", "server_label", "name"}``,
+the SDK's ``ToolChoiceMcp``) and :func:`mcp_labels` gives the servers a list of tools
+declares, which such a choice must name. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from realtime_widget.core.errors import UsageError
 
 __all__ = [
     "CONNECTORS",
+    "MCP_CHOICE_KEYS",
     "MCP_TOOL_KEYS",
     "McpProblem",
     "check_mcp_tool",
+    "is_mcp_choice",
     "is_mcp_tool",
+    "mcp_choice_problem",
+    "mcp_labels",
     "mcp_secrets",
     "mcp_tool_problem",
     "needs_approval",
@@ -222,3 +229,31 @@ def mcp_secrets(entry: Mapping[str, Any]) -> list[str]:
     if isinstance(entry.get("authorization"), str):
         found.append(entry["authorization"])
     return found
+
+
+MCP_CHOICE_KEYS: Final = frozenset({"type", "server_label", "name"})
+
+
+def is_mcp_choice(value: Any) -> bool:
+    """Whether ``value`` is a tool choice forcing an MCP server's tool (``type: "mcp"``)."""
+    return isinstance(value, Mapping) and value.get("type") == "mcp"
+
+
+def mcp_choice_problem(value: Mapping[str, Any]) -> McpProblem | None:
+    """What is wrong with an MCP tool choice, as the SDK's ``ToolChoiceMcp`` states it:
+    ``server_label`` a string, ``name`` a string or null, no other key."""
+    for key in value:
+        if key not in MCP_CHOICE_KEYS:
+            return McpProblem(key, "absent (known: name, server_label, type)", value[key])
+    if not isinstance(value.get("server_label"), str):
+        return McpProblem("server_label", "a string", value.get("server_label"))
+    if value.get("name") is not None and not isinstance(value["name"], str):
+        return McpProblem("name", "a string or None", value["name"])
+    return None
+
+
+def mcp_labels(tools: Any) -> list[str]:
+    """The ``server_label`` of each MCP server among ``tools`` (any other value: none)."""
+    if not isinstance(tools, list | tuple):
+        return []
+    return [str(t.get("server_label")) for t in tools if is_mcp_tool(t)]

@@ -99,6 +99,12 @@ _BETA_TO_GA_EVENTS: dict[str, str] = {
     "response.audio_transcript.done": "response.output_audio_transcript.done",
 }
 _GA_TO_BETA_EVENTS = {ga: beta for beta, ga in _BETA_TO_GA_EVENTS.items()}
+# a beta transcription session's events, read as the GA session's (a GA transcription
+# session says session.created / .updated); the local server names them itself
+_BETA_SESSION_EVENTS = {
+    "transcription_session.created": "session.created",
+    "transcription_session.updated": "session.updated",
+}
 
 # beta content part type -> GA content part type (assistant output parts)
 _BETA_TO_GA_PARTS = {"text": "output_text", "audio": "output_audio"}
@@ -106,8 +112,9 @@ _GA_TO_BETA_PARTS = {ga: beta for beta, ga in _BETA_TO_GA_PARTS.items()}
 
 
 def canonical_event_type(event_type: str) -> str:
-    """The GA name of a server event type given in either dialect."""
-    return _BETA_TO_GA_EVENTS.get(event_type, event_type)
+    """The GA name of a server event type given in either dialect (a beta transcription
+    session's ``transcription_session.created`` / ``.updated`` are ``session.*``)."""
+    return _BETA_TO_GA_EVENTS.get(event_type) or _BETA_SESSION_EVENTS.get(event_type, event_type)
 
 
 def dialect_event_type(event_type: str, dialect: Dialect) -> str:
@@ -175,9 +182,10 @@ class ServerErrorEvent(TypedDict):
 
 
 class SessionUpdateEvent(TypedDict):
-    """The ``session.update`` client event, as sent."""
+    """The ``session.update`` client event, as sent (a beta transcription session's
+    ``transcription_session.update``)."""
 
-    type: Literal["session.update"]
+    type: Literal["session.update", "transcription_session.update"]
     event_id: str
     session: dict[str, Any]
 

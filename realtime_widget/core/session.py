@@ -17,7 +17,13 @@ from typing import Any, Literal
 from realtime_widget.core.checks import need_number, need_tool_name
 from realtime_widget.core.errors import UsageError
 from realtime_widget.core.knowledge import merge_knowledge_instructions, validate_knowledge
-from realtime_widget.core.mcptools import check_mcp_tool, is_mcp_tool
+from realtime_widget.core.mcptools import (
+    check_mcp_tool,
+    is_mcp_choice,
+    is_mcp_tool,
+    mcp_choice_problem,
+    mcp_labels,
+)
 from realtime_widget.core.protocol import DEFAULT_MODEL
 from realtime_widget.core.sessionfields import SESSION_FIELD_CHECKS
 from realtime_widget.core.sessionmap import (
@@ -27,16 +33,20 @@ from realtime_widget.core.sessionmap import (
     GA_ONLY,
     audio_format_name,
     audio_format_to_ga,
+    ga_get,
     ga_modalities,
     ga_set,
 )
 
 __all__ = [
     "AUDIO_KEY_OWNERS",
+    "BETA_MCP_CHOICE",
     "CONFIG_GROUP_KEYS",
     "FLAT_FIELDS",
     "SessionConfig",
     "SessionShape",
+    "beta_transcription_payload",
+    "check_mcp_choice",
     "session_payload",
     "session_tools",
     "transcription_payload",
@@ -115,6 +125,12 @@ FLAT_FIELDS: dict[str, tuple[str, str]] = {
     "turn_detection": ("hearing", "turn_detection"),
 }
 
+BETA_MCP_CHOICE = (
+    "tool_choice {'type': 'mcp'} is not in the beta dialect (its sessions have no MCP "
+    "servers): use dialect='ga'"
+)
+"""Why a beta session or response cannot force an MCP server's tool."""
+
 _VOICE_DEFAULT = "marin"
 _MODALITIES = ("text", "audio")
 _TOOL_CHOICES = ("auto", "none", "required")
@@ -151,11 +167,16 @@ def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
         return str(value)
     if not isinstance(value, Mapping):
         raise UsageError(
-            f"{where} must be 'auto', 'none', 'required' or "
-            f"{{'type': 'function', 'name': ...}}, got {value!r}"
+            f"{where} must be 'auto', 'none', 'required', {{'type': 'function', 'name': ...}} "
+            f"or {{'type': 'mcp', 'server_label': ...}}, got {value!r}"
         )
+    if is_mcp_choice(value):
+        problem = mcp_choice_problem(value)
+        if problem is not None:
+            raise UsageError(problem.message(where))
+        return {k: v for k, v in value.items() if v is not None}
     if value.get("type") != "function":
-        raise UsageError(f"{where}.type must be 'function', got {value.get('type')!r}")
+        raise UsageError(f"{where}.type must be 'function' or 'mcp', got {value.get('type')!r}")
     for key in value:
         if key not in ("type", "name", "function"):
             raise UsageError(f"unknown key {key!r} in {where}: expected 'type' and 'name'")
@@ -171,6 +192,19 @@ def _tool_choice(where: str, value: Any) -> str | dict[str, str]:
         return {"type": "function", "name": need_tool_name(name)}
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
+
+
+def check_mcp_choice(where: str, choice: Any, *tools: Any) -> None:
+    """UsageError unless an MCP tool ``choice`` names a server that one of the lists of
+    ``tools`` declares (any other choice passes)."""
+    if not is_mcp_choice(choice):
+        return
+    labels = [label for given in tools for label in mcp_labels(given)]
+    if choice.get("server_label") not in labels:
+        raise UsageError(
+            f"{where} names MCP server {choice.get('server_label')!r}, which the tools do not "
+            f"declare (MCP servers: {sorted(labels)}): add it first (add_mcp_server)"
+        )
 
 
 # what a session cannot do without: None is refused for these
@@ -223,14 +257,20 @@ class SessionConfig:
     ``speech`` owns what the model says (``voice``, ``speed``, ``output_audio_format``),
     ``hearing`` what it hears (the other audio keys: :data:`AUDIO_KEY_OWNERS`); either group
     accepts every audio key, held once, in its owner group. ``tool_choice`` is ``"auto"``,
-    ``"none"``, ``"required"`` or ``{"type": "function", "name": ...}`` (the Chat Completions
-    ``{"type": "function", "function": {"name": ...}}`` is read too). Audio formats are a
+    ``"none"``, ``"required"``, ``{"type": "function", "name": ...}`` (the Chat Completions
+    ``{"type": "function", "function": {"name": ...}}`` is read too) or ``{"type": "mcp",
+    "server_label": ..., "name": ...}`` (``name`` optional; the label must be one of the MCP
+    servers among the tools: a GA session only). Audio formats are a
     beta name or a GA format object, held by name. ``None`` sets a value to null:
     ``turn_detection: None`` means manual turns, ``input_audio_transcription: None`` no
-    transcription.
+    transcription. ``shape``, when given, is the dialect its session is sent in: ``"beta"``
+    refuses an MCP tool choice.
     """
 
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, config: Mapping[str, Any] | None = None, *, shape: SessionShape | None = None
+    ) -> None:
+        self.shape = shape  # the shape its session is sent in, when known
         self._config = _default_config()
         self._temperature_warned = False  # the GA payload warned that it drops temperature
         self._dropped_warned: set[str] = set()  # GA-only fields a beta payload warned of
@@ -302,6 +342,10 @@ class SessionConfig:
             if merge:
                 value = _merged(key, current, value)
             staged[home][key] = _checked(group, key, value)
+        model = staged["model"]
+        if self.shape == "beta" and is_mcp_choice(model.get("tool_choice")):
+            raise UsageError(BETA_MCP_CHOICE)
+        check_mcp_choice("model.tool_choice", model.get("tool_choice"), model.get("tools"))
         self._config = staged
 
     def turn_detection(self) -> dict[str, Any] | None:
@@ -319,6 +363,8 @@ def _merged(key: str, current: Any, update: Any) -> Any:
     """``update`` merged into ``current``: dicts key by key, anything else replaced."""
     if not isinstance(update, Mapping) or not isinstance(current, Mapping):
         return update
+    if key == "tool_choice":
+        return update  # a choice is whole: a forced tool's fields mean nothing to another
     if key == "turn_detection" and "type" in update and update["type"] != current.get("type"):
         return update  # the fields of one detection type mean nothing to the other
     merged = dict(current)
@@ -391,6 +437,42 @@ def transcription_payload(config: SessionConfig) -> dict[str, Any]:
     return session
 
 
+# the keys the beta SDK's TranscriptionSessionUpdate takes in each object of its session
+_BETA_TRANSCRIPTION_KEYS: dict[str, frozenset[str]] = {
+    "input_audio_transcription": frozenset({"model", "language", "prompt"}),
+    "input_audio_noise_reduction": frozenset({"type"}),
+    "turn_detection": frozenset(
+        {"type", "threshold", "prefix_padding_ms", "silence_duration_ms", "eagerness"}
+    ),
+}
+_NOT_FOR_TRANSCRIPTION = frozenset({"create_response", "interrupt_response"})
+
+
+def beta_transcription_payload(config: SessionConfig) -> dict[str, Any]:
+    """The beta ``session`` of a ``transcription_session.update``: the fields of
+    :func:`transcription_payload` under their beta names (the session map), each object
+    holding only the keys the beta type takes (the others, GA's only, are left out with a
+    warning once per config; turn detection's ``create_response`` and
+    ``interrupt_response``, which beta transcription sessions do not take, silently)."""
+    ga = transcription_payload(config)
+    session: dict[str, Any] = {}
+    for name in ("input_audio_format", *_BETA_TRANSCRIPTION_KEYS):
+        value = ga_get(ga, BETA_TO_GA[name], _UNSET)
+        if value is _UNSET:
+            continue
+        if name == "input_audio_format":
+            value = audio_format_name(value)
+        elif isinstance(value, Mapping):
+            keys = _BETA_TRANSCRIPTION_KEYS[name]
+            dropped = set(value) - keys - _NOT_FOR_TRANSCRIPTION
+            _warn_dropped(config, [f"{name}.{key}" for key in dropped])
+            value = {key: given for key, given in value.items() if key in keys}
+        session[name] = value
+    if "include" in ga:
+        session["include"] = ga["include"]
+    return session
+
+
 def session_payload(
     config: SessionConfig,
     shape: SessionShape = "ga",
@@ -444,6 +526,8 @@ def session_payload(
     if tracing is not _UNSET:
         flat["tracing"] = tracing
     if shape == "beta":
+        if is_mcp_choice(flat["tool_choice"]):
+            raise UsageError(BETA_MCP_CHOICE)
         _warn_dropped(config, [name for name in GA_ONLY if config.get("model", name) is not None])
         return {"modalities": ["text", "audio"] if "audio" in modalities else ["text"], **flat}
 

@@ -155,7 +155,8 @@ class LocalRealtimeServer:
     said once as a log warning (:attr:`voice_fallback`).
 
     - It listens on ``host``:``port`` (127.0.0.1 and a free port by default) and accepts the
-      WebSocket paths ``/v1/realtime`` (``?model=`` names the session's model) and
+      WebSocket paths ``/v1/realtime`` (``?model=`` names the session's model; on a beta
+      connection ``?intent=transcription`` opens a transcription session) and
       ``/openai/realtime`` (Azure-like: ``?deployment=`` is required and names the model);
       anything else is answered 404 at the handshake.
     - Pages: a handshake with an ``Origin`` header (a browser page's) is answered 403 unless the
@@ -539,8 +540,14 @@ class LocalRealtimeServer:
         if call is not None:
             await call.join(websocket)
             return
+        dialect = self._dialect(request)
+        transcribing = dialect == "beta" and query.get("intent") == ["transcription"]
         connection = Connection(
-            websocket, dialect=self._dialect(request), model=model, options=self._options
+            websocket,
+            dialect=dialect,
+            model=model,
+            options=self._options,
+            transcription=transcribing,
         )
         for shown in _presented_credentials(request, parse_qs(urlsplit(request.path).query)):
             opened = self.client_secrets.session(shown) if shown.startswith(PREFIX) else None

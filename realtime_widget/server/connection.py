@@ -2,7 +2,9 @@
 
 Rules:
 
-- On open the server sends ``session.created`` (beta also ``conversation.created``), then
+- On open the server sends ``session.created`` (beta also ``conversation.created``; a beta
+  transcription session, ``?intent=transcription``, ``transcription_session.created`` and
+  is updated with ``transcription_session.update``), then
   handles client frames one at a time, in order. A response streams in its own task, so
   ``response.cancel`` and audio appends are handled while it runs.
 - Any client frame the server cannot apply becomes an ``error`` event echoing the client's
@@ -63,9 +65,10 @@ from realtime_widget.server.mcp import McpTools
 from realtime_widget.server.model import ModelContext, decide
 from realtime_widget.server.ratelimits import RateLimits
 from realtime_widget.server.records import Records
-from realtime_widget.server.response import ResponseParams, ResponseRun, parse_response_params
+from realtime_widget.server.response import ResponseRun
+from realtime_widget.server.responseparams import ResponseParams, parse_response_params
 from realtime_widget.server.sessionstate import SessionState
-from realtime_widget.server.store import Conversation, StoredItem, parse_client_item, render_item
+from realtime_widget.server.store import Conversation, parse_client_item, render_item
 from realtime_widget.server.vocabulary import Vocabulary, build_vocabulary, session_texts
 from realtime_widget.server.voice import VoiceSupport
 from realtime_widget.server.wire import ClientEventError, error_event, frame_error
@@ -153,12 +156,13 @@ class Connection:
         dialect: Dialect,
         model: str,
         options: ConnectionOptions,
+        transcription: bool = False,
     ) -> None:
         self.websocket = websocket
         self.media: Media | None = None
         self.dialect: Dialect = dialect
         self.options = options
-        self.session = SessionState(dialect, model=model)
+        self.session = SessionState(dialect, model=model, transcription=transcription)
         self.conversation = Conversation()
         self._received: Records[dict[str, Any]] = Records(
             options.record_limit, options.record_bytes
@@ -190,6 +194,7 @@ class Connection:
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._handlers: dict[str, Handler] = {
             "session.update": self._session_update,
+            "transcription_session.update": self._session_update,
             "input_audio_buffer.append": self._append,
             "input_audio_buffer.commit": self._commit_event,
             "input_audio_buffer.clear": self._clear,
@@ -216,8 +221,9 @@ class Connection:
 
     async def run(self) -> None:
         """Serve the client until the socket closes."""
-        await self.emit({"type": "session.created", "session": self.session.to_wire()})
-        if self.dialect == "beta":
+        _, created, _ = self.session.event_names
+        await self.emit({"type": created, "session": self.session.to_wire()})
+        if self.dialect == "beta" and created == "session.created":
             await self.emit(
                 {
                     "type": "conversation.created",
@@ -392,11 +398,15 @@ class Connection:
 
     async def _session_update(self, event: dict[str, Any]) -> None:
         self._check_event(event, {"session"}, ("session",))
+        update, _, updated = self.session.event_names
+        if event["type"] != update:
+            message = f"this session takes {update}, not {event['type']}"
+            raise ClientEventError(message, code="invalid_value", param="type")
         self.session.apply_update(event["session"])
         self.hearing.configure()
         if self.hearing.listener is not None:
             self.hearing.listener.prepare(self.vocabulary())
-        await self.emit({"type": "session.updated", "session": self.session.to_wire()})
+        await self.emit({"type": updated, "session": self.session.to_wire()})
         self.mcp.configure(self.session.tools)
 
     # -- input audio (see .hearing) ----------------------------------------------------
@@ -504,38 +514,15 @@ class Connection:
         )
         await self._start_response(params)
 
-    async def _listen_to_last_user(self, context: list[StoredItem]) -> None:
-        """Recognize the audio parts of the last user message that have no transcript yet.
-
-        Audio items a client creates are heard only when a response needs them, so creating
-        (or replaying) many of them costs no recognition.
-        """
-        for stored in reversed(context):
-            if stored.item.get("type") == "message" and stored.item.get("role") == "user":
-                for index, samples in stored.audio.items():
-                    part = stored.item["content"][index]
-                    if part.get("transcript") is None and index not in stored.heard:
-                        heard = await self.hearing.hear(samples)
-                        if heard is not None:
-                            stored.heard[index] = heard
-                return
-
     async def _start_response(self, params: ResponseParams) -> None:
         self.hearing.disarm_idle()
         context = params.input if params.input is not None else self.conversation.items()
-        await self._listen_to_last_user(list(context))
+        await self.hearing.listen_to_last_user(context)
         sources = [k for k in (self.session.knowledge, self.options.knowledge()) if k]
         await self.mcp.ready()
+        tools, choice = self.mcp.model_choice(params.tools, params.tool_choice)
         outputs = self.mcp.approved(context) or self.mcp.take_over(
-            decide(
-                ModelContext(
-                    items=context,
-                    instructions=params.instructions,
-                    tools=self.mcp.model_tools(params.tools),
-                    tool_choice=params.tool_choice,
-                    knowledge=sources,
-                )
-            )
+            decide(ModelContext(context, params.instructions, tools, choice, sources))
         )
         run = ResponseRun(
             response_id=generate_id("resp_"),

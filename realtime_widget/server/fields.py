@@ -16,23 +16,30 @@ from typing import Any
 from realtime_widget.core import sessionfields as checks
 from realtime_widget.core.checks import is_number, is_tool_name, number_problem
 from realtime_widget.core.errors import AudioFormatError
-from realtime_widget.core.mcptools import mcp_tool_problem
+from realtime_widget.core.mcptools import is_mcp_choice, mcp_choice_problem, mcp_tool_problem
 from realtime_widget.core.sessionmap import audio_format_to_ga
 from realtime_widget.server.wire import ClientEventError
 
 __all__ = [
+    "BETA_TRANSCRIPTION_MODELS",
+    "BETA_TURN_DETECTION_KEYS",
     "LOCAL_VOICES",
     "SEMANTIC_VAD_DEFAULTS",
     "SERVER_VAD_DEFAULTS",
     "VOICES",
     "check_keys",
+    "check_mcp_choice_label",
     "require_object",
+    "validate_beta_client_secret",
     "validate_beta_format",
     "validate_beta_modalities",
+    "validate_beta_noise_reduction",
+    "validate_beta_transcription",
     "validate_bool",
     "validate_config_format",
     "validate_ga_format",
     "validate_ga_modalities",
+    "validate_ga_tool_choice",
     "validate_include",
     "validate_instructions",
     "validate_max_tokens",
@@ -211,6 +218,58 @@ def validate_transcription(value: Any, path: str) -> dict[str, Any] | None:
     return result
 
 
+BETA_TRANSCRIPTION_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe", "whisper-1")
+BETA_TURN_DETECTION_KEYS = frozenset(
+    {
+        "type",
+        "threshold",
+        "prefix_padding_ms",
+        "silence_duration_ms",
+        "create_response",
+        "interrupt_response",
+        "eagerness",
+    }
+)
+"""The turn detection keys of a beta transcription session (no ``idle_timeout_ms``)."""
+
+
+def validate_beta_transcription(value: Any, path: str) -> dict[str, Any] | None:
+    """A beta transcription session's ``{model, language, prompt}``, ``model`` one of
+    :data:`BETA_TRANSCRIPTION_MODELS`."""
+    if value is not None:
+        check_keys(require_object(value, path), path, {"model", "language", "prompt"})
+        model = value.get("model")
+        if model is not None and model not in BETA_TRANSCRIPTION_MODELS:
+            expected = "one of " + ", ".join(BETA_TRANSCRIPTION_MODELS)
+            raise ClientEventError.invalid_value(f"{path}.model", model, expected)
+    return validate_transcription(value, path)
+
+
+def validate_beta_noise_reduction(value: Any, path: str) -> dict[str, Any] | None:
+    """A beta transcription session's ``{type}``; no local effect."""
+    if value is None:
+        return None
+    check_keys(require_object(value, path), path, {"type"})
+    return _checked(checks.check_noise_reduction, value, path)  # type: ignore[no-any-return]
+
+
+def validate_beta_client_secret(value: Any, path: str) -> dict[str, Any]:
+    """``{expires_at: {anchor: "created_at", seconds: 10..7200}}``: how long a secret made
+    over HTTP lasts; no effect on a session opened over the socket."""
+    spec = require_object(value, path)
+    check_keys(spec, path, {"expires_at"})
+    if "expires_at" in spec:
+        expires = require_object(spec["expires_at"], f"{path}.expires_at")
+        check_keys(expires, f"{path}.expires_at", {"anchor", "seconds"})
+        if "anchor" in expires and expires["anchor"] != "created_at":
+            where = f"{path}.expires_at.anchor"
+            raise ClientEventError.invalid_value(where, expires["anchor"], "'created_at'")
+        if "seconds" in expires:
+            where = f"{path}.expires_at.seconds"
+            validate_number(expires["seconds"], where, low=10, high=7200, integer=True)
+    return copy.deepcopy(spec)
+
+
 def validate_noise_reduction(value: Any, path: str) -> dict[str, Any] | None:
     """``{type, strength}``; no local effect (the recognizer hears the audio as sent)."""
     if value is None:
@@ -337,17 +396,44 @@ def validate_tools(value: Any, path: str) -> list[dict[str, Any]]:
 
 
 def validate_tool_choice(value: Any, path: str) -> str | dict[str, Any]:
+    """``auto``, ``none``, ``required`` or ``{type: function, name}`` (beta has no MCP)."""
     if isinstance(value, str):
         if value not in ("auto", "none", "required"):
             raise ClientEventError.invalid_value(path, value, "auto, none, required or a function")
         return value
     choice = require_object(value, path)
-    check_keys(choice, path, {"type", "name"})
     if choice.get("type") != "function":
         raise ClientEventError.invalid_value(f"{path}.type", choice.get("type"), "'function'")
+    check_keys(choice, path, {"type", "name"})
     if "name" not in choice:
         raise ClientEventError.missing(f"{path}.name")
     return {"type": "function", "name": validate_string(choice["name"], f"{path}.name")}
+
+
+def validate_ga_tool_choice(value: Any, path: str) -> str | dict[str, Any]:
+    """A beta tool choice, or ``{type: mcp, server_label, name}`` forcing an MCP server's
+    tool (``name`` a string or null), as the SDK's ``ToolChoiceMcp`` states it."""
+    if not is_mcp_choice(value):
+        return validate_tool_choice(value, path)
+    problem = mcp_choice_problem(value)
+    if problem is not None and problem.expected.startswith("absent"):
+        raise ClientEventError.unknown_parameter(f"{path}.{problem.field}")
+    if problem is not None and problem.value is None:
+        raise ClientEventError.missing(f"{path}.{problem.field}")
+    if problem is not None:
+        raise ClientEventError.invalid_type(
+            f"{path}.{problem.field}", problem.expected, problem.value
+        )
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def check_mcp_choice_label(choice: Any, labels: list[str], path: str) -> None:
+    """An MCP tool ``choice`` must name one of the MCP servers ``labels`` (else an error
+    naming ``path.server_label``); any other choice passes."""
+    if is_mcp_choice(choice) and choice["server_label"] not in labels:
+        raise ClientEventError.invalid_value(
+            f"{path}.server_label", choice["server_label"], f"one of the MCP servers {labels}"
+        )
 
 
 def validate_max_tokens(value: Any, path: str) -> int | str:

@@ -31,7 +31,7 @@ import asyncio
 import base64
 import binascii
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -295,6 +295,22 @@ class Hearing:
         self._vad_item_id = None
         await self._commit(self._commit_offset, end, item_id)
         await self._answer(detection.get("create_response", True))
+
+    async def listen_to_last_user(self, context: Sequence[StoredItem]) -> None:
+        """Recognize the audio parts of the last user message that have no transcript yet.
+
+        Audio items a client creates are heard only when a response needs them, so creating
+        (or replaying) many of them costs no recognition.
+        """
+        for stored in reversed(context):
+            if stored.item.get("type") == "message" and stored.item.get("role") == "user":
+                for index, samples in stored.audio.items():
+                    part = stored.item["content"][index]
+                    if part.get("transcript") is None and index not in stored.heard:
+                        heard = await self.hear(samples)
+                        if heard is not None:
+                            stored.heard[index] = heard
+                return
 
     async def hear(self, samples: Int16Array, streamed: bool = False) -> str | None:
         """What ``samples`` say: tone speech decoded exactly, else recognized (``""`` when

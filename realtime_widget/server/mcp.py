@@ -13,6 +13,9 @@ Rules:
   (:mod:`~realtime_widget.server.toolcalls`). Such a call becomes an ``mcp_call`` item when
   ``require_approval`` lets it run (:func:`~realtime_widget.core.mcptools.needs_approval`),
   else an ``mcp_approval_request`` item, and the response ends there.
+- A response whose ``tool_choice`` is ``{"type": "mcp", "server_label", "name"}`` sees only
+  that server's allowed tools (only ``name`` when given) and must call one
+  (:meth:`McpTools.model_choice`), as ``required`` makes it call a function.
 - A response whose context ends (after the last message) with an ``mcp_approval_response``
   answering a request not yet run calls the tool when approved, and says it was not
   otherwise.
@@ -36,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from realtime_widget.core.ids import generate_id
-from realtime_widget.core.mcptools import is_mcp_tool, needs_approval, tool_allowed
+from realtime_widget.core.mcptools import is_mcp_choice, is_mcp_tool, needs_approval, tool_allowed
 from realtime_widget.core.protocol import Dialect, dialect_event_type
 from realtime_widget.server.model import CallOutput, MessageOutput, Output
 from realtime_widget.server.store import Conversation, StoredItem, render_item
@@ -295,6 +298,28 @@ class McpTools:
                         {"type": "function", "name": tool["name"], "parameters": parameters}
                     )
         return tools
+
+    def model_choice(
+        self, functions: Sequence[dict[str, Any]], choice: str | dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | dict[str, Any]]:
+        """The tools and tool choice the model gets for a response with ``functions`` and
+        ``choice``: :meth:`model_tools` and ``choice`` itself, but for a choice forcing an
+        MCP server's tool (``{"type": "mcp", "server_label", "name"}``), which leaves the
+        model only that server's allowed tools (only ``name`` when given) and requires a
+        call of one of them."""
+        if not is_mcp_choice(choice):
+            return self.model_tools(functions), choice
+        assert isinstance(choice, dict)
+        server = self._servers.get(str(choice["server_label"]))
+        wanted = choice.get("name")
+        tools = [
+            t
+            for t in self.model_tools(())
+            if server is not None
+            and any(listed["name"] == t["name"] for listed in server.tools)
+            and (wanted is None or t["name"] == wanted)
+        ]
+        return tools, "required"
 
     def _call(self, server: _Server, name: str, arguments: str) -> Callable[[], Awaitable[str]]:
         async def run() -> str:

@@ -7,7 +7,8 @@ applies:
 1. **Tool results.** When the context ends with ``function_call_output`` items (after the
    last message), the answer states them: ``"add returned 5. multiply returned 6."``; an
    output ``{"error": "..."}`` reads ``"add failed: ..."``, a one-key object its value.
-2. **Forced tool.** ``tool_choice`` ``required`` or ``{type: function, name}`` calls the
+2. **Forced tool.** ``tool_choice`` ``required`` or ``{type: function, name}`` (or an MCP
+   server's tools, see :meth:`~realtime_widget.server.mcp.McpTools.model_choice`) calls the
    mentioned tools (see :mod:`~realtime_widget.server.toolcalls`), else the named tool (or
    the first tool) with the arguments found in the whole text.
 3. **Knowledge.** A dialogue of the knowledge scripts matching the user's text (see

@@ -2,8 +2,9 @@
 
 Rules:
 
-- ``response.create`` parameters are validated by :func:`parse_response_params` (GA or beta
-  names; unknown fields are ``unknown_parameter`` errors) and fall back to the session's.
+- ``response.create`` parameters are validated by
+  :func:`~realtime_widget.server.responseparams.parse_response_params` and fall back to the
+  session's.
 - A :class:`ResponseRun` streams, for each output of the model, in the service's order:
   ``response.output_item.added``, ``conversation.item.added`` (beta:
   ``conversation.item.created``), ``response.content_part.added`` (its part typed ``audio``
@@ -48,178 +49,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import realtime_widget.server.fields as f
 from realtime_widget.audio.formats import StreamEncoder
 from realtime_widget.core.ids import generate_id
 from realtime_widget.core.protocol import (
     AUDIO_FORMAT_RATES,
     AUDIO_FORMATS,
     SAMPLE_RATE,
-    AudioFormat,
     Dialect,
     dialect_event_type,
 )
-from realtime_widget.core.sessionmap import audio_format_name
 from realtime_widget.server.mcp import McpOutput
 from realtime_widget.server.model import CallOutput, MessageOutput, Output
 from realtime_widget.server.perceive import perceive
-from realtime_widget.server.sessionstate import SessionState
+from realtime_widget.server.responseparams import ResponseParams
 from realtime_widget.server.speech import speak
 from realtime_widget.server.store import (
-    ClipDecoder,
     Conversation,
     StoredItem,
-    parse_client_item,
     render_item,
 )
-from realtime_widget.server.wire import ClientEventError, Emit
+from realtime_widget.server.wire import Emit
 
-__all__ = ["ResponseParams", "ResponseRun", "parse_response_params"]
+__all__ = ["ResponseRun"]
 
 CancelReason = Literal["client_cancelled", "turn_detected"]
 
-_GA_KEYS = frozenset(
-    {
-        "output_modalities",
-        "instructions",
-        "tools",
-        "tool_choice",
-        "conversation",
-        "input",
-        "metadata",
-        "max_output_tokens",
-        "audio",
-        "prompt",
-        "tracing",
-        "parallel_tool_calls",
-        "reasoning",
-    }
-)
-_BETA_KEYS = frozenset(
-    {
-        "modalities",
-        "instructions",
-        "voice",
-        "output_audio_format",
-        "tools",
-        "tool_choice",
-        "temperature",
-        "max_response_output_tokens",
-        "conversation",
-        "input",
-        "metadata",
-    }
-)
 _TEXT_WORD_SECONDS = 0.02
 _ITEM_ADDED = {"ga": "conversation.item.added", "beta": "conversation.item.created"}
-
-
-@dataclass
-class ResponseParams:
-    """The effective parameters of one response."""
-
-    output_modalities: list[str]
-    instructions: str
-    tools: list[dict[str, Any]]
-    tool_choice: str | dict[str, Any]
-    voice: str
-    speed: float
-    output_format: AudioFormat
-    max_output_tokens: int | str
-    temperature: float
-    conversation: Literal["auto", "none"] = "auto"
-    input: list[StoredItem] | None = None
-    metadata: dict[str, str] | None = None
-
-
-def _parse_input(
-    value: Any, conversation: Conversation, dialect: Dialect, decode_audio: ClipDecoder
-) -> list[StoredItem]:
-    if not isinstance(value, list):
-        raise ClientEventError.invalid_type("response.input", "a list", value)
-    items: list[StoredItem] = []
-    for index, raw in enumerate(value):
-        path = f"response.input[{index}]"
-        if isinstance(raw, dict) and raw.get("type") == "item_reference":
-            f.check_keys(raw, path, {"type", "id"})
-            items.append(conversation.get(raw.get("id"), f"{path}.id"))
-        else:
-            items.append(parse_client_item(raw, path, dialect, decode_audio))
-    return items
-
-
-def parse_response_params(
-    raw: Any,
-    session: SessionState,
-    conversation: Conversation,
-    decode_audio: ClipDecoder,
-) -> ResponseParams:
-    """The parameters of ``response.create`` (its ``response`` field, maybe ``None``)."""
-    params = ResponseParams(
-        output_modalities=session.output_modalities,
-        instructions=session.instructions,
-        tools=session.tools,
-        tool_choice=session.tool_choice,
-        voice=session.voice,
-        speed=session.speed,
-        output_format=session.output_audio_format,
-        max_output_tokens=session.max_output_tokens,
-        temperature=float(session.data["temperature"]),
-    )
-    if raw is None:
-        return params
-    spec = f.require_object(raw, "response")
-    dialect = session.dialect
-    f.check_keys(spec, "response", _GA_KEYS if dialect == "ga" else _BETA_KEYS)
-    for key, value in spec.items():
-        path = f"response.{key}"
-        if key == "output_modalities":
-            params.output_modalities = f.validate_ga_modalities(value, path)
-        elif key == "modalities":
-            params.output_modalities = f.validate_beta_modalities(value, path)
-        elif key == "instructions":
-            params.instructions = f.validate_instructions(value, path)
-        elif key == "tools":
-            params.tools = f.validate_tools(value, path)
-        elif key == "tool_choice":
-            params.tool_choice = f.validate_tool_choice(value, path)
-        elif key == "voice":
-            params.voice = f.validate_voice(value, path)
-        elif key == "output_audio_format":
-            params.output_format = audio_format_name(f.validate_beta_format(value, path))
-        elif key == "temperature":
-            params.temperature = float(f.validate_number(value, path, low=0.0, high=2.0))
-        elif key in ("max_output_tokens", "max_response_output_tokens"):
-            params.max_output_tokens = f.validate_max_tokens(value, path)
-        elif key == "conversation":
-            if value not in ("auto", "none"):
-                raise ClientEventError.invalid_value(path, value, "'auto' or 'none'")
-            params.conversation = value
-        elif key == "input":
-            params.input = _parse_input(value, conversation, dialect, decode_audio)
-        elif key == "metadata":
-            params.metadata = f.validate_metadata(value, path)
-        elif key == "parallel_tool_calls" and not isinstance(value, bool):
-            raise ClientEventError.invalid_type(path, "a boolean", value)
-        elif key == "reasoning":  # accepted; the local model does not reason
-            reasoning = f.require_object(value, path)
-            f.check_keys(reasoning, path, {"effort"})
-            efforts = ("minimal", "low", "medium", "high", "xhigh")
-            if "effort" in reasoning and reasoning["effort"] not in efforts:
-                raise ClientEventError.invalid_value(
-                    f"{path}.effort", reasoning["effort"], "an effort"
-                )
-        elif key == "audio":
-            audio = f.require_object(value, path)
-            f.check_keys(audio, path, {"output"})
-            output = f.require_object(audio.get("output", {}), f"{path}.output")
-            f.check_keys(output, f"{path}.output", {"voice", "format"})
-            if "voice" in output:
-                params.voice = f.validate_voice(output["voice"], f"{path}.output.voice")
-            if "format" in output:
-                given = f.validate_ga_format(output["format"], f"{path}.output.format")
-                params.output_format = audio_format_name(given)
-    return params
 
 
 def _tokens(text: str) -> int:

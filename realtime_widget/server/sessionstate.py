@@ -16,6 +16,7 @@ from typing import Any
 
 import realtime_widget.server.fields as f
 from realtime_widget.core.ids import generate_id
+from realtime_widget.core.mcptools import mcp_labels
 from realtime_widget.core.protocol import DEFAULT_MODEL, AudioFormat, Dialect
 from realtime_widget.core.session import AUDIO_KEY_OWNERS, CONFIG_GROUP_KEYS
 from realtime_widget.core.sessionmap import (
@@ -78,8 +79,18 @@ _GA_FIELDS = {
     **_BETA_FIELDS,
     "modalities": f.validate_ga_modalities,
     "voice": f.validate_session_voice,
+    "tool_choice": f.validate_ga_tool_choice,
     "input_audio_format": f.validate_ga_format,
     "output_audio_format": f.validate_ga_format,
+}
+# a beta transcription session's fields (turn_detection is checked on its own)
+_BETA_TRANSCRIPTION_FIELDS: dict[str, Validator] = {
+    "input_audio_format": f.validate_beta_format,
+    "input_audio_transcription": f.validate_beta_transcription,
+    "input_audio_noise_reduction": f.validate_beta_noise_reduction,
+    "include": f.validate_include,
+    "modalities": f.validate_beta_modalities,
+    "client_secret": f.validate_beta_client_secret,
 }
 _GA_ONLY: dict[str, Validator] = {
     "truncation": f.validate_truncation,
@@ -87,6 +98,19 @@ _GA_ONLY: dict[str, Validator] = {
     "include": f.validate_include,
     "parallel_tool_calls": f.validate_parallel_tool_calls,
     "reasoning": f.validate_reasoning,
+}
+
+
+_BETA_TRANSCRIPTION_EVENTS = (
+    "transcription_session.update",
+    "transcription_session.created",
+    "transcription_session.updated",
+)
+# the fields of the beta SDK's TranscriptionSession, and the keys each object of it holds
+_BETA_TRANSCRIPTION_SHOWN: dict[str, frozenset[str]] = {
+    "input_audio_format": frozenset(),
+    "input_audio_transcription": frozenset({"model", "language", "prompt"}),
+    "turn_detection": frozenset({"type", "threshold", "prefix_padding_ms", "silence_duration_ms"}),
 }
 
 
@@ -109,7 +133,9 @@ class SessionState:
     """One connection's session configuration. The voice cannot change once the assistant
     has spoken (``voice_locked``), as on the service."""
 
-    def __init__(self, dialect: Dialect, *, model: str = DEFAULT_MODEL) -> None:
+    def __init__(
+        self, dialect: Dialect, *, model: str = DEFAULT_MODEL, transcription: bool = False
+    ) -> None:
         self.dialect: Dialect = dialect
         self.id = generate_id("sess_")
         self.expires_at = int(time.time()) + 3600
@@ -143,6 +169,8 @@ class SessionState:
             "prompt": None,
             "include": None,
         }
+        if transcription:  # a beta transcription session, asked for on connect
+            self._apply(self._transcribing([(("type",), "transcription")]))
 
     # -- accessors -------------------------------------------------------------------
 
@@ -150,6 +178,14 @@ class SessionState:
     def transcribing_only(self) -> bool:
         """A transcription session: it hears and transcribes, and never answers."""
         return bool(self.data["type"] == "transcription")
+
+    @property
+    def event_names(self) -> tuple[str, str, str]:
+        """This session's update, created and updated events: a beta transcription
+        session's ``transcription_session.*``, else ``session.*``."""
+        if self.dialect == "beta" and self.transcribing_only:
+            return _BETA_TRANSCRIPTION_EVENTS
+        return ("session.update", "session.created", "session.updated")
 
     @property
     def instructions(self) -> str:
@@ -225,18 +261,27 @@ class SessionState:
             changes, knowledge, vision = self._parse_nested(session)
         elif self.dialect == "ga":
             changes = self._parse_ga(session)
+        elif self.transcribing_only:
+            changes = self._parse_beta_transcription(session)
         else:
             changes = self._parse_beta(session, "session")
         self._check_voice(changes)
+        named = dict(changes)
+        choice = named.get(("tool_choice",), self.data["tool_choice"])
+        tools = mcp_labels(named.get(("tools",), self.data["tools"]))
+        f.check_mcp_choice_label(choice, tools, "session.tool_choice")
+        self._apply(changes)
+        if knowledge is not None:
+            self.knowledge = knowledge
+        if vision is not None:
+            self.vision = vision
+
+    def _apply(self, changes: list[_Change]) -> None:
         for path, value in changes:
             target = self.data
             for key in path[:-1]:
                 target = target[key]
             target[path[-1]] = value
-        if knowledge is not None:
-            self.knowledge = knowledge
-        if vision is not None:
-            self.vision = vision
 
     def _check_voice(self, changes: list[_Change]) -> None:
         for path, value in changes:
@@ -290,6 +335,26 @@ class SessionState:
             changes.append(
                 (("include",), f.validate_include(session["include"], "session.include"))
             )
+        return self._transcribing(changes)
+
+    def _parse_beta_transcription(self, session: dict[str, Any]) -> list[_Change]:
+        """A beta ``transcription_session.update``: the flat fields its SDK type declares,
+        placed by the session map, then as :meth:`_parse_transcription` leaves them
+        (``modalities`` and ``client_secret`` are checked and have no local effect)."""
+        f.check_keys(session, "session", set(_BETA_TRANSCRIPTION_FIELDS) | {"turn_detection"})
+        detection = session.get("turn_detection")
+        if isinstance(detection, dict):
+            f.check_keys(detection, "session.turn_detection", f.BETA_TURN_DETECTION_KEYS)
+        if "client_secret" in session:
+            f.validate_beta_client_secret(session["client_secret"], "session.client_secret")
+        fields = {k: v for k, v in session.items() if k != "client_secret"}
+        changes = self._parse_beta(fields, "session", _BETA_TRANSCRIPTION_FIELDS)
+        return self._transcribing([(("type",), "transcription"), *changes])
+
+    def _transcribing(self, changes: list[_Change]) -> list[_Change]:
+        """``changes`` to a transcription session, with what such a session holds: a
+        transcription model (``gpt-4o-mini-transcribe`` unless told) and turn detection that
+        creates no responses (nor interrupts any)."""
         where = BETA_TO_GA["input_audio_transcription"]
         named = dict(changes)
         if named.get(where, ga_get(self.data, where)) is None:
@@ -396,6 +461,8 @@ class SessionState:
     def to_wire(self) -> dict[str, Any]:
         """The full session object in this connection's dialect."""
         data = copy.deepcopy(self.data)
+        if data["type"] == "transcription" and self.dialect == "beta":
+            return self._beta_transcription(data)
         if data["type"] == "transcription":
             audio_input = data["audio"]["input"]
             return {
@@ -436,4 +503,15 @@ class SessionState:
             expires_at=self.expires_at,
         )
         beta["turn_detection"] = _beta_turn_detection(beta.get("turn_detection"))
+        return beta
+
+    def _beta_transcription(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A beta transcription session as the beta SDK's ``TranscriptionSession`` declares
+        it: the session map's fields, each cut to the keys that type has (no
+        ``client_secret``: the service sends it over HTTP only)."""
+        beta = {name: ga_get(data, BETA_TO_GA[name]) for name in _BETA_TRANSCRIPTION_SHOWN}
+        beta["input_audio_format"] = self.input_audio_format
+        for name, keys in _BETA_TRANSCRIPTION_SHOWN.items():
+            if isinstance(beta[name], dict):
+                beta[name] = {k: v for k, v in beta[name].items() if k in keys}
         return beta

@@ -84,11 +84,13 @@ class Activity:
         event = record.get("event")
         if not isinstance(event, Mapping):
             return
-        now, epoch = time.monotonic(), time.time()
         if record.get("source") == "client":
-            self.log.add("sent", event, epoch)
-            self.clock.sent(event, now)
+            # one more of a run of appends: no new entry, and nothing sent times a turn
+            if not self.log.join("sent", event):
+                self.log.add("sent", event, time.time())
+                self.clock.sent(event, time.monotonic())
         else:
+            now, epoch = time.monotonic(), time.time()
             self.log.add("received", event, epoch)
             timing = self.clock.received(event, now, epoch)
             if timing is not None:

@@ -2,9 +2,11 @@
 
 Each event the client sends or receives becomes a :class:`LogEntry`: when, which way, its
 type and a short summary (ids, statuses, sizes; never an audio payload, never a credential:
-the summary goes through the widget's scrub). A run of the same streamed type (an audio or
-text ``.delta``, an ``input_audio_buffer.append``) in the same direction is one entry whose
-``count`` grows, so a long answer costs one entry, not one per delta.
+the summary goes through the widget's scrub). Streamed events (an audio or text ``.delta``,
+an ``input_audio_buffer.append``) make one entry per type and direction whose ``count``
+grows for as long as only streamed events come, however they interleave (an answer's audio
+and transcript deltas, the microphone's appends beside them): a long answer costs an entry
+or two, not one per delta.
 
 The log keeps the last :data:`MAX_LOG_ENTRIES` entries; what changed since :meth:`take` last
 ran is sent in one ``log`` message (the widget flushes on a timer), so the traffic does not
@@ -23,6 +25,7 @@ __all__ = ["MAX_LOG_ENTRIES", "Direction", "EventLog", "LogEntry", "summarize_ev
 
 MAX_LOG_ENTRIES: Final = 500
 _MAX_SUMMARY: Final = 120
+_JOIN_BACK: Final = 4  # how far back a streamed event looks for the entry of its run
 
 Direction = Literal["sent", "received"]
 
@@ -104,19 +107,11 @@ class EventLog:
         return bool(self._changed)
 
     def add(self, direction: Direction, event: Mapping[str, Any], now: float) -> None:
-        """Log ``event`` (sent or received at epoch ``now``): a streamed one joins the last
-        entry when that is a run of the same type in the same direction."""
-        event_type = str(event.get("type") or "?")
-        last = self._entries[-1] if self._entries else None
-        if (
-            last is not None
-            and _streamed(event_type)
-            and last["type"] == event_type
-            and last["direction"] == direction
-        ):
-            last["count"] += 1
-            self._changed[last["seq"]] = last
+        """Log ``event`` (sent or received at epoch ``now``): a streamed one joins the entry
+        of its run when there is one (see :meth:`join`)."""
+        if self.join(direction, event):
             return
+        event_type = str(event.get("type") or "?")
         self._seq += 1
         entry: LogEntry = {
             "seq": self._seq,
@@ -131,9 +126,25 @@ class EventLog:
         self._entries.append(entry)
         self._changed[entry["seq"]] = entry
 
+    def join(self, direction: Direction, event: Mapping[str, Any]) -> bool:
+        """Count a streamed ``event`` in the entry of its type and ``direction`` among the
+        last few, when only streamed entries came after it; returns whether it did (else
+        :meth:`add` makes a new entry)."""
+        event_type = event.get("type")
+        if not isinstance(event_type, str) or not _streamed(event_type):
+            return False
+        for back, entry in enumerate(reversed(self._entries)):
+            if back == _JOIN_BACK or not _streamed(entry["type"]):
+                return False
+            if entry["type"] == event_type and entry["direction"] == direction:
+                entry["count"] += 1
+                self._changed[entry["seq"]] = entry
+                return True
+        return False
+
     def take(self) -> list[LogEntry]:
         """The entries added or grown since the last call, oldest first (copies)."""
-        changed = [dict(entry) for entry in self._changed.values()]
+        changed = [dict(entry) for _, entry in sorted(self._changed.items())]
         self._changed = {}
         return changed  # type: ignore[return-value]
 

@@ -52,21 +52,21 @@ class HomeLoop:
         it raises is reported as its message; any other exception is logged with its
         traceback and reported as ``"<what> failed: <exception>"``."""
 
-        def guarded() -> None:
-            try:
-                action()
-            except RealtimeError as exc:
-                self._report(str(exc))
-            except Exception as exc:
-                logger.exception("%s failed", what)
-                self._report(f"{what} failed: {exc}")
-
         loop = self._loop
         elsewhere = self._thread is not None and self._thread != threading.get_ident()
         if loop is not None and elsewhere and loop.is_running():
-            loop.call_soon_threadsafe(guarded)
+            loop.call_soon_threadsafe(self._guarded, action, what)
         else:
-            guarded()
+            self._guarded(action, what)
+
+    def _guarded(self, action: Callable[[], None], what: str) -> None:
+        try:
+            action()
+        except RealtimeError as exc:
+            self._report(str(exc))
+        except Exception as exc:
+            logger.exception("%s failed", what)
+            self._report(f"{what} failed: {exc}")
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], what: str) -> None:
         """Run ``coroutine`` as a background task on the home loop (call in its thread),

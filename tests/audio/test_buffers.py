@@ -177,6 +177,17 @@ def test_input_append_copies_the_callers_samples() -> None:
     assert buffer.slice(0, 110).base is not mine
 
 
+def test_input_append_can_keep_an_array_handed_over() -> None:
+    buffer = InputAudioBuffer()
+    given = ramp(0, 100)
+    buffer.append(given, copy=False)
+    buffer.append(ramp(100, 10))
+    assert buffer.slice(0, 100).base is not given, "a slice is still a copy"
+    given[:5] = -1  # the caller broke its word: the buffer shows it (no copy was made)
+    assert buffer.slice(0, 5).tolist() == [-1] * 5
+    np.testing.assert_array_equal(buffer.slice(5, 110), ramp(5, 105))
+
+
 def test_discard_keeps_offsets_absolute() -> None:
     buffer = InputAudioBuffer()
     for start in range(0, 1_000, 100):

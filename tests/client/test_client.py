@@ -227,6 +227,30 @@ async def test_audio_turn_with_server_vad(server: LocalRealtimeServer) -> None:
     await client.disconnect()
 
 
+async def test_a_reused_audio_buffer_changes_neither_what_was_sent_nor_what_is_kept(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(server, config={"hearing": {"turn_detection": None}})
+    audio = np.asarray(synthesize("reused buffer").samples, dtype=np.int16)
+    mine = bytearray(4800)  # one 100 ms buffer, filled again for every chunk as a mic does
+    for start in range(0, audio.size - audio.size % 2400, 2400):
+        mine[:] = audio[start : start + 2400].astype("<i2").tobytes()
+        client.append_input_audio(memoryview(mine))
+    mine[:] = bytes(4800)
+    sent = audio[: audio.size - audio.size % 2400]
+    np.testing.assert_array_equal(client.input_audio_buffer.slice(0, sent.size), sent)
+    client.create_response()
+    user = await next_completed(client, "user")
+    np.testing.assert_array_equal(np.asarray(user["formatted"]["audio"]), sent)
+    await next_completed(client, "assistant")
+    appends = [
+        e for e in server.connections[-1].received if e["type"] == "input_audio_buffer.append"
+    ]
+    assert all(isinstance(e.get("event_id"), str) and e["event_id"] for e in appends)
+    assert len({e["event_id"] for e in appends}) == len(appends)
+    await client.disconnect()
+
+
 async def test_manual_turn_commits_pending_audio(server: LocalRealtimeServer) -> None:
     client = await connected(server, config={"hearing": {"turn_detection": None}})
     assert client.get_turn_detection_type() is None

@@ -66,9 +66,9 @@ async def test_a_transcription_session_asks_for_no_response(
     await client.disconnect()
 
 
-async def test_a_transcription_session_is_ga_only() -> None:
-    with pytest.raises(UsageError, match="a transcription session speaks GA"):
-        RealtimeClient(url="ws://127.0.0.1:1", dialect="beta", session_type="transcription")
+async def test_a_transcription_session_speaks_ga_or_beta() -> None:
+    with pytest.raises(UsageError, match="a transcription session speaks GA or beta"):
+        RealtimeClient(url="ws://127.0.0.1:1", dialect="nested", session_type="transcription")
     with pytest.raises(UsageError, match="session_type must be"):
         RealtimeClient(url="ws://127.0.0.1:1", session_type="chat")  # type: ignore[arg-type]
 
@@ -99,4 +99,88 @@ async def test_the_sdk_types_take_the_transcription_session_both_ways(
     TypeAdapter(RealtimeClientEvent).validate_python(sent)
     parsed = TypeAdapter(RealtimeServerEvent).validate_python(wire[-1])
     assert parsed.session.type == "transcription"  # type: ignore[union-attr]
+    await client.disconnect()
+
+
+# -- beta transcription sessions --------------------------------------------------------------
+
+
+async def test_a_beta_transcription_session_keeps_live_transcripts_and_asks_nothing(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(
+        server,
+        dialect="beta",
+        session_type="transcription",
+        config={"hearing": {"input_audio_transcription": {"model": "gpt-4o-transcribe"}}},
+    )
+    assert "intent=transcription" in client.realtime.connect_url()
+    assert "model=" not in client.realtime.connect_url()
+    errors = collect(client, "error")
+    wire = collect(client.realtime, "server.*")
+    sent = collect(client, "session.update.sent")
+    client.update_session(include=["item.input_audio_transcription.logprobs"])
+    await eventually(lambda: [e["type"] for e in wire].count("transcription_session.updated") >= 2)
+    audio = speech_with_silence("hello there")
+    for start in range(0, audio.size, 2400):
+        client.append_input_audio(audio[start : start + 2400])
+    user = await next_completed(client, "user", timeout=10)
+    await eventually(lambda: user["formatted"]["transcript"] == "hello there")
+    deltas = [e for e in wire if e["type"].endswith("input_audio_transcription.delta")]
+    assert deltas and all(e["item_id"] == user["id"] for e in deltas)
+    await asyncio.sleep(0.3)
+    assert not [e for e in wire if e["type"].startswith("response.")]
+    received = [e["type"] for e in server.connections[-1].received]
+    assert "session.update" not in received and "response.create" not in received
+    updates = server.connections[-1].received
+    session = [e for e in updates if e["type"] == "transcription_session.update"][-1]["session"]
+    assert session == {
+        "input_audio_format": "pcm16",
+        "input_audio_transcription": {"model": "gpt-4o-transcribe"},
+        "turn_detection": {"type": "server_vad"},
+        "include": ["item.input_audio_transcription.logprobs"],
+    }
+    assert sent[-1]["type"] == "transcription_session.update"
+    assert client.session_created and client.session is not None
+    assert client.session["input_audio_transcription"] == {"model": "gpt-4o-transcribe"}
+    assert errors == []
+    with pytest.raises(UsageError, match="creates no responses"):
+        client.create_response()
+    await client.disconnect()
+
+
+async def test_a_beta_transcription_session_sends_only_what_beta_takes(
+    server: LocalRealtimeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    hearing = {
+        "input_audio_format": "g711_alaw",
+        "input_audio_transcription": {"model": "whisper-1", "language": "en", "delay": "low"},
+        "input_audio_noise_reduction": {"type": "far_field", "strength": 0.5},
+        "turn_detection": {"type": "server_vad", "silence_duration_ms": 300, "idle_timeout_ms": 9},
+    }
+    client = await connected(
+        server, dialect="beta", session_type="transcription", config={"hearing": hearing}
+    )
+    update = await server.connections[-1].wait_for_received("transcription_session.update")
+    assert update["session"] == {
+        "input_audio_format": "g711_alaw",
+        "input_audio_transcription": {"model": "whisper-1", "language": "en"},
+        "input_audio_noise_reduction": {"type": "far_field"},
+        "turn_detection": {"type": "server_vad", "silence_duration_ms": 300},
+    }
+    for dropped in ("delay", "strength", "idle_timeout_ms"):
+        assert dropped in caplog.text
+    await eventually(lambda: (client.session or {}).get("input_audio_format") == "g711_alaw")
+    assert server.connections[-1].session.input_audio_format == "g711_alaw"
+    await client.disconnect()
+
+
+async def test_a_refused_beta_transcription_field_is_reported(
+    server: LocalRealtimeServer,
+) -> None:
+    client = await connected(server, dialect="beta", session_type="transcription")
+    errors = collect(client, "error")
+    client.update_session(transcription={"model": "gpt-4o-transcribe-diarize"})
+    await eventually(lambda: len(errors) == 1)
+    assert errors[0]["error"].param == "session.input_audio_transcription.model"
     await client.disconnect()

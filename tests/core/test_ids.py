@@ -36,3 +36,23 @@ def test_generate_id_validation(
 ) -> None:
     with pytest.raises(error, match=message):
         generate_id(prefix, length)  # type: ignore[arg-type]
+
+
+def test_ids_drawn_in_many_threads_at_once_are_all_distinct() -> None:
+    import threading
+
+    made: list[list[str]] = [[] for _ in range(8)]
+    start = threading.Barrier(len(made))
+
+    def draw(out: list[str]) -> None:
+        start.wait()
+        out.extend(generate_id("evt_") for _ in range(3000))  # past several pools each
+
+    threads = [threading.Thread(target=draw, args=(out,)) for out in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [value for out in made for value in out]
+    assert len(set(every)) == len(every) == 24_000
+    assert len(generate_id("x", 10_000)) == 10_000  # longer than a pool

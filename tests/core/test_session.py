@@ -271,15 +271,17 @@ def test_chat_completions_spelling_of_a_function_choice_is_normalised() -> None:
     ("choice", "message"),
     [
         ({"type": "function"}, "needs a 'name'"),
-        ({"type": "mcp", "name": "add"}, "type must be 'function', got 'mcp'"),
+        ({"type": "mcp", "name": "add"}, "tool_choice.server_label must be a string, got None"),
+        ({"type": "mcp", "server_label": "docs"}, "names MCP server 'docs', which the tools"),
+        ({"type": "web"}, "type must be 'function' or 'mcp', got 'web'"),
         ({"type": "function", "name": 5}, "invalid tool name 5"),
         ({"type": "function", "name": "no spaces"}, "invalid tool name 'no spaces'"),
         ({"type": "function", "name": "add", "strict": True}, "unknown key 'strict'"),
         ({"type": "function", "function": "add"}, "function must be a dict"),
         ({"type": {"a": 1}, "name": "add"}, "type must be 'function'"),
-        (["auto"], "tool_choice must be 'auto', 'none', 'required' or"),
-        ({"auto"}, "tool_choice must be 'auto', 'none', 'required' or"),
-        ("sometimes", "tool_choice must be 'auto', 'none', 'required' or"),
+        (["auto"], "tool_choice must be 'auto', 'none', 'required', {"),
+        ({"auto"}, "tool_choice must be 'auto', 'none', 'required', {"),
+        ("sometimes", "tool_choice must be 'auto', 'none', 'required', {"),
     ],
 )
 def test_bad_tool_choices_are_usage_errors(choice: object, message: str) -> None:

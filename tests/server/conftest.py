@@ -45,7 +45,7 @@ async def open_peer() -> AsyncIterator[PeerFactory]:
         peer = Peer(ws)
         peers.append(peer)
         peer.first = await peer.recv()
-        if beta:
+        if beta and peer.first["type"] == "session.created":  # not transcription_session.*
             await peer.next("conversation.created")
         if manual:
             session: dict[str, Any] = {"turn_detection": None}

@@ -56,6 +56,12 @@ EXAMPLES: dict[tuple[Dialect, str, str], dict[str, Any]] = {
     ("ga", "session.update", "session"): {
         "session": {"model": {"name": "gpt-realtime"}, "speech": {"voice": "marin"}}
     },
+    ("beta", "transcription_session.created", "session"): {
+        "session": {"input_audio_format": "pcm16", "turn_detection": None}
+    },
+    ("beta", "transcription_session.updated", "session"): {
+        "session": {"input_audio_transcription": {"model": "whisper-1"}}
+    },
 }
 CLIENT_EVENTS = {"session.update", "conversation.item.create"}
 
@@ -107,6 +113,20 @@ def test_what_the_judge_finds() -> None:
     # the client's side is judged against the client union
     assert judge_frame("client", "ga", '{"type": "response.cancel"}') == []
     assert judge_frame("server", "ga", '{"type": "response.cancel"}')[0].field == "type"
+
+
+def test_a_beta_transcription_session_created_is_judged_as_the_sdks_updated_event() -> None:
+    session = {"input_audio_format": "pcm16", "turn_detection": None}
+    created = {"type": "transcription_session.created", "event_id": "e", "session": session}
+    assert judge_frame("server", "beta", json.dumps(created)) == []
+    bad = {**created, "session": {**session, "input_audio_format": 16}}
+    assert [f.field for f in judge_frame("server", "beta", json.dumps(bad))] == [
+        "session.input_audio_format"
+    ]
+    extra = {**created, "session": {**session, "voice": "alloy"}}
+    (found,) = judge_frame("server", "beta", json.dumps(extra))
+    assert found.field == "session.voice" and "does not declare" in found.problem
+    assert judge_frame("server", "ga", json.dumps(created))[0].field == "type"  # beta only
 
 
 def test_item_references_in_a_response_input_are_the_sdks_too() -> None:

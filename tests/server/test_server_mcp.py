@@ -367,3 +367,91 @@ async def test_bad_mcp_entries_are_refused_by_the_local_server(
         error = json.loads(await ws.recv())
         assert error["type"] == "error"
         assert error["error"]["param"] == "session.tools[0].server_url"
+
+
+# -- a tool choice forcing an MCP server's tool --------------------------------------------------
+
+
+async def test_a_session_choice_makes_the_named_mcp_tool_run_instead_of_words(
+    session: Session, mcp_server: McpServerHandle
+) -> None:
+    await connect(session, mcp_server.url, require_approval="never")
+    await session.listed()
+    session.client.update_session(
+        tool_choice={"type": "mcp", "server_label": "docs", "name": "search"}
+    )
+    await eventually(lambda: session.types("server").count("session.updated") >= 2)
+    await answered(session, "widgets")  # names no tool: the choice calls one all the same
+    (call,) = session.items("mcp_call")
+    assert (call["server_label"], call["name"], call["status"]) == ("docs", "search", "completed")
+    assert call["formatted"]["output"] == "7 hits for widgets"
+    assert session.said()[-1] == "search returned 7 hits for widgets."
+    updated = [e["event"] for e in session.events if e["event"]["type"] == "session.updated"]
+    assert updated[-1]["session"]["tool_choice"] == {
+        "type": "mcp",
+        "server_label": "docs",
+        "name": "search",
+    }
+    session.judge()
+
+
+async def test_a_response_choice_calls_a_tool_of_that_mcp_server_once(
+    session: Session, mcp_server: McpServerHandle
+) -> None:
+    await connect(session, mcp_server.url, require_approval="never", allowed_tools=["add"])
+    await session.listed()
+    await answered(session, "2 and 3")
+    assert session.items("mcp_call") == [] and session.said()[-1] == "You said: 2 and 3."
+    before = len(session.said())
+    session.client.create_response(tool_choice={"type": "mcp", "server_label": "docs"})
+    await eventually(lambda: len(session.said()) > before, timeout=15)
+    (call,) = session.items("mcp_call")
+    assert (call["name"], json.loads(call["arguments"])) == ("add", {"a": 2, "b": 3})
+    assert session.said()[-1] == "add returned 5."
+    await answered(session, "2 and 3")  # the session's own choice (auto) is back
+    assert len(session.items("mcp_call")) == 1
+    session.judge()
+
+
+@pytest.mark.parametrize(
+    ("choice", "param", "code"),
+    [
+        ({"type": "mcp"}, "tool_choice.server_label", "missing_required_parameter"),
+        ({"type": "mcp", "server_label": 7}, "tool_choice.server_label", "invalid_type"),
+        ({"type": "mcp", "server_label": "docs", "name": 7}, "tool_choice.name", "invalid_type"),
+        ({"type": "mcp", "server_label": "docs", "x": 1}, "tool_choice.x", "unknown_parameter"),
+        ({"type": "mcp", "server_label": "kb"}, "tool_choice.server_label", "invalid_value"),
+    ],
+)
+async def test_bad_mcp_choices_are_refused_naming_the_field(
+    local: LocalRealtimeServer, choice: dict[str, Any], param: str, code: str
+) -> None:
+    from websockets.asyncio.client import connect as ws_connect
+
+    entry = {"type": "mcp", "server_label": "docs", "server_url": closed_port_url()}
+    async with ws_connect(local.url) as ws:
+        await ws.recv()
+        session = {"type": "realtime", "tools": [entry], "tool_choice": choice}
+        await ws.send(json.dumps({"type": "session.update", "session": session}))
+        error = json.loads(await ws.recv())
+        assert (error["error"]["param"], error["error"]["code"]) == (f"session.{param}", code)
+        await ws.send(json.dumps({"type": "response.create", "response": {"tool_choice": choice}}))
+        error = json.loads(await ws.recv())
+        assert (error["error"]["param"], error["error"]["code"]) == (f"response.{param}", code)
+    assert local.connections == [] or local.connections[-1].session.tool_choice == "auto"
+
+
+async def test_beta_sessions_refuse_an_mcp_choice(local: LocalRealtimeServer) -> None:
+    from websockets.asyncio.client import connect as ws_connect
+
+    beta = {"OpenAI-Beta": "realtime=v1"}
+    async with ws_connect(local.url, additional_headers=beta) as ws:
+        await ws.recv()
+        await ws.recv()  # conversation.created
+        choice = {"type": "mcp", "server_label": "docs"}
+        await ws.send(json.dumps({"type": "session.update", "session": {"tool_choice": choice}}))
+        error = json.loads(await ws.recv())
+        assert error["error"]["param"] == "session.tool_choice.type"
+        await ws.send(json.dumps({"type": "response.create", "response": {"tool_choice": choice}}))
+        error = json.loads(await ws.recv())
+        assert error["error"]["param"] == "response.tool_choice.type"

@@ -7,7 +7,9 @@ for what a server sends, from ``openai.types.realtime`` on GA connections and
 ``type`` the union declares, it validates as that event (strictly: no string for a number),
 and no object inside it, at any depth, has a field the SDK does not declare. Free-form
 values (tool ``parameters``, ``metadata``) are the SDK's ``object`` and are not looked into.
-What the SDK's types lag on is in :data:`ALLOWED`, each entry with its reason.
+What the SDK's types lag on is in :data:`ALLOWED`, each entry with its reason. The beta
+service's ``transcription_session.created``, which the beta SDK's union lacks, is judged as
+the SDK's ``TranscriptionSessionUpdatedEvent`` under that type.
 
 The SDK's ``connection.send()`` also takes a GA ``response.create`` whose ``input`` holds
 item references (``ResponseCreateEventWithReferencesParam``): each reference there is judged
@@ -35,6 +37,7 @@ from typing import Any, Final, Literal
 import pydantic
 from openai.types.beta.realtime import RealtimeClientEvent as BetaClientEvent
 from openai.types.beta.realtime import RealtimeServerEvent as BetaServerEvent
+from openai.types.beta.realtime import TranscriptionSessionUpdatedEvent
 from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 from openai.types.realtime.response_item_reference import ResponseItemReference
 
@@ -64,7 +67,8 @@ class Allowance:
 
     Without ``accepts``, the entry allows an undeclared field at its path. With it, a value
     at the path that ``accepts`` takes is judged as ``stands_for`` instead (by default it is
-    taken out: a list element removed, a field deleted): the SDK types it otherwise.
+    taken out: a list element removed, a field deleted; a function makes the stand-in of
+    the value): the SDK types it otherwise.
     """
 
     reason: str
@@ -102,6 +106,21 @@ _BETA_TOOL_CHOICE = (
     "while the beta service took this object (the beta reference client, "
     "openai-realtime-api-beta, sends it)"
 )
+_NO_CLIENT_SECRET = (
+    "a transcription session over the socket has no client_secret: the beta SDK's "
+    "TranscriptionSession requires one, while its own docstring says it 'is not present when "
+    "a session is updated via the WebSocket API' (it comes with sessions made over HTTP)"
+)
+
+
+def _without_secret(value: Any) -> bool:
+    return isinstance(value, dict) and "client_secret" not in value
+
+
+def _with_secret(session: dict[str, Any]) -> dict[str, Any]:
+    return {**session, "client_secret": {"expires_at": 0, "value": ""}}
+
+
 _NESTED = (
     "the seed library's nested session (session.model an object; RealtimeClient("
     "dialect='nested')), a shape only this project's local server reads: no SDK type has it"
@@ -168,6 +187,12 @@ ALLOWED: Mapping[tuple[Dialect, str, str], Allowance] = {
     ("ga", "session.update", "session"): Allowance(
         _NESTED, accepts=_nested_session, stands_for={"type": "realtime"}
     ),
+    ("beta", "transcription_session.created", "session"): Allowance(
+        _NO_CLIENT_SECRET, accepts=_without_secret, stands_for=_with_secret
+    ),
+    ("beta", "transcription_session.updated", "session"): Allowance(
+        _NO_CLIENT_SECRET, accepts=_without_secret, stands_for=_with_secret
+    ),
 }
 
 
@@ -195,11 +220,23 @@ def _members(union: Any) -> dict[str, type[pydantic.BaseModel]]:
     return table
 
 
+# What the beta service sends on connect with ?intent=transcription, missing from the beta
+# SDK's server union: its transcription_session.updated under the created event's type (the
+# API's spec gives the two events the same session object).
+TranscriptionSessionCreatedEvent = pydantic.create_model(
+    "TranscriptionSessionCreatedEvent",
+    __base__=TranscriptionSessionUpdatedEvent,
+    type=(Literal["transcription_session.created"], ...),
+)
+
 _MODELS: dict[tuple[Dialect, Side], dict[str, type[pydantic.BaseModel]]] = {
     ("ga", "client"): _members(RealtimeClientEvent),
     ("ga", "server"): _members(RealtimeServerEvent),
     ("beta", "client"): _members(BetaClientEvent),
-    ("beta", "server"): _members(BetaServerEvent),
+    ("beta", "server"): {
+        **_members(BetaServerEvent),
+        "transcription_session.created": TranscriptionSessionCreatedEvent,
+    },
 }
 
 
@@ -348,6 +385,8 @@ def _with_stand_ins(
                 continue
             if allowance.stands_for is _DROP:
                 del container[key]
+            elif callable(allowance.stands_for):
+                container[key] = allowance.stands_for(container[key])
             else:
                 container[key] = copy.deepcopy(allowance.stands_for)
     return judged

@@ -48,6 +48,34 @@ def test_a_run_of_deltas_is_one_entry_whose_count_grows() -> None:
     assert [e["seq"] for e in log.take()] == [7, 8, 9, 10], "what was pushed out is not sent"
 
 
+def test_interleaved_streams_grow_one_entry_each_until_another_event_comes() -> None:
+    log = EventLog(str)
+    audio = {"type": "response.output_audio.delta", "delta": "AAAA"}
+    words = {"type": "response.output_audio_transcript.delta", "delta": "hi"}
+    mic = {"type": "input_audio_buffer.append", "audio": "AAAA"}
+    for _ in range(30):
+        log.add("received", audio, 1.0)
+        log.add("received", words, 1.0)
+        log.add("sent", mic, 1.0)
+    log.add("sent", mic, 1.0)
+    assert [(e["type"], e["direction"], e["count"]) for e in log.entries] == [
+        ("response.output_audio.delta", "received", 30),
+        ("response.output_audio_transcript.delta", "received", 30),
+        ("input_audio_buffer.append", "sent", 31),
+    ]
+    assert [e["seq"] for e in log.take()] == [1, 2, 3]
+    log.add("received", words, 2.0)  # an older entry grows: still sent in order of seq
+    log.add("sent", mic, 2.0)
+    log.add("received", audio, 2.0)
+    assert [(e["seq"], e["count"]) for e in log.take()] == [(1, 31), (2, 31), (3, 32)]
+    log.add("received", {"type": "response.done"}, 3.0)
+    log.add("received", audio, 4.0)  # after another event: a new run
+    assert [(e["type"], e["count"]) for e in log.entries[-2:]] == [
+        ("response.done", 1),
+        ("response.output_audio.delta", 1),
+    ]
+
+
 def test_a_summary_names_ids_and_sizes_never_audio_or_the_key() -> None:
     payload = "QUJD" * 1000
     append = summarize_event({"type": "input_audio_buffer.append", "audio": payload})
