@@ -157,3 +157,19 @@ def test_the_kernel_audio_bench_skips_saying_what_the_sound_card_lacks(
     assert rows and all(r["value"] is None and r["ok"] is None for r in rows)
     assert all("skipped: the virtual sound card needs pulseaudio, pacat" in r["note"] for r in rows)
     assert "bench_kernel_audio: skipped" in capsys.readouterr().err
+
+
+def test_the_transport_benchmark_finds_onsets_pauses_and_their_delays() -> None:
+    from benchmarks.bench_webrtc import longest_quiet, matched, onsets
+
+    levels = [
+        (t, 0.5 if 1000 <= t < 2000 or 2100 <= t < 2500 or t >= 4000 else 0.0)
+        for t in range(0, 5000, 4)
+    ]
+    assert onsets(levels, 0.03, 0, 5000, 300) == [1000, 4000]  # 2100: after 100 ms only
+    assert longest_quiet(levels, 0.03, 1000, 3000) == 3000 - 2496  # the tail, not the 104 ms pause
+    assert longest_quiet(levels, 0.03, 2500, 3900) == 1400  # no sound at all in the window
+    assert longest_quiet(levels, 0.03, 1000, 1500) == 4
+    assert matched([1000.0, 4000.0], [1080.0, 4100.0, 9000.0]) == [80.0, 100.0]
+    assert onsets(levels, 0.03, 0, 5000, 2000) == [1000]
+    assert matched([1000.0], [5000.0]) == []

@@ -58,7 +58,9 @@
  *   | {type: "transcript", format: "markdown" | "json", text: string}
  *   | {type: "item_audio", item_id: string, purpose: "play" | "download", data: ArrayBuffer}
  *   | {type: "item_images", item_id: string, urls: string[]}
- *   | {type: "probe_echo", id: string, intact: boolean}} KernelMessage
+ *   | {type: "probe_echo", id: string, intact: boolean}
+ *   | {type: "call", request: string, url: string, secret: string, timeout_ms: number}
+ *   | {type: "hang_up", call_id: string | null}} KernelMessage
  */
 
 /**
@@ -368,6 +370,14 @@ export function parseKernelMessage(msg, buffers = []) {
     case "item_images":
       if (id === null || !Array.isArray(msg.urls)) return null;
       return { type: "item_images", item_id: id, urls: msg.urls.filter(isImageDataUrl) };
+    case "call": {
+      const texts = [msg.request, msg.url, msg.secret];
+      if (!texts.every((t) => typeof t === "string" && t !== "") || !/^https?:\/\//.test(msg.url)) return null;
+      const timeout = Number.isSafeInteger(msg.timeout_ms) && msg.timeout_ms > 0 ? msg.timeout_ms : 15000;
+      return { type: "call", request: msg.request, url: msg.url, secret: msg.secret, timeout_ms: timeout };
+    }
+    case "hang_up":
+      return { type: "hang_up", call_id: typeof msg.call_id === "string" ? msg.call_id : null };
     default:
       return null;
   }

@@ -59,6 +59,7 @@ export class RtwMic {
   get sending() {
     const model = this.session.model;
     if (model.get("connection") !== "connected" || model.get("mic") !== "on" || this.muted) return false;
+    if (this.session.call !== null) return false; // the call carries it (js/widget/webrtc.js)
     return model.get("turn_detection") !== "manual" || this.pttHeld || this.pttFlushing;
   }
 
@@ -171,6 +172,7 @@ export class RtwMic {
       });
     }
     Object.assign(this, { stream, source, node: capture, sink });
+    if (session.call !== null) session.call.syncMic();
     session.setMic("on");
   }
 
@@ -192,6 +194,7 @@ export class RtwMic {
     } else if (msg.type === "flushed") {
       if (this.pttFlushing) {
         this.pttFlushing = false;
+        if (session.call !== null) session.call.syncMic();
         session.model.send({ type: "ptt_stop" });
         session.emit({ kind: "audio" });
       }
@@ -229,6 +232,7 @@ export class RtwMic {
     this.sink = null;
     this.stream = null;
     this.level = 0;
+    if (this.session.call !== null) this.session.call.syncMic();
     if (unfinished) this.session.model.send({ type: "ptt_stop" });
     this.session.emit({ kind: "levels" });
     this.session.emit({ kind: "audio" });
@@ -250,6 +254,7 @@ export class RtwMic {
   /** @param {boolean} muted */
   setMuted(muted) {
     this.muted = muted;
+    if (this.session.call !== null) this.session.call.syncMic();
     this.session.emit({ kind: "audio" });
   }
 
@@ -259,8 +264,10 @@ export class RtwMic {
     this.pttHeld = true;
     this.pttFlushing = false;
     if (this.session.playing !== null) this.session.interruptPlayback();
+    else if (this.session.call !== null) this.session.model.send({ type: "stop" }); // the call's answer
     if (this.node !== null) this.node.port.postMessage({ type: "reset" });
     this.session.model.send({ type: "ptt_start" });
+    if (this.session.call !== null) this.session.call.syncMic();
     this.session.emit({ kind: "audio" });
   }
 
@@ -274,6 +281,7 @@ export class RtwMic {
     } else {
       this.session.model.send({ type: "ptt_stop" });
     }
+    if (this.session.call !== null) this.session.call.syncMic();
     this.session.emit({ kind: "audio" });
   }
 }

@@ -129,6 +129,8 @@ export class RtwSession {
     /** how messages travel between this page and the kernel (js/widget/wire.js) */
     this.wire = new RtwWire(model, /** @type {any} */ (globalThis).__rtwDropBuffers === true);
     this.mic = new RtwMic(this);
+    /** @type {RtwCall | null} this page's WebRTC call (js/widget/webrtc.js) */
+    this.call = null;
     this._onCustom = this._onCustom.bind(this);
     this._onItems = this._onItems.bind(this);
     this._onConnection = this._onConnection.bind(this);
@@ -304,6 +306,13 @@ export class RtwSession {
         this.images.set(msg.item_id, msg.urls);
         this.emit({ kind: "images", id: msg.item_id });
         break;
+      case "call":
+        if (this.ctx === null) this.ensureAudio().catch(() => {}); // the output meter's
+        rtwStartCall(this, msg);
+        break;
+      case "hang_up":
+        rtwHangUp(this, msg.call_id);
+        break;
     }
   }
 
@@ -419,6 +428,7 @@ export class RtwSession {
   setVolume(volume) {
     this.volume = Math.min(1, Math.max(0, volume));
     if (this.outGain !== null) this.outGain.gain.value = this.volume;
+    if (this.call !== null) this.call.setVolume(this.volume);
   }
 
   /**
@@ -431,6 +441,7 @@ export class RtwSession {
     this.sinkId = id;
     const ctx = /** @type {any} */ (this.ctx);
     if (ctx !== null) await ctx.setSinkId(id);
+    if (this.call !== null) await this.call.setSinkId(id);
   }
 
   /**
@@ -617,6 +628,8 @@ export class RtwSession {
   dispose() {
     this.disposed = true;
     this.stopReplay();
+    if (this.call !== null) this.call.close();
+    this.call = null;
     for (const queue of this.waiting.values()) for (const waiter of queue) clearTimeout(waiter.timer);
     this.waiting.clear();
     if (this.orphanTimer !== null) clearTimeout(this.orphanTimer);

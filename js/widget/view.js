@@ -258,7 +258,7 @@ export class RtwView {
       if (ctx !== null && ctx.state === "suspended") ctx.resume().catch(() => {});
     });
 
-    const traits = ["connection", "error", "status", "turn_detection", "mic", "tools", "audio_in_use"];
+    const traits = ["connection", "error", "status", "turn_detection", "mic", "tools", "audio_in_use", "transport_in_use"];
     const render = () => this.renderState();
     for (const name of traits) {
       this.model.on(`change:${name}`, render);
@@ -387,11 +387,15 @@ export class RtwView {
     root.dataset.mic = mic;
     root.dataset.turn = turn;
     root.dataset.playing = this.session.playing ?? "";
+    const call = this.session.call;
+    root.dataset.transport = String(m.get("transport_in_use") || "websocket");
+    root.dataset.call = call === null ? "" : call.id === "" ? "starting" : call.id;
     const busy = connection === "connecting" || connection === "reconnecting";
     const live = connection === "connected" || busy;
     this.connectButton.textContent = live ? "Disconnect" : "Connect";
     this.connectButton.classList.toggle("rtw-primary", !live);
-    this.stateText.textContent = RTW_CONNECTION_LABELS[connection] ?? connection;
+    const over = connection === "connected" && m.get("transport_in_use") === "webrtc" ? " (WebRTC)" : "";
+    this.stateText.textContent = (RTW_CONNECTION_LABELS[connection] ?? connection) + over;
     this.statePill.dataset.state = connection;
     if (this.turnSelect.value !== turn) this.turnSelect.value = turn;
     const micOn = mic === "on";

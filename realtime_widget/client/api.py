@@ -50,19 +50,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from realtime_widget.audio.utils import generate_id
 from realtime_widget.client.handshake import DEFAULT_URL, environment_key_allowed, open_socket
+from realtime_widget.client.options import positive_limit
 from realtime_widget.core.errors import (
     ConnectError,
     ConnectionClosedError,
@@ -104,21 +104,6 @@ def _elide(event: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and len(value) > 80:
             shown[field] = f"<{len(value)} chars>"
     return shown
-
-
-def _positive(name: str, value: Any, *, seconds: bool = False, optional: bool = False) -> None:
-    """UsageError unless ``value`` is a positive int (seconds: or float; optional: or None)."""
-    if optional and value is None:
-        return
-    kinds = (int, float) if seconds else (int,)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, kinds)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        allowed = " or None" if optional else ""
-        raise UsageError(f"{name} must be positive{allowed}, got {value!r}")
 
 
 class RealtimeAPI(RealtimeEventHandler):
@@ -174,12 +159,12 @@ class RealtimeAPI(RealtimeEventHandler):
             raise UsageError(f"dialect must be 'ga' or 'beta', got {dialect!r}")
         if not isinstance(model, str) or not model:
             raise UsageError(f"model must be a non-empty string, got {model!r}")
-        _positive("max_frame_bytes", max_frame_bytes)
-        _positive("max_send_queue_bytes", max_send_queue_bytes)
-        _positive("max_receive_queue_frames", max_receive_queue_frames)
-        _positive("ping_interval", ping_interval, seconds=True, optional=True)
-        _positive("ping_timeout", ping_timeout, seconds=True, optional=True)
-        _positive("close_timeout", close_timeout, seconds=True)
+        positive_limit("max_frame_bytes", max_frame_bytes)
+        positive_limit("max_send_queue_bytes", max_send_queue_bytes)
+        positive_limit("max_receive_queue_frames", max_receive_queue_frames)
+        positive_limit("ping_interval", ping_interval, seconds=True, optional=True)
+        positive_limit("ping_timeout", ping_timeout, seconds=True, optional=True)
+        positive_limit("close_timeout", close_timeout, seconds=True)
         self.redactor = Redactor([api_key, os.environ.get("OPENAI_API_KEY")])
         self.url = url or DEFAULT_URL
         self._given_key = api_key
@@ -198,6 +183,7 @@ class RealtimeAPI(RealtimeEventHandler):
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
         self.open_timeout = open_timeout
+        self.call_id: str | None = None  # set: connect joins that call's sideband
         self._ws: ClientConnection | None = None
         self._queue: deque[str] = deque()  # the texts the writer has still to write
         self._wake_writer: asyncio.Future[None] | None = None  # while the queue is empty
@@ -246,9 +232,14 @@ class RealtimeAPI(RealtimeEventHandler):
     def connect_url(self) -> str:
         """The URL the socket opens (credentials included): ``model`` added to the query
         unless already there; on a beta connection with an ``intent``, ``intent`` instead
-        (``?intent=transcription`` opens a beta transcription session)."""
+        (``?intent=transcription`` opens a beta transcription session); with :attr:`call_id`
+        set, the sideband of that WebRTC call (``call_id`` in place of ``model``)."""
         parts = urlsplit(self._url)
         query = parts.query
+        if self.call_id is not None:
+            kept = [(k, v) for k, v in parse_qsl(query) if k not in ("model", "call_id")]
+            query = urlencode([*kept, ("call_id", self.call_id)])
+            return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
         added = {"model": self.model}
         if self.intent is not None and self.dialect == "beta":
             added = {"intent": self.intent}

@@ -7,6 +7,7 @@ built then). :func:`non_negative_int` checks a count given to a client method. N
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -22,6 +23,7 @@ __all__ = [
     "ClientOptions",
     "client_options",
     "non_negative_int",
+    "positive_limit",
     "seconds",
 ]
 
@@ -183,6 +185,21 @@ def seconds(name: str, value: Any, *, positive: bool = False) -> float:
         name, value, expected, low=low, above=above, finite=True, kind="a number of seconds"
     )
     return float(number)
+
+
+def positive_limit(name: str, value: Any, *, seconds: bool = False, optional: bool = False) -> None:
+    """UsageError unless ``value`` is a positive int (seconds: or float; optional: or None)."""
+    if optional and value is None:
+        return
+    kinds = (int, float) if seconds else (int,)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        allowed = " or None" if optional else ""
+        raise UsageError(f"{name} must be positive{allowed}, got {value!r}")
 
 
 def non_negative_int(name: str, value: Any) -> int:

@@ -31,6 +31,7 @@ __all__ = [
     "MAX_EXPIRY_SECONDS",
     "MIN_EXPIRY_SECONDS",
     "ClientSecret",
+    "calls_url",
     "client_secrets_url",
     "create_client_secret",
     "expires_after",
@@ -67,6 +68,19 @@ def client_secrets_url(socket_url: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("model", "deployment")]
     path = parts.path.rstrip("/") + "/client_secrets"
     return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+
+
+def calls_url(socket_url: str) -> str:
+    """The WebRTC calls address beside a realtime socket's: the same host and path plus
+    ``/calls``, https for ``wss://`` and http for ``ws://``, with no query (a page posts its
+    offer there with a client secret, never with the socket's credentials). Raises
+    :class:`UsageError` for any other scheme."""
+    parts = urlsplit(socket_url)
+    scheme = _SCHEMES.get(parts.scheme)
+    if scheme is None:
+        raise UsageError(f"url must be a ws:// or wss:// address, got {redact(socket_url)!r}")
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # no user or password
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/") + "/calls", "", ""))
 
 
 def expires_after(value: int | Mapping[str, Any]) -> dict[str, Any]:

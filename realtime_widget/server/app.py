@@ -25,7 +25,7 @@ from websockets.typing import Subprotocol
 from realtime_widget.core.checks import need_int, need_number
 from realtime_widget.core.protocol import DEFAULT_MODEL, Dialect
 from realtime_widget.core.redaction import RedactingLogger, Redactor
-from realtime_widget.server.calls import CALLS_PATH, Call, CallLink, parse_offer
+from realtime_widget.server.calls import CALLS_PATH, Call, CallLink, cross_origin, parse_offer
 from realtime_widget.server.connection import Connection, ConnectionOptions, FrameObserver
 from realtime_widget.server.http import HttpAnswer, HttpRequest, PlainHttp, http_connection
 from realtime_widget.server.knowledge import validate_knowledge
@@ -183,6 +183,7 @@ class LocalRealtimeServer:
       answer; a websocket to ``/v1/realtime?call_id=...`` with the server's credentials (not
       an ``ek_`` secret) joins that call's session as its sideband (unknown call: 404).
       :attr:`calls` lists the calls by id; their sessions are in :attr:`connections` too.
+      The calls route answers CORS (preflight included) for the pages' origins allowed.
     - :attr:`LocalRealtimeServer.url` is an address a client on this machine can use: the bound
       host, or loopback when bound to all interfaces (``0.0.0.0``, ``::``).
     - Dialect: beta when the request carries ``OpenAI-Beta: realtime=v1`` (or the subprotocol
@@ -304,7 +305,7 @@ class LocalRealtimeServer:
         """Bind and start accepting connections. Returns ``self``."""
         if self._server is not None:
             raise RuntimeError("the server is already started")
-        self._http = http_connection(self._serve_http)
+        self._http = http_connection(cross_origin(self._serve_http, self._origin_allowed))
         self._server = await serve(
             self._handle,
             self.host,

@@ -10,6 +10,10 @@ time in arrival order, and sends each server event to the data channel and every
 alike. A sideband that joins first receives ``session.created`` (the session as it is now).
 Events sent before the data channel opens wait for it. The peer itself (aiortc, the
 ``webrtc`` extra) is :mod:`~realtime_widget.server.webrtc`'s.
+
+A page on another origin (JupyterLab's) posts its offer itself: :func:`cross_origin` answers
+the preflight ``OPTIONS`` of the calls route and adds the CORS headers (``Location`` exposed)
+to every answer of that route, for an origin the server allows.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import numpy as np
 from websockets.asyncio.server import ServerConnection
@@ -30,10 +35,10 @@ from websockets.exceptions import ConnectionClosed
 from realtime_widget.audio.buffers import Int16Array
 from realtime_widget.core.ids import generate_id
 from realtime_widget.server.connection import Connection
-from realtime_widget.server.http import HttpRequest
+from realtime_widget.server.http import HttpAnswer, HttpHandler, HttpRequest
 from realtime_widget.server.wire import ClientEventError
 
-__all__ = ["CALLS_PATH", "Call", "CallLink", "Peer", "parse_offer"]
+__all__ = ["CALLS_PATH", "Call", "CallLink", "Peer", "cross_origin", "parse_offer"]
 
 logger = logging.getLogger("realtime_widget.server")
 
@@ -82,6 +87,43 @@ def parse_offer(request: HttpRequest) -> tuple[str, Any]:
     if not sdp.lstrip().startswith("v=0"):
         raise ClientEventError("the offer is not SDP (no 'v=0' line)", code="invalid_value")
     return sdp, session
+
+
+def cross_origin(handler: HttpHandler, allowed: Callable[[str], bool]) -> HttpHandler:
+    """``handler`` with CORS on the calls route: a preflight (``OPTIONS`` from an ``allowed``
+    origin) is answered 204 with the methods and headers a page's offer uses (403 for any
+    other origin); every other answer of the route to an ``allowed`` origin names it in
+    ``Access-Control-Allow-Origin`` and exposes ``Location`` (the call's id). Other routes
+    and requests without ``Origin`` go to ``handler`` untouched."""
+
+    async def answer(request: HttpRequest) -> tuple[int, dict[str, Any]] | HttpAnswer:
+        origin = request.headers.get("origin")
+        if urlsplit(request.target).path.rstrip("/") != CALLS_PATH or origin is None:
+            return await handler(request)
+        if not allowed(origin):
+            return 403, {"error": {"message": f"origin {origin!r} is not allowed"}}
+        shared = (("Access-Control-Allow-Origin", origin), ("Vary", "Origin"))
+        if request.method == "OPTIONS":
+            asked = request.headers.get("access-control-request-headers", "")
+            headers = [
+                *shared,
+                ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+                ("Access-Control-Allow-Headers", asked or "authorization, content-type"),
+                ("Access-Control-Max-Age", "600"),
+            ]
+            if request.headers.get("access-control-request-private-network") == "true":
+                headers.append(("Access-Control-Allow-Private-Network", "true"))
+            return HttpAnswer(204, b"", "text/plain", tuple(headers))
+        answered = await handler(request)
+        if not isinstance(answered, HttpAnswer):
+            status, body = answered
+            answered = HttpAnswer(status, json.dumps(body).encode(), "application/json")
+        exposed = (*shared, ("Access-Control-Expose-Headers", "Location"))
+        return HttpAnswer(
+            answered.status, answered.body, answered.content_type, answered.headers + exposed
+        )
+
+    return answer
 
 
 class CallLink:

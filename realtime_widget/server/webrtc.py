@@ -13,7 +13,8 @@ Rules:
   ``output_audio_buffer.started`` is sent when a response's first audio plays,
   ``output_audio_buffer.stopped`` when its last has played and the response is done.
 - :meth:`AnswerTrack.clear` (``output_audio_buffer.clear``, or the user's speech when
-  interruptions are on) drops the audio not yet played and sends ``output_audio_buffer.cleared``;
+  interruptions are on) drops the audio not yet played and sends ``output_audio_buffer.cleared``
+  (nothing, when no response's audio is in the buffer: the event names the response);
   the item playing is truncated to what was played (``conversation.item.truncated``), and later
   deltas of that response are dropped.
 """
@@ -108,10 +109,10 @@ class AnswerTrack(MediaStreamTrack):
             response, item = self._pieces[0][0], self._pieces[0][1]
         elif self._playing is not None and self._last_item is not None:
             response, item = self._playing, self._last_item
-        elif reason == "client":
+        elif reason == "client" and self._playing is not None:
             response, item = self._playing, None
         else:
-            return  # nothing plays: the user's speech clears nothing
+            return  # no response's audio in the buffer: nothing is cleared (nor said)
         self._pieces.clear()
         self._playing = None
         if response is not None:

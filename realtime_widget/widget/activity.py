@@ -75,6 +75,11 @@ class Activity:
         self.log.take()
         return self.log.entries
 
+    def note(self, event: Mapping[str, Any]) -> None:
+        """Log an event of the widget's own (one the server never saw), as received."""
+        self.log.add("received", event, time.time())
+        self._due()
+
     def _event(self, record: Mapping[str, Any]) -> None:
         event = record.get("event")
         if not isinstance(event, Mapping):

@@ -21,6 +21,13 @@ from typing import Any, Final, Literal, NotRequired, Protocol, TypeAlias, TypedD
 
 from realtime_widget.core.errors import ProtocolError
 from realtime_widget.core.protocol import SAMPLE_RATE
+from realtime_widget.widget.callwire import (
+    BrowserCallFailed,
+    BrowserCallStarted,
+    CallMessage,
+    HangUpMessage,
+    parse_call_message,
+)
 from realtime_widget.widget.eventlog import LogEntry
 from realtime_widget.widget.wire import (
     BrowserProbe,
@@ -249,6 +256,8 @@ KernelMessage: TypeAlias = (
     | ItemAudioMessage
     | ItemImagesMessage
     | ProbeEchoMessage
+    | CallMessage
+    | HangUpMessage
 )
 
 
@@ -354,6 +363,8 @@ BrowserMessage: TypeAlias = (
     | BrowserProbe
     | BrowserProbeResult
     | BrowserBare
+    | BrowserCallStarted
+    | BrowserCallFailed
 )
 
 
@@ -469,6 +480,8 @@ def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> Br
         if not isinstance(intact, bool):
             raise _bad(kind, f"intact must be true or false, got {intact!r}")
         return {"type": "probe_result", "id": probe_id, "intact": intact}
+    if kind in ("call_started", "call_failed"):
+        return parse_call_message(kind, content)
     if isinstance(kind, str) and kind in _BARE:
         return {"type": kind}  # type: ignore[typeddict-item]
     raise _bad(kind, f"unknown type {kind!r}")

@@ -40,6 +40,7 @@ from realtime_widget.widget.audiochoice import (
     check_audio_mode,
 )
 from realtime_widget.widget.browser import BrowserMessages
+from realtime_widget.widget.callwire import TRANSPORTS, TransportMode, check_transport
 from realtime_widget.widget.cards import CallCards
 from realtime_widget.widget.eventlog import LogEntry
 from realtime_widget.widget.events import ClientMirror
@@ -51,6 +52,7 @@ from realtime_widget.widget.host import (
     ConnectionState,
     MicState,
     TurnMode,
+    page_settings,
 )
 from realtime_widget.widget.keep import item_wav
 from realtime_widget.widget.keep import transcript as make_transcript
@@ -68,6 +70,7 @@ from realtime_widget.widget.playback import Interruption, Playback, Underruns
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.timings import TurnTiming
 from realtime_widget.widget.turns import Turns
+from realtime_widget.widget.webrtc import WebRtcCalls
 from realtime_widget.widget.wire import PageWire
 
 __all__ = [
@@ -96,16 +99,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 logger = logging.getLogger("realtime_widget.widget")
 
-# The traits a page sets, and the values it may set them to: the mic's state, the turn mode,
-# and the error cleared (its close button). What else a page sends is the kernel's.
-_PAGE_SETS: Final[dict[str, Callable[[Any], bool]]] = {
-    "mic": lambda value: value in MIC_STATES,
-    "turn_detection": lambda value: value in TURN_MODES,
-    "error": lambda value: value == "",
-    "page_audio": lambda value: isinstance(value, str) and len(value) <= 1000,
-}
-
-
 _NONE_OPEN: Final[dict[str, int | None]] = {"input": None, "output": None}
 
 
@@ -131,7 +124,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     where it can have them, else the kernel's). ``session_type="transcription"`` opens a
     transcription session (see :class:`RealtimeClient`), shown as captions of what the user
     says; a given ``client`` must be of the session type asked for (default: the client's, or
-    ``"realtime"``).
+    ``"realtime"``). ``transport="webrtc"`` (with ``audio="browser"``) has the page talk to
+    the model over WebRTC, the kernel keeping the session, the conversation and the tools
+    (:mod:`~realtime_widget.widget.webrtc`; ``transport_in_use`` says which carries the
+    audio); ``"websocket"`` (the default) relays the audio through the kernel.
 
     Then ``await widget.connect()`` (or the Connect button), talk, and define tools with
     ``@widget.tool``. Raises :class:`UsageError` for a bad setting.
@@ -170,6 +166,11 @@ class RealtimeWidget(anywidget.AnyWidget):
     # and the indexes of those open ({input, output}): listed when they are opened.
     kernel_devices: traitlets.List[dict[str, Any]] = traitlets.List(traitlets.Dict()).tag(sync=True)
     kernel_devices_open: traitlets.Dict[str, int | None] = traitlets.Dict(_NONE_OPEN).tag(sync=True)
+    # asked for, and what carries the audio now (webrtc falls back to websocket)
+    transport: traitlets.Enum[TransportMode] = traitlets.Enum(
+        TRANSPORTS, default_value="websocket"
+    ).tag(sync=True)
+    transport_in_use = traitlets.Unicode("websocket").tag(sync=True)
     # the client's: "transcription" shows the view as captions
     session_type = traitlets.Unicode(read_only=True).tag(sync=True)
     # Names this widget's audio session in the browser, shared by all its views on a page.
@@ -205,6 +206,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         input_device: Device = None,
         output_device: Device = None,
         session_type: Literal["realtime", "transcription"] | None = None,
+        transport: TransportMode = "websocket",
         **kwargs: Any,
     ) -> None:
         if client is not None and any(v is not None for v in (url, api_key, model, dialect)):
@@ -217,6 +219,8 @@ class RealtimeWidget(anywidget.AnyWidget):
                 f"{client.session_type!r}"
             )
         mode = check_audio_mode(audio)
+        if check_transport(transport) == "webrtc" and mode != "browser":
+            raise UsageError(f"transport='webrtc' plays through the page: audio={audio!r}")
         warn_if_old_ipykernel()
         if client is None:
             client = RealtimeClient(
@@ -260,6 +264,16 @@ class RealtimeWidget(anywidget.AnyWidget):
             longest=ITEMS_SYNC_SECONDS,
         )
         self._connect_task: asyncio.Task[None] | None = None
+        self._transport_notice = ""
+        self._webrtc = WebRtcCalls(
+            client,
+            transport,
+            self._send_message,
+            show=self._show_transport,
+            note=lambda reason: self._activity.note(
+                {"type": "error", "error": {"type": "webrtc_error", "message": reason}}
+            ),
+        )
         self._audio = AudioChoice(
             client,
             mode,
@@ -276,6 +290,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             turn_detection=self._turns.client_mode(),
             audio=mode,
             audio_in_use=self._audio.in_use,
+            transport=transport,
             **kwargs,
         )
         self._events = ClientMirror(
@@ -300,6 +315,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             wire=self._wire,
             mic_check_seconds=MIC_CHECK_SECONDS,
         )
+        self._webrtc.take_over(self._browser.handlers, self._turns.heard)
         self.on_msg(self._browser.receive)
         self.observe(lambda change: self._audio.page_said(change["new"]), names="page_audio")
         self.observe(lambda change: self._audio.connection(change["new"]), names="connection")
@@ -441,7 +457,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.connection = "connecting"
         self.error = ""
         try:
-            await self._client.connect()
+            await self._webrtc.connect()
         except RealtimeError as exc:
             self.connection = "error"
             self._report(str(exc))
@@ -455,6 +471,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         """Close the connection (the conversation is kept); returns an awaitable future."""
         self._playback.close_all()
         self._turns.end()
+        self._webrtc.hang_up()
         future = self._client.disconnect()
         self.connection = "disconnected"
         return future
@@ -504,7 +521,7 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop listening to the client and close the widget (the client stays as it is)."""
-        for name in ("_events", "_browser", "_items", "_activity", "_audio"):
+        for name in ("_events", "_browser", "_items", "_activity", "_audio", "_webrtc"):
             part = getattr(self, name, None)  # None in a widget whose __init__ raised
             if part is not None:
                 part.close()
@@ -521,22 +538,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     def set_state(self, sync_data: dict[str, Any]) -> None:
         """Apply a state the page sent (ipywidgets' method): only the traits the page owns,
         with values they allow; the rest is logged, dropped, and sent back as it is here."""
-        taken: dict[str, Any] = {}
-        refused: list[str] = []
-        for name, value in sync_data.items():
-            allowed = _PAGE_SETS.get(name)
-            if allowed is not None and allowed(value):
-                taken[name] = value
-                continue
-            shown = repr(value)
-            shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
-            logger.warning(
-                "ignored the page setting %r to %s: a page sets only mic, turn_detection, "
-                "page_audio and error (to clear it), to values they allow",
-                name,
-                self._scrub(shown),
-            )
-            refused.append(name)
+        taken, refused = page_settings(sync_data, self._scrub)
         if taken:
             super().set_state(taken)
         known = [name for name in refused if name in self.keys]
@@ -558,13 +560,18 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
         """Send one kernel-to-browser message (see :mod:`realtime_widget.widget.messages`),
-        unless the kernel's devices play the model's audio; audio as base64 text where a
-        page cannot get buffers (:mod:`realtime_widget.widget.wire`)."""
-        if self._audio.for_page(message):
+        unless the kernel's devices play the model's audio, or a call carries it; audio as
+        base64 text where a page cannot get buffers (:mod:`realtime_widget.widget.wire`)."""
+        if self._audio.for_page(message) and self._webrtc.for_page(message):
             if buffers and message["type"] != "probe_echo" and not self._wire.binary:
                 self.send(*self._wire.pack(message, buffers))
                 return
             self.send(message, buffers=buffers)
+
+    def _show_transport(self, in_use: TransportMode, notice: str) -> None:
+        self.transport_in_use = in_use
+        if notice or self.status == self._transport_notice:  # a fallback's notice goes
+            self.status = self._transport_notice = notice
 
     def _show_audio(self, in_use: AudioInUse) -> None:
         self.audio_in_use = in_use

@@ -218,8 +218,9 @@ def make_speech_wav(
     return path
 
 
-def launch_chromium(playwright: Any, speech_wav: Path) -> Any:
-    """Chromium (:data:`CHROMIUM`) with the fake microphone looping ``speech_wav``.
+def launch_chromium(playwright: Any, speech_wav: Path, extra: list[str] | None = None) -> Any:
+    """Chromium (:data:`CHROMIUM`) with the fake microphone looping ``speech_wav``, and the
+    ``extra`` flags.
 
     Launched without ``--use-fake-ui-for-media-stream``: a context grants the microphone
     with ``permissions=["microphone"]``, and one without it sees ``NotAllowedError``.
@@ -227,7 +228,7 @@ def launch_chromium(playwright: Any, speech_wav: Path) -> Any:
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM),
         headless=False,  # with --headless=new in the args: no --mute-audio added
-        args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech_wav}"],
+        args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech_wav}", *(extra or [])],
     )
 
 

@@ -120,11 +120,15 @@ class Caller:
         *,
         token: str | None = None,
         session: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """Post the offer; on 201, take the answer and wait for the data channel to open."""
+        """Post the offer (with more ``headers``); on 201, take the answer and wait for the
+        data channel to open."""
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = self.pc.localDescription.sdp
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         url = f"http://127.0.0.1:{server.port}/v1/realtime/calls"
         async with httpx.AsyncClient() as http:
             if session is None:

@@ -137,6 +137,17 @@ async def test_output_audio_buffer_clear_cuts_the_answer_and_truncates_it(
     assert "output_audio_buffer.stopped" not in [e["type"] for e in caller.seen]
 
 
+async def test_output_audio_buffer_clear_with_nothing_playing_clears_nothing(
+    server: LocalRealtimeServer, caller: Caller
+) -> None:
+    assert (await caller.call(server, token=KEY)).status_code == 201
+    await caller.next("session.created")
+    await caller.send(type="output_audio_buffer.clear")
+    await caller.send(**user_text("hello"))  # echoed: the clear was handled before it
+    await caller.next("conversation.item.added")
+    assert "output_audio_buffer.cleared" not in [e["type"] for e in caller.seen]
+
+
 async def test_a_sideband_websocket_sees_the_call_and_runs_its_tool(
     server: LocalRealtimeServer, caller: Caller
 ) -> None:
@@ -218,3 +229,32 @@ async def test_hanging_up_ends_the_call(server: LocalRealtimeServer, caller: Cal
     async with asyncio.timeout(10):
         while server.calls or server.connections:
             await asyncio.sleep(0.05)
+
+
+async def test_the_calls_route_answers_cors_for_allowed_origins_only(
+    server: LocalRealtimeServer, caller: Caller
+) -> None:
+    url = f"http://127.0.0.1:{server.port}/v1/realtime/calls"
+    lab = "http://127.0.0.1:8888"
+    async with httpx.AsyncClient() as http:
+        asked = {
+            "Origin": lab,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
+        preflight = await http.request("OPTIONS", url, headers=asked)
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == lab
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert "authorization" in preflight.headers["access-control-allow-headers"]
+        refused = await http.request("OPTIONS", url, headers={**asked, "Origin": "https://x.org"})
+        assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+        unauthorized = await http.post(
+            url, content="v=0\r\n", headers={"Origin": lab, "Content-Type": "application/sdp"}
+        )
+        assert unauthorized.status_code == 401  # the page can read why
+        assert unauthorized.headers["access-control-allow-origin"] == lab
+    answer = await caller.call(server, token=KEY, headers={"Origin": lab})
+    assert answer.status_code == 201
+    assert answer.headers["access-control-allow-origin"] == lab
+    assert "location" in answer.headers["access-control-expose-headers"].lower()
