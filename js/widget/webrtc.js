@@ -93,6 +93,8 @@ export class RtwCall {
     this.analyser = null;
     /** @type {ReturnType<typeof setInterval> | null} */
     this.meter = null;
+    /** the kernel's request this call answers */
+    this.request = "";
     this.id = "";
     this.closed = false;
   }
@@ -247,8 +249,10 @@ export class RtwCall {
  */
 async function rtwStartCall(session, msg) {
   if (session.views === 0 || session.orphaned || session.disposed) return;
+  if (session.call !== null && session.call.request === msg.request) return; // asked again
   if (session.call !== null) session.call.close();
   const call = new RtwCall(session);
+  call.request = msg.request;
   session.call = call;
   session.emit({ kind: "audio" });
   try {

@@ -22,7 +22,9 @@ Rules:
 - :meth:`open` returns the reason the call could not be made (no secret, a transport that
   is not the client's own websocket, every page failing, none answering within
   ``timeout`` seconds), ``None`` once the call is made: the widget then falls back to the
-  websocket relay and says so.
+  websocket relay and says so. A page that starts (``hello``) while the call is asked for
+  is asked again, so a connect from a cell before the view shows still makes the call; a
+  page already making that call goes on with it.
 - :meth:`hang_up` ends the pages' calls and forgets the call id: the next connect makes a
   new call. A call that ends by itself (its page reloaded or closed, the peer connection
   failed) closes the sideband, and the view says so: Connect makes a new call; a reconnect
@@ -82,6 +84,7 @@ class WebRtcCalls:
         self._note = note
         self.timeout = timeout
         self._request: str | None = None
+        self._asking: CallMessage | None = None  # the call asked for, until a page answers
         self._answer: asyncio.Future[str] | None = None
         self.call_id: str | None = None  # the call the client joins, once made
         self._playing: str | None = None  # the response whose audio the call plays
@@ -149,7 +152,6 @@ class WebRtcCalls:
             return f"no client secret for the call: {exc}"
         request = uuid.uuid4().hex
         answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._request, self._answer = request, answer
         message: CallMessage = {
             "type": "call",
             "request": request,
@@ -157,6 +159,7 @@ class WebRtcCalls:
             "secret": secret.value,
             "timeout_ms": int(self.timeout * 1000),
         }
+        self._request, self._answer, self._asking = request, answer, message
         self._send(message)
         waited = self.timeout + _SLACK_SECONDS
         try:
@@ -167,7 +170,7 @@ class WebRtcCalls:
         except _CallFailed as exc:
             return str(exc)
         finally:
-            self._request = self._answer = None
+            self._request = self._answer = self._asking = None
         self.call_id = api.call_id = call_id
         return None
 
@@ -194,6 +197,14 @@ class WebRtcCalls:
         turns) and is committed on release when long enough: its length, which the kernel
         cannot count in bytes, is told to ``heard`` as the bytes of PCM16 audio it lasted."""
         handlers["call_started"] = handlers["call_failed"] = self.answered
+        greet = handlers["hello"]
+
+        def hello(message: Any) -> None:
+            greet(message)
+            if self._asking is not None:  # a page shown after the call was asked for
+                self._send(self._asking)
+
+        handlers["hello"] = hello
         for kind, instead in (("audio", None), ("stop", self.stop), ("interrupted", self.stop)):
             handlers[kind] = self._in_call(handlers[kind], instead)
         press, release = handlers["ptt_start"], handlers["ptt_stop"]

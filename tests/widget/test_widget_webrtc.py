@@ -247,3 +247,25 @@ async def test_push_to_talk_in_a_call_answers_what_was_said_while_held(
     assert said * 0.8 <= heard["usage"]["seconds"] <= said + 1.0  # the held part only
     user = widget.client.conversation.get_item(committed["item_id"])
     assert user is not None and user["role"] == "user"
+
+
+@pytest.mark.asyncio
+async def test_a_page_shown_while_the_call_is_asked_for_is_asked_again(
+    make_widget: Callable[..., RealtimeWidget], server: LocalRealtimeServer, caller: Caller
+) -> None:
+    widget = make_widget(transport="webrtc")
+    wire = Wire(widget)
+    connecting = asyncio.ensure_future(widget.connect())
+    call = await asked_call(wire)  # sent before any view showed: no page got it
+    mark = wire.mark()
+    wire.browser({"type": "hello"})
+    again = await asked_call(wire, mark)
+    assert again == call
+    await place_call(caller, server, again)
+    wire.browser({"type": "call_started", "request": again["request"], "call_id": caller.call_id})
+    await asyncio.wait_for(connecting, 20)
+    assert widget.transport_in_use == "webrtc" and widget.connection == "connected"
+    mark = wire.mark()
+    wire.browser({"type": "hello"})  # a page shown once the call is made is not asked
+    await asyncio.sleep(0.2)
+    assert not wire.since(mark).custom("call")
