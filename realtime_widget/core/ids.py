@@ -8,6 +8,7 @@ included, and one draw per id would be a system call each.
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import threading
@@ -26,6 +27,16 @@ _POOL_BYTES = 4096  # drawn at once: about 3,900 characters once the dropped byt
 _pool = ""  # characters drawn; those from _taken on are not handed out yet
 _taken = 0
 _pool_lock = threading.Lock()  # two threads never get the same characters
+
+
+def _forget_pool() -> None:
+    """In a forked child: draw afresh, so parent and child never hand out the same ids."""
+    global _pool, _taken, _pool_lock
+    _pool, _taken, _pool_lock = "", 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def generate_id(prefix: str, length: int = 21) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import string
 
 import pytest
@@ -56,3 +57,20 @@ def test_ids_drawn_in_many_threads_at_once_are_all_distinct() -> None:
     every = [value for out in made for value in out]
     assert len(set(every)) == len(every) == 24_000
     assert len(generate_id("x", 10_000)) == 10_000  # longer than a pool
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
+    generate_id("evt_")  # the parent holds a pool of drawn characters now
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        os.close(read)
+        os.write(write, " ".join(generate_id("evt_") for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        in_child = set(pipe.read().split())
+    os.waitpid(child, 0)
+    in_parent = {generate_id("evt_") for _ in range(50)}
+    assert len(in_child) == 50 and not in_child & in_parent
