@@ -89,17 +89,7 @@ class Feeder:
 
     def __init__(self, server: str) -> None:
         self._process = subprocess.Popen(
-            [
-                "pacat",
-                f"--server={server}",
-                "--raw",
-                "--format=s16le",
-                f"--rate={RATE}",
-                "--channels=1",
-                "--latency-msec=20",
-                "-d",
-                "mic_feed",
-            ],
+            virtual_sound().pulse_command("pacat", server, "mic_feed"),
             stdin=subprocess.PIPE,
         )
         self._lock = threading.Lock()
@@ -162,17 +152,7 @@ class TimedRecorder:
 
     def __init__(self, server: str, source: str = "speaker.monitor") -> None:
         self._process = subprocess.Popen(
-            [
-                "parec",
-                f"--server={server}",
-                "--raw",
-                "--format=s16le",
-                f"--rate={RATE}",
-                "--channels=1",
-                "--latency-msec=10",
-                "-d",
-                source,
-            ],
+            virtual_sound().pulse_command("parec", server, source),
             stdout=subprocess.PIPE,
         )
         self._data = bytearray()

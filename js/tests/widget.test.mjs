@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 
 import { JS, WIDGET_PARTS as PARTS, assembleWidget as assemble } from "./assembly.mjs";
 import { installDocument } from "./fakedom.mjs";
+import { fakeModel } from "./fakemodel.mjs";
 
 const WIDGET = PARTS.map((file) => readFileSync(file, "utf8")).join("\n");
 
@@ -381,24 +382,6 @@ describe("microphone states", () => {
 });
 
 describe("the session without a browser", () => {
-  function fakeModel(state) {
-    const handlers = new Map();
-    const sent = [];
-    return {
-      sent,
-      state,
-      get: (name) => state[name],
-      set: (name, value) => {
-        state[name] = value;
-      },
-      save_changes() {},
-      send: (content, _callbacks, buffers) => sent.push({ content, buffers }),
-      on: (name, cb) => handlers.set(name, cb),
-      off: (name) => handlers.delete(name),
-      fire: (name, ...args) => handlers.get(name)?.(...args),
-    };
-  }
-
   it("says hello, asks who holds a mic that reads on, and applies kernel messages to its store", () => {
     const model = fakeModel({ items: [summary({ id: "a" })], mic: "on", connection: "connected" });
     const session = new w.RtwSession(model);

@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 
 import { assembleWidget } from "./assembly.mjs";
+import { fakeModel } from "./fakemodel.mjs";
 
 let w;
 const dir = mkdtempSync(path.join(tmpdir(), "rtw-wire-"));
@@ -19,25 +20,6 @@ before(async () => {
   w = await import(pathToFileURL(file).href);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A model whose sends are recorded, and whose custom messages can be fired. */
-function fakeModel(state = {}) {
-  const sent = [];
-  const handlers = new Map();
-  return {
-    state,
-    sent,
-    get: (name) => state[name],
-    set: (name, value) => {
-      state[name] = value;
-    },
-    save_changes() {},
-    send: (content, _callbacks, buffers) => sent.push({ content, buffers }),
-    on: (name, cb) => handlers.set(name, cb),
-    off: (name) => handlers.delete(name),
-    fire: (name, ...args) => handlers.get(name)?.(...args),
-  };
-}
 
 /** The kernel's echo to the probe the model sent, as a host that keeps buffers delivers it. */
 function kernelEcho(model) {

@@ -55,6 +55,24 @@ def missing_programs() -> list[str]:
     return missing
 
 
+def pulse_command(program: str, server: str, device: str) -> list[str]:
+    """``pacat`` (play into ``device``, a sink) or ``parec`` (record ``device``, a source) on
+    the card's ``server``: raw 24 kHz mono PCM16, with a latency of 20 ms playing and 10 ms
+    recording."""
+    latency = 20 if program == "pacat" else 10
+    return [
+        program,
+        f"--server={server}",
+        "--raw",
+        "--format=s16le",
+        f"--rate={RATE}",
+        "--channels=1",
+        f"--latency-msec={latency}",
+        "-d",
+        device,
+    ]
+
+
 class VirtualSound:
     """A private PulseAudio daemon and the ALSA devices over it (see the module doc)."""
 
@@ -125,17 +143,7 @@ class VirtualSound:
         """Play 24 kHz PCM16 ``samples`` into the microphone (in real time); returns the
         player process, which ends when they have played."""
         player = subprocess.Popen(
-            [
-                "pacat",
-                f"--server={self.server}",
-                "--raw",
-                "--format=s16le",
-                f"--rate={RATE}",
-                "--channels=1",
-                "--latency-msec=20",
-                "-d",
-                "mic_feed",
-            ],
+            pulse_command("pacat", self.server, "mic_feed"),
             stdin=subprocess.PIPE,
         )
         assert player.stdin is not None
@@ -166,17 +174,7 @@ class Recorder:
 
     def __enter__(self) -> Recorder:
         self._process = subprocess.Popen(
-            [
-                "parec",
-                f"--server={self._server}",
-                "--raw",
-                "--format=s16le",
-                f"--rate={RATE}",
-                "--channels=1",
-                "--latency-msec=10",
-                "-d",
-                "speaker.monitor",
-            ],
+            pulse_command("parec", self._server, "speaker.monitor"),
             stdout=subprocess.PIPE,
         )
         self._thread = threading.Thread(target=self._read, daemon=True)
