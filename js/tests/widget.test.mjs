@@ -511,27 +511,10 @@ describe("the audio engine with a stand-in Web Audio", () => {
     return log;
   }
 
-  function model(state) {
-    const handlers = new Map();
-    const sent = [];
-    return {
-      sent,
-      get: (name) => state[name],
-      set: (name, value) => {
-        state[name] = value;
-      },
-      save_changes() {},
-      send: (content, _callbacks, buffers) => sent.push({ content, buffers }),
-      on: (name, cb) => handlers.set(name, cb),
-      off: (name) => handlers.delete(name),
-      fire: (name, ...args) => handlers.get(name)?.(...args),
-    };
-  }
-
   it("starts once on demand, plays audio that came early, and forwards what the player says", async () => {
     const audio = installFakeAudio("running");
     try {
-      const m = model({ items: [], mic: "off", connection: "connected" });
+      const m = fakeModel({ items: [], mic: "off", connection: "connected" });
       const session = new w.RtwSession(m);
       session.start();
       const pcm = new Int16Array([1, 2, 3, 4]);
@@ -590,7 +573,7 @@ describe("the audio engine with a stand-in Web Audio", () => {
   it("resumes a context the browser suspended when asked again (a click)", async () => {
     const audio = installFakeAudio("suspended");
     try {
-      const session = new w.RtwSession(model({ items: [], mic: "off", connection: "connected" }));
+      const session = new w.RtwSession(fakeModel({ items: [], mic: "off", connection: "connected" }));
       await session.ensureAudio();
       assert.equal(audio.resumed, 0);
       assert.equal(session.ctx.state, "suspended");
