@@ -89,8 +89,9 @@ class WebRtcCalls:
         self.call_id: str | None = None  # the call the client joins, once made
         self._playing: str | None = None  # the response whose audio the call plays
         self._held_since: float | None = None  # a push-to-talk turn in a call began then
-        client.on("realtime.event", self._output_buffer)
-        client.on("close", self._closed)
+        if mode == "webrtc":  # a relayed session's events (every delta) pass by untouched
+            client.on("realtime.event", self._output_buffer)
+            client.on("close", self._closed)
 
     def close(self) -> None:
         """Stop following the client (once: a second call does nothing)."""
