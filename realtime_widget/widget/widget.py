@@ -166,10 +166,11 @@ class RealtimeWidget(anywidget.AnyWidget):
     # and the indexes of those open ({input, output}): listed when they are opened.
     kernel_devices: traitlets.List[dict[str, Any]] = traitlets.List(traitlets.Dict()).tag(sync=True)
     kernel_devices_open: traitlets.Dict[str, int | None] = traitlets.Dict(_NONE_OPEN).tag(sync=True)
-    # asked for, and what carries the audio now (webrtc falls back to websocket)
-    transport: traitlets.Enum[TransportMode] = traitlets.Enum(
-        TRANSPORTS, default_value="websocket"
-    ).tag(sync=True)
+    # asked for (fixed at construction), and what carries the audio now (webrtc falls back to
+    # websocket)
+    transport: traitlets.Enum[TransportMode] = traitlets.Enum(TRANSPORTS, read_only=True).tag(
+        sync=True
+    )
     transport_in_use = traitlets.Unicode("websocket").tag(sync=True)
     # the client's: "transcription" shows the view as captions
     session_type = traitlets.Unicode(read_only=True).tag(sync=True)
@@ -183,6 +184,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     @traitlets.default("session_type")
     def _default_session_type(self) -> str:
         return self._client.session_type
+
+    @traitlets.default("transport")
+    def _default_transport(self) -> TransportMode:
+        return self._webrtc.mode
 
     @traitlets.default("items")
     def _default_items(self) -> list[ItemSummary]:
@@ -290,7 +295,6 @@ class RealtimeWidget(anywidget.AnyWidget):
             turn_detection=self._turns.client_mode(),
             audio=mode,
             audio_in_use=self._audio.in_use,
-            transport=transport,
             **kwargs,
         )
         self._events = ClientMirror(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import traitlets
 from widget_wire import SECRET, Wire, make_widget, recording_comm, until
 
 from realtime_widget.core.errors import UsageError
@@ -64,6 +65,17 @@ def test_a_bad_transport_is_refused_naming_it() -> None:
         RealtimeWidget(url="ws://127.0.0.1:9/v1/realtime", transport="carrier-pigeon")  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="audio='kernel'"):
         RealtimeWidget(url="ws://127.0.0.1:9/v1/realtime", transport="webrtc", audio="kernel")
+
+
+def test_the_transport_is_fixed_when_the_widget_is_made(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    widget = make_widget(transport="webrtc")
+    assert widget.transport == "webrtc" and widget.transport_in_use == "websocket"
+    with pytest.raises(traitlets.TraitError, match="read-only"):
+        widget.transport = "websocket"
+    assert widget.get_state()["transport"] == "webrtc"
+    assert make_widget().transport == "websocket"
 
 
 def test_the_pages_answers_are_checked() -> None:
