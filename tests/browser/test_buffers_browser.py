@@ -111,13 +111,14 @@ def test_a_host_that_drops_buffers_still_hears_and_plays(
                 for item_id in state["received"]
                 if item_id not in before["received"]
             }
-            return new if any(new.values()) else None
+            # over 100 ms rendered by the playback worklet: the count is reported as
+            # playback goes, so the first report may be of a few milliseconds only
+            return new if max(new.values(), default=0) > 2_400 else None
 
         counts = wait_until(played, 60, "an answer, sent as text, to be played")
         state = kernel_state(page)
         assert state["user_audio"] and state["fallback"]
         item_id, samples = max(counts.items(), key=lambda pair: pair[1])
-        assert samples > 2_400, counts  # over 100 ms rendered by the playback worklet
         pushed = page.evaluate(
             "(id) => (window.__rtwTap.pushed.get(id) || []).reduce((n, c) => n + c.length, 0)",
             item_id,
