@@ -196,8 +196,11 @@ class WebRtcCalls:
         (:meth:`stop`), in ``handlers`` (a :class:`BrowserMessages`' table). A push-to-talk
         turn in a call starts on an empty input buffer (the call sends silence between
         turns) and is committed on release when long enough: its length, which the kernel
-        cannot count in bytes, is told to ``heard`` as the bytes of PCM16 audio it lasted."""
+        cannot count in bytes, is told to ``heard`` as the bytes of PCM16 audio it lasted.
+        A relayed session (no call ever) keeps the other handlers as they are."""
         handlers["call_started"] = handlers["call_failed"] = self.answered
+        if self.mode != "webrtc":
+            return
         greet = handlers["hello"]
 
         def hello(message: Any) -> None:
