@@ -316,6 +316,11 @@ async def bare_capture(
         arrivals = bare.arrivals
         async with connect(bare.url) as socket:
 
+            def sent_or_closed(task: asyncio.Task[None]) -> None:
+                sending.discard(task)
+                if not task.cancelled():
+                    task.exception()  # a block captured after the socket closed: not sent
+
             def collect(block: np.ndarray[Any, Any]) -> None:
                 if opened != RATE:
                     block = block[(np.arange(block.size * RATE // opened) * opened) // RATE]
@@ -326,7 +331,7 @@ async def bare_capture(
                     text = base64.b64encode(pcm[:CHUNK].astype("<i2").tobytes()).decode()
                     task = loop.create_task(socket.send(json.dumps({"audio": text})))
                     sending.add(task)
-                    task.add_done_callback(sending.discard)
+                    task.add_done_callback(sent_or_closed)
                     sent[0] += 1
 
             def captured(indata: Any, frames: int, when: Any, status: Any) -> None:
