@@ -27,8 +27,9 @@ process doing the least a relay must (:class:`BareClient`): it sends the same ch
 the same answer and decodes its audio deltas; ours and the floor take turns, and the target
 is ours at most :data:`TARGET_FLOOR_RATIO` times the floor. Spacing matters to both: a chunk
 that comes after a pause finds the process's caches cold and the server process asleep, so
-each costs several times what it costs back to back. Not included: what the real kernel adds around
-the comm (deserialising the browser's message, signing and sending ours over ZeroMQ).
+each costs several times what it costs back to back. Not included: what the real kernel
+adds around the comm (deserialising the browser's message, signing and sending ours over
+ZeroMQ).
 
 The server process and the counting comm are also used by ``bench_widget_traffic`` and
 ``bench_memory``.
@@ -358,7 +359,7 @@ class BareClient:
         return cpu, wall, sum(len(b) for b in kept) / 2 / RATE
 
 
-# the three figures: the target is on the first and the last
+# the figures, each way spaced as in a session (the targets) and in a burst (none)
 WAYS = (
     ("in", f"browser->kernel, chunks {CADENCE * 1000:g} ms apart"),
     ("in_burst", "browser->kernel, back to back"),
