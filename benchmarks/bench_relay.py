@@ -458,6 +458,10 @@ def _profile(way: str) -> None:
     import cProfile
     import pstats
 
+    names = [name for name, _ in WAYS]
+    if way not in names:
+        raise SystemExit(f"--profile {way!r}: not a figure of this benchmark (one of {names})")
+
     async def main() -> None:
         fast = way.endswith("burst")
         options = ("--fast",) if fast else ("--pace", f"{ANSWER_PACE:g}")
