@@ -84,7 +84,7 @@ import numpy as np
 from realtime_widget.server import LocalRealtimeServer, serve_in_thread
 
 from . import browser_floor
-from .bench_relay import row
+from .bench_relay import row, skipped_rows
 
 __all__ = ["Skip", "browser_setup", "run"]
 
@@ -600,14 +600,13 @@ def _rows(records: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
 
 
 def _skipped(reason: str) -> list[dict[str, Any]]:
-    print(f"bench_browser: skipped: {reason}", file=sys.stderr)
     names = (
         "mic -> server (beyond the 80 ms chunk): p95",
         "server -> playback worklet: p95",
         "barge-in: speech_started -> silent, max",
         "truncation: audio_end_ms - worklet played, max |error|",
     )
-    return [row(GROUP, name, None, "ms", None, None, f"skipped: {reason}") for name in names]
+    return skipped_rows("bench_browser", GROUP, names, reason)
 
 
 def run(quick: bool = False, *, nagle: bool = False) -> list[dict[str, Any]]:

@@ -60,7 +60,7 @@ from realtime_widget.client.client import RealtimeClient
 from realtime_widget.devices import KernelAudio
 from realtime_widget.server import LocalRealtimeServer, serve_in_thread
 
-from .bench_relay import row
+from .bench_relay import row, skipped_rows
 from .sound_card import (
     RATE,
     Feeder,
@@ -375,13 +375,12 @@ def _rows(
 
 
 def _skipped(reason: str) -> list[dict[str, Any]]:
-    print(f"bench_kernel_audio: skipped: {reason}", file=sys.stderr)
     names = (
         "capture -> server (beyond the 80 ms chunk): p95",
         "barge-in: speech_started -> silent at the output, max",
         "truncation: audio_end_ms - heard at the output, max |error|",
     )
-    return [row(GROUP, name, None, "ms", None, None, f"skipped: {reason}") for name in names]
+    return skipped_rows("bench_kernel_audio", GROUP, names, reason)
 
 
 async def _measure(vs: ModuleType, quick: bool) -> list[dict[str, Any]]:

@@ -59,7 +59,15 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from realtime_widget.widget.widget import RealtimeWidget
 
-__all__ = ["BareClient", "CountingComm", "ServerProcess", "counting_comms", "run"]
+__all__ = [
+    "BareClient",
+    "CountingComm",
+    "ServerProcess",
+    "counting_comms",
+    "row",
+    "run",
+    "skipped_rows",
+]
 
 GROUP = "relay"
 RATE = 24_000
@@ -234,6 +242,15 @@ def row(
     if note:
         out["note"] = note
     return out
+
+
+def skipped_rows(
+    module: str, group: str, names: tuple[str, ...], reason: str
+) -> list[dict[str, Any]]:
+    """Rows of ``names`` (ms figures) without values, for a module that cannot run here;
+    ``reason`` is printed to stderr and kept as each row's note."""
+    print(f"{module}: skipped: {reason}", file=sys.stderr)
+    return [row(group, name, None, "ms", None, None, f"skipped: {reason}") for name in names]
 
 
 # -- the measurement ----------------------------------------------------------------------------
