@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+import docsection
+
 __all__ = ["listed", "modules", "table"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,26 +52,19 @@ def listed(text: str) -> list[str]:
     return _ROW.findall(text.split(BEGIN, 1)[-1].split(END, 1)[0])
 
 
+def _stale(_current: str, text: str) -> str | None:
+    missing = sorted(set(modules()) - set(listed(text)))
+    gone = sorted(set(listed(text)) - set(modules()))
+    if not missing and not gone:
+        return None
+    return (
+        f"the module map is stale (not listed: {missing}; no such module: {gone}): "
+        "run python tools/module_map.py --write"
+    )
+
+
 def main(argv: list[str]) -> int:
-    text = DOC.read_text(encoding="utf-8")
-    if "--check" in argv:
-        missing = sorted(set(modules()) - set(listed(text)))
-        gone = sorted(set(listed(text)) - set(modules()))
-        if missing or gone:
-            print(
-                f"{DOC.name}: the module map is stale (not listed: {missing}; no such module: "
-                f"{gone}): run python tools/module_map.py --write",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if "--write" in argv:
-        before, _, rest = text.partition(BEGIN)
-        _, _, after = rest.partition(END)
-        DOC.write_text(f"{before}{BEGIN}\n{table()}{END}{after}", encoding="utf-8")
-        return 0
-    print(table(), end="")
-    return 0
+    return docsection.run(argv, DOC, (BEGIN, END), table, _stale)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docsection
 import pydantic
 from openai.types.realtime import (
     RealtimeClientEvent,
@@ -314,24 +315,14 @@ def section() -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _stale(current: str, _text: str) -> str | None:
+    if current.strip() == section().strip():
+        return None
+    return "the protocol support section is stale: run python tools/protocol_support.py --write"
+
+
 def main(argv: list[str]) -> int:
-    text = DOC.read_text(encoding="utf-8")
-    before, _, rest = text.partition(BEGIN)
-    current, _, after = rest.partition(END)
-    if "--check" in argv:
-        if current.strip() != section().strip():
-            print(
-                f"{DOC.name}: the protocol support section is stale: "
-                "run python tools/protocol_support.py --write",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if "--write" in argv:
-        DOC.write_text(f"{before}{BEGIN}\n{section()}{END}{after}", encoding="utf-8")
-        return 0
-    print(section(), end="")
-    return 0
+    return docsection.run(argv, DOC, (BEGIN, END), section, _stale)
 
 
 if __name__ == "__main__":
