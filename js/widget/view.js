@@ -468,8 +468,8 @@ export class RtwView {
   }
 
   renderLevels() {
-    this.inMeter.style.width = `${meterPercent(this.session.mic.level)}%`;
-    this.outMeter.style.width = `${meterPercent(this.session.outLevel)}%`;
+    this.inMeter.style.transform = `scaleX(${meterPercent(this.session.mic.level) / 100})`;
+    this.outMeter.style.transform = `scaleX(${meterPercent(this.session.outLevel) / 100})`;
   }
 
   /** Rebuilds the list from the store, reusing each item's nodes (a view's first render). */
