@@ -104,16 +104,16 @@ PRELOAD_ITEMS = 1_000
 KERNEL_HOOKS = """
 import time as _rtw_time
 _rtw_kernel = []
-_rtw_send = w.send
-def _rtw_traced_send(content, buffers=None, *args, **kwargs):
+_rtw_send = w._page_socket.deliver  # every message to the pages passes here first
+def _rtw_traced_send(content, buffers=None):
     kind = content.get("type") if isinstance(content, dict) else None
     if kind == "audio":
         _rtw_kernel.append([_rtw_time.time() * 1000, "audio", content["item_id"],
                             len(buffers[0]) // 2])
     elif kind == "interrupt":
         _rtw_kernel.append([_rtw_time.time() * 1000, "interrupt", None, 0])
-    return _rtw_send(content, buffers, *args, **kwargs)
-w.send = _rtw_traced_send
+    return _rtw_send(content, buffers)
+w._page_socket.deliver = _rtw_traced_send
 _rtw_mic = w._browser.handlers["audio"]
 def _rtw_traced_mic(message):
     _rtw_kernel.append([_rtw_time.time() * 1000, "mic", None, message["data"].nbytes // 2])
@@ -362,7 +362,7 @@ def _mic(page: list[dict[str, Any]], kernel: list[list[Any]], server: list[Any])
     at_server = _by_end([t for t, _ in appends], [n for _, n in appends])
     at_comm = _by_end([t for t, _ in handed], [n for _, n in handed])
     at_kernel = _by_end([t for t, _ in handled], [n for _, n in handled])
-    total, to_main, to_comm, to_loop, to_server = [], [], [], [], []
+    total, to_main, to_comm, to_loop, to_socket, to_server = [], [], [], [], [], []
     ends = _ends(r["samples"] for r in chunks)
     for chunk, end in zip(chunks, ends, strict=True):
         if end not in at_server:
@@ -370,20 +370,17 @@ def _mic(page: list[dict[str, Any]], kernel: list[list[Any]], server: list[Any])
         posted = chunk["tw"] if isinstance(chunk.get("tw"), int | float) else chunk["t"]
         total.append(at_server[end] - posted)
         to_main.append(chunk["t"] - posted)
-        if end in at_kernel and end in at_comm:
-            to_comm.append(at_comm[end] - chunk["t"])
-            to_loop.append(at_kernel[end] - at_comm[end])
+        if end in at_kernel:
             to_server.append(at_server[end] - at_kernel[end])
-    return {
-        "latency": total,
-        "sent": len(chunks),
-        "legs": {
-            "worklet->main": to_main,
-            "main->kernel comm": to_comm,
-            "comm->kernel loop": to_loop,
-            "kernel->server": to_server,
-        },
-    }
+            if end in at_comm:
+                to_comm.append(at_comm[end] - chunk["t"])
+                to_loop.append(at_kernel[end] - at_comm[end])
+            else:  # over the page socket, straight to the kernel's loop
+                to_socket.append(at_kernel[end] - chunk["t"])
+    legs = {"worklet->main": to_main, "main->kernel socket": to_socket}
+    if to_comm:
+        legs.update({"main->kernel comm": to_comm, "comm->kernel loop": to_loop})
+    return {"latency": total, "sent": len(chunks), "legs": {**legs, "kernel->server": to_server}}
 
 
 def _per_item_ends(records: list[tuple[float, str, int]]) -> dict[tuple[str, int], float]:

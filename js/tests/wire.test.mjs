@@ -145,3 +145,189 @@ describe("a session's wire", () => {
     assert.match(wire.notice(), /from the kernel/);
   });
 });
+
+/** A stand-in for the browser's WebSocket: what is sent, and hooks a test fires. */
+class FakeSocket {
+  static made = [];
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    this.closed = false;
+    FakeSocket.made.push(this);
+  }
+  send(data) {
+    this.sent.push(data);
+  }
+  close() {
+    this.closed = true;
+    this.readyState = 3;
+  }
+  /** The kernel accepts and says `ready`. */
+  ready() {
+    this.readyState = 1;
+    this.onmessage?.({ data: JSON.stringify({ type: "ready" }) });
+  }
+  /** The socket closes (the kernel went, or refused). */
+  drop() {
+    this.readyState = 3;
+    this.onclose?.({});
+  }
+}
+
+describe("the page socket", () => {
+  const url = "ws://127.0.0.1:40123/abcdefghijklmnopqrstuvwx";
+  const local = { hostname: "127.0.0.1" };
+  let saved;
+  before(() => {
+    saved = globalThis.WebSocket;
+    globalThis.WebSocket = FakeSocket;
+  });
+  after(() => {
+    globalThis.WebSocket = saved;
+  });
+
+  it("takes only ws:// on 127.0.0.1 with a port and a token", () => {
+    assert.ok(w.rtwIsPageSocketUrl(url));
+    for (const bad of ["wss://127.0.0.1:1/abcdefghijklmnopqrstuvwx", "ws://evil.example:1/abcdefghijklmnopqrstuvwx",
+      "ws://127.0.0.1/abcdefghijklmnopqrstuvwx", "ws://127.0.0.1:1/short", "ws://127.0.0.1:1/abcdefghijklmnopq?x=1", 42, null]) {
+      assert.ok(!w.rtwIsPageSocketUrl(bad), String(bad));
+    }
+    assert.deepEqual(w.parseKernelMessage({ type: "page_socket", url: "ws://10.0.0.1:5/abcdefghijklmnopqrstuvwx" }, []), null);
+    assert.deepEqual(w.parseKernelMessage({ type: "page_socket", url }, []), { type: "page_socket", url });
+  });
+
+  it("is opened only by a page served from this machine", () => {
+    for (const hostname of ["localhost", "127.0.0.1", "[::1]"]) assert.ok(w.rtwPageIsLocal({ hostname }), hostname);
+    for (const hostname of ["hub.example.org", "10.0.0.5", "vscode-webview", ""]) assert.ok(!w.rtwPageIsLocal({ hostname }), hostname);
+    const wire = new w.RtwWire(fakeModel());
+    FakeSocket.made = [];
+    wire.offerSocket(url, { hostname: "hub.example.org" });
+    assert.equal(FakeSocket.made.length, 0);
+    assert.equal(wire.socket, null);
+  });
+
+  it("switches after `ready`: the comm says socket_switch, then every message goes over it", () => {
+    const model = fakeModel();
+    const wire = new w.RtwWire(model);
+    wire.toKernel = "binary";
+    FakeSocket.made = [];
+    wire.offerSocket(url, local);
+    wire.offerSocket(url, local); // opening already: not twice
+    assert.equal(FakeSocket.made.length, 1);
+    const socket = FakeSocket.made[0];
+    assert.equal(socket.url, `${url}?page=${encodeURIComponent(wire.id)}`);
+    assert.equal(socket.binaryType, "arraybuffer");
+    // before `ready`, the comm carries everything
+    wire.send({ type: "ptt_start" });
+    wire.sendAudio(new ArrayBuffer(8));
+    assert.deepEqual(model.sent.map((m) => m.content.type), ["ptt_start", "audio"]);
+    assert.equal(socket.sent.length, 0);
+    socket.ready();
+    assert.deepEqual(model.sent.at(-1).content, { type: "socket_switch", id: wire.id });
+    const chunk = new ArrayBuffer(16);
+    wire.sendAudio(chunk);
+    wire.send({ type: "ptt_stop" });
+    assert.equal(model.sent.length, 3, "nothing more by the comm");
+    assert.equal(socket.sent[0], chunk, "the chunk as a binary frame");
+    assert.deepEqual(JSON.parse(socket.sent[1]), { type: "ptt_stop" });
+    // a message with buffers stays on the comm (the probe's kind)
+    wire.send({ type: "probe", id: "x" }, [new ArrayBuffer(4)]);
+    assert.equal(model.sent.at(-1).content.type, "probe");
+    socket.ready(); // a second `ready` changes nothing
+    assert.equal(model.sent.filter((m) => m.content.type === "socket_switch").length, 1);
+  });
+
+  it("goes back to the comm when the socket closes, and may open another", () => {
+    const model = fakeModel();
+    const wire = new w.RtwWire(model);
+    wire.toKernel = "binary";
+    FakeSocket.made = [];
+    wire.offerSocket(url, local);
+    FakeSocket.made[0].ready();
+    FakeSocket.made[0].drop();
+    wire.send({ type: "stop" });
+    wire.sendAudio(new ArrayBuffer(4));
+    assert.deepEqual(model.sent.slice(-2).map((m) => m.content.type), ["stop", "audio"]);
+    wire.offerSocket(url, local);
+    assert.equal(FakeSocket.made.length, 2);
+    // a refused one (closed before `ready`) leaves the comm in charge
+    FakeSocket.made[1].drop();
+    wire.send({ type: "stop" });
+    assert.equal(model.sent.at(-1).content.type, "stop");
+  });
+
+  it("closes with the session and opens no other", () => {
+    const wire = new w.RtwWire(fakeModel());
+    FakeSocket.made = [];
+    wire.offerSocket(url, local);
+    const socket = FakeSocket.made[0];
+    wire.close();
+    assert.ok(socket.closed);
+    assert.equal(wire.viaSocket, false);
+    wire.offerSocket(url, local);
+    assert.equal(FakeSocket.made.length, 1);
+  });
+
+  /** A kernel frame as pagesocket.py writes it: length, JSON, buffer. */
+  function kernelFrame(content, bytes) {
+    const header = new TextEncoder().encode(JSON.stringify(content));
+    const out = new Uint8Array(4 + header.length + bytes.length);
+    new DataView(out.buffer).setUint32(0, header.length, true);
+    out.set(header, 4);
+    out.set(bytes, 4 + header.length);
+    return out.buffer;
+  }
+
+  it("reads the kernel's binary frames, and refuses what is not one", () => {
+    const framed = w.rtwUnframe(kernelFrame({ type: "audio", item_id: "i1" }, new Uint8Array([1, 2, 3, 4])));
+    assert.deepEqual(framed.content, { type: "audio", item_id: "i1" });
+    assert.deepEqual(Array.from(new Uint8Array(framed.buffers[0].buffer, framed.buffers[0].byteOffset, framed.buffers[0].byteLength)), [1, 2, 3, 4]);
+    assert.equal(w.rtwUnframe(new ArrayBuffer(2)), null);
+    const long = new ArrayBuffer(8);
+    new DataView(long).setUint32(0, 99, true);
+    assert.equal(w.rtwUnframe(long), null, "a length past the end");
+    assert.equal(w.rtwUnframe(kernelFrame([1, 2], new Uint8Array(0))), null, "not an object");
+  });
+
+  it("holds the socket's kernel messages until comm_off, then ignores the audio path on the comm", () => {
+    const model = fakeModel();
+    const wire = new w.RtwWire(model);
+    const got = [];
+    wire.onKernel = (content, buffers) => got.push([content.type, buffers.length]);
+    FakeSocket.made = [];
+    wire.offerSocket(url, local);
+    const socket = FakeSocket.made[0];
+    socket.ready();
+    socket.onmessage({ data: kernelFrame({ type: "audio", item_id: "i1" }, new Uint8Array(4)) });
+    socket.onmessage({ data: JSON.stringify({ type: "audio_done", item_id: "i1" }) });
+    assert.deepEqual(got, [], "held: the comm may still carry earlier audio");
+    assert.ok(!wire.ignores({ type: "audio" }));
+    wire.commOffCame("another-page");
+    assert.deepEqual(got, []);
+    wire.commOffCame(wire.id);
+    assert.deepEqual(got, [["audio", 1], ["audio_done", 0]]);
+    assert.ok(wire.ignores({ type: "audio" }) && wire.ignores({ type: "interrupt" }));
+    assert.ok(!wire.ignores({ type: "delta" }) && !wire.ignores({ type: "snapshot" }));
+    socket.onmessage({ data: JSON.stringify({ type: "interrupt" }) });
+    assert.deepEqual(got.at(-1), ["interrupt", 0]);
+    socket.onmessage({ data: "not json" });
+    socket.onmessage({ data: JSON.stringify(5) });
+    assert.equal(got.length, 3);
+    socket.drop();
+    assert.ok(!wire.ignores({ type: "audio" }), "closed: the comm again");
+  });
+
+  it("hands over what it held when the socket closes before comm_off", () => {
+    const wire = new w.RtwWire(fakeModel());
+    const got = [];
+    wire.onKernel = (content) => got.push(content.type);
+    FakeSocket.made = [];
+    wire.offerSocket(url, local);
+    const socket = FakeSocket.made[0];
+    socket.ready();
+    socket.onmessage({ data: JSON.stringify({ type: "interrupt" }) });
+    socket.drop();
+    assert.deepEqual(got, ["interrupt"]);
+  });
+});

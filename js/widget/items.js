@@ -59,6 +59,8 @@
  *   | {type: "item_audio", item_id: string, purpose: "play" | "download", data: ArrayBuffer}
  *   | {type: "item_images", item_id: string, urls: string[]}
  *   | {type: "probe_echo", id: string, intact: boolean}
+ *   | {type: "page_socket", url: string}
+ *   | {type: "comm_off", id: string}
  *   | {type: "call", request: string, url: string, secret: string, timeout_ms: number}
  *   | {type: "hang_up", call_id: string | null}} KernelMessage
  */
@@ -367,6 +369,10 @@ export function parseKernelMessage(msg, buffers = []) {
     }
     case "probe_echo":
       return typeof msg.id === "string" ? { type: "probe_echo", id: msg.id, intact: msg.intact === true } : null;
+    case "page_socket":
+      return rtwIsPageSocketUrl(msg.url) ? { type: "page_socket", url: msg.url } : null;
+    case "comm_off":
+      return typeof msg.id === "string" ? { type: "comm_off", id: msg.id } : null;
     case "item_images":
       if (id === null || !Array.isArray(msg.urls)) return null;
       return { type: "item_images", item_id: id, urls: msg.urls.filter(isImageDataUrl) };

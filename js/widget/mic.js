@@ -195,7 +195,7 @@ export class RtwMic {
       if (this.pttFlushing) {
         this.pttFlushing = false;
         if (session.call !== null) session.call.syncMic();
-        session.model.send({ type: "ptt_stop" });
+        session.wire.send({ type: "ptt_stop" });
         session.emit({ kind: "audio" });
       }
     } else if (msg.type === "error") {
@@ -233,7 +233,7 @@ export class RtwMic {
     this.stream = null;
     this.level = 0;
     if (this.session.call !== null) this.session.call.syncMic();
-    if (unfinished) this.session.model.send({ type: "ptt_stop" });
+    if (unfinished) this.session.wire.send({ type: "ptt_stop" });
     this.session.emit({ kind: "levels" });
     this.session.emit({ kind: "audio" });
   }
@@ -264,9 +264,9 @@ export class RtwMic {
     this.pttHeld = true;
     this.pttFlushing = false;
     if (this.session.playing !== null) this.session.interruptPlayback();
-    else if (this.session.call !== null) this.session.model.send({ type: "stop" }); // the call's answer
+    else if (this.session.call !== null) this.session.wire.send({ type: "stop" }); // the call's answer
     if (this.node !== null) this.node.port.postMessage({ type: "reset" });
-    this.session.model.send({ type: "ptt_start" });
+    this.session.wire.send({ type: "ptt_start" });
     if (this.session.call !== null) this.session.call.syncMic();
     this.session.emit({ kind: "audio" });
   }
@@ -279,7 +279,7 @@ export class RtwMic {
       this.pttFlushing = true;
       this.node.port.postMessage({ type: "flush" });
     } else {
-      this.session.model.send({ type: "ptt_stop" });
+      this.session.wire.send({ type: "ptt_stop" });
     }
     if (this.session.call !== null) this.session.call.syncMic();
     this.session.emit({ kind: "audio" });

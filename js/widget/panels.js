@@ -77,7 +77,7 @@ export class RtwControls {
     view.listen(this.newButton, "click", () => {
       if (session.playing !== null) session.interruptPlayback();
       session.stopReplay();
-      view.model.send({ type: "new_conversation" });
+      view.session.wire.send({ type: "new_conversation" });
     });
     const devices = globalThis.navigator ? navigator.mediaDevices : undefined;
     if (devices && typeof devices.addEventListener === "function") {
@@ -102,7 +102,7 @@ export class RtwControls {
    * @param {string} value
    */
   chooseKernelDevice(side, value) {
-    if (value !== "") this.view.model.send({ type: "kernel_device", side, index: Number(value) });
+    if (value !== "") this.view.session.wire.send({ type: "kernel_device", side, index: Number(value) });
   }
 
   /** Fills the pickers with the kernel's devices while they are in use, else the browser's

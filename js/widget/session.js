@@ -128,6 +128,7 @@ export class RtwSession {
     this.trace = Array.isArray(trace) ? trace : null;
     /** how messages travel between this page and the kernel (js/widget/wire.js) */
     this.wire = new RtwWire(model, /** @type {any} */ (globalThis).__rtwDropBuffers === true);
+    this.wire.onKernel = (content, buffers) => this._fromKernel(content, buffers);
     this.mic = new RtwMic(this);
     /** @type {RtwCall | null} this page's WebRTC call (js/widget/webrtc.js) */
     this.call = null;
@@ -144,9 +145,9 @@ export class RtwSession {
     this.model.on("change:mic", this._onMic);
     applySummaries(this.store, this.model.get("items"));
     this.wire.start();
-    this.model.send({ type: "hello" });
+    this.wire.send({ type: "hello" });
     // Another page may capture, or a reloaded page left the trait on: the kernel finds out.
-    if (this.micClaimed()) this.model.send({ type: "mic_check" });
+    if (this.micClaimed()) this.wire.send({ type: "mic_check" });
   }
 
   /** Whether the shared `mic` trait says some page captures (or is starting to). */
@@ -226,7 +227,16 @@ export class RtwSession {
    * @param {DataView[]} [buffers]
    */
   _onCustom(content, buffers) {
-    const msg = parseKernelMessage(content, this.wire.received(buffers));
+    if (!this.wire.ignores(content)) this._fromKernel(content, this.wire.received(buffers));
+  }
+
+  /**
+   * A kernel message, by the comm or by the page socket (js/widget/wire.js).
+   * @param {any} content
+   * @param {DataView[]} buffers
+   */
+  _fromKernel(content, buffers) {
+    const msg = parseKernelMessage(content, buffers);
     if (msg === null) {
       console.warn("[realtime_widget] ignored a kernel message", content);
       return;
@@ -272,7 +282,7 @@ export class RtwSession {
           if (!this.unplayed.has(msg.item_id)) {
             this.unplayed.add(msg.item_id);
             const played = this._position(msg.item_id, 0);
-            this.model.send({ type: "interrupted", item_id: msg.item_id, played_samples: played });
+            this.wire.send({ type: "interrupted", item_id: msg.item_id, played_samples: played });
           }
           break;
         }
@@ -288,7 +298,7 @@ export class RtwSession {
         this.interruptPlayback();
         break;
       case "mic_check":
-        if (this.mic.capturing) this.model.send({ type: "mic_held" });
+        if (this.mic.capturing) this.wire.send({ type: "mic_held" });
         break;
       case "log":
         this._logged(msg.entries, msg.reset);
@@ -300,7 +310,13 @@ export class RtwSession {
         this._answered(`item_audio:${msg.item_id}`, msg.data);
         break;
       case "probe_echo":
-        if (this.wire.echoed(msg, this.wire.received(buffers))) this.emit({ kind: "audio" });
+        if (this.wire.echoed(msg, buffers)) this.emit({ kind: "audio" });
+        break;
+      case "page_socket":
+        this.wire.offerSocket(msg.url);
+        break;
+      case "comm_off":
+        this.wire.commOffCame(msg.id);
         break;
       case "item_images":
         this.images.set(msg.item_id, msg.urls);
@@ -350,7 +366,7 @@ export class RtwSession {
         }, RTW_ASK_MS),
       };
       queue.push(waiter);
-      this.model.send(request);
+      this.wire.send(request);
     });
   }
 
@@ -369,7 +385,7 @@ export class RtwSession {
   wantImages(id) {
     if (this.images.has(id)) return;
     this.images.set(id, []);
-    this.model.send({ type: "item_images", item_id: id });
+    this.wire.send({ type: "item_images", item_id: id });
   }
 
   /**
@@ -570,7 +586,7 @@ export class RtwSession {
         break;
       case "interrupted": {
         const itemId = typeof msg.itemId === "string" ? msg.itemId : null;
-        this.model.send({
+        this.wire.send({
           type: "interrupted",
           item_id: itemId,
           played_samples: this._position(itemId, msg.playedSamples),
@@ -584,7 +600,7 @@ export class RtwSession {
         // in 24 kHz samples, the unit of played_samples, whatever the context's rate
         const rate = this.ctx !== null ? this.ctx.sampleRate : 24000;
         const fill = Math.round((msg.fillFrames * 24000) / rate);
-        this.model.send({ type: "underruns", item_id: msg.itemId, count: msg.count, fill_samples: fill });
+        this.wire.send({ type: "underruns", item_id: msg.itemId, count: msg.count, fill_samples: fill });
         break;
       }
       case "level":
@@ -606,7 +622,7 @@ export class RtwSession {
    */
   _sendPlayed(itemId, playedSamples) {
     const position = this._position(itemId, playedSamples);
-    this.model.send({ type: "played", item_id: itemId, played_samples: position });
+    this.wire.send({ type: "played", item_id: itemId, played_samples: position });
   }
 
   /** Stops playback at once; the worklet's answer goes to the kernel as `interrupted`. */
@@ -616,13 +632,13 @@ export class RtwSession {
       return;
     }
     this.pending = [];
-    this.model.send({ type: "interrupted", item_id: null, played_samples: 0 });
+    this.wire.send({ type: "interrupted", item_id: null, played_samples: 0 });
   }
 
   /** The user's Stop: cut playback (which cancels the response) or cancel the response. */
   stop() {
     if (this.playNode !== null) this.interruptPlayback();
-    else this.model.send({ type: "stop" });
+    else this.wire.send({ type: "stop" });
   }
 
   dispose() {
@@ -642,6 +658,7 @@ export class RtwSession {
         // nothing to tell then
       }
     }
+    this.wire.close();
     this.model.off("msg:custom", this._onCustom);
     this.model.off("change:items", this._onItems);
     this.model.off("change:connection", this._onConnection);

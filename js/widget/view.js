@@ -292,7 +292,7 @@ export class RtwView {
     const text = this.input.value;
     if (!text.trim() || this.model.get("connection") !== "connected") return;
     this.session.ensureAudio().catch(() => {}); // a key press also unlocks playback
-    this.model.send({ type: "text", text });
+    this.session.wire.send({ type: "text", text });
     this.input.value = "";
   }
 
@@ -300,10 +300,10 @@ export class RtwView {
     const state = this.model.get("connection");
     if (state === "connected" || state === "connecting" || state === "reconnecting") {
       this.session.mic.stop();
-      this.model.send({ type: "disconnect" });
+      this.session.wire.send({ type: "disconnect" });
     } else {
       this.session.ensureAudio().catch(() => {}); // the click unlocks playback
-      this.model.send({ type: "connect" });
+      this.session.wire.send({ type: "connect" });
     }
   }
 
@@ -680,7 +680,7 @@ export class RtwView {
       button.dataset.approve = String(approve);
       button.addEventListener("click", () => {
         box.hidden = true;
-        this.model.send({ type: "mcp_approval", request_id: root.dataset.itemId, approve });
+        this.session.wire.send({ type: "mcp_approval", request_id: root.dataset.itemId, approve });
       });
       box.append(button);
     }

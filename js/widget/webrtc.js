@@ -258,13 +258,13 @@ async function rtwStartCall(session, msg) {
   try {
     const id = await call.open(msg.url, msg.secret, msg.timeout_ms);
     if (session.call !== call) throw new Error("the call was ended while it was made");
-    session.model.send({ type: "call_started", request: msg.request, call_id: id });
+    session.wire.send({ type: "call_started", request: msg.request, call_id: id });
   } catch (err) {
     call.close();
     if (session.call === call) session.call = null;
     const reason = String(err && /** @type {any} */ (err).message ? /** @type {any} */ (err).message : err);
     console.warn("[realtime_widget] the WebRTC call could not be made:", reason);
-    session.model.send({ type: "call_failed", request: msg.request, reason });
+    session.wire.send({ type: "call_failed", request: msg.request, reason });
   }
   session.emit({ kind: "audio" });
 }

@@ -9,6 +9,13 @@
 // says buffers arrive), the kernel's audio and item audio (decided by the kernel). Either
 // form is read on arrival (`rtwAudioOf`).
 //
+// A page served from this machine also talks to the kernel over the kernel's page socket
+// (realtime_widget/widget/pagesocket.py): the kernel offers it with `page_socket {url}`, the
+// page opens `url?page=<id>`, and once the kernel says `ready` there, the page says
+// `socket_switch {id}` by the comm and sends every message over the socket (microphone
+// chunks as binary frames, the others as JSON text) until it closes. The probe and its
+// result stay on the comm: they test the comm's buffers.
+//
 // A test-only switch simulates a host that drops buffers: a page that sets
 // `window.__rtwDropBuffers = true` before the widget starts gets an RtwWire that strips the
 // buffers of every message it sends and ignores those it receives; the probe is unchanged.
@@ -20,6 +27,53 @@
 const RTW_PROBE_SIZE = 256;
 /** Bytes per `String.fromCharCode` call when encoding (under engines' argument limits). */
 const RTW_BASE64_STEP = 0x8000;
+
+/** Host names of a page served from this machine: only such a page opens the page socket. */
+const RTW_LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
+/** WebSocket.OPEN */
+const RTW_SOCKET_OPEN = 1;
+/** The kernel's messages that come over the page socket once the comm says `comm_off`. */
+const RTW_AUDIO_PATH = ["audio", "audio_done", "interrupt"];
+/** Kernel messages held at most while `comm_off` has not come (then the oldest go). */
+const RTW_MAX_HELD_IN = 4096;
+
+/**
+ * A binary frame of the page socket as the kernel writes it (a 4-byte little-endian length,
+ * that many bytes of JSON, then the message's one buffer), or null when it is not one.
+ * @param {ArrayBuffer} data
+ * @returns {{content: any, buffers: DataView[]} | null}
+ */
+export function rtwUnframe(data) {
+  if (!(data instanceof ArrayBuffer) || data.byteLength < 4) return null;
+  const length = new DataView(data).getUint32(0, true);
+  if (4 + length > data.byteLength) return null;
+  let content;
+  try {
+    content = JSON.parse(new TextDecoder().decode(new Uint8Array(data, 4, length)));
+  } catch {
+    return null;
+  }
+  if (content === null || typeof content !== "object" || Array.isArray(content)) return null;
+  return { content, buffers: [new DataView(data, 4 + length)] };
+}
+
+/**
+ * Whether `url` is a page socket as the kernel offers it: ws:// on 127.0.0.1, a port, a token.
+ * @param {any} url
+ * @returns {boolean}
+ */
+export function rtwIsPageSocketUrl(url) {
+  return typeof url === "string" && /^ws:\/\/127\.0\.0\.1:\d{1,5}\/[A-Za-z0-9_-]{16,128}$/.test(url);
+}
+
+/**
+ * Whether a page at `location` is served from this machine.
+ * @param {{hostname: string} | undefined} location
+ * @returns {boolean}
+ */
+export function rtwPageIsLocal(location) {
+  return location !== undefined && RTW_LOOPBACK_HOSTS.includes(location.hostname);
+}
 
 /**
  * @typedef {"probing" | "binary" | "text"} RtwWay how audio goes one way: not known yet,
@@ -118,6 +172,17 @@ export class RtwWire {
     this.toKernel = "probing";
     /** @type {RtwWay} the kernel's buffers to this page */
     this.fromKernel = "probing";
+    /** @type {WebSocket | null} the kernel's page socket, open or opening */
+    this.socket = null;
+    /** whether messages go over the socket (the kernel said `ready`, the comm `socket_switch`) */
+    this.viaSocket = false;
+    /** whether the kernel's audio path comes over the socket (the comm said `comm_off`) */
+    this.commOff = false;
+    /** @type {[any, DataView[]][]} the socket's kernel messages that came before `comm_off` */
+    this.heldIn = [];
+    /** @type {((content: any, buffers: DataView[]) => void) | null} the socket's kernel messages */
+    this.onKernel = null;
+    this.closed = false;
   }
 
   /** Sends the probe (once, when the session starts). */
@@ -131,8 +196,114 @@ export class RtwWire {
    * @param {ArrayBuffer[]} [buffers]
    */
   send(content, buffers) {
-    if (buffers === undefined || this.dropBuffers) this.model.send(content);
+    const socket = this.viaSocket ? this.socket : null;
+    if (socket !== null && socket.readyState === RTW_SOCKET_OPEN && buffers === undefined) {
+      socket.send(JSON.stringify(content));
+    } else if (buffers === undefined || this.dropBuffers) this.model.send(content);
     else this.model.send(content, undefined, buffers);
+  }
+
+  /**
+   * The kernel offers its page socket: opened when this page is served from this machine
+   * and none is open or opening (see the top).
+   * @param {string} url
+   * @param {{hostname: string} | undefined} [location] this page's (a test's)
+   */
+  offerSocket(url, location = globalThis.location) {
+    // A simulated host that drops buffers (see the top) stands for a remote one: no socket.
+    if (this.socket !== null || this.closed || this.dropBuffers || !rtwPageIsLocal(location)) return;
+    if (typeof WebSocket !== "function") return;
+    let socket;
+    try {
+      socket = new WebSocket(`${url}?page=${encodeURIComponent(this.id)}`);
+    } catch (err) {
+      console.info("[realtime_widget] no page socket, messages go by the comm:", err);
+      return;
+    }
+    socket.binaryType = "arraybuffer";
+    this.socket = socket;
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      const data = event.data;
+      if (data instanceof ArrayBuffer) {
+        const message = rtwUnframe(data);
+        if (message !== null) this._fromKernel(message.content, message.buffers);
+        return;
+      }
+      let said = null;
+      try {
+        said = JSON.parse(String(data));
+      } catch {
+        return;
+      }
+      if (said === null || typeof said !== "object" || Array.isArray(said)) return;
+      if (said.type !== "ready") this._fromKernel(said, []);
+      else if (!this.viaSocket) {
+        this.model.send({ type: "socket_switch", id: this.id });
+        this.viaSocket = true;
+      }
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.viaSocket = false; // back to the comm, both ways
+      this.commOff = false;
+      this._releaseHeld();
+    };
+  }
+
+  /**
+   * A kernel message from the socket: held until the comm says `comm_off`, so none overtakes
+   * what the comm still carries.
+   * @param {any} content
+   * @param {DataView[]} buffers
+   */
+  _fromKernel(content, buffers) {
+    if (this.commOff) this.onKernel?.(content, buffers);
+    else {
+      if (this.heldIn.length >= RTW_MAX_HELD_IN) this.heldIn.shift();
+      this.heldIn.push([content, buffers]);
+    }
+  }
+
+  _releaseHeld() {
+    const held = this.heldIn;
+    this.heldIn = [];
+    for (const [content, buffers] of held) this.onKernel?.(content, buffers);
+  }
+
+  /**
+   * The comm said `comm_off {id}`: for this page, the audio path comes by the socket now.
+   * @param {string} id
+   */
+  commOffCame(id) {
+    if (id !== this.id || !this.viaSocket || this.commOff) return;
+    this.commOff = true;
+    this._releaseHeld();
+  }
+
+  /**
+   * Whether a kernel message the comm brings is one this page takes from its socket instead.
+   * @param {any} content
+   * @returns {boolean}
+   */
+  ignores(content) {
+    return this.commOff && content !== null && typeof content === "object" && RTW_AUDIO_PATH.includes(content.type);
+  }
+
+  /** Closes the page socket (the session ends). */
+  close() {
+    this.closed = true;
+    const socket = this.socket;
+    this.socket = null;
+    this.viaSocket = false;
+    this.commOff = false;
+    this.heldIn = [];
+    if (socket !== null) {
+      socket.onclose = null;
+      socket.onmessage = null;
+      socket.close();
+    }
   }
 
   /**
@@ -145,12 +316,15 @@ export class RtwWire {
   }
 
   /**
-   * Sends a microphone chunk: as a buffer once buffers are known to reach the kernel, as
-   * base64 text otherwise (while probing too: nothing is lost either way).
+   * Sends a microphone chunk: over the page socket when messages go there; else as a buffer
+   * once buffers are known to reach the kernel, as base64 text otherwise (while probing
+   * too: nothing is lost either way).
    * @param {ArrayBuffer} buffer a whole, fresh buffer (see `toArrayBuffer`)
    */
   sendAudio(buffer) {
-    if (this.toKernel === "binary") this.send({ type: "audio" }, [buffer]);
+    const socket = this.viaSocket ? this.socket : null;
+    if (socket !== null && socket.readyState === RTW_SOCKET_OPEN) socket.send(buffer);
+    else if (this.toKernel === "binary") this.send({ type: "audio" }, [buffer]);
     else this.model.send({ type: "audio", data: rtwBase64Encode(buffer) });
   }
 

@@ -32,9 +32,12 @@ from realtime_widget.widget.eventlog import LogEntry
 from realtime_widget.widget.wire import (
     BrowserProbe,
     BrowserProbeResult,
+    BrowserSocketSwitch,
+    PageSocketNotice,
     ProbeEchoMessage,
     buffer_intact,
     decode_audio,
+    is_page_id,
 )
 
 __all__ = [
@@ -256,6 +259,7 @@ KernelMessage: TypeAlias = (
     | ItemAudioMessage
     | ItemImagesMessage
     | ProbeEchoMessage
+    | PageSocketNotice
     | CallMessage
     | HangUpMessage
 )
@@ -362,6 +366,7 @@ BrowserMessage: TypeAlias = (
     | BrowserKernelDevice
     | BrowserProbe
     | BrowserProbeResult
+    | BrowserSocketSwitch
     | BrowserBare
     | BrowserCallStarted
     | BrowserCallFailed
@@ -471,9 +476,15 @@ def parse_browser_message(content: object, buffers: Sequence[object] = ()) -> Br
         if side not in ("input", "output"):
             raise _bad(kind, f"side must be 'input' or 'output', got {side!r}")
         return {"type": "kernel_device", "side": side, "index": _samples(kind, content, "index")}
-    if kind in ("probe", "probe_result"):
+    if kind in ("probe", "probe_result", "socket_switch"):
         probe_id = _item_id(kind, content, optional=False, key="id")
         assert probe_id is not None
+        if kind == "socket_switch":
+            if not is_page_id(probe_id):
+                raise _bad(
+                    kind, f"id must be a page id (letters, digits, - and _), got {probe_id!r}"
+                )
+            return {"type": "socket_switch", "id": probe_id}
         if kind == "probe":
             return {"type": "probe", "id": probe_id, "intact": buffer_intact(buffers)}
         intact = content.get("intact")

@@ -158,6 +158,22 @@ class ItemSync:
             summaries.append(summary)
         return summaries
 
+    def start_afresh(self) -> None:
+        """Every item goes. Connected: the answer under way is cancelled, the input audio
+        cleared, each item deleted on the server (they leave the view as it confirms).
+        Not connected: the conversation is cleared here, the list sent at once."""
+        client = self._client
+        ids = [str(item.get("id")) for item in client.get_conversation_items()]
+        if client.is_connected():
+            self.forget(ids)
+            client.cancel_response()
+            client.clear_input_audio()
+            for item_id in ids:
+                client.realtime.send("conversation.item.delete", {"item_id": item_id})
+        else:
+            client.conversation.clear()
+            self.send_all()
+
     def send_all(self) -> None:
         """Send the whole list now, in the conversation's order (to ``publish``)."""
         if self._timer is not None:

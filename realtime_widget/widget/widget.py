@@ -14,6 +14,7 @@ away leaves the client connected, for a view shown later or a reloaded page.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import uuid
@@ -66,6 +67,7 @@ from realtime_widget.widget.options import (
     tool_summaries,
     warn_if_old_ipykernel,
 )
+from realtime_widget.widget.pagesocket import PageSocket
 from realtime_widget.widget.playback import Interruption, Playback, Underruns
 from realtime_widget.widget.sync import ItemSync
 from realtime_widget.widget.timings import TurnTiming
@@ -127,7 +129,9 @@ class RealtimeWidget(anywidget.AnyWidget):
     ``"realtime"``). ``transport="webrtc"`` (with ``audio="browser"``) has the page talk to
     the model over WebRTC, the kernel keeping the session, the conversation and the tools
     (:mod:`~realtime_widget.widget.webrtc`; ``transport_in_use`` says which carries the
-    audio); ``"websocket"`` (the default) relays the audio through the kernel.
+    audio); ``"websocket"`` (the default) relays the audio through the kernel. A page served
+    from this machine sends its messages over a websocket to the kernel rather than the comm
+    (:mod:`~realtime_widget.widget.pagesocket`), unless ``page_socket=False``.
 
     Then ``await widget.connect()`` (or the Connect button), talk, and define tools with
     ``@widget.tool``. Raises :class:`UsageError` for a bad setting.
@@ -212,6 +216,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         output_device: Device = None,
         session_type: Literal["realtime", "transcription"] | None = None,
         transport: TransportMode = "websocket",
+        page_socket: bool = True,
         **kwargs: Any,
     ) -> None:
         if client is not None and any(v is not None for v in (url, api_key, model, dialect)):
@@ -320,6 +325,11 @@ class RealtimeWidget(anywidget.AnyWidget):
             mic_check_seconds=MIC_CHECK_SECONDS,
         )
         self._webrtc.take_over(self._browser.handlers, self._turns.heard)
+        receive = functools.partial(self._browser.receive, self)
+        self._page_socket = PageSocket(
+            receive, self._send_message, self._scrub.value, enabled=page_socket
+        )
+        self._page_socket.take_over(self._browser.handlers, self._home.spawn)
         self.on_msg(self._browser.receive)
         self.observe(lambda change: self._audio.page_said(change["new"]), names="page_audio")
         self.observe(lambda change: self._audio.connection(change["new"]), names="connection")
@@ -417,18 +427,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         settings, tools and voice, and the items leave the view as the server confirms.
         Not connected, the conversation is cleared here: the next connect replays nothing.
         """
-        client = self._client
         self._send_message({"type": "interrupt"})
-        ids = [str(item.get("id")) for item in client.get_conversation_items()]
-        if client.is_connected():
-            self._items.forget(ids)
-            client.cancel_response()
-            client.clear_input_audio()
-            for item_id in ids:
-                client.realtime.send("conversation.item.delete", {"item_id": item_id})
-        else:
-            client.conversation.clear()
-            self._items.send_all()
+        self._items.start_afresh()
         self._activity.clear()
 
     def __repr__(self) -> str:
@@ -525,7 +525,8 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop listening to the client and close the widget (the client stays as it is)."""
-        for name in ("_events", "_browser", "_items", "_activity", "_audio", "_webrtc"):
+        parts = ("_events", "_browser", "_items", "_activity", "_audio", "_webrtc", "_page_socket")
+        for name in parts:
             part = getattr(self, name, None)  # None in a widget whose __init__ raised
             if part is not None:
                 part.close()
@@ -564,9 +565,12 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _send_message(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
         """Send one kernel-to-browser message (see :mod:`realtime_widget.widget.messages`),
-        unless the kernel's devices play the model's audio, or a call carries it; audio as
+        unless the kernel's devices play the model's audio, or a call carries it; the audio
+        path over the pages' sockets where they have one (:mod:`~.pagesocket`); audio as
         base64 text where a page cannot get buffers (:mod:`realtime_widget.widget.wire`)."""
         if self._audio.for_page(message) and self._webrtc.for_page(message):
+            if not self._page_socket.deliver(message, buffers):
+                return  # every page has it by its socket
             if buffers and message["type"] != "probe_echo" and not self._wire.binary:
                 self.send(*self._wire.pack(message, buffers))
                 return

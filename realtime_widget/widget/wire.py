@@ -27,25 +27,32 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final, Literal, TypedDict
+from typing import Final, Literal, TypeAlias, TypedDict
 
 __all__ = [
     "PROBE_BYTES",
     "PROBE_SECONDS",
     "BrowserProbe",
     "BrowserProbeResult",
+    "BrowserSocketSwitch",
+    "CommOffMessage",
+    "PageSocketMessage",
+    "PageSocketNotice",
     "PageWire",
     "ProbeEchoMessage",
     "buffer_intact",
     "decode_audio",
     "encode_audio",
+    "is_page_id",
 ]
 
 PROBE_BYTES: Final = bytes(range(256))  # every byte value: a host that re-encodes shows
 PROBE_SECONDS: Final = 10.0  # a probe unanswered this long no longer holds the kernel's audio
 _MAX_PENDING: Final = 64
+_PAGE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 logger = logging.getLogger("realtime_widget.widget")
 
@@ -64,6 +71,37 @@ class BrowserProbeResult(TypedDict):
     type: Literal["probe_result"]
     id: str
     intact: bool
+
+
+class BrowserSocketSwitch(TypedDict):
+    """Page to kernel, by the comm: the page ``id`` sends over its page socket from now on
+    (:mod:`~realtime_widget.widget.pagesocket`)."""
+
+    type: Literal["socket_switch"]
+    id: str
+
+
+class CommOffMessage(TypedDict):
+    """Kernel to pages, by the comm: the page ``id`` gets the audio path over its page socket
+    from now on, and ignores it on the comm."""
+
+    type: Literal["comm_off"]
+    id: str
+
+
+class PageSocketMessage(TypedDict):
+    """Kernel to pages, by the comm: where the widget's page socket listens."""
+
+    type: Literal["page_socket"]
+    url: str
+
+
+PageSocketNotice: TypeAlias = PageSocketMessage | CommOffMessage  # the comm's, of the socket
+
+
+def is_page_id(value: object) -> bool:
+    """Whether ``value`` is a page id as pages make them (1-64 letters, digits, ``-``, ``_``)."""
+    return isinstance(value, str) and _PAGE_ID.fullmatch(value) is not None
 
 
 class ProbeEchoMessage(TypedDict):

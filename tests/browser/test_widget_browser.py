@@ -443,6 +443,50 @@ def test_a_kernel_blocked_for_two_seconds_loses_no_microphone_audio(
     assert kernel_stats(page)["error"] == ""
 
 
+# Counts the changes of the page's favicon, which JupyterLab swaps with the kernel's
+# busy/idle status.
+FAVICON_WATCH = """() => {
+  window.__rtwIcons = 0;
+  const watch = new MutationObserver((changes) => { window.__rtwIcons += changes.length; });
+  for (const link of document.querySelectorAll('link[rel~="icon"]')) {
+    watch.observe(link, { attributes: true, attributeFilter: ["href"] });
+  }
+  watch.observe(document.head, { childList: true });
+  window.__rtwIconWatch = watch;
+}"""
+SOCKET_STATS = (
+    "print(w._page_socket.pages, w._page_socket.messages, "
+    "sorted(w._page_socket._switched), flush=True)"
+)
+
+
+def test_the_microphone_goes_over_the_page_socket_and_the_kernel_never_looks_busy(
+    page: Any, realtime_server: LocalRealtimeServer
+) -> None:
+    """A page on localhost sends its chunks over the page socket: no comm message, so no
+    busy/idle status for JupyterLab to show (its favicon stays as it is)."""
+    connected(page)
+    pages, before, switched = page.evaluate(KERNEL_EXEC, SOCKET_STATS).split(maxsplit=2)
+    assert pages == "1" and switched.strip() != "[]", "the page switched to its socket"
+    page.wait_for_timeout(500)  # the status of the cell just run settles
+    page.evaluate(FAVICON_WATCH)
+    heard = appended_samples(realtime_server)
+    page.click(".rtw-mic")
+    page.wait_for_selector('.rtw[data-mic="on"]', timeout=10_000)
+    page.wait_for_timeout(2_000)
+    page.click(".rtw-mic")
+    page.wait_for_selector('.rtw[data-mic="off"]')
+    changes = page.evaluate(
+        "() => { window.__rtwIconWatch.disconnect(); return window.__rtwIcons; }"
+    )
+    assert appended_samples(realtime_server) - heard > 1.5 * 24_000, "the mic was heard"
+    _, after, _ = page.evaluate(KERNEL_EXEC, SOCKET_STATS).split(maxsplit=2)
+    assert int(after) - int(before) >= 20, "its chunks came over the socket"
+    # by the comm, its chunks swapped the favicon about 120 times in such a run (busy, idle,
+    # twice a chunk); the mic's own trait changes and the cells run still swap it ~12 times
+    assert changes <= 30, changes
+
+
 def test_push_to_talk(page: Any, realtime_server: LocalRealtimeServer) -> None:
     def commits() -> int:
         async def count() -> int:
