@@ -6,6 +6,7 @@ checked by ``make bench``, not here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -18,10 +19,19 @@ from benchmarks import bench_kernel_audio
 from benchmarks.__main__ import DEFAULT_OUTPUT, report, table
 from benchmarks.bench_browser import _harness
 from benchmarks.bench_conversation import bare_feed, response_events
-from benchmarks.bench_relay import BareClient, row
+from benchmarks.bench_relay import (
+    CHUNK_SAMPLES,
+    BareClient,
+    _kernel_to_browser,
+    _page_on_socket,
+    _socket_to_kernel,
+    counting_comms,
+    row,
+)
 from benchmarks.browser_floor import measure, with_floor
 from benchmarks.sound_card import added, onsets
 from realtime_widget.server import serve_in_thread
+from realtime_widget.widget.widget import RealtimeWidget
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +50,13 @@ def test_a_row_with_a_floor_prints_its_floor_and_ratio_beside_a_row_without() ->
     ratio_column = lines[0].index("ratio")
     assert without[lines[0].index("floor") : lines[0].index("unit")].strip() == ""
     assert "ok" in without[ratio_column:] and "7.500" in without
+
+
+def test_a_row_keeps_a_ratio_taken_pair_by_pair_over_its_figures_ratio() -> None:
+    paired = row("relay", "spaced", 9.0, "ms/s", "ratio <= 1.5", True, floor=5.0, ratio=1.42)
+    assert paired["ratio"] == 1.42 and paired["value"] / paired["floor"] == 1.8
+    assert row("relay", "no floor", 9.0, "ms/s", ratio=1.42).get("ratio") is None
+    assert row("relay", "zero floor", 9.0, "ms/s", floor=0.0)["ratio"] is None
 
 
 def test_the_exit_status_is_one_only_for_a_missed_target_and_names_it(
@@ -96,6 +113,27 @@ async def test_the_relay_floor_sends_audio_and_reads_an_answer_from_the_server()
             assert server.call_in_thread(appended()) == 20
             cpu, wall, audio = await bare.read_answer(5, 0)
             assert audio > 0.5 and wall > 0
+    finally:
+        server.stop_thread()
+
+
+async def test_a_page_process_talks_to_a_widget_over_its_page_socket() -> None:
+    """The relay's page-socket figures: chunks from another process reach the server, and
+    the answer's audio goes to the page, none of it by the comm."""
+    server = serve_in_thread(pace="fast")
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            stack.enter_context(counting_comms())
+            widget = RealtimeWidget(url=server.url)
+            stack.push_async_callback(widget.client.aclose)
+            stack.callback(widget.close)
+            await widget.connect()
+            page = await _page_on_socket(widget, stack)
+            cpu, wall = await _socket_to_kernel(widget, page, 0.8, 0.02)
+            assert cpu >= 0 and wall >= 10 * 0.02
+            assert widget.client.input_audio_buffer.end == 10 * CHUNK_SAMPLES
+            cpu, wall, audio = await _kernel_to_browser(widget, 5, 0, by_socket=True)
+            assert audio > 0.5
     finally:
         server.stop_thread()
 
