@@ -15,8 +15,10 @@ stepped), and ``time.time()`` in the kernel and the server. The notes give the p
 clocks minus this process's at the end (``performance.timeOrigin + performance.now()``,
 which does drift, and ``Date.now()``). Tracing is off by default everywhere; here
 the page sets ``window.__rtwTrace = []`` before the widget starts, the server is made with
-``trace=True``, and the kernel's widget gets two wrappers (its ``send`` and its browser
-``audio`` handler) that stamp, for the breakdown of each path.
+``trace=True``, and the kernel's widget gets wrappers (where its messages to the pages
+pass, its browser ``audio`` handler, its comm) that stamp, for the breakdown of each path.
+The page is on ``127.0.0.1``, so it talks to the kernel over the page socket
+(:mod:`realtime_widget.widget.pagesocket`) as a user's local page does.
 
 Figures (rows with targets):
 
@@ -24,13 +26,14 @@ Figures (rows with targets):
    sample is then captured, so the chunk's own length is already behind it) to the server
    handling its ``input_audio_buffer.append``. This is the latency ADDED beyond the chunk
    length. Chunks are matched by cumulative sample counts. Legs: worklet to main thread,
-   main thread to the kernel's comm (websocket, Jupyter server, ZeroMQ), comm to the
-   handler on the kernel's loop (a hop when the comm runs in another thread), kernel to
+   main thread to the handler on the kernel's loop over the page socket (or, by the comm:
+   to the kernel's comm through the Jupyter server and ZeroMQ, then to the loop), kernel to
    server (encode, websocket). Target: p95 at most 5 ms above the floor's (below).
 2. **Server to playback worklet**, per audio delta: from the server writing
    ``response.output_audio.delta`` to the playback worklet receiving the push (it is then
-   queued). Matched by item and cumulative samples. Legs: server to the kernel's
-   ``send``, kernel to the page's main thread, main thread to worklet. Target p95 <= 15 ms.
+   queued). Matched by item and cumulative samples. Legs: server to the kernel sending it
+   (over the page socket), kernel to the page's main thread, main thread to worklet.
+   Target: p95 at most 5 ms above the floor's.
 3. **Barge-in**: from the server sending ``input_audio_buffer.speech_started`` to the first
    all-silent block the playback worklet renders after the interrupt, for each interrupt
    that stopped audible playback. The block is rendered, not yet heard: the output device's
