@@ -14,7 +14,10 @@
 // page opens `url?page=<id>`, and once the kernel says `ready` there, the page says
 // `socket_switch {id}` by the comm and sends every message over the socket (microphone
 // chunks as binary frames, the others as JSON text) until it closes. The probe and its
-// result stay on the comm: they test the comm's buffers.
+// result stay on the comm: they test the comm's buffers. The other way, the kernel says
+// `comm_off {id}` by the comm and then sends this page's `audio`, `audio_done` and
+// `interrupt` over the socket (a binary frame: length, JSON, buffer); the page holds what the
+// socket brings until `comm_off` comes, and from then on ignores those types on the comm.
 //
 // A test-only switch simulates a host that drops buffers: a page that sets
 // `window.__rtwDropBuffers = true` before the widget starts gets an RtwWire that strips the

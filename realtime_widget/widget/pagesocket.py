@@ -33,7 +33,9 @@ Each page, on its own:
    The page holds what its socket brings until ``comm_off`` comes, and from then on ignores
    the audio path on the comm (which carries it still while any page probed but has no
    socket).
-5. When the socket closes, both sides go back to the comm.
+5. When the socket closes, both sides go back to the comm: the page sends by it, and the
+   kernel sends the audio path by it while no page is switched (or a page without a socket
+   probed). A page that does not read its socket is closed and heard by the comm.
 
 What a page sends is handled as the comm's message would be (``receive``: checked, then
 done); a text frame that is not JSON is logged and dropped. The widget's only module, with
@@ -263,9 +265,11 @@ class PageSocket:
         finally:
             writer.cancel()
             if self._pages.get(page_id) is page:
+                # A page closes its socket as it goes (a reload, its view's end): it is not
+                # one to keep the comm carrying the audio for. With no page switched, the
+                # comm carries it to every page.
                 del self._pages[page_id]
-                if self._switched.pop(page_id, None) is not None and not self._closed:
-                    self._by_comm(page_id)  # a page whose socket closed hears the comm again
+                self._switched.pop(page_id, None)
             self._release(page)
 
     async def _write(self, page: _Page) -> None:

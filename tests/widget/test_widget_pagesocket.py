@@ -301,3 +301,29 @@ async def test_a_page_that_does_not_read_its_socket_is_closed_and_hears_the_comm
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     await until(lambda: wire.since(mark).custom("audio_done"), 10)  # by the comm instead
     assert wire.since(mark).custom("audio")
+
+
+async def test_a_reloaded_page_leaves_no_trace_that_keeps_the_comm_carrying_the_audio(
+    make_widget: Callable[..., RealtimeWidget],
+) -> None:
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    url = await offered(wire)
+    wire.browser({"type": "probe", "id": "first-load"}, [bytes(range(256))])
+    old = await open_page(url, "first-load")
+    wire.browser({"type": "socket_switch", "id": "first-load"})
+    await old.close()  # the reload
+    await until(lambda: widget._page_socket.pages == 0)
+    mark = wire.mark()
+    widget.send_text("say something")  # no page switched: the comm carries it
+    await until(lambda: wire.since(mark).custom("audio_done"), 10)
+    wire.browser({"type": "probe", "id": "second-load"}, [bytes(range(256))])
+    new = await open_page(url, "second-load")
+    wire.browser({"type": "socket_switch", "id": "second-load"})
+    mark = wire.mark()
+    widget.send_text("once more")
+    by_socket = await read_audio_path(new, "audio_done")
+    assert [m for m in by_socket if m["type"] == "audio"]
+    assert wire.since(mark).custom("audio") == [], "the first load is gone: no comm copy"
+    await new.close()
