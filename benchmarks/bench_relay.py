@@ -60,6 +60,7 @@ import numpy as np
 from comm.base_comm import BaseComm
 from websockets.asyncio.client import ClientConnection, connect
 
+from realtime_widget.client.client import RealtimeClient
 from realtime_widget.widget.widget import RealtimeWidget
 
 from .page_process import PageProcess
@@ -294,15 +295,21 @@ async def _browser_to_kernel(
     for buffers in messages:
         wire.deliver({"type": "audio"}, buffers)
         await asyncio.sleep(spacing)  # the kernel runs its loop between two comm messages
+    await _all_sent(client)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    appended = client.input_audio_buffer.end - sent_before
+    assert appended == count * CHUNK_SAMPLES, (appended, count)
+    return cpu, wall
+
+
+async def _all_sent(client: RealtimeClient) -> None:
+    """Returns once everything ``client`` sent so far has left the process: a
+    ``session.update`` round trip (the server answers it after what came before)."""
     barrier = asyncio.ensure_future(client.realtime.wait_for_next("server.session.updated", 60))
     await asyncio.sleep(0)
     client.update_session()
     if await barrier is None:
         raise RuntimeError("no session.updated after the audio")
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    appended = client.input_audio_buffer.end - sent_before
-    assert appended == count * CHUNK_SAMPLES, (appended, count)
-    return cpu, wall
 
 
 async def _kernel_to_browser(
@@ -351,11 +358,7 @@ async def _socket_to_kernel(
             await asyncio.wait_for(arrived, 30)
         finally:
             client.realtime.off("client.input_audio_buffer.append", check)
-    barrier = asyncio.ensure_future(client.realtime.wait_for_next("server.session.updated", 60))
-    await asyncio.sleep(0)
-    client.update_session()
-    if await barrier is None:
-        raise RuntimeError("no session.updated after the audio")
+    await _all_sent(client)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     assert client.input_audio_buffer.end == target, (client.input_audio_buffer.end, target)
     return cpu, wall
