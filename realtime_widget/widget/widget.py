@@ -130,8 +130,9 @@ class RealtimeWidget(anywidget.AnyWidget):
     the model over WebRTC, the kernel keeping the session, the conversation and the tools
     (:mod:`~realtime_widget.widget.webrtc`; ``transport_in_use`` says which carries the
     audio); ``"websocket"`` (the default) relays the audio through the kernel. A page served
-    from this machine sends its messages over a websocket to the kernel rather than the comm
-    (:mod:`~realtime_widget.widget.pagesocket`), unless ``page_socket=False``.
+    from this machine trades its messages and the model's audio with the kernel over a
+    websocket rather than the comm (:mod:`~realtime_widget.widget.pagesocket`), unless
+    ``page_socket=False``.
 
     Then ``await widget.connect()`` (or the Connect button), talk, and define tools with
     ``@widget.tool``. Raises :class:`UsageError` for a bad setting.
