@@ -372,6 +372,8 @@ async def _page_on_socket(widget: RealtimeWidget, stack: contextlib.AsyncExitSta
         if "page_socket" in wire.last:
             break
         await asyncio.sleep(0.01)
+    else:
+        raise RuntimeError("the widget offered no page socket within 5 s of the page's hello")
     page = PageProcess()
     stack.push_async_callback(page.close)
     await page.start(f"{wire.last['page_socket']['url']}?page=bench")

@@ -187,6 +187,13 @@ describe("the page socket", () => {
     globalThis.WebSocket = saved;
   });
 
+  /** The socket `wire` opens on the kernel's offer (the only one made since). */
+  function opened(wire) {
+    FakeSocket.made = [];
+    wire.offerSocket(url, local);
+    return FakeSocket.made[0];
+  }
+
   it("takes only ws:// on 127.0.0.1 with a port and a token", () => {
     assert.ok(w.rtwIsPageSocketUrl(url));
     for (const bad of ["wss://127.0.0.1:1/abcdefghijklmnopqrstuvwx", "ws://evil.example:1/abcdefghijklmnopqrstuvwx",
@@ -242,10 +249,9 @@ describe("the page socket", () => {
     const model = fakeModel();
     const wire = new w.RtwWire(model);
     wire.toKernel = "binary";
-    FakeSocket.made = [];
-    wire.offerSocket(url, local);
-    FakeSocket.made[0].ready();
-    FakeSocket.made[0].drop();
+    const first = opened(wire);
+    first.ready();
+    first.drop();
     wire.send({ type: "stop" });
     wire.sendAudio(new ArrayBuffer(4));
     assert.deepEqual(model.sent.slice(-2).map((m) => m.content.type), ["stop", "audio"]);
@@ -259,9 +265,7 @@ describe("the page socket", () => {
 
   it("closes with the session and opens no other", () => {
     const wire = new w.RtwWire(fakeModel());
-    FakeSocket.made = [];
-    wire.offerSocket(url, local);
-    const socket = FakeSocket.made[0];
+    const socket = opened(wire);
     wire.close();
     assert.ok(socket.closed);
     assert.equal(wire.viaSocket, false);
@@ -295,9 +299,7 @@ describe("the page socket", () => {
     const wire = new w.RtwWire(model);
     const got = [];
     wire.onKernel = (content, buffers) => got.push([content.type, buffers.length]);
-    FakeSocket.made = [];
-    wire.offerSocket(url, local);
-    const socket = FakeSocket.made[0];
+    const socket = opened(wire);
     socket.ready();
     socket.onmessage({ data: kernelFrame({ type: "audio", item_id: "i1" }, new Uint8Array(4)) });
     socket.onmessage({ data: JSON.stringify({ type: "audio_done", item_id: "i1" }) });
@@ -322,9 +324,7 @@ describe("the page socket", () => {
     const wire = new w.RtwWire(fakeModel());
     const got = [];
     wire.onKernel = (content) => got.push(content.type);
-    FakeSocket.made = [];
-    wire.offerSocket(url, local);
-    const socket = FakeSocket.made[0];
+    const socket = opened(wire);
     socket.ready();
     socket.onmessage({ data: JSON.stringify({ type: "interrupt" }) });
     socket.drop();

@@ -112,8 +112,9 @@ class BrowserMessages:
         except ProtocolError as exc:
             logger.warning("ignored a browser message: %s", exc)
             return
-        if message["type"] == "audio":
-            # The comm's frame may not outlive this call: keep a copy for the hop.
+        if message["type"] == "audio" and not isinstance(message["data"].obj, bytes):
+            # The comm's frame may not outlive this call: keep a copy for the hop (a page
+            # socket's frame is bytes, which nothing changes).
             message["data"] = memoryview(message["data"].tobytes())
         handler = self.handlers[message["type"]]
         self._home.run(lambda: handler(message), f"browser message {message['type']}")

@@ -94,7 +94,7 @@ class _Page:
     held: list[bytes | str] | None = field(default_factory=list)  # None once switched
     outbox: deque[bytes | str] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    dropped: bool = False  # it did not read: its writer closes it
+    closing: asyncio.Future[None] | None = None  # it did not read: closed, not by its writer
 
 
 class PageSocket:
@@ -178,8 +178,9 @@ class PageSocket:
             del self._switched[page_id]
             self._by_comm(page_id)
             page.outbox.clear()
-            page.dropped = True
-            page.wake.set()  # the writer closes it
+            # Not through the writer: it may be waiting for the page to read.
+            reason = "the page does not read its socket"
+            page.closing = asyncio.ensure_future(page.connection.close(1008, reason))
         return bool(self._comm_pages)
 
     def switched(self, message: BrowserSocketSwitch) -> None:
@@ -277,9 +278,6 @@ class PageSocket:
         while True:
             await page.wake.wait()
             page.wake.clear()
-            if page.dropped:
-                await connection.close(1008, "the page does not read its socket")
-                return
             while outbox:
                 try:
                     await connection.send(outbox.popleft())

@@ -54,6 +54,19 @@ async def open_page(url: str, page: str = "page-1") -> ClientConnection:
     return socket
 
 
+async def connected_page(
+    make_widget: Callable[..., RealtimeWidget], page: str, *, switch: bool = True
+) -> tuple[RealtimeWidget, Wire, ClientConnection]:
+    """A connected widget and a page on its socket, switched to it unless ``switch=False``."""
+    widget = make_widget()
+    wire = Wire(widget)
+    await widget.connect()
+    socket = await open_page(await offered(wire), page)
+    if switch:
+        wire.browser({"type": "socket_switch", "id": page})
+    return widget, wire, socket
+
+
 def appended(server: LocalRealtimeServer) -> bytes:
     return b"".join(
         base64.b64decode(e["audio"])
@@ -73,12 +86,7 @@ def speech_chunks(text: str) -> list[bytes]:
 async def test_a_page_s_speech_over_the_socket_becomes_its_turn(
     server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
 ) -> None:
-    widget = make_widget()
-    wire = Wire(widget)
-    await widget.connect()
-    url = await offered(wire)
-    socket = await open_page(url)
-    wire.browser({"type": "socket_switch", "id": "page-1"})
+    widget, _, socket = await connected_page(make_widget, "page-1")
     chunks = speech_chunks("what is the weather like")
     for chunk in chunks:
         await socket.send(chunk)
@@ -94,10 +102,7 @@ async def test_a_page_s_speech_over_the_socket_becomes_its_turn(
 async def test_what_the_socket_brings_before_the_switch_waits_for_the_comm(
     server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
 ) -> None:
-    widget = make_widget()
-    wire = Wire(widget)
-    await widget.connect()
-    socket = await open_page(await offered(wire), "page-2")
+    widget, wire, socket = await connected_page(make_widget, "page-2", switch=False)
     first, second = b"\x01\x00" * 1920, b"\x02\x00" * 1920
     await socket.send(second)  # sent after `first`, which the comm still carries
     await asyncio.sleep(0.2)
@@ -112,10 +117,7 @@ async def test_what_the_socket_brings_before_the_switch_waits_for_the_comm(
 async def test_a_page_whose_socket_closes_before_its_switch_loses_nothing(
     server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
 ) -> None:
-    widget = make_widget()
-    wire = Wire(widget)
-    await widget.connect()
-    socket = await open_page(await offered(wire), "page-3")
+    widget, _, socket = await connected_page(make_widget, "page-3", switch=False)
     chunk = b"\x03\x00" * 1920
     await socket.send(chunk)
     await socket.close()
@@ -126,10 +128,7 @@ async def test_a_page_whose_socket_closes_before_its_switch_loses_nothing(
 async def test_a_page_that_never_switches_is_let_through_after_the_held_limit(
     server: LocalRealtimeServer, make_widget: Callable[..., RealtimeWidget]
 ) -> None:
-    widget = make_widget()
-    wire = Wire(widget)
-    await widget.connect()
-    socket = await open_page(await offered(wire), "page-4")
+    widget, _, socket = await connected_page(make_widget, "page-4", switch=False)
     chunk = b"\x00\x00" * 240
     for _ in range(MAX_HELD_FRAMES + 1):
         await socket.send(chunk)
@@ -241,11 +240,7 @@ async def read_audio_path(socket: ClientConnection, until_type: str) -> list[dic
 async def test_a_switched_page_gets_the_model_s_audio_over_its_socket_and_not_by_the_comm(
     make_widget: Callable[..., RealtimeWidget],
 ) -> None:
-    widget = make_widget()
-    wire = Wire(widget)
-    await widget.connect()
-    socket = await open_page(await offered(wire), "page-8")
-    wire.browser({"type": "socket_switch", "id": "page-8"})
+    widget, wire, socket = await connected_page(make_widget, "page-8")
     assert wire.custom("comm_off") == [({"type": "comm_off", "id": "page-8"}, [])]
     mark = wire.mark()
     widget.send_text("say something")
@@ -264,11 +259,7 @@ async def test_a_switched_page_gets_the_model_s_audio_over_its_socket_and_not_by
 async def test_the_comm_carries_the_audio_too_while_a_page_has_no_socket(
     make_widget: Callable[..., RealtimeWidget],
 ) -> None:
-    widget = make_widget()
-    wire = Wire(widget)
-    await widget.connect()
-    socket = await open_page(await offered(wire), "page-9")
-    wire.browser({"type": "socket_switch", "id": "page-9"})
+    widget, wire, socket = await connected_page(make_widget, "page-9")
     wire.browser({"type": "probe", "id": "remote-page"}, [bytes(range(256))])  # no socket
     mark = wire.mark()
     widget.send_text("say something")
@@ -287,11 +278,7 @@ async def test_the_comm_carries_the_audio_too_while_a_page_has_no_socket(
 async def test_a_page_that_does_not_read_its_socket_is_closed_and_hears_the_comm(
     make_widget: Callable[..., RealtimeWidget], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    widget = make_widget()
-    wire = Wire(widget)
-    await widget.connect()
-    socket = await open_page(await offered(wire), "page-10")
-    wire.browser({"type": "socket_switch", "id": "page-10"})
+    widget, wire, socket = await connected_page(make_widget, "page-10")
     monkeypatch.setattr(pagesocket, "MAX_OUTBOX_FRAMES", 0)  # every frame is one too many
     mark = wire.mark()
     widget.send_text("say something")
