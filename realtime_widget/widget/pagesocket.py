@@ -94,7 +94,8 @@ class _Page:
     held: list[bytes | str] | None = field(default_factory=list)  # None once switched
     outbox: deque[bytes | str] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    closing: asyncio.Future[None] | None = None  # it did not read: closed, not by its writer
+    # it did not read: its close, not its writer's (held here so the task is not collected)
+    closing: asyncio.Future[None] | None = None
 
 
 class PageSocket:
