@@ -120,6 +120,12 @@ export class RtwControls {
       }
       return;
     }
+    if (!this.outputSupported) {
+      // said at once, not after the device list: the picker is never offered and then withdrawn
+      this.fill(this.outputSelect, [], "audiooutput", "", "Default speaker (this browser cannot choose)");
+      this.outputSelect.title = "This browser cannot choose the speaker: the system's default plays";
+      this.outputSelect.disabled = true;
+    }
     /** @type {MediaDeviceInfo[]} */
     let found = [];
     try {
@@ -132,11 +138,8 @@ export class RtwControls {
     if (this.outputSupported) {
       this.outputSelect.title = "Speaker";
       this.fill(this.outputSelect, found, "audiooutput", this.view.session.sinkId, "Default speaker");
-    } else {
-      this.fill(this.outputSelect, [], "audiooutput", "", "Default speaker (this browser cannot choose)");
-      this.outputSelect.title = "This browser cannot choose the speaker: the system's default plays";
+      this.outputSelect.disabled = false;
     }
-    this.outputSelect.disabled = !this.outputSupported;
   }
 
   /**
