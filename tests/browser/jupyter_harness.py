@@ -194,6 +194,23 @@ WAIT_NOTEBOOK_IDLE = """() => {
     && ctx.session.kernel.status === "idle" && widget.content.widgets.length >= 2);
 }"""
 
+# What WAIT_NOTEBOOK_IDLE found missing, when it never held.
+NOTEBOOK_STATE = """() => {
+  const app = window.jupyterapp;
+  const widget = app && app.shell.currentWidget;
+  const ctx = widget && widget.sessionContext;
+  const kernel = ctx && ctx.session && ctx.session.kernel;
+  return {
+    app: !!app,
+    widget: widget ? widget.constructor.name + " " + widget.title.label : null,
+    session: !!(ctx && ctx.session),
+    kernel: kernel ? kernel.name + " " + kernel.status + " " + kernel.connectionStatus : null,
+    cells: widget && widget.content && widget.content.widgets
+      ? widget.content.widgets.length : null,
+    dialogs: [...document.querySelectorAll(".jp-Dialog")].map((d) => d.textContent),
+  };
+}"""
+
 
 def make_speech_wav(
     folder: Path, text: str = SPEECH_TEXT, silence_seconds: float = SILENCE_SECONDS
@@ -436,7 +453,12 @@ def open_notebook(
 
     page.on("websocket", watch)
     page.goto(f"{jupyter.url}{path}?reset&token={jupyter.token}")
-    page.wait_for_function(WAIT_NOTEBOOK_IDLE, timeout=60_000, polling=200)
+    try:
+        page.wait_for_function(WAIT_NOTEBOOK_IDLE, timeout=60_000, polling=200)
+    except Exception as exc:  # say what was missing, and what the server said, not only "timeout"
+        state = page.evaluate(NOTEBOOK_STATE)
+        log = jupyter.log.read_text(errors="replace")[-3000:] if jupyter.log.exists() else ""
+        raise AssertionError(f"the notebook never got an idle kernel: {state}\n{log}") from exc
     if run:
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_selector(".rtw", timeout=30_000)
