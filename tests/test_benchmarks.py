@@ -18,7 +18,7 @@ import pytest
 from benchmarks import bench_kernel_audio
 from benchmarks.__main__ import DEFAULT_OUTPUT, report, table
 from benchmarks.bench_browser import _harness
-from benchmarks.bench_conversation import bare_feed, response_events
+from benchmarks.bench_conversation import bare_feed, feed_both, response_events
 from benchmarks.bench_relay import (
     CHUNK_SAMPLES,
     BareClient,
@@ -89,6 +89,12 @@ def test_the_default_output_is_ignored_by_git() -> None:
 def test_the_conversation_floor_decodes_every_sample() -> None:
     # bare_feed asserts it placed every audio sample of the answer.
     assert bare_feed(response_events(5)) > 0
+
+
+def test_the_conversation_bench_gives_both_sides_every_event() -> None:
+    # feed_both asserts that ours and the floor each kept every audio sample of the answer.
+    ours, floor = feed_both(response_events(5))
+    assert ours > 0 and floor > 0
 
 
 async def test_the_relay_floor_sends_audio_and_reads_an_answer_from_the_server() -> None:
