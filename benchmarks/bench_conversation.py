@@ -203,9 +203,9 @@ def _response_rows(quick: bool) -> list[dict[str, Any]]:
     target = f"ratio >= {TARGET_FLOOR_RATIO:g}"
     for seconds in lengths:
         # the figures: the fastest of each side; the ratio: the median of the repeats' ratios
-        elapsed = min(ours for ours, _ in times[seconds])
-        floor = min(floor for _, floor in times[seconds])
-        ratio = statistics.median(floor / ours for ours, floor in times[seconds])
+        elapsed = min(mine for mine, _ in times[seconds])
+        floor = min(bare for _, bare in times[seconds])
+        ratio = statistics.median(bare / mine for mine, bare in times[seconds])
         per_event[seconds], ratios[seconds] = elapsed / len(texts[seconds]), ratio
         events = len(texts[seconds])
         name = f"audio response {seconds} s"
