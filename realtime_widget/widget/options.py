@@ -69,7 +69,7 @@ def warn_if_old_ipykernel() -> None:
         _ipykernel_warned = True
         warnings.warn(
             f"ipykernel {version} holds the widget's messages while a cell runs, even one "
-            "that awaits: install ipykernel>=7 in the kernel's environment",
+            "that awaits: install ipykernel>=7.4 in the kernel's environment",
             RuntimeWarning,
             stacklevel=3,
         )

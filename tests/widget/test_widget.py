@@ -879,7 +879,7 @@ def test_an_old_ipykernel_is_warned_about_once(
     kernel.version_info = (6, 29, 5)  # type: ignore[attr-defined]  # ipywidgets reads it
     monkeypatch.setitem(sys.modules, "ipykernel", kernel)
     monkeypatch.setattr(_widget_options, "_ipykernel_warned", False)
-    with pytest.warns(RuntimeWarning, match=r"ipykernel 6\.29\.5 .* ipykernel>=7"):
+    with pytest.warns(RuntimeWarning, match=r"ipykernel 6\.29\.5 .* ipykernel>=7\.4"):
         first = RealtimeWidget(url=server.url, api_key=SECRET)
     # the warning is a RuntimeWarning (ipywidgets 8.1.0 adds DeprecationWarnings of its own)
     with warnings.catch_warnings():
