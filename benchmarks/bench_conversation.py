@@ -38,7 +38,7 @@ from realtime_widget.core.protocol import Dialect, dialect_event_type, dialect_p
 
 from .bench_relay import row
 
-__all__ = ["BareLoop", "bare_feed", "feed_both", "run"]
+__all__ = ["BareLoop", "feed_both", "run"]
 
 RATE = 24_000
 CHUNK = RATE // 10  # 100 ms
@@ -172,17 +172,6 @@ def feed_both(texts: list[str]) -> tuple[float, float]:
     assert item is not None and len(item["formatted"]["audio"]) == samples
     assert bare.end == samples
     return ours, floor
-
-
-def bare_feed(texts: list[str]) -> float:
-    """Seconds the floor (:class:`BareLoop`) takes for ``texts``, alone."""
-    bare = BareLoop(len(texts))
-    gc.collect()
-    start = time.perf_counter()
-    bare.feed(texts)
-    elapsed = time.perf_counter() - start
-    assert bare.end == (len(texts) - 10) // 2 * CHUNK
-    return elapsed
 
 
 def _response_rows(quick: bool) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ checked by ``make bench``, not here.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import shutil
@@ -18,7 +19,7 @@ import pytest
 from benchmarks import bench_kernel_audio
 from benchmarks.__main__ import DEFAULT_OUTPUT, report, table
 from benchmarks.bench_browser import _harness
-from benchmarks.bench_conversation import bare_feed, feed_both, response_events
+from benchmarks.bench_conversation import CHUNK, BareLoop, feed_both, response_events
 from benchmarks.bench_relay import (
     CHUNK_SAMPLES,
     BareClient,
@@ -87,8 +88,16 @@ def test_the_default_output_is_ignored_by_git() -> None:
 
 
 def test_the_conversation_floor_decodes_every_sample() -> None:
-    # bare_feed asserts it placed every audio sample of the answer.
-    assert bare_feed(response_events(5)) > 0
+    texts = response_events(5)
+    bare = BareLoop(len(texts))
+    bare.feed(texts[:7])  # in turns, as the bench feeds it: each turn goes on where one ended
+    bare.feed(texts[7:])
+    assert bare.end == 5 * 10 * CHUNK  # every 100 ms delta of the 5 s answer, in place
+    assert len(bare.transcript) == 5 * 10
+    events = [json.loads(text) for text in texts]
+    last = [e for e in events if e["type"] == "response.output_audio.delta"][-1]
+    decoded = np.frombuffer(base64.b64decode(last["delta"]), "<i2")
+    assert np.array_equal(bare.audio[bare.end - CHUNK : bare.end], decoded)
 
 
 def test_the_conversation_bench_gives_both_sides_every_event() -> None:
